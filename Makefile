@@ -1,0 +1,159 @@
+# vtdlab build. `make` builds the loader, the kernel and the ESP image;
+# `make run` boots the default suite; `make test` runs every test.
+# Everything goes to build/; nothing outside it is written except by
+# `make deps` (as root).
+
+BUILD      := build
+CC         := gcc
+NASM       := nasm
+LD         := ld
+OBJCOPY    := objcopy
+PYTHON     := python3
+# Debian's python3-pytest lives with Debian's python3, whatever python3 is
+# first on PATH.
+PYTEST     := /usr/bin/python3 -m pytest
+VTDLAB     := $(PYTHON) tools/vtdlab
+# Fixed timestamps for files on the FAT images (mtools and mkfs.fat honour it).
+export SOURCE_DATE_EPOCH := 1700000000
+
+# ---------------------------------------------------------------- kernel
+KERNEL_DIRS := kernel mm lib tests/kernel
+KERNEL_C    := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c)))
+KERNEL_ASM  := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.asm)))
+KERNEL_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_C)) $(patsubst %.asm,$(BUILD)/%.asm.o,$(KERNEL_ASM))
+
+GCC_INCLUDE := $(shell $(CC) -print-file-name=include)
+# No SSE in the kernel: trap handlers do not save vector state.
+KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+    -ffreestanding -fno-builtin -nostdinc -isystem $(GCC_INCLUDE) -Ilib/include -I. \
+    -fno-pic -mcmodel=kernel -mno-red-zone -mgeneral-regs-only \
+    -fno-stack-protector -fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
+    -ffile-prefix-map=$(CURDIR)/= -MMD -MP
+KERNEL_LDFLAGS := -nostdlib -static -z noexecstack -T linker.ld -z max-page-size=4096 --build-id=none
+
+# ---------------------------------------------------------------- loader
+EFI_INC   := /usr/include/efi
+EFI_LIB   := /usr/lib
+EFI_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-unused-parameter \
+    -I$(EFI_INC) -I$(EFI_INC)/x86_64 -Iboot \
+    -fpic -ffreestanding -fno-stack-protector -fno-stack-check -fshort-wchar \
+    -mno-red-zone -maccumulate-outgoing-args -DGNU_EFI_USE_MS_ABI \
+    -ffile-prefix-map=$(CURDIR)/=
+EFI_LDFLAGS := -nostdlib -shared -Bsymbolic -znocombreloc --build-id=none \
+    -T $(EFI_LIB)/elf_x86_64_efi.lds $(EFI_LIB)/crt0-efi-x86_64.o
+EFI_SECTIONS := -j .text -j .sdata -j .data -j .rodata -j .dynamic -j .dynsym \
+    -j .rel -j .rela -j '.rel.*' -j '.rela.*' -j .reloc
+
+# ---------------------------------------------------------------- images
+ESP_IMG      := $(BUILD)/esp.img
+USB_IMG      := $(BUILD)/vtdlab-usb.img
+ESP_MIB      := 64
+# The USB image: GPT, one EFI System partition from 1 MiB on. Fixed GUIDs
+# keep the image reproducible.
+GPT_ESP_START := 2048
+GPT_DISK_GUID := 7f3c4a1e-5d2b-4e8a-9c61-2b7d9e0f4a11
+GPT_PART_GUID := 1c9e2f64-8a3d-4b5e-a7c0-5e6f7a8b9c0d
+FAT_VOLUME_ID := 0x7644746c
+DEFAULT_CMDLINE := tests=*
+
+.PHONY: all kernel loader image run test test-host test-tool test-kernel deps debug clean bench-boot fuzz
+
+all: $(ESP_IMG)
+
+kernel: $(BUILD)/kernel.elf
+loader: $(BUILD)/BOOTX64.EFI
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.asm.o: %.asm
+	@mkdir -p $(dir $@)
+	$(NASM) -f elf64 -g -F dwarf $< -o $@
+
+$(BUILD)/kernel.elf: $(KERNEL_OBJ) linker.ld
+	$(LD) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJ)
+
+$(BUILD)/boot/%.efi.o: boot/%.c boot/boot_info.h
+	@mkdir -p $(dir $@)
+	$(CC) $(EFI_CFLAGS) -c $< -o $@
+
+$(BUILD)/boot/%.so: $(BUILD)/boot/%.efi.o
+	$(LD) $(EFI_LDFLAGS) $< -o $@ -L$(EFI_LIB) -lgnuefi -lefi
+
+$(BUILD)/BOOTX64.EFI: $(BUILD)/boot/loader.so
+	$(OBJCOPY) $(EFI_SECTIONS) --target efi-app-x86_64 --subsystem=10 $< $@
+
+# An EFI application that only exits QEMU: the baseline for bench-boot.
+$(BUILD)/empty.efi: $(BUILD)/boot/empty.so
+	$(OBJCOPY) $(EFI_SECTIONS) --target efi-app-x86_64 --subsystem=10 $< $@
+
+$(BUILD)/cmdline:
+	@mkdir -p $(BUILD)
+	printf '%s\n' '$(DEFAULT_CMDLINE)' > $@
+
+define fat_populate
+	mmd -i $(1) ::/EFI ::/EFI/BOOT ::/vtdlab
+	mcopy -i $(1) $(BUILD)/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
+	mcopy -i $(1) $(BUILD)/kernel.elf ::/vtdlab/kernel.elf
+	mcopy -i $(1) $(BUILD)/cmdline ::/vtdlab/cmdline
+endef
+
+$(ESP_IMG): $(BUILD)/BOOTX64.EFI $(BUILD)/kernel.elf $(BUILD)/cmdline
+	rm -f $@
+	mkfs.fat -C --invariant -i $(FAT_VOLUME_ID) -F 32 -n VTDLAB $@ $$(( $(ESP_MIB) * 1024 )) >/dev/null
+	$(call fat_populate,$@)
+
+image: $(USB_IMG)
+
+$(USB_IMG): $(BUILD)/BOOTX64.EFI $(BUILD)/kernel.elf $(BUILD)/cmdline
+	rm -f $@
+	truncate -s $$(( ($(ESP_MIB) + 2) * 1024 * 1024 )) $@
+	printf 'label: gpt\nlabel-id: %s\nstart=%s, size=%sMiB, type=uefi, uuid=%s, name="EFI System"\n' \
+	    $(GPT_DISK_GUID) $(GPT_ESP_START) $(ESP_MIB) $(GPT_PART_GUID) | sfdisk -q $@
+	mkfs.fat --invariant -i $(FAT_VOLUME_ID) -F 32 -n VTDLAB --offset $(GPT_ESP_START) $@ $$(( $(ESP_MIB) * 1024 )) >/dev/null
+	$(call fat_populate,$@@@$$(( $(GPT_ESP_START) * 512 )))
+	@echo "USB image: $@ (write it with: dd if=$@ of=/dev/sdX bs=4M conv=fsync)"
+
+# ---------------------------------------------------------------- running
+deps:
+	bash scripts/deps.sh
+
+# Installs what is missing (or says how, without root), and fetches the
+# faster firmware once.
+$(BUILD)/.deps-ok:
+	@bash scripts/deps.sh --check >/dev/null 2>&1 || bash scripts/deps.sh
+	@mkdir -p $(BUILD)
+	@bash scripts/fetch-ovmf.sh $(BUILD)/ovmf >/dev/null 2>&1 || echo "note: using the installed OVMF (trixie's could not be fetched)"
+	@touch $@
+
+run: $(BUILD)/.deps-ok $(ESP_IMG)
+	$(VTDLAB) run
+
+debug: $(BUILD)/.deps-ok $(ESP_IMG)
+	$(VTDLAB) debug
+
+bench-boot: $(BUILD)/.deps-ok $(ESP_IMG) $(BUILD)/empty.efi
+	$(VTDLAB) bench-boot
+
+# ---------------------------------------------------------------- tests
+HOST_CC     := clang
+HOST_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I. -DHOST_TEST \
+    -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+HOST_TESTS  := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(sort $(wildcard tests/host/test_*.c)))
+# The pure modules host tests link against.
+HOST_PURE   := lib/format.c kernel/cmdline.c kernel/ktap.c kernel/acpi_tables.c mm/frame.c mm/pgtable.c mm/heap.c
+
+$(BUILD)/host/%: tests/host/%.c $(HOST_PURE) $(wildcard tests/host/*.h)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) $< $(HOST_PURE) -o $@ -lcmocka
+
+test-host: $(BUILD)/.deps-ok $(HOST_TESTS)
+
+test: $(BUILD)/.deps-ok $(ESP_IMG) $(HOST_TESTS)
+	$(PYTHON) tools/run-tests
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,59 @@
+/* GDT with one 64-bit code and data segment and a TSS whose IST stacks let
+ * #DF, NMI and #MC run on a known-good stack whatever state the kernel
+ * stack is in (SDM vol. 3, 7.7 and 6.14.5). */
+#include <stdint.h>
+#include <string.h>
+#include "gdt.h"
+
+#define IST_STACK_SIZE 16384
+
+/* Segment descriptor bits (SDM vol. 3, 3.4.5). */
+#define SEG_ACCESSED  (1ull << 40)
+#define SEG_RW        (1ull << 41)
+#define SEG_CODE      (1ull << 43)
+#define SEG_S         (1ull << 44)
+#define SEG_PRESENT   (1ull << 47)
+#define SEG_LONG      (1ull << 53)
+#define SEG_TSS_AVAIL (9ull << 40)
+
+struct tss {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iomap_base;
+} __attribute__((packed));
+_Static_assert(sizeof(struct tss) == 104, "64-bit TSS");
+
+struct gdtr {
+    uint16_t limit;
+    uint64_t base;
+} __attribute__((packed));
+
+enum { GDT_NULL, GDT_CODE, GDT_DATA, GDT_TSS_LO, GDT_TSS_HI, GDT_ENTRIES };
+
+static uint64_t gdt[GDT_ENTRIES];
+static struct tss tss;
+static uint8_t ist_stacks[IST_COUNT][IST_STACK_SIZE] __attribute__((aligned(16)));
+
+void gdt_load(const struct gdtr *gdtr, uint16_t code, uint16_t data, uint16_t tss_sel);
+
+void gdt_init(void)
+{
+    gdt[GDT_CODE] = SEG_PRESENT | SEG_S | SEG_CODE | SEG_RW | SEG_ACCESSED | SEG_LONG;
+    gdt[GDT_DATA] = SEG_PRESENT | SEG_S | SEG_RW | SEG_ACCESSED;
+
+    memset(&tss, 0, sizeof(tss));
+    for (int i = 0; i < IST_COUNT; i++)
+        tss.ist[i] = (uint64_t)&ist_stacks[i][IST_STACK_SIZE];
+    tss.iomap_base = sizeof(tss); /* no I/O permission bitmap */
+    uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
+    gdt[GDT_TSS_LO] = (limit & 0xffff) | ((base & 0xffffff) << 16) | SEG_TSS_AVAIL | SEG_PRESENT |
+                      (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+    gdt[GDT_TSS_HI] = base >> 32;
+
+    struct gdtr gdtr = { sizeof(gdt) - 1, (uint64_t)gdt };
+    gdt_load(&gdtr, GDT_CODE * 8, GDT_DATA * 8, GDT_TSS_LO * 8);
+}

@@ -1,0 +1,42 @@
+#include <string.h>
+#include "printk.h"
+#include "serial.h"
+#include "traps.h"
+#include "exit.h"
+#include "x86.h"
+#include "../lib/format.h"
+
+#define PRINTK_BUF 512
+
+void console_write(const char *s, unsigned long len)
+{
+    serial_write(s, len);
+}
+
+void vprintk(const char *fmt, va_list ap)
+{
+    char buf[PRINTK_BUF];
+    int n = kvsnprintf(buf, sizeof(buf), fmt, ap);
+    console_write(buf, n < (int)sizeof(buf) ? (unsigned long)n : sizeof(buf) - 1);
+}
+
+void printk(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprintk(fmt, ap);
+    va_end(ap);
+}
+
+void panic(const char *fmt, ...)
+{
+    irq_disable();
+    va_list ap;
+    va_start(ap, fmt);
+    printk("# vtdlab: panic: ");
+    vprintk(fmt, ap);
+    printk("\n");
+    va_end(ap);
+    backtrace_print((uint64_t)__builtin_frame_address(0));
+    machine_exit(EXIT_PANIC);
+}

@@ -1,0 +1,14 @@
+#ifndef VTDLAB_PRINTK_H
+#define VTDLAB_PRINTK_H
+
+#include <stdarg.h>
+
+/* Console output: COM1 (and the framebuffer console once it exists).
+ * Lines are written whole; no prefix is added, so KTAP lines stay exact. */
+void printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void vprintk(const char *fmt, va_list ap);
+void console_write(const char *s, unsigned long len);
+
+_Noreturn void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

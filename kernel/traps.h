@@ -1,0 +1,47 @@
+#ifndef VTDLAB_TRAPS_H
+#define VTDLAB_TRAPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What kernel/entry.asm pushes, lowest address first. */
+struct trap_frame {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    uint64_t vector, error;
+    uint64_t rip, cs, rflags, rsp, ss; /* pushed by the CPU */
+};
+_Static_assert(sizeof(struct trap_frame) == 22 * 8, "trap_frame matches entry.asm");
+
+enum {
+    VEC_DIVIDE = 0, VEC_DEBUG = 1, VEC_NMI = 2, VEC_BREAKPOINT = 3, VEC_INVALID_OPCODE = 6,
+    VEC_DOUBLE_FAULT = 8, VEC_GP = 13, VEC_PAGE_FAULT = 14, VEC_MACHINE_CHECK = 18,
+    VEC_EXCEPTIONS = 32,
+    VEC_APIC_TIMER = 0x40,
+    VEC_SPURIOUS = 0xff,
+};
+
+/* #PF error code bits (SDM vol. 3, 4.7). */
+#define PF_P    (1u << 0)
+#define PF_W    (1u << 1)
+#define PF_U    (1u << 2)
+#define PF_RSVD (1u << 3)
+#define PF_I    (1u << 4)
+
+typedef void (*irq_handler_t)(struct trap_frame *f);
+
+void idt_init(void);
+void irq_set_handler(uint8_t vector, irq_handler_t fn);
+
+/* Called for every CPU exception before the kernel panics; a test harness
+ * that has a case running abandons it from here (and does not return). */
+typedef void (*exception_hook_t)(struct trap_frame *f);
+void trap_set_exception_hook(exception_hook_t fn);
+
+/* One line in words: "#PF page fault (not-present, write, supervisor) at
+ * 0x... cr2=0x...". */
+void trap_describe(const struct trap_frame *f, uint64_t cr2, char *buf, size_t size);
+/* Registers and backtrace, each line behind prefix (KTAP diagnostics). */
+void trap_dump(const struct trap_frame *f, const char *prefix);
+void backtrace_print(uint64_t rbp);
+
+#endif

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Install what a fresh Debian 12 machine lacks to build and run vtdlab.
+# Idempotent; needs root. `make deps` runs it; `make run`/`make test` run it
+# only when something is missing (scripts/deps.sh --check says what).
+set -euo pipefail
+
+BACKPORTS_LIST=/etc/apt/sources.list.d/vtdlab-bookworm-backports.list
+QEMU_MIN_MAJOR=10
+PKGS=(ovmf nasm gnu-efi mtools dosfstools fdisk meson ninja-build
+      libcmocka-dev python3-pytest gdb clang lld llvm xz-utils)
+
+missing() {
+    local m=()
+    command -v qemu-system-x86_64 >/dev/null 2>&1 || m+=(qemu-system-x86)
+    if command -v qemu-system-x86_64 >/dev/null 2>&1; then
+        local v
+        v=$(qemu-system-x86_64 --version | sed -n 's/.*version \([0-9]*\)\..*/\1/p')
+        [ "${v:-0}" -ge "$QEMU_MIN_MAJOR" ] || m+=("qemu-system-x86>=$QEMU_MIN_MAJOR")
+    fi
+    for p in "${PKGS[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || m+=("$p")
+    done
+    echo "${m[@]}"
+}
+
+if [ "${1:-}" = "--check" ]; then
+    m=$(missing)
+    [ -z "$m" ] && exit 0
+    echo "missing: $m"
+    exit 1
+fi
+
+if [ -z "$(missing)" ]; then
+    echo "deps: everything is installed"
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: missing: $(missing)" >&2
+    echo "deps: run as root:  sudo $0" >&2
+    exit 1
+fi
+
+# bookworm's own QEMU is 7.2 and has no first-stage translation; 10.0 is in
+# bookworm-backports. Backports are pinned low by Debian's release file, so
+# adding the suite never upgrades anything unless asked for with -t.
+if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo "deb http://deb.debian.org/debian bookworm-backports main" > "$BACKPORTS_LIST"
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq -t bookworm-backports qemu-system-x86 qemu-utils
+apt-get install -y -qq "${PKGS[@]}"
+m=$(missing)
+if [ -n "$m" ]; then
+    echo "deps: still missing after install: $m" >&2
+    exit 1
+fi
+echo "deps: done ($(qemu-system-x86_64 --version | head -1))"
