@@ -63,20 +63,27 @@ all: $(ESP_IMG)
 kernel: $(BUILD)/kernel.elf
 loader: $(BUILD)/BOOTX64.EFI
 
+# V=1 shows the full commands.
+Q := $(if $(V),,@)
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(KERNEL_CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(KERNEL_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.asm.o: %.asm
 	@mkdir -p $(dir $@)
-	$(NASM) -f elf64 -g -F dwarf $< -o $@
+	@$(if $(Q),echo "  NASM    $<")
+	$(Q)$(NASM) -f elf64 -g -F dwarf $< -o $@
 
 $(BUILD)/kernel.elf: $(KERNEL_OBJ) linker.ld
-	$(LD) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(LD) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJ)
 
 $(BUILD)/boot/%.efi.o: boot/%.c boot/boot_info.h
 	@mkdir -p $(dir $@)
-	$(CC) $(EFI_CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(EFI_CFLAGS) -c $< -o $@
 
 $(BUILD)/boot/%.so: $(BUILD)/boot/%.efi.o
 	$(LD) $(EFI_LDFLAGS) $< -o $@ -L$(EFI_LIB) -lgnuefi -lefi

@@ -6,14 +6,14 @@
 
 #include <stdint.h>
 
-#define BOOT_INFO_MAGIC   0x6f666e69746f6f62ull /* "bootinfo" */
+#define BOOT_INFO_MAGIC   0x6f666e69746f6f62ul /* "bootinfo" */
 #define BOOT_CMDLINE_MAX  1024
 
 /* Where the kernel image lives. The loader maps [KERNEL_VMA_BASE, +span)
  * to the 2 MiB aligned physical block it allocated. */
-#define KERNEL_VMA_BASE   0xffffffff80000000ull
-#define KERNEL_MAX_SPAN   (1ull << 30)
-#define KERNEL_PHYS_ALIGN (2ull << 20)
+#define KERNEL_VMA_BASE   0xffffffff80000000ul
+#define KERNEL_MAX_SPAN   (1ul << 30)
+#define KERNEL_PHYS_ALIGN (2ul << 20)
 
 /* UEFI memory types the kernel cares about (UEFI spec, EFI_MEMORY_TYPE). */
 enum efi_memory_type {

@@ -1,0 +1,106 @@
+#include <string.h>
+#include "acpi_tables.h"
+
+uint8_t acpi_checksum(const void *p, size_t len)
+{
+    const uint8_t *b = p;
+    uint8_t sum = 0;
+    for (size_t i = 0; i < len; i++)
+        sum += b[i];
+    return sum;
+}
+
+const char *acpi_rsdp_check(const struct acpi_rsdp *rsdp)
+{
+    if (memcmp(rsdp->signature, "RSD PTR ", 8))
+        return "RSDP signature is not \"RSD PTR \"";
+    if (acpi_checksum(rsdp, ACPI_RSDP_V1_LENGTH))
+        return "RSDP checksum does not add up";
+    if (rsdp->revision < 2)
+        return "RSDP is ACPI 1.0 (no XSDT)";
+    if (rsdp->length < sizeof(*rsdp) || acpi_checksum(rsdp, sizeof(*rsdp)))
+        return "RSDP extended checksum does not add up";
+    if (!rsdp->xsdt_address)
+        return "RSDP has no XSDT address";
+    return NULL;
+}
+
+const char *acpi_table_check(const struct acpi_header *h, size_t mapped)
+{
+    if (mapped < sizeof(*h))
+        return "table is shorter than its header";
+    if (h->length < sizeof(*h))
+        return "table length is shorter than a header";
+    if (h->length > mapped)
+        return "table length runs past what was mapped";
+    if (acpi_checksum(h, h->length))
+        return "table checksum does not add up";
+    return NULL;
+}
+
+size_t acpi_xsdt_count(const struct acpi_header *xsdt)
+{
+    return (xsdt->length - sizeof(*xsdt)) / sizeof(uint64_t);
+}
+
+uint64_t acpi_xsdt_entry(const struct acpi_header *xsdt, size_t i)
+{
+    uint64_t v;
+    memcpy(&v, (const uint8_t *)(xsdt + 1) + i * sizeof(uint64_t), sizeof(v));
+    return v;
+}
+
+void acpi_madt_parse(const struct acpi_header *madt, struct madt_summary *out)
+{
+    memset(out, 0, sizeof(*out));
+    const uint8_t *base = (const uint8_t *)madt;
+    if (madt->length < MADT_ENTRIES_OFFSET)
+        return;
+    memcpy(&out->lapic_address, base + sizeof(struct acpi_header), sizeof(uint32_t));
+    for (size_t off = MADT_ENTRIES_OFFSET; off + 2 <= madt->length;) {
+        uint8_t type = base[off], len = base[off + 1];
+        if (len < 2 || off + len > madt->length) {
+            out->malformed++;
+            break;
+        }
+        uint32_t flags;
+        switch (type) {
+        case MADT_LOCAL_APIC:
+            if (len >= 8) {
+                memcpy(&flags, base + off + 4, sizeof(flags));
+                out->cpus_enabled += (flags & (MADT_LAPIC_ENABLED | MADT_LAPIC_ONLINE_CAPABLE)) != 0;
+            } else {
+                out->malformed++;
+            }
+            break;
+        case MADT_LOCAL_X2APIC:
+            if (len >= 16) {
+                memcpy(&flags, base + off + 8, sizeof(flags));
+                out->cpus_enabled += (flags & (MADT_LAPIC_ENABLED | MADT_LAPIC_ONLINE_CAPABLE)) != 0;
+            } else {
+                out->malformed++;
+            }
+            break;
+        case MADT_IO_APIC:
+            out->io_apics++;
+            break;
+        case MADT_INT_OVERRIDE:
+            out->overrides++;
+            break;
+        default:
+            break;
+        }
+        off += len;
+    }
+}
+
+size_t acpi_mcfg_parse(const struct acpi_header *mcfg, struct mcfg_entry *out, size_t max)
+{
+    if (mcfg->length < MCFG_ENTRIES_OFFSET)
+        return 0;
+    size_t n = (mcfg->length - MCFG_ENTRIES_OFFSET) / sizeof(struct mcfg_entry);
+    for (size_t i = 0; i < n && i < max; i++)
+        memcpy(&out[i], (const uint8_t *)mcfg + MCFG_ENTRIES_OFFSET + i * sizeof(struct mcfg_entry),
+               sizeof(struct mcfg_entry));
+    return n;
+}

@@ -1,0 +1,119 @@
+#include <stddef.h>
+#include <string.h>
+#include "cmdline.h"
+#include "../lib/errno.h"
+#include "../lib/format.h"
+
+enum opt_type { OPT_STRING, OPT_UINT };
+
+struct opt {
+    const char *key;
+    enum opt_type type;
+    size_t offset;
+    uint64_t min, max; /* OPT_UINT bounds */
+};
+
+#define MAX_TIMEOUT_MS 3600000u
+
+static const struct opt opts[] = {
+    { "tests", OPT_STRING, offsetof(struct cmdline, tests), 0, 0 },
+    { "timeout_ms", OPT_UINT, offsetof(struct cmdline, timeout_ms), 1, MAX_TIMEOUT_MS },
+    { "seed", OPT_UINT, offsetof(struct cmdline, seed), 0, UINT64_MAX },
+    { "resume", OPT_UINT, offsetof(struct cmdline, resume), 0, UINT32_MAX },
+};
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+void cmdline_defaults(struct cmdline *c)
+{
+    memset(c, 0, sizeof(*c));
+    memcpy(c->tests, CMDLINE_DEFAULT_TESTS, sizeof(CMDLINE_DEFAULT_TESTS));
+    c->timeout_ms = CMDLINE_DEFAULT_TIMEOUT_MS;
+}
+
+/* Decimal or 0x-prefixed hex, the whole of [s, s+n). */
+static int parse_uint(const char *s, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+    unsigned base = 10;
+    if (n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+        n -= 2;
+    }
+    if (!n)
+        return -E_INVAL;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d;
+        char ch = s[i];
+        if (ch >= '0' && ch <= '9') d = (unsigned)(ch - '0');
+        else if (base == 16 && ch >= 'a' && ch <= 'f') d = (unsigned)(ch - 'a' + 10);
+        else if (base == 16 && ch >= 'A' && ch <= 'F') d = (unsigned)(ch - 'A' + 10);
+        else return -E_INVAL;
+        if (v > (UINT64_MAX - d) / base)
+            return -E_RANGE;
+        v = v * base + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Reports the first problem and leaves the defaults in place. */
+#define CMDLINE_ERROR(...)                        \
+    do {                                          \
+        ksnprintf(err, errlen, __VA_ARGS__);      \
+        cmdline_defaults(c);                      \
+        return -E_INVAL;                          \
+    } while (0)
+
+int cmdline_parse(const char *s, struct cmdline *c, char *err, size_t errlen)
+{
+    cmdline_defaults(c);
+    unsigned seen = 0;
+    _Static_assert(NOPTS <= sizeof(seen) * 8, "one bit per option");
+    while (*s) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (!*s)
+            break;
+        const char *tok = s;
+        while (*s && *s != ' ' && *s != '\t')
+            s++;
+        int toklen = (int)(s - tok);
+        const char *eq = memchr(tok, '=', (size_t)toklen);
+        if (!eq)
+            CMDLINE_ERROR("'%.*s' is not key=value", toklen, tok);
+        int klen = (int)(eq - tok);
+        const char *val = eq + 1;
+        int vlen = toklen - klen - 1;
+        const struct opt *o = NULL;
+        for (size_t i = 0; i < NOPTS; i++)
+            if ((int)strlen(opts[i].key) == klen && !memcmp(opts[i].key, tok, (size_t)klen))
+                o = &opts[i];
+        if (!o) {
+            char known[CMDLINE_VALUE_MAX];
+            size_t n = 0;
+            for (size_t i = 0; i < NOPTS && n < sizeof(known); i++)
+                n += (size_t)ksnprintf(known + n, sizeof(known) - n, "%s%s", i ? ", " : "", opts[i].key);
+            CMDLINE_ERROR("unknown key '%.*s' (known: %s)", klen, tok, known);
+        }
+        unsigned bit = 1u << (o - opts);
+        if (seen & bit)
+            CMDLINE_ERROR("key '%.*s' given twice", klen, tok);
+        seen |= bit;
+        char *field = (char *)c + o->offset;
+        if (o->type == OPT_STRING) {
+            if (vlen >= CMDLINE_VALUE_MAX)
+                CMDLINE_ERROR("value of '%.*s' is longer than %d bytes", klen, tok, CMDLINE_VALUE_MAX - 1);
+            memcpy(field, val, (size_t)vlen);
+            field[vlen] = 0;
+        } else {
+            uint64_t v;
+            if (parse_uint(val, (size_t)vlen, &v))
+                CMDLINE_ERROR("'%.*s' wants a number, got '%.*s'", klen, tok, vlen, val);
+            if (v < o->min || v > o->max)
+                CMDLINE_ERROR("'%.*s' is out of range (%lu..%lu): '%.*s'", klen, tok, o->min, o->max, vlen, val);
+            memcpy(field, &v, sizeof(v));
+        }
+    }
+    return 0;
+}

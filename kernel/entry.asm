@@ -9,8 +9,14 @@ default rel
 
 BOOT_STACK_SIZE equ 65536
 
-section .bss
-align 16
+PAGE_SIZE       equ 4096
+
+section .bss align=4096
+; The page below the stack is left unmapped by mm/ (a guard page), so an
+; overflow faults (and ends on the double-fault IST stack) instead of
+; silently overwriting .bss.
+global boot_stack_guard
+boot_stack_guard: resb PAGE_SIZE
 boot_stack:     resb BOOT_STACK_SIZE
 global boot_stack_top
 boot_stack_top:

@@ -8,13 +8,13 @@
 #define IST_STACK_SIZE 16384
 
 /* Segment descriptor bits (SDM vol. 3, 3.4.5). */
-#define SEG_ACCESSED  (1ull << 40)
-#define SEG_RW        (1ull << 41)
-#define SEG_CODE      (1ull << 43)
-#define SEG_S         (1ull << 44)
-#define SEG_PRESENT   (1ull << 47)
-#define SEG_LONG      (1ull << 53)
-#define SEG_TSS_AVAIL (9ull << 40)
+#define SEG_ACCESSED  (1ul << 40)
+#define SEG_RW        (1ul << 41)
+#define SEG_CODE      (1ul << 43)
+#define SEG_S         (1ul << 44)
+#define SEG_PRESENT   (1ul << 47)
+#define SEG_LONG      (1ul << 53)
+#define SEG_TSS_AVAIL (9ul << 40)
 
 struct tss {
     uint32_t reserved0;

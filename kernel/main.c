@@ -1,18 +1,70 @@
 #include <stdint.h>
 #include "../boot/boot_info.h"
+#include "../mm/mm.h"
+#include "acpi.h"
+#include "apic.h"
+#include "clock.h"
+#include "cmdline.h"
 #include "exit.h"
 #include "gdt.h"
+#include "harness.h"
 #include "printk.h"
 #include "serial.h"
 #include "symbols.h"
 #include "traps.h"
 
-void kmain(struct boot_info *bi)
+#define TIMER_HZ       100
+#define MIB            (1ul << 20)
+#define CMDLINE_ERR_MAX 192
+
+static void timer_tick(struct trap_frame *f) { harness_tick(); }
+
+static void report_platform(const struct boot_info *bi, const char *acpi_problem)
+{
+    const struct mm_info *mi = mm_info();
+    printk("# vtdlab: memory: %lu MiB RAM in %lu map entries, %lu MiB free, kernel at 0x%lx\n",
+           mi->ram_bytes / MIB, mi->map_entries, mi->usable_at_boot / MIB, bi->kernel_phys_base);
+    if (acpi_problem) {
+        printk("# vtdlab: ACPI: %s\n", acpi_problem);
+    } else {
+        printk("# vtdlab: ACPI tables:");
+        for (unsigned i = 0; i < acpi_table_count(); i++) {
+            const struct acpi_table_ref *t = acpi_table(i);
+            printk(" %s%s", t->signature[0] ? t->signature : "????", t->problem ? "(rejected)" : "");
+        }
+        printk("\n");
+    }
+    printk("# vtdlab: clock: TSC %lu kHz, calibrated against the %s\n", clock_tsc_hz() / 1000,
+           clock_source_name(clock_source()));
+}
+
+void kmain(struct boot_info *bi_phys)
 {
     serial_init();
     gdt_init();
     idt_init();
-    symbols_init((void *)bi->symtab_phys, bi->symtab_size, (const char *)bi->strtab_phys, bi->strtab_size);
-    printk("KTAP version 1\n1..0\n# cmdline: %s\n", bi->cmdline);
+    if (bi_phys->magic != BOOT_INFO_MAGIC)
+        panic("boot_info at %p has a bad magic: the loader and kernel do not match", (void *)bi_phys);
+
+    struct cmdline cmd;
+    char err[CMDLINE_ERR_MAX];
+    if (cmdline_parse(bi_phys->cmdline, &cmd, err, sizeof(err))) {
+        printk("# vtdlab: cmdline error: %s\n", err);
+        machine_exit(EXIT_BAD_CMDLINE);
+    }
+
+    struct boot_info *bi = mm_init(bi_phys);
+    symbols_init(bi->symtab_phys ? phys_to_virt(bi->symtab_phys) : NULL, bi->symtab_size,
+                 bi->strtab_phys ? phys_to_virt(bi->strtab_phys) : NULL, bi->strtab_size);
+
+    harness_begin(&cmd);
+    printk("# vtdlab: cmdline: %s\n", bi->cmdline);
+    const char *acpi_problem = acpi_init(bi->rsdp_phys);
+    clock_init();
+    apic_init();
+    apic_timer_start(TIMER_HZ, timer_tick);
+    report_platform(bi, acpi_problem);
+
+    harness_run(&cmd);
     machine_exit(EXIT_DONE);
 }

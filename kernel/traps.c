@@ -9,8 +9,8 @@
 #include "../lib/format.h"
 
 #define IDT_ENTRIES      256
-#define GATE_INTERRUPT   (0xeull << 40)
-#define GATE_PRESENT     (1ull << 47)
+#define GATE_INTERRUPT   (0xeul << 40)
+#define GATE_PRESENT     (1ul << 47)
 #define BACKTRACE_DEPTH  16
 
 struct idt_gate {
@@ -26,6 +26,7 @@ struct idtr {
 static struct idt_gate idt[IDT_ENTRIES];
 static irq_handler_t handlers[IDT_ENTRIES];
 static exception_hook_t exception_hook;
+static struct trap_catch *armed_catch;
 extern const uint64_t trap_stub_table[IDT_ENTRIES];
 
 static const char *const exception_names[VEC_EXCEPTIONS] = {
@@ -66,6 +67,17 @@ void trap_set_exception_hook(exception_hook_t fn)
     exception_hook = fn;
 }
 
+void trap_catch_arm(struct trap_catch *c)
+{
+    memset(c, 0, sizeof(*c));
+    armed_catch = c;
+}
+
+void trap_catch_disarm(void)
+{
+    armed_catch = NULL;
+}
+
 void trap_describe(const struct trap_frame *f, uint64_t cr2, char *buf, size_t size)
 {
     const char *name = f->vector < VEC_EXCEPTIONS && exception_names[f->vector] ? exception_names[f->vector]
@@ -83,9 +95,9 @@ void trap_describe(const struct trap_frame *f, uint64_t cr2, char *buf, size_t s
     }
 }
 
-void backtrace_print_prefixed(uint64_t rbp, const char *prefix)
+static void backtrace_print_prefixed(uint64_t rbp, const char *prefix, int first)
 {
-    for (int depth = 0; depth < BACKTRACE_DEPTH; depth++) {
+    for (int depth = first; depth < first + BACKTRACE_DEPTH; depth++) {
         /* Frames live on kernel stacks inside the image; anything else ends
          * the walk rather than faulting in the middle of a report. */
         if (!rbp || (rbp & 7) || !symbol_in_kernel(rbp) || !symbol_in_kernel(rbp + 8))
@@ -104,7 +116,7 @@ void backtrace_print_prefixed(uint64_t rbp, const char *prefix)
 void backtrace_print(uint64_t rbp)
 {
     printk("# backtrace:\n");
-    backtrace_print_prefixed(rbp, "#");
+    backtrace_print_prefixed(rbp, "#", 0);
 }
 
 void trap_dump(const struct trap_frame *f, const char *prefix)
@@ -117,7 +129,7 @@ void trap_dump(const struct trap_frame *f, const char *prefix)
     char sym[96];
     symbol_format(f->rip, sym, sizeof(sym));
     printk("%s backtrace:\n%s  #0 %s\n", prefix, prefix, sym);
-    backtrace_print_prefixed(f->rbp, prefix);
+    backtrace_print_prefixed(f->rbp, prefix, 1);
 }
 
 void trap_dispatch(struct trap_frame *f)
@@ -128,6 +140,15 @@ void trap_dispatch(struct trap_frame *f)
         return;
     }
     uint64_t cr2 = read_cr2();
+    if (armed_catch) {
+        struct trap_catch *c = armed_catch;
+        armed_catch = NULL;
+        c->vector = f->vector;
+        c->error = f->error;
+        c->cr2 = cr2;
+        c->rip = f->rip;
+        ctx_restore(&c->ctx, 1);
+    }
     if (exception_hook)
         exception_hook(f);
     char what[192];

@@ -37,6 +37,18 @@ void irq_set_handler(uint8_t vector, irq_handler_t fn);
 typedef void (*exception_hook_t)(struct trap_frame *f);
 void trap_set_exception_hook(exception_hook_t fn);
 
+/* Catching an exception a test provokes on purpose: TRAP_CATCH returns 0
+ * when armed and 1 when an exception came back to it, with what the CPU
+ * reported filled in. Disarm once the risky access is done. */
+#include "../lib/jmp.h"
+struct trap_catch {
+    struct jmp_ctx ctx;
+    uint64_t vector, error, cr2, rip;
+};
+void trap_catch_arm(struct trap_catch *c);
+void trap_catch_disarm(void);
+#define TRAP_CATCH(c) (trap_catch_arm(c), ctx_save(&(c)->ctx))
+
 /* One line in words: "#PF page fault (not-present, write, supervisor) at
  * 0x... cr2=0x...". */
 void trap_describe(const struct trap_frame *f, uint64_t cr2, char *buf, size_t size);

@@ -5,13 +5,13 @@
 
 #include <stdint.h>
 
-#define CR0_WP      (1ull << 16)
-#define CR4_PGE     (1ull << 7)
-#define CR4_LA57    (1ull << 12)
+#define CR0_WP      (1ul << 16)
+#define CR4_PGE     (1ul << 7)
+#define CR4_LA57    (1ul << 12)
 #define MSR_EFER    0xc0000080u
-#define EFER_NXE    (1ull << 11)
+#define EFER_NXE    (1ul << 11)
 #define MSR_APIC_BASE 0x1bu
-#define RFLAGS_IF   (1ull << 9)
+#define RFLAGS_IF   (1ul << 9)
 
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
 static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }

@@ -1,0 +1,90 @@
+#include <string.h>
+#include "frame.h"
+#include "../lib/errno.h"
+
+static int bit(const struct frame_pool *p, uint64_t pfn) { return (p->bitmap[pfn / 64] >> (pfn % 64)) & 1; }
+static void set(struct frame_pool *p, uint64_t pfn) { p->bitmap[pfn / 64] |= 1ul << (pfn % 64); }
+static void clear(struct frame_pool *p, uint64_t pfn) { p->bitmap[pfn / 64] &= ~(1ul << (pfn % 64)); }
+
+void frame_pool_init(struct frame_pool *p, uint64_t *bitmap, uint64_t nframes)
+{
+    p->bitmap = bitmap;
+    p->nframes = nframes;
+    p->free_count = 0;
+    p->hint = 0;
+    memset(bitmap, 0xff, frame_bitmap_words(nframes) * sizeof(uint64_t));
+}
+
+void frame_pool_add(struct frame_pool *p, uint64_t pfn, uint64_t count)
+{
+    for (uint64_t f = pfn; f < pfn + count && f < p->nframes; f++) {
+        if (bit(p, f)) {
+            clear(p, f);
+            p->free_count++;
+        }
+    }
+}
+
+void frame_pool_reserve(struct frame_pool *p, uint64_t pfn, uint64_t count)
+{
+    for (uint64_t f = pfn; f < pfn + count && f < p->nframes; f++) {
+        if (!bit(p, f)) {
+            set(p, f);
+            p->free_count--;
+        }
+    }
+}
+
+int frame_is_free(const struct frame_pool *p, uint64_t pfn)
+{
+    return pfn < p->nframes && !bit(p, pfn);
+}
+
+uint64_t frame_alloc(struct frame_pool *p)
+{
+    if (!p->free_count)
+        return FRAME_NONE;
+    uint64_t words = frame_bitmap_words(p->nframes);
+    for (uint64_t n = 0; n <= words; n++) {
+        uint64_t w = (p->hint / 64 + n) % words;
+        if (p->bitmap[w] == UINT64_MAX)
+            continue;
+        uint64_t pfn = w * 64 + (uint64_t)__builtin_ctzll(~p->bitmap[w]);
+        if (pfn >= p->nframes)
+            continue;
+        set(p, pfn);
+        p->free_count--;
+        p->hint = pfn + 1 < p->nframes ? pfn + 1 : 0;
+        return pfn;
+    }
+    return FRAME_NONE;
+}
+
+uint64_t frame_alloc_contig(struct frame_pool *p, uint64_t count, uint64_t align)
+{
+    if (!count || !align || count > p->free_count)
+        return FRAME_NONE;
+    for (uint64_t start = 0; start + count <= p->nframes; start += align) {
+        uint64_t f = start;
+        while (f < start + count && !bit(p, f))
+            f++;
+        if (f == start + count) {
+            for (f = start; f < start + count; f++)
+                set(p, f);
+            p->free_count -= count;
+            return start;
+        }
+    }
+    return FRAME_NONE;
+}
+
+int frame_free(struct frame_pool *p, uint64_t pfn)
+{
+    if (pfn >= p->nframes)
+        return -E_INVAL;
+    if (!bit(p, pfn))
+        return -E_EXIST;
+    clear(p, pfn);
+    p->free_count++;
+    return 0;
+}

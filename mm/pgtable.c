@@ -1,0 +1,135 @@
+#include <stddef.h>
+#include "pgtable.h"
+#include "../lib/errno.h"
+
+static uint64_t *table_at(const struct pt_ctx *pt, uint64_t pa)
+{
+    return pt->table_ptr(pt->owner, pa);
+}
+
+static int table_is_empty(const uint64_t *t)
+{
+    for (int i = 0; i < PT_ENTRIES; i++)
+        if (t[i])
+            return 0;
+    return 1;
+}
+
+int pt_map_page(const struct pt_ctx *pt, uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs)
+{
+    uint64_t size = pt_leaf_size(leaf_level);
+    if (leaf_level < PT_LEVEL_PT || leaf_level > PT_LEVEL_PDPT || (va & (size - 1)) || (pa & (size - 1)) ||
+        (pa & ~PTE_ADDR_MASK) || (attrs & ~PTE_ATTR_MASK) || !va_is_canonical(va))
+        return -E_INVAL;
+    uint64_t *t = table_at(pt, pt->root_pa);
+    for (int level = PT_LEVEL_PML4; level > leaf_level; level--) {
+        uint64_t *e = &t[pt_index(va, level)];
+        if (!pte_present(*e)) {
+            uint64_t npa = pt->alloc_table(pt->owner);
+            if (!npa)
+                return -E_NOMEM;
+            *e = npa | pt->table_flags | PTE_P;
+        } else if (pte_is_leaf(*e, level)) {
+            return -E_EXIST;
+        }
+        t = table_at(pt, pte_addr(*e));
+    }
+    uint64_t *leaf = &t[pt_index(va, leaf_level)];
+    if (pte_present(*leaf))
+        return -E_EXIST;
+    *leaf = pa | attrs | PTE_P | (leaf_level > PT_LEVEL_PT ? PTE_PS : 0);
+    return 0;
+}
+
+int pt_map_range(const struct pt_ctx *pt, uint64_t va, uint64_t pa, uint64_t size, uint64_t attrs,
+                 int max_leaf_level)
+{
+    while (size) {
+        int level = max_leaf_level;
+        while (level > PT_LEVEL_PT &&
+               (((va | pa) & (pt_leaf_size(level) - 1)) || size < pt_leaf_size(level)))
+            level--;
+        int err = pt_map_page(pt, va, pa, level, attrs);
+        if (err)
+            return err;
+        uint64_t step = pt_leaf_size(level);
+        if (size < step)
+            return -E_INVAL; /* not a multiple of 4 KiB */
+        va += step;
+        pa += step;
+        size -= step;
+    }
+    return 0;
+}
+
+/* Walks to the leaf for va, remembering each table on the way. */
+static int walk(const struct pt_ctx *pt, uint64_t va, uint64_t *tables[PT_LEVELS + 1], int *leaf_level)
+{
+    uint64_t *t = table_at(pt, pt->root_pa);
+    for (int level = PT_LEVEL_PML4; level >= PT_LEVEL_PT; level--) {
+        tables[level] = t;
+        uint64_t e = t[pt_index(va, level)];
+        if (!pte_present(e))
+            return -E_NOENT;
+        if (pte_is_leaf(e, level)) {
+            *leaf_level = level;
+            return 0;
+        }
+        t = table_at(pt, pte_addr(e));
+    }
+    return -E_NOENT;
+}
+
+uint64_t pt_lookup(const struct pt_ctx *pt, uint64_t va, int *level)
+{
+    uint64_t *tables[PT_LEVELS + 1];
+    int leaf;
+    if (!va_is_canonical(va) || walk(pt, va, tables, &leaf))
+        return 0;
+    if (level)
+        *level = leaf;
+    return tables[leaf][pt_index(va, leaf)];
+}
+
+int pt_protect(const struct pt_ctx *pt, uint64_t va, uint64_t attrs)
+{
+    uint64_t *tables[PT_LEVELS + 1];
+    int leaf;
+    if ((attrs & ~PTE_ATTR_MASK) || !va_is_canonical(va))
+        return -E_INVAL;
+    int err = walk(pt, va, tables, &leaf);
+    if (err)
+        return err;
+    uint64_t *e = &tables[leaf][pt_index(va, leaf)];
+    *e = (*e & ~PTE_ATTR_MASK) | attrs;
+    return 0;
+}
+
+int pt_unmap_page(const struct pt_ctx *pt, uint64_t va, int *leaf_level, struct pt_unlinked *unlinked)
+{
+    uint64_t *tables[PT_LEVELS + 1];
+    int leaf;
+    unlinked->count = 0;
+    if (!va_is_canonical(va))
+        return -E_INVAL;
+    int err = walk(pt, va, tables, &leaf);
+    if (err)
+        return err;
+    tables[leaf][pt_index(va, leaf)] = 0;
+    if (leaf_level)
+        *leaf_level = leaf;
+    /* Unlink tables bottom-up while they are empty; the root and kept
+     * levels stay. */
+    for (int level = leaf; level < PT_LEVEL_PML4; level++) {
+        if (pt->keep_level && level >= pt->keep_level)
+            break;
+        if (!table_is_empty(tables[level]))
+            break;
+        uint64_t *parent = &tables[level + 1][pt_index(va, level + 1)];
+        unlinked->pa[unlinked->count] = pte_addr(*parent);
+        unlinked->level[unlinked->count] = level;
+        unlinked->count++;
+        *parent = 0;
+    }
+    return 0;
+}

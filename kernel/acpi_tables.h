@@ -1,0 +1,78 @@
+/* ACPI table layouts and pure parsers (ACPI 6.5, chapter 5). The kernel
+ * hands them memory it mapped; host tests hand them byte arrays. Every
+ * parser checks lengths before reading and never reads past a table. */
+#ifndef VTDLAB_ACPI_TABLES_H
+#define VTDLAB_ACPI_TABLES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct acpi_rsdp {
+    char signature[8];        /* "RSD PTR " */
+    uint8_t checksum;         /* over the first 20 bytes */
+    char oem_id[6];
+    uint8_t revision;         /* 2 or more: XSDT fields valid */
+    uint32_t rsdt_address;
+    uint32_t length;
+    uint64_t xsdt_address;
+    uint8_t extended_checksum;
+    uint8_t reserved[3];
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP");
+#define ACPI_RSDP_V1_LENGTH 20
+
+struct acpi_header {
+    char signature[4];
+    uint32_t length;
+    uint8_t revision;
+    uint8_t checksum;
+    char oem_id[6];
+    char oem_table_id[8];
+    uint32_t oem_revision;
+    uint32_t creator_id;
+    uint32_t creator_revision;
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_header) == 36, "SDT header");
+
+/* MADT (5.2.12): header, local APIC address, flags, then entries. */
+#define MADT_ENTRIES_OFFSET 44
+enum madt_type { MADT_LOCAL_APIC = 0, MADT_IO_APIC = 1, MADT_INT_OVERRIDE = 2, MADT_LOCAL_X2APIC = 9 };
+#define MADT_LAPIC_ENABLED        (1u << 0)
+#define MADT_LAPIC_ONLINE_CAPABLE (1u << 1)
+
+/* MCFG (PCI Firmware spec 4.1.2): header, 8 reserved, then 16-byte entries. */
+#define MCFG_ENTRIES_OFFSET 44
+struct mcfg_entry {
+    uint64_t base;
+    uint16_t segment;
+    uint8_t bus_start, bus_end;
+    uint32_t reserved;
+} __attribute__((packed));
+_Static_assert(sizeof(struct mcfg_entry) == 16, "MCFG allocation");
+
+/* HPET table (IA-PC HPET spec 3.2.4): base address GAS at offset 40. */
+#define HPET_TABLE_ADDRESS_OFFSET 44
+#define HPET_TABLE_MIN_LENGTH     56
+
+uint8_t acpi_checksum(const void *p, size_t len);
+/* 0 when the RSDP is valid and revision 2+ (XSDT); a reason otherwise. */
+const char *acpi_rsdp_check(const struct acpi_rsdp *rsdp);
+/* Validates a table's length against the mapping and its checksum. */
+const char *acpi_table_check(const struct acpi_header *h, size_t mapped);
+/* Number of entries in an XSDT (checked) and entry i. */
+size_t acpi_xsdt_count(const struct acpi_header *xsdt);
+uint64_t acpi_xsdt_entry(const struct acpi_header *xsdt, size_t i);
+
+struct madt_summary {
+    uint32_t lapic_address;
+    unsigned cpus_enabled;     /* local APIC / x2APIC entries usable */
+    unsigned io_apics;
+    unsigned overrides;
+    unsigned malformed;        /* entries skipped for a bad length */
+};
+void acpi_madt_parse(const struct acpi_header *madt, struct madt_summary *out);
+
+/* Copies up to max MCFG allocations; returns how many the table has. */
+size_t acpi_mcfg_parse(const struct acpi_header *mcfg, struct mcfg_entry *out, size_t max);
+
+#endif

@@ -1,0 +1,141 @@
+#include "clock.h"
+#include "acpi.h"
+#include "printk.h"
+#include "../mm/mm.h"
+
+#define CALIBRATION_US     10000u
+#define NS_PER_S           1000000000ul
+#define US_PER_S           1000000ul
+#define FS_PER_NS          1000000ul
+
+/* HPET registers (IA-PC HPET spec 2.3). */
+#define HPET_GCAP_ID       0x000
+#define HPET_GEN_CONF      0x010
+#define HPET_MAIN_COUNTER  0x0f0
+#define HPET_REGS_SIZE     0x400
+#define HPET_ENABLE_CNF    (1ul << 0)
+#define HPET_PERIOD_SHIFT  32
+#define HPET_MAX_PERIOD_FS 100000000ul /* the spec's upper bound: 100 ns */
+
+/* PIT channel 2, gated through port 0x61 (8254 datasheet; PC AT wiring). */
+#define PIT_HZ             1193182u
+#define PIT_CH2_DATA       0x42
+#define PIT_MODE_CMD       0x43
+#define PIT_CH2_MODE0_LOHI 0xb0
+#define PORT_61            0x61
+#define PORT_61_GATE2      0x01
+#define PORT_61_SPEAKER    0x02
+#define PORT_61_OUT2       0x20
+
+/* Bounds for calibration loops, which run before the TSC rate is known:
+ * a dead counter must not hang the boot. */
+#define CALIBRATION_SPIN_MAX 50000000u
+
+static uint64_t tsc_hz, tsc_at_boot;
+static enum clock_source source;
+static volatile uint64_t *hpet;
+
+static uint64_t hpet_period_fs(void) { return hpet[HPET_GCAP_ID / 8] >> HPET_PERIOD_SHIFT; }
+
+static void hpet_setup(void)
+{
+    const struct acpi_header *t = acpi_find("HPET");
+    if (!t || t->length < HPET_TABLE_MIN_LENGTH)
+        return;
+    uint64_t base;
+    __builtin_memcpy(&base, (const uint8_t *)t + HPET_TABLE_ADDRESS_OFFSET, sizeof(base));
+    hpet = mmio_map(base, HPET_REGS_SIZE);
+    if (!hpet)
+        return;
+    uint64_t period = hpet_period_fs();
+    if (!period || period > HPET_MAX_PERIOD_FS) {
+        printk("# clock: HPET at 0x%lx reports period %lu fs; not using it\n", base, period);
+        hpet = NULL;
+        return;
+    }
+    hpet[HPET_GEN_CONF / 8] |= HPET_ENABLE_CNF;
+}
+
+static uint64_t measure_hpet(void)
+{
+    uint64_t ticks = CALIBRATION_US * 1000 * FS_PER_NS / hpet_period_fs();
+    uint64_t h0 = hpet[HPET_MAIN_COUNTER / 8], t0 = rdtsc();
+    for (uint32_t i = 0; i < CALIBRATION_SPIN_MAX; i++) {
+        uint64_t h = hpet[HPET_MAIN_COUNTER / 8];
+        if (h - h0 >= ticks) {
+            uint64_t t = rdtsc();
+            /* ~1e7 ns elapsed and ~1e7..1e8 TSC ticks: the product
+             * stays far below 2^64. */
+            uint64_t elapsed_ns = (h - h0) * hpet_period_fs() / FS_PER_NS;
+            return (t - t0) * NS_PER_S / elapsed_ns;
+        }
+    }
+    return 0;
+}
+
+static uint64_t measure_pit(void)
+{
+    uint16_t count = (uint16_t)((uint64_t)PIT_HZ * CALIBRATION_US / US_PER_S);
+    uint8_t p61 = inb(PORT_61);
+    outb(PORT_61, (p61 & ~PORT_61_SPEAKER) | PORT_61_GATE2);
+    outb(PIT_MODE_CMD, PIT_CH2_MODE0_LOHI);
+    outb(PIT_CH2_DATA, count & 0xff);
+    outb(PIT_CH2_DATA, count >> 8);
+    uint64_t t0 = rdtsc(), hz = 0;
+    for (uint32_t i = 0; i < CALIBRATION_SPIN_MAX; i++) {
+        if (inb(PORT_61) & PORT_61_OUT2) {
+            hz = (rdtsc() - t0) * US_PER_S / CALIBRATION_US;
+            break;
+        }
+    }
+    outb(PORT_61, p61);
+    return hz;
+}
+
+uint64_t clock_measure_tsc_hz(enum clock_source s)
+{
+    switch (s) {
+    case CLOCK_HPET: return hpet ? measure_hpet() : 0;
+    case CLOCK_PIT: return measure_pit();
+    default: return 0;
+    }
+}
+
+void clock_init(void)
+{
+    tsc_at_boot = rdtsc();
+    hpet_setup();
+    const enum clock_source order[] = { CLOCK_HPET, CLOCK_PIT };
+    for (unsigned i = 0; i < sizeof(order) / sizeof(order[0]) && !tsc_hz; i++) {
+        tsc_hz = clock_measure_tsc_hz(order[i]);
+        source = order[i];
+    }
+    if (!tsc_hz)
+        panic("clock: neither HPET nor PIT ticked; cannot calibrate the TSC");
+}
+
+uint64_t clock_tsc_hz(void) { return tsc_hz; }
+enum clock_source clock_source(void) { return source; }
+
+const char *clock_source_name(enum clock_source s)
+{
+    return s == CLOCK_HPET ? "HPET" : s == CLOCK_PIT ? "PIT" : "none";
+}
+
+uint64_t clock_ns(void)
+{
+    uint64_t t = rdtsc() - tsc_at_boot;
+    return t / tsc_hz * NS_PER_S + (t % tsc_hz) * NS_PER_S / tsc_hz;
+}
+
+struct deadline deadline_after_us(uint64_t us)
+{
+    return (struct deadline){ rdtsc() + us * (tsc_hz / 1000) / 1000 };
+}
+
+void udelay(uint64_t us)
+{
+    struct deadline d = deadline_after_us(us);
+    while (!deadline_passed(d))
+        cpu_relax();
+}

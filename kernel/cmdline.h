@@ -1,0 +1,26 @@
+/* The kernel's cmdline: space-separated key=value pairs from \vtdlab\cmdline
+ * or the host tool. Pure: host-tested. */
+#ifndef VTDLAB_CMDLINE_H
+#define VTDLAB_CMDLINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CMDLINE_VALUE_MAX 256
+
+struct cmdline {
+    char tests[CMDLINE_VALUE_MAX]; /* comma-separated globs over suite.case */
+    uint64_t timeout_ms;           /* a case's deadline unless it sets its own */
+    uint64_t seed;                 /* for tests that randomise */
+    uint64_t resume;               /* first case number to run (after a crash) */
+};
+
+#define CMDLINE_DEFAULT_TESTS      "*"
+#define CMDLINE_DEFAULT_TIMEOUT_MS 10000
+
+void cmdline_defaults(struct cmdline *c);
+/* Fills c from s. On error returns -E_INVAL with a one-line reason in err
+ * and leaves c with the defaults. */
+int cmdline_parse(const char *s, struct cmdline *c, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,252 @@
+#include <stdarg.h>
+#include <string.h>
+#include "harness.h"
+#include "clock.h"
+#include "printk.h"
+#include "traps.h"
+#include "x86.h"
+#include "../lib/format.h"
+#include "../lib/glob.h"
+#include "../lib/jmp.h"
+
+#define CASE_NAME_MAX  128
+#define REASON_MAX     192
+#define US_PER_MS      1000u
+
+/* ctx_restore values: how a case ended early. */
+enum case_exit { CASE_RETURNED = 0, CASE_ABORTED, CASE_SKIPPED, CASE_TIMED_OUT, CASE_EXCEPTION };
+
+struct test {
+    const struct test_suite *suite;
+    const struct test_case *tc;
+    const struct cmdline *cmd;
+    int failed;
+    char reason[REASON_MAX];
+};
+
+extern const struct test_suite __test_suites_start[], __test_suites_end[];
+
+static void console_sink(void *arg, const char *s, size_t n) { console_write(s, n); }
+static const struct ktap out = { console_sink, NULL };
+
+/* The running case; the timer and exception paths read these. */
+static struct test *current;
+static struct jmp_ctx case_ctx;
+static volatile uint64_t deadline_tsc;
+/* Outcomes of the cases run so far in the current suite, for the harness's
+ * own self-test. */
+#define HISTORY_MAX 32
+static enum ktap_status history[HISTORY_MAX];
+static unsigned history_len;
+
+int harness_previous_status(unsigned back)
+{
+    return back && back <= history_len ? (int)history[history_len - back] : -1;
+}
+
+static int suite_selected(const struct test_suite *s, const char *globs, const struct test_case *c)
+{
+    char full[CASE_NAME_MAX];
+    ksnprintf(full, sizeof(full), "%s.%s", s->name, c->name);
+    if (!glob_list_match(globs, full))
+        return 0;
+    if (!(s->flags & SUITE_EXPLICIT))
+        return 1;
+    /* Explicit suites need a pattern that starts with their literal name. */
+    size_t n = strlen(s->name);
+    for (const char *p = globs; *p;) {
+        if (!strncmp(p, s->name, n) && (p[n] == '.' || p[n] == ',' || !p[n]))
+            return 1;
+        const char *comma = strchr(p, ',');
+        p = comma ? comma + 1 : p + strlen(p);
+    }
+    return 0;
+}
+
+static unsigned selected_cases(const struct test_suite *s, const char *globs)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < s->ncases; i++)
+        n += suite_selected(s, globs, &s->cases[i]);
+    return n;
+}
+
+static _Noreturn void end_case(enum case_exit how)
+{
+    trap_catch_disarm();
+    current = NULL;
+    deadline_tsc = 0;
+    ctx_restore(&case_ctx, how);
+}
+
+void harness_tick(void)
+{
+    if (current && deadline_tsc && rdtsc() >= deadline_tsc) {
+        ksnprintf(current->reason, sizeof(current->reason), "deadline of %u ms passed",
+                  current->tc->timeout_ms ? current->tc->timeout_ms : (unsigned)current->cmd->timeout_ms);
+        end_case(CASE_TIMED_OUT);
+    }
+}
+
+/* A CPU exception while a case runs ends that case as ERROR, with the
+ * exception decoded, and the run goes on with the next case. */
+static void on_exception(struct trap_frame *f)
+{
+    struct test *t = current;
+    if (!t)
+        return;
+    current = NULL; /* a second exception while reporting is a panic */
+    trap_describe(f, read_cr2(), t->reason, sizeof(t->reason));
+    ktap_diag(&out, 1, "exception: %s", t->reason);
+    trap_dump(f, "    #");
+    end_case(CASE_EXCEPTION);
+}
+
+static void vreason(struct test *t, const char *file, int line, const char *fmt, va_list ap)
+{
+    char msg[REASON_MAX];
+    kvsnprintf(msg, sizeof(msg), fmt, ap);
+    ktap_diag(&out, 1, "%s:%d: %s", file, line, msg);
+    if (!t->failed)
+        ksnprintf(t->reason, sizeof(t->reason), "%s", msg);
+    t->failed = 1;
+}
+
+void test_fail_at(struct test *t, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreason(t, file, line, fmt, ap);
+    va_end(ap);
+}
+
+void test_abort_at(struct test *t, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreason(t, file, line, fmt, ap);
+    va_end(ap);
+    end_case(CASE_ABORTED);
+}
+
+void test_skip(struct test *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    kvsnprintf(t->reason, sizeof(t->reason), fmt, ap);
+    va_end(ap);
+    end_case(CASE_SKIPPED);
+}
+
+void test_diag(struct test *t, const char *fmt, ...)
+{
+    char msg[KTAP_LINE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    kvsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ktap_diag(&out, 1, "%s", msg);
+}
+
+void test_metric(struct test *t, const char *name, uint64_t value, const char *unit)
+{
+    ktap_diag(&out, 1, "metric %s.%s.%s=%lu %s", t->suite->name, t->tc->name, name, value, unit);
+}
+
+const struct cmdline *test_cmdline(struct test *t) { return t->cmd; }
+
+static enum ktap_status run_case(const struct test_suite *s, const struct test_case *c, const struct cmdline *cmd,
+                                 char *reason, size_t reason_size)
+{
+    static struct test t; /* static: it outlives a case abandoned by ctx_restore */
+    memset(&t, 0, sizeof(t));
+    t.suite = s;
+    t.tc = c;
+    t.cmd = cmd;
+    uint64_t timeout_ms = c->timeout_ms ? c->timeout_ms : cmd->timeout_ms;
+    uint64_t start = clock_ns();
+
+    irq_disable();
+    int how = ctx_save(&case_ctx);
+    if (how == CASE_RETURNED) {
+        deadline_tsc = deadline_after_us(timeout_ms * US_PER_MS).tsc;
+        current = &t;
+        irq_enable();
+        c->fn(&t);
+        irq_disable();
+        current = NULL;
+        deadline_tsc = 0;
+    }
+    /* Whatever the case did, the harness goes on with interrupts on. */
+    irq_enable();
+    ktap_diag(&out, 1, "duration_us: %lu", (clock_ns() - start) / 1000);
+    ksnprintf(reason, reason_size, "%s", t.reason);
+    switch (how) {
+    case CASE_SKIPPED: return KTAP_SKIP;
+    case CASE_TIMED_OUT: return KTAP_TIMEOUT;
+    case CASE_EXCEPTION: return KTAP_ERROR;
+    default: return t.failed ? KTAP_FAIL : KTAP_PASS;
+    }
+}
+
+void harness_begin(const struct cmdline *cmd)
+{
+    unsigned nsuites = 0;
+    for (const struct test_suite *s = __test_suites_start; s < __test_suites_end; s++)
+        nsuites += selected_cases(s, cmd->tests) > 0;
+    ktap_version(&out, 0);
+    ktap_plan(&out, 0, nsuites);
+    if (!nsuites)
+        ktap_diag(&out, 0, "vtdlab: no test case matches tests=%s", cmd->tests);
+}
+
+unsigned harness_run(const struct cmdline *cmd)
+{
+    unsigned counts[KTAP_ERROR + 1] = { 0 }, global = 0;
+    trap_set_exception_hook(on_exception);
+
+    unsigned suite_no = 0;
+    for (const struct test_suite *s = __test_suites_start; s < __test_suites_end; s++) {
+        unsigned n = selected_cases(s, cmd->tests), case_no = 0, suite_failed = 0, suite_skipped = 0;
+        if (!n)
+            continue;
+        history_len = 0;
+        ktap_version(&out, 1);
+        ktap_subtest(&out, 1, s->name);
+        ktap_plan(&out, 1, n);
+        for (unsigned i = 0; i < s->ncases; i++) {
+            const struct test_case *c = &s->cases[i];
+            if (!suite_selected(s, cmd->tests, c))
+                continue;
+            case_no++;
+            global++;
+            char reason[REASON_MAX];
+            enum ktap_status st;
+            if (global < cmd->resume) {
+                /* Ran in an earlier boot that crashed later; the host tool
+                 * keeps that boot's result. */
+                st = KTAP_SKIP;
+                ksnprintf(reason, sizeof(reason), "resumed: case %u ran in an earlier boot", global);
+            } else {
+                ktap_diag(&out, 1, "running: %s.%s", s->name, c->name);
+                st = run_case(s, c, cmd, reason, sizeof(reason));
+            }
+            /* a failure's reasons are already printed as diagnostics */
+            ktap_result(&out, 1, case_no, c->name, st, st == KTAP_FAIL ? NULL : reason);
+            counts[st]++;
+            if (history_len < HISTORY_MAX)
+                history[history_len++] = st;
+            suite_failed += st != KTAP_PASS && st != KTAP_SKIP;
+            suite_skipped += st == KTAP_SKIP;
+        }
+        suite_no++;
+        ktap_result(&out, 0, suite_no, s->name,
+                    suite_failed ? KTAP_FAIL : suite_skipped == n ? KTAP_SKIP : KTAP_PASS,
+                    suite_skipped == n ? "every case skipped" : "");
+    }
+    trap_set_exception_hook(NULL);
+    unsigned bad = counts[KTAP_FAIL] + counts[KTAP_TIMEOUT] + counts[KTAP_ERROR];
+    ktap_diag(&out, 0, "vtdlab: totals: pass=%u fail=%u skip=%u timeout=%u error=%u", counts[KTAP_PASS],
+              counts[KTAP_FAIL], counts[KTAP_SKIP], counts[KTAP_TIMEOUT], counts[KTAP_ERROR]);
+    return bad;
+}

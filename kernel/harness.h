@@ -1,0 +1,84 @@
+/* The in-kernel test harness. Suites are declared with TEST_SUITE in their
+ * own file under tests/kernel/; the runner picks them up from a linker
+ * section, selects cases by the cmdline's globs and prints KTAP. */
+#ifndef VTDLAB_HARNESS_H
+#define VTDLAB_HARNESS_H
+
+#include <stdint.h>
+#include "cmdline.h"
+#include "ktap.h"
+
+struct test;
+typedef void (*test_fn)(struct test *t);
+
+struct test_case {
+    const char *name;
+    test_fn fn;
+    uint32_t timeout_ms; /* 0: the cmdline's timeout_ms */
+};
+
+enum suite_flags {
+    /* Runs only when a tests= glob names the suite literally: the harness
+     * self-test fails on purpose and is not part of "*". */
+    SUITE_EXPLICIT = 1 << 0,
+};
+
+struct test_suite {
+    const char *name;
+    const struct test_case *cases;
+    unsigned ncases;
+    unsigned flags;
+};
+
+/* order: two digits, the suite's place in a run. */
+#define TEST_SUITE(sname, order, sflags, ...)                                                   \
+    static const struct test_case sname##_cases[] = { __VA_ARGS__ };                             \
+    static const struct test_suite sname##_suite                                                 \
+        __attribute__((used, section(".test_suites." #order "_" #sname), aligned(8))) = {        \
+            #sname, sname##_cases, sizeof(sname##_cases) / sizeof(sname##_cases[0]), sflags }
+#define TEST(fn) { #fn, fn, 0 }
+#define TEST_WITH_TIMEOUT(fn, ms) { #fn, fn, ms }
+
+/* Prints the KTAP version line and the plan (the number of suites with a
+ * selected case); boot diagnostics may follow. */
+void harness_begin(const struct cmdline *cmd);
+/* Runs the selected suites and prints the totals; returns the number of
+ * cases that did not pass or skip. */
+unsigned harness_run(const struct cmdline *cmd);
+/* For the APIC timer: ends the running case if it is past its deadline. */
+void harness_tick(void);
+
+/* The status (enum ktap_status) of the case `back` places before the
+ * running one in its suite, or -1. */
+int harness_previous_status(unsigned back);
+
+/* Inside a case. */
+void test_fail_at(struct test *t, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+_Noreturn void test_abort_at(struct test *t, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+_Noreturn void test_skip(struct test *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void test_diag(struct test *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void test_metric(struct test *t, const char *name, uint64_t value, const char *unit);
+const struct cmdline *test_cmdline(struct test *t);
+
+#define EXPECT_TRUE(t, cond, ...) \
+    do { if (!(cond)) test_fail_at(t, __FILE__, __LINE__, __VA_ARGS__); } while (0)
+#define ASSERT_TRUE(t, cond, ...) \
+    do { if (!(cond)) test_abort_at(t, __FILE__, __LINE__, __VA_ARGS__); } while (0)
+#define EXPECT_EQ(t, seen, expected)                                                              \
+    do {                                                                                          \
+        uint64_t _s = (uint64_t)(seen), _e = (uint64_t)(expected);                                \
+        if (_s != _e)                                                                             \
+            test_fail_at(t, __FILE__, __LINE__, "%s: expected %s = 0x%lx (%lu), saw 0x%lx (%lu)", \
+                         #seen, #expected, _e, _e, _s, _s);                                       \
+    } while (0)
+#define ASSERT_EQ(t, seen, expected)                                                              \
+    do {                                                                                          \
+        uint64_t _s = (uint64_t)(seen), _e = (uint64_t)(expected);                                \
+        if (_s != _e)                                                                             \
+            test_abort_at(t, __FILE__, __LINE__, "%s: expected %s = 0x%lx (%lu), saw 0x%lx (%lu)",\
+                          #seen, #expected, _e, _e, _s, _s);                                      \
+    } while (0)
+
+#endif

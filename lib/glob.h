@@ -1,0 +1,9 @@
+#ifndef VTDLAB_LIB_GLOB_H
+#define VTDLAB_LIB_GLOB_H
+
+/* Shell-style match of the whole string: '*' any run, '?' one character. */
+int glob_match(const char *pattern, const char *s);
+/* Whether any pattern of a comma-separated list matches. */
+int glob_list_match(const char *list, const char *s);
+
+#endif

@@ -1,0 +1,278 @@
+#include <string.h>
+#include "mm.h"
+#include "heap.h"
+#include "../kernel/printk.h"
+#include "../kernel/x86.h"
+#include "../lib/errno.h"
+
+#define LOW_MEMORY_END       (1ul << 20)   /* kept out: real-mode leftovers, AP trampolines */
+#define HEAP_SIZE            (4ul << 20)
+#define CPUID_EXT_FEATURES   0x80000001u
+#define CPUID_EDX_PAGE1GB    (1u << 26)
+
+extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[];
+extern char __data_start[], __data_end[], boot_stack_guard[];
+
+static struct frame_pool frames;
+static struct pt_ctx kpt;
+static struct pt_page_stats pt_stats;
+static struct heap heap;
+static struct mm_info info;
+static uint64_t kernel_phys_base;
+static int direct_map_live;     /* 0 while the loader's identity map is in use */
+static uint64_t mmio_next = MMIO_BASE;
+
+void *phys_to_virt(uint64_t pa)
+{
+    return (void *)(pa + (direct_map_live ? DIRECT_MAP_BASE : 0));
+}
+
+uint64_t virt_to_phys(const void *p)
+{
+    uint64_t va = (uint64_t)p;
+    if (va >= KERNEL_VMA_BASE)
+        return va - KERNEL_VMA_BASE + kernel_phys_base;
+    if (va >= DIRECT_MAP_BASE && va < KVA_BASE)
+        return va - DIRECT_MAP_BASE;
+    int level;
+    uint64_t pte = pt_lookup(&kpt, va, &level);
+    return pte ? pte_addr(pte) + (va & (pt_leaf_size(level) - 1)) : 0;
+}
+
+struct frame_pool *mm_frames(void) { return &frames; }
+const struct pt_ctx *kernel_pt(void) { return &kpt; }
+const struct mm_info *mm_info(void) { return &info; }
+struct pt_page_stats pt_page_stats(void) { return pt_stats; }
+
+uint64_t page_alloc(void)
+{
+    uint64_t pfn = frame_alloc(&frames);
+    if (pfn == FRAME_NONE)
+        return 0;
+    memset(phys_to_virt(pfn << PAGE_SHIFT), 0, PAGE_SIZE);
+    return pfn << PAGE_SHIFT;
+}
+
+void page_free(uint64_t pa)
+{
+    int err = frame_free(&frames, pa >> PAGE_SHIFT);
+    if (err)
+        panic("page_free(0x%lx): %s", pa, err_name(err));
+}
+
+uint64_t pt_page_alloc(void)
+{
+    uint64_t pa = page_alloc();
+    if (pa)
+        pt_stats.allocated++;
+    return pa;
+}
+
+void pt_page_free(uint64_t pa)
+{
+    page_free(pa);
+    pt_stats.freed++;
+}
+
+static uint64_t kpt_alloc(void *owner) { return pt_page_alloc(); }
+static void *kpt_ptr(void *owner, uint64_t pa) { return phys_to_virt(pa); }
+
+static const struct efi_mmap_desc *mmap_entry(const struct boot_info *bi, uint64_t i)
+{
+    return (const struct efi_mmap_desc *)(bi->mmap_phys + i * bi->mmap_desc_size);
+}
+
+static int type_is_ram(uint32_t type)
+{
+    switch (type) {
+    case EFI_LOADER_CODE: case EFI_LOADER_DATA: case EFI_BOOT_SERVICES_CODE:
+    case EFI_BOOT_SERVICES_DATA: case EFI_RUNTIME_SERVICES_CODE: case EFI_RUNTIME_SERVICES_DATA:
+    case EFI_CONVENTIONAL_MEMORY: case EFI_ACPI_RECLAIM_MEMORY: case EFI_ACPI_MEMORY_NVS:
+    case EFI_PERSISTENT_MEMORY:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void map_or_panic(uint64_t va, uint64_t pa, uint64_t size, uint64_t attrs, int max_level, const char *what)
+{
+    int err = pt_map_range(&kpt, va, pa, size, attrs, max_level);
+    if (err)
+        panic("mm: mapping %s (pa 0x%lx, 0x%lx bytes): %s", what, pa, size, err_name(err));
+}
+
+/* The direct map covers RAM only; the kernel image's frames are mapped
+ * read-only there so no alias makes its text writable. */
+static void map_direct(uint64_t start, uint64_t end, uint64_t kstart, uint64_t kend)
+{
+    const uint64_t rw = PTE_RW | PTE_NX, ro = PTE_NX;
+    uint64_t cuts[4] = { start, end, end, end };
+    if (kstart < end && kend > start) {
+        cuts[1] = kstart > start ? kstart : start;
+        cuts[2] = kend < end ? kend : end;
+    }
+    const uint64_t attrs[3] = { rw, ro, rw };
+    for (int i = 0; i < 3; i++)
+        if (cuts[i + 1] > cuts[i])
+            map_or_panic(DIRECT_MAP_BASE + cuts[i], cuts[i], cuts[i + 1] - cuts[i], attrs[i],
+                         info.max_leaf_level, "the direct map");
+}
+
+static void map_image_part(const char *start, const char *end, uint64_t attrs, const char *what)
+{
+    uint64_t va = (uint64_t)start;
+    map_or_panic(va, va - KERNEL_VMA_BASE + kernel_phys_base, (uint64_t)(end - start), attrs, PT_LEVEL_PT, what);
+}
+
+struct boot_info *mm_init(struct boot_info *bi)
+{
+    uint32_t r[4];
+    cpuid(CPUID_EXT_FEATURES, 0, r);
+    info.max_leaf_level = (r[3] & CPUID_EDX_PAGE1GB) ? PT_LEVEL_PDPT : PT_LEVEL_PD;
+    kernel_phys_base = bi->kernel_phys_base;
+    uint64_t n = bi->mmap_size / bi->mmap_desc_size, max_pfn = 0;
+    info.map_entries = n;
+    for (uint64_t i = 0; i < n; i++) {
+        const struct efi_mmap_desc *d = mmap_entry(bi, i);
+        if (!type_is_ram(d->type))
+            continue;
+        info.ram_bytes += d->pages * PAGE_SIZE;
+        uint64_t end = (d->phys_start >> PAGE_SHIFT) + d->pages;
+        if (end > max_pfn)
+            max_pfn = end;
+    }
+
+    /* The bitmap goes at the start of the first conventional region above
+     * low memory that holds it. */
+    uint64_t bitmap_bytes = frame_bitmap_words(max_pfn) * sizeof(uint64_t);
+    uint64_t bitmap_pages = (bitmap_bytes + PAGE_SIZE - 1) / PAGE_SIZE, bitmap_pa = 0;
+    for (uint64_t i = 0; i < n && !bitmap_pa; i++) {
+        const struct efi_mmap_desc *d = mmap_entry(bi, i);
+        if (d->type == EFI_CONVENTIONAL_MEMORY && d->phys_start >= LOW_MEMORY_END && d->pages >= bitmap_pages)
+            bitmap_pa = d->phys_start;
+    }
+    if (!bitmap_pa)
+        panic("mm: no conventional region holds the %lu-byte frame bitmap", bitmap_bytes);
+    frame_pool_init(&frames, (uint64_t *)bitmap_pa, max_pfn);
+    for (uint64_t i = 0; i < n; i++) {
+        const struct efi_mmap_desc *d = mmap_entry(bi, i);
+        if (d->type == EFI_CONVENTIONAL_MEMORY)
+            frame_pool_add(&frames, d->phys_start >> PAGE_SHIFT, d->pages);
+    }
+    frame_pool_reserve(&frames, bitmap_pa >> PAGE_SHIFT, bitmap_pages);
+    frame_pool_reserve(&frames, 0, LOW_MEMORY_END >> PAGE_SHIFT);
+
+    kpt.alloc_table = kpt_alloc;
+    kpt.table_ptr = kpt_ptr;
+    kpt.table_flags = PTE_RW;
+    /* PML4 entries of the kernel half never change after boot: every
+     * region's top table is made now and never unlinked. */
+    kpt.keep_level = PT_LEVEL_PDPT;
+    kpt.root_pa = pt_page_alloc();
+    if (!kpt.root_pa)
+        panic("mm: no frame for the root page table");
+
+    uint64_t kstart = kernel_phys_base, kend = kernel_phys_base + bi->kernel_span;
+    for (uint64_t i = 0; i < n; i++) {
+        const struct efi_mmap_desc *d = mmap_entry(bi, i);
+        if (type_is_ram(d->type))
+            map_direct(d->phys_start, d->phys_start + d->pages * PAGE_SIZE, kstart, kend);
+    }
+    map_image_part(__text_start, __text_end, 0, "kernel text");
+    map_image_part(__rodata_start, __rodata_end, PTE_NX, "kernel rodata");
+    map_image_part(__data_start, boot_stack_guard, PTE_RW | PTE_NX, "kernel data");
+    map_image_part(boot_stack_guard + PAGE_SIZE, __data_end, PTE_RW | PTE_NX, "kernel data");
+
+    /* The top tables of the on-demand regions, so their PML4 entries exist
+     * from the start. */
+    uint64_t *root = phys_to_virt(kpt.root_pa);
+    const uint64_t regions[] = { KVA_BASE, MMIO_BASE };
+    for (unsigned i = 0; i < sizeof(regions) / sizeof(regions[0]); i++) {
+        uint64_t pdpt = pt_page_alloc();
+        if (!pdpt)
+            panic("mm: no frame for a region's top table");
+        root[pt_index(regions[i], PT_LEVEL_PML4)] = pdpt | kpt.table_flags | PTE_P;
+    }
+
+    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_NXE);
+    write_cr0(read_cr0() | CR0_WP);
+    write_cr3(kpt.root_pa);
+    direct_map_live = 1;
+    frames.bitmap = phys_to_virt(bitmap_pa);
+    bi = phys_to_virt((uint64_t)bi);
+
+    /* The firmware's page tables and pools are dead now. */
+    for (uint64_t i = 0; i < n; i++) {
+        const struct efi_mmap_desc *d = phys_to_virt(bi->mmap_phys + i * bi->mmap_desc_size);
+        if (d->type == EFI_BOOT_SERVICES_CODE || d->type == EFI_BOOT_SERVICES_DATA)
+            frame_pool_add(&frames, d->phys_start >> PAGE_SHIFT, d->pages);
+    }
+    frame_pool_reserve(&frames, 0, LOW_MEMORY_END >> PAGE_SHIFT);
+
+    uint64_t heap_pfn = frame_alloc_contig(&frames, HEAP_SIZE / PAGE_SIZE, 1);
+    if (heap_pfn == FRAME_NONE)
+        panic("mm: no %lu contiguous bytes for the heap", HEAP_SIZE);
+    heap_init(&heap, phys_to_virt(heap_pfn << PAGE_SHIFT), HEAP_SIZE);
+    info.usable_at_boot = frames.free_count * PAGE_SIZE;
+    return bi;
+}
+
+static void *map_phys(uint64_t pa, uint64_t size, uint64_t attrs)
+{
+    uint64_t off = pa & ~PAGE_MASK;
+    uint64_t len = (off + size + PAGE_SIZE - 1) & PAGE_MASK;
+    if (!size || len > MMIO_BASE + MMIO_SIZE - mmio_next)
+        return NULL;
+    uint64_t va = mmio_next;
+    if (pt_map_range(&kpt, va, pa - off, len, attrs, PT_LEVEL_PT))
+        return NULL;
+    mmio_next += len + PAGE_SIZE; /* an unmapped page between mappings catches overruns */
+    return (void *)(va + off);
+}
+
+void *mmio_map(uint64_t pa, uint64_t size) { return map_phys(pa, size, PTE_RW | PTE_NX | PTE_PCD | PTE_PWT); }
+void *phys_map_cached(uint64_t pa, uint64_t size) { return map_phys(pa, size, PTE_NX); }
+
+static int in_kva(uint64_t va, uint64_t size)
+{
+    return va >= KVA_BASE && va < KVA_BASE + KVA_SIZE && size <= KVA_BASE + KVA_SIZE - va;
+}
+
+int kva_map(uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs)
+{
+    if (leaf_level < PT_LEVEL_PT || leaf_level > info.max_leaf_level || !in_kva(va, pt_leaf_size(leaf_level)))
+        return -E_INVAL;
+    return pt_map_page(&kpt, va, pa, leaf_level, attrs);
+}
+
+int kva_unmap(uint64_t va)
+{
+    if (!in_kva(va, PAGE_SIZE))
+        return -E_INVAL;
+    struct pt_unlinked unlinked;
+    int err = pt_unmap_page(&kpt, va, NULL, &unlinked);
+    if (err)
+        return err;
+    /* INVLPG also drops every paging-structure cache entry of the current
+     * PCID (SDM vol. 3, 4.10.4.1), so the unlinked tables are unreachable
+     * for this CPU once it retires. */
+    invlpg(va);
+    for (int i = 0; i < unlinked.count; i++)
+        pt_page_free(unlinked.pa[i]);
+    return 0;
+}
+
+void *kmalloc(size_t size) { return heap_alloc(&heap, size); }
+
+void kfree(void *p)
+{
+    int err = heap_free(&heap, p);
+    if (err)
+        panic("kfree(%p): not a live allocation", p);
+}
+
+struct heap_stats heap_stats(void)
+{
+    return (struct heap_stats){ heap.arena_size, heap.used, heap.allocations };
+}

@@ -1,0 +1,65 @@
+/* The kernel's memory: frames, its own page tables, MMIO mappings, heap. */
+#ifndef VTDLAB_MM_MM_H
+#define VTDLAB_MM_MM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../boot/boot_info.h"
+#include "frame.h"
+#include "layout.h"
+#include "pgtable.h"
+
+/* Takes the memory map, builds the kernel's page tables from scratch and
+ * switches CR3 to them. Returns the boot_info as seen through the direct
+ * map (the loader's identity map is gone afterwards). */
+struct boot_info *mm_init(struct boot_info *bi_phys);
+
+void *phys_to_virt(uint64_t pa);
+uint64_t virt_to_phys(const void *va);
+
+/* Data frames (zeroed); 0 when none is left. */
+uint64_t page_alloc(void);
+void page_free(uint64_t pa);
+struct frame_pool *mm_frames(void);
+
+/* Page-table pages: every one the kernel allocates or frees goes through
+ * these two, so their number can be accounted (and later, reclaim policies
+ * can decide when a freed one may really be reused). */
+uint64_t pt_page_alloc(void);
+void pt_page_free(uint64_t pa);
+struct pt_page_stats {
+    uint64_t allocated, freed;
+};
+struct pt_page_stats pt_page_stats(void);
+
+/* The kernel's own tables (the one CR3 every CPU uses). */
+const struct pt_ctx *kernel_pt(void);
+
+/* Maps physical ranges in the MMIO region: uncached for registers, write-
+ * back for firmware tables. NULL when the region is exhausted. */
+void *mmio_map(uint64_t pa, uint64_t size);
+void *phys_map_cached(uint64_t pa, uint64_t size);
+
+/* The kva area: callers map and unmap pages there; page-table pages come
+ * and go on demand. kva_unmap flushes the CPU's TLB and paging-structure
+ * caches before the unlinked table pages are freed. */
+int kva_map(uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs);
+int kva_unmap(uint64_t va);
+
+void *kmalloc(size_t size);
+void kfree(void *p);
+struct heap_stats {
+    size_t arena, used, allocations;
+};
+struct heap_stats heap_stats(void);
+
+/* Facts kept from the memory map for the boot suite. */
+struct mm_info {
+    uint64_t ram_bytes;         /* all RAM-type regions */
+    uint64_t usable_at_boot;    /* frames free when mm_init finished */
+    uint64_t map_entries;
+    int max_leaf_level;         /* 3 when the CPU has 1 GiB pages */
+};
+const struct mm_info *mm_info(void);
+
+#endif

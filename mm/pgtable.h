@@ -1,0 +1,42 @@
+/* Page-table walker shared by every user of the kernel's tables. It knows
+ * nothing of where table pages come from: the owner supplies allocation and
+ * address translation, so it runs on the host in unit tests too. */
+#ifndef VTDLAB_MM_PGTABLE_H
+#define VTDLAB_MM_PGTABLE_H
+
+#include <stdint.h>
+#include "pte.h"
+
+struct pt_ctx {
+    uint64_t root_pa;
+    /* Flags for non-leaf entries (P is added); the leaf decides access. */
+    uint64_t table_flags;
+    /* Tables at this level and above are never unlinked (0: none kept). */
+    int keep_level;
+    uint64_t (*alloc_table)(void *owner);      /* zeroed page or 0 */
+    void *(*table_ptr)(void *owner, uint64_t pa);
+    void *owner;
+};
+
+/* Table pages unlinked by an unmap: no longer reachable from the root, but
+ * still possibly cached by a TLB or IOMMU until flushed. The caller flushes
+ * and only then frees them. */
+struct pt_unlinked {
+    int count;
+    uint64_t pa[PT_LEVELS];
+    int level[PT_LEVELS];
+};
+
+int pt_map_page(const struct pt_ctx *pt, uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs);
+/* Maps [va, va+size) to [pa, ...) with the largest leaves alignment and
+ * max_leaf_level allow. On error nothing is rolled back. */
+int pt_map_range(const struct pt_ctx *pt, uint64_t va, uint64_t pa, uint64_t size, uint64_t attrs,
+                 int max_leaf_level);
+/* Clears the leaf mapping va and unlinks the tables that became empty. */
+int pt_unmap_page(const struct pt_ctx *pt, uint64_t va, int *leaf_level, struct pt_unlinked *unlinked);
+/* The leaf entry for va (0 when unmapped); its level in *level. */
+uint64_t pt_lookup(const struct pt_ctx *pt, uint64_t va, int *level);
+/* Changes the attribute bits of the leaf mapping va. */
+int pt_protect(const struct pt_ctx *pt, uint64_t va, uint64_t attrs);
+
+#endif

@@ -1,0 +1,118 @@
+/* boot: what the kernel took over from the firmware is sane. */
+#include <string.h>
+#include "kernel/acpi.h"
+#include "kernel/apic.h"
+#include "kernel/clock.h"
+#include "kernel/harness.h"
+#include "mm/mm.h"
+
+#define MIN_TSC_HZ          100000000ul    /* 100 MHz */
+#define MAX_TSC_HZ          20000000000ul  /* 20 GHz */
+/* Two calibrations against different counters agree this closely even
+ * under TCG, where the guest can be descheduled mid-measurement. */
+#define CROSSCHECK_PERCENT  10
+#define MONOTONIC_READS     10000
+#define TICK_WAIT_US        100000
+#define TIMER_MIN_TICKS     3
+
+static void memory_map(struct test *t)
+{
+    const struct mm_info *mi = mm_info();
+    EXPECT_TRUE(t, mi->map_entries > 0, "the memory map is empty");
+    EXPECT_TRUE(t, mi->ram_bytes >= mi->usable_at_boot, "more frames free (%lu) than RAM (%lu)",
+                mi->usable_at_boot, mi->ram_bytes);
+    EXPECT_TRUE(t, mi->usable_at_boot > 0, "no free frame after boot");
+    test_diag(t, "%lu map entries, %lu KiB RAM, %lu KiB free", mi->map_entries, mi->ram_bytes >> 10,
+              mi->usable_at_boot >> 10);
+    /* The frames the kernel itself occupies are never free. */
+    extern char __text_start[], __kernel_end[];
+    for (char *p = __text_start; p < __kernel_end; p += PAGE_SIZE)
+        EXPECT_TRUE(t, !frame_is_free(mm_frames(), virt_to_phys(p) >> PAGE_SHIFT),
+                    "kernel page %p (pa 0x%lx) is in the free pool", p, virt_to_phys(p));
+}
+
+static void acpi_tables_checksummed(struct test *t)
+{
+    ASSERT_TRUE(t, acpi_table_count() > 0, "no ACPI tables were found (is there an RSDP?)");
+    for (unsigned i = 0; i < acpi_table_count(); i++) {
+        const struct acpi_table_ref *r = acpi_table(i);
+        EXPECT_TRUE(t, r->table != NULL, "table %u (%s at 0x%lx) rejected: %s", i, r->signature, r->phys,
+                    r->problem);
+    }
+    const char *required[] = { "FACP", "APIC", "MCFG" };
+    for (unsigned i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+        EXPECT_TRUE(t, acpi_find(required[i]) != NULL, "no valid %s table", required[i]);
+}
+
+static void madt_lists_this_cpu(struct test *t)
+{
+    const struct acpi_header *madt = acpi_find("APIC");
+    if (!madt)
+        test_skip(t, "no MADT");
+    struct madt_summary m;
+    acpi_madt_parse(madt, &m);
+    test_diag(t, "MADT: %u CPUs, %u I/O APICs, %u overrides, LAPIC at 0x%x", m.cpus_enabled, m.io_apics,
+              m.overrides, m.lapic_address);
+    EXPECT_TRUE(t, m.cpus_enabled >= 1, "MADT lists no usable CPU");
+    EXPECT_EQ(t, m.malformed, 0);
+}
+
+static void mcfg_has_segment_zero(struct test *t)
+{
+    const struct acpi_header *mcfg = acpi_find("MCFG");
+    if (!mcfg)
+        test_skip(t, "no MCFG: no ECAM");
+    struct mcfg_entry e[4];
+    size_t n = acpi_mcfg_parse(mcfg, e, 4);
+    ASSERT_TRUE(t, n >= 1, "MCFG has no allocation");
+    test_diag(t, "ECAM: segment %u buses %u-%u at 0x%lx", e[0].segment, e[0].bus_start, e[0].bus_end, e[0].base);
+    EXPECT_EQ(t, e[0].segment, 0);
+    EXPECT_TRUE(t, e[0].bus_end >= e[0].bus_start, "bus range %u-%u is empty", e[0].bus_start, e[0].bus_end);
+    EXPECT_TRUE(t, e[0].base && !(e[0].base & (PAGE_SIZE - 1)), "ECAM base 0x%lx is not page aligned", e[0].base);
+}
+
+static void clock_calibrated(struct test *t)
+{
+    uint64_t hz = clock_tsc_hz();
+    test_diag(t, "TSC %lu Hz against the %s", hz, clock_source_name(clock_source()));
+    EXPECT_TRUE(t, hz >= MIN_TSC_HZ && hz <= MAX_TSC_HZ, "TSC rate %lu Hz is implausible", hz);
+    enum clock_source other = clock_source() == CLOCK_HPET ? CLOCK_PIT : CLOCK_HPET;
+    uint64_t hz2 = clock_measure_tsc_hz(other);
+    if (!hz2)
+        test_skip(t, "no second counter (%s) to cross-check against", clock_source_name(other));
+    uint64_t diff = hz > hz2 ? hz - hz2 : hz2 - hz;
+    test_diag(t, "against the %s: %lu Hz", clock_source_name(other), hz2);
+    EXPECT_TRUE(t, diff * 100 <= hz * CROSSCHECK_PERCENT, "%s says %lu Hz, %s says %lu Hz",
+                clock_source_name(clock_source()), hz, clock_source_name(other), hz2);
+}
+
+static void clock_monotonic(struct test *t)
+{
+    uint64_t prev = clock_ns(), backwards = 0;
+    for (int i = 0; i < MONOTONIC_READS; i++) {
+        uint64_t now = clock_ns();
+        backwards += now < prev;
+        prev = now;
+    }
+    EXPECT_EQ(t, backwards, 0);
+    uint64_t before = clock_ns();
+    udelay(1000);
+    EXPECT_TRUE(t, clock_ns() - before >= 1000 * 1000, "udelay(1000) took %lu ns", clock_ns() - before);
+}
+
+static void timer_interrupts_arrive(struct test *t)
+{
+    uint64_t before = apic_timer_ticks();
+    udelay(TICK_WAIT_US);
+    uint64_t ticks = apic_timer_ticks() - before;
+    EXPECT_TRUE(t, ticks >= TIMER_MIN_TICKS, "only %lu timer interrupts in %u us", ticks, TICK_WAIT_US);
+}
+
+TEST_SUITE(boot, 10, 0,
+           TEST(memory_map),
+           TEST(acpi_tables_checksummed),
+           TEST(madt_lists_this_cpu),
+           TEST(mcfg_has_segment_zero),
+           TEST(clock_calibrated),
+           TEST(clock_monotonic),
+           TEST(timer_interrupts_arrive));

@@ -1,0 +1,229 @@
+/* mm: frames, the kernel's own page tables, W^X, the kva area and its
+ * page-table page accounting, the heap. */
+#include <string.h>
+#include "kernel/harness.h"
+#include "kernel/traps.h"
+#include "kernel/x86.h"
+#include "lib/errno.h"
+#include "mm/heap.h"
+#include "mm/mm.h"
+
+#define FRAMES_TO_TAKE   64
+#define PATTERN          0x5a5aa5a5c3c33c3cul
+#define GIB              (1ul << 30)
+#define X86_RET          0xc3
+#define KVA_PAGES_SPREAD 64
+
+extern char __text_start[], __rodata_start[], boot_stack_guard[];
+
+/* A kva address in its own 1 GiB slot, so its PD and PT are made for it. */
+static uint64_t kva_slot(unsigned n) { return KVA_BASE + (uint64_t)(n + 1) * GIB; }
+
+static void frames_alloc_free(struct test *t)
+{
+    struct frame_pool *fp = mm_frames();
+    uint64_t free_before = fp->free_count, got[FRAMES_TO_TAKE];
+    for (int i = 0; i < FRAMES_TO_TAKE; i++) {
+        got[i] = frame_alloc(fp);
+        ASSERT_TRUE(t, got[i] != FRAME_NONE, "frame_alloc failed after %d frames", i);
+        ASSERT_TRUE(t, got[i] >= (1ul << 20) >> PAGE_SHIFT, "frame 0x%lx is in low memory", got[i]);
+        for (int j = 0; j < i; j++)
+            ASSERT_TRUE(t, got[i] != got[j], "frame 0x%lx handed out twice", got[i]);
+    }
+    EXPECT_EQ(t, fp->free_count, free_before - FRAMES_TO_TAKE);
+    for (int i = 0; i < FRAMES_TO_TAKE; i++)
+        EXPECT_EQ(t, frame_free(fp, got[i]), 0);
+    EXPECT_EQ(t, fp->free_count, free_before);
+    EXPECT_EQ(t, frame_free(fp, got[0]), -E_EXIST);
+    EXPECT_EQ(t, fp->free_count, free_before);
+}
+
+/* Maps one 4 KiB page in a fresh slot: its PD and PT are allocated for it
+ * and freed with it; the data is what the direct map sees. */
+static void kva_map_unmap_accounts_tables(struct test *t)
+{
+    uint64_t pa = page_alloc(), va = kva_slot(0);
+    ASSERT_TRUE(t, pa, "out of frames");
+    struct pt_page_stats s0 = pt_page_stats();
+    ASSERT_EQ(t, kva_map(va, pa, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    struct pt_page_stats s1 = pt_page_stats();
+    EXPECT_EQ(t, s1.allocated - s0.allocated, 2);
+    *(volatile uint64_t *)va = PATTERN;
+    EXPECT_EQ(t, *(volatile uint64_t *)phys_to_virt(pa), PATTERN);
+    EXPECT_EQ(t, virt_to_phys((void *)va), pa);
+    EXPECT_EQ(t, kva_map(va, pa, PT_LEVEL_PT, PTE_RW | PTE_NX), -E_EXIST);
+
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    struct pt_page_stats s2 = pt_page_stats();
+    EXPECT_EQ(t, s2.freed - s1.freed, 2);
+    EXPECT_EQ(t, s2.allocated - s2.freed, s0.allocated - s0.freed);
+    EXPECT_EQ(t, kva_unmap(va), -E_NOENT);
+
+    struct trap_catch c;
+    if (TRAP_CATCH(&c) == 0) {
+        (void)*(volatile uint64_t *)va;
+        trap_catch_disarm();
+        test_fail_at(t, __FILE__, __LINE__, "read of 0x%lx after unmap did not fault", va);
+    } else {
+        EXPECT_EQ(t, c.vector, VEC_PAGE_FAULT);
+        EXPECT_EQ(t, c.cr2, va);
+        EXPECT_EQ(t, c.error & PF_P, 0);
+    }
+    page_free(pa);
+}
+
+/* Pages spread over several page tables in one slot: the tables are shared
+ * while any page uses them and all go once the last page is unmapped. */
+static void kva_tables_shared_and_released(struct test *t)
+{
+    uint64_t base = kva_slot(1), pa = page_alloc();
+    ASSERT_TRUE(t, pa, "out of frames");
+    struct pt_page_stats s0 = pt_page_stats();
+    /* one page every 512 KiB: four pages per page table, 16 tables */
+    const uint64_t stride = 128 * PAGE_SIZE;
+    for (int i = 0; i < KVA_PAGES_SPREAD; i++)
+        ASSERT_EQ(t, kva_map(base + i * stride, pa, PT_LEVEL_PT, PTE_NX), 0);
+    struct pt_page_stats s1 = pt_page_stats();
+    EXPECT_EQ(t, s1.allocated - s0.allocated, 1 + KVA_PAGES_SPREAD * stride / pt_leaf_size(PT_LEVEL_PD));
+    for (int i = 0; i < KVA_PAGES_SPREAD; i++)
+        ASSERT_EQ(t, kva_unmap(base + i * stride), 0);
+    struct pt_page_stats s2 = pt_page_stats();
+    EXPECT_EQ(t, s2.freed - s1.freed, s1.allocated - s0.allocated);
+    test_metric(t, "pt_pages_allocated", s1.allocated - s0.allocated, "pages");
+    page_free(pa);
+}
+
+static void kva_2m_leaf(struct test *t)
+{
+    const uint64_t frames_2m = pt_leaf_size(PT_LEVEL_PD) / PAGE_SIZE;
+    uint64_t pfn = frame_alloc_contig(mm_frames(), frames_2m, frames_2m);
+    if (pfn == FRAME_NONE)
+        test_skip(t, "no 2 MiB of aligned contiguous free frames");
+    uint64_t pa = pfn << PAGE_SHIFT, va = kva_slot(2);
+    struct pt_page_stats s0 = pt_page_stats();
+    ASSERT_EQ(t, kva_map(va, pa, PT_LEVEL_PD, PTE_RW | PTE_NX), 0);
+    EXPECT_EQ(t, pt_page_stats().allocated - s0.allocated, 1);
+    int level = 0;
+    EXPECT_TRUE(t, pt_lookup(kernel_pt(), va + 0x12345, &level) & PTE_PS, "leaf is not a large page");
+    EXPECT_EQ(t, level, PT_LEVEL_PD);
+    uint64_t last = va + pt_leaf_size(PT_LEVEL_PD) - sizeof(uint64_t);
+    *(volatile uint64_t *)last = PATTERN;
+    EXPECT_EQ(t, *(volatile uint64_t *)phys_to_virt(pa + pt_leaf_size(PT_LEVEL_PD) - sizeof(uint64_t)), PATTERN);
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    EXPECT_EQ(t, pt_page_stats().freed - s0.freed, 1);
+    for (uint64_t i = 0; i < frames_2m; i++)
+        frame_free(mm_frames(), pfn + i);
+}
+
+/* A 1 GiB leaf over the start of physical memory, read only: the word at a
+ * known frame must be what the direct map shows there. */
+static void kva_1g_leaf(struct test *t)
+{
+    if (mm_info()->max_leaf_level < PT_LEVEL_PDPT)
+        test_skip(t, "the CPU has no 1 GiB pages (CPUID 80000001H:EDX.Page1GB = 0)");
+    uint64_t pa = page_alloc(), va = kva_slot(3);
+    ASSERT_TRUE(t, pa && pa < GIB, "no frame below 1 GiB");
+    *(volatile uint64_t *)phys_to_virt(pa) = PATTERN;
+    struct pt_page_stats s0 = pt_page_stats();
+    ASSERT_EQ(t, kva_map(va, 0, PT_LEVEL_PDPT, PTE_NX), 0);
+    EXPECT_EQ(t, pt_page_stats().allocated, s0.allocated);
+    EXPECT_EQ(t, *(volatile uint64_t *)(va + pa), PATTERN);
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    page_free(pa);
+}
+
+/* A write the kernel's own tables must refuse: returns the fault seen. */
+static void expect_write_fault(struct test *t, volatile uint8_t *p, const char *what)
+{
+    struct trap_catch c;
+    if (TRAP_CATCH(&c) == 0) {
+        uint8_t v = *p;
+        *p = v; /* same value: harmless if the protection is missing */
+        trap_catch_disarm();
+        test_fail_at(t, __FILE__, __LINE__, "write to %s at %p did not fault", what, (void *)p);
+        return;
+    }
+    EXPECT_EQ(t, c.vector, VEC_PAGE_FAULT);
+    EXPECT_EQ(t, c.error & (PF_P | PF_W), PF_P | PF_W);
+    EXPECT_EQ(t, c.cr2, (uint64_t)p);
+}
+
+static void text_is_not_writable(struct test *t)
+{
+    expect_write_fault(t, (volatile uint8_t *)__text_start, "kernel text");
+}
+
+static void rodata_is_not_writable(struct test *t)
+{
+    expect_write_fault(t, (volatile uint8_t *)__rodata_start, "kernel rodata");
+}
+
+static void text_alias_in_direct_map_is_not_writable(struct test *t)
+{
+    expect_write_fault(t, phys_to_virt(virt_to_phys(__text_start)), "the direct-map alias of kernel text");
+}
+
+static void data_is_not_executable(struct test *t)
+{
+    static uint8_t code[16] = { X86_RET };
+    struct trap_catch c;
+    if (TRAP_CATCH(&c) == 0) {
+        ((void (*)(void))code)();
+        trap_catch_disarm();
+        test_fail_at(t, __FILE__, __LINE__, "call into .data at %p returned", (void *)code);
+        return;
+    }
+    EXPECT_EQ(t, c.vector, VEC_PAGE_FAULT);
+    EXPECT_EQ(t, c.error & (PF_P | PF_I), PF_P | PF_I);
+    EXPECT_EQ(t, c.rip, (uint64_t)code);
+}
+
+static void stack_guard_page_is_unmapped(struct test *t)
+{
+    struct trap_catch c;
+    volatile uint8_t *guard = (volatile uint8_t *)boot_stack_guard;
+    if (TRAP_CATCH(&c) == 0) {
+        (void)*guard;
+        trap_catch_disarm();
+        test_fail_at(t, __FILE__, __LINE__, "the stack guard page at %p is readable", (void *)guard);
+        return;
+    }
+    EXPECT_EQ(t, c.vector, VEC_PAGE_FAULT);
+    EXPECT_EQ(t, c.error & PF_P, 0);
+}
+
+static void heap_alloc_free(struct test *t)
+{
+    struct heap_stats h0 = heap_stats();
+    const size_t sizes[] = { 1, 16, 100, 4096, 65536 };
+    void *p[sizeof(sizes) / sizeof(sizes[0])];
+    for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        p[i] = kmalloc(sizes[i]);
+        ASSERT_TRUE(t, p[i] != NULL, "kmalloc(%lu) failed", sizes[i]);
+        EXPECT_EQ(t, (uint64_t)p[i] % HEAP_ALIGN, 0);
+        memset(p[i], (int)i + 1, sizes[i]);
+    }
+    for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        const uint8_t *b = p[i];
+        EXPECT_TRUE(t, b[0] == i + 1 && b[sizes[i] - 1] == i + 1, "block %u was overwritten", i);
+    }
+    EXPECT_EQ(t, heap_stats().allocations, h0.allocations + sizeof(sizes) / sizeof(sizes[0]));
+    for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        kfree(p[i]);
+    EXPECT_EQ(t, heap_stats().allocations, h0.allocations);
+    EXPECT_EQ(t, heap_stats().used, h0.used);
+    EXPECT_TRUE(t, kmalloc(h0.arena + 1) == NULL, "an allocation larger than the arena succeeded");
+}
+
+TEST_SUITE(mm, 20, 0,
+           TEST(frames_alloc_free),
+           TEST(kva_map_unmap_accounts_tables),
+           TEST(kva_tables_shared_and_released),
+           TEST(kva_2m_leaf),
+           TEST(kva_1g_leaf),
+           TEST(text_is_not_writable),
+           TEST(rodata_is_not_writable),
+           TEST(text_alias_in_direct_map_is_not_writable),
+           TEST(data_is_not_executable),
+           TEST(stack_guard_page_is_unmapped),
+           TEST(heap_alloc_free));
