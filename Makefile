@@ -85,14 +85,19 @@ $(BUILD)/boot/%.efi.o: boot/%.c boot/boot_info.h
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(EFI_CFLAGS) -c $< -o $@
 
-$(BUILD)/boot/%.so: $(BUILD)/boot/%.efi.o
+$(BUILD)/bench/%.efi.o: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(EFI_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.so: $(BUILD)/%.efi.o
 	$(LD) $(EFI_LDFLAGS) $< -o $@ -L$(EFI_LIB) -lgnuefi -lefi
 
 $(BUILD)/BOOTX64.EFI: $(BUILD)/boot/loader.so
 	$(OBJCOPY) $(EFI_SECTIONS) --target efi-app-x86_64 --subsystem=10 $< $@
 
 # An EFI application that only exits QEMU: the baseline for bench-boot.
-$(BUILD)/empty.efi: $(BUILD)/boot/empty.so
+$(BUILD)/empty.efi: $(BUILD)/bench/empty_efi.so
 	$(OBJCOPY) $(EFI_SECTIONS) --target efi-app-x86_64 --subsystem=10 $< $@
 
 $(BUILD)/cmdline:
@@ -149,15 +154,16 @@ HOST_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I.
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 HOST_TESTS  := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(sort $(wildcard tests/host/test_*.c)))
 # The pure modules host tests link against.
-HOST_PURE   := lib/format.c kernel/cmdline.c kernel/ktap.c kernel/acpi_tables.c mm/frame.c mm/pgtable.c mm/heap.c
+HOST_PURE   := lib/format.c lib/glob.c lib/errno.c kernel/cmdline.c kernel/ktap.c kernel/acpi_tables.c mm/frame.c mm/pgtable.c mm/heap.c
 
 $(BUILD)/host/%: tests/host/%.c $(HOST_PURE) $(wildcard tests/host/*.h)
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_CFLAGS) $< $(HOST_PURE) -o $@ -lcmocka
+	@$(if $(Q),echo "  HOSTCC  $@")
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) $< $(HOST_PURE) -o $@ -lcmocka
 
 test-host: $(BUILD)/.deps-ok $(HOST_TESTS)
 
-test: $(BUILD)/.deps-ok $(ESP_IMG) $(HOST_TESTS)
+test: $(BUILD)/.deps-ok $(ESP_IMG) $(USB_IMG) $(HOST_TESTS)
 	$(PYTHON) tools/run-tests
 
 clean:

@@ -20,6 +20,7 @@ struct test {
     const struct test_suite *suite;
     const struct test_case *tc;
     const struct cmdline *cmd;
+    unsigned number;
     int failed;
     char reason[REASON_MAX];
 };
@@ -154,15 +155,17 @@ void test_metric(struct test *t, const char *name, uint64_t value, const char *u
 }
 
 const struct cmdline *test_cmdline(struct test *t) { return t->cmd; }
+unsigned test_number(struct test *t) { return t->number; }
 
 static enum ktap_status run_case(const struct test_suite *s, const struct test_case *c, const struct cmdline *cmd,
-                                 char *reason, size_t reason_size)
+                                 unsigned number, char *reason, size_t reason_size)
 {
     static struct test t; /* static: it outlives a case abandoned by ctx_restore */
     memset(&t, 0, sizeof(t));
     t.suite = s;
     t.tc = c;
     t.cmd = cmd;
+    t.number = number;
     uint64_t timeout_ms = c->timeout_ms ? c->timeout_ms : cmd->timeout_ms;
     uint64_t start = clock_ns();
 
@@ -229,7 +232,7 @@ unsigned harness_run(const struct cmdline *cmd)
                 ksnprintf(reason, sizeof(reason), "resumed: case %u ran in an earlier boot", global);
             } else {
                 ktap_diag(&out, 1, "running: %s.%s", s->name, c->name);
-                st = run_case(s, c, cmd, reason, sizeof(reason));
+                st = run_case(s, c, cmd, global, reason, sizeof(reason));
             }
             /* a failure's reasons are already printed as diagnostics */
             ktap_result(&out, 1, case_no, c->name, st, st == KTAP_FAIL ? NULL : reason);

@@ -61,6 +61,9 @@ _Noreturn void test_skip(struct test *t, const char *fmt, ...) __attribute__((fo
 void test_diag(struct test *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void test_metric(struct test *t, const char *name, uint64_t value, const char *unit);
 const struct cmdline *test_cmdline(struct test *t);
+/* The running case's number among all selected cases of this run (what
+ * resume= counts). */
+unsigned test_number(struct test *t);
 
 #define EXPECT_TRUE(t, cond, ...) \
     do { if (!(cond)) test_fail_at(t, __FILE__, __LINE__, __VA_ARGS__); } while (0)

@@ -1,6 +1,8 @@
 /* selftest: the harness proves it can report failure. Each of the first
- * cases fails on purpose in one way; the last one checks that each was
- * recorded as that kind of failure and that the run went on. The host tool
+ * cases fails on purpose in one way; the fifth checks that each was
+ * recorded as that kind of failure and that the run went on. Then one case
+ * resets the machine and the last proves the host tool resumed after it.
+ * The host tool
  * holds the expected outcomes (tests/expected/selftest.json); this suite
  * runs only when named (tests=selftest.*). */
 #include "kernel/harness.h"
@@ -52,9 +54,30 @@ static void run_went_on_and_recorded_each(struct test *t)
     EXPECT_EQ(t, harness_previous_status(1), KTAP_ERROR);
 }
 
+/* Leaves the CPU no way to deliver an exception: with an empty IDT the
+ * breakpoint becomes #GP, then #DF, then a triple fault, and the machine
+ * resets. Nothing in the kernel can report this; the host tool sees the
+ * reset, records this case as crashed and boots again to go on after it. */
+static void resets_machine_on_purpose(struct test *t)
+{
+    const struct {
+        uint16_t limit;
+        uint64_t base;
+    } __attribute__((packed)) empty_idt = { 0, 0 };
+    __asm__ volatile("lidt %0; int3" : : "m"(empty_idt));
+}
+
+/* Runs in the boot after the reset: resume= must point right at it. */
+static void resumed_after_the_reset(struct test *t)
+{
+    EXPECT_EQ(t, test_cmdline(t)->resume, test_number(t));
+}
+
 TEST_SUITE(selftest, 90, SUITE_EXPLICIT,
            TEST(fails_on_purpose),
            TEST_WITH_TIMEOUT(times_out_on_purpose, SELFTEST_TIMEOUT_MS),
            TEST(faults_on_purpose),
            TEST(overflows_stack_on_purpose),
-           TEST(run_went_on_and_recorded_each));
+           TEST(run_went_on_and_recorded_each),
+           TEST(resets_machine_on_purpose),
+           TEST(resumed_after_the_reset));

@@ -1,0 +1,152 @@
+/* ACPI table checks and parsers on tables built here, good and malformed. */
+#include "host.h"
+#include "kernel/acpi_tables.h"
+
+static void fix_checksum(struct acpi_header *h)
+{
+    h->checksum = 0;
+    h->checksum = (uint8_t)(0x100 - acpi_checksum(h, h->length));
+}
+
+static struct acpi_header *table(uint8_t *buf, const char *sig, uint32_t length)
+{
+    struct acpi_header *h = (struct acpi_header *)buf;
+    memset(buf, 0, length);
+    memcpy(h->signature, sig, 4);
+    h->length = length;
+    h->revision = 1;
+    return h;
+}
+
+static void rsdp_checks(void **state)
+{
+    struct acpi_rsdp r;
+    memset(&r, 0, sizeof(r));
+    memcpy(r.signature, "RSD PTR ", 8);
+    r.revision = 2;
+    r.length = sizeof(r);
+    r.xsdt_address = 0x7fe0000;
+    r.checksum = (uint8_t)(0x100 - acpi_checksum(&r, ACPI_RSDP_V1_LENGTH));
+    r.extended_checksum = (uint8_t)(0x100 - acpi_checksum(&r, sizeof(r)));
+    assert_null(acpi_rsdp_check(&r));
+
+    struct acpi_rsdp bad = r;
+    bad.signature[0] = 'X';
+    assert_non_null(strstr(acpi_rsdp_check(&bad), "signature"));
+    bad = r;
+    bad.oem_id[0] ^= 1;
+    assert_non_null(strstr(acpi_rsdp_check(&bad), "checksum"));
+    bad = r;
+    bad.xsdt_address ^= 0x1000;
+    assert_non_null(strstr(acpi_rsdp_check(&bad), "extended checksum"));
+    bad = r;
+    bad.revision = 0;
+    bad.checksum = (uint8_t)(bad.checksum + 2);
+    assert_non_null(strstr(acpi_rsdp_check(&bad), "ACPI 1.0"));
+}
+
+static void table_length_and_checksum(void **state)
+{
+    uint8_t buf[64];
+    struct acpi_header *h = table(buf, "TEST", sizeof(buf));
+    fix_checksum(h);
+    assert_null(acpi_table_check(h, sizeof(buf)));
+    assert_non_null(strstr(acpi_table_check(h, sizeof(buf) - 1), "past what was mapped"));
+    assert_non_null(strstr(acpi_table_check(h, 10), "shorter than its header"));
+    buf[50] ^= 0xff;
+    assert_non_null(strstr(acpi_table_check(h, sizeof(buf)), "checksum"));
+    h->length = 12;
+    assert_non_null(strstr(acpi_table_check(h, sizeof(buf)), "shorter than a header"));
+}
+
+static void xsdt_entries_unaligned(void **state)
+{
+    uint8_t buf[36 + 16];
+    struct acpi_header *h = table(buf, "XSDT", sizeof(buf));
+    uint64_t a = 0x1122334455667788ull, b = 0x7fe1000;
+    memcpy(buf + 36, &a, 8);
+    memcpy(buf + 44, &b, 8);
+    assert_int_equal(acpi_xsdt_count(h), 2);
+    assert_int_equal(acpi_xsdt_entry(h, 0), a);
+    assert_int_equal(acpi_xsdt_entry(h, 1), b);
+}
+
+/* MADT as QEMU's q35 lays it out: one local APIC, one I/O APIC, overrides. */
+static size_t madt_build(uint8_t *buf, int corrupt_last)
+{
+    size_t off = MADT_ENTRIES_OFFSET;
+    uint32_t lapic = 0xfee00000;
+    memcpy(buf + 36, &lapic, 4);
+    const uint8_t lapic_entry[8] = { MADT_LOCAL_APIC, 8, 0, 0, MADT_LAPIC_ENABLED, 0, 0, 0 };
+    const uint8_t disabled_entry[8] = { MADT_LOCAL_APIC, 8, 1, 1, 0, 0, 0, 0 };
+    const uint8_t ioapic_entry[12] = { MADT_IO_APIC, 12, 0, 0, 0, 0, 0xc0, 0xfe, 0, 0, 0, 0 };
+    const uint8_t override_entry[10] = { MADT_INT_OVERRIDE, 10, 0, 0, 2, 0, 0, 0, 0, 0 };
+    memcpy(buf + off, lapic_entry, 8), off += 8;
+    memcpy(buf + off, disabled_entry, 8), off += 8;
+    memcpy(buf + off, ioapic_entry, 12), off += 12;
+    memcpy(buf + off, override_entry, 10), off += 10;
+    if (corrupt_last)
+        buf[off - 9] = 200; /* the override claims to run past the table */
+    return off;
+}
+
+static void madt_counts_entries(void **state)
+{
+    uint8_t buf[256];
+    struct acpi_header *h = table(buf, "APIC", sizeof(buf));
+    h->length = (uint32_t)madt_build(buf, 0);
+    struct madt_summary m;
+    acpi_madt_parse(h, &m);
+    assert_int_equal(m.lapic_address, 0xfee00000);
+    assert_int_equal(m.cpus_enabled, 1);
+    assert_int_equal(m.io_apics, 1);
+    assert_int_equal(m.overrides, 1);
+    assert_int_equal(m.malformed, 0);
+}
+
+static void madt_stops_at_a_bad_entry(void **state)
+{
+    uint8_t buf[256];
+    struct acpi_header *h = table(buf, "APIC", sizeof(buf));
+    h->length = (uint32_t)madt_build(buf, 1);
+    struct madt_summary m;
+    acpi_madt_parse(h, &m);
+    assert_int_equal(m.io_apics, 1);
+    assert_int_equal(m.overrides, 0);
+    assert_int_equal(m.malformed, 1);
+
+    buf[MADT_ENTRIES_OFFSET + 1] = 0; /* zero length would loop forever */
+    acpi_madt_parse(h, &m);
+    assert_int_equal(m.malformed, 1);
+    assert_int_equal(m.cpus_enabled, 0);
+}
+
+static void mcfg_allocations(void **state)
+{
+    uint8_t buf[MCFG_ENTRIES_OFFSET + 2 * sizeof(struct mcfg_entry) + 3];
+    struct acpi_header *h = table(buf, "MCFG", sizeof(buf));
+    struct mcfg_entry e = { 0xe0000000, 0, 0, 255, 0 };
+    memcpy(buf + MCFG_ENTRIES_OFFSET, &e, sizeof(e));
+    e.segment = 1;
+    memcpy(buf + MCFG_ENTRIES_OFFSET + sizeof(e), &e, sizeof(e));
+    struct mcfg_entry got[1];
+    /* the 3 trailing bytes are not an entry; only one is copied */
+    assert_int_equal(acpi_mcfg_parse(h, got, 1), 2);
+    assert_int_equal(got[0].base, 0xe0000000);
+    assert_int_equal(got[0].bus_end, 255);
+    h->length = MCFG_ENTRIES_OFFSET - 1;
+    assert_int_equal(acpi_mcfg_parse(h, got, 1), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rsdp_checks),
+        cmocka_unit_test(table_length_and_checksum),
+        cmocka_unit_test(xsdt_entries_unaligned),
+        cmocka_unit_test(madt_counts_entries),
+        cmocka_unit_test(madt_stops_at_a_bad_entry),
+        cmocka_unit_test(mcfg_allocations),
+    };
+    return cmocka_run_group_tests_name("acpi", tests, NULL, NULL);
+}

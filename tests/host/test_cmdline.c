@@ -1,0 +1,71 @@
+#include "host.h"
+#include "kernel/cmdline.h"
+#include "lib/errno.h"
+
+static char err[256];
+
+static void defaults_when_empty(void **state)
+{
+    struct cmdline c;
+    assert_int_equal(cmdline_parse("", &c, err, sizeof(err)), 0);
+    assert_string_equal(c.tests, CMDLINE_DEFAULT_TESTS);
+    assert_int_equal(c.timeout_ms, CMDLINE_DEFAULT_TIMEOUT_MS);
+    assert_int_equal(c.resume, 0);
+    assert_int_equal(cmdline_parse("   \t ", &c, err, sizeof(err)), 0);
+}
+
+static void known_keys_are_parsed(void **state)
+{
+    struct cmdline c;
+    assert_int_equal(cmdline_parse("tests=mm.*,boot.* timeout_ms=250  seed=0x1F resume=7", &c, err, sizeof(err)), 0);
+    assert_string_equal(c.tests, "mm.*,boot.*");
+    assert_int_equal(c.timeout_ms, 250);
+    assert_int_equal(c.seed, 31);
+    assert_int_equal(c.resume, 7);
+}
+
+static void expect_error(const char *line, const char *fragment)
+{
+    struct cmdline c;
+    err[0] = 0;
+    assert_int_equal(cmdline_parse(line, &c, err, sizeof(err)), -E_INVAL);
+    if (!strstr(err, fragment))
+        fail_msg("cmdline '%s': error '%s' does not mention '%s'", line, err, fragment);
+    /* a rejected cmdline leaves nothing half-set */
+    assert_string_equal(c.tests, CMDLINE_DEFAULT_TESTS);
+    assert_int_equal(c.timeout_ms, CMDLINE_DEFAULT_TIMEOUT_MS);
+}
+
+static void bad_input_is_named(void **state)
+{
+    expect_error("tests=* bogus=1", "unknown key 'bogus'");
+    expect_error("tests=* bogus=1", "known: tests, timeout_ms, seed, resume");
+    expect_error("timeout_ms=12x", "wants a number, got '12x'");
+    expect_error("timeout_ms=", "wants a number");
+    expect_error("timeout_ms=0", "out of range");
+    expect_error("seed=0x", "wants a number");
+    expect_error("seed=99999999999999999999999", "wants a number");
+    expect_error("tests=a tests=b", "given twice");
+    expect_error("justaword", "is not key=value");
+    expect_error("timeout_ms=5 resume=4294967296", "out of range");
+}
+
+static void overlong_value_is_rejected(void **state)
+{
+    char line[CMDLINE_VALUE_MAX + 16];
+    memset(line, 'a', sizeof(line));
+    memcpy(line, "tests=", 6);
+    line[sizeof(line) - 1] = 0;
+    expect_error(line, "longer than");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults_when_empty),
+        cmocka_unit_test(known_keys_are_parsed),
+        cmocka_unit_test(bad_input_is_named),
+        cmocka_unit_test(overlong_value_is_rejected),
+    };
+    return cmocka_run_group_tests_name("cmdline", tests, NULL, NULL);
+}

@@ -1,0 +1,63 @@
+"""The command line on bad input: one clear message and a non-zero exit."""
+import os
+import re
+
+from conftest import LOGS
+
+from vtdlabtool import cli
+
+
+def test_parse_good_log(capsys):
+    assert cli.main(["parse", os.path.join(LOGS, "default.log")]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.fullmatch(r"\d+ passed, 0 failed, \d+ skipped", last), last
+
+
+def test_parse_writes_reports(tmp_path):
+    junit, js = tmp_path / "r.xml", tmp_path / "r.json"
+    rc = cli.main(["parse", os.path.join(LOGS, "selftest.log"), "--junit", str(junit), "--json", str(js)])
+    assert rc == 1
+    assert junit.read_text().startswith("<testsuites")
+    assert '"verdict": "fail"' in js.read_text()
+
+
+def test_parse_log_without_ktap(tmp_path, capsys):
+    p = tmp_path / "x.log"
+    p.write_text("hello\n")
+    assert cli.main(["parse", str(p)]) == 2
+    assert "no KTAP output" in capsys.readouterr().err
+
+
+def test_parse_missing_file(capsys):
+    assert cli.main(["parse", "/nonexistent/log"]) == 2
+    assert "No such file" in capsys.readouterr().err
+
+
+def test_unknown_profile(capsys):
+    assert cli.main(["run", "--profile", "nosuch"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown profile 'nosuch'" in err and "default" in err
+
+
+def test_missing_firmware(capsys):
+    assert cli.main(["run", "--firmware", "/nonexistent/OVMF.fd"]) == 2
+    assert "firmware '/nonexistent/OVMF.fd' does not exist" in capsys.readouterr().err
+
+
+def test_missing_qemu(monkeypatch, capsys):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert cli.main(["run"]) == 2
+    assert "qemu-system-x86_64 is not installed" in capsys.readouterr().err
+
+
+def test_bad_expectations(tmp_path, capsys):
+    p = tmp_path / "e.json"
+    p.write_text('{"a.b": "maybe"}')
+    assert cli.main(["parse", os.path.join(LOGS, "default.log"), "--expect", str(p)]) == 2
+    assert "unknown outcomes" in capsys.readouterr().err
+
+
+def test_profiles_listed(capsys):
+    assert cli.main(["profiles"]) == 0
+    out = capsys.readouterr().out
+    assert "default" in out and "no-iommu" in out

@@ -1,0 +1,95 @@
+"""Verdicts, crash resume bookkeeping, expectations and report formats."""
+import json
+import xml.etree.ElementTree as ET
+
+from conftest import read_log
+
+from vtdlabtool import ktap, qemu, verdict
+
+
+def run_of(text, exit_code=qemu.EXIT_DONE, hang=None):
+    log = ktap.parse(text)
+    run = verdict.RunResult(profile="test")
+    resume = verdict.add_boot(run, log, 1, verdict.boot_problem(log, exit_code, hang))
+    return run, resume
+
+
+def test_good_log_passes():
+    run, resume = run_of(read_log("default.log"))
+    assert resume is None and run.ok and run.failed == 0
+    assert run.passed + run.skipped == len(run.cases) > 10
+
+
+def test_failures_fail_the_run_with_reasons():
+    run, _ = run_of(read_log("selftest.log"))
+    assert not run.ok and run.failed == 4
+    fail = [c for c in run.cases if c.status == ktap.FAIL][0]
+    assert "expected 3" in fail.reason  # taken from the assertion diagnostic
+
+
+def test_expectations_turn_expected_failures_into_xfail():
+    run, _ = run_of(read_log("selftest.log"))
+    with open(verdict.__file__.replace("tools/vtdlabtool/verdict.py", "tests/expected/selftest.json")) as f:
+        expected = json.load(f)
+    # this log holds the first five cases (the full self-test resets the machine)
+    verdict.apply_expectations(run, {k: v for k, v in expected.items() if k in {c.full_name for c in run.cases}})
+    assert run.ok, [(c.full_name, c.status, c.reason) for c in run.cases]
+    assert run.counts()[ktap.XFAIL] == 4
+
+
+def test_expectation_not_met_is_a_failure():
+    run, _ = run_of(read_log("default.log"))
+    verdict.apply_expectations(run, {"boot.memory_map": "fail", "nosuch.case": "error"})
+    assert not run.ok
+    mm = [c for c in run.cases if c.full_name == "boot.memory_map"][0]
+    assert mm.status == ktap.FAIL and mm.reason.startswith("expected fail, got pass")
+    assert any("nosuch.case" in p for p in run.problems)
+
+
+def test_crash_in_a_case_is_that_case_error_and_resumes_after_it():
+    lines = read_log("default.log").splitlines()
+    cut = next(i for i, l in enumerate(lines) if "running: mm.kva_2m_leaf" in l)
+    run, resume = run_of("\n".join(lines[:cut + 1]) + "\n", exit_code=0)
+    crashed = run.cases[-1]
+    assert crashed.full_name == "mm.kva_2m_leaf" and crashed.status == ktap.ERROR
+    assert "triple fault" in crashed.reason
+    ran = sum(1 for _ in ktap.parse("\n".join(lines[:cut + 1])).cases())
+    assert resume == ran + 2
+
+
+def test_resumed_boot_skips_are_not_counted_twice():
+    text = ("KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: s\n    1..3\n"
+            "    ok 1 a # SKIP resumed: case 1 ran in an earlier boot\n"
+            "    ok 2 b # SKIP resumed: case 2 ran in an earlier boot\n"
+            "    # running: s.c\n    ok 3 c\nok 1 s\n# vtdlab: totals: pass=1\n")
+    run, resume = run_of(text)
+    assert resume is None
+    assert [c.full_name for c in run.cases] == ["s.c"]
+
+
+def test_real_reset_log_attributes_the_crash():
+    run, resume = run_of(read_log("selftest-reset.log"), exit_code=0)
+    crashed = run.cases[-1]
+    assert crashed.full_name == "selftest.resets_machine_on_purpose"
+    assert crashed.status == ktap.ERROR and "reset" in crashed.reason
+    assert resume == 7
+
+
+def test_hang_and_crash_outside_a_case_are_problems():
+    run, resume = run_of("KTAP version 1\n1..1\n", hang="no console output for 60 s")
+    assert resume is None and not run.ok
+    assert "hang" in run.problems[0]
+    run, _ = run_of("KTAP version 1\n1..0\n", exit_code=qemu.EXIT_PANIC)
+    assert "panic" in run.problems[0]
+
+
+def test_junit_and_json_reports():
+    run, _ = run_of(read_log("selftest.log"))
+    doc = json.loads(verdict.to_json(run))
+    assert doc["verdict"] == "fail" and doc["totals"]["failed"] == 4
+    assert {c["status"] for c in doc["cases"]} == {"pass", "fail", "timeout", "error"}
+    root = ET.fromstring(verdict.to_junit(run))
+    suite = root.find("testsuite")
+    assert suite.get("name") == "selftest"
+    assert suite.get("failures") == "1" and suite.get("errors") == "3"
+    assert root.find(".//testcase[@name='times_out_on_purpose']/error").get("type") == "timeout"

@@ -1,0 +1,275 @@
+"""vtdlab command line: run, parse, debug, bench-boot, profiles.
+
+Exit status: 0 when every case passed or skipped (or failed exactly as an
+expectations file says), 1 when anything failed, crashed or hung, 2 when
+the run could not start (bad arguments, missing QEMU, firmware or image).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import List, Optional
+
+from . import ktap, qemu, verdict
+
+DEFAULT_TIMEOUT_S = 300.0
+DEFAULT_SILENCE_S = 60.0
+MAX_BOOTS = 8
+EXIT_OK, EXIT_FAILED, EXIT_SETUP = 0, 1, 2
+
+
+def _err(msg: str) -> None:
+    print(f"vtdlab: error: {msg}", file=sys.stderr)
+
+
+def _write(path: Optional[str], text: str) -> None:
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+
+
+def _load_expectations(path: Optional[str]) -> dict:
+    if not path:
+        return {}
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        raise qemu.SetupError(f"cannot read expectations '{path}': {e}")
+    bad = {k: v for k, v in data.items() if v not in (ktap.PASS, ktap.FAIL, ktap.SKIP, ktap.TIMEOUT, ktap.ERROR)}
+    if bad:
+        raise qemu.SetupError(f"expectations '{path}' name unknown outcomes: {bad}")
+    return data
+
+
+def summarize(run: verdict.RunResult, out=None) -> None:
+    out = out or sys.stdout
+    c = run.counts()
+    print(f"vtdlab: profile {run.profile}: {run.boots} boot(s), {run.seconds:.1f} s: "
+          f"{c['pass']} pass, {c['xfail']} expected failures, {c['skip']} skip, {c['fail']} fail, "
+          f"{c['timeout']} timeout, {c['error']} error", file=out)
+    for r in run.cases:
+        if r.status not in ktap.GOOD:
+            print(f"  {r.status.upper():8} {r.full_name}: {r.reason}", file=out)
+    for p in run.problems:
+        print(f"  PROBLEM  {p}", file=out)
+    print(f"{run.passed} passed, {run.failed} failed, {run.skipped} skipped", file=out)
+
+
+def cmd_run(a) -> int:
+    try:
+        profile = qemu.get_profile(a.profile)
+        firmware = qemu.find_firmware(a.firmware)
+        qemu.find_qemu()
+        expected = _load_expectations(a.expect)
+    except qemu.SetupError as e:
+        _err(str(e))
+        return EXIT_SETUP
+    base_cmdline = " ".join(x for x in (f"tests={a.tests}" if a.tests else "", a.cmdline or "") if x)
+    source = a.image or (qemu.USB_IMAGE if a.usb else qemu.ESP_IMAGE)
+    workdir = tempfile.mkdtemp(prefix="vtdlab-run-", dir=qemu.BUILD if os.path.isdir(qemu.BUILD) else None)
+    log_path = a.log or os.path.join(workdir, "serial.log")
+    run = verdict.RunResult(profile=a.profile)
+    start = time.monotonic()
+    resume = 0
+    show = (lambda line: print(line, flush=True)) if not a.quiet else None
+    for boot_no in range(1, MAX_BOOTS + 1):
+        cmdline = " ".join(x for x in (base_cmdline, f"resume={resume}" if resume else "") if x)
+        try:
+            image = qemu.prepare_image(source, workdir, cmdline, a.usb)
+        except qemu.SetupError as e:
+            _err(str(e))
+            return EXIT_SETUP
+        cmd = qemu.build_command(profile, firmware, image, a.usb, a.qemu_arg)
+        if a.verbose:
+            print("vtdlab: " + " ".join(shlex.quote(x) for x in cmd), file=sys.stderr)
+        this_log = log_path if boot_no == 1 else f"{log_path}.boot{boot_no}"
+        boot = qemu.run_boot(cmd, this_log, a.timeout, a.silence, show)
+        log = ktap.parse(boot.text)
+        if boot.exit_code not in (qemu.EXIT_DONE, qemu.EXIT_BAD_CMDLINE, qemu.EXIT_PANIC, 0) \
+                and not log.started and boot.stderr.strip():
+            _err(f"QEMU failed (exit {boot.exit_code}): {boot.stderr.strip().splitlines()[-1]}")
+            return EXIT_SETUP
+        if log.cmdline_error:
+            _err(f"the kernel rejected the cmdline '{cmdline}': {log.cmdline_error}")
+            return EXIT_SETUP
+        if log.loader_error:
+            _err(f"the UEFI loader stopped: {log.loader_error} (log: {this_log})")
+            return EXIT_FAILED
+        problem = verdict.boot_problem(log, boot.exit_code, boot.hang)
+        resume = verdict.add_boot(run, log, boot_no, problem)
+        if resume is None:
+            break
+        print(f"vtdlab: boot {boot_no} crashed in {log.running} ({problem}); "
+              f"rebooting to go on from case {resume}", file=sys.stderr)
+    else:
+        run.problems.append(f"gave up after {MAX_BOOTS} boots")
+    run.seconds = time.monotonic() - start
+    verdict.apply_expectations(run, expected)
+    if not run.cases and not run.problems:
+        run.problems.append("no test case ran")
+    _write(a.junit, verdict.to_junit(run))
+    _write(a.json, verdict.to_json(run))
+    if not a.quiet or not run.ok:
+        print(f"vtdlab: serial log: {log_path}")
+    summarize(run)
+    return EXIT_OK if run.ok else EXIT_FAILED
+
+
+def cmd_parse(a) -> int:
+    try:
+        with open(a.log, errors="replace") as f:
+            text = f.read()
+        expected = _load_expectations(a.expect)
+    except (OSError, qemu.SetupError) as e:
+        _err(str(e))
+        return EXIT_SETUP
+    log = ktap.parse(text)
+    if not log.started and not (log.loader_error or log.cmdline_error or log.panic):
+        _err(f"'{a.log}' holds no KTAP output (no 'KTAP version' line)")
+        return EXIT_SETUP
+    run = verdict.RunResult(profile="log")
+    # A log from elsewhere has no exit code: complete means it has totals.
+    problem = verdict.boot_problem(log, qemu.EXIT_DONE, None)
+    if problem is None and not log.complete:
+        problem = "the log ends without a totals line"
+    verdict.add_boot(run, log, 1, problem)
+    verdict.apply_expectations(run, expected)
+    _write(a.junit, verdict.to_junit(run))
+    _write(a.json, verdict.to_json(run))
+    summarize(run)
+    return EXIT_OK if run.ok else EXIT_FAILED
+
+
+def cmd_debug(a) -> int:
+    try:
+        profile = qemu.get_profile(a.profile)
+        firmware = qemu.find_firmware(a.firmware)
+        qemu.find_qemu()
+        workdir = tempfile.mkdtemp(prefix="vtdlab-debug-", dir=qemu.BUILD)
+        cmdline = " ".join(x for x in (f"tests={a.tests}" if a.tests else "", a.cmdline or "") if x)
+        image = qemu.prepare_image(qemu.ESP_IMAGE, workdir, cmdline, False)
+    except qemu.SetupError as e:
+        _err(str(e))
+        return EXIT_SETUP
+    log_path = os.path.join(workdir, "serial.log")
+    cmd = qemu.build_command(profile, firmware, image, False, a.qemu_arg, gdb=True)
+    cmd[cmd.index("stdio")] = f"file:{log_path}"
+    print(f"vtdlab: QEMU paused with its gdb stub on :1234; serial log: {log_path}")
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+    # The kernel is loaded by the firmware, not present at reset: hardware
+    # breakpoints survive the load, software ones would be overwritten.
+    gdb = ["gdb", "-q", os.path.join(qemu.BUILD, "kernel.elf"),
+           "-ex", "target remote :1234", "-ex", f"hbreak {a.break_at}", "-ex", "continue"]
+    try:
+        return subprocess.call(gdb)
+    finally:
+        proc.kill()
+
+
+def cmd_bench_boot(a) -> int:
+    """Boot cost against the firmware's own: a bare OVMF boot of an EFI
+    application that only exits QEMU, side by side with the default run."""
+    try:
+        firmware = qemu.find_firmware(a.firmware)
+        profile = qemu.get_profile(a.profile)
+        empty = os.path.join(qemu.BUILD, "empty.efi")
+        if not os.path.isfile(empty):
+            raise qemu.SetupError(f"{empty} is missing; run 'make bench-boot'")
+    except qemu.SetupError as e:
+        _err(str(e))
+        return EXIT_SETUP
+    workdir = tempfile.mkdtemp(prefix="vtdlab-bench-", dir=qemu.BUILD)
+    base = qemu.prepare_image(qemu.ESP_IMAGE, workdir, f"tests={a.tests}", False)
+    empty_img = os.path.join(workdir, "empty.img")
+    os.rename(base, empty_img)
+    subprocess.run(["mcopy", "-o", "-i", empty_img, empty, "::/EFI/BOOT/BOOTX64.EFI"], check=True,
+                   env=dict(os.environ, MTOOLS_SKIP_CHECK="1"))
+    image = qemu.prepare_image(qemu.ESP_IMAGE, workdir, f"tests={a.tests}", False)
+    results = {"empty_efi": [], "vtdlab": [], "vtdlab_first_ktap": []}
+    for _ in range(a.runs):
+        for name, img, prof in (("empty_efi", empty_img, {"memory": profile.get("memory"), "cpu": profile.get("cpu")}),
+                                ("vtdlab", image, profile)):
+            boot = qemu.run_boot(qemu.build_command(prof, firmware, img), os.path.join(workdir, name + ".log"),
+                                 DEFAULT_TIMEOUT_S, DEFAULT_SILENCE_S)
+            results[name].append(boot.seconds)
+            if name == "vtdlab" and boot.first_ktap_s is not None:
+                results["vtdlab_first_ktap"].append(boot.first_ktap_s)
+    med = {k: statistics.median(v) for k, v in results.items() if v}
+    print(f"# firmware: {firmware}")
+    for k, v in results.items():
+        print(f"# metric boot.{k}_s={med.get(k, 0):.3f} s (runs: {' '.join(f'{x:.3f}' for x in v)})")
+    print(f"# metric boot.vtdlab_over_empty_s={med['vtdlab'] - med['empty_efi']:.3f} s")
+    return EXIT_OK
+
+
+def cmd_profiles(a) -> int:
+    for name, p in sorted(qemu.load_profiles().items()):
+        print(f"{name:12} {p.get('description', '')}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vtdlab", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp):
+        sp.add_argument("--profile", default="default", help="QEMU profile (see 'vtdlab profiles')")
+        sp.add_argument("--tests", help="comma-separated globs over suite.case (kernel default: *)")
+        sp.add_argument("--cmdline", help="more kernel cmdline, 'key=value ...'")
+        sp.add_argument("--qemu-arg", action="append", default=[], help="passed to QEMU after the profile's")
+        sp.add_argument("--firmware", help="OVMF image to use instead of the best one found")
+
+    r = sub.add_parser("run", help="boot in QEMU and give a verdict")
+    common(r)
+    r.add_argument("--log", help="where to keep the serial log")
+    r.add_argument("--junit", help="write JUnit XML here")
+    r.add_argument("--json", help="write a JSON summary here")
+    r.add_argument("--expect", help="JSON {suite.case: outcome} for cases that must end that way")
+    r.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="limit for one boot, seconds")
+    r.add_argument("--silence", type=float, default=DEFAULT_SILENCE_S,
+                   help="a boot with no console output for this long is a hang, seconds")
+    r.add_argument("--usb", action="store_true", help="boot the USB image (make image) through usb-storage")
+    r.add_argument("--image", help="boot this image instead of build/esp.img")
+    r.add_argument("-q", "--quiet", action="store_true", help="do not echo the serial log")
+    r.add_argument("-v", "--verbose", action="store_true", help="print the QEMU command")
+    r.set_defaults(func=cmd_run)
+
+    ps = sub.add_parser("parse", help="verdict on a serial log captured elsewhere")
+    ps.add_argument("log")
+    ps.add_argument("--junit")
+    ps.add_argument("--json")
+    ps.add_argument("--expect")
+    ps.set_defaults(func=cmd_parse)
+
+    d = sub.add_parser("debug", help="QEMU paused with gdb attached, kernel symbols loaded")
+    common(d)
+    d.add_argument("--break-at", default="kmain", help="first hardware breakpoint")
+    d.set_defaults(func=cmd_debug)
+
+    b = sub.add_parser("bench-boot", help="boot time against a bare OVMF boot")
+    b.add_argument("--profile", default="default")
+    b.add_argument("--firmware")
+    b.add_argument("--tests", default="*")
+    b.add_argument("--runs", type=int, default=5)
+    b.set_defaults(func=cmd_bench_boot)
+
+    pr = sub.add_parser("profiles", help="list the QEMU profiles")
+    pr.set_defaults(func=cmd_profiles)
+    return p
+
+
+def main(argv: List[str]) -> int:
+    a = build_parser().parse_args(argv)
+    try:
+        return a.func(a)
+    except KeyboardInterrupt:
+        return EXIT_FAILED

@@ -1,0 +1,190 @@
+"""Profiles, firmware, boot images and one QEMU boot with its watchdogs."""
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Callable, List, Optional
+
+from .ktap import clean_line
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+BUILD = os.path.join(TOP, "build")
+PROFILES = os.path.join(HERE, "profiles.json")
+QEMU = "qemu-system-x86_64"
+
+# isa-debug-exit as every profile configures it; QEMU exits with (v << 1) | 1
+# for a value v the kernel writes (kernel/exit.h).
+DEBUG_EXIT_ARGS = ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+EXIT_DONE = (0x10 << 1) | 1
+EXIT_BAD_CMDLINE = (0x11 << 1) | 1
+EXIT_PANIC = (0x12 << 1) | 1
+
+# Firmware, best first: trixie's OVMF fetched by scripts/fetch-ovmf.sh boots
+# ~1.6 s faster than bookworm's, which probes a TPM on every boot.
+FIRMWARE_CANDIDATES = [
+    os.path.join(BUILD, "ovmf", "pkg", "usr", "share", "qemu", "OVMF.fd"),
+    "/usr/share/ovmf/OVMF.fd",
+    "/usr/share/qemu/OVMF.fd",
+]
+
+ESP_IMAGE = os.path.join(BUILD, "esp.img")
+USB_IMAGE = os.path.join(BUILD, "vtdlab-usb.img")
+# Where the EFI System partition starts in the USB image (Makefile).
+USB_ESP_OFFSET = 2048 * 512
+CMDLINE_PATH = "::/vtdlab/cmdline"
+
+
+class SetupError(Exception):
+    """Something needed before a boot is missing or wrong."""
+
+
+def load_profiles(path: str = PROFILES) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def get_profile(name: str, path: str = PROFILES) -> dict:
+    profiles = load_profiles(path)
+    if name not in profiles:
+        raise SetupError(f"unknown profile '{name}' (known: {', '.join(sorted(profiles))})")
+    return profiles[name]
+
+
+def find_firmware(explicit: Optional[str] = None) -> str:
+    if explicit:
+        if not os.path.isfile(explicit):
+            raise SetupError(f"firmware '{explicit}' does not exist")
+        return explicit
+    for fw in FIRMWARE_CANDIDATES:
+        if os.path.isfile(fw):
+            return fw
+    raise SetupError("no OVMF firmware found (looked in " + ", ".join(FIRMWARE_CANDIDATES) +
+                     "); run 'make deps' as root")
+
+
+def find_qemu() -> str:
+    path = shutil.which(QEMU)
+    if not path:
+        raise SetupError(f"{QEMU} is not installed; run 'make deps' as root")
+    return path
+
+
+def prepare_image(source: str, workdir: str, cmdline: str, usb: bool) -> str:
+    """A private copy of the boot image carrying this run's cmdline."""
+    if not os.path.isfile(source):
+        raise SetupError(f"boot image '{source}' does not exist; run 'make" + (" image'" if usb else "'"))
+    os.makedirs(workdir, exist_ok=True)
+    image = os.path.join(workdir, os.path.basename(source))
+    shutil.copyfile(source, image)
+    cmdfile = os.path.join(workdir, "cmdline")
+    with open(cmdfile, "w") as f:
+        f.write(cmdline + "\n")
+    target = f"{image}@@{USB_ESP_OFFSET}" if usb else image
+    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+    r = subprocess.run(["mcopy", "-o", "-i", target, cmdfile, CMDLINE_PATH], env=env,
+                       capture_output=True, text=True)
+    if r.returncode:
+        raise SetupError(f"cannot write the cmdline into {image}: {r.stderr.strip()}")
+    return image
+
+
+def build_command(profile: dict, firmware: str, image: str, usb: bool = False,
+                  extra: Optional[List[str]] = None, gdb: bool = False) -> List[str]:
+    cmd = [QEMU, "-machine", "q35", "-accel", "tcg", "-nodefaults", "-no-reboot",
+           "-display", "none", "-m", profile.get("memory", "256M"),
+           "-cpu", profile.get("cpu", "max"), "-bios", firmware,
+           "-serial", "stdio"] + DEBUG_EXIT_ARGS
+    cmd += list(profile.get("args", []))
+    if usb:
+        cmd += ["-device", "qemu-xhci,id=xhci",
+                "-drive", f"if=none,id=usbstick,format=raw,file={image}",
+                "-device", "usb-storage,bus=xhci.0,drive=usbstick"]
+    else:
+        cmd += ["-drive", f"if=none,id=esp,format=raw,file={image}", "-device", "ide-hd,drive=esp"]
+    if gdb:
+        cmd += ["-s", "-S"]
+    cmd += list(extra or [])
+    return cmd
+
+
+@dataclass
+class Boot:
+    text: str
+    exit_code: Optional[int]
+    hang: Optional[str]        # why the watchdog killed QEMU, if it did
+    seconds: float
+    first_ktap_s: Optional[float]
+    stderr: str
+
+
+# The loader returns to the firmware after an error, which then waits in its
+# boot menu: stop QEMU on the loader's message instead.
+LOADER_ERROR_MARK = "vtdlab-boot: error:"
+
+
+def run_boot(cmd: List[str], log_path: str, timeout_s: float, silence_s: float,
+             on_line: Optional[Callable[[str], None]] = None) -> Boot:
+    """Runs QEMU, streams the serial console line by line into log_path
+    (flushed per line, so the log survives a crash of either side) and
+    kills QEMU when the whole boot or one silence takes too long, or the
+    loader reports an error."""
+    start = time.monotonic()
+    stderr_path = log_path + ".qemu-stderr"
+    lines: List[str] = []
+    first_ktap = None
+    hang = None
+    with open(log_path, "w") as log, open(stderr_path, "w") as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        buf = b""
+        last_output = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if now - start > timeout_s:
+                hang = f"the boot ran past its {timeout_s:.0f} s limit"
+            elif now - last_output > silence_s:
+                hang = f"no console output for {silence_s:.0f} s"
+            if hang:
+                proc.kill()
+                break
+            if not sel.select(timeout=0.2):
+                if proc.poll() is not None:
+                    break
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            last_output = time.monotonic()
+            buf += chunk
+            while b"\n" in buf:
+                raw, buf = buf.split(b"\n", 1)
+                line = clean_line(raw.decode("utf-8", "replace"))
+                if first_ktap is None and line.startswith("KTAP version"):
+                    first_ktap = time.monotonic() - start
+                lines.append(line)
+                log.write(line + "\n")
+                log.flush()
+                if on_line:
+                    on_line(line)
+                if LOADER_ERROR_MARK in line:
+                    proc.kill()
+        if buf:
+            lines.append(buf.decode("utf-8", "replace"))
+            log.write(lines[-1] + "\n")
+        sel.close()
+        try:
+            code = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+    with open(stderr_path) as f:
+        stderr = f.read()
+    return Boot("\n".join(lines) + "\n", None if hang else code, hang, time.monotonic() - start,
+                first_ktap, stderr)
