@@ -28,7 +28,7 @@ KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
     -ffreestanding -fno-builtin -nostdinc -isystem $(GCC_INCLUDE) -Ilib/include -I. \
     -fno-pic -mcmodel=kernel -mno-red-zone -mgeneral-regs-only \
     -fno-stack-protector -fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
-    -ffile-prefix-map=$(CURDIR)/= -MMD -MP
+    -ffile-prefix-map=$(CURDIR)=. -MMD -MP
 KERNEL_LDFLAGS := -nostdlib -static -z noexecstack -T linker.ld -z max-page-size=4096 --build-id=none
 
 # ---------------------------------------------------------------- loader
@@ -38,7 +38,7 @@ EFI_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-unused-parameter \
     -I$(EFI_INC) -I$(EFI_INC)/x86_64 -Iboot \
     -fpic -ffreestanding -fno-stack-protector -fno-stack-check -fshort-wchar \
     -mno-red-zone -maccumulate-outgoing-args -DGNU_EFI_USE_MS_ABI \
-    -ffile-prefix-map=$(CURDIR)/=
+    -ffile-prefix-map=$(CURDIR)=.
 EFI_LDFLAGS := -nostdlib -shared -Bsymbolic -znocombreloc --build-id=none \
     -T $(EFI_LIB)/elf_x86_64_efi.lds $(EFI_LIB)/crt0-efi-x86_64.o
 EFI_SECTIONS := -j .text -j .sdata -j .data -j .rodata -j .dynamic -j .dynsym \
@@ -63,7 +63,9 @@ all: $(ESP_IMG)
 kernel: $(BUILD)/kernel.elf
 loader: $(BUILD)/BOOTX64.EFI
 
-# V=1 shows the full commands.
+# V=1 shows the full commands. Assembly objects carry no DWARF: NASM 2.16
+# records the absolute build directory in it, which would make the kernel
+# differ between checkouts; their labels are in .symtab all the same.
 Q := $(if $(V),,@)
 
 $(BUILD)/%.o: %.c
@@ -74,7 +76,7 @@ $(BUILD)/%.o: %.c
 $(BUILD)/%.asm.o: %.asm
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  NASM    $<")
-	$(Q)$(NASM) -f elf64 -g -F dwarf $< -o $@
+	$(Q)$(NASM) -f elf64 --reproducible $< -o $@
 
 $(BUILD)/kernel.elf: $(KERNEL_OBJ) linker.ld
 	@$(if $(Q),echo "  LD      $@")
@@ -170,3 +172,4 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+.SECONDARY:
