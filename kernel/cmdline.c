@@ -2,7 +2,7 @@
 #include <string.h>
 #include "cmdline.h"
 #include "../lib/errno.h"
-#include "../lib/format.h"
+#include <stdio.h>
 
 enum opt_type { OPT_STRING, OPT_UINT };
 
@@ -60,7 +60,7 @@ static int parse_uint(const char *s, size_t n, uint64_t *out)
 /* Reports the first problem and leaves the defaults in place. */
 #define CMDLINE_ERROR(...)                        \
     do {                                          \
-        ksnprintf(err, errlen, __VA_ARGS__);      \
+        snprintf(err, errlen, __VA_ARGS__);      \
         cmdline_defaults(c);                      \
         return -E_INVAL;                          \
     } while (0)
@@ -93,7 +93,7 @@ int cmdline_parse(const char *s, struct cmdline *c, char *err, size_t errlen)
             char known[CMDLINE_VALUE_MAX];
             size_t n = 0;
             for (size_t i = 0; i < NOPTS && n < sizeof(known); i++)
-                n += (size_t)ksnprintf(known + n, sizeof(known) - n, "%s%s", i ? ", " : "", opts[i].key);
+                n += (size_t)snprintf(known + n, sizeof(known) - n, "%s%s", i ? ", " : "", opts[i].key);
             CMDLINE_ERROR("unknown key '%.*s' (known: %s)", klen, tok, known);
         }
         unsigned bit = 1u << (o - opts);

@@ -10,6 +10,11 @@ default rel
 BOOT_STACK_SIZE equ 65536
 
 PAGE_SIZE       equ 4096
+CR0_MP          equ 1 << 1
+CR0_EM          equ 1 << 2
+CR4_OSFXSR      equ 1 << 9
+CR4_OSXMMEXCPT  equ 1 << 10
+FXSAVE_SIZE     equ 512
 
 section .bss align=4096
 ; The page below the stack is left unmapped by mm/ (a guard page), so an
@@ -26,6 +31,15 @@ global kernel_entry
 extern kmain
 kernel_entry:
     lea rsp, [boot_stack_top]
+    ; SSE on for picolibc (UEFI leaves it on; say so rather than rely on it):
+    ; CR0.EM=0, CR0.MP=1, CR4.OSFXSR=1, CR4.OSXMMEXCPT=1.
+    mov rax, cr0
+    and rax, ~CR0_EM
+    or rax, CR0_MP
+    mov cr0, rax
+    mov rax, cr4
+    or rax, CR4_OSFXSR | CR4_OSXMMEXCPT
+    mov cr4, rax
     xor ebp, ebp                ; ends the frame-pointer chain for backtraces
     call kmain
 .halt:
@@ -53,8 +67,10 @@ TRAP_STUB v
 %assign v v+1
 %endrep
 
-; Saves the general registers as struct trap_frame (kernel/traps.h) and
-; calls trap_dispatch(frame). The handler may not return (a test case that
+; Saves the general registers as struct trap_frame (kernel/traps.h), and the
+; x87/SSE state below it (the interrupted code may be inside a vectorised
+; picolibc routine, and handlers call picolibc too), then calls
+; trap_dispatch(frame). The handler may not return (a test case that
 ; faulted is abandoned through longjmp).
 extern trap_dispatch
 trap_common:
@@ -75,8 +91,11 @@ trap_common:
     push r15
     mov rdi, rsp
     mov rbx, rsp
+    sub rsp, FXSAVE_SIZE
     and rsp, -16
+    fxsave [rsp]
     call trap_dispatch
+    fxrstor [rsp]
     mov rsp, rbx
     pop r15
     pop r14

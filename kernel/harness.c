@@ -5,7 +5,7 @@
 #include "printk.h"
 #include "traps.h"
 #include "x86.h"
-#include "../lib/format.h"
+#include <stdio.h>
 #include "../lib/glob.h"
 #include "../lib/jmp.h"
 
@@ -48,7 +48,7 @@ int harness_previous_status(unsigned back)
 static int suite_selected(const struct test_suite *s, const char *globs, const struct test_case *c)
 {
     char full[CASE_NAME_MAX];
-    ksnprintf(full, sizeof(full), "%s.%s", s->name, c->name);
+    snprintf(full, sizeof(full), "%s.%s", s->name, c->name);
     if (!glob_list_match(globs, full))
         return 0;
     if (!(s->flags & SUITE_EXPLICIT))
@@ -83,7 +83,7 @@ static _Noreturn void end_case(enum case_exit how)
 void harness_tick(void)
 {
     if (current && deadline_tsc && rdtsc() >= deadline_tsc) {
-        ksnprintf(current->reason, sizeof(current->reason), "deadline of %u ms passed",
+        snprintf(current->reason, sizeof(current->reason), "deadline of %u ms passed",
                   current->tc->timeout_ms ? current->tc->timeout_ms : (unsigned)current->cmd->timeout_ms);
         end_case(CASE_TIMED_OUT);
     }
@@ -106,10 +106,10 @@ static void on_exception(struct trap_frame *f)
 static void vreason(struct test *t, const char *file, int line, const char *fmt, va_list ap)
 {
     char msg[REASON_MAX];
-    kvsnprintf(msg, sizeof(msg), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     ktap_diag(&out, 1, "%s:%d: %s", file, line, msg);
     if (!t->failed)
-        ksnprintf(t->reason, sizeof(t->reason), "%s", msg);
+        snprintf(t->reason, sizeof(t->reason), "%s", msg);
     t->failed = 1;
 }
 
@@ -134,7 +134,7 @@ void test_skip(struct test *t, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    kvsnprintf(t->reason, sizeof(t->reason), fmt, ap);
+    vsnprintf(t->reason, sizeof(t->reason), fmt, ap);
     va_end(ap);
     end_case(CASE_SKIPPED);
 }
@@ -144,7 +144,7 @@ void test_diag(struct test *t, const char *fmt, ...)
     char msg[KTAP_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    kvsnprintf(msg, sizeof(msg), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     ktap_diag(&out, 1, "%s", msg);
 }
@@ -183,7 +183,7 @@ static enum ktap_status run_case(const struct test_suite *s, const struct test_c
     /* Whatever the case did, the harness goes on with interrupts on. */
     irq_enable();
     ktap_diag(&out, 1, "duration_us: %lu", (clock_ns() - start) / 1000);
-    ksnprintf(reason, reason_size, "%s", t.reason);
+    snprintf(reason, reason_size, "%s", t.reason);
     switch (how) {
     case CASE_SKIPPED: return KTAP_SKIP;
     case CASE_TIMED_OUT: return KTAP_TIMEOUT;
@@ -229,7 +229,7 @@ unsigned harness_run(const struct cmdline *cmd)
                 /* Ran in an earlier boot that crashed later; the host tool
                  * keeps that boot's result. */
                 st = KTAP_SKIP;
-                ksnprintf(reason, sizeof(reason), "resumed: case %u ran in an earlier boot", global);
+                snprintf(reason, sizeof(reason), "resumed: case %u ran in an earlier boot", global);
             } else {
                 ktap_diag(&out, 1, "running: %s.%s", s->name, c->name);
                 st = run_case(s, c, cmd, global, reason, sizeof(reason));

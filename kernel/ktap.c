@@ -1,7 +1,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include "ktap.h"
-#include "../lib/format.h"
+#include <stdio.h>
 
 #define KTAP_INDENT 4
 
@@ -19,7 +19,7 @@ static void emitf(const struct ktap *k, int depth, const char *fmt, ...)
     char line[KTAP_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    int n = kvsnprintf(line, sizeof(line), fmt, ap);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     emit(k, depth, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
@@ -74,7 +74,7 @@ void ktap_diag(const struct ktap *k, int depth, const char *fmt, ...)
     char text[KTAP_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    int n = kvsnprintf(text, sizeof(text), fmt, ap);
+    int n = vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
     if (n >= (int)sizeof(text))
         n = sizeof(text) - 1;

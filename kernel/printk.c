@@ -4,7 +4,7 @@
 #include "traps.h"
 #include "exit.h"
 #include "x86.h"
-#include "../lib/format.h"
+#include <stdio.h>
 
 #define PRINTK_BUF 512
 
@@ -16,7 +16,7 @@ void console_write(const char *s, unsigned long len)
 void vprintk(const char *fmt, va_list ap)
 {
     char buf[PRINTK_BUF];
-    int n = kvsnprintf(buf, sizeof(buf), fmt, ap);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
     console_write(buf, n < (int)sizeof(buf) ? (unsigned long)n : sizeof(buf) - 1);
 }
 

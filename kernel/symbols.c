@@ -1,7 +1,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "symbols.h"
-#include "../lib/format.h"
+#include <stdio.h>
 
 /* ELF64 symbol (System V gABI). */
 struct elf64_sym {
@@ -45,7 +45,7 @@ void symbol_format(uint64_t addr, char *buf, size_t size)
             best = s;
     }
     if (best && (addr < best->value + best->size || !best->size))
-        ksnprintf(buf, size, "%s+0x%lx (0x%lx)", strs + best->name, addr - best->value, addr);
+        snprintf(buf, size, "%s+0x%lx (0x%lx)", strs + best->name, addr - best->value, addr);
     else
-        ksnprintf(buf, size, "0x%lx", addr);
+        snprintf(buf, size, "0x%lx", addr);
 }

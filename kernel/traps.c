@@ -6,7 +6,7 @@
 #include "printk.h"
 #include "symbols.h"
 #include "x86.h"
-#include "../lib/format.h"
+#include <stdio.h>
 
 #define IDT_ENTRIES      256
 #define GATE_INTERRUPT   (0xeul << 40)
@@ -86,12 +86,12 @@ void trap_describe(const struct trap_frame *f, uint64_t cr2, char *buf, size_t s
     symbol_format(f->rip, sym, sizeof(sym));
     if (f->vector == VEC_PAGE_FAULT) {
         uint32_t e = (uint32_t)f->error;
-        ksnprintf(buf, size, "%s (%s, %s, %s%s%s) at %s address 0x%lx", name,
+        snprintf(buf, size, "%s (%s, %s, %s%s%s) at %s address 0x%lx", name,
                   e & PF_P ? "protection" : "not-present", e & PF_W ? "write" : e & PF_I ? "fetch" : "read",
                   e & PF_U ? "user" : "supervisor", e & PF_RSVD ? ", reserved bit" : "",
                   e & PF_I ? ", instruction" : "", sym, cr2);
     } else {
-        ksnprintf(buf, size, "%s (vector %lu, error 0x%lx) at %s", name, f->vector, f->error, sym);
+        snprintf(buf, size, "%s (vector %lu, error 0x%lx) at %s", name, f->vector, f->error, sym);
     }
 }
 

@@ -17,6 +17,7 @@ enum {
     VEC_DOUBLE_FAULT = 8, VEC_GP = 13, VEC_PAGE_FAULT = 14, VEC_MACHINE_CHECK = 18,
     VEC_EXCEPTIONS = 32,
     VEC_APIC_TIMER = 0x40,
+    VEC_TEST = 0x41,          /* free for tests that raise a software interrupt */
     VEC_SPURIOUS = 0xff,
 };
 

@@ -4,6 +4,7 @@
 #include "kernel/apic.h"
 #include "kernel/clock.h"
 #include "kernel/harness.h"
+#include "kernel/traps.h"
 #include "mm/mm.h"
 
 #define MIN_TSC_HZ          100000000ul    /* 100 MHz */
@@ -108,6 +109,27 @@ static void timer_interrupts_arrive(struct test *t)
     EXPECT_TRUE(t, ticks >= TIMER_MIN_TICKS, "only %lu timer interrupts in %u us", ticks, TICK_WAIT_US);
 }
 
+void xmm_roundtrip_across_interrupt(const void *pattern, void *xmm0_out, void *xmm15_out);
+void xmm_clobber(void);
+
+/* What an interrupt handler may do to vector registers: picolibc routines
+ * (used by printk) are compiled with SSE. */
+static void clobber_vector_registers(struct trap_frame *f) { xmm_clobber(); }
+
+/* The interrupted code's XMM registers come back intact: the trap path
+ * saves and restores them around every handler. */
+static void traps_preserve_vector_registers(struct test *t)
+{
+    static const uint8_t pattern[16] = { 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+                                         0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10 };
+    uint8_t xmm0[16], xmm15[16];
+    irq_set_handler(VEC_TEST, clobber_vector_registers);
+    xmm_roundtrip_across_interrupt(pattern, xmm0, xmm15);
+    irq_set_handler(VEC_TEST, NULL);
+    EXPECT_TRUE(t, !memcmp(xmm0, pattern, sizeof(pattern)), "xmm0 changed across an interrupt");
+    EXPECT_TRUE(t, !memcmp(xmm15, pattern, sizeof(pattern)), "xmm15 changed across an interrupt");
+}
+
 TEST_SUITE(boot, 10, 0,
            TEST(memory_map),
            TEST(acpi_tables_checksummed),
@@ -115,4 +137,5 @@ TEST_SUITE(boot, 10, 0,
            TEST(mcfg_has_segment_zero),
            TEST(clock_calibrated),
            TEST(clock_monotonic),
-           TEST(timer_interrupts_arrive));
+           TEST(timer_interrupts_arrive),
+           TEST(traps_preserve_vector_registers));
