@@ -100,14 +100,17 @@ $(BUILD)/bench/%.efi.o: tests/bench/%.c
 	$(Q)$(CC) $(EFI_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.so: $(BUILD)/%.efi.o
-	$(LD) $(EFI_LDFLAGS) $< -o $@ -L$(EFI_LIB) -lgnuefi -lefi
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(LD) $(EFI_LDFLAGS) $< -o $@ -L$(EFI_LIB) -lgnuefi -lefi
 
 $(BUILD)/BOOTX64.EFI: $(BUILD)/boot/loader.so
-	$(OBJCOPY) $(EFI_SECTIONS) --target efi-app-x86_64 --subsystem=10 $< $@
+	@$(if $(Q),echo "  EFI     $@")
+	$(Q)$(OBJCOPY) $(EFI_SECTIONS) --target efi-app-x86_64 --subsystem=10 $< $@
 
 # An EFI application that only exits QEMU: the baseline for bench-boot.
 $(BUILD)/empty.efi: $(BUILD)/bench/empty_efi.so
-	$(OBJCOPY) $(EFI_SECTIONS) --target efi-app-x86_64 --subsystem=10 $< $@
+	@$(if $(Q),echo "  EFI     $@")
+	$(Q)$(OBJCOPY) $(EFI_SECTIONS) --target efi-app-x86_64 --subsystem=10 $< $@
 
 $(BUILD)/cmdline:
 	@mkdir -p $(BUILD)

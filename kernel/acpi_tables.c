@@ -50,6 +50,19 @@ uint64_t acpi_xsdt_entry(const struct acpi_header *xsdt, size_t i)
     return v;
 }
 
+/* A processor entry counts when it is enabled or can be brought online. */
+static void count_cpu(struct madt_summary *out, const uint8_t *entry, uint8_t len, uint8_t min_len,
+                      size_t flags_offset)
+{
+    if (len < min_len) {
+        out->malformed++;
+        return;
+    }
+    uint32_t flags;
+    memcpy(&flags, entry + flags_offset, sizeof(flags));
+    out->cpus_enabled += (flags & (MADT_LAPIC_ENABLED | MADT_LAPIC_ONLINE_CAPABLE)) != 0;
+}
+
 void acpi_madt_parse(const struct acpi_header *madt, struct madt_summary *out)
 {
     memset(out, 0, sizeof(*out));
@@ -63,23 +76,12 @@ void acpi_madt_parse(const struct acpi_header *madt, struct madt_summary *out)
             out->malformed++;
             break;
         }
-        uint32_t flags;
         switch (type) {
         case MADT_LOCAL_APIC:
-            if (len >= 8) {
-                memcpy(&flags, base + off + 4, sizeof(flags));
-                out->cpus_enabled += (flags & (MADT_LAPIC_ENABLED | MADT_LAPIC_ONLINE_CAPABLE)) != 0;
-            } else {
-                out->malformed++;
-            }
+            count_cpu(out, base + off, len, MADT_LAPIC_MIN_LENGTH, MADT_LAPIC_FLAGS_OFFSET);
             break;
         case MADT_LOCAL_X2APIC:
-            if (len >= 16) {
-                memcpy(&flags, base + off + 8, sizeof(flags));
-                out->cpus_enabled += (flags & (MADT_LAPIC_ENABLED | MADT_LAPIC_ONLINE_CAPABLE)) != 0;
-            } else {
-                out->malformed++;
-            }
+            count_cpu(out, base + off, len, MADT_X2APIC_MIN_LENGTH, MADT_X2APIC_FLAGS_OFFSET);
             break;
         case MADT_IO_APIC:
             out->io_apics++;

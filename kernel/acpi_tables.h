@@ -37,6 +37,11 @@ _Static_assert(sizeof(struct acpi_header) == 36, "SDT header");
 /* MADT (5.2.12): header, local APIC address, flags, then entries. */
 #define MADT_ENTRIES_OFFSET 44
 enum madt_type { MADT_LOCAL_APIC = 0, MADT_IO_APIC = 1, MADT_INT_OVERRIDE = 2, MADT_LOCAL_X2APIC = 9 };
+/* Processor Local APIC (5.2.12.2) and Local x2APIC (5.2.12.12) entries. */
+#define MADT_LAPIC_MIN_LENGTH     8
+#define MADT_LAPIC_FLAGS_OFFSET   4
+#define MADT_X2APIC_MIN_LENGTH    16
+#define MADT_X2APIC_FLAGS_OFFSET  8
 #define MADT_LAPIC_ENABLED        (1u << 0)
 #define MADT_LAPIC_ONLINE_CAPABLE (1u << 1)
 

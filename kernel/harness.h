@@ -69,19 +69,15 @@ unsigned test_number(struct test *t);
     do { if (!(cond)) test_fail_at(t, __FILE__, __LINE__, __VA_ARGS__); } while (0)
 #define ASSERT_TRUE(t, cond, ...) \
     do { if (!(cond)) test_abort_at(t, __FILE__, __LINE__, __VA_ARGS__); } while (0)
-#define EXPECT_EQ(t, seen, expected)                                                              \
-    do {                                                                                          \
-        uint64_t _s = (uint64_t)(seen), _e = (uint64_t)(expected);                                \
-        if (_s != _e)                                                                             \
-            test_fail_at(t, __FILE__, __LINE__, "%s: expected %s = 0x%lx (%lu), saw 0x%lx (%lu)", \
-                         #seen, #expected, _e, _e, _s, _s);                                       \
+/* Compares as 64-bit values and reports both, in hex and decimal. */
+#define CHECK_EQ_(report, t, seen, expected)                                                  \
+    do {                                                                                      \
+        uint64_t _s = (uint64_t)(seen), _e = (uint64_t)(expected);                            \
+        if (_s != _e)                                                                         \
+            report(t, __FILE__, __LINE__, "%s: expected %s = 0x%lx (%lu), saw 0x%lx (%lu)",   \
+                   #seen, #expected, _e, _e, _s, _s);                                         \
     } while (0)
-#define ASSERT_EQ(t, seen, expected)                                                              \
-    do {                                                                                          \
-        uint64_t _s = (uint64_t)(seen), _e = (uint64_t)(expected);                                \
-        if (_s != _e)                                                                             \
-            test_abort_at(t, __FILE__, __LINE__, "%s: expected %s = 0x%lx (%lu), saw 0x%lx (%lu)",\
-                          #seen, #expected, _e, _e, _s, _s);                                      \
-    } while (0)
+#define EXPECT_EQ(t, seen, expected) CHECK_EQ_(test_fail_at, t, seen, expected)
+#define ASSERT_EQ(t, seen, expected) CHECK_EQ_(test_abort_at, t, seen, expected)
 
 #endif
