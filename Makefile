@@ -20,7 +20,10 @@ export SOURCE_DATE_EPOCH := 1700000000
 KERNEL_DIRS := kernel mm lib tests/kernel
 KERNEL_C    := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c)))
 KERNEL_ASM  := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.asm)))
-KERNEL_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_C)) $(patsubst %.asm,$(BUILD)/%.asm.o,$(KERNEL_ASM))
+KERNEL_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_C)) $(patsubst %.asm,$(BUILD)/%.asm.o,$(KERNEL_ASM)) \
+               $(BUILD)/gen/font.o
+# The framebuffer console's font, from Debian's console-setup-linux.
+FONT_PSF    := $(BUILD)/font/pkg/usr/share/consolefonts/Lat15-Fixed16.psf.gz
 
 GCC_INCLUDE := $(shell $(CC) -print-file-name=include)
 # picolibc, built from Debian's source by scripts/build-picolibc.sh.
@@ -74,6 +77,17 @@ Q := $(if $(V),,@)
 
 $(PICOLIBC_LIB):
 	bash scripts/build-picolibc.sh $(BUILD)/picolibc
+
+$(FONT_PSF):
+	bash scripts/fetch-deb.sh bookworm console-setup-linux $(BUILD)/font
+
+$(BUILD)/gen/font.c: $(FONT_PSF) scripts/psf2c.py
+	@mkdir -p $(dir $@)
+	$(Q)$(PYTHON) scripts/psf2c.py $< $@
+
+$(BUILD)/gen/font.o: $(BUILD)/gen/font.c | $(PICOLIBC_LIB)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(KERNEL_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.o: %.c | $(PICOLIBC_LIB)
 	@mkdir -p $(dir $@)
@@ -148,7 +162,7 @@ deps:
 $(BUILD)/.deps-ok:
 	@bash scripts/deps.sh --check >/dev/null 2>&1 || bash scripts/deps.sh
 	@mkdir -p $(BUILD)
-	@bash scripts/fetch-ovmf.sh $(BUILD)/ovmf >/dev/null 2>&1 || echo "note: using the installed OVMF (trixie's could not be fetched)"
+	@bash scripts/fetch-deb.sh trixie ovmf $(BUILD)/ovmf >/dev/null 2>&1 || echo "note: using the installed OVMF (trixie's could not be fetched)"
 	@touch $@
 
 run: $(BUILD)/.deps-ok $(ESP_IMG)
@@ -181,5 +195,5 @@ test: $(BUILD)/.deps-ok $(ESP_IMG) $(USB_IMG) $(HOST_TESTS)
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(KERNEL_OBJ:.o=.d)
 .SECONDARY:

@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "cmdline.h"
 #include "exit.h"
+#include "fbcon.h"
 #include "gdt.h"
 #include "harness.h"
 #include "printk.h"
@@ -54,6 +55,7 @@ void kmain(struct boot_info *bi_phys)
     }
 
     struct boot_info *bi = mm_init(bi_phys);
+    fbcon_init(&bi->fb);
     symbols_init(bi->symtab_phys ? phys_to_virt(bi->symtab_phys) : NULL, bi->symtab_size,
                  bi->strtab_phys ? phys_to_virt(bi->strtab_phys) : NULL, bi->strtab_size);
 

@@ -1,5 +1,6 @@
 #include <string.h>
 #include "printk.h"
+#include "fbcon.h"
 #include "serial.h"
 #include "traps.h"
 #include "exit.h"
@@ -11,6 +12,7 @@
 void console_write(const char *s, unsigned long len)
 {
     serial_write(s, len);
+    fbcon_write(s, len);
 }
 
 void vprintk(const char *fmt, va_list ap)

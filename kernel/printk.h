@@ -3,7 +3,7 @@
 
 #include <stdarg.h>
 
-/* Console output: COM1 (and the framebuffer console once it exists).
+/* Console output: COM1, and the framebuffer console when there is one.
  * Lines are written whole; no prefix is added, so KTAP lines stay exact. */
 void printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vprintk(const char *fmt, va_list ap);

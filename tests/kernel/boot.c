@@ -3,6 +3,8 @@
 #include "kernel/acpi.h"
 #include "kernel/apic.h"
 #include "kernel/clock.h"
+#include "kernel/fbcon.h"
+#include "kernel/fbcon_font.h"
 #include "kernel/harness.h"
 #include "kernel/traps.h"
 #include "mm/mm.h"
@@ -109,6 +111,26 @@ static void timer_interrupts_arrive(struct test *t)
     EXPECT_TRUE(t, ticks >= TIMER_MIN_TICKS, "only %lu timer interrupts in %u us", ticks, TICK_WAIT_US);
 }
 
+/* A character drawn on the framebuffer console reads back as its glyph. */
+static void framebuffer_console_draws_glyphs(struct test *t)
+{
+    if (!fbcon_active())
+        test_skip(t, "no GOP framebuffer (the firmware gave none; the profile may have no display device)");
+    test_diag(t, "framebuffer console: %u x %u characters", fbcon_columns(), fbcon_rows());
+    const unsigned c_col = fbcon_columns() - 1, c_row = fbcon_rows() - 1;
+    const char c = 'V';
+    fbcon_draw_char(c_col, c_row, c);
+    unsigned wrong = 0;
+    for (unsigned y = 0; y < FONT_HEIGHT; y++)
+        for (unsigned x = 0; x < FONT_WIDTH; x++) {
+            int lit = (fbcon_font[c - FONT_FIRST][y] >> (FONT_WIDTH - 1 - x)) & 1;
+            uint32_t px = fbcon_read_pixel(c_col * FONT_WIDTH + x, c_row * FONT_HEIGHT + y);
+            wrong += px != (lit ? FBCON_FOREGROUND : FBCON_BACKGROUND);
+        }
+    EXPECT_EQ(t, wrong, 0);
+    fbcon_draw_char(c_col, c_row, ' ');
+}
+
 void xmm_roundtrip_across_interrupt(const void *pattern, void *xmm0_out, void *xmm15_out);
 void xmm_clobber(void);
 
@@ -138,4 +160,5 @@ TEST_SUITE(boot, 10, 0,
            TEST(clock_calibrated),
            TEST(clock_monotonic),
            TEST(timer_interrupts_arrive),
-           TEST(traps_preserve_vector_registers));
+           TEST(traps_preserve_vector_registers),
+           TEST(framebuffer_console_draws_glyphs));

@@ -25,7 +25,7 @@ EXIT_DONE = (0x10 << 1) | 1
 EXIT_BAD_CMDLINE = (0x11 << 1) | 1
 EXIT_PANIC = (0x12 << 1) | 1
 
-# Firmware, best first: trixie's OVMF fetched by scripts/fetch-ovmf.sh boots
+# Firmware, best first: trixie's OVMF fetched by scripts/fetch-deb.sh boots
 # ~1.6 s faster than bookworm's, which probes a TPM on every boot.
 FIRMWARE_CANDIDATES = [
     os.path.join(BUILD, "ovmf", "pkg", "usr", "share", "qemu", "OVMF.fd"),
