@@ -17,7 +17,7 @@ VTDLAB     := $(PYTHON) tools/vtdlab
 export SOURCE_DATE_EPOCH := 1700000000
 
 # ---------------------------------------------------------------- kernel
-KERNEL_DIRS := kernel mm lib tests/kernel
+KERNEL_DIRS := kernel mm lib iommu devices tests/kernel
 KERNEL_C    := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c)))
 KERNEL_ASM  := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.asm)))
 KERNEL_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_C)) $(patsubst %.asm,$(BUILD)/%.asm.o,$(KERNEL_ASM)) \
@@ -180,7 +180,7 @@ HOST_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I.
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 HOST_TESTS  := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(sort $(wildcard tests/host/test_*.c)))
 # The pure modules host tests link against.
-HOST_PURE   := lib/glob.c lib/errno.c kernel/cmdline.c kernel/ktap.c kernel/acpi_tables.c mm/frame.c mm/pgtable.c mm/heap.c
+HOST_PURE   := lib/glob.c iommu/dmar.c iommu/cap.c lib/errno.c kernel/cmdline.c kernel/ktap.c kernel/acpi_tables.c mm/frame.c mm/pgtable.c mm/heap.c
 
 $(BUILD)/host/%: tests/host/%.c $(HOST_PURE) $(wildcard tests/host/*.h)
 	@mkdir -p $(dir $@)

@@ -12,7 +12,7 @@
 #define HV_SIGNATURE_TCG     0x54474354u /* "TCGT" */
 #define HV_SIGNATURE_KVM     0x4b4d564bu /* "KVMK" */
 
-static int running_under_qemu(void)
+int platform_is_qemu(void)
 {
     uint32_t r[4];
     cpuid(1, 0, r);
@@ -25,7 +25,7 @@ static int running_under_qemu(void)
 void machine_exit(enum exit_code code)
 {
     printk("# vtdlab: done (exit code 0x%x)\n", code);
-    if (running_under_qemu())
+    if (platform_is_qemu())
         outl(ISA_DEBUG_EXIT_PORT, code);
     for (;;) {
         irq_disable();

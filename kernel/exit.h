@@ -9,6 +9,9 @@ enum exit_code {
     EXIT_PANIC = 0x12,       /* the kernel could not go on */
 };
 
+/* Whether the hypervisor CPUID leaf says QEMU (TCG or KVM). */
+int platform_is_qemu(void);
+
 /* Ends the run: isa-debug-exit under QEMU; on hardware, where that port is
  * not there, prints the done marker and halts. */
 _Noreturn void machine_exit(enum exit_code code);

@@ -1,5 +1,7 @@
 #include <stdint.h>
 #include "../boot/boot_info.h"
+#include "../devices/pci.h"
+#include "../iommu/iommu.h"
 #include "../mm/mm.h"
 #include "acpi.h"
 #include "apic.h"
@@ -66,6 +68,12 @@ void kmain(struct boot_info *bi_phys)
     apic_init();
     apic_timer_start(TIMER_HZ, timer_tick);
     report_platform(bi, acpi_problem);
+    int npci = pci_init();
+    if (npci < 0)
+        printk("# vtdlab: PCI: no MCFG, so no ECAM: PCI devices are not enumerated\n");
+    else
+        printk("# vtdlab: PCI: %d functions\n", npci);
+    iommu_init();
 
     harness_run(&cmd);
     machine_exit(EXIT_DONE);

@@ -18,6 +18,8 @@ enum {
     VEC_EXCEPTIONS = 32,
     VEC_APIC_TIMER = 0x40,
     VEC_TEST = 0x41,          /* free for tests that raise a software interrupt */
+    VEC_EDU = 0x42,           /* edu's MSI */
+    VEC_VTD_FAULT = 0x43,     /* VT-d fault events */
     VEC_SPURIOUS = 0xff,
 };
 

@@ -61,3 +61,10 @@ def test_profiles_listed(capsys):
     assert cli.main(["profiles"]) == 0
     out = capsys.readouterr().out
     assert "default" in out and "no-iommu" in out
+
+
+def test_qemu_args_starting_with_a_dash_are_values():
+    assert cli._bind_qemu_args(["run", "--qemu-arg", "-trace", "--qemu-arg", "vtd_inv_desc*", "-q"]) == \
+        ["run", "--qemu-arg=-trace", "--qemu-arg=vtd_inv_desc*", "-q"]
+    a = cli.build_parser().parse_args(cli._bind_qemu_args(["run", "--qemu-arg", "-icount"]))
+    assert a.qemu_arg == ["-icount"]

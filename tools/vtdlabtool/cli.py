@@ -267,8 +267,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _bind_qemu_args(argv: List[str]) -> List[str]:
+    """'--qemu-arg -trace' would read as a new option to argparse; QEMU's
+    arguments start with '-', so the word after --qemu-arg is always its
+    value."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--qemu-arg" and i + 1 < len(argv):
+            out.append(f"--qemu-arg={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: List[str]) -> int:
-    a = build_parser().parse_args(argv)
+    a = build_parser().parse_args(_bind_qemu_args(argv))
     try:
         return a.func(a)
     except KeyboardInterrupt:

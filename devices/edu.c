@@ -1,0 +1,106 @@
+#include <string.h>
+#include "edu.h"
+#include "../kernel/apic.h"
+#include "../kernel/clock.h"
+#include "../kernel/printk.h"
+#include "../kernel/traps.h"
+#include "../kernel/x86.h"
+#include "../lib/errno.h"
+
+/* BAR0 registers (hw/misc/edu.c). Those below 0x80 take 32-bit accesses. */
+#define EDU_ID           0x00
+#define EDU_LIVENESS     0x04
+#define EDU_STATUS       0x20
+#define EDU_IRQ_STATUS   0x24
+#define EDU_IRQ_ACK      0x64
+#define EDU_DMA_SRC      0x80
+#define EDU_DMA_DST      0x88
+#define EDU_DMA_COUNT    0x90
+#define EDU_DMA_CMD      0x98
+#define EDU_ID_MAGIC     0x00edu   /* low half of the ID; major/minor above */
+#define EDU_ID_MAGIC_MASK 0xffffu
+#define EDU_DMA_START    (1u << 0)
+#define EDU_DMA_FROM_DEV (1u << 1)
+#define EDU_DMA_IRQ      (1u << 2)
+#define EDU_IRQ_DMA      0x100u
+/* The device-side address of its buffer, in edu's own DMA address space. */
+#define EDU_BUFFER_ADDR  0x40000u
+#define EDU_LIVENESS_PROBE 0x5a5a1234u
+/* edu starts a transfer 100 ms (virtual) after the command; leave room for
+ * TCG without icount, where that is 100 ms of wall time. */
+#define EDU_DMA_TIMEOUT_US 2000000u
+
+static volatile uint32_t irqs;
+
+static uint32_t rd32(struct edu *e, uint32_t off) { return *(volatile uint32_t *)(e->bar0 + off); }
+static void wr32(struct edu *e, uint32_t off, uint32_t v) { *(volatile uint32_t *)(e->bar0 + off) = v; }
+static void wr64(struct edu *e, uint32_t off, uint64_t v) { *(volatile uint64_t *)(e->bar0 + off) = v; }
+static uint64_t rd64(struct edu *e, uint32_t off) { return *(volatile uint64_t *)(e->bar0 + off); }
+
+static struct edu *irq_owner;
+
+static void edu_irq(struct trap_frame *f)
+{
+    if (irq_owner) {
+        uint32_t st = rd32(irq_owner, EDU_IRQ_STATUS);
+        wr32(irq_owner, EDU_IRQ_ACK, st);
+    }
+    irqs++;
+    apic_eoi();
+}
+
+int edu_probe(struct edu *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->pci = pci_find(EDU_VENDOR, EDU_DEVICE);
+    if (!e->pci)
+        return -E_NOENT;
+    e->bar0 = pci_map_bar(e->pci, 0, NULL);
+    if (!e->bar0)
+        return -E_IO;
+    if ((rd32(e, EDU_ID) & EDU_ID_MAGIC_MASK) != EDU_ID_MAGIC)
+        return -E_IO;
+    wr32(e, EDU_LIVENESS, EDU_LIVENESS_PROBE);
+    if (rd32(e, EDU_LIVENESS) != ~EDU_LIVENESS_PROBE)
+        return -E_IO;
+    pci_enable_bus_master(e->pci);
+    irq_set_handler(VEC_EDU, edu_irq);
+    irq_owner = e;
+    return pci_msi_enable(e->pci, apic_id(), VEC_EDU);
+}
+
+int edu_dma(struct edu *e, uint64_t bus_addr, uint32_t buf_offset, uint32_t len, int to_device)
+{
+    if (!len || buf_offset > EDU_BUFFER_SIZE || len > EDU_BUFFER_SIZE - buf_offset)
+        return -E_INVAL;
+    uint64_t dev_addr = EDU_BUFFER_ADDR + buf_offset;
+    wr64(e, EDU_DMA_SRC, to_device ? bus_addr : dev_addr);
+    wr64(e, EDU_DMA_DST, to_device ? dev_addr : bus_addr);
+    wr64(e, EDU_DMA_COUNT, len);
+    uint64_t start = clock_us();
+    struct deadline d = deadline_after_us(EDU_DMA_TIMEOUT_US);
+    uint64_t flags = read_rflags();
+    wr64(e, EDU_DMA_CMD, EDU_DMA_START | EDU_DMA_IRQ | (to_device ? 0 : EDU_DMA_FROM_DEV));
+    /* Halting lets QEMU's icount skip straight to the transfer; the MSI
+     * (or the 100 Hz timer) wakes the CPU to look again. The check runs
+     * with interrupts off and STI;HLT is atomic, so a completion between
+     * the check and the halt is not slept through. */
+    for (;;) {
+        irq_disable();
+        if (!(rd64(e, EDU_DMA_CMD) & EDU_DMA_START) || deadline_passed(d))
+            break;
+        wait_for_interrupt();
+    }
+    if (flags & RFLAGS_IF)
+        irq_enable();
+    uint64_t cmd = rd64(e, EDU_DMA_CMD);
+    if (cmd & EDU_DMA_START) {
+        printk("# edu: DMA %s 0x%lx did not finish in %u us: cmd=0x%lx src=0x%lx dst=0x%lx count=0x%lx "
+               "irq status=0x%x\n", to_device ? "from" : "to", bus_addr, EDU_DMA_TIMEOUT_US, cmd,
+               rd64(e, EDU_DMA_SRC), rd64(e, EDU_DMA_DST), rd64(e, EDU_DMA_COUNT), rd32(e, EDU_IRQ_STATUS));
+        return -E_TIMEDOUT;
+    }
+    e->dmas++;
+    e->wait_us_total += clock_us() - start;
+    return 0;
+}

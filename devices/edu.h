@@ -1,0 +1,30 @@
+/* QEMU's edu teaching device (hw/misc/edu.c, PCI 1234:11e8): a 4 KiB
+ * buffer inside the device and a DMA engine that copies between it and a
+ * bus address. Under an IOMMU that address is an IOVA (or, under SVA, a
+ * kernel virtual address). */
+#ifndef VTDLAB_DEVICES_EDU_H
+#define VTDLAB_DEVICES_EDU_H
+
+#include <stdint.h>
+#include "pci.h"
+
+#define EDU_VENDOR      0x1234
+#define EDU_DEVICE      0x11e8
+#define EDU_BUFFER_SIZE 4096
+
+struct edu {
+    struct pci_dev *pci;
+    volatile uint8_t *bar0;
+    uint64_t dmas;           /* completed transfers */
+    uint64_t wait_us_total;  /* time spent waiting for them */
+};
+
+/* Finds and sets up the device (BAR, bus master, MSI); -E_NOENT if absent. */
+int edu_probe(struct edu *e);
+/* The device's buffer is reachable only by its DMA engine, so tests move
+ * data in and out again and compare. One DMA, waited for with the CPU halted until edu's MSI or the deadline.
+ * to_device: bus address -> device buffer; else device buffer -> bus
+ * address. Returns 0 or -E_TIMEDOUT (with edu's registers in the log). */
+int edu_dma(struct edu *e, uint64_t bus_addr, uint32_t buf_offset, uint32_t len, int to_device);
+
+#endif

@@ -1,0 +1,205 @@
+#include <stdio.h>
+#include <string.h>
+#include "pci.h"
+#include "../kernel/acpi.h"
+#include "../kernel/printk.h"
+#include "../lib/errno.h"
+#include "../mm/mm.h"
+
+#define MCFG_MAX        4
+#define PCI_DEVS        32
+#define PCI_FUNCS       8
+#define BUS_SHIFT       20
+#define DEV_SHIFT       15
+#define FN_SHIFT        12
+#define BUS_ECAM_SIZE   (1ul << BUS_SHIFT)
+#define CAP_WALK_MAX    48    /* a looping capability list ends here */
+#define EXT_CAP_ID(h)   ((h) & 0xffff)
+#define EXT_CAP_NEXT(h) (((h) >> 20) & 0xffc)
+
+static struct pci_dev devs[PCI_MAX_DEVICES];
+static unsigned ndevs;
+
+uint32_t pci_read32(const struct pci_dev *d, uint16_t off) { return *(volatile uint32_t *)(d->cfg + off); }
+uint16_t pci_read16(const struct pci_dev *d, uint16_t off) { return *(volatile uint16_t *)(d->cfg + off); }
+uint8_t pci_read8(const struct pci_dev *d, uint16_t off) { return d->cfg[off]; }
+void pci_write32(const struct pci_dev *d, uint16_t off, uint32_t v) { *(volatile uint32_t *)(d->cfg + off) = v; }
+void pci_write16(const struct pci_dev *d, uint16_t off, uint16_t v) { *(volatile uint16_t *)(d->cfg + off) = v; }
+
+unsigned pci_count(void) { return ndevs; }
+struct pci_dev *pci_get(unsigned i) { return i < ndevs ? &devs[i] : NULL; }
+
+struct pci_dev *pci_find(uint16_t vendor, uint16_t device)
+{
+    for (unsigned i = 0; i < ndevs; i++)
+        if (devs[i].vendor == vendor && devs[i].device == device)
+            return &devs[i];
+    return NULL;
+}
+
+static void find_caps(struct pci_dev *d)
+{
+    if (pci_read16(d, PCI_STATUS) & PCI_STATUS_CAP_LIST) {
+        uint8_t p = pci_read8(d, PCI_CAP_PTR) & ~3;
+        for (int n = 0; p && n < CAP_WALK_MAX; n++) {
+            uint8_t id = pci_read8(d, p);
+            if (id == PCI_CAP_MSI) d->cap_msi = p;
+            if (id == PCI_CAP_MSIX) d->cap_msix = p;
+            if (id == PCI_CAP_PCIE) d->cap_pcie = p;
+            p = pci_read8(d, p + 1) & ~3;
+        }
+    }
+    if (!d->cap_pcie)
+        return; /* extended space exists for PCIe functions only */
+    uint16_t p = PCI_EXT_CAP_START;
+    for (int n = 0; p >= PCI_EXT_CAP_START && n < CAP_WALK_MAX; n++) {
+        uint32_t h = pci_read32(d, p);
+        if (!h || h == UINT32_MAX)
+            break;
+        if (EXT_CAP_ID(h) == PCI_EXT_CAP_ATS) d->ext_ats = p;
+        if (EXT_CAP_ID(h) == PCI_EXT_CAP_PRI) d->ext_pri = p;
+        if (EXT_CAP_ID(h) == PCI_EXT_CAP_PASID) d->ext_pasid = p;
+        p = (uint16_t)EXT_CAP_NEXT(h);
+    }
+}
+
+static void scan_bus(const struct mcfg_entry *m, volatile uint8_t *ecam[256], unsigned bus, unsigned depth)
+{
+    if (bus < m->bus_start || bus > m->bus_end || depth > (unsigned)(m->bus_end - m->bus_start))
+        return;
+    if (!ecam[bus]) {
+        ecam[bus] = mmio_map(m->base + ((uint64_t)(bus - m->bus_start) << BUS_SHIFT), BUS_ECAM_SIZE);
+        if (!ecam[bus])
+            return;
+    }
+    for (unsigned dev = 0; dev < PCI_DEVS; dev++) {
+        for (unsigned fn = 0; fn < PCI_FUNCS; fn++) {
+            struct pci_dev probe = { .cfg = ecam[bus] + (dev << DEV_SHIFT) + (fn << FN_SHIFT) };
+            uint16_t vendor = pci_read16(&probe, PCI_VENDOR_ID);
+            if (vendor == PCI_VENDOR_NONE) {
+                if (fn == 0)
+                    break;
+                continue;
+            }
+            if (ndevs == PCI_MAX_DEVICES) {
+                printk("# pci: more than %d functions; the rest are not tracked\n", PCI_MAX_DEVICES);
+                return;
+            }
+            struct pci_dev *d = &devs[ndevs++];
+            *d = probe;
+            d->segment = m->segment;
+            d->bus = (uint8_t)bus;
+            d->dev = (uint8_t)dev;
+            d->fn = (uint8_t)fn;
+            d->vendor = vendor;
+            d->device = pci_read16(d, PCI_DEVICE_ID);
+            d->class_rev = pci_read32(d, PCI_CLASS_REVISION);
+            d->header_type = pci_read8(d, PCI_HEADER_TYPE);
+            find_caps(d);
+            if ((d->header_type & PCI_HEADER_TYPE_MASK) == PCI_HEADER_BRIDGE) {
+                uint8_t secondary = pci_read8(d, PCI_SECONDARY_BUS);
+                if (secondary > bus)
+                    scan_bus(m, ecam, secondary, depth + 1);
+            }
+            if (fn == 0 && !(d->header_type & PCI_HEADER_MULTIFUNC))
+                break;
+        }
+    }
+}
+
+int pci_init(void)
+{
+    const struct acpi_header *mcfg = acpi_find("MCFG");
+    if (!mcfg)
+        return -E_NOENT;
+    struct mcfg_entry m[MCFG_MAX];
+    size_t n = acpi_mcfg_parse(mcfg, m, MCFG_MAX);
+    static volatile uint8_t *ecam[MCFG_MAX][256];
+    ndevs = 0;
+    for (size_t i = 0; i < n && i < MCFG_MAX; i++)
+        scan_bus(&m[i], ecam[i], m[i].bus_start, 0);
+    return (int)ndevs;
+}
+
+volatile void *pci_map_bar(struct pci_dev *d, unsigned bar, uint64_t *size)
+{
+    if (bar >= PCI_BAR_COUNT)
+        return NULL;
+    uint16_t off = PCI_BAR0 + 4 * bar;
+    uint32_t lo = pci_read32(d, off);
+    if (lo & PCI_BAR_IO)
+        return NULL;
+    int is64 = (lo & PCI_BAR_TYPE_MASK) == PCI_BAR_MEM64;
+    uint16_t cmd = pci_read16(d, PCI_COMMAND);
+    pci_write16(d, PCI_COMMAND, cmd & ~PCI_COMMAND_MEMORY);
+    pci_write32(d, off, UINT32_MAX);
+    uint64_t mask = pci_read32(d, off) & PCI_BAR_MEM_MASK & UINT32_MAX;
+    pci_write32(d, off, lo);
+    uint64_t hi = 0;
+    if (is64) {
+        hi = pci_read32(d, off + 4);
+        pci_write32(d, off + 4, UINT32_MAX);
+        mask |= (uint64_t)pci_read32(d, off + 4) << 32;
+        pci_write32(d, off + 4, (uint32_t)hi);
+    } else {
+        mask |= 0xffffffff00000000ul;
+    }
+    pci_write16(d, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY);
+    uint64_t base = (hi << 32) | (lo & PCI_BAR_MEM_MASK & UINT32_MAX), sz = ~mask + 1;
+    if (!base || !(mask & PCI_BAR_MEM_MASK))
+        return NULL;
+    if (size)
+        *size = sz;
+    return mmio_map(base, sz);
+}
+
+void pci_enable_bus_master(struct pci_dev *d)
+{
+    pci_write16(d, PCI_COMMAND, pci_read16(d, PCI_COMMAND) | PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY);
+}
+
+int pci_msi_enable(struct pci_dev *d, uint32_t apic_id, uint8_t vector)
+{
+    if (!d->cap_msi)
+        return -E_NOENT;
+    uint8_t c = d->cap_msi;
+    uint16_t ctl = pci_read16(d, c + MSI_CONTROL);
+    pci_write32(d, c + MSI_ADDRESS_LO, MSI_ADDRESS_BASE | (apic_id << MSI_ADDRESS_DEST_SHIFT));
+    if (ctl & MSI_CONTROL_64BIT) {
+        pci_write32(d, c + MSI_ADDRESS_HI, 0);
+        pci_write16(d, c + MSI_DATA_64, vector);
+    } else {
+        pci_write16(d, c + MSI_DATA_32, vector);
+    }
+    pci_write16(d, c + MSI_CONTROL, ctl | MSI_CONTROL_ENABLE);
+    pci_write16(d, PCI_COMMAND, pci_read16(d, PCI_COMMAND) | PCI_COMMAND_INTX_DISABLE);
+    return 0;
+}
+
+/* Follows the path from its start bus through bridges (8.3.1). */
+int pci_scope_covers(const struct dmar_scope *s, const struct pci_dev *d)
+{
+    if (s->type != DMAR_SCOPE_PCI_ENDPOINT && s->type != DMAR_SCOPE_PCI_SUBHIERARCHY)
+        return 0;
+    unsigned bus = s->start_bus;
+    for (unsigned i = 0; i < s->path_len; i++) {
+        const struct pci_dev *hop = NULL;
+        for (unsigned j = 0; j < ndevs; j++)
+            if (devs[j].segment == d->segment && devs[j].bus == bus && devs[j].dev == s->path[i].device &&
+                devs[j].fn == s->path[i].function)
+                hop = &devs[j];
+        if (!hop)
+            return 0;
+        if (i + 1 == s->path_len) {
+            if (hop == d)
+                return 1;
+            if (s->type != DMAR_SCOPE_PCI_SUBHIERARCHY || (hop->header_type & PCI_HEADER_TYPE_MASK) != PCI_HEADER_BRIDGE)
+                return 0;
+            /* d is below the bridge if its bus is within the bridge's range */
+            uint8_t secondary = pci_read8(hop, PCI_SECONDARY_BUS), subordinate = pci_read8(hop, PCI_SUBORDINATE_BUS);
+            return d->bus >= secondary && d->bus <= subordinate;
+        }
+        bus = pci_read8(hop, PCI_SECONDARY_BUS);
+    }
+    return 0;
+}

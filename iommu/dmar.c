@@ -1,0 +1,174 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "dmar.h"
+#include "../lib/errno.h"
+
+static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, sizeof(v)); return v; }
+static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, sizeof(v)); return v; }
+static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, sizeof(v)); return v; }
+
+static void problem(struct dmar_info *d, const char *fmt, ...)
+{
+    if (d->nproblems >= DMAR_MAX_PROBLEMS) {
+        /* the last slot says that more were dropped */
+        snprintf(d->problems[DMAR_MAX_PROBLEMS - 1], DMAR_PROBLEM_LEN, "more problems than are kept");
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->problems[d->nproblems++], DMAR_PROBLEM_LEN, fmt, ap);
+    va_end(ap);
+}
+
+const char *dmar_scope_type_name(uint8_t type)
+{
+    switch (type) {
+    case DMAR_SCOPE_PCI_ENDPOINT: return "PCI endpoint";
+    case DMAR_SCOPE_PCI_SUBHIERARCHY: return "PCI sub-hierarchy";
+    case DMAR_SCOPE_IOAPIC: return "I/O APIC";
+    case DMAR_SCOPE_HPET: return "HPET";
+    case DMAR_SCOPE_ACPI_NAMESPACE: return "ACPI namespace device";
+    default: return "unknown";
+    }
+}
+
+/* Device scopes fill [p, end) exactly; one that runs past it ends the list. */
+static void parse_scopes(struct dmar_info *d, const char *what, unsigned idx, const uint8_t *p,
+                         const uint8_t *end, struct dmar_scopes *out)
+{
+    out->count = 0;
+    while (p < end) {
+        if (end - p < DMAR_SCOPE_HEADER || p[1] < DMAR_SCOPE_HEADER || p[1] > end - p) {
+            problem(d, "%s %u: device scope at +%ld runs past its structure", what, idx, (long)(end - p));
+            return;
+        }
+        uint8_t len = p[1];
+        if ((len - DMAR_SCOPE_HEADER) % 2) {
+            problem(d, "%s %u: device scope length %u leaves half a path entry", what, idx, len);
+        } else if (out->count == DMAR_MAX_SCOPES) {
+            problem(d, "%s %u: more than %d device scopes; the rest are ignored", what, idx, DMAR_MAX_SCOPES);
+            return;
+        } else {
+            struct dmar_scope *s = &out->s[out->count++];
+            s->type = p[0];
+            s->enumeration_id = p[4];
+            s->start_bus = p[5];
+            unsigned n = (len - DMAR_SCOPE_HEADER) / 2;
+            if (n > DMAR_MAX_PATH) {
+                problem(d, "%s %u: a device scope path of %u hops is cut to %d", what, idx, n, DMAR_MAX_PATH);
+                n = DMAR_MAX_PATH;
+            }
+            if (n == 0)
+                problem(d, "%s %u: device scope with an empty path", what, idx);
+            s->path_len = (uint8_t)n;
+            for (unsigned i = 0; i < n; i++) {
+                s->path[i].device = p[DMAR_SCOPE_HEADER + 2 * i];
+                s->path[i].function = p[DMAR_SCOPE_HEADER + 2 * i + 1];
+            }
+        }
+        p += len;
+    }
+}
+
+static int room(struct dmar_info *d, unsigned n, unsigned max, const char *what)
+{
+    if (n < max)
+        return 1;
+    problem(d, "more than %u %s structures; the rest are ignored", max, what);
+    return 0;
+}
+
+int dmar_parse(const void *table, size_t len, struct dmar_info *d)
+{
+    memset(d, 0, sizeof(*d));
+    const uint8_t *t = table;
+    if (len < DMAR_STRUCTS_OFFSET)
+        return -E_INVAL;
+    d->host_address_width = (uint8_t)(t[DMAR_HAW_OFFSET] + 1);
+    d->flags = t[DMAR_FLAGS_OFFSET];
+    size_t off = DMAR_STRUCTS_OFFSET;
+    while (off < len) {
+        if (len - off < DMAR_STRUCT_HEADER) {
+            problem(d, "%zu stray bytes at the end of the table", len - off);
+            break;
+        }
+        const uint8_t *s = t + off;
+        uint16_t type = rd16(s), slen = rd16(s + 2);
+        if (slen < DMAR_STRUCT_HEADER || slen > len - off) {
+            problem(d, "structure type %u at offset %zu has length %u, past the table's %zu bytes", type, off,
+                    slen, len);
+            break;
+        }
+        const uint8_t *end = s + slen;
+        switch (type) {
+        case DMAR_TYPE_DRHD:
+            if (slen < DMAR_DRHD_SCOPES) {
+                problem(d, "DRHD at offset %zu is %u bytes, shorter than its fixed part", off, slen);
+            } else if (room(d, d->ndrhd, DMAR_MAX_UNITS, "DRHD")) {
+                struct dmar_drhd *u = &d->drhd[d->ndrhd];
+                u->flags = s[4];
+                u->size = s[5] & 0xf;
+                u->segment = rd16(s + 6);
+                u->base = rd64(s + 8);
+                parse_scopes(d, "DRHD", d->ndrhd, s + DMAR_DRHD_SCOPES, end, &u->scopes);
+                d->ndrhd++;
+            }
+            break;
+        case DMAR_TYPE_RMRR:
+            if (slen < DMAR_RMRR_SCOPES) {
+                problem(d, "RMRR at offset %zu is %u bytes, shorter than its fixed part", off, slen);
+            } else if (room(d, d->nrmrr, DMAR_MAX_RMRR, "RMRR")) {
+                struct dmar_rmrr *r = &d->rmrr[d->nrmrr];
+                r->segment = rd16(s + 6);
+                r->base = rd64(s + 8);
+                r->limit = rd64(s + 16);
+                if (r->limit < r->base)
+                    problem(d, "RMRR %u: limit 0x%lx below base 0x%lx", d->nrmrr, (unsigned long)r->limit,
+                            (unsigned long)r->base);
+                parse_scopes(d, "RMRR", d->nrmrr, s + DMAR_RMRR_SCOPES, end, &r->scopes);
+                d->nrmrr++;
+            }
+            break;
+        case DMAR_TYPE_ATSR:
+        case DMAR_TYPE_SATC: {
+            int atsr = type == DMAR_TYPE_ATSR;
+            unsigned *n = atsr ? &d->natsr : &d->nsatc;
+            const char *name = atsr ? "ATSR" : "SATC";
+            if (slen < (atsr ? DMAR_ATSR_SCOPES : DMAR_SATC_SCOPES)) {
+                problem(d, "%s at offset %zu is %u bytes, shorter than its fixed part", name, off, slen);
+            } else if (room(d, *n, DMAR_MAX_OTHER, name)) {
+                struct dmar_port_list *a = atsr ? &d->atsr[*n] : &d->satc[*n];
+                a->flags = s[4];
+                a->segment = rd16(s + 6);
+                parse_scopes(d, name, *n, s + (atsr ? DMAR_ATSR_SCOPES : DMAR_SATC_SCOPES), end, &a->scopes);
+                (*n)++;
+            }
+            break;
+        }
+        case DMAR_TYPE_RHSA:
+            if (slen < DMAR_RHSA_LENGTH) {
+                problem(d, "RHSA at offset %zu is %u bytes, shorter than its %d", off, slen, DMAR_RHSA_LENGTH);
+            } else if (room(d, d->nrhsa, DMAR_MAX_OTHER, "RHSA")) {
+                d->rhsa[d->nrhsa].base = rd64(s + 8);
+                d->rhsa[d->nrhsa].proximity_domain = rd32(s + 16);
+                d->nrhsa++;
+            }
+            break;
+        case DMAR_TYPE_ANDD:
+            if (slen < DMAR_ANDD_MIN_LENGTH)
+                problem(d, "ANDD at offset %zu is %u bytes, shorter than its fixed part", off, slen);
+            else
+                d->nandd++;
+            break;
+        default:
+            /* Newer spec revisions add types; skipping them is what the
+             * spec asks of software that does not know them. */
+            problem(d, "structure of unknown type %u (%u bytes) at offset %zu skipped", type, slen, off);
+            d->nunknown++;
+            break;
+        }
+        off += slen;
+    }
+    return 0;
+}

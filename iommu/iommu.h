@@ -1,0 +1,13 @@
+/* VT-d discovery: the DMAR table parsed and reported; nothing is enabled
+ * until a suite asks. */
+#ifndef VTDLAB_IOMMU_IOMMU_H
+#define VTDLAB_IOMMU_IOMMU_H
+
+#include "dmar.h"
+
+/* Parses the DMAR table, if there is one, and reports it in words. */
+void iommu_init(void);
+/* NULL when the platform has no (valid) DMAR table. */
+const struct dmar_info *iommu_dmar(void);
+
+#endif

@@ -1,0 +1,69 @@
+/* dmar: the firmware's DMAR table as the kernel parsed it. */
+#include "devices/pci.h"
+#include "iommu/iommu.h"
+#include "kernel/exit.h"
+#include "kernel/harness.h"
+#include "mm/mm.h"
+
+/* Where QEMU's q35 puts its one intel-iommu (Q35_HOST_BRIDGE_IOMMU_ADDR). */
+#define QEMU_VTD_BASE 0xfed90000ul
+#define VTD_VER_REG   0x00
+#define VTD_VER_MAJOR(v) (((v) >> 4) & 0xf)
+
+static const struct dmar_info *need_dmar(struct test *t)
+{
+    const struct dmar_info *d = iommu_dmar();
+    if (!d)
+        test_skip(t, "no DMAR table: the platform reports no VT-d unit");
+    return d;
+}
+
+static void parsed_without_problems(struct test *t)
+{
+    const struct dmar_info *d = need_dmar(t);
+    EXPECT_EQ(t, d->nproblems, 0);
+    for (unsigned i = 0; i < d->nproblems; i++)
+        test_diag(t, "problem: %s", d->problems[i]);
+    EXPECT_TRUE(t, d->host_address_width >= 32 && d->host_address_width <= 64,
+                "host address width %u is implausible", d->host_address_width);
+    ASSERT_TRUE(t, d->ndrhd >= 1, "DMAR lists no remapping unit");
+}
+
+/* QEMU 10.0.2 does not set INCLUDE_PCI_ALL: it lists an endpoint scope for
+ * every device on a bus that does not bypass the IOMMU (a newer layout
+ * than older QEMUs'). Either way one unit must cover every function. */
+static void qemu_has_one_unit_for_all_devices(struct test *t)
+{
+    const struct dmar_info *d = need_dmar(t);
+    if (!platform_is_qemu())
+        test_skip(t, "QEMU's layout is not expected on this machine");
+    ASSERT_EQ(t, d->ndrhd, 1);
+    const struct dmar_drhd *u = &d->drhd[0];
+    EXPECT_EQ(t, u->base, QEMU_VTD_BASE);
+    EXPECT_EQ(t, u->segment, 0);
+    test_diag(t, "DRHD 0: flags 0x%x, %u scopes", u->flags, u->scopes.count);
+    for (unsigned i = 0; i < pci_count(); i++) {
+        const struct pci_dev *p = pci_get(i);
+        int covered = (u->flags & DMAR_DRHD_INCLUDE_PCI_ALL) != 0;
+        for (unsigned s = 0; s < u->scopes.count && !covered; s++)
+            covered = pci_scope_covers(&u->scopes.s[s], p);
+        EXPECT_TRUE(t, covered, "%02x:%02x.%x is not under DRHD 0", p->bus, p->dev, p->fn);
+    }
+}
+
+static void every_unit_answers(struct test *t)
+{
+    const struct dmar_info *d = need_dmar(t);
+    for (unsigned i = 0; i < d->ndrhd; i++) {
+        volatile uint32_t *regs = mmio_map(d->drhd[i].base, PAGE_SIZE);
+        ASSERT_TRUE(t, regs != NULL, "cannot map unit %u at 0x%lx", i, d->drhd[i].base);
+        uint32_t ver = regs[VTD_VER_REG / 4];
+        test_diag(t, "unit %u at 0x%lx: version %u.%u", i, d->drhd[i].base, VTD_VER_MAJOR(ver), ver & 0xf);
+        EXPECT_TRUE(t, ver != 0 && ver != UINT32_MAX, "unit %u version register reads 0x%x", i, ver);
+    }
+}
+
+TEST_SUITE(dmar, 30, 0,
+           TEST(parsed_without_problems),
+           TEST(qemu_has_one_unit_for_all_devices),
+           TEST(every_unit_answers));
