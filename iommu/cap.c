@@ -64,7 +64,7 @@ void vtd_describe_fields(const struct vtd_field *f, size_t n, uint64_t reg, void
     char buf[FIELD_LINE];
     for (size_t i = 0; i < n; i++) {
         snprintf(buf, sizeof(buf), "  %-7s [%u:%u] = 0x%lx (%s)", f[i].name, f[i].hi, f[i].lo,
-                 (unsigned long)vtd_field(reg, f[i].hi, f[i].lo), f[i].meaning);
+                 (unsigned long)bits_get(reg, f[i].hi, f[i].lo), f[i].meaning);
         line(buf);
     }
 }

@@ -165,7 +165,7 @@ struct boot_info *mm_init(struct boot_info *bi)
 
     kpt.alloc_table = kpt_alloc;
     kpt.table_ptr = kpt_ptr;
-    kpt.table_flags = PTE_RW;
+    kpt.fmt = &pt_format_x86;
     /* PML4 entries of the kernel half never change after boot: every
      * region's top table is made now and never unlinked. */
     kpt.keep_level = PT_LEVEL_PDPT;
@@ -192,7 +192,7 @@ struct boot_info *mm_init(struct boot_info *bi)
         uint64_t pdpt = pt_page_alloc();
         if (!pdpt)
             panic("mm: no frame for a region's top table");
-        root[pt_index(regions[i], PT_LEVEL_PML4)] = pdpt | kpt.table_flags | PTE_P;
+        root[pt_index(regions[i], PT_LEVEL_PML4)] = pdpt | kpt.fmt->table_flags;
     }
 
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_NXE);

@@ -2,6 +2,26 @@
 #include "pgtable.h"
 #include "../lib/errno.h"
 
+const struct pt_format pt_format_x86 = {
+    .name = "x86 4-level",
+    .levels = PT_LEVEL_PML4,
+    .present_mask = PTE_P,
+    .leaf_flags = PTE_P,
+    .table_flags = PTE_P | PTE_RW,
+    .attr_mask = PTE_ATTR_MASK,
+    .canonical = 1,
+};
+
+static int present(const struct pt_ctx *pt, uint64_t e) { return (e & pt->fmt->present_mask) != 0; }
+static int is_leaf(uint64_t e, int level) { return pte_is_leaf(e, level); }
+
+static int va_ok(const struct pt_ctx *pt, uint64_t va)
+{
+    if (pt->fmt->canonical)
+        return va_is_canonical(va);
+    return (va >> (PAGE_BITS + PT_INDEX_BITS * pt->fmt->levels)) == 0;
+}
+
 static uint64_t *table_at(const struct pt_ctx *pt, uint64_t pa)
 {
     return pt->table_ptr(pt->owner, pa);
@@ -18,26 +38,30 @@ static int table_is_empty(const uint64_t *t)
 int pt_map_page(const struct pt_ctx *pt, uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs)
 {
     uint64_t size = pt_leaf_size(leaf_level);
-    if (leaf_level < PT_LEVEL_PT || leaf_level > PT_LEVEL_PDPT || (va & (size - 1)) || (pa & (size - 1)) ||
-        (pa & ~PTE_ADDR_MASK) || (attrs & ~PTE_ATTR_MASK) || !va_is_canonical(va))
+    if (leaf_level < PT_LEVEL_PT || leaf_level > PT_LEVEL_PDPT || leaf_level >= pt->fmt->levels ||
+        (va & (size - 1)) || (pa & (size - 1)) || (pa & ~PTE_ADDR_MASK) || (attrs & ~pt->fmt->attr_mask) ||
+        !va_ok(pt, va))
         return -E_INVAL;
     uint64_t *t = table_at(pt, pt->root_pa);
-    for (int level = PT_LEVEL_PML4; level > leaf_level; level--) {
+    for (int level = pt->fmt->levels; level > leaf_level; level--) {
         uint64_t *e = &t[pt_index(va, level)];
-        if (!pte_present(*e)) {
+        if (!present(pt, *e)) {
             uint64_t npa = pt->alloc_table(pt->owner);
             if (!npa)
                 return -E_NOMEM;
-            *e = npa | pt->table_flags | PTE_P;
-        } else if (pte_is_leaf(*e, level)) {
+            *e = npa | pt->fmt->table_flags;
+        } else if (is_leaf(*e, level)) {
             return -E_EXIST;
         }
         t = table_at(pt, pte_addr(*e));
     }
     uint64_t *leaf = &t[pt_index(va, leaf_level)];
-    if (pte_present(*leaf))
+    if (present(pt, *leaf))
         return -E_EXIST;
-    *leaf = pa | attrs | PTE_P | (leaf_level > PT_LEVEL_PT ? PTE_PS : 0);
+    uint64_t e = pa | attrs | pt->fmt->leaf_flags | (leaf_level > PT_LEVEL_PT ? PTE_PS : 0);
+    if (!present(pt, e))
+        return -E_INVAL; /* a leaf nobody could use: no access bit asked for */
+    *leaf = e;
     return 0;
 }
 
@@ -66,12 +90,12 @@ int pt_map_range(const struct pt_ctx *pt, uint64_t va, uint64_t pa, uint64_t siz
 static int walk(const struct pt_ctx *pt, uint64_t va, uint64_t *tables[PT_LEVELS + 1], int *leaf_level)
 {
     uint64_t *t = table_at(pt, pt->root_pa);
-    for (int level = PT_LEVEL_PML4; level >= PT_LEVEL_PT; level--) {
+    for (int level = pt->fmt->levels; level >= PT_LEVEL_PT; level--) {
         tables[level] = t;
         uint64_t e = t[pt_index(va, level)];
-        if (!pte_present(e))
+        if (!present(pt, e))
             return -E_NOENT;
-        if (pte_is_leaf(e, level)) {
+        if (is_leaf(e, level)) {
             *leaf_level = level;
             return 0;
         }
@@ -84,7 +108,7 @@ uint64_t pt_lookup(const struct pt_ctx *pt, uint64_t va, int *level)
 {
     uint64_t *tables[PT_LEVELS + 1];
     int leaf;
-    if (!va_is_canonical(va) || walk(pt, va, tables, &leaf))
+    if (!va_ok(pt, va) || walk(pt, va, tables, &leaf))
         return 0;
     if (level)
         *level = leaf;
@@ -95,13 +119,16 @@ int pt_protect(const struct pt_ctx *pt, uint64_t va, uint64_t attrs)
 {
     uint64_t *tables[PT_LEVELS + 1];
     int leaf;
-    if ((attrs & ~PTE_ATTR_MASK) || !va_is_canonical(va))
+    if ((attrs & ~pt->fmt->attr_mask) || !va_ok(pt, va))
         return -E_INVAL;
     int err = walk(pt, va, tables, &leaf);
     if (err)
         return err;
     uint64_t *e = &tables[leaf][pt_index(va, leaf)];
-    *e = (*e & ~PTE_ATTR_MASK) | attrs;
+    uint64_t n = (*e & ~pt->fmt->attr_mask) | attrs;
+    if (!present(pt, n))
+        return -E_INVAL;
+    *e = n;
     return 0;
 }
 
@@ -110,7 +137,7 @@ int pt_unmap_page(const struct pt_ctx *pt, uint64_t va, int *leaf_level, struct 
     uint64_t *tables[PT_LEVELS + 1];
     int leaf;
     unlinked->count = 0;
-    if (!va_is_canonical(va))
+    if (!va_ok(pt, va))
         return -E_INVAL;
     int err = walk(pt, va, tables, &leaf);
     if (err)
@@ -120,7 +147,7 @@ int pt_unmap_page(const struct pt_ctx *pt, uint64_t va, int *leaf_level, struct 
         *leaf_level = leaf;
     /* Unlink tables bottom-up while they are empty; the root and kept
      * levels stay. */
-    for (int level = leaf; level < PT_LEVEL_PML4; level++) {
+    for (int level = leaf; level < pt->fmt->levels; level++) {
         if (pt->keep_level && level >= pt->keep_level)
             break;
         if (!table_is_empty(tables[level]))

@@ -7,10 +7,23 @@
 #include <stdint.h>
 #include "pte.h"
 
+/* What differs between the formats this walker serves: x86 paging (the CPU,
+ * and the IOMMU's first stage under SVA) and VT-d second-stage tables. Bit
+ * 7 is the large-page bit and bits 51:12 the address in both. */
+struct pt_format {
+    const char *name;
+    int levels;              /* 4, or 3 for a 39-bit second stage */
+    uint64_t present_mask;   /* an entry is present when any of these is set */
+    uint64_t leaf_flags;     /* added to every leaf */
+    uint64_t table_flags;    /* every non-leaf entry: present and access */
+    uint64_t attr_mask;      /* what a caller may ask for in a leaf */
+    int canonical;           /* addresses sign-extend bit 47 (x86) or are plain */
+};
+extern const struct pt_format pt_format_x86;
+
 struct pt_ctx {
     uint64_t root_pa;
-    /* Flags for non-leaf entries (P is added); the leaf decides access. */
-    uint64_t table_flags;
+    const struct pt_format *fmt;
     /* Tables at this level and above are never unlinked (0: none kept). */
     int keep_level;
     uint64_t (*alloc_table)(void *owner);      /* zeroed page or 0 */

@@ -24,16 +24,17 @@ enum pt_level { PT_LEVEL_PT = 1, PT_LEVEL_PD = 2, PT_LEVEL_PDPT = 3, PT_LEVEL_PM
 #define PT_LEVELS       4
 #define PT_ENTRIES      512
 #define PT_INDEX_BITS   9
+#define PAGE_BITS       12
 
 static inline unsigned pt_index(uint64_t va, int level)
 {
-    return (unsigned)(va >> (12 + PT_INDEX_BITS * (level - 1))) & (PT_ENTRIES - 1);
+    return (unsigned)(va >> (PAGE_BITS + PT_INDEX_BITS * (level - 1))) & (PT_ENTRIES - 1);
 }
 
 /* Bytes mapped by one leaf at this level: 4 KiB, 2 MiB, 1 GiB. */
 static inline uint64_t pt_leaf_size(int level)
 {
-    return 1ul << (12 + PT_INDEX_BITS * (level - 1));
+    return 1ul << (PAGE_BITS + PT_INDEX_BITS * (level - 1));
 }
 
 static inline uint64_t pte_addr(uint64_t pte) { return pte & PTE_ADDR_MASK; }

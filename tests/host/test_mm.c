@@ -38,7 +38,7 @@ static int setup(void **state)
 {
     mem.pages = aligned_alloc(PAGE, (size_t)MAX_TABLES * PAGE);
     mem.used = mem.allocated = 0;
-    pt = (struct pt_ctx){ 0, PTE_RW, 0, fake_alloc, fake_ptr, &mem };
+    pt = (struct pt_ctx){ 0, &pt_format_x86, 0, fake_alloc, fake_ptr, &mem };
     pt.root_pa = fake_alloc(&mem);
     return 0;
 }
@@ -162,6 +162,7 @@ static void protect_changes_attributes_only(void **state)
     assert_int_equal(pt_lookup(&pt, va, NULL), 0x7000ull | PTE_P | PTE_NX);
     assert_int_equal(pt_protect(&pt, va + PAGE, PTE_NX), -E_NOENT);
     assert_int_equal(pt_protect(&pt, va, PTE_PS), -E_INVAL);
+    assert_int_equal(pt_protect(&pt, va, PTE_P), -E_INVAL); /* P is the walker's, not the caller's */
 }
 
 static void frame_pool_bookkeeping(void **state)

@@ -1,0 +1,104 @@
+#include <string.h>
+#include "context.h"
+#include "cap.h"
+#include "../lib/bits.h"
+#include "../lib/errno.h"
+#include "../mm/mm.h"
+
+#define CACHE_LINE 64
+
+int vtd_root_entry_encode(struct vtd_root_entry *e, uint64_t ctp)
+{
+    memset(e, 0, sizeof(*e));
+    if (ctp & ~PAGE_MASK)
+        return -E_INVAL;
+    bits_set(&e->qw[0], ROOT_CTP, ctp >> PAGE_SHIFT);
+    bits_set(&e->qw[0], ROOT_P, 1);
+    return 0;
+}
+
+int vtd_context_legacy_encode(struct vtd_context_entry *e, uint64_t slptptr, unsigned aw, uint16_t did,
+                              enum vtd_tt tt, int fpd)
+{
+    memset(e, 0, sizeof(*e));
+    if ((slptptr & ~PAGE_MASK) || bits_set(&e->qw[0], CTX_TT, tt) || bits_set(&e->qw[1], CTX_AW, aw) ||
+        bits_set(&e->qw[1], CTX_DID, did))
+        return -E_INVAL;
+    bits_set(&e->qw[0], CTX_SLPTPTR, slptptr >> PAGE_SHIFT);
+    bits_set(&e->qw[0], CTX_FPD, fpd ? 1 : 0);
+    bits_set(&e->qw[0], CTX_P, 1);
+    return 0;
+}
+
+void vtd_flush_lines(const struct vtd_unit *u, const volatile void *p, uint64_t len)
+{
+    if (ECAP_C(u->ecap))
+        return;
+    uint64_t a = (uint64_t)p & ~(uint64_t)(CACHE_LINE - 1), end = (uint64_t)p + len;
+    for (; a < end; a += CACHE_LINE)
+        __asm__ volatile("clflush (%0)" : : "r"(a) : "memory");
+    __asm__ volatile("mfence" ::: "memory");
+}
+
+void vtd_entry_write(const struct vtd_unit *u, volatile uint64_t *dst, const uint64_t *src, unsigned n,
+                     unsigned present_word)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (i != present_word)
+            dst[i] = src[i];
+    __asm__ volatile("" ::: "memory"); /* x86 keeps stores in order; the compiler must too */
+    dst[present_word] = src[present_word];
+    vtd_flush_lines(u, dst, n * sizeof(uint64_t));
+}
+
+void vtd_entry_clear(const struct vtd_unit *u, volatile uint64_t *dst, unsigned n, unsigned present_word)
+{
+    dst[present_word] = 0;
+    __asm__ volatile("" ::: "memory");
+    for (unsigned i = 0; i < n; i++)
+        dst[i] = 0;
+    vtd_flush_lines(u, dst, n * sizeof(uint64_t));
+}
+
+int vtd_legacy_tables_init(struct vtd_legacy_tables *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->root_pa = page_alloc();
+    return t->root_pa ? 0 : -E_NOMEM;
+}
+
+int vtd_legacy_context_set(const struct vtd_unit *u, struct vtd_legacy_tables *t, uint8_t bus, uint8_t devfn,
+                           const struct vtd_context_entry *e)
+{
+    struct vtd_root_entry *root = phys_to_virt(t->root_pa);
+    if (!t->context_pa[bus]) {
+        t->context_pa[bus] = page_alloc();
+        if (!t->context_pa[bus])
+            return -E_NOMEM;
+        vtd_flush_lines(u, phys_to_virt(t->context_pa[bus]), PAGE_SIZE);
+        struct vtd_root_entry re;
+        vtd_root_entry_encode(&re, t->context_pa[bus]);
+        vtd_entry_write(u, root[bus].qw, re.qw, 2, 0);
+    }
+    struct vtd_context_entry *ctx = phys_to_virt(t->context_pa[bus]);
+    vtd_entry_write(u, ctx[devfn].qw, e->qw, 2, 0);
+    return 0;
+}
+
+void vtd_legacy_context_clear(const struct vtd_unit *u, struct vtd_legacy_tables *t, uint8_t bus, uint8_t devfn)
+{
+    if (t->context_pa[bus]) {
+        struct vtd_context_entry *ctx = phys_to_virt(t->context_pa[bus]);
+        vtd_entry_clear(u, ctx[devfn].qw, 2, 0);
+    }
+}
+
+void vtd_legacy_tables_free(struct vtd_legacy_tables *t)
+{
+    for (unsigned b = 0; b < VTD_ROOT_ENTRIES; b++)
+        if (t->context_pa[b])
+            page_free(t->context_pa[b]);
+    if (t->root_pa)
+        page_free(t->root_pa);
+    memset(t, 0, sizeof(*t));
+}

@@ -1,0 +1,120 @@
+#include <string.h>
+#include "domain.h"
+#include "cap.h"
+#include "context.h"
+#include "../lib/errno.h"
+#include "../mm/mm.h"
+
+#define SL_SNP (1ul << 11)
+
+const struct pt_format vtd_sl_format_3level = {
+    .name = "VT-d second stage, 3-level",
+    .levels = PT_LEVEL_PDPT,
+    .present_mask = SL_RW,
+    .leaf_flags = 0,
+    .table_flags = SL_RW,
+    .attr_mask = SL_RW | SL_SNP,
+    .canonical = 0,
+};
+
+const struct pt_format vtd_sl_format_4level = {
+    .name = "VT-d second stage, 4-level",
+    .levels = PT_LEVEL_PML4,
+    .present_mask = SL_RW,
+    .leaf_flags = 0,
+    .table_flags = SL_RW,
+    .attr_mask = SL_RW | SL_SNP,
+    .canonical = 0,
+};
+
+static uint64_t table_alloc(void *owner)
+{
+    struct vtd_domain *d = owner;
+    uint64_t pa = page_alloc();
+    if (pa) {
+        d->tables++;
+        vtd_flush_lines(d->u, phys_to_virt(pa), PAGE_SIZE);
+    }
+    return pa;
+}
+
+static void *table_ptr(void *owner, uint64_t pa) { return phys_to_virt(pa); }
+
+int vtd_domain_init(struct vtd_domain *d, struct vtd_unit *u, uint16_t did)
+{
+    memset(d, 0, sizeof(*d));
+    d->u = u;
+    d->did = did;
+    uint64_t sagaw = CAP_SAGAW(u->cap);
+    const struct pt_format *f = (sagaw & SAGAW_48_4LEVEL) ? &vtd_sl_format_4level
+                              : (sagaw & SAGAW_39_3LEVEL) ? &vtd_sl_format_3level : NULL;
+    if (!f)
+        return -E_INVAL;
+    d->levels = f->levels;
+    d->pt = (struct pt_ctx){ .fmt = f, .alloc_table = table_alloc, .table_ptr = table_ptr, .owner = d };
+    d->pt.root_pa = table_alloc(d);
+    return d->pt.root_pa ? 0 : -E_NOMEM;
+}
+
+/* The entries on iova's path, flushed for a unit that does not snoop. */
+static void flush_path(struct vtd_domain *d, uint64_t iova)
+{
+    uint64_t pa = d->pt.root_pa;
+    for (int level = d->levels; level >= PT_LEVEL_PT && pa; level--) {
+        uint64_t *e = (uint64_t *)phys_to_virt(pa) + pt_index(iova, level);
+        vtd_flush_lines(d->u, e, sizeof(*e));
+        if (!(*e & SL_RW) || pte_is_leaf(*e, level))
+            break;
+        pa = pte_addr(*e);
+    }
+}
+
+int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t pa, int leaf_level, uint64_t access)
+{
+    uint64_t sllps = CAP_SLLPS(d->u->cap);
+    if ((leaf_level == PT_LEVEL_PD && !(sllps & SLLPS_2M)) || (leaf_level == PT_LEVEL_PDPT && !(sllps & SLLPS_1G)))
+        return -E_RANGE;
+    int err = pt_map_page(&d->pt, iova, pa, leaf_level, access);
+    if (!err)
+        flush_path(d, iova);
+    return err;
+}
+
+int vtd_domain_protect(struct vtd_domain *d, uint64_t iova, uint64_t access)
+{
+    int err = pt_protect(&d->pt, iova, access);
+    if (!err)
+        flush_path(d, iova);
+    return err;
+}
+
+int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova)
+{
+    struct pt_unlinked un;
+    int err = pt_unmap_page(&d->pt, iova, NULL, &un);
+    if (err)
+        return err;
+    flush_path(d, iova);
+    for (int i = 0; i < un.count; i++) {
+        page_free(un.pa[i]);
+        d->tables--;
+    }
+    return 0;
+}
+
+static void free_tree(struct vtd_domain *d, uint64_t pa, int level)
+{
+    uint64_t *t = phys_to_virt(pa);
+    for (int i = 0; level > PT_LEVEL_PT && i < PT_ENTRIES; i++)
+        if ((t[i] & SL_RW) && !pte_is_leaf(t[i], level))
+            free_tree(d, pte_addr(t[i]), level - 1);
+    page_free(pa);
+    d->tables--;
+}
+
+void vtd_domain_destroy(struct vtd_domain *d)
+{
+    if (d->pt.root_pa)
+        free_tree(d, d->pt.root_pa, d->levels);
+    d->pt.root_pa = 0;
+}

@@ -1,0 +1,35 @@
+/* A second-stage domain: a DID and its page tables (VT-d spec 9.8), built
+ * by the same walker as the kernel's own tables. */
+#ifndef VTDLAB_IOMMU_DOMAIN_H
+#define VTDLAB_IOMMU_DOMAIN_H
+
+#include <stdint.h>
+#include "../mm/pgtable.h"
+#include "unit.h"
+
+/* Second-stage entry bits: R and W make an entry present. */
+#define SL_R   (1ul << 0)
+#define SL_W   (1ul << 1)
+#define SL_RW  (SL_R | SL_W)
+
+extern const struct pt_format vtd_sl_format_3level, vtd_sl_format_4level;
+
+struct vtd_domain {
+    struct vtd_unit *u;
+    uint16_t did;
+    int levels;
+    struct pt_ctx pt;
+    uint64_t tables;    /* table pages the domain holds */
+};
+
+/* The widest table the unit supports (SAGAW); -E_INVAL when none fits. */
+int vtd_domain_init(struct vtd_domain *d, struct vtd_unit *u, uint16_t did);
+/* leaf_level 2/3 need CAP.SLLPS; -E_RANGE names a missing capability. */
+int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t pa, int leaf_level, uint64_t access);
+int vtd_domain_protect(struct vtd_domain *d, uint64_t iova, uint64_t access);
+/* Clears the leaf and frees the tables that emptied. Only for callers that
+ * have made sure no translation through them can be cached any more. */
+int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova);
+void vtd_domain_destroy(struct vtd_domain *d);
+
+#endif

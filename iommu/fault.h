@@ -1,0 +1,37 @@
+/* Fault recording (VT-d spec 7.2, 11.4.14): records read, decoded in
+ * words, cleared; overflow and the fault event interrupt counted. */
+#ifndef VTDLAB_IOMMU_FAULT_H
+#define VTDLAB_IOMMU_FAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "unit.h"
+
+struct vtd_fault {
+    uint64_t addr;        /* page address of the request (FI) */
+    uint16_t sid;         /* source-id: bus << 8 | dev << 3 | fn */
+    uint8_t reason;
+    uint8_t at;
+    int is_read, pasid_present, exe, priv;
+    uint32_t pasid;
+};
+
+/* Pure: one 128-bit record (low, high qwords) to fields; 0 if F is clear. */
+int vtd_fault_decode(uint64_t lo, uint64_t hi, struct vtd_fault *f);
+const char *vtd_fault_reason_name(uint8_t reason);
+/* "write by 00:04.0 at 0x12340000: 0x06 read not allowed ..." */
+void vtd_fault_describe(const struct vtd_fault *f, char *buf, size_t size);
+
+#define VTD_FAULTS_MAX 16
+struct vtd_fault_log {
+    unsigned count;
+    struct vtd_fault f[VTD_FAULTS_MAX];
+    int overflow;         /* FSTS.PFO was set */
+};
+
+/* Routes fault events to this CPU (FEDATA/FEADDR) and unmasks them. */
+void vtd_fault_events_enable(struct vtd_unit *u);
+/* Reads and clears every recorded fault and the overflow flag. */
+void vtd_fault_collect(struct vtd_unit *u, struct vtd_fault_log *log);
+
+#endif

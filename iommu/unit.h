@@ -1,0 +1,52 @@
+/* One DMA remapping unit: its registers, the one GCMD writer, the tables
+ * and the invalidation queue hang off it. */
+#ifndef VTDLAB_IOMMU_UNIT_H
+#define VTDLAB_IOMMU_UNIT_H
+
+#include <stdint.h>
+#include "dmar.h"
+#include "regs.h"
+
+#define VTD_WAIT_US 1000000u   /* any register handshake; hardware takes microseconds */
+
+struct vtd_unit {
+    const struct dmar_drhd *drhd;
+    volatile uint8_t *regs;
+    uint32_t ver;
+    uint64_t cap, ecap;
+    uint32_t gcmd;          /* software copy of the persistent enables */
+    uint32_t fault_events;  /* fault event interrupts taken */
+};
+
+/* Maps the registers and reads VER, CAP, ECAP and the enables already on. */
+int vtd_unit_init(struct vtd_unit *u, const struct dmar_drhd *d);
+
+uint32_t vtd_read32(struct vtd_unit *u, enum vtd_reg32 r);
+uint64_t vtd_read64(struct vtd_unit *u, enum vtd_reg64 r);
+void vtd_write32(struct vtd_unit *u, enum vtd_reg32 r, uint32_t v);
+void vtd_write64(struct vtd_unit *u, enum vtd_reg64 r, uint64_t v);
+/* 64-bit registers at offsets CAP/ECAP give (IOTLB, fault records). */
+uint64_t vtd_read64_at(struct vtd_unit *u, uint32_t off);
+void vtd_write64_at(struct vtd_unit *u, uint32_t off, uint64_t v);
+uint32_t vtd_iotlb_offset(const struct vtd_unit *u);
+uint32_t vtd_fault_record_offset(const struct vtd_unit *u, unsigned i);
+
+/* The one writer of GCMD: the persistent enables from the software copy
+ * plus at most one command, then the matching GSTS bit awaited. For a
+ * persistent enable (TE, QIE, IRE) `on` sets or clears it; one-shot
+ * commands (SRTP, WBF, SFL, SIRTP) ignore it. -E_TIMEDOUT with GSTS
+ * decoded in the log when the unit does not answer. */
+int vtd_gcmd(struct vtd_unit *u, uint32_t cmd, int on);
+
+/* Points the unit at a root table (legacy or scalable mode) with SRTP. */
+int vtd_set_root_table(struct vtd_unit *u, uint64_t root_pa, int scalable);
+
+/* GSTS in words: "TES RTPS QIES". */
+void vtd_gsts_describe(uint32_t gsts, char *buf, unsigned size);
+
+/* Under trace=mmio every register access is kept in a ring, printed on
+ * panic or by vtd_mmio_trace_dump. */
+void vtd_mmio_trace_enable(int on);
+void vtd_mmio_trace_dump(void);
+
+#endif

@@ -1,0 +1,80 @@
+#include <string.h>
+#include "vtd_fixture.h"
+#include "iommu/inv_reg.h"
+#include "iommu/iommu.h"
+#include "kernel/printk.h"
+#include "lib/errno.h"
+
+void fixture_find(struct test *t, struct vtd_fixture *fx)
+{
+    memset(fx, 0, sizeof(*fx));
+    const struct dmar_info *d = iommu_dmar();
+    if (!d || !d->ndrhd)
+        test_skip(t, "no VT-d unit (no DMAR table)");
+    if (edu_probe(&fx->edu))
+        test_skip(t, "no edu device to do DMA with");
+    int err = vtd_unit_init(&fx->u, &d->drhd[0]);
+    ASSERT_EQ(t, err, 0);
+    fx->sid = pci_source_id(fx->edu.pci);
+    /* Leftovers of an earlier case: translation and the queue off, old
+     * faults cleared. */
+    if (fx->u.gcmd & VTD_GCMD_TE)
+        ASSERT_EQ(t, vtd_gcmd(&fx->u, VTD_GCMD_TE, 0), 0);
+    if (fx->u.gcmd & VTD_GCMD_QIE)
+        ASSERT_EQ(t, vtd_gcmd(&fx->u, VTD_GCMD_QIE, 0), 0);
+    vtd_write32(&fx->u, VTD_FSTS, VTD_FSTS_ERRORS);
+    struct vtd_fault_log old;
+    vtd_fault_collect(&fx->u, &old);
+    vtd_fault_events_enable(&fx->u);
+}
+
+void fixture_legacy_up(struct test *t, struct vtd_fixture *fx)
+{
+    fixture_find(t, fx);
+    ASSERT_EQ(t, vtd_legacy_tables_init(&fx->tables), 0);
+    int err = vtd_domain_init(&fx->dom, &fx->u, FIXTURE_DID);
+    ASSERT_TRUE(t, !err, "no second-stage table width the unit supports (SAGAW 0x%lx)",
+                (unsigned long)bits_get(fx->u.cap, 12, 8));
+    struct vtd_context_entry ce;
+    ASSERT_EQ(t, vtd_context_legacy_encode(&ce, fx->dom.pt.root_pa, vtd_aw_for_levels(fx->dom.levels),
+                                           FIXTURE_DID, VTD_TT_UNTRANSLATED, 0), 0);
+    ASSERT_EQ(t, vtd_legacy_context_set(&fx->u, &fx->tables, fx->edu.pci->bus,
+                                        (uint8_t)(fx->edu.pci->dev << 3 | fx->edu.pci->fn), &ce), 0);
+    ASSERT_EQ(t, vtd_set_root_table(&fx->u, fx->tables.root_pa, 0), 0);
+    /* After SRTP nothing cached may survive (VT-d spec 6.5). */
+    ASSERT_EQ(t, vtd_reg_invalidate_context(&fx->u, VTD_INV_GLOBAL, 0, 0), 0);
+    ASSERT_EQ(t, vtd_reg_invalidate_iotlb(&fx->u, VTD_INV_GLOBAL, 0, 0, 0), 0);
+    ASSERT_EQ(t, vtd_gcmd(&fx->u, VTD_GCMD_TE, 1), 0);
+}
+
+void fixture_down(struct vtd_fixture *fx)
+{
+    if (fx->u.gcmd & VTD_GCMD_TE)
+        vtd_gcmd(&fx->u, VTD_GCMD_TE, 0);
+    if (fx->u.gcmd & VTD_GCMD_QIE)
+        vtd_gcmd(&fx->u, VTD_GCMD_QIE, 0);
+    vtd_domain_destroy(&fx->dom);
+    vtd_legacy_tables_free(&fx->tables);
+}
+
+void fixture_faults(struct test *t, struct vtd_fixture *fx, struct vtd_fault_log *log)
+{
+    vtd_fault_collect(&fx->u, log);
+    for (unsigned i = 0; i < log->count; i++) {
+        char text[160];
+        vtd_fault_describe(&log->f[i], text, sizeof(text));
+        test_diag(t, "fault: %s", text);
+    }
+    if (log->overflow)
+        test_diag(t, "fault: primary fault overflow (PFO)");
+}
+
+int fixture_dma_to_device(struct vtd_fixture *fx, uint64_t iova, uint32_t len)
+{
+    return edu_dma(&fx->edu, iova, 0, len, 1);
+}
+
+int fixture_dma_from_device(struct vtd_fixture *fx, uint64_t iova, uint32_t len)
+{
+    return edu_dma(&fx->edu, iova, 0, len, 0);
+}

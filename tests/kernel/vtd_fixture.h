@@ -1,0 +1,38 @@
+/* Shared set-up for the VT-d suites: the first unit, edu, legacy-mode
+ * tables with one second-stage domain for edu, translation on. Every
+ * set-up starts from whatever an earlier (possibly aborted) case left:
+ * translation and the queue are switched off first. */
+#ifndef VTDLAB_TESTS_VTD_FIXTURE_H
+#define VTDLAB_TESTS_VTD_FIXTURE_H
+
+#include "devices/edu.h"
+#include "iommu/context.h"
+#include "iommu/domain.h"
+#include "iommu/fault.h"
+#include "iommu/unit.h"
+#include "kernel/harness.h"
+#include "lib/bits.h"
+
+#define FIXTURE_DID      1
+#define FIXTURE_IOVA     0x40000000ul   /* a 1 GiB aligned IOVA region for tests */
+
+struct vtd_fixture {
+    struct vtd_unit u;
+    struct edu edu;
+    struct vtd_legacy_tables tables;
+    struct vtd_domain dom;
+    uint16_t sid;
+};
+
+/* Skips the case (with the reason) when there is no unit or no edu. */
+void fixture_find(struct test *t, struct vtd_fixture *fx);
+/* fixture_find, then legacy tables and domain, TE on. */
+void fixture_legacy_up(struct test *t, struct vtd_fixture *fx);
+void fixture_down(struct vtd_fixture *fx);
+/* Faults recorded since the last call, each printed as a diagnostic. */
+void fixture_faults(struct test *t, struct vtd_fixture *fx, struct vtd_fault_log *log);
+/* DMA between edu's buffer and an IOVA; the return is edu_dma's. */
+int fixture_dma_to_device(struct vtd_fixture *fx, uint64_t iova, uint32_t len);
+int fixture_dma_from_device(struct vtd_fixture *fx, uint64_t iova, uint32_t len);
+
+#endif

@@ -1,0 +1,99 @@
+/* vtd_legacy: DMA translated through legacy-mode second-stage tables. */
+#include <string.h>
+#include "iommu/cap.h"
+#include "mm/mm.h"
+#include "vtd_fixture.h"
+
+#define WORDS (EDU_BUFFER_SIZE / sizeof(uint64_t))
+#define GIB   (1ul << 30)
+
+static void fill(uint64_t *p, uint64_t seed)
+{
+    for (size_t i = 0; i < WORDS; i++)
+        p[i] = seed * 0x9e3779b97f4a7c15ul + i;
+}
+
+static unsigned count_differences(struct test *t, const uint64_t *want, const uint64_t *got)
+{
+    unsigned wrong = 0;
+    for (size_t i = 0; i < WORDS; i++)
+        if (want[i] != got[i] && wrong++ < 4)
+            test_diag(t, "word %zu: expected 0x%lx, saw 0x%lx", i, want[i], got[i]);
+    return wrong;
+}
+
+/* One leaf of the given size maps src (read) and dst (write) pages at the
+ * far end of the leaf; the data must go through both translations. */
+static void roundtrip(struct test *t, struct vtd_fixture *fx, int level, uint64_t src_pa, uint64_t dst_pa,
+                      uint64_t leaf_pa)
+{
+    const uint64_t leaf = pt_leaf_size(level), iova = FIXTURE_IOVA + (uint64_t)level * GIB;
+    fill(phys_to_virt(src_pa), (uint64_t)level);
+    memset(phys_to_virt(dst_pa), 0, PAGE_SIZE);
+    if (level == PT_LEVEL_PT) {
+        ASSERT_EQ(t, vtd_domain_map(&fx->dom, iova, src_pa, level, SL_R), 0);
+        ASSERT_EQ(t, vtd_domain_map(&fx->dom, iova + PAGE_SIZE, dst_pa, level, SL_RW), 0);
+        ASSERT_EQ(t, fixture_dma_to_device(fx, iova, EDU_BUFFER_SIZE), 0);
+        ASSERT_EQ(t, fixture_dma_from_device(fx, iova + PAGE_SIZE, EDU_BUFFER_SIZE), 0);
+    } else {
+        ASSERT_EQ(t, vtd_domain_map(&fx->dom, iova, leaf_pa, level, SL_RW), 0);
+        ASSERT_EQ(t, fixture_dma_to_device(fx, iova + (src_pa - leaf_pa), EDU_BUFFER_SIZE), 0);
+        ASSERT_EQ(t, fixture_dma_from_device(fx, iova + (dst_pa - leaf_pa), EDU_BUFFER_SIZE), 0);
+    }
+    struct vtd_fault_log log;
+    fixture_faults(t, fx, &log);
+    EXPECT_EQ(t, log.count, 0);
+    EXPECT_EQ(t, count_differences(t, phys_to_virt(src_pa), phys_to_virt(dst_pa)), 0);
+    test_diag(t, "%lu KiB leaf at IOVA 0x%lx: %lu DMAs so far", leaf >> 10, iova, fx->edu.dmas);
+}
+
+static void dma_through_4k_leaves(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_legacy_up(t, &fx);
+    uint64_t src = page_alloc(), dst = page_alloc();
+    ASSERT_TRUE(t, src && dst, "out of frames");
+    roundtrip(t, &fx, PT_LEVEL_PT, src, dst, 0);
+    fixture_down(&fx);
+    page_free(src);
+    page_free(dst);
+}
+
+static void dma_through_a_2m_leaf(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_legacy_up(t, &fx);
+    if (!(CAP_SLLPS(fx.u.cap) & SLLPS_2M))
+        test_skip(t, "the unit has no 2 MiB second-stage pages (CAP.SLLPS bit 0)");
+    const uint64_t frames = pt_leaf_size(PT_LEVEL_PD) / PAGE_SIZE;
+    uint64_t pfn = frame_alloc_contig(mm_frames(), frames, frames);
+    ASSERT_TRUE(t, pfn != FRAME_NONE, "no 2 MiB of aligned free frames");
+    uint64_t base = pfn << PAGE_SHIFT;
+    /* the last two pages of the leaf: offsets above 1 MiB must translate too */
+    roundtrip(t, &fx, PT_LEVEL_PD, base + pt_leaf_size(PT_LEVEL_PD) - 2 * PAGE_SIZE,
+              base + pt_leaf_size(PT_LEVEL_PD) - PAGE_SIZE, base);
+    fixture_down(&fx);
+    for (uint64_t i = 0; i < frames; i++)
+        frame_free(mm_frames(), pfn + i);
+}
+
+/* A 1 GiB leaf over physical 0-1 GiB: the pages DMA'd are ordinary frames
+ * inside it, found at their physical offset. */
+static void dma_through_a_1g_leaf(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_legacy_up(t, &fx);
+    if (!(CAP_SLLPS(fx.u.cap) & SLLPS_1G))
+        test_skip(t, "the unit has no 1 GiB second-stage pages (CAP.SLLPS bit 1)");
+    uint64_t src = page_alloc(), dst = page_alloc();
+    ASSERT_TRUE(t, src && dst && src < GIB && dst < GIB, "no frames below 1 GiB");
+    roundtrip(t, &fx, PT_LEVEL_PDPT, src, dst, 0);
+    fixture_down(&fx);
+    page_free(src);
+    page_free(dst);
+}
+
+TEST_SUITE(vtd_legacy, 40, 0,
+           TEST(dma_through_4k_leaves),
+           TEST(dma_through_a_2m_leaf),
+           TEST(dma_through_a_1g_leaf));
