@@ -4,22 +4,30 @@
 #include "../lib/errno.h"
 #include <stdio.h>
 
-enum opt_type { OPT_STRING, OPT_UINT };
+enum opt_type { OPT_STRING, OPT_UINT, OPT_FLAGS };
+
+struct flag_name {
+    const char *name;
+    uint64_t bit;
+};
+static const struct flag_name trace_flags[] = { { "qi", TRACE_QI }, { "mmio", TRACE_MMIO }, { NULL, 0 } };
 
 struct opt {
     const char *key;
     enum opt_type type;
     size_t offset;
-    uint64_t min, max; /* OPT_UINT bounds */
+    uint64_t min, max;             /* OPT_UINT bounds */
+    const struct flag_name *flags; /* OPT_FLAGS names */
 };
 
 #define MAX_TIMEOUT_MS 3600000u
 
 static const struct opt opts[] = {
-    { "tests", OPT_STRING, offsetof(struct cmdline, tests), 0, 0 },
-    { "timeout_ms", OPT_UINT, offsetof(struct cmdline, timeout_ms), 1, MAX_TIMEOUT_MS },
-    { "seed", OPT_UINT, offsetof(struct cmdline, seed), 0, UINT64_MAX },
-    { "resume", OPT_UINT, offsetof(struct cmdline, resume), 0, UINT32_MAX },
+    { "tests", OPT_STRING, offsetof(struct cmdline, tests), 0, 0, NULL },
+    { "timeout_ms", OPT_UINT, offsetof(struct cmdline, timeout_ms), 1, MAX_TIMEOUT_MS, NULL },
+    { "seed", OPT_UINT, offsetof(struct cmdline, seed), 0, UINT64_MAX, NULL },
+    { "resume", OPT_UINT, offsetof(struct cmdline, resume), 0, UINT32_MAX, NULL },
+    { "trace", OPT_FLAGS, offsetof(struct cmdline, trace), 0, 0, trace_flags },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -106,6 +114,25 @@ int cmdline_parse(const char *s, struct cmdline *c, char *err, size_t errlen)
                 CMDLINE_ERROR("value of '%.*s' is longer than %d bytes", klen, tok, CMDLINE_VALUE_MAX - 1);
             memcpy(field, val, (size_t)vlen);
             field[vlen] = 0;
+        } else if (o->type == OPT_FLAGS) {
+            uint64_t bits = 0;
+            for (const char *p = val, *end = val + vlen; p < end;) {
+                const char *comma = memchr(p, ',', (size_t)(end - p));
+                size_t n = comma ? (size_t)(comma - p) : (size_t)(end - p);
+                const struct flag_name *f = o->flags;
+                while (f->name && (strlen(f->name) != n || memcmp(f->name, p, n)))
+                    f++;
+                if (!f->name) {
+                    char known[CMDLINE_VALUE_MAX];
+                    size_t k = 0;
+                    for (f = o->flags; f->name && k < sizeof(known); f++)
+                        k += (size_t)snprintf(known + k, sizeof(known) - k, "%s%s", k ? ", " : "", f->name);
+                    CMDLINE_ERROR("'%.*s' does not know '%.*s' (known: %s)", klen, tok, (int)n, p, known);
+                }
+                bits |= f->bit;
+                p += n + (comma != NULL);
+            }
+            memcpy(field, &bits, sizeof(bits));
         } else {
             uint64_t v;
             if (parse_uint(val, (size_t)vlen, &v))

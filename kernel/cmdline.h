@@ -13,7 +13,13 @@ struct cmdline {
     uint64_t timeout_ms;           /* a case's deadline unless it sets its own */
     uint64_t seed;                 /* for tests that randomise */
     uint64_t resume;               /* first case number to run (after a crash) */
+    uint64_t trace;                /* TRACE_* bits */
 };
+
+/* trace=qi,mmio: log every invalidation descriptor submitted; keep a ring
+ * of every VT-d register access, dumped when a case fails or on panic. */
+#define TRACE_QI   (1u << 0)
+#define TRACE_MMIO (1u << 1)
 
 #define CMDLINE_DEFAULT_TESTS      "*"
 #define CMDLINE_DEFAULT_TIMEOUT_MS 10000

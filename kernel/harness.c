@@ -32,6 +32,9 @@ static const struct ktap out = { console_sink, NULL };
 
 /* The running case; the timer and exception paths read these. */
 static struct test *current;
+static void (*failure_dump)(void);
+
+void harness_set_failure_dump(void (*dump)(void)) { failure_dump = dump; }
 static struct jmp_ctx case_ctx;
 static volatile uint64_t deadline_tsc;
 /* Outcomes of the cases run so far in the current suite, for the harness's
@@ -234,6 +237,8 @@ unsigned harness_run(const struct cmdline *cmd)
                 ktap_diag(&out, 1, "running: %s.%s", s->name, c->name);
                 st = run_case(s, c, cmd, global, reason, sizeof(reason));
             }
+            if (st != KTAP_PASS && st != KTAP_SKIP && failure_dump)
+                failure_dump();
             /* a failure's reasons are already printed as diagnostics */
             ktap_result(&out, 1, case_no, c->name, st, st == KTAP_FAIL ? NULL : reason);
             counts[st]++;

@@ -39,6 +39,10 @@ struct test_suite {
 #define TEST(fn) { #fn, fn, 0 }
 #define TEST_WITH_TIMEOUT(fn, ms) { #fn, fn, ms }
 
+/* Called after every case that did not pass or skip, to print state that
+ * explains it (the VT-d MMIO trace ring under trace=mmio). */
+void harness_set_failure_dump(void (*dump)(void));
+
 /* Prints the KTAP version line and the plan (the number of suites with a
  * selected case); boot diagnostics may follow. */
 void harness_begin(const struct cmdline *cmd);

@@ -2,6 +2,7 @@
 #include "../boot/boot_info.h"
 #include "../devices/pci.h"
 #include "../iommu/iommu.h"
+#include "../iommu/unit.h"
 #include "../mm/mm.h"
 #include "acpi.h"
 #include "apic.h"
@@ -74,6 +75,11 @@ void kmain(struct boot_info *bi_phys)
     else
         printk("# vtdlab: PCI: %d functions\n", npci);
     iommu_init();
+    if (cmd.trace & TRACE_MMIO) {
+        vtd_mmio_trace_enable(1);
+        harness_set_failure_dump(vtd_mmio_trace_dump);
+        panic_set_dump(vtd_mmio_trace_dump);
+    }
 
     harness_run(&cmd);
     machine_exit(EXIT_DONE);

@@ -30,6 +30,10 @@ void printk(const char *fmt, ...)
     va_end(ap);
 }
 
+static void (*panic_dump)(void);
+
+void panic_set_dump(void (*dump)(void)) { panic_dump = dump; }
+
 void panic(const char *fmt, ...)
 {
     irq_disable();
@@ -40,5 +44,9 @@ void panic(const char *fmt, ...)
     printk("\n");
     va_end(ap);
     backtrace_print((uint64_t)__builtin_frame_address(0));
+    void (*dump)(void) = panic_dump;
+    panic_dump = NULL; /* a panic inside the dump must not loop */
+    if (dump)
+        dump();
     machine_exit(EXIT_PANIC);
 }

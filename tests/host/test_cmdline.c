@@ -22,6 +22,10 @@ static void known_keys_are_parsed(void **state)
     assert_int_equal(c.timeout_ms, 250);
     assert_int_equal(c.seed, 31);
     assert_int_equal(c.resume, 7);
+    assert_int_equal(cmdline_parse("trace=mmio,qi", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.trace, TRACE_QI | TRACE_MMIO);
+    assert_int_equal(cmdline_parse("trace=", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.trace, 0);
 }
 
 static void expect_error(const char *line, const char *fragment)
@@ -39,7 +43,8 @@ static void expect_error(const char *line, const char *fragment)
 static void bad_input_is_named(void **state)
 {
     expect_error("tests=* bogus=1", "unknown key 'bogus'");
-    expect_error("tests=* bogus=1", "known: tests, timeout_ms, seed, resume");
+    expect_error("tests=* bogus=1", "known: tests, timeout_ms, seed, resume, trace");
+    expect_error("trace=qi,everything", "does not know 'everything'");
     expect_error("timeout_ms=12x", "wants a number, got '12x'");
     expect_error("timeout_ms=", "wants a number");
     expect_error("timeout_ms=0", "out of range");

@@ -1,5 +1,6 @@
 #include <string.h>
 #include "vtd_fixture.h"
+#include "iommu/cap.h"
 #include "iommu/inv_reg.h"
 #include "iommu/iommu.h"
 #include "kernel/printk.h"
@@ -47,12 +48,21 @@ void fixture_legacy_up(struct test *t, struct vtd_fixture *fx)
     ASSERT_EQ(t, vtd_gcmd(&fx->u, VTD_GCMD_TE, 1), 0);
 }
 
+void fixture_qi_up(struct test *t, struct vtd_fixture *fx)
+{
+    fixture_legacy_up(t, fx);
+    if (!ECAP_QI(fx->u.ecap))
+        test_skip(t, "the unit has no queued invalidation (ECAP.QI = 0)");
+    fx->qi.trace = (test_cmdline(t)->trace & TRACE_QI) != 0;
+    ASSERT_EQ(t, qi_enable(&fx->qi, &fx->u, 0), 0);
+}
+
 void fixture_down(struct vtd_fixture *fx)
 {
     if (fx->u.gcmd & VTD_GCMD_TE)
         vtd_gcmd(&fx->u, VTD_GCMD_TE, 0);
-    if (fx->u.gcmd & VTD_GCMD_QIE)
-        vtd_gcmd(&fx->u, VTD_GCMD_QIE, 0);
+    if (fx->qi.ring_pa)
+        qi_disable(&fx->qi);
     vtd_domain_destroy(&fx->dom);
     vtd_legacy_tables_free(&fx->tables);
 }

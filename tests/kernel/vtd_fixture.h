@@ -9,6 +9,7 @@
 #include "iommu/context.h"
 #include "iommu/domain.h"
 #include "iommu/fault.h"
+#include "iommu/qi.h"
 #include "iommu/unit.h"
 #include "kernel/harness.h"
 #include "lib/bits.h"
@@ -21,6 +22,7 @@ struct vtd_fixture {
     struct edu edu;
     struct vtd_legacy_tables tables;
     struct vtd_domain dom;
+    struct vtd_qi qi;
     uint16_t sid;
 };
 
@@ -28,6 +30,9 @@ struct vtd_fixture {
 void fixture_find(struct test *t, struct vtd_fixture *fx);
 /* fixture_find, then legacy tables and domain, TE on. */
 void fixture_legacy_up(struct test *t, struct vtd_fixture *fx);
+/* fixture_legacy_up, then the invalidation queue with 128-bit
+ * descriptors (trace=qi logs them). */
+void fixture_qi_up(struct test *t, struct vtd_fixture *fx);
 void fixture_down(struct vtd_fixture *fx);
 /* Faults recorded since the last call, each printed as a diagnostic. */
 void fixture_faults(struct test *t, struct vtd_fixture *fx, struct vtd_fault_log *log);

@@ -1,0 +1,77 @@
+/* Invalidation queue descriptors (VT-d spec 6.5.2): pure builders that
+ * refuse a field value that does not fit, and a decoder for trace=qi.
+ * 128-bit descriptors use qw[0..1]; 256-bit ones (scalable mode) add two
+ * qwords that are zero for every type built here. */
+#ifndef VTDLAB_IOMMU_QI_DESC_H
+#define VTDLAB_IOMMU_QI_DESC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct qi_desc { uint64_t qw[4]; };
+_Static_assert(sizeof(struct qi_desc) == 32, "room for a 256-bit descriptor");
+#define QI_DESC_128 16
+#define QI_DESC_256 32
+
+enum qi_type {
+    QI_CONTEXT_CACHE = 0x1, QI_IOTLB = 0x2, QI_DEVICE_TLB = 0x3, QI_IEC = 0x4, QI_WAIT = 0x5,
+    QI_PASID_IOTLB = 0x6, QI_PASID_CACHE = 0x7, QI_PASID_DEVICE_TLB = 0x8,
+};
+
+/* Field positions [hi, lo]: qword 0 unless named _QW1. */
+#define QI_TYPE_LO          3, 0
+#define QI_TYPE_HI          11, 9
+#define QI_GRAN             5, 4
+#define QI_DID              31, 16
+#define QI_CC_SID           47, 32
+#define QI_CC_FM            49, 48
+#define QI_IOTLB_DW         6, 6
+#define QI_IOTLB_DR         7, 7
+#define QI_ADDR_QW1         63, 12
+#define QI_IH_QW1           6, 6
+#define QI_AM_QW1           5, 0
+#define QI_DEVTLB_PFSID_LO  15, 12
+#define QI_DEVTLB_MIP       20, 16
+#define QI_DEVTLB_SID       47, 32
+#define QI_DEVTLB_PFSID_HI  63, 52
+#define QI_DEVTLB_S_QW1     0, 0
+#define QI_IEC_G            4, 4
+#define QI_IEC_IM           31, 27
+#define QI_IEC_IIDX         47, 32
+#define QI_WAIT_IF          4, 4
+#define QI_WAIT_SW          5, 5
+#define QI_WAIT_FN          6, 6
+#define QI_WAIT_PD          7, 7
+#define QI_WAIT_DATA        63, 32
+#define QI_WAIT_ADDR_QW1    63, 2
+#define QI_PASID            51, 32
+#define QI_PDEVTLB_MIP      8, 4
+#define QI_PDEVTLB_SID      31, 16
+#define QI_PDEVTLB_G_QW1    0, 0
+#define QI_PDEVTLB_S_QW1    11, 11
+
+/* Granularities */
+enum { QI_CC_GLOBAL = 1, QI_CC_DOMAIN = 2, QI_CC_DEVICE = 3 };
+enum { QI_IOTLB_GLOBAL = 1, QI_IOTLB_DOMAIN = 2, QI_IOTLB_PAGE = 3 };
+enum { QI_PIOTLB_ALL_IN_PASID = 2, QI_PIOTLB_PAGE = 3 };
+enum { QI_PC_DOMAIN = 0, QI_PC_PASID = 1, QI_PC_GLOBAL = 3 };
+
+/* Every builder returns 0, or -E_RANGE when a value does not fit its
+ * field (or an address is not aligned for its mask). */
+int qi_desc_context_cache(struct qi_desc *d, unsigned gran, uint16_t did, uint16_t sid, unsigned fm);
+int qi_desc_iotlb(struct qi_desc *d, unsigned gran, uint16_t did, uint64_t addr, unsigned am, int ih);
+int qi_desc_device_tlb(struct qi_desc *d, uint16_t sid, uint16_t pfsid, unsigned mip, uint64_t addr, int size);
+int qi_desc_iec(struct qi_desc *d, int index_selective, unsigned iidx, unsigned im);
+int qi_desc_wait(struct qi_desc *d, uint64_t status_addr, uint32_t status_data, int sw, int iflag, int fn);
+int qi_desc_pasid_iotlb(struct qi_desc *d, unsigned gran, uint16_t did, uint32_t pasid, uint64_t addr, unsigned am,
+                   int ih);
+int qi_desc_pasid_cache(struct qi_desc *d, unsigned gran, uint16_t did, uint32_t pasid);
+int qi_desc_pasid_device_tlb(struct qi_desc *d, uint16_t sid, uint16_t pfsid, uint32_t pasid, unsigned mip,
+                        uint64_t addr, int size, int global);
+
+unsigned qi_desc_type(const struct qi_desc *d);
+const char *qi_type_name(unsigned type);
+/* "IOTLB page DID 1 addr 0x40000000 am 0 ih 0" */
+void qi_desc_describe(const struct qi_desc *d, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,189 @@
+/* vtd_qi: the invalidation queue, 128-bit descriptors (legacy mode). */
+#include "lib/bits.h"
+#include "lib/errno.h"
+#include "mm/layout.h"
+#include "vtd_fixture.h"
+
+#define BATCH 64
+
+static void expect_sync(struct test *t, struct vtd_fixture *fx, const struct qi_desc *d, const char *what)
+{
+    int err = qi_sync(&fx->qi, d, 1);
+    EXPECT_TRUE(t, err == 0, "%s: %s", what, err_name(err));
+}
+
+/* Every type legacy mode knows, each behind its own wait. */
+static void each_descriptor_type_accepted(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_qi_up(t, &fx);
+    struct qi_desc d;
+    ASSERT_EQ(t, qi_desc_context_cache(&d, QI_CC_GLOBAL, 0, 0, 0), 0);
+    expect_sync(t, &fx, &d, "context-cache global");
+    ASSERT_EQ(t, qi_desc_context_cache(&d, QI_CC_DOMAIN, FIXTURE_DID, 0, 0), 0);
+    expect_sync(t, &fx, &d, "context-cache domain");
+    ASSERT_EQ(t, qi_desc_context_cache(&d, QI_CC_DEVICE, FIXTURE_DID, fx.sid, 0), 0);
+    expect_sync(t, &fx, &d, "context-cache device");
+    ASSERT_EQ(t, qi_desc_iotlb(&d, QI_IOTLB_GLOBAL, 0, 0, 0, 0), 0);
+    expect_sync(t, &fx, &d, "IOTLB global");
+    ASSERT_EQ(t, qi_desc_iotlb(&d, QI_IOTLB_DOMAIN, FIXTURE_DID, 0, 0, 0), 0);
+    expect_sync(t, &fx, &d, "IOTLB domain");
+    ASSERT_EQ(t, qi_desc_iotlb(&d, QI_IOTLB_PAGE, FIXTURE_DID, FIXTURE_IOVA, 0, 0), 0);
+    expect_sync(t, &fx, &d, "IOTLB page");
+    ASSERT_EQ(t, qi_desc_device_tlb(&d, fx.sid, 0, 0, FIXTURE_IOVA, 0), 0);
+    expect_sync(t, &fx, &d, "device-TLB");
+    ASSERT_EQ(t, qi_desc_iec(&d, 0, 0, 0), 0);
+    expect_sync(t, &fx, &d, "interrupt-entry-cache global");
+    ASSERT_EQ(t, qi_desc_iec(&d, 1, 5, 0), 0);
+    expect_sync(t, &fx, &d, "interrupt-entry-cache index");
+    EXPECT_EQ(t, fx.qi.error.valid, 0);
+    test_metric(t, "descriptors", fx.qi.descriptors, "descriptors");
+    fixture_down(&fx);
+}
+
+/* Recovery leaves the queue usable: the next batch completes. */
+static void expect_still_works(struct test *t, struct vtd_fixture *fx)
+{
+    struct qi_desc d;
+    qi_desc_iotlb(&d, QI_IOTLB_GLOBAL, 0, 0, 0, 0);
+    EXPECT_EQ(t, qi_sync(&fx->qi, &d, 1), 0);
+}
+
+/* bad, then a good descriptor and the wait: the bad one is named, the
+ * rest completes. */
+static void expect_iqe(struct test *t, struct vtd_fixture *fx, const struct qi_desc *bad, const char *what)
+{
+    struct qi_desc batch[2];
+    batch[0] = *bad;
+    qi_desc_context_cache(&batch[1], QI_CC_GLOBAL, 0, 0, 0);
+    unsigned at = fx->qi.tail;
+    uint32_t seq;
+    ASSERT_EQ(t, qi_submit(&fx->qi, batch, 2, &seq), 0);
+    int err = qi_wait(&fx->qi, seq);
+    EXPECT_TRUE(t, err == -E_IO, "%s: expected a queue error, got %s", what, err_name(err));
+    EXPECT_TRUE(t, fx->qi.error.valid, "%s: no error recorded", what);
+    EXPECT_EQ(t, fx->qi.error.index, at);
+    EXPECT_EQ(t, fx->qi.error.desc.qw[0], bad->qw[0]);
+    EXPECT_TRUE(t, fx->qi.error.fsts & VTD_FSTS_IQE, "%s: FSTS 0x%x has no IQE", what, fx->qi.error.fsts);
+    EXPECT_TRUE(t, qi_completed(&fx->qi, seq), "%s: the wait after the bad descriptor never completed", what);
+    EXPECT_EQ(t, vtd_read32(&fx->u, VTD_FSTS) & VTD_FSTS_IQE, 0);
+    expect_still_works(t, fx);
+}
+
+static void pasid_descriptors_refused_in_128_bit_queue(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_qi_up(t, &fx);
+    struct qi_desc d;
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, FIXTURE_DID, 1, 0, 0, 0), 0);
+    expect_iqe(t, &fx, &d, "PASID-IOTLB in a 128-bit queue");
+    ASSERT_EQ(t, qi_desc_pasid_device_tlb(&d, fx.sid, 0, 1, 0, 0, 0, 1), 0);
+    expect_iqe(t, &fx, &d, "PASID-device-TLB in a 128-bit queue");
+    fixture_down(&fx);
+}
+
+static void unknown_type_raises_iqe(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_qi_up(t, &fx);
+    const unsigned unknown_type = 0xf;
+    struct qi_desc d = { { 0 } };
+    bits_set(&d.qw[0], QI_TYPE_LO, unknown_type);
+    expect_iqe(t, &fx, &d, "type 0xf");
+    fixture_down(&fx);
+}
+
+static void reserved_bit_raises_iqe(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_qi_up(t, &fx);
+    const unsigned reserved_bit = 8; /* IOTLB qword 0 bits 15:8 are reserved */
+    struct qi_desc d;
+    qi_desc_iotlb(&d, QI_IOTLB_GLOBAL, 0, 0, 0, 0);
+    d.qw[0] |= 1ul << reserved_bit;
+    expect_iqe(t, &fx, &d, "IOTLB with a reserved bit");
+    fixture_down(&fx);
+}
+
+static void granularity_zero_raises_iqe(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_qi_up(t, &fx);
+    struct qi_desc d;
+    EXPECT_EQ(t, qi_desc_iotlb(&d, 0, FIXTURE_DID, 0, 0, 0), -E_RANGE); /* the builder refuses it */
+    bits_set(&d.qw[0], QI_GRAN, 0);
+    expect_iqe(t, &fx, &d, "IOTLB with granularity 0");
+    fixture_down(&fx);
+}
+
+static void wait_without_status_or_interrupt_raises_iqe(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_qi_up(t, &fx);
+    struct qi_desc d;
+    ASSERT_EQ(t, qi_desc_wait(&d, fx.qi.status_pa, 0, 0, 0, 0), 0);
+    expect_iqe(t, &fx, &d, "wait with neither SW nor IF");
+    fixture_down(&fx);
+}
+
+static void tail_past_the_queue_raises_iqe(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_qi_up(t, &fx);
+    qi_write_tail_raw(&fx.qi, (uint64_t)fx.qi.entries << fx.qi.shift);
+    uint32_t fsts = vtd_read32(&fx.u, VTD_FSTS);
+    EXPECT_TRUE(t, fsts & VTD_FSTS_IQE, "IQT past the ring: FSTS 0x%x has no IQE", fsts);
+    struct qi_desc d;
+    qi_desc_iotlb(&d, QI_IOTLB_GLOBAL, 0, 0, 0, 0);
+    uint32_t seq;
+    ASSERT_EQ(t, qi_submit(&fx.qi, &d, 1, &seq), 0);
+    int err = qi_wait(&fx.qi, seq);
+    EXPECT_TRUE(t, err == -E_IO, "expected the error to be reported, got %s", err_name(err));
+    EXPECT_TRUE(t, qi_completed(&fx.qi, seq), "the batch after the bad tail never completed");
+    expect_still_works(t, &fx);
+    fixture_down(&fx);
+}
+
+static void batch_behind_one_wait(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_qi_up(t, &fx);
+    struct qi_desc d[BATCH];
+    for (unsigned i = 0; i < BATCH; i++)
+        ASSERT_EQ(t, qi_desc_iotlb(&d[i], QI_IOTLB_PAGE, FIXTURE_DID, FIXTURE_IOVA + i * PAGE_SIZE, 0, 0), 0);
+    uint64_t waits = fx.qi.waits, descs = fx.qi.descriptors;
+    ASSERT_EQ(t, qi_sync(&fx.qi, d, BATCH), 0);
+    EXPECT_EQ(t, fx.qi.waits - waits, 1);
+    EXPECT_EQ(t, fx.qi.descriptors - descs, BATCH + 1);
+    test_metric(t, "descriptors_per_wait", fx.qi.descriptors - descs, "descriptors");
+    fixture_down(&fx);
+}
+
+/* Batches complete in order: once the last one's wait has written its
+ * status, every earlier sequence reads as completed. */
+static void async_batches_complete_in_order(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_qi_up(t, &fx);
+    struct qi_desc d;
+    qi_desc_iotlb(&d, QI_IOTLB_DOMAIN, FIXTURE_DID, 0, 0, 0);
+    uint32_t seq[3];
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(t, qi_submit(&fx.qi, &d, 1, &seq[i]), 0);
+    EXPECT_TRUE(t, seq[0] < seq[1] && seq[1] < seq[2], "sequences %u %u %u do not grow", seq[0], seq[1], seq[2]);
+    ASSERT_EQ(t, qi_wait(&fx.qi, seq[2]), 0);
+    EXPECT_TRUE(t, qi_completed(&fx.qi, seq[0]) && qi_completed(&fx.qi, seq[1]), "an earlier batch is pending");
+    EXPECT_TRUE(t, !qi_completed(&fx.qi, seq[2] + 1), "a sequence never submitted reads as completed");
+    fixture_down(&fx);
+}
+
+TEST_SUITE(vtd_qi, 41, 0,
+           TEST(each_descriptor_type_accepted),
+           TEST(batch_behind_one_wait),
+           TEST(async_batches_complete_in_order),
+           TEST(pasid_descriptors_refused_in_128_bit_queue),
+           TEST(unknown_type_raises_iqe),
+           TEST(reserved_bit_raises_iqe),
+           TEST(granularity_zero_raises_iqe),
+           TEST(wait_without_status_or_interrupt_raises_iqe),
+           TEST(tail_past_the_queue_raises_iqe));
