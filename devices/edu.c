@@ -30,29 +30,29 @@
  * TCG without icount, where that is 100 ms of wall time. */
 #define EDU_DMA_TIMEOUT_US 2000000u
 
-static volatile uint32_t irqs;
-
 static uint32_t rd32(struct edu *e, uint32_t off) { return *(volatile uint32_t *)(e->bar0 + off); }
 static void wr32(struct edu *e, uint32_t off, uint32_t v) { *(volatile uint32_t *)(e->bar0 + off) = v; }
 static void wr64(struct edu *e, uint32_t off, uint64_t v) { *(volatile uint64_t *)(e->bar0 + off) = v; }
 static uint64_t rd64(struct edu *e, uint32_t off) { return *(volatile uint64_t *)(e->bar0 + off); }
 
-static struct edu *irq_owner;
+/* Every edu shares one vector; the handler acknowledges all of them
+ * through their BAR mappings, which outlive any struct edu. */
+static volatile uint8_t *probed_bar[EDU_MAX];
 
 static void edu_irq(struct trap_frame *f)
 {
-    if (irq_owner) {
-        uint32_t st = rd32(irq_owner, EDU_IRQ_STATUS);
-        wr32(irq_owner, EDU_IRQ_ACK, st);
-    }
-    irqs++;
+    for (unsigned i = 0; i < EDU_MAX; i++)
+        if (probed_bar[i])
+            *(volatile uint32_t *)(probed_bar[i] + EDU_IRQ_ACK) = *(volatile uint32_t *)(probed_bar[i] + EDU_IRQ_STATUS);
     apic_eoi();
 }
 
-int edu_probe(struct edu *e)
+int edu_probe_nth(struct edu *e, unsigned nth)
 {
     memset(e, 0, sizeof(*e));
-    e->pci = pci_find(EDU_VENDOR, EDU_DEVICE);
+    if (nth >= EDU_MAX)
+        return -E_INVAL;
+    e->pci = pci_find_nth(EDU_VENDOR, EDU_DEVICE, nth);
     if (!e->pci)
         return -E_NOENT;
     e->bar0 = pci_map_bar(e->pci, 0, NULL);
@@ -65,7 +65,7 @@ int edu_probe(struct edu *e)
         return -E_IO;
     pci_enable_bus_master(e->pci);
     irq_set_handler(VEC_EDU, edu_irq);
-    irq_owner = e;
+    probed_bar[nth] = e->bar0;
     return pci_msi_enable(e->pci, apic_id(), VEC_EDU);
 }
 

@@ -19,8 +19,12 @@ struct edu {
     uint64_t wait_us_total;  /* time spent waiting for them */
 };
 
-/* Finds and sets up the device (BAR, bus master, MSI); -E_NOENT if absent. */
-int edu_probe(struct edu *e);
+#define EDU_MAX 2
+
+/* Finds and sets up the nth edu (BAR, bus master, MSI); -E_NOENT if there
+ * is no such device. The struct must stay alive while DMA can complete. */
+int edu_probe_nth(struct edu *e, unsigned nth);
+static inline int edu_probe(struct edu *e) { return edu_probe_nth(e, 0); }
 /* The device's buffer is reachable only by its DMA engine, so tests move
  * data in and out again and compare. One DMA, waited for with the CPU halted until edu's MSI or the deadline.
  * to_device: bus address -> device buffer; else device buffer -> bus

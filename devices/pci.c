@@ -29,12 +29,17 @@ void pci_write16(const struct pci_dev *d, uint16_t off, uint16_t v) { *(volatile
 unsigned pci_count(void) { return ndevs; }
 struct pci_dev *pci_get(unsigned i) { return i < ndevs ? &devs[i] : NULL; }
 
-struct pci_dev *pci_find(uint16_t vendor, uint16_t device)
+struct pci_dev *pci_find_nth(uint16_t vendor, uint16_t device, unsigned nth)
 {
     for (unsigned i = 0; i < ndevs; i++)
-        if (devs[i].vendor == vendor && devs[i].device == device)
+        if (devs[i].vendor == vendor && devs[i].device == device && nth-- == 0)
             return &devs[i];
     return NULL;
+}
+
+struct pci_dev *pci_find(uint16_t vendor, uint16_t device)
+{
+    return pci_find_nth(vendor, device, 0);
 }
 
 static void find_caps(struct pci_dev *d)
@@ -125,6 +130,11 @@ volatile void *pci_map_bar(struct pci_dev *d, unsigned bar, uint64_t *size)
 {
     if (bar >= PCI_BAR_COUNT)
         return NULL;
+    if (d->bar_map[bar]) {
+        if (size)
+            *size = d->bar_size[bar];
+        return d->bar_map[bar];
+    }
     uint16_t off = PCI_BAR0 + 4 * bar;
     uint32_t lo = pci_read32(d, off);
     if (lo & PCI_BAR_IO)
@@ -150,7 +160,9 @@ volatile void *pci_map_bar(struct pci_dev *d, unsigned bar, uint64_t *size)
         return NULL;
     if (size)
         *size = sz;
-    return mmio_map(base, sz);
+    d->bar_size[bar] = sz;
+    d->bar_map[bar] = mmio_map(base, sz);
+    return d->bar_map[bar];
 }
 
 void pci_enable_bus_master(struct pci_dev *d)

@@ -60,6 +60,8 @@ struct pci_dev {
     uint8_t cap_msi, cap_msix, cap_pcie;           /* 0: absent */
     uint16_t ext_ats, ext_pri, ext_pasid;          /* 0: absent */
     volatile uint8_t *cfg;                         /* its 4 KiB of ECAM */
+    volatile void *bar_map[PCI_BAR_COUNT];         /* mapped once, kept */
+    uint64_t bar_size[PCI_BAR_COUNT];
 };
 
 static inline uint16_t pci_source_id(const struct pci_dev *d)
@@ -73,6 +75,8 @@ int pci_init(void);
 unsigned pci_count(void);
 struct pci_dev *pci_get(unsigned i);
 struct pci_dev *pci_find(uint16_t vendor, uint16_t device);
+/* The nth (from 0) function with these IDs, in enumeration order. */
+struct pci_dev *pci_find_nth(uint16_t vendor, uint16_t device, unsigned nth);
 
 uint32_t pci_read32(const struct pci_dev *d, uint16_t off);
 uint16_t pci_read16(const struct pci_dev *d, uint16_t off);
@@ -81,7 +85,7 @@ void pci_write32(const struct pci_dev *d, uint16_t off, uint32_t v);
 void pci_write16(const struct pci_dev *d, uint16_t off, uint16_t v);
 
 /* Sizes a memory BAR (decoding off while it is probed) and maps it
- * uncached; NULL when the BAR is absent or I/O. */
+ * uncached, once; NULL when the BAR is absent or I/O. */
 volatile void *pci_map_bar(struct pci_dev *d, unsigned bar, uint64_t *size);
 void pci_enable_bus_master(struct pci_dev *d);
 /* Fixed-delivery, edge MSI to the given APIC ID and vector. */

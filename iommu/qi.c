@@ -44,7 +44,9 @@ int qi_enable(struct vtd_qi *q, struct vtd_unit *u, int wide)
 
 int qi_disable(struct vtd_qi *q)
 {
-    int err = vtd_gcmd(q->u, VTD_GCMD_QIE, 0);
+    int err = qi_sync(q, NULL, 0);
+    if (!err)
+        err = vtd_gcmd(q->u, VTD_GCMD_QIE, 0);
     if (q->ring_pa)
         page_free(q->ring_pa);
     if (q->status_pa)
@@ -109,7 +111,8 @@ static int qi_wait_desc_for(struct qi_desc *d, const struct vtd_qi *q, uint32_t 
 int qi_submit(struct vtd_qi *q, const struct qi_desc *d, unsigned n, uint32_t *seq)
 {
     struct qi_desc batch[n + 1];
-    memcpy(batch, d, n * sizeof(*d));
+    if (n)
+        memcpy(batch, d, n * sizeof(*d));
     uint32_t s = q->seq + 1;
     int err = qi_wait_desc_for(&batch[n], q, s);
     if (err)
@@ -123,6 +126,29 @@ int qi_submit(struct vtd_qi *q, const struct qi_desc *d, unsigned n, uint32_t *s
     if (seq)
         *seq = s;
     return 0;
+}
+
+int qi_force_off(struct vtd_unit *u)
+{
+    uint64_t iqa = vtd_read64(u, VTD_IQA), scratch = page_alloc();
+    if (!scratch)
+        return -E_NOMEM;
+    int wide = (iqa & VTD_IQA_DW_256) != 0;
+    unsigned size = wide ? QI_DESC_256 : QI_DESC_128, shift = wide ? VTD_IQ_INDEX_SHIFT_256 : VTD_IQ_INDEX_SHIFT_128;
+    unsigned entries = (unsigned)((PAGE_SIZE << (iqa & VTD_IQA_QS_MASK)) / size);
+    unsigned tail = (unsigned)((vtd_read64(u, VTD_IQT) & VTD_IQ_INDEX_MASK) >> shift);
+    uint8_t *ring = phys_to_virt(iqa & PAGE_MASK);
+    volatile uint32_t *status = phys_to_virt(scratch);
+    const uint32_t done = 1;
+    struct qi_desc w;
+    qi_desc_wait(&w, scratch, done, 1, 0, 0);
+    memcpy(ring + (size_t)tail * size, &w, size);
+    __asm__ volatile("sfence" ::: "memory");
+    vtd_write32(u, VTD_FSTS, VTD_FSTS_IQE | VTD_FSTS_ITE | VTD_FSTS_ICE);
+    vtd_write64(u, VTD_IQT, (uint64_t)((tail + 1) % entries) << shift);
+    int err = WAIT_UNTIL(*status == done, VTD_WAIT_US) ? vtd_gcmd(u, VTD_GCMD_QIE, 0) : -E_TIMEDOUT;
+    page_free(scratch);
+    return err;
 }
 
 int qi_completed(const struct vtd_qi *q, uint32_t seq)

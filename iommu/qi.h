@@ -34,7 +34,12 @@ struct vtd_qi {
 /* Allocates the ring (one page) and status memory and sets QIE.
  * wide: 256-bit descriptors (scalable mode only; needs ECAP.SMTS). */
 int qi_enable(struct vtd_qi *q, struct vtd_unit *u, int wide);
+/* Drains the queue with a wait descriptor, then clears QIE: the spec wants
+ * nothing pending, and QEMU refuses unless the last descriptor was a wait. */
 int qi_disable(struct vtd_qi *q);
+/* The same for a queue someone else left on (an aborted case, firmware):
+ * the ring is found through IQA, a wait appended at IQT. */
+int qi_force_off(struct vtd_unit *u);
 
 /* Queues n descriptors and one wait descriptor behind them; *seq is what
  * that wait writes. Does not wait. */

@@ -22,7 +22,7 @@ void fixture_find(struct test *t, struct vtd_fixture *fx)
     if (fx->u.gcmd & VTD_GCMD_TE)
         ASSERT_EQ(t, vtd_gcmd(&fx->u, VTD_GCMD_TE, 0), 0);
     if (fx->u.gcmd & VTD_GCMD_QIE)
-        ASSERT_EQ(t, vtd_gcmd(&fx->u, VTD_GCMD_QIE, 0), 0);
+        ASSERT_EQ(t, qi_force_off(&fx->u), 0);
     vtd_write32(&fx->u, VTD_FSTS, VTD_FSTS_ERRORS);
     struct vtd_fault_log old;
     vtd_fault_collect(&fx->u, &old);

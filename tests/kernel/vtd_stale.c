@@ -1,0 +1,236 @@
+/* vtd_stale: what the device uses after its mapping changes, with each
+ * invalidation, the wrong ones, and none. Every scenario: the device
+ * writes a pattern through IOVA T, which caches T -> page A; T is then
+ * remapped to page B (or unmapped), an invalidation (or none) follows, and
+ * the device writes again. Where the pattern lands says which translation
+ * it used. The spec allows a unit to re-walk instead of using a stale entry,
+ * so on hardware "fresh" after no invalidation is a skip, not a pass;
+ * QEMU always caches. */
+#include <string.h>
+#include "iommu/cap.h"
+#include "iommu/inv_reg.h"
+#include "kernel/exit.h"
+#include "mm/mm.h"
+#include "vtd_fixture.h"
+
+#define IOVA_T       FIXTURE_IOVA
+#define IOVA_X       (FIXTURE_IOVA + PAGE_SIZE)   /* the pattern page; keeps T's page table alive */
+#define IOVA_FAR     (FIXTURE_IOVA + 8 * PAGE_SIZE)
+#define PATTERN_WORD 0xc0ffee0000000000ul
+
+enum landed { LANDED_NOWHERE, LANDED_IN_A, LANDED_IN_B };
+static const char *const landed_name[] = { "nowhere", "the old page A", "the new page B" };
+
+struct stale {
+    struct vtd_fixture fx;
+    uint64_t a, b, x;
+    int use_qi;
+};
+
+static int has_pattern(uint64_t pa)
+{
+    const uint64_t *p = phys_to_virt(pa);
+    for (size_t i = 0; i < PAGE_SIZE / sizeof(*p); i++)
+        if (p[i] != (PATTERN_WORD | i))
+            return 0;
+    return 1;
+}
+
+static enum landed device_write(struct test *t, struct stale *s)
+{
+    memset(phys_to_virt(s->a), 0, PAGE_SIZE);
+    memset(phys_to_virt(s->b), 0, PAGE_SIZE);
+    ASSERT_EQ(t, fixture_dma_from_device(&s->fx, IOVA_T, PAGE_SIZE), 0);
+    int in_a = has_pattern(s->a), in_b = has_pattern(s->b);
+    ASSERT_TRUE(t, !(in_a && in_b), "the pattern is in both pages");
+    return in_a ? LANDED_IN_A : in_b ? LANDED_IN_B : LANDED_NOWHERE;
+}
+
+/* T -> A cached by one device write; X holds the pattern the device reads. */
+static void set_up(struct test *t, struct stale *s, int use_qi)
+{
+    memset(s, 0, sizeof(*s));
+    s->use_qi = use_qi;
+    if (use_qi)
+        fixture_qi_up(t, &s->fx);
+    else
+        fixture_legacy_up(t, &s->fx);
+    s->a = page_alloc();
+    s->b = page_alloc();
+    s->x = page_alloc();
+    ASSERT_TRUE(t, s->a && s->b && s->x, "out of frames");
+    uint64_t *x = phys_to_virt(s->x);
+    for (size_t i = 0; i < PAGE_SIZE / sizeof(*x); i++)
+        x[i] = PATTERN_WORD | i;
+    ASSERT_EQ(t, vtd_domain_map(&s->fx.dom, IOVA_X, s->x, PT_LEVEL_PT, SL_R), 0);
+    ASSERT_EQ(t, vtd_domain_map(&s->fx.dom, IOVA_T, s->a, PT_LEVEL_PT, SL_RW), 0);
+    ASSERT_EQ(t, fixture_dma_to_device(&s->fx, IOVA_X, PAGE_SIZE), 0);
+    enum landed first = device_write(t, s);
+    ASSERT_TRUE(t, first == LANDED_IN_A, "before any change the write landed in %s", landed_name[first]);
+}
+
+static void remap_to_b(struct test *t, struct stale *s)
+{
+    ASSERT_EQ(t, vtd_domain_unmap(&s->fx.dom, IOVA_T), 0);
+    ASSERT_EQ(t, vtd_domain_map(&s->fx.dom, IOVA_T, s->b, PT_LEVEL_PT, SL_RW), 0);
+}
+
+static void tear_down(struct stale *s)
+{
+    fixture_down(&s->fx);
+    page_free(s->a);
+    page_free(s->b);
+    page_free(s->x);
+}
+
+static void invalidate_iotlb(struct test *t, struct stale *s, unsigned gran, uint16_t did, uint64_t addr)
+{
+    if (s->use_qi) {
+        struct qi_desc d;
+        ASSERT_EQ(t, qi_desc_iotlb(&d, gran, did, addr, 0, 0), 0);
+        ASSERT_EQ(t, qi_sync(&s->fx.qi, &d, 1), 0);
+    } else {
+        ASSERT_EQ(t, vtd_reg_invalidate_iotlb(&s->fx.u, (enum vtd_inv_granularity)gran, did, addr, 0), 0);
+    }
+}
+
+static void expect_stale(struct test *t, struct stale *s, const char *after)
+{
+    enum landed l = device_write(t, s);
+    if (l == LANDED_IN_B && !platform_is_qemu())
+        test_skip(t, "after %s the unit re-walked the tables (allowed: caching is optional)", after);
+    EXPECT_TRUE(t, l == LANDED_IN_A, "after %s the device should still use T -> A, its write landed in %s", after,
+                landed_name[l]);
+}
+
+static void expect_fresh(struct test *t, struct stale *s, const char *after)
+{
+    enum landed l = device_write(t, s);
+    EXPECT_TRUE(t, l == LANDED_IN_B, "after %s the device should use T -> B, its write landed in %s", after,
+                landed_name[l]);
+    struct vtd_fault_log log;
+    fixture_faults(t, &s->fx, &log);
+    EXPECT_EQ(t, log.count, 0);
+}
+
+/* The negative controls: no invalidation, the old translation is used. */
+static void remap_without_invalidation_uses_old_translation(struct test *t)
+{
+    struct stale s;
+    set_up(t, &s, 1);
+    remap_to_b(t, &s);
+    expect_stale(t, &s, "a remap with no invalidation");
+    tear_down(&s);
+}
+
+static void unmap_without_invalidation_still_translates(struct test *t)
+{
+    struct stale s;
+    set_up(t, &s, 1);
+    ASSERT_EQ(t, vtd_domain_unmap(&s.fx.dom, IOVA_T), 0);
+    expect_stale(t, &s, "an unmap with no invalidation");
+    struct vtd_fault_log log;
+    fixture_faults(t, &s.fx, &log);
+    EXPECT_EQ(t, log.count, 0);
+    tear_down(&s);
+}
+
+/* The right invalidations. */
+static void page_selective_invalidation_drops_it(struct test *t)
+{
+    struct stale s;
+    set_up(t, &s, 1);
+    remap_to_b(t, &s);
+    invalidate_iotlb(t, &s, QI_IOTLB_PAGE, FIXTURE_DID, IOVA_T);
+    expect_fresh(t, &s, "a page-selective IOTLB invalidation of T");
+    tear_down(&s);
+}
+
+static void domain_selective_invalidation_drops_it(struct test *t)
+{
+    struct stale s;
+    set_up(t, &s, 1);
+    remap_to_b(t, &s);
+    invalidate_iotlb(t, &s, QI_IOTLB_DOMAIN, FIXTURE_DID, 0);
+    expect_fresh(t, &s, "a domain-selective IOTLB invalidation");
+    tear_down(&s);
+}
+
+static void global_invalidation_drops_it(struct test *t)
+{
+    struct stale s;
+    set_up(t, &s, 1);
+    remap_to_b(t, &s);
+    invalidate_iotlb(t, &s, QI_IOTLB_GLOBAL, 0, 0);
+    expect_fresh(t, &s, "a global IOTLB invalidation");
+    tear_down(&s);
+}
+
+static void register_page_invalidation_drops_it(struct test *t)
+{
+    struct stale s;
+    set_up(t, &s, 0);
+    remap_to_b(t, &s);
+    invalidate_iotlb(t, &s, QI_IOTLB_PAGE, FIXTURE_DID, IOVA_T);
+    expect_fresh(t, &s, "a page-selective invalidation through the IOTLB registers");
+    tear_down(&s);
+}
+
+static void unmap_then_invalidation_faults(struct test *t)
+{
+    struct stale s;
+    set_up(t, &s, 1);
+    ASSERT_EQ(t, vtd_domain_unmap(&s.fx.dom, IOVA_T), 0);
+    invalidate_iotlb(t, &s, QI_IOTLB_PAGE, FIXTURE_DID, IOVA_T);
+    enum landed l = device_write(t, &s);
+    EXPECT_TRUE(t, l == LANDED_NOWHERE, "after unmap and invalidation the write landed in %s", landed_name[l]);
+    struct vtd_fault_log log;
+    fixture_faults(t, &s.fx, &log);
+    EXPECT_EQ(t, log.count, 1);
+    tear_down(&s);
+}
+
+/* The wrong ones keep the stale entry. */
+static void wrong_domain_invalidation_keeps_it(struct test *t)
+{
+    struct stale s;
+    set_up(t, &s, 1);
+    remap_to_b(t, &s);
+    invalidate_iotlb(t, &s, QI_IOTLB_DOMAIN, FIXTURE_DID + 1, 0);
+    expect_stale(t, &s, "a domain-selective invalidation of another DID");
+    tear_down(&s);
+}
+
+static void wrong_page_invalidation_keeps_it(struct test *t)
+{
+    struct stale s;
+    set_up(t, &s, 1);
+    remap_to_b(t, &s);
+    invalidate_iotlb(t, &s, QI_IOTLB_PAGE, FIXTURE_DID, IOVA_FAR);
+    expect_stale(t, &s, "a page-selective invalidation of another page");
+    tear_down(&s);
+}
+
+static void context_cache_invalidation_alone_keeps_it(struct test *t)
+{
+    struct stale s;
+    set_up(t, &s, 1);
+    remap_to_b(t, &s);
+    struct qi_desc d;
+    ASSERT_EQ(t, qi_desc_context_cache(&d, QI_CC_GLOBAL, 0, 0, 0), 0);
+    ASSERT_EQ(t, qi_sync(&s.fx.qi, &d, 1), 0);
+    expect_stale(t, &s, "a context-cache invalidation alone");
+    tear_down(&s);
+}
+
+TEST_SUITE(vtd_stale, 43, 0,
+           TEST(remap_without_invalidation_uses_old_translation),
+           TEST(unmap_without_invalidation_still_translates),
+           TEST(page_selective_invalidation_drops_it),
+           TEST(domain_selective_invalidation_drops_it),
+           TEST(global_invalidation_drops_it),
+           TEST(register_page_invalidation_drops_it),
+           TEST(unmap_then_invalidation_faults),
+           TEST(wrong_domain_invalidation_keeps_it),
+           TEST(wrong_page_invalidation_keeps_it),
+           TEST(context_cache_invalidation_alone_keeps_it));
