@@ -180,7 +180,7 @@ HOST_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I.
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 HOST_TESTS  := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(sort $(wildcard tests/host/test_*.c)))
 # The pure modules host tests link against.
-HOST_PURE   := lib/glob.c iommu/dmar.c iommu/cap.c lib/errno.c kernel/cmdline.c kernel/ktap.c kernel/acpi_tables.c mm/frame.c mm/pgtable.c mm/heap.c
+HOST_PURE   := lib/glob.c iommu/dmar.c iommu/cap.c iommu/qi_desc.c iommu/context_entry.c iommu/fault_record.c lib/errno.c kernel/cmdline.c kernel/ktap.c kernel/acpi_tables.c mm/frame.c mm/pgtable.c mm/heap.c
 
 $(BUILD)/host/%: tests/host/%.c $(HOST_PURE) $(wildcard tests/host/*.h)
 	@mkdir -p $(dir $@)
@@ -189,7 +189,19 @@ $(BUILD)/host/%: tests/host/%.c $(HOST_PURE) $(wildcard tests/host/*.h)
 
 test-host: $(BUILD)/.deps-ok $(HOST_TESTS)
 
-test: $(BUILD)/.deps-ok $(ESP_IMG) $(USB_IMG) $(HOST_TESTS)
+# libFuzzer on the firmware-table parsers; FUZZ_SECONDS to run longer.
+FUZZ_SECONDS ?= 60
+FUZZ_BIN     := $(BUILD)/fuzz/fuzz_acpi
+$(FUZZ_BIN): tests/fuzz/fuzz_acpi.c iommu/dmar.c kernel/acpi_tables.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(HOST_CC) -std=gnu11 -g -O1 -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $^ -o $@
+
+fuzz: $(FUZZ_BIN)
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/fuzz/corpus tests/fuzz/corpus
+
+test: $(BUILD)/.deps-ok $(ESP_IMG) $(USB_IMG) $(HOST_TESTS) $(FUZZ_BIN)
 	$(PYTHON) tools/run-tests
 
 clean:

@@ -40,16 +40,17 @@ static uint64_t table_alloc(void *owner)
 
 static void *table_ptr(void *owner, uint64_t pa) { return phys_to_virt(pa); }
 
-int vtd_domain_init(struct vtd_domain *d, struct vtd_unit *u, uint16_t did)
+int vtd_domain_init(struct vtd_domain *d, struct vtd_unit *u, uint16_t did, int levels)
 {
     memset(d, 0, sizeof(*d));
     d->u = u;
     d->did = did;
     uint64_t sagaw = CAP_SAGAW(u->cap);
-    const struct pt_format *f = (sagaw & SAGAW_48_4LEVEL) ? &vtd_sl_format_4level
-                              : (sagaw & SAGAW_39_3LEVEL) ? &vtd_sl_format_3level : NULL;
+    int four = (sagaw & SAGAW_48_4LEVEL) && levels != PT_LEVEL_PDPT;
+    int three = (sagaw & SAGAW_39_3LEVEL) && levels != PT_LEVEL_PML4;
+    const struct pt_format *f = four ? &vtd_sl_format_4level : three ? &vtd_sl_format_3level : NULL;
     if (!f)
-        return -E_INVAL;
+        return -E_RANGE;
     d->levels = f->levels;
     d->pt = (struct pt_ctx){ .fmt = f, .alloc_table = table_alloc, .table_ptr = table_ptr, .owner = d };
     d->pt.root_pa = table_alloc(d);

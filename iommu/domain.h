@@ -22,8 +22,9 @@ struct vtd_domain {
     uint64_t tables;    /* table pages the domain holds */
 };
 
-/* The widest table the unit supports (SAGAW); -E_INVAL when none fits. */
-int vtd_domain_init(struct vtd_domain *d, struct vtd_unit *u, uint16_t did);
+/* levels 3 or 4 when the unit's SAGAW has that width, 0 for the widest it
+ * has; -E_RANGE when it has none that fits. */
+int vtd_domain_init(struct vtd_domain *d, struct vtd_unit *u, uint16_t did, int levels);
 /* leaf_level 2/3 need CAP.SLLPS; -E_RANGE names a missing capability. */
 int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t pa, int leaf_level, uint64_t access);
 int vtd_domain_protect(struct vtd_domain *d, uint64_t iova, uint64_t access);

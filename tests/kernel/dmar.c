@@ -1,13 +1,16 @@
 /* dmar: the firmware's DMAR table as the kernel parsed it. */
 #include "devices/pci.h"
+#include "iommu/cap.h"
 #include "iommu/iommu.h"
+#include "iommu/regs.h"
+#include <stdio.h>
+#include "kernel/acpi.h"
 #include "kernel/exit.h"
 #include "kernel/harness.h"
 #include "mm/mm.h"
 
 /* Where QEMU's q35 puts its one intel-iommu (Q35_HOST_BRIDGE_IOMMU_ADDR). */
 #define QEMU_VTD_BASE 0xfed90000ul
-#define VTD_VER_REG   0x00
 #define VTD_VER_MAJOR(v) (((v) >> 4) & 0xf)
 
 static const struct dmar_info *need_dmar(struct test *t)
@@ -57,13 +60,55 @@ static void every_unit_answers(struct test *t)
     for (unsigned i = 0; i < d->ndrhd; i++) {
         volatile uint32_t *regs = mmio_map(d->drhd[i].base, PAGE_SIZE);
         ASSERT_TRUE(t, regs != NULL, "cannot map unit %u at 0x%lx", i, d->drhd[i].base);
-        uint32_t ver = regs[VTD_VER_REG / 4];
+        uint32_t ver = regs[VTD_VER / 4];
         test_diag(t, "unit %u at 0x%lx: version %u.%u", i, d->drhd[i].base, VTD_VER_MAJOR(ver), ver & 0xf);
         EXPECT_TRUE(t, ver != 0 && ver != UINT32_MAX, "unit %u version register reads 0x%x", i, ver);
     }
 }
 
+static struct test *describing;
+static void field_line(const char *line) { test_diag(describing, "%s", line); }
+
+/* CAP and ECAP of every unit, field by field in words: for bring-up. */
+static void capabilities_decoded(struct test *t)
+{
+    const struct dmar_info *d = need_dmar(t);
+    describing = t;
+    for (unsigned i = 0; i < d->ndrhd; i++) {
+        volatile uint64_t *regs = mmio_map(d->drhd[i].base, PAGE_SIZE);
+        ASSERT_TRUE(t, regs != NULL, "cannot map unit %u", i);
+        uint64_t cap = regs[VTD_CAP / 8], ecap = regs[VTD_ECAP / 8];
+        test_diag(t, "unit %u CAP 0x%016lx:", i, cap);
+        vtd_describe_fields(vtd_cap_fields, vtd_cap_field_count, cap, field_line);
+        test_diag(t, "unit %u ECAP 0x%016lx:", i, ecap);
+        vtd_describe_fields(vtd_ecap_fields, vtd_ecap_field_count, ecap, field_line);
+        EXPECT_TRUE(t, CAP_SAGAW(cap) != 0, "unit %u supports no second-stage width (SAGAW 0)", i);
+        EXPECT_TRUE(t, CAP_NFR(cap) >= 1, "unit %u has no fault-recording register", i);
+    }
+}
+
+/* The table as the firmware wrote it, 16 bytes a line: for bring-up, and
+ * the seed the DMAR fuzzer starts from (tests/fuzz/seed_from_log.py). */
+static void raw_table_dump(struct test *t)
+{
+    const struct acpi_header *h = acpi_find("DMAR");
+    if (!h)
+        test_skip(t, "no DMAR table");
+    const uint8_t *b = (const uint8_t *)h;
+    const unsigned per_line = 16;
+    for (uint32_t off = 0; off < h->length; off += per_line) {
+        char line[3 * 16 + 1];
+        unsigned n = 0;
+        for (uint32_t i = off; i < off + per_line && i < h->length; i++)
+            n += (unsigned)snprintf(line + n, sizeof(line) - n, " %02x", b[i]);
+        test_diag(t, "dmar %04x:%s", off, line);
+    }
+    EXPECT_EQ(t, acpi_checksum(h, h->length), 0);
+}
+
 TEST_SUITE(dmar, 30, 0,
            TEST(parsed_without_problems),
            TEST(qemu_has_one_unit_for_all_devices),
-           TEST(every_unit_answers));
+           TEST(every_unit_answers),
+           TEST(capabilities_decoded),
+           TEST(raw_table_dump));

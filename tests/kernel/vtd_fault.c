@@ -33,7 +33,7 @@ static void write_to_unmapped_iova_faults(struct test *t)
     expect_one_fault(t, &fx, FAULT_WRITE_REQ, 0, UNMAPPED_IOVA);
     EXPECT_TRUE(t, fx.u.fault_events > events, "no fault event interrupt arrived (%u before, %u after)", events,
                 fx.u.fault_events);
-    fixture_down(&fx);
+    fixture_down(t, &fx);
 }
 
 static void read_of_unmapped_iova_faults(struct test *t)
@@ -42,7 +42,7 @@ static void read_of_unmapped_iova_faults(struct test *t)
     fixture_legacy_up(t, &fx);
     ASSERT_EQ(t, fixture_dma_to_device(&fx, UNMAPPED_IOVA, PAGE_SIZE), 0);
     expect_one_fault(t, &fx, FAULT_READ_REQ, 1, UNMAPPED_IOVA);
-    fixture_down(&fx);
+    fixture_down(t, &fx);
 }
 
 static void write_to_read_only_mapping_faults(struct test *t)
@@ -61,7 +61,7 @@ static void write_to_read_only_mapping_faults(struct test *t)
     for (size_t i = 0; i < PAGE_SIZE / sizeof(*p); i++)
         changed += p[i] != SENTINEL;
     EXPECT_EQ(t, changed, 0);
-    fixture_down(&fx);
+    fixture_down(t, &fx);
     page_free(pa);
 }
 
@@ -82,7 +82,7 @@ static void fpd_suppresses_faults(struct test *t)
     fixture_faults(t, &fx, &log);
     EXPECT_EQ(t, log.count, 0);
     EXPECT_EQ(t, fx.u.fault_events, events);
-    fixture_down(&fx);
+    fixture_down(t, &fx);
 }
 
 /* Faults from two source-ids faster than they are cleared: the records
@@ -109,7 +109,7 @@ static void fault_burst_overflows_and_recovers(struct test *t)
         EXPECT_TRUE(t, log.overflow, "%u of %u faults recorded and no overflow reported", log.count, BURST);
     ASSERT_EQ(t, fixture_dma_from_device(&fx, UNMAPPED_IOVA, PAGE_SIZE), 0);
     expect_one_fault(t, &fx, FAULT_WRITE_REQ, 0, UNMAPPED_IOVA);
-    fixture_down(&fx);
+    fixture_down(t, &fx);
 }
 
 TEST_SUITE(vtd_fault, 42, 0,

@@ -29,13 +29,15 @@ void fixture_find(struct test *t, struct vtd_fixture *fx)
     vtd_fault_events_enable(&fx->u);
 }
 
-void fixture_legacy_up(struct test *t, struct vtd_fixture *fx)
+void fixture_legacy_up_levels(struct test *t, struct vtd_fixture *fx, int levels)
 {
     fixture_find(t, fx);
     ASSERT_EQ(t, vtd_legacy_tables_init(&fx->tables), 0);
-    int err = vtd_domain_init(&fx->dom, &fx->u, FIXTURE_DID);
-    ASSERT_TRUE(t, !err, "no second-stage table width the unit supports (SAGAW 0x%lx)",
-                (unsigned long)bits_get(fx->u.cap, 12, 8));
+    int err = vtd_domain_init(&fx->dom, &fx->u, FIXTURE_DID, levels);
+    if (err)
+        test_skip(t, "the unit has no %s second-stage tables (CAP.SAGAW 0x%lx)",
+                  levels == PT_LEVEL_PDPT ? "3-level (39-bit)" : levels == PT_LEVEL_PML4 ? "4-level (48-bit)" : "usable",
+                  (unsigned long)CAP_SAGAW(fx->u.cap));
     struct vtd_context_entry ce;
     ASSERT_EQ(t, vtd_context_legacy_encode(&ce, fx->dom.pt.root_pa, vtd_aw_for_levels(fx->dom.levels),
                                            FIXTURE_DID, VTD_TT_UNTRANSLATED, 0), 0);
@@ -57,8 +59,11 @@ void fixture_qi_up(struct test *t, struct vtd_fixture *fx)
     ASSERT_EQ(t, qi_enable(&fx->qi, &fx->u, 0), 0);
 }
 
-void fixture_down(struct vtd_fixture *fx)
+void fixture_down(struct test *t, struct vtd_fixture *fx)
 {
+    struct vtd_fault_log left;
+    fixture_faults(t, fx, &left);
+    EXPECT_TRUE(t, left.count == 0 && !left.overflow, "%u fault(s) the case did not expect (see above)", left.count);
     if (fx->u.gcmd & VTD_GCMD_TE)
         vtd_gcmd(&fx->u, VTD_GCMD_TE, 0);
     if (fx->qi.ring_pa)

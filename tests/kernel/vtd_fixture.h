@@ -28,12 +28,17 @@ struct vtd_fixture {
 
 /* Skips the case (with the reason) when there is no unit or no edu. */
 void fixture_find(struct test *t, struct vtd_fixture *fx);
-/* fixture_find, then legacy tables and domain, TE on. */
-void fixture_legacy_up(struct test *t, struct vtd_fixture *fx);
+/* fixture_find, then legacy tables and a domain with tables of `levels`
+ * (0: the widest the unit has), TE on. */
+void fixture_legacy_up_levels(struct test *t, struct vtd_fixture *fx, int levels);
+static inline void fixture_legacy_up(struct test *t, struct vtd_fixture *fx) { fixture_legacy_up_levels(t, fx, 0); }
 /* fixture_legacy_up, then the invalidation queue with 128-bit
  * descriptors (trace=qi logs them). */
 void fixture_qi_up(struct test *t, struct vtd_fixture *fx);
-void fixture_down(struct vtd_fixture *fx);
+/* Turns translation and the queue off and frees the tables. A fault still
+ * recorded then is one the case did not expect (cases that expect faults
+ * collect them first): it fails the case. */
+void fixture_down(struct test *t, struct vtd_fixture *fx);
 /* Faults recorded since the last call, each printed as a diagnostic. */
 void fixture_faults(struct test *t, struct vtd_fixture *fx, struct vtd_fault_log *log);
 /* DMA between edu's buffer and an IOVA; the return is edu_dma's. */

@@ -54,7 +54,7 @@ static void dma_through_4k_leaves(struct test *t)
     uint64_t src = page_alloc(), dst = page_alloc();
     ASSERT_TRUE(t, src && dst, "out of frames");
     roundtrip(t, &fx, PT_LEVEL_PT, src, dst, 0);
-    fixture_down(&fx);
+    fixture_down(t, &fx);
     page_free(src);
     page_free(dst);
 }
@@ -72,7 +72,7 @@ static void dma_through_a_2m_leaf(struct test *t)
     /* the last two pages of the leaf: offsets above 1 MiB must translate too */
     roundtrip(t, &fx, PT_LEVEL_PD, base + pt_leaf_size(PT_LEVEL_PD) - 2 * PAGE_SIZE,
               base + pt_leaf_size(PT_LEVEL_PD) - PAGE_SIZE, base);
-    fixture_down(&fx);
+    fixture_down(t, &fx);
     for (uint64_t i = 0; i < frames; i++)
         frame_free(mm_frames(), pfn + i);
 }
@@ -88,7 +88,21 @@ static void dma_through_a_1g_leaf(struct test *t)
     uint64_t src = page_alloc(), dst = page_alloc();
     ASSERT_TRUE(t, src && dst && src < GIB && dst < GIB, "no frames below 1 GiB");
     roundtrip(t, &fx, PT_LEVEL_PDPT, src, dst, 0);
-    fixture_down(&fx);
+    fixture_down(t, &fx);
+    page_free(src);
+    page_free(dst);
+}
+
+/* The narrower table format a unit may offer: 39-bit, 3 levels. */
+static void dma_through_3_level_tables(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_legacy_up_levels(t, &fx, PT_LEVEL_PDPT);
+    EXPECT_EQ(t, fx.dom.levels, PT_LEVEL_PDPT);
+    uint64_t src = page_alloc(), dst = page_alloc();
+    ASSERT_TRUE(t, src && dst, "out of frames");
+    roundtrip(t, &fx, PT_LEVEL_PT, src, dst, 0);
+    fixture_down(t, &fx);
     page_free(src);
     page_free(dst);
 }
@@ -96,4 +110,5 @@ static void dma_through_a_1g_leaf(struct test *t)
 TEST_SUITE(vtd_legacy, 40, 0,
            TEST(dma_through_4k_leaves),
            TEST(dma_through_a_2m_leaf),
-           TEST(dma_through_a_1g_leaf));
+           TEST(dma_through_a_1g_leaf),
+           TEST(dma_through_3_level_tables));

@@ -38,7 +38,7 @@ static void each_descriptor_type_accepted(struct test *t)
     expect_sync(t, &fx, &d, "interrupt-entry-cache index");
     EXPECT_EQ(t, fx.qi.error.valid, 0);
     test_metric(t, "descriptors", fx.qi.descriptors, "descriptors");
-    fixture_down(&fx);
+    fixture_down(t, &fx);
 }
 
 /* Recovery leaves the queue usable: the next batch completes. */
@@ -79,7 +79,7 @@ static void pasid_descriptors_refused_in_128_bit_queue(struct test *t)
     expect_iqe(t, &fx, &d, "PASID-IOTLB in a 128-bit queue");
     ASSERT_EQ(t, qi_desc_pasid_device_tlb(&d, fx.sid, 0, 1, 0, 0, 0, 1), 0);
     expect_iqe(t, &fx, &d, "PASID-device-TLB in a 128-bit queue");
-    fixture_down(&fx);
+    fixture_down(t, &fx);
 }
 
 static void unknown_type_raises_iqe(struct test *t)
@@ -90,7 +90,7 @@ static void unknown_type_raises_iqe(struct test *t)
     struct qi_desc d = { { 0 } };
     bits_set(&d.qw[0], QI_TYPE_LO, unknown_type);
     expect_iqe(t, &fx, &d, "type 0xf");
-    fixture_down(&fx);
+    fixture_down(t, &fx);
 }
 
 static void reserved_bit_raises_iqe(struct test *t)
@@ -102,7 +102,7 @@ static void reserved_bit_raises_iqe(struct test *t)
     qi_desc_iotlb(&d, QI_IOTLB_GLOBAL, 0, 0, 0, 0);
     d.qw[0] |= 1ul << reserved_bit;
     expect_iqe(t, &fx, &d, "IOTLB with a reserved bit");
-    fixture_down(&fx);
+    fixture_down(t, &fx);
 }
 
 static void granularity_zero_raises_iqe(struct test *t)
@@ -113,7 +113,7 @@ static void granularity_zero_raises_iqe(struct test *t)
     EXPECT_EQ(t, qi_desc_iotlb(&d, 0, FIXTURE_DID, 0, 0, 0), -E_RANGE); /* the builder refuses it */
     bits_set(&d.qw[0], QI_GRAN, 0);
     expect_iqe(t, &fx, &d, "IOTLB with granularity 0");
-    fixture_down(&fx);
+    fixture_down(t, &fx);
 }
 
 static void wait_without_status_or_interrupt_raises_iqe(struct test *t)
@@ -123,7 +123,7 @@ static void wait_without_status_or_interrupt_raises_iqe(struct test *t)
     struct qi_desc d;
     ASSERT_EQ(t, qi_desc_wait(&d, fx.qi.status_pa, 0, 0, 0, 0), 0);
     expect_iqe(t, &fx, &d, "wait with neither SW nor IF");
-    fixture_down(&fx);
+    fixture_down(t, &fx);
 }
 
 static void tail_past_the_queue_raises_iqe(struct test *t)
@@ -141,7 +141,7 @@ static void tail_past_the_queue_raises_iqe(struct test *t)
     EXPECT_TRUE(t, err == -E_IO, "expected the error to be reported, got %s", err_name(err));
     EXPECT_TRUE(t, qi_completed(&fx.qi, seq), "the batch after the bad tail never completed");
     expect_still_works(t, &fx);
-    fixture_down(&fx);
+    fixture_down(t, &fx);
 }
 
 static void batch_behind_one_wait(struct test *t)
@@ -156,7 +156,7 @@ static void batch_behind_one_wait(struct test *t)
     EXPECT_EQ(t, fx.qi.waits - waits, 1);
     EXPECT_EQ(t, fx.qi.descriptors - descs, BATCH + 1);
     test_metric(t, "descriptors_per_wait", fx.qi.descriptors - descs, "descriptors");
-    fixture_down(&fx);
+    fixture_down(t, &fx);
 }
 
 /* Batches complete in order: once the last one's wait has written its
@@ -174,7 +174,7 @@ static void async_batches_complete_in_order(struct test *t)
     ASSERT_EQ(t, qi_wait(&fx.qi, seq[2]), 0);
     EXPECT_TRUE(t, qi_completed(&fx.qi, seq[0]) && qi_completed(&fx.qi, seq[1]), "an earlier batch is pending");
     EXPECT_TRUE(t, !qi_completed(&fx.qi, seq[2] + 1), "a sequence never submitted reads as completed");
-    fixture_down(&fx);
+    fixture_down(t, &fx);
 }
 
 TEST_SUITE(vtd_qi, 41, 0,

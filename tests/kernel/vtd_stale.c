@@ -75,9 +75,9 @@ static void remap_to_b(struct test *t, struct stale *s)
     ASSERT_EQ(t, vtd_domain_map(&s->fx.dom, IOVA_T, s->b, PT_LEVEL_PT, SL_RW), 0);
 }
 
-static void tear_down(struct stale *s)
+static void tear_down(struct test *t, struct stale *s)
 {
-    fixture_down(&s->fx);
+    fixture_down(t, &s->fx);
     page_free(s->a);
     page_free(s->b);
     page_free(s->x);
@@ -120,7 +120,7 @@ static void remap_without_invalidation_uses_old_translation(struct test *t)
     set_up(t, &s, 1);
     remap_to_b(t, &s);
     expect_stale(t, &s, "a remap with no invalidation");
-    tear_down(&s);
+    tear_down(t, &s);
 }
 
 static void unmap_without_invalidation_still_translates(struct test *t)
@@ -132,7 +132,7 @@ static void unmap_without_invalidation_still_translates(struct test *t)
     struct vtd_fault_log log;
     fixture_faults(t, &s.fx, &log);
     EXPECT_EQ(t, log.count, 0);
-    tear_down(&s);
+    tear_down(t, &s);
 }
 
 /* The right invalidations. */
@@ -143,7 +143,7 @@ static void page_selective_invalidation_drops_it(struct test *t)
     remap_to_b(t, &s);
     invalidate_iotlb(t, &s, QI_IOTLB_PAGE, FIXTURE_DID, IOVA_T);
     expect_fresh(t, &s, "a page-selective IOTLB invalidation of T");
-    tear_down(&s);
+    tear_down(t, &s);
 }
 
 static void domain_selective_invalidation_drops_it(struct test *t)
@@ -153,7 +153,7 @@ static void domain_selective_invalidation_drops_it(struct test *t)
     remap_to_b(t, &s);
     invalidate_iotlb(t, &s, QI_IOTLB_DOMAIN, FIXTURE_DID, 0);
     expect_fresh(t, &s, "a domain-selective IOTLB invalidation");
-    tear_down(&s);
+    tear_down(t, &s);
 }
 
 static void global_invalidation_drops_it(struct test *t)
@@ -163,7 +163,7 @@ static void global_invalidation_drops_it(struct test *t)
     remap_to_b(t, &s);
     invalidate_iotlb(t, &s, QI_IOTLB_GLOBAL, 0, 0);
     expect_fresh(t, &s, "a global IOTLB invalidation");
-    tear_down(&s);
+    tear_down(t, &s);
 }
 
 static void register_page_invalidation_drops_it(struct test *t)
@@ -173,7 +173,7 @@ static void register_page_invalidation_drops_it(struct test *t)
     remap_to_b(t, &s);
     invalidate_iotlb(t, &s, QI_IOTLB_PAGE, FIXTURE_DID, IOVA_T);
     expect_fresh(t, &s, "a page-selective invalidation through the IOTLB registers");
-    tear_down(&s);
+    tear_down(t, &s);
 }
 
 static void unmap_then_invalidation_faults(struct test *t)
@@ -187,7 +187,7 @@ static void unmap_then_invalidation_faults(struct test *t)
     struct vtd_fault_log log;
     fixture_faults(t, &s.fx, &log);
     EXPECT_EQ(t, log.count, 1);
-    tear_down(&s);
+    tear_down(t, &s);
 }
 
 /* The wrong ones keep the stale entry. */
@@ -198,7 +198,7 @@ static void wrong_domain_invalidation_keeps_it(struct test *t)
     remap_to_b(t, &s);
     invalidate_iotlb(t, &s, QI_IOTLB_DOMAIN, FIXTURE_DID + 1, 0);
     expect_stale(t, &s, "a domain-selective invalidation of another DID");
-    tear_down(&s);
+    tear_down(t, &s);
 }
 
 static void wrong_page_invalidation_keeps_it(struct test *t)
@@ -208,7 +208,7 @@ static void wrong_page_invalidation_keeps_it(struct test *t)
     remap_to_b(t, &s);
     invalidate_iotlb(t, &s, QI_IOTLB_PAGE, FIXTURE_DID, IOVA_FAR);
     expect_stale(t, &s, "a page-selective invalidation of another page");
-    tear_down(&s);
+    tear_down(t, &s);
 }
 
 static void context_cache_invalidation_alone_keeps_it(struct test *t)
@@ -220,7 +220,7 @@ static void context_cache_invalidation_alone_keeps_it(struct test *t)
     ASSERT_EQ(t, qi_desc_context_cache(&d, QI_CC_GLOBAL, 0, 0, 0), 0);
     ASSERT_EQ(t, qi_sync(&s.fx.qi, &d, 1), 0);
     expect_stale(t, &s, "a context-cache invalidation alone");
-    tear_down(&s);
+    tear_down(t, &s);
 }
 
 TEST_SUITE(vtd_stale, 43, 0,

@@ -1,0 +1,29 @@
+/* Root and legacy context entry encoders: pure, host-tested. */
+#include <string.h>
+#include "context.h"
+#include "../lib/bits.h"
+#include "../lib/errno.h"
+#include "../mm/layout.h"
+
+int vtd_root_entry_encode(struct vtd_root_entry *e, uint64_t ctp)
+{
+    memset(e, 0, sizeof(*e));
+    if (ctp & ~PAGE_MASK)
+        return -E_INVAL;
+    bits_set(&e->qw[0], ROOT_CTP, ctp >> PAGE_SHIFT);
+    bits_set(&e->qw[0], ROOT_P, 1);
+    return 0;
+}
+
+int vtd_context_legacy_encode(struct vtd_context_entry *e, uint64_t slptptr, unsigned aw, uint16_t did,
+                              enum vtd_tt tt, int fpd)
+{
+    memset(e, 0, sizeof(*e));
+    if ((slptptr & ~PAGE_MASK) || bits_set(&e->qw[0], CTX_TT, tt) || bits_set(&e->qw[1], CTX_AW, aw) ||
+        bits_set(&e->qw[1], CTX_DID, did))
+        return -E_INVAL;
+    bits_set(&e->qw[0], CTX_SLPTPTR, slptptr >> PAGE_SHIFT);
+    bits_set(&e->qw[0], CTX_FPD, fpd ? 1 : 0);
+    bits_set(&e->qw[0], CTX_P, 1);
+    return 0;
+}

@@ -1,0 +1,63 @@
+/* Fault recording registers decoded: pure, host-tested. */
+#include <stdio.h>
+#include <string.h>
+#include "fault.h"
+#include "../lib/bits.h"
+
+int vtd_fault_decode(uint64_t lo, uint64_t hi, struct vtd_fault *f)
+{
+    memset(f, 0, sizeof(*f));
+    if (!(hi & VTD_FRCD_HI_F))
+        return 0;
+    f->addr = lo & VTD_FRCD_LO_FI_MASK;
+    f->sid = (uint16_t)(hi & VTD_FRCD_HI_SID_MASK);
+    f->reason = (uint8_t)((hi >> VTD_FRCD_HI_FR_SHIFT) & VTD_FRCD_HI_FR_MASK);
+    f->is_read = (hi & VTD_FRCD_HI_T1) != 0;
+    f->pasid_present = (hi & VTD_FRCD_HI_PP) != 0;
+    f->pasid = (uint32_t)((hi >> VTD_FRCD_HI_PV_SHIFT) & VTD_FRCD_HI_PV_MASK);
+    f->exe = (hi & VTD_FRCD_HI_EXE) != 0;
+    f->priv = (hi & VTD_FRCD_HI_PRIV) != 0;
+    f->at = (uint8_t)bits_get(hi, 61, 60);
+    return 1;
+}
+
+/* Fault reasons (VT-d spec appendix A), legacy and scalable mode. */
+const char *vtd_fault_reason_name(uint8_t r)
+{
+    switch (r) {
+    case 0x01: return "root entry not present";
+    case 0x02: return "context entry not present";
+    case 0x03: return "context entry invalid";
+    case 0x04: return "address beyond the guest address width";
+    case 0x05: return "write to a page without write permission";
+    case 0x06: return "read from a page without read permission";
+    case 0x07: return "second-stage paging entry not accessible";
+    case 0x08: return "root table not accessible";
+    case 0x09: return "context table not accessible";
+    case 0x0a: return "reserved bit set in a root entry";
+    case 0x0b: return "reserved bit set in a context entry";
+    case 0x0c: return "reserved bit set in a second-stage paging entry";
+    case 0x0d: return "request blocked by the context entry's translation type";
+    case 0x58: return "PASID table entry invalid";
+    case 0x59: return "PASID entry not present";
+    case 0x5b: return "PASID entry has a reserved or unsupported setting";
+    case 0x71: return "first-stage entry not present";
+    case 0x72: return "reserved bit set in a first-stage entry";
+    case 0x80: return "address not canonical";
+    case 0x81: return "user request to a supervisor page";
+    case 0x85: return "write to a read-only first-stage page";
+    case 0x87: return "translation into the interrupt address range";
+    case 0x91: return "accessed/dirty update failed";
+    default: return "unknown fault reason";
+    }
+}
+
+void vtd_fault_describe(const struct vtd_fault *f, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s by %02x:%02x.%x at 0x%lx: reason 0x%02x (%s)", f->is_read ? "read" : "write",
+                     f->sid >> 8, (f->sid >> 3) & 0x1f, f->sid & 7, (unsigned long)f->addr, f->reason,
+                     vtd_fault_reason_name(f->reason));
+    if (f->pasid_present && n > 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, ", PASID 0x%x%s%s", f->pasid, f->priv ? " supervisor" : "",
+                 f->exe ? " execute" : "");
+}

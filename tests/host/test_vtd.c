@@ -1,0 +1,203 @@
+/* VT-d pure code against bit layouts from the VT-d spec (3.4): descriptor
+ * builders (6.5.2), root/context entries (9.1, 9.3), fault records
+ * (11.4.14), CAP/ECAP (11.4.2-3) with QEMU 10.0.2's values. */
+#include "host.h"
+#include "iommu/cap.h"
+#include "iommu/context.h"
+#include "iommu/fault.h"
+#include "iommu/qi_desc.h"
+#include "lib/bits.h"
+#include "lib/errno.h"
+
+/* QEMU 10.0.2, x-scalable-mode=on,x-flts=on,aw-bits=48 (QEMU-VTD.md) */
+#define QEMU_CAP  0x01d2008c222f0606ul
+#define QEMU_ECAP 0x0000890000f00f4aul
+
+static void bits_helpers(void **state)
+{
+    uint64_t w = 0;
+    assert_int_equal(bits_set(&w, 31, 16, 0xffff), 0);
+    assert_int_equal(w, 0xffff0000ul);
+    assert_int_equal(bits_set(&w, 31, 16, 0x10000), -1);
+    assert_int_equal(w, 0xffff0000ul); /* unchanged */
+    assert_int_equal(bits_get(w, 23, 16), 0xff);
+    assert_int_equal(bits_set(&w, 63, 0, ~0ul), 0);
+    assert_int_equal(bits_get(w, 63, 0), ~0ul);
+}
+
+static void qemu_cap_and_ecap(void **state)
+{
+    assert_int_equal(CAP_ND(QEMU_CAP), 6);
+    assert_int_equal(CAP_SAGAW(QEMU_CAP), SAGAW_39_3LEVEL | SAGAW_48_4LEVEL);
+    assert_int_equal(CAP_MGAW(QEMU_CAP), 48);
+    assert_int_equal(CAP_FRO(QEMU_CAP) * 16, 0x220);
+    assert_int_equal(CAP_SLLPS(QEMU_CAP), SLLPS_2M | SLLPS_1G);
+    assert_int_equal(CAP_PSI(QEMU_CAP), 1);
+    assert_int_equal(CAP_NFR(QEMU_CAP), 1);
+    assert_int_equal(CAP_MAMV(QEMU_CAP), 18);
+    assert_int_equal(CAP_FL1GP(QEMU_CAP), 1);
+    assert_int_equal(ECAP_C(QEMU_ECAP), 0);
+    assert_int_equal(ECAP_QI(QEMU_ECAP), 1);
+    assert_int_equal(ECAP_IR(QEMU_ECAP), 1);
+    assert_int_equal(ECAP_PT(QEMU_ECAP), 1);
+    assert_int_equal(ECAP_IRO(QEMU_ECAP) * 16, 0xf0);
+    assert_int_equal(ECAP_PASID(QEMU_ECAP), 1);
+    assert_int_equal(ECAP_SMTS(QEMU_ECAP), 1);
+    assert_int_equal(ECAP_FLTS(QEMU_ECAP), 1);
+    assert_int_equal(ECAP_SLTS(QEMU_ECAP), 0);
+    assert_int_equal(ECAP_PSS(QEMU_ECAP), 0);
+    assert_int_equal(ECAP_RPS(QEMU_ECAP), 0);
+}
+
+static unsigned lines;
+static char last[160];
+static void count_line(const char *l) { lines++; snprintf(last, sizeof(last), "%s", l); }
+
+static void field_tables_describe_every_field(void **state)
+{
+    lines = 0;
+    vtd_describe_fields(vtd_cap_fields, vtd_cap_field_count, QEMU_CAP, count_line);
+    assert_int_equal(lines, vtd_cap_field_count);
+    assert_non_null(strstr(last, "ESRTPS"));
+    for (size_t i = 0; i < vtd_ecap_field_count; i++)
+        assert_true(vtd_ecap_fields[i].hi >= vtd_ecap_fields[i].lo && vtd_ecap_fields[i].hi < 64);
+}
+
+static void context_cache_descriptor(void **state)
+{
+    struct qi_desc d;
+    assert_int_equal(qi_desc_context_cache(&d, QI_CC_DEVICE, 5, 0x0020, 1), 0);
+    assert_int_equal(d.qw[0], 0x1ul | 3ul << 4 | 5ul << 16 | 0x20ul << 32 | 1ul << 48);
+    assert_int_equal(d.qw[1], 0);
+    assert_int_equal(qi_desc_context_cache(&d, 0, 0, 0, 0), -E_RANGE);
+    assert_int_equal(qi_desc_context_cache(&d, QI_CC_GLOBAL, 0, 0, 4), -E_RANGE); /* FM is 2 bits */
+}
+
+static void iotlb_descriptor(void **state)
+{
+    struct qi_desc d;
+    assert_int_equal(qi_desc_iotlb(&d, QI_IOTLB_PAGE, 0x1234, 0x12344000, 2, 1), 0);
+    assert_int_equal(d.qw[0], 0x123400f2ul); /* type 2, G=3, DW, DR, DID */
+    assert_int_equal(d.qw[1], 0x12344042ul); /* addr, IH, AM=2 */
+    assert_int_equal(qi_desc_iotlb(&d, QI_IOTLB_PAGE, 1, 0x12345000, 2, 0), -E_RANGE); /* not 16 KiB aligned */
+    assert_int_equal(qi_desc_iotlb(&d, 0, 1, 0, 0, 0), -E_RANGE);
+    assert_int_equal(qi_desc_iotlb(&d, QI_IOTLB_GLOBAL, 0, 0, 0, 0), 0);
+    assert_int_equal(d.qw[0], 0xd2ul);
+}
+
+static void device_tlb_descriptors(void **state)
+{
+    struct qi_desc d;
+    assert_int_equal(qi_desc_device_tlb(&d, 0x0100, 0x1234, 3, 0x7000, 1), 0);
+    assert_int_equal(d.qw[0], 0x3ul | 0x4ul << 12 | 3ul << 16 | 0x0100ul << 32 | 0x123ul << 52);
+    assert_int_equal(d.qw[1], 0x7001ul);
+    assert_int_equal(qi_desc_pasid_device_tlb(&d, 0x0100, 0x1234, 0x54321, 3, 0x7000, 1, 1), 0);
+    assert_int_equal(d.qw[0], 0x8ul | 3ul << 4 | 0x4ul << 12 | 0x0100ul << 16 | 0x54321ul << 32 | 0x123ul << 52);
+    assert_int_equal(d.qw[1], 0x7000ul | 1ul << 11 | 1);
+    assert_int_equal(qi_desc_pasid_device_tlb(&d, 0, 0, 1u << 20, 0, 0, 0, 0), -E_RANGE); /* PASID is 20 bits */
+}
+
+static void iec_and_wait_descriptors(void **state)
+{
+    struct qi_desc d;
+    assert_int_equal(qi_desc_iec(&d, 1, 0x1234, 5), 0);
+    assert_int_equal(d.qw[0], 0x4ul | 1ul << 4 | 5ul << 27 | 0x1234ul << 32);
+    assert_int_equal(qi_desc_iec(&d, 0, 0, 32), -E_RANGE);
+    assert_int_equal(qi_desc_wait(&d, 0x1000, 7, 1, 0, 0), 0);
+    assert_int_equal(d.qw[0], 0x0000000700000025ul);
+    assert_int_equal(d.qw[1], 0x1000ul);
+    assert_int_equal(qi_desc_wait(&d, 0x1002, 7, 1, 0, 0), -E_RANGE); /* status address is dword aligned */
+}
+
+static void pasid_descriptors(void **state)
+{
+    struct qi_desc d;
+    assert_int_equal(qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, 7, 0x12345, 0x200000, 9, 0), 0);
+    assert_int_equal(d.qw[0], 0x6ul | 3ul << 4 | 7ul << 16 | 0x12345ul << 32);
+    assert_int_equal(d.qw[1], 0x200000ul | 9);
+    assert_int_equal(qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, 7, 1, 0, 0, 0), 0);
+    assert_int_equal(d.qw[1], 0);
+    assert_int_equal(qi_desc_pasid_iotlb(&d, QI_IOTLB_GLOBAL, 7, 1, 0, 0, 0), -E_RANGE);
+    assert_int_equal(qi_desc_pasid_cache(&d, QI_PC_PASID, 7, 0x12345), 0);
+    assert_int_equal(d.qw[0], 0x7ul | 1ul << 4 | 7ul << 16 | 0x12345ul << 32);
+    assert_int_equal(qi_desc_pasid_cache(&d, 2, 7, 1), -E_RANGE);
+}
+
+static void descriptor_types_and_words(void **state)
+{
+    struct qi_desc d = { { 0 } };
+    bits_set(&d.qw[0], QI_TYPE_LO, 0xf);
+    bits_set(&d.qw[0], QI_TYPE_HI, 0x1);
+    assert_int_equal(qi_desc_type(&d), 0x1f);
+    char text[160];
+    qi_desc_describe(&d, text, sizeof(text));
+    assert_non_null(strstr(text, "unknown"));
+    qi_desc_iotlb(&d, QI_IOTLB_DOMAIN, 3, 0, 0, 0);
+    qi_desc_describe(&d, text, sizeof(text));
+    assert_string_equal(text, "IOTLB gran 2 DID 3 addr 0x0 am 0 ih 0");
+    assert_string_equal(qi_type_name(QI_PASID_CACHE), "PASID-cache");
+}
+
+static void root_and_context_entries(void **state)
+{
+    struct vtd_root_entry r;
+    assert_int_equal(vtd_root_entry_encode(&r, 0x12345000), 0);
+    assert_int_equal(r.qw[0], 0x12345001ul);
+    assert_int_equal(r.qw[1], 0);
+    assert_int_equal(vtd_root_entry_encode(&r, 0x12345800), -E_INVAL);
+    struct vtd_context_entry c;
+    assert_int_equal(vtd_context_legacy_encode(&c, 0xabc000, 2, 0x42, VTD_TT_UNTRANSLATED, 1), 0);
+    assert_int_equal(c.qw[0], 0xabc003ul);
+    assert_int_equal(c.qw[1], 0x4202ul);
+    assert_int_equal(c.qw[0] & CTX_RSVD0_MASK, 0);
+    assert_int_equal(c.qw[1] & CTX_RSVD1_MASK, 0);
+    assert_int_equal(vtd_context_legacy_encode(&c, 0xabc000, 8, 1, VTD_TT_UNTRANSLATED, 0), -E_INVAL);
+    assert_int_equal(vtd_context_legacy_encode(&c, 0xabc000, 2, 1, (enum vtd_tt)4, 0), -E_INVAL);
+    assert_int_equal(vtd_context_legacy_encode(&c, 0xabc800, 2, 1, VTD_TT_UNTRANSLATED, 0), -E_INVAL);
+    assert_int_equal(vtd_aw_for_levels(4), 2);
+    assert_int_equal(vtd_aw_for_levels(3), 1);
+}
+
+static void fault_records(void **state)
+{
+    struct vtd_fault f;
+    uint64_t hi = VTD_FRCD_HI_F | VTD_FRCD_HI_T1 | 0x05ul << VTD_FRCD_HI_FR_SHIFT | 0x0020;
+    assert_int_equal(vtd_fault_decode(0x40123abc, hi, &f), 1);
+    assert_int_equal(f.addr, 0x40123000);
+    assert_int_equal(f.sid, 0x20);
+    assert_int_equal(f.reason, 5);
+    assert_true(f.is_read);
+    assert_false(f.pasid_present);
+    char text[160];
+    vtd_fault_describe(&f, text, sizeof(text));
+    assert_string_equal(text, "read by 00:04.0 at 0x40123000: reason 0x05 (write to a page without write permission)");
+    hi = VTD_FRCD_HI_F | VTD_FRCD_HI_PP | VTD_FRCD_HI_PRIV | 0x12345ul << VTD_FRCD_HI_PV_SHIFT |
+         0x81ul << VTD_FRCD_HI_FR_SHIFT | 0x0108;
+    assert_int_equal(vtd_fault_decode(0x1000, hi, &f), 1);
+    assert_false(f.is_read);
+    assert_true(f.pasid_present && f.priv);
+    assert_int_equal(f.pasid, 0x12345);
+    vtd_fault_describe(&f, text, sizeof(text));
+    assert_non_null(strstr(text, "write by 01:01.0"));
+    assert_non_null(strstr(text, "PASID 0x12345 supervisor"));
+    assert_int_equal(vtd_fault_decode(0x1000, hi & ~VTD_FRCD_HI_F, &f), 0);
+    assert_string_equal(vtd_fault_reason_name(0xee), "unknown fault reason");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(bits_helpers),
+        cmocka_unit_test(qemu_cap_and_ecap),
+        cmocka_unit_test(field_tables_describe_every_field),
+        cmocka_unit_test(context_cache_descriptor),
+        cmocka_unit_test(iotlb_descriptor),
+        cmocka_unit_test(device_tlb_descriptors),
+        cmocka_unit_test(iec_and_wait_descriptors),
+        cmocka_unit_test(pasid_descriptors),
+        cmocka_unit_test(descriptor_types_and_words),
+        cmocka_unit_test(root_and_context_entries),
+        cmocka_unit_test(fault_records),
+    };
+    return cmocka_run_group_tests_name("vtd", tests, NULL, NULL);
+}
