@@ -7,25 +7,15 @@
 
 #define SL_SNP (1ul << 11)
 
-const struct pt_format vtd_sl_format_3level = {
-    .name = "VT-d second stage, 3-level",
-    .levels = PT_LEVEL_PDPT,
-    .present_mask = SL_RW,
-    .leaf_flags = 0,
-    .table_flags = SL_RW,
-    .attr_mask = SL_RW | SL_SNP,
-    .canonical = 0,
-};
+/* R or W makes an entry present, at every level (VT-d spec 9.8). */
+#define SL_FORMAT(desc, depth)                                              \
+    {                                                                       \
+        .name = desc, .levels = depth, .present_mask = SL_RW, .leaf_flags = 0, \
+        .table_flags = SL_RW, .attr_mask = SL_RW | SL_SNP, .canonical = 0,  \
+    }
 
-const struct pt_format vtd_sl_format_4level = {
-    .name = "VT-d second stage, 4-level",
-    .levels = PT_LEVEL_PML4,
-    .present_mask = SL_RW,
-    .leaf_flags = 0,
-    .table_flags = SL_RW,
-    .attr_mask = SL_RW | SL_SNP,
-    .canonical = 0,
-};
+const struct pt_format vtd_sl_format_3level = SL_FORMAT("VT-d second stage, 3-level", PT_LEVEL_PDPT);
+const struct pt_format vtd_sl_format_4level = SL_FORMAT("VT-d second stage, 4-level", PT_LEVEL_PML4);
 
 static uint64_t table_alloc(void *owner)
 {

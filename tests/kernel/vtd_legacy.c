@@ -47,16 +47,23 @@ static void roundtrip(struct test *t, struct vtd_fixture *fx, int level, uint64_
     test_diag(t, "%lu KiB leaf at IOVA 0x%lx: %lu DMAs so far", leaf >> 10, iova, fx->edu.dmas);
 }
 
+/* A roundtrip through two fresh frames (below 1 GiB, which a 1 GiB leaf
+ * over physical 0 needs). */
+static void roundtrip_fresh_pages(struct test *t, struct vtd_fixture *fx, int level)
+{
+    uint64_t src = page_alloc(), dst = page_alloc();
+    ASSERT_TRUE(t, src && dst && src < GIB && dst < GIB, "no frames below 1 GiB");
+    roundtrip(t, fx, level, src, dst, 0);
+    fixture_down(t, fx);
+    page_free(src);
+    page_free(dst);
+}
+
 static void dma_through_4k_leaves(struct test *t)
 {
     struct vtd_fixture fx;
     fixture_legacy_up(t, &fx);
-    uint64_t src = page_alloc(), dst = page_alloc();
-    ASSERT_TRUE(t, src && dst, "out of frames");
-    roundtrip(t, &fx, PT_LEVEL_PT, src, dst, 0);
-    fixture_down(t, &fx);
-    page_free(src);
-    page_free(dst);
+    roundtrip_fresh_pages(t, &fx, PT_LEVEL_PT);
 }
 
 static void dma_through_a_2m_leaf(struct test *t)
@@ -85,12 +92,7 @@ static void dma_through_a_1g_leaf(struct test *t)
     fixture_legacy_up(t, &fx);
     if (!(CAP_SLLPS(fx.u.cap) & SLLPS_1G))
         test_skip(t, "the unit has no 1 GiB second-stage pages (CAP.SLLPS bit 1)");
-    uint64_t src = page_alloc(), dst = page_alloc();
-    ASSERT_TRUE(t, src && dst && src < GIB && dst < GIB, "no frames below 1 GiB");
-    roundtrip(t, &fx, PT_LEVEL_PDPT, src, dst, 0);
-    fixture_down(t, &fx);
-    page_free(src);
-    page_free(dst);
+    roundtrip_fresh_pages(t, &fx, PT_LEVEL_PDPT);
 }
 
 /* The narrower table format a unit may offer: 39-bit, 3 levels. */
@@ -99,12 +101,7 @@ static void dma_through_3_level_tables(struct test *t)
     struct vtd_fixture fx;
     fixture_legacy_up_levels(t, &fx, PT_LEVEL_PDPT);
     EXPECT_EQ(t, fx.dom.levels, PT_LEVEL_PDPT);
-    uint64_t src = page_alloc(), dst = page_alloc();
-    ASSERT_TRUE(t, src && dst, "out of frames");
-    roundtrip(t, &fx, PT_LEVEL_PT, src, dst, 0);
-    fixture_down(t, &fx);
-    page_free(src);
-    page_free(dst);
+    roundtrip_fresh_pages(t, &fx, PT_LEVEL_PT);
 }
 
 TEST_SUITE(vtd_legacy, 40, 0,
