@@ -39,6 +39,7 @@ struct vtd_field {
 #define ECAP_SC(e)    bits_get(e, 7, 7)
 #define ECAP_IRO(e)   bits_get(e, 17, 8)
 #define ECAP_PRS(e)   bits_get(e, 29, 29)
+#define ECAP_SRS(e)   bits_get(e, 31, 31)
 #define ECAP_PSS(e)   bits_get(e, 39, 35)   /* PASID bits - 1 */
 #define ECAP_PASID(e) bits_get(e, 40, 40)
 #define ECAP_SMTS(e)  bits_get(e, 43, 43)

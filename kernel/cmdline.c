@@ -4,13 +4,16 @@
 #include "../lib/errno.h"
 #include <stdio.h>
 
-enum opt_type { OPT_STRING, OPT_UINT, OPT_FLAGS };
+enum opt_type { OPT_STRING, OPT_UINT, OPT_FLAGS, OPT_CHOICE };
 
 struct flag_name {
     const char *name;
     uint64_t bit;
 };
 static const struct flag_name trace_flags[] = { { "qi", TRACE_QI }, { "mmio", TRACE_MMIO }, { NULL, 0 } };
+static const struct flag_name reclaim_choices[] = {
+    { "none", RECLAIM_CHOICE_NONE }, { "sync", RECLAIM_CHOICE_SYNC }, { NULL, 0 }
+};
 
 struct opt {
     const char *key;
@@ -28,6 +31,7 @@ static const struct opt opts[] = {
     { "seed", OPT_UINT, offsetof(struct cmdline, seed), 0, UINT64_MAX, NULL },
     { "resume", OPT_UINT, offsetof(struct cmdline, resume), 0, UINT32_MAX, NULL },
     { "trace", OPT_FLAGS, offsetof(struct cmdline, trace), 0, 0, trace_flags },
+    { "reclaim", OPT_CHOICE, offsetof(struct cmdline, reclaim), 0, 0, reclaim_choices },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -36,6 +40,7 @@ void cmdline_defaults(struct cmdline *c)
     memset(c, 0, sizeof(*c));
     memcpy(c->tests, CMDLINE_DEFAULT_TESTS, sizeof(CMDLINE_DEFAULT_TESTS));
     c->timeout_ms = CMDLINE_DEFAULT_TIMEOUT_MS;
+    c->reclaim = CMDLINE_DEFAULT_RECLAIM;
 }
 
 /* Decimal or 0x-prefixed hex, the whole of [s, s+n). */
@@ -114,7 +119,7 @@ int cmdline_parse(const char *s, struct cmdline *c, char *err, size_t errlen)
                 CMDLINE_ERROR("value of '%.*s' is longer than %d bytes", klen, tok, CMDLINE_VALUE_MAX - 1);
             memcpy(field, val, (size_t)vlen);
             field[vlen] = 0;
-        } else if (o->type == OPT_FLAGS) {
+        } else if (o->type == OPT_FLAGS || o->type == OPT_CHOICE) {
             uint64_t bits = 0;
             for (const char *p = val, *end = val + vlen; p < end;) {
                 const char *comma = memchr(p, ',', (size_t)(end - p));
@@ -129,9 +134,13 @@ int cmdline_parse(const char *s, struct cmdline *c, char *err, size_t errlen)
                         k += (size_t)snprintf(known + k, sizeof(known) - k, "%s%s", k ? ", " : "", f->name);
                     CMDLINE_ERROR("'%.*s' does not know '%.*s' (known: %s)", klen, tok, (int)n, p, known);
                 }
+                if (o->type == OPT_CHOICE && (comma || p != val))
+                    CMDLINE_ERROR("'%.*s' takes one value, got '%.*s'", klen, tok, vlen, val);
                 bits |= f->bit;
                 p += n + (comma != NULL);
             }
+            if (o->type == OPT_CHOICE && !vlen)
+                CMDLINE_ERROR("'%.*s' wants a value", klen, tok);
             memcpy(field, &bits, sizeof(bits));
         } else {
             uint64_t v;

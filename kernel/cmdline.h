@@ -14,7 +14,12 @@ struct cmdline {
     uint64_t seed;                 /* for tests that randomise */
     uint64_t resume;               /* first case number to run (after a crash) */
     uint64_t trace;                /* TRACE_* bits */
+    uint64_t reclaim;              /* RECLAIM_CHOICE_*: the policy for freeing page-table pages */
 };
+
+/* reclaim=none|sync (mm/reclaim.h has what each means). */
+enum { RECLAIM_CHOICE_NONE = 0, RECLAIM_CHOICE_SYNC = 1 };
+#define CMDLINE_DEFAULT_RECLAIM RECLAIM_CHOICE_SYNC
 
 /* trace=qi,mmio: log every invalidation descriptor submitted; keep a ring
  * of every VT-d register access, dumped when a case fails or on panic. */

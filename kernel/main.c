@@ -4,6 +4,7 @@
 #include "../iommu/iommu.h"
 #include "../iommu/unit.h"
 #include "../mm/mm.h"
+#include "../mm/reclaim.h"
 #include "acpi.h"
 #include "apic.h"
 #include "clock.h"
@@ -75,6 +76,8 @@ void kmain(struct boot_info *bi_phys)
     else
         printk("# vtdlab: PCI: %d functions\n", npci);
     iommu_init();
+    reclaim_set_policy(cmd.reclaim == RECLAIM_CHOICE_NONE ? RECLAIM_NONE : RECLAIM_SYNC);
+    printk("# vtdlab: page-table reclaim policy: %s\n", reclaim_policy_name(reclaim_get_policy()));
     if (cmd.trace & TRACE_MMIO) {
         vtd_mmio_trace_enable(1);
         harness_set_failure_dump(vtd_mmio_trace_dump);

@@ -78,6 +78,15 @@ uint64_t frame_alloc_contig(struct frame_pool *p, uint64_t count, uint64_t align
     return FRAME_NONE;
 }
 
+int frame_alloc_specific(struct frame_pool *p, uint64_t pfn)
+{
+    if (!frame_is_free(p, pfn))
+        return -E_BUSY;
+    set(p, pfn);
+    p->free_count--;
+    return 0;
+}
+
 int frame_free(struct frame_pool *p, uint64_t pfn)
 {
     if (pfn >= p->nframes)

@@ -26,6 +26,9 @@ void frame_pool_reserve(struct frame_pool *p, uint64_t pfn, uint64_t count);
 uint64_t frame_alloc(struct frame_pool *p);
 /* count contiguous frames whose first pfn is a multiple of align. */
 uint64_t frame_alloc_contig(struct frame_pool *p, uint64_t count, uint64_t align);
+/* Takes that very frame if it is free: 0, or -E_BUSY. For tests that hand a
+ * just-freed frame to a new owner. */
+int frame_alloc_specific(struct frame_pool *p, uint64_t pfn);
 /* -E_INVAL for a frame outside the pool, -E_EXIST for one already free. */
 int frame_free(struct frame_pool *p, uint64_t pfn);
 int frame_is_free(const struct frame_pool *p, uint64_t pfn);

@@ -1,6 +1,7 @@
 #include <string.h>
 #include "mm.h"
 #include "heap.h"
+#include "reclaim.h"
 #include "../kernel/printk.h"
 #include "../kernel/x86.h"
 #include "../lib/errno.h"
@@ -15,7 +16,11 @@ extern char __data_start[], __data_end[], boot_stack_guard[];
 
 static struct frame_pool frames;
 static struct pt_ctx kpt;
-static struct pt_page_stats pt_stats;
+/* The kva area through its own walker context: the same root, but table
+ * entries that carry U/S when devices walk it with user privilege. */
+static struct pt_ctx kva_pt;
+static int kva_user;
+static uint64_t pt_allocated;
 static struct heap heap;
 static struct mm_info info;
 static uint64_t kernel_phys_base;
@@ -42,7 +47,10 @@ uint64_t virt_to_phys(const void *p)
 struct frame_pool *mm_frames(void) { return &frames; }
 const struct pt_ctx *kernel_pt(void) { return &kpt; }
 const struct mm_info *mm_info(void) { return &info; }
-struct pt_page_stats pt_page_stats(void) { return pt_stats; }
+struct pt_page_stats pt_page_stats(void)
+{
+    return (struct pt_page_stats){ pt_allocated, reclaim_stats().freed };
+}
 
 uint64_t page_alloc(void)
 {
@@ -63,15 +71,16 @@ void page_free(uint64_t pa)
 uint64_t pt_page_alloc(void)
 {
     uint64_t pa = page_alloc();
-    if (pa)
-        pt_stats.allocated++;
+    if (pa) {
+        pt_allocated++;
+        reclaim_track_alloc(pa);
+    }
     return pa;
 }
 
 void pt_page_free(uint64_t pa)
 {
-    page_free(pa);
-    pt_stats.freed++;
+    reclaim_free_table(pa);
 }
 
 static uint64_t kpt_alloc(void *owner) { return pt_page_alloc(); }
@@ -172,6 +181,7 @@ struct boot_info *mm_init(struct boot_info *bi)
     kpt.root_pa = pt_page_alloc();
     if (!kpt.root_pa)
         panic("mm: no frame for the root page table");
+    kva_pt = kpt;
 
     uint64_t kstart = kernel_phys_base, kend = kernel_phys_base + bi->kernel_span;
     for (uint64_t i = 0; i < n; i++) {
@@ -234,6 +244,16 @@ static void *map_phys(uint64_t pa, uint64_t size, uint64_t attrs)
 void *mmio_map(uint64_t pa, uint64_t size) { return map_phys(pa, size, PTE_RW | PTE_NX | PTE_PCD | PTE_PWT); }
 void *phys_map_cached(uint64_t pa, uint64_t size) { return map_phys(pa, size, PTE_NX); }
 
+void kva_set_user_access(int on)
+{
+    kva_user = on;
+    kva_pt = kpt;
+    kva_pt.fmt = on ? &pt_format_x86_user_tables : &pt_format_x86;
+    uint64_t *root = phys_to_virt(kpt.root_pa);
+    uint64_t *e = &root[pt_index(KVA_BASE, PT_LEVEL_PML4)];
+    *e = on ? (*e | PTE_US) : (*e & ~PTE_US);
+}
+
 static int in_kva(uint64_t va, uint64_t size)
 {
     return va >= KVA_BASE && va < KVA_BASE + KVA_SIZE && size <= KVA_BASE + KVA_SIZE - va;
@@ -243,7 +263,22 @@ int kva_map(uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs)
 {
     if (leaf_level < PT_LEVEL_PT || leaf_level > info.max_leaf_level || !in_kva(va, pt_leaf_size(leaf_level)))
         return -E_INVAL;
-    return pt_map_page(&kpt, va, pa, leaf_level, attrs);
+    return pt_map_page(&kva_pt, va, pa, leaf_level, attrs | (kva_user ? PTE_US : 0));
+}
+
+int kva_protect(uint64_t va, uint64_t attrs)
+{
+    if (!in_kva(va, PAGE_SIZE))
+        return -E_INVAL;
+    int level;
+    if (!pt_lookup(&kva_pt, va, &level))
+        return -E_NOENT;
+    int err = pt_protect(&kva_pt, va, attrs | (kva_user ? PTE_US : 0));
+    if (err)
+        return err;
+    invlpg(va);
+    uint64_t start = va & ~(pt_leaf_size(level) - 1);
+    return reclaim_kva_changed(start, start + pt_leaf_size(level), NULL);
 }
 
 int kva_unmap(uint64_t va)
@@ -251,16 +286,16 @@ int kva_unmap(uint64_t va)
     if (!in_kva(va, PAGE_SIZE))
         return -E_INVAL;
     struct pt_unlinked unlinked;
-    int err = pt_unmap_page(&kpt, va, NULL, &unlinked);
+    int level;
+    int err = pt_unmap_page(&kva_pt, va, &level, &unlinked);
     if (err)
         return err;
     /* INVLPG also drops every paging-structure cache entry of the current
      * PCID (SDM vol. 3, 4.10.4.1), so the unlinked tables are unreachable
-     * for this CPU once it retires. */
+     * for this CPU once it retires; devices are the reclaim policy's. */
     invlpg(va);
-    for (int i = 0; i < unlinked.count; i++)
-        pt_page_free(unlinked.pa[i]);
-    return 0;
+    uint64_t start = va & ~(pt_leaf_size(level) - 1);
+    return reclaim_kva_changed(start, start + pt_leaf_size(level), &unlinked);
 }
 
 void *kmalloc(size_t size) { return heap_alloc(&heap, size); }

@@ -32,7 +32,8 @@ struct pt_page_stats {
 };
 struct pt_page_stats pt_page_stats(void);
 
-/* The kernel's own tables (the one CR3 every CPU uses). */
+/* The kernel's own tables (the one CR3 every CPU uses; under SVA also the
+ * IOMMU's first-stage tables). */
 const struct pt_ctx *kernel_pt(void);
 
 /* Maps physical ranges in the MMIO region: uncached for registers, write-
@@ -45,6 +46,13 @@ void *phys_map_cached(uint64_t pa, uint64_t size);
  * caches before the unlinked table pages are freed. */
 int kva_map(uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs);
 int kva_unmap(uint64_t va);
+/* Changes a kva mapping's attributes (permission up- or downgrade). */
+int kva_protect(uint64_t va, uint64_t attrs);
+/* Whether devices walk the kva area with user privilege (QEMU's emulated
+ * devices always do; SVA then needs U/S at every level of their path).
+ * Sets U/S on the area's top entry and on every table and leaf mapped
+ * from now on. */
+void kva_set_user_access(int on);
 
 void *kmalloc(size_t size);
 void kfree(void *p);

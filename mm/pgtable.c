@@ -12,6 +12,16 @@ const struct pt_format pt_format_x86 = {
     .canonical = 1,
 };
 
+const struct pt_format pt_format_x86_user_tables = {
+    .name = "x86 4-level, user-walkable tables",
+    .levels = PT_LEVEL_PML4,
+    .present_mask = PTE_P,
+    .leaf_flags = PTE_P,
+    .table_flags = PTE_P | PTE_RW | PTE_US,
+    .attr_mask = PTE_ATTR_MASK,
+    .canonical = 1,
+};
+
 static int present(const struct pt_ctx *pt, uint64_t e) { return (e & pt->fmt->present_mask) != 0; }
 static int is_leaf(uint64_t e, int level) { return pte_is_leaf(e, level); }
 

@@ -20,6 +20,9 @@ struct pt_format {
     int canonical;           /* addresses sign-extend bit 47 (x86) or are plain */
 };
 extern const struct pt_format pt_format_x86;
+/* The same, with U/S on every table entry, for paths a user-privilege
+ * request must be able to walk. */
+extern const struct pt_format pt_format_x86_user_tables;
 
 struct pt_ctx {
     uint64_t root_pa;

@@ -26,6 +26,9 @@ static void known_keys_are_parsed(void **state)
     assert_int_equal(c.trace, TRACE_QI | TRACE_MMIO);
     assert_int_equal(cmdline_parse("trace=", &c, err, sizeof(err)), 0);
     assert_int_equal(c.trace, 0);
+    assert_int_equal(c.reclaim, CMDLINE_DEFAULT_RECLAIM);
+    assert_int_equal(cmdline_parse("reclaim=none", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.reclaim, RECLAIM_CHOICE_NONE);
 }
 
 static void expect_error(const char *line, const char *fragment)
@@ -43,8 +46,11 @@ static void expect_error(const char *line, const char *fragment)
 static void bad_input_is_named(void **state)
 {
     expect_error("tests=* bogus=1", "unknown key 'bogus'");
-    expect_error("tests=* bogus=1", "known: tests, timeout_ms, seed, resume, trace");
+    expect_error("tests=* bogus=1", "known: tests, timeout_ms, seed, resume, trace, reclaim");
     expect_error("trace=qi,everything", "does not know 'everything'");
+    expect_error("reclaim=lazy", "does not know 'lazy' (known: none, sync)");
+    expect_error("reclaim=none,sync", "takes one value");
+    expect_error("reclaim=", "wants a value");
     expect_error("timeout_ms=12x", "wants a number, got '12x'");
     expect_error("timeout_ms=", "wants a number");
     expect_error("timeout_ms=0", "out of range");

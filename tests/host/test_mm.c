@@ -183,6 +183,9 @@ static void frame_pool_bookkeeping(void **state)
     assert_int_equal(frame_free(&p, f), 0);
     assert_int_equal(frame_free(&p, f), -E_EXIST);
     assert_int_equal(frame_free(&p, 500), -E_INVAL);
+    assert_int_equal(frame_alloc_specific(&p, 25), 0);
+    assert_int_equal(frame_alloc_specific(&p, 25), -E_BUSY);
+    assert_int_equal(frame_free(&p, 25), 0);
     assert_int_equal(p.free_count, 140);
     uint64_t c = frame_alloc_contig(&p, 40, 32);
     assert_int_equal(c, 32);

@@ -93,3 +93,31 @@ int fixture_dma_from_device(struct vtd_fixture *fx, uint64_t iova, uint32_t len)
 {
     return edu_dma(&fx->edu, iova, 0, len, 0);
 }
+
+void fixture_sva_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, int override_width)
+{
+    memset(sf, 0, sizeof(*sf));
+    fixture_find(t, &sf->fx);
+    struct vtd_unit *u = &sf->fx.u;
+    if (!ECAP_SMTS(u->ecap))
+        test_skip(t, "the unit has no scalable mode (ECAP.SMTS = 0)");
+    if (!ECAP_FLTS(u->ecap))
+        test_skip(t, "the unit has no first-stage translation (ECAP.FLTS = 0)");
+    if (!ECAP_QI(u->ecap))
+        test_skip(t, "the unit has no queued invalidation (ECAP.QI = 0)");
+    sf->fx.qi.trace = (test_cmdline(t)->trace & TRACE_QI) != 0;
+    ASSERT_EQ(t, qi_enable(&sf->fx.qi, u, 1), 0);
+    if (override_width && pasid >= vtd_pasid_limit(u))
+        test_diag(t, "PASID 0x%x is beyond the %u PASIDs the unit advertises (ECAP.PSS %lu): used knowingly",
+                  pasid, vtd_pasid_limit(u), (unsigned long)ECAP_PSS(u->ecap));
+    int err = sva_bind_kernel(&sf->sva, u, &sf->fx.qi, sf->fx.edu.pci, pasid, FIXTURE_DID, override_width);
+    ASSERT_TRUE(t, err == 0, "binding PASID 0x%x failed: %s", pasid, err_name(err));
+}
+
+void fixture_sva_down(struct test *t, struct sva_fixture *sf)
+{
+    if (sf->sva.u)
+        EXPECT_EQ(t, sva_unbind(&sf->sva), 0);
+    fixture_down(t, &sf->fx);
+    vtd_sm_tables_free(&sf->sva.tables);
+}

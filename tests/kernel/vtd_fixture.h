@@ -10,6 +10,7 @@
 #include "iommu/domain.h"
 #include "iommu/fault.h"
 #include "iommu/qi.h"
+#include "iommu/sva.h"
 #include "iommu/unit.h"
 #include "kernel/harness.h"
 #include "lib/bits.h"
@@ -39,6 +40,16 @@ void fixture_qi_up(struct test *t, struct vtd_fixture *fx);
  * recorded then is one the case did not expect (cases that expect faults
  * collect them first): it fails the case. */
 void fixture_down(struct test *t, struct vtd_fixture *fx);
+/* SVA on the kernel's tables: the unit in scalable mode with a 256-bit
+ * queue, edu bound at `pasid` (its RID_PASID). Skips, naming the missing
+ * capability, on a unit without scalable mode or first-stage translation. */
+struct sva_fixture {
+    struct vtd_fixture fx;
+    struct sva sva;
+};
+void fixture_sva_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, int override_width);
+void fixture_sva_down(struct test *t, struct sva_fixture *sf);
+
 /* Faults recorded since the last call, each printed as a diagnostic. */
 void fixture_faults(struct test *t, struct vtd_fixture *fx, struct vtd_fault_log *log);
 /* DMA between edu's buffer and an IOVA; the return is edu_dma's. */

@@ -1,0 +1,105 @@
+#include <string.h>
+#include "pasid.h"
+#include "cap.h"
+#include "context.h"
+#include "../lib/errno.h"
+#include "../mm/mm.h"
+
+#define PASID_ENTRY_WORDS 8
+#define CONTEXT_WORDS     4
+#define ROOT_WORDS        2
+
+uint32_t vtd_pasid_limit(const struct vtd_unit *u)
+{
+    return 1u << (ECAP_PSS(u->ecap) + 1);
+}
+
+int vtd_sm_tables_init(struct vtd_sm_tables *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->root_pa = page_alloc();
+    t->pasid_dir_pa = page_alloc();
+    return t->root_pa && t->pasid_dir_pa ? 0 : -E_NOMEM;
+}
+
+int vtd_sm_context_set(const struct vtd_unit *u, struct vtd_sm_tables *t, uint8_t bus, uint8_t devfn,
+                       uint32_t rid_pasid, int fpd)
+{
+    int half = devfn >= SM_DEVFN_UPPER;
+    if (!t->context_pa[bus][half]) {
+        t->context_pa[bus][half] = page_alloc();
+        if (!t->context_pa[bus][half])
+            return -E_NOMEM;
+        vtd_flush_lines(u, phys_to_virt(t->context_pa[bus][half]), PAGE_SIZE);
+        struct vtd_sm_root_entry re;
+        vtd_sm_root_entry_encode(&re, t->context_pa[bus][0], t->context_pa[bus][1]);
+        struct vtd_sm_root_entry *root = phys_to_virt(t->root_pa);
+        /* both halves carry a present bit: write the whole entry, the word
+         * of the half being added last */
+        vtd_entry_write(u, root[bus].qw, re.qw, ROOT_WORDS, (unsigned)half);
+    }
+    struct vtd_sm_context_entry ce;
+    int err = vtd_sm_context_encode(&ce, t->pasid_dir_pa, SM_DIR_PDTS, rid_pasid, fpd);
+    if (err)
+        return err;
+    struct vtd_sm_context_entry *ctx = phys_to_virt(t->context_pa[bus][half]);
+    vtd_entry_write(u, ctx[devfn % SM_CONTEXTS_PER_TABLE].qw, ce.qw, CONTEXT_WORDS, 0);
+    return 0;
+}
+
+void vtd_sm_context_clear(const struct vtd_unit *u, struct vtd_sm_tables *t, uint8_t bus, uint8_t devfn)
+{
+    int half = devfn >= SM_DEVFN_UPPER;
+    if (t->context_pa[bus][half]) {
+        struct vtd_sm_context_entry *ctx = phys_to_virt(t->context_pa[bus][half]);
+        vtd_entry_clear(u, ctx[devfn % SM_CONTEXTS_PER_TABLE].qw, CONTEXT_WORDS, 0);
+    }
+}
+
+int vtd_pasid_install(const struct vtd_unit *u, struct vtd_sm_tables *t, uint32_t pasid,
+                      const struct vtd_pasid_entry *e, int override_width)
+{
+    uint32_t dir = pasid >> PASID_DIR_SHIFT;
+    if (dir >= SM_DIR_ENTRIES || (pasid >= vtd_pasid_limit(u) && !override_width))
+        return -E_RANGE;
+    if (!t->pasid_table_pa[dir]) {
+        t->pasid_table_pa[dir] = page_alloc();
+        if (!t->pasid_table_pa[dir])
+            return -E_NOMEM;
+        vtd_flush_lines(u, phys_to_virt(t->pasid_table_pa[dir]), PAGE_SIZE);
+        struct vtd_pasid_dir_entry de;
+        vtd_pasid_dir_entry_encode(&de, t->pasid_table_pa[dir]);
+        struct vtd_pasid_dir_entry *d = phys_to_virt(t->pasid_dir_pa);
+        vtd_entry_write(u, d[dir].qw, de.qw, 1, 0);
+    }
+    struct vtd_pasid_entry present = *e;
+    pasid_entry_set_present(&present, 1);
+    struct vtd_pasid_entry *table = phys_to_virt(t->pasid_table_pa[dir]);
+    vtd_entry_write(u, table[pasid % PASID_TABLE_ENTRIES].qw, present.qw, PASID_ENTRY_WORDS, 0);
+    return 0;
+}
+
+void vtd_pasid_clear(const struct vtd_unit *u, struct vtd_sm_tables *t, uint32_t pasid)
+{
+    uint32_t dir = pasid >> PASID_DIR_SHIFT;
+    if (dir < SM_DIR_ENTRIES && t->pasid_table_pa[dir]) {
+        struct vtd_pasid_entry *table = phys_to_virt(t->pasid_table_pa[dir]);
+        vtd_entry_clear(u, table[pasid % PASID_TABLE_ENTRIES].qw, PASID_ENTRY_WORDS, 0);
+    }
+}
+
+void vtd_sm_tables_free(struct vtd_sm_tables *t)
+{
+    for (unsigned b = 0; b < 256; b++)
+        for (int h = 0; h < 2; h++)
+            if (t->context_pa[b][h])
+                page_free(t->context_pa[b][h]);
+    for (unsigned i = 0; i < SM_DIR_ENTRIES; i++)
+        if (t->pasid_table_pa[i])
+            page_free(t->pasid_table_pa[i]);
+    if (t->pasid_dir_pa)
+        page_free(t->pasid_dir_pa);
+    if (t->root_pa)
+        page_free(t->root_pa);
+    memset(t, 0, sizeof(*t));
+}

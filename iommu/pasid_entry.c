@@ -1,0 +1,86 @@
+/* Scalable-mode entry encoders: pure, host-tested. */
+#include <string.h>
+#include "pasid.h"
+#include "../lib/bits.h"
+#include "../lib/errno.h"
+#include "../mm/layout.h"
+
+#define PAGE_ALIGNED(pa) (((pa) & ~PAGE_MASK) == 0)
+
+int vtd_sm_root_entry_encode(struct vtd_sm_root_entry *e, uint64_t lower_ctp, uint64_t upper_ctp)
+{
+    memset(e, 0, sizeof(*e));
+    if (!PAGE_ALIGNED(lower_ctp) || !PAGE_ALIGNED(upper_ctp))
+        return -E_INVAL;
+    if (lower_ctp) {
+        bits_set(&e->qw[0], SM_ROOT_LCTP, lower_ctp >> PAGE_SHIFT);
+        bits_set(&e->qw[0], SM_ROOT_LP, 1);
+    }
+    if (upper_ctp) {
+        bits_set(&e->qw[1], SM_ROOT_UCTP, upper_ctp >> PAGE_SHIFT);
+        bits_set(&e->qw[1], SM_ROOT_UP, 1);
+    }
+    return 0;
+}
+
+int vtd_sm_context_encode(struct vtd_sm_context_entry *e, uint64_t pasid_dir_pa, unsigned pdts, uint32_t rid_pasid,
+                          int fpd)
+{
+    memset(e, 0, sizeof(*e));
+    if (!PAGE_ALIGNED(pasid_dir_pa) || bits_set(&e->qw[0], SM_CTX_PDTS, pdts) ||
+        bits_set(&e->qw[1], SM_CTX_RID_PASID, rid_pasid))
+        return -E_INVAL;
+    bits_set(&e->qw[0], SM_CTX_PASIDDIRPTR, pasid_dir_pa >> PAGE_SHIFT);
+    bits_set(&e->qw[0], SM_CTX_FPD, fpd ? 1 : 0);
+    bits_set(&e->qw[0], SM_CTX_P, 1);
+    return 0; /* qwords 2 and 3 stay zero: reserved (QEMU faults 0x0b otherwise) */
+}
+
+int vtd_pasid_dir_entry_encode(struct vtd_pasid_dir_entry *e, uint64_t pasid_table_pa)
+{
+    e->qw[0] = 0;
+    if (!PAGE_ALIGNED(pasid_table_pa))
+        return -E_INVAL;
+    bits_set(&e->qw[0], PDE_PASIDPTR, pasid_table_pa >> PAGE_SHIFT);
+    bits_set(&e->qw[0], PDE_P, 1);
+    return 0;
+}
+
+static int set_field(struct vtd_pasid_entry *e, unsigned qw, unsigned hi, unsigned lo, uint64_t v)
+{
+    return bits_set(&e->qw[qw], hi, lo, v) ? -E_RANGE : 0;
+}
+
+int pasid_entry_set_present(struct vtd_pasid_entry *e, int on) { return set_field(e, PE_P, on ? 1 : 0); }
+int pasid_entry_set_fpd(struct vtd_pasid_entry *e, int on) { return set_field(e, PE_FPD, on ? 1 : 0); }
+int pasid_entry_set_aw(struct vtd_pasid_entry *e, unsigned aw) { return set_field(e, PE_AW, aw); }
+int pasid_entry_set_pgtt(struct vtd_pasid_entry *e, enum vtd_pgtt pgtt) { return set_field(e, PE_PGTT, pgtt); }
+int pasid_entry_set_did(struct vtd_pasid_entry *e, uint16_t did) { return set_field(e, PE_DID, did); }
+int pasid_entry_set_sre(struct vtd_pasid_entry *e, int on) { return set_field(e, PE_SRE, on ? 1 : 0); }
+int pasid_entry_set_wpe(struct vtd_pasid_entry *e, int on) { return set_field(e, PE_WPE, on ? 1 : 0); }
+int pasid_entry_set_flpm(struct vtd_pasid_entry *e, enum vtd_flpm flpm) { return set_field(e, PE_FLPM, flpm); }
+int pasid_entry_set_pwsnp(struct vtd_pasid_entry *e, int on) { return set_field(e, PE_PWSNP, on ? 1 : 0); }
+
+int pasid_entry_set_flptr(struct vtd_pasid_entry *e, uint64_t pa)
+{
+    return PAGE_ALIGNED(pa) ? set_field(e, PE_FLPTR, pa >> PAGE_SHIFT) : -E_INVAL;
+}
+
+int pasid_entry_set_slptptr(struct vtd_pasid_entry *e, uint64_t pa)
+{
+    return PAGE_ALIGNED(pa) ? set_field(e, PE_SLPTPTR, pa >> PAGE_SHIFT) : -E_INVAL;
+}
+
+int pasid_entry_first_stage(struct vtd_pasid_entry *e, uint64_t flptr, uint16_t did, int sre)
+{
+    memset(e, 0, sizeof(*e));
+    int err = pasid_entry_set_pgtt(e, PGTT_FIRST_STAGE);
+    err = err ? err : pasid_entry_set_aw(e, PE_AW_48BIT);
+    err = err ? err : pasid_entry_set_flpm(e, FLPM_4LEVEL);
+    err = err ? err : pasid_entry_set_flptr(e, flptr);
+    err = err ? err : pasid_entry_set_did(e, did);
+    err = err ? err : pasid_entry_set_sre(e, sre);
+    if (err)
+        memset(e, 0, sizeof(*e));
+    return err;
+}

@@ -1,0 +1,122 @@
+#include <string.h>
+#include "sva.h"
+#include "cap.h"
+#include "../kernel/printk.h"
+#include "../lib/errno.h"
+#include "../mm/mm.h"
+#include "../mm/reclaim.h"
+
+#define PAGE_BITS_4K 12
+
+static struct sva *bound; /* the one binding the flush hook serves */
+
+enum sva_privilege sva_privilege(const struct vtd_unit *u)
+{
+    return ECAP_SRS(u->ecap) ? SVA_SUPERVISOR : SVA_USER;
+}
+
+void sva_range_to_mask(uint64_t start, uint64_t end, uint64_t *addr, unsigned *am)
+{
+    uint64_t first = start >> PAGE_BITS_4K, last = (end - 1) >> PAGE_BITS_4K;
+    unsigned m = 0;
+    while ((first >> m) != (last >> m))
+        m++;
+    *am = m;
+    *addr = (first >> m) << (m + PAGE_BITS_4K);
+}
+
+int sva_flush_range(struct sva *s, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
+{
+    struct qi_desc d;
+    uint64_t addr;
+    unsigned am;
+    sva_range_to_mask(start, end, &addr, &am);
+    /* IH=1 would let the unit keep paging-structure entries: only allowed
+     * when no table was freed. */
+    int err = am <= CAP_MAMV(s->u->cap)
+                  ? qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, s->did, s->pasid, addr, am, !tables_freed)
+                  : qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, s->did, s->pasid, 0, 0, 0);
+    if (err)
+        return err;
+    uint32_t sq;
+    err = qi_submit(s->qi, &d, 1, &sq);
+    if (!err)
+        err = qi_wait(s->qi, sq);
+    if (!err) {
+        s->flushes++;
+        s->flush_descriptors += 2;
+        s->flush_waits++;
+        if (seq)
+            *seq = sq;
+    }
+    return err;
+}
+
+static int flush_hook(uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
+{
+    return bound ? sva_flush_range(bound, start, end, tables_freed, seq) : 0;
+}
+
+static int invalidate_all(struct sva *s)
+{
+    struct qi_desc d[4];
+    qi_desc_context_cache(&d[0], QI_CC_GLOBAL, 0, 0, 0);
+    qi_desc_pasid_cache(&d[1], QI_PC_GLOBAL, 0, 0);
+    qi_desc_iotlb(&d[2], QI_IOTLB_GLOBAL, 0, 0, 0, 0);
+    qi_desc_pasid_iotlb(&d[3], QI_PIOTLB_ALL_IN_PASID, s->did, s->pasid, 0, 0, 0);
+    return qi_sync(s->qi, d, 4);
+}
+
+int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, uint32_t pasid,
+                    uint16_t did, int override_width)
+{
+    memset(s, 0, sizeof(*s));
+    if (!ECAP_SMTS(u->ecap) || !ECAP_FLTS(u->ecap) || !ECAP_PASID(u->ecap))
+        return -E_RANGE;
+    if (!dev || !qi->ring_pa || qi->desc_size != QI_DESC_256)
+        return -E_INVAL;
+    if (pasid >= vtd_pasid_limit(u) && !override_width)
+        return -E_RANGE;
+    s->u = u;
+    s->qi = qi;
+    s->dev = dev;
+    s->pasid = pasid;
+    s->did = did;
+    s->priv = sva_privilege(u);
+    kva_set_user_access(s->priv == SVA_USER);
+
+    struct vtd_pasid_entry pe;
+    int err = vtd_sm_tables_init(&s->tables);
+    err = err ? err : pasid_entry_first_stage(&pe, kernel_pt()->root_pa, did, s->priv == SVA_SUPERVISOR);
+    err = err ? err : vtd_pasid_install(u, &s->tables, pasid, &pe, override_width);
+    err = err ? err : vtd_sm_context_set(u, &s->tables, dev->bus, (uint8_t)(dev->dev << 3 | dev->fn), pasid, 0);
+    err = err ? err : vtd_set_root_table(u, s->tables.root_pa, 1);
+    err = err ? err : invalidate_all(s);
+    err = err ? err : vtd_gcmd(u, VTD_GCMD_TE, 1);
+    if (err) {
+        vtd_sm_tables_free(&s->tables);
+        return err;
+    }
+    bound = s;
+    reclaim_set_flush_hook(flush_hook);
+    return 0;
+}
+
+int sva_unbind(struct sva *s)
+{
+    reclaim_set_flush_hook(NULL);
+    bound = NULL;
+    vtd_pasid_clear(s->u, &s->tables, s->pasid);
+    struct qi_desc d[4];
+    unsigned n = 0;
+    qi_desc_pasid_cache(&d[n++], QI_PC_PASID, s->did, s->pasid);
+    qi_desc_pasid_iotlb(&d[n++], QI_PIOTLB_ALL_IN_PASID, s->did, s->pasid, 0, 0, 0);
+    if (ECAP_DT(s->u->ecap))
+        qi_desc_pasid_device_tlb(&d[n++], pci_source_id(s->dev), 0, s->pasid, 0, 0, 0, 1);
+    /* QEMU 10.0.2 notices a cleared PASID entry only when the context cache
+     * is refilled; on hardware this is harmless. */
+    qi_desc_context_cache(&d[n++], QI_CC_GLOBAL, 0, 0, 0);
+    /* Translation stays on: the device's next request must fault, not slip
+     * through untranslated. The tables stay until translation is off. */
+    return qi_sync(s->qi, d, n);
+}

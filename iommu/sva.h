@@ -1,0 +1,51 @@
+/* Shared virtual addressing on the kernel's own page tables: a device's
+ * requests are translated by a PASID entry whose first-stage pointer is the
+ * kernel's live top-level table. */
+#ifndef VTDLAB_IOMMU_SVA_H
+#define VTDLAB_IOMMU_SVA_H
+
+#include <stdint.h>
+#include "../devices/pci.h"
+#include "pasid.h"
+#include "qi.h"
+
+/* How the device's requests walk the kernel's tables, chosen in one place
+ * (sva_privilege) from what the unit supports: supervisor requests (SRE)
+ * when ECAP.SRS says it can honour them, else user requests, for which
+ * every entry on the device's path needs U/S=1. QEMU's emulated devices
+ * only ever make user requests, and QEMU has SRS=0. */
+enum sva_privilege { SVA_USER, SVA_SUPERVISOR };
+enum sva_privilege sva_privilege(const struct vtd_unit *u);
+
+struct sva {
+    struct vtd_unit *u;
+    struct vtd_qi *qi;
+    struct vtd_sm_tables tables;
+    struct pci_dev *dev;
+    uint32_t pasid;           /* also the context entry's RID_PASID */
+    uint16_t did;
+    enum sva_privilege priv;
+    uint64_t flushes, flush_descriptors, flush_waits;
+};
+
+/* Scalable-mode tables, the context entry for dev with RID_PASID = pasid,
+ * the PASID entry over the kernel's root table, caches invalidated, TE on,
+ * and the kernel-VA flush hook registered. The queue must be on with 256-
+ * bit descriptors. Errors name what the unit lacks (-E_RANGE) and leave no
+ * entry present. override_width: use a PASID beyond ECAP.PSS knowingly. */
+int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, uint32_t pasid,
+                    uint16_t did, int override_width);
+/* Clears the PASID entry, then invalidates the PASID cache, the PASID's
+ * IOTLB entries and (if the unit has device-TLBs) the device's, in that
+ * order. Translation stays on, so the device's next request faults; the
+ * tables are freed by the caller (vtd_sm_tables_free) once TE is off. */
+int sva_unbind(struct sva *s);
+/* What the flush hook does, for tests that call it directly: a PASID-based
+ * IOTLB invalidation of [start, end) (page-selective with the smallest
+ * covering address mask, or all-in-PASID past MAMV), then a wait. */
+int sva_flush_range(struct sva *s, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq);
+
+/* Pure: the naturally aligned block of 2^am pages that covers [start, end). */
+void sva_range_to_mask(uint64_t start, uint64_t end, uint64_t *addr, unsigned *am);
+
+#endif
