@@ -130,6 +130,16 @@ int qi_desc_pasid_device_tlb(struct qi_desc *d, uint16_t sid, uint16_t pfsid, ui
     return ok ? 0 : -E_RANGE;
 }
 
+void qi_range_to_mask(uint64_t start, uint64_t end, uint64_t *addr, unsigned *am)
+{
+    uint64_t first = start >> PAGE_SHIFT_4K, last = (end - 1) >> PAGE_SHIFT_4K;
+    unsigned m = 0;
+    while ((first >> m) != (last >> m))
+        m++;
+    *am = m;
+    *addr = (first >> m) << (m + PAGE_SHIFT_4K);
+}
+
 unsigned qi_desc_type(const struct qi_desc *d)
 {
     return (unsigned)(bits_get(d->qw[0], QI_TYPE_LO) | bits_get(d->qw[0], QI_TYPE_HI) << 4);

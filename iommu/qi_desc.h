@@ -69,6 +69,10 @@ int qi_desc_pasid_cache(struct qi_desc *d, unsigned gran, uint16_t did, uint32_t
 int qi_desc_pasid_device_tlb(struct qi_desc *d, uint16_t sid, uint16_t pfsid, uint32_t pasid, unsigned mip,
                         uint64_t addr, int size, int global);
 
+/* The naturally aligned block of 2^am 4 KiB pages that covers [start, end):
+ * what a page-selective invalidation of that range must name. */
+void qi_range_to_mask(uint64_t start, uint64_t end, uint64_t *addr, unsigned *am);
+
 unsigned qi_desc_type(const struct qi_desc *d);
 const char *qi_type_name(unsigned type);
 /* "IOTLB page DID 1 addr 0x40000000 am 0 ih 0" */

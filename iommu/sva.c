@@ -6,8 +6,6 @@
 #include "../mm/mm.h"
 #include "../mm/reclaim.h"
 
-#define PAGE_BITS_4K 12
-
 static struct sva *bound; /* the one binding the flush hook serves */
 
 enum sva_privilege sva_privilege(const struct vtd_unit *u)
@@ -15,22 +13,12 @@ enum sva_privilege sva_privilege(const struct vtd_unit *u)
     return ECAP_SRS(u->ecap) ? SVA_SUPERVISOR : SVA_USER;
 }
 
-void sva_range_to_mask(uint64_t start, uint64_t end, uint64_t *addr, unsigned *am)
-{
-    uint64_t first = start >> PAGE_BITS_4K, last = (end - 1) >> PAGE_BITS_4K;
-    unsigned m = 0;
-    while ((first >> m) != (last >> m))
-        m++;
-    *am = m;
-    *addr = (first >> m) << (m + PAGE_BITS_4K);
-}
-
 int sva_flush_range(struct sva *s, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
 {
     struct qi_desc d;
     uint64_t addr;
     unsigned am;
-    sva_range_to_mask(start, end, &addr, &am);
+    qi_range_to_mask(start, end, &addr, &am);
     /* IH=1 would let the unit keep paging-structure entries: only allowed
      * when no table was freed. */
     int err = am <= CAP_MAMV(s->u->cap)

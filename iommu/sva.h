@@ -45,7 +45,4 @@ int sva_unbind(struct sva *s);
  * covering address mask, or all-in-PASID past MAMV), then a wait. */
 int sva_flush_range(struct sva *s, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq);
 
-/* Pure: the naturally aligned block of 2^am pages that covers [start, end). */
-void sva_range_to_mask(uint64_t start, uint64_t end, uint64_t *addr, unsigned *am);
-
 #endif

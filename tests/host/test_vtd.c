@@ -5,6 +5,7 @@
 #include "iommu/cap.h"
 #include "iommu/context.h"
 #include "iommu/fault.h"
+#include "iommu/pasid.h"
 #include "iommu/qi_desc.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
@@ -184,6 +185,71 @@ static void fault_records(void **state)
     assert_string_equal(vtd_fault_reason_name(0xee), "unknown fault reason");
 }
 
+static void range_rounds_to_the_covering_mask(void **state)
+{
+    uint64_t addr;
+    unsigned am;
+    qi_range_to_mask(0x5000, 0x6000, &addr, &am);
+    assert_int_equal(addr, 0x5000);
+    assert_int_equal(am, 0);
+    qi_range_to_mask(0x5000, 0x7000, &addr, &am); /* pages 5-6 straddle a 2-page boundary: pages 4-7 */
+    assert_int_equal(addr, 0x4000);
+    assert_int_equal(am, 2);
+    qi_range_to_mask(0x200000, 0x400000, &addr, &am); /* an aligned 2 MiB leaf */
+    assert_int_equal(addr, 0x200000);
+    assert_int_equal(am, 9);
+    qi_range_to_mask(0xffffa00600000000ul, 0xffffa00600001000ul, &addr, &am);
+    assert_int_equal(addr, 0xffffa00600000000ul);
+    assert_int_equal(am, 0);
+}
+
+/* Scalable-mode entries (VT-d spec 9.4, 9.5, 9.6): bit positions. */
+static void scalable_root_and_context(void **state)
+{
+    struct vtd_sm_root_entry r;
+    assert_int_equal(vtd_sm_root_entry_encode(&r, 0x1000, 0x2000), 0);
+    assert_int_equal(r.qw[0], 0x1001ul);
+    assert_int_equal(r.qw[1], 0x2001ul);
+    assert_int_equal(vtd_sm_root_entry_encode(&r, 0x1000, 0), 0);
+    assert_int_equal(r.qw[1], 0);
+    assert_int_equal(vtd_sm_root_entry_encode(&r, 0x1001, 0), -E_INVAL);
+    struct vtd_sm_context_entry c;
+    assert_int_equal(vtd_sm_context_encode(&c, 0x7000, 2, 0x123, 1), 0);
+    assert_int_equal(c.qw[0], 0x7000ul | 2ul << 9 | 1ul << 1 | 1);
+    assert_int_equal(c.qw[1], 0x123ul);
+    assert_int_equal(c.qw[2] | c.qw[3], 0); /* reserved */
+    assert_int_equal(vtd_sm_context_encode(&c, 0x7000, 8, 0, 0), -E_INVAL);      /* PDTS is 3 bits */
+    assert_int_equal(vtd_sm_context_encode(&c, 0x7000, 0, 1u << 20, 0), -E_INVAL); /* RID_PASID is 20 */
+    struct vtd_pasid_dir_entry d;
+    assert_int_equal(vtd_pasid_dir_entry_encode(&d, 0x9000), 0);
+    assert_int_equal(d.qw[0], 0x9001ul);
+}
+
+static void pasid_entry_fields(void **state)
+{
+    struct vtd_pasid_entry e;
+    assert_int_equal(pasid_entry_first_stage(&e, 0x102000, 0x42, 0), 0);
+    assert_int_equal(e.qw[0], 1ul << 6 | 2ul << 2); /* PGTT=1, AW=2; P not yet */
+    assert_int_equal(e.qw[1], 0x42ul);
+    assert_int_equal(e.qw[2], 0x102000ul);
+    for (int i = 3; i < 8; i++)
+        assert_int_equal(e.qw[i], 0);
+    assert_int_equal(pasid_entry_set_sre(&e, 1), 0);
+    assert_int_equal(pasid_entry_set_wpe(&e, 1), 0);
+    assert_int_equal(pasid_entry_set_flpm(&e, FLPM_5LEVEL), 0);
+    assert_int_equal(e.qw[2], 0x102000ul | 1 | 1ul << 4 | 1ul << 2);
+    assert_int_equal(pasid_entry_set_present(&e, 1), 0);
+    assert_int_equal(e.qw[0] & 1, 1);
+    assert_int_equal(pasid_entry_set_pgtt(&e, (enum vtd_pgtt)8), -E_RANGE); /* 3 bits */
+    assert_int_equal(pasid_entry_set_aw(&e, 8), -E_RANGE);
+    assert_int_equal(pasid_entry_set_flptr(&e, 0x102800), -E_INVAL);
+    assert_int_equal(e.qw[2] & ~0xffful, 0x102000ul); /* refused values changed nothing */
+    assert_int_equal(pasid_entry_set_slptptr(&e, 0x55000), 0);
+    assert_int_equal(e.qw[0] & ~0xffful, 0x55000ul);
+    assert_int_equal(pasid_entry_first_stage(&e, 0x102001, 1, 0), -E_INVAL);
+    assert_int_equal(e.qw[0] | e.qw[1] | e.qw[2], 0); /* nothing half-built */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +264,9 @@ int main(void)
         cmocka_unit_test(descriptor_types_and_words),
         cmocka_unit_test(root_and_context_entries),
         cmocka_unit_test(fault_records),
+        cmocka_unit_test(range_rounds_to_the_covering_mask),
+        cmocka_unit_test(scalable_root_and_context),
+        cmocka_unit_test(pasid_entry_fields),
     };
     return cmocka_run_group_tests_name("vtd", tests, NULL, NULL);
 }

@@ -155,9 +155,11 @@ static void bind_refuses_what_the_unit_cannot_do(struct test *t)
     struct vtd_fixture fx;
     fixture_find(t, &fx);
     struct sva s;
-    if (!ECAP_SMTS(fx.u.ecap)) {
+    if (!ECAP_SMTS(fx.u.ecap) || !ECAP_FLTS(fx.u.ecap) || !ECAP_PASID(fx.u.ecap)) {
         EXPECT_EQ(t, sva_bind_kernel(&s, &fx.u, &fx.qi, fx.edu.pci, SVA_PASID, FIXTURE_DID, 0), -E_RANGE);
-        test_diag(t, "no scalable mode (ECAP.SMTS = 0): bind refused");
+        test_diag(t, "bind refused: ECAP.SMTS %lu, FLTS %lu, PASID %lu", (unsigned long)ECAP_SMTS(fx.u.ecap),
+                  (unsigned long)ECAP_FLTS(fx.u.ecap), (unsigned long)ECAP_PASID(fx.u.ecap));
+        EXPECT_EQ(t, fx.u.gcmd & VTD_GCMD_TE, 0);
         fixture_down(t, &fx);
         return;
     }

@@ -1,0 +1,303 @@
+/* sva_stale: under SVA, what the device uses after the kernel's tables
+ * change, with each PASID-based invalidation, the wrong ones, none; then
+ * permission changes and what invalidation costs. The remaps here run with
+ * reclaim=none so no flush happens behind the test's back; each case then
+ * issues exactly the invalidation it is about. */
+#include <string.h>
+#include "iommu/cap.h"
+#include "kernel/exit.h"
+#include "mm/mm.h"
+#include "mm/reclaim.h"
+#include "vtd_fixture.h"
+
+#define PASID        1
+#define OTHER_PASID  0
+#define OTHER_DID    (FIXTURE_DID + 1)
+#define GIB          (1ul << 30)
+#define VA_T         (KVA_BASE + 32 * GIB)
+#define VA_X         (VA_T + PAGE_SIZE)     /* the pattern; shares VA_T's page table */
+#define VA_FAR       (VA_T + 8 * PAGE_SIZE)
+#define VA_COST      (KVA_BASE + 33 * GIB)
+#define PATTERN_WORD 0x5eed5eed00000000ul
+#define FR_FS_WRITE_READ_ONLY 0x85
+#define COST_PAGES   16
+
+enum landed { LANDED_NOWHERE, LANDED_IN_A, LANDED_IN_B };
+static const char *const landed_name[] = { "nowhere", "the old page A", "the new page B" };
+
+struct scene {
+    struct sva_fixture sf;
+    uint64_t a, b, x;
+    enum reclaim_policy saved;
+};
+
+static int has_pattern(uint64_t pa)
+{
+    const uint64_t *p = phys_to_virt(pa);
+    for (size_t i = 0; i < PAGE_SIZE / sizeof(*p); i++)
+        if (p[i] != (PATTERN_WORD | i))
+            return 0;
+    return 1;
+}
+
+static enum landed device_write(struct test *t, struct scene *s)
+{
+    memset(phys_to_virt(s->a), 0, PAGE_SIZE);
+    memset(phys_to_virt(s->b), 0, PAGE_SIZE);
+    ASSERT_EQ(t, edu_dma(&s->sf.fx.edu, VA_T, 0, PAGE_SIZE, 0), 0);
+    int in_a = has_pattern(s->a), in_b = has_pattern(s->b);
+    return in_a ? LANDED_IN_A : in_b ? LANDED_IN_B : LANDED_NOWHERE;
+}
+
+/* VA_T -> A cached by one device write. */
+static void set_up(struct test *t, struct scene *s, uint64_t t_attrs)
+{
+    memset(s, 0, sizeof(*s));
+    s->saved = reclaim_get_policy();
+    reclaim_set_policy(RECLAIM_NONE);
+    fixture_sva_up(t, &s->sf, PASID, 0);
+    s->a = page_alloc();
+    s->b = page_alloc();
+    s->x = page_alloc();
+    ASSERT_TRUE(t, s->a && s->b && s->x, "out of frames");
+    uint64_t *x = phys_to_virt(s->x);
+    for (size_t i = 0; i < PAGE_SIZE / sizeof(*x); i++)
+        x[i] = PATTERN_WORD | i;
+    ASSERT_EQ(t, kva_map(VA_X, s->x, PT_LEVEL_PT, PTE_NX), 0);
+    ASSERT_EQ(t, kva_map(VA_T, s->a, PT_LEVEL_PT, t_attrs), 0);
+    ASSERT_EQ(t, edu_dma(&s->sf.fx.edu, VA_X, 0, PAGE_SIZE, 1), 0);
+}
+
+static void warm(struct test *t, struct scene *s)
+{
+    enum landed l = device_write(t, s);
+    ASSERT_TRUE(t, l == LANDED_IN_A, "before any change the write landed in %s", landed_name[l]);
+}
+
+static void remap_to_b(struct test *t, struct scene *s)
+{
+    ASSERT_EQ(t, kva_unmap(VA_T), 0);
+    ASSERT_EQ(t, kva_map(VA_T, s->b, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+}
+
+static void tear_down(struct test *t, struct scene *s)
+{
+    kva_unmap(VA_T);
+    kva_unmap(VA_X);
+    fixture_sva_down(t, &s->sf);
+    page_free(s->a);
+    page_free(s->b);
+    page_free(s->x);
+    reclaim_set_policy(s->saved);
+}
+
+static void submit(struct test *t, struct scene *s, const struct qi_desc *d)
+{
+    ASSERT_EQ(t, qi_sync(&s->sf.fx.qi, d, 1), 0);
+}
+
+static void expect(struct test *t, struct scene *s, enum landed want, const char *after)
+{
+    enum landed l = device_write(t, s);
+    if (want == LANDED_IN_A && l == LANDED_IN_B && !platform_is_qemu())
+        test_skip(t, "after %s the unit re-walked (allowed: caching is optional)", after);
+    EXPECT_TRUE(t, l == want, "after %s the write should land in %s, it landed in %s", after, landed_name[want],
+                landed_name[l]);
+}
+
+static void remap_without_invalidation_uses_old_translation(struct test *t)
+{
+    struct scene s;
+    set_up(t, &s, PTE_RW | PTE_NX);
+    warm(t, &s);
+    remap_to_b(t, &s);
+    expect(t, &s, LANDED_IN_A, "a remap with no invalidation");
+    tear_down(t, &s);
+}
+
+static void pasid_page_invalidation_drops_it(struct test *t)
+{
+    struct scene s;
+    set_up(t, &s, PTE_RW | PTE_NX);
+    warm(t, &s);
+    remap_to_b(t, &s);
+    struct qi_desc d;
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PASID, VA_T, 0, 0), 0);
+    submit(t, &s, &d);
+    expect(t, &s, LANDED_IN_B, "a page-selective PASID-based IOTLB invalidation of the VA");
+    tear_down(t, &s);
+}
+
+static void pasid_all_invalidation_drops_it(struct test *t)
+{
+    struct scene s;
+    set_up(t, &s, PTE_RW | PTE_NX);
+    warm(t, &s);
+    remap_to_b(t, &s);
+    struct qi_desc d;
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, FIXTURE_DID, PASID, 0, 0, 0), 0);
+    submit(t, &s, &d);
+    expect(t, &s, LANDED_IN_B, "an all-in-PASID invalidation");
+    tear_down(t, &s);
+}
+
+static void wrong_pasid_keeps_it(struct test *t)
+{
+    struct scene s;
+    set_up(t, &s, PTE_RW | PTE_NX);
+    warm(t, &s);
+    remap_to_b(t, &s);
+    struct qi_desc d;
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, FIXTURE_DID, OTHER_PASID, 0, 0, 0), 0);
+    submit(t, &s, &d);
+    expect(t, &s, LANDED_IN_A, "an invalidation of another PASID");
+    tear_down(t, &s);
+}
+
+static void wrong_did_keeps_it(struct test *t)
+{
+    struct scene s;
+    set_up(t, &s, PTE_RW | PTE_NX);
+    warm(t, &s);
+    remap_to_b(t, &s);
+    struct qi_desc d;
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, OTHER_DID, PASID, 0, 0, 0), 0);
+    submit(t, &s, &d);
+    expect(t, &s, LANDED_IN_A, "an invalidation of the PASID under another DID");
+    tear_down(t, &s);
+}
+
+static void wrong_range_keeps_it(struct test *t)
+{
+    struct scene s;
+    set_up(t, &s, PTE_RW | PTE_NX);
+    warm(t, &s);
+    remap_to_b(t, &s);
+    struct qi_desc d;
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PASID, VA_FAR, 0, 0), 0);
+    submit(t, &s, &d);
+    expect(t, &s, LANDED_IN_A, "a page-selective invalidation of another range");
+    tear_down(t, &s);
+}
+
+static void context_cache_alone_keeps_it(struct test *t)
+{
+    struct scene s;
+    set_up(t, &s, PTE_RW | PTE_NX);
+    warm(t, &s);
+    remap_to_b(t, &s);
+    struct qi_desc d;
+    ASSERT_EQ(t, qi_desc_context_cache(&d, QI_CC_GLOBAL, 0, 0, 0), 0);
+    submit(t, &s, &d);
+    expect(t, &s, LANDED_IN_A, "a context-cache invalidation alone");
+    tear_down(t, &s);
+}
+
+static void pasid_cache_alone_keeps_it(struct test *t)
+{
+    struct scene s;
+    set_up(t, &s, PTE_RW | PTE_NX);
+    warm(t, &s);
+    remap_to_b(t, &s);
+    struct qi_desc d;
+    ASSERT_EQ(t, qi_desc_pasid_cache(&d, QI_PC_PASID, FIXTURE_DID, PASID), 0);
+    submit(t, &s, &d);
+    expect(t, &s, LANDED_IN_A, "a PASID-cache invalidation alone");
+    tear_down(t, &s);
+}
+
+/* RW -> RO. The spec lets a unit use a cached translation until it is
+ * invalidated, so without invalidation the write may still land (QEMU: it
+ * does); after the PASID-based invalidation it must fault. */
+static void downgrade_needs_invalidation(struct test *t)
+{
+    struct scene s;
+    set_up(t, &s, PTE_RW | PTE_NX);
+    warm(t, &s);
+    ASSERT_EQ(t, kva_protect(VA_T, PTE_NX), 0);
+    memset(phys_to_virt(s.a), 0, PAGE_SIZE);
+    ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_T, 0, PAGE_SIZE, 0), 0);
+    test_diag(t, "RW->RO without invalidation: the write %s", has_pattern(s.a) ? "still landed (cached RW entry)"
+                                                                                : "was refused");
+    struct vtd_fault_log log;
+    fixture_faults(t, &s.sf.fx, &log);
+    struct qi_desc d;
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PASID, VA_T, 0, 0), 0);
+    submit(t, &s, &d);
+    memset(phys_to_virt(s.a), 0, PAGE_SIZE);
+    ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_T, 0, PAGE_SIZE, 0), 0);
+    EXPECT_TRUE(t, !has_pattern(s.a), "after RW->RO and invalidation the write still landed");
+    fixture_faults(t, &s.sf.fx, &log);
+    EXPECT_EQ(t, log.count, 1);
+    if (log.count)
+        EXPECT_EQ(t, log.f[0].reason, FR_FS_WRITE_READ_ONLY);
+    tear_down(t, &s);
+}
+
+/* RO -> RW. A read caches the read-only translation; after the upgrade
+ * the write is reported as seen (QEMU checks the cached permissions and
+ * faults until invalidated); after invalidation it must land. */
+static void upgrade_takes_effect_after_invalidation(struct test *t)
+{
+    struct scene s;
+    set_up(t, &s, PTE_NX);
+    ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_T, 0, PAGE_SIZE, 1), 0); /* read: caches VA_T -> A read-only */
+    ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_X, 0, PAGE_SIZE, 1), 0); /* the pattern back in the buffer */
+    ASSERT_EQ(t, kva_protect(VA_T, PTE_RW | PTE_NX), 0);
+    memset(phys_to_virt(s.a), 0, PAGE_SIZE);
+    ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_T, 0, PAGE_SIZE, 0), 0);
+    struct vtd_fault_log log;
+    fixture_faults(t, &s.sf.fx, &log);
+    test_diag(t, "RO->RW without invalidation: the write %s (%u fault record(s))",
+              has_pattern(s.a) ? "landed" : "was refused", log.count);
+    struct qi_desc d;
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PASID, VA_T, 0, 0), 0);
+    submit(t, &s, &d);
+    memset(phys_to_virt(s.a), 0, PAGE_SIZE);
+    ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_T, 0, PAGE_SIZE, 0), 0);
+    EXPECT_TRUE(t, has_pattern(s.a), "after RO->RW and invalidation the write did not land");
+    fixture_faults(t, &s.sf.fx, &log);
+    EXPECT_EQ(t, log.count, 0);
+    tear_down(t, &s);
+}
+
+/* What reclaim=sync costs: descriptors and waits per unmap of N pages, one
+ * page at a time, and the rounding of a range to its address mask. */
+static void sync_invalidation_cost(struct test *t)
+{
+    struct scene s;
+    set_up(t, &s, PTE_RW | PTE_NX);
+    reclaim_set_policy(RECLAIM_SYNC);
+    uint64_t pa = page_alloc();
+    ASSERT_TRUE(t, pa, "out of frames");
+    for (unsigned i = 0; i < COST_PAGES; i++)
+        ASSERT_EQ(t, kva_map(VA_COST + i * PAGE_SIZE, pa, PT_LEVEL_PT, PTE_NX), 0);
+    uint64_t descs = s.sf.sva.flush_descriptors, waits = s.sf.sva.flush_waits;
+    for (unsigned i = 0; i < COST_PAGES; i++)
+        ASSERT_EQ(t, kva_unmap(VA_COST + i * PAGE_SIZE), 0);
+    uint64_t d = s.sf.sva.flush_descriptors - descs, w = s.sf.sva.flush_waits - waits;
+    test_metric(t, "descriptors_per_16_page_unmap", d, "descriptors");
+    test_metric(t, "waits_per_16_page_unmap", w, "waits");
+    EXPECT_EQ(t, w, COST_PAGES);   /* sync: one flush and wait per unmapped page */
+    EXPECT_EQ(t, d, 2 * COST_PAGES);
+    uint64_t addr;
+    unsigned am;
+    qi_range_to_mask(VA_COST + PAGE_SIZE, VA_COST + 3 * PAGE_SIZE, &addr, &am);
+    test_metric(t, "pages_flushed_for_2_page_range_at_page_1", 1ul << am, "pages");
+    EXPECT_EQ(t, am, 2);
+    page_free(pa);
+    tear_down(t, &s);
+}
+
+TEST_SUITE(sva_stale, 52, 0,
+           TEST(remap_without_invalidation_uses_old_translation),
+           TEST(pasid_page_invalidation_drops_it),
+           TEST(pasid_all_invalidation_drops_it),
+           TEST(wrong_pasid_keeps_it),
+           TEST(wrong_did_keeps_it),
+           TEST(wrong_range_keeps_it),
+           TEST(context_cache_alone_keeps_it),
+           TEST(pasid_cache_alone_keeps_it),
+           TEST(downgrade_needs_invalidation),
+           TEST(upgrade_takes_effect_after_invalidation),
+           TEST(sync_invalidation_cost));
