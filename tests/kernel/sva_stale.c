@@ -22,31 +22,18 @@
 #define FR_FS_WRITE_READ_ONLY 0x85
 #define COST_PAGES   16
 
-enum landed { LANDED_NOWHERE, LANDED_IN_A, LANDED_IN_B };
-static const char *const landed_name[] = { "nowhere", "the old page A", "the new page B" };
-
 struct scene {
     struct sva_fixture sf;
     uint64_t a, b, x;
     enum reclaim_policy saved;
 };
 
-static int has_pattern(uint64_t pa)
-{
-    const uint64_t *p = phys_to_virt(pa);
-    for (size_t i = 0; i < PAGE_SIZE / sizeof(*p); i++)
-        if (p[i] != (PATTERN_WORD | i))
-            return 0;
-    return 1;
-}
-
 static enum landed device_write(struct test *t, struct scene *s)
 {
     memset(phys_to_virt(s->a), 0, PAGE_SIZE);
     memset(phys_to_virt(s->b), 0, PAGE_SIZE);
     ASSERT_EQ(t, edu_dma(&s->sf.fx.edu, VA_T, 0, PAGE_SIZE, 0), 0);
-    int in_a = has_pattern(s->a), in_b = has_pattern(s->b);
-    return in_a ? LANDED_IN_A : in_b ? LANDED_IN_B : LANDED_NOWHERE;
+    return where_pattern_landed(s->a, s->b, PATTERN_WORD);
 }
 
 /* VA_T -> A cached by one device write. */
@@ -60,9 +47,7 @@ static void set_up(struct test *t, struct scene *s, uint64_t t_attrs)
     s->b = page_alloc();
     s->x = page_alloc();
     ASSERT_TRUE(t, s->a && s->b && s->x, "out of frames");
-    uint64_t *x = phys_to_virt(s->x);
-    for (size_t i = 0; i < PAGE_SIZE / sizeof(*x); i++)
-        x[i] = PATTERN_WORD | i;
+    fill_pattern(s->x, PATTERN_WORD);
     ASSERT_EQ(t, kva_map(VA_X, s->x, PT_LEVEL_PT, PTE_NX), 0);
     ASSERT_EQ(t, kva_map(VA_T, s->a, PT_LEVEL_PT, t_attrs), 0);
     ASSERT_EQ(t, edu_dma(&s->sf.fx.edu, VA_X, 0, PAGE_SIZE, 1), 0);
@@ -115,95 +100,66 @@ static void remap_without_invalidation_uses_old_translation(struct test *t)
     tear_down(t, &s);
 }
 
-static void pasid_page_invalidation_drops_it(struct test *t)
+/* A remap, then exactly one invalidation descriptor, then where the
+ * device's write lands. */
+static void remap_then_submit(struct test *t, const struct qi_desc *d, enum landed want, const char *after)
 {
     struct scene s;
     set_up(t, &s, PTE_RW | PTE_NX);
     warm(t, &s);
     remap_to_b(t, &s);
+    submit(t, &s, d);
+    expect(t, &s, want, after);
+    tear_down(t, &s);
+}
+
+static void pasid_page_invalidation_drops_it(struct test *t)
+{
     struct qi_desc d;
     ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PASID, VA_T, 0, 0), 0);
-    submit(t, &s, &d);
-    expect(t, &s, LANDED_IN_B, "a page-selective PASID-based IOTLB invalidation of the VA");
-    tear_down(t, &s);
+    remap_then_submit(t, &d, LANDED_IN_B, "a page-selective PASID-based IOTLB invalidation of the VA");
 }
 
 static void pasid_all_invalidation_drops_it(struct test *t)
 {
-    struct scene s;
-    set_up(t, &s, PTE_RW | PTE_NX);
-    warm(t, &s);
-    remap_to_b(t, &s);
     struct qi_desc d;
     ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, FIXTURE_DID, PASID, 0, 0, 0), 0);
-    submit(t, &s, &d);
-    expect(t, &s, LANDED_IN_B, "an all-in-PASID invalidation");
-    tear_down(t, &s);
+    remap_then_submit(t, &d, LANDED_IN_B, "an all-in-PASID invalidation");
 }
 
 static void wrong_pasid_keeps_it(struct test *t)
 {
-    struct scene s;
-    set_up(t, &s, PTE_RW | PTE_NX);
-    warm(t, &s);
-    remap_to_b(t, &s);
     struct qi_desc d;
     ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, FIXTURE_DID, OTHER_PASID, 0, 0, 0), 0);
-    submit(t, &s, &d);
-    expect(t, &s, LANDED_IN_A, "an invalidation of another PASID");
-    tear_down(t, &s);
+    remap_then_submit(t, &d, LANDED_IN_A, "an invalidation of another PASID");
 }
 
 static void wrong_did_keeps_it(struct test *t)
 {
-    struct scene s;
-    set_up(t, &s, PTE_RW | PTE_NX);
-    warm(t, &s);
-    remap_to_b(t, &s);
     struct qi_desc d;
     ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, OTHER_DID, PASID, 0, 0, 0), 0);
-    submit(t, &s, &d);
-    expect(t, &s, LANDED_IN_A, "an invalidation of the PASID under another DID");
-    tear_down(t, &s);
+    remap_then_submit(t, &d, LANDED_IN_A, "an invalidation of the PASID under another DID");
 }
 
 static void wrong_range_keeps_it(struct test *t)
 {
-    struct scene s;
-    set_up(t, &s, PTE_RW | PTE_NX);
-    warm(t, &s);
-    remap_to_b(t, &s);
     struct qi_desc d;
     ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PASID, VA_FAR, 0, 0), 0);
-    submit(t, &s, &d);
-    expect(t, &s, LANDED_IN_A, "a page-selective invalidation of another range");
-    tear_down(t, &s);
+    remap_then_submit(t, &d, LANDED_IN_A, "a page-selective invalidation of another range");
 }
 
 static void context_cache_alone_keeps_it(struct test *t)
 {
-    struct scene s;
-    set_up(t, &s, PTE_RW | PTE_NX);
-    warm(t, &s);
-    remap_to_b(t, &s);
     struct qi_desc d;
     ASSERT_EQ(t, qi_desc_context_cache(&d, QI_CC_GLOBAL, 0, 0, 0), 0);
-    submit(t, &s, &d);
-    expect(t, &s, LANDED_IN_A, "a context-cache invalidation alone");
-    tear_down(t, &s);
+    remap_then_submit(t, &d, LANDED_IN_A, "a context-cache invalidation alone");
 }
 
 static void pasid_cache_alone_keeps_it(struct test *t)
 {
-    struct scene s;
-    set_up(t, &s, PTE_RW | PTE_NX);
-    warm(t, &s);
-    remap_to_b(t, &s);
     struct qi_desc d;
     ASSERT_EQ(t, qi_desc_pasid_cache(&d, QI_PC_PASID, FIXTURE_DID, PASID), 0);
-    submit(t, &s, &d);
-    expect(t, &s, LANDED_IN_A, "a PASID-cache invalidation alone");
-    tear_down(t, &s);
+    remap_then_submit(t, &d, LANDED_IN_A, "a PASID-cache invalidation alone");
 }
 
 /* RW -> RO. The spec lets a unit use a cached translation until it is
@@ -217,7 +173,7 @@ static void downgrade_needs_invalidation(struct test *t)
     ASSERT_EQ(t, kva_protect(VA_T, PTE_NX), 0);
     memset(phys_to_virt(s.a), 0, PAGE_SIZE);
     ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_T, 0, PAGE_SIZE, 0), 0);
-    test_diag(t, "RW->RO without invalidation: the write %s", has_pattern(s.a) ? "still landed (cached RW entry)"
+    test_diag(t, "RW->RO without invalidation: the write %s", (where_pattern_landed(s.a, s.b, PATTERN_WORD) == LANDED_IN_A) ? "still landed (cached RW entry)"
                                                                                 : "was refused");
     struct vtd_fault_log log;
     fixture_faults(t, &s.sf.fx, &log);
@@ -226,7 +182,7 @@ static void downgrade_needs_invalidation(struct test *t)
     submit(t, &s, &d);
     memset(phys_to_virt(s.a), 0, PAGE_SIZE);
     ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_T, 0, PAGE_SIZE, 0), 0);
-    EXPECT_TRUE(t, !has_pattern(s.a), "after RW->RO and invalidation the write still landed");
+    EXPECT_TRUE(t, !(where_pattern_landed(s.a, s.b, PATTERN_WORD) == LANDED_IN_A), "after RW->RO and invalidation the write still landed");
     fixture_faults(t, &s.sf.fx, &log);
     EXPECT_EQ(t, log.count, 1);
     if (log.count)
@@ -249,13 +205,13 @@ static void upgrade_takes_effect_after_invalidation(struct test *t)
     struct vtd_fault_log log;
     fixture_faults(t, &s.sf.fx, &log);
     test_diag(t, "RO->RW without invalidation: the write %s (%u fault record(s))",
-              has_pattern(s.a) ? "landed" : "was refused", log.count);
+              (where_pattern_landed(s.a, s.b, PATTERN_WORD) == LANDED_IN_A) ? "landed" : "was refused", log.count);
     struct qi_desc d;
     ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PASID, VA_T, 0, 0), 0);
     submit(t, &s, &d);
     memset(phys_to_virt(s.a), 0, PAGE_SIZE);
     ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_T, 0, PAGE_SIZE, 0), 0);
-    EXPECT_TRUE(t, has_pattern(s.a), "after RO->RW and invalidation the write did not land");
+    EXPECT_TRUE(t, (where_pattern_landed(s.a, s.b, PATTERN_WORD) == LANDED_IN_A), "after RO->RW and invalidation the write did not land");
     fixture_faults(t, &s.sf.fx, &log);
     EXPECT_EQ(t, log.count, 0);
     tear_down(t, &s);

@@ -5,6 +5,7 @@
 #include "iommu/iommu.h"
 #include "kernel/printk.h"
 #include "lib/errno.h"
+#include "mm/mm.h"
 
 void fixture_find(struct test *t, struct vtd_fixture *fx)
 {
@@ -120,4 +121,27 @@ void fixture_sva_down(struct test *t, struct sva_fixture *sf)
         EXPECT_EQ(t, sva_unbind(&sf->sva), 0);
     fixture_down(t, &sf->fx);
     vtd_sm_tables_free(&sf->sva.tables);
+}
+
+const char *const landed_name[] = { "nowhere", "the old page A", "the new page B" };
+
+void fill_pattern(uint64_t pa, uint64_t pattern)
+{
+    uint64_t *p = phys_to_virt(pa);
+    for (size_t i = 0; i < PAGE_SIZE / sizeof(*p); i++)
+        p[i] = pattern | i;
+}
+
+static int has_pattern(uint64_t pa, uint64_t pattern)
+{
+    const uint64_t *p = phys_to_virt(pa);
+    for (size_t i = 0; i < PAGE_SIZE / sizeof(*p); i++)
+        if (p[i] != (pattern | i))
+            return 0;
+    return 1;
+}
+
+enum landed where_pattern_landed(uint64_t a, uint64_t b, uint64_t pattern)
+{
+    return has_pattern(a, pattern) ? LANDED_IN_A : has_pattern(b, pattern) ? LANDED_IN_B : LANDED_NOWHERE;
 }

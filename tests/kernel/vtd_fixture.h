@@ -50,6 +50,14 @@ struct sva_fixture {
 void fixture_sva_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, int override_width);
 void fixture_sva_down(struct test *t, struct sva_fixture *sf);
 
+/* Where a device write landed, for the stale-translation suites: the old
+ * page A, the new page B, or nowhere. A page holds the pattern when word i
+ * is pattern | i. */
+enum landed { LANDED_NOWHERE, LANDED_IN_A, LANDED_IN_B };
+extern const char *const landed_name[];
+void fill_pattern(uint64_t pa, uint64_t pattern);
+enum landed where_pattern_landed(uint64_t a, uint64_t b, uint64_t pattern);
+
 /* Faults recorded since the last call, each printed as a diagnostic. */
 void fixture_faults(struct test *t, struct vtd_fixture *fx, struct vtd_fault_log *log);
 /* DMA between edu's buffer and an IOVA; the return is edu_dma's. */

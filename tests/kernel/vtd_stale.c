@@ -18,32 +18,18 @@
 #define IOVA_FAR     (FIXTURE_IOVA + 8 * PAGE_SIZE)
 #define PATTERN_WORD 0xc0ffee0000000000ul
 
-enum landed { LANDED_NOWHERE, LANDED_IN_A, LANDED_IN_B };
-static const char *const landed_name[] = { "nowhere", "the old page A", "the new page B" };
-
 struct stale {
     struct vtd_fixture fx;
     uint64_t a, b, x;
     int use_qi;
 };
 
-static int has_pattern(uint64_t pa)
-{
-    const uint64_t *p = phys_to_virt(pa);
-    for (size_t i = 0; i < PAGE_SIZE / sizeof(*p); i++)
-        if (p[i] != (PATTERN_WORD | i))
-            return 0;
-    return 1;
-}
-
 static enum landed device_write(struct test *t, struct stale *s)
 {
     memset(phys_to_virt(s->a), 0, PAGE_SIZE);
     memset(phys_to_virt(s->b), 0, PAGE_SIZE);
     ASSERT_EQ(t, fixture_dma_from_device(&s->fx, IOVA_T, PAGE_SIZE), 0);
-    int in_a = has_pattern(s->a), in_b = has_pattern(s->b);
-    ASSERT_TRUE(t, !(in_a && in_b), "the pattern is in both pages");
-    return in_a ? LANDED_IN_A : in_b ? LANDED_IN_B : LANDED_NOWHERE;
+    return where_pattern_landed(s->a, s->b, PATTERN_WORD);
 }
 
 /* T -> A cached by one device write; X holds the pattern the device reads. */
@@ -59,9 +45,7 @@ static void set_up(struct test *t, struct stale *s, int use_qi)
     s->b = page_alloc();
     s->x = page_alloc();
     ASSERT_TRUE(t, s->a && s->b && s->x, "out of frames");
-    uint64_t *x = phys_to_virt(s->x);
-    for (size_t i = 0; i < PAGE_SIZE / sizeof(*x); i++)
-        x[i] = PATTERN_WORD | i;
+    fill_pattern(s->x, PATTERN_WORD);
     ASSERT_EQ(t, vtd_domain_map(&s->fx.dom, IOVA_X, s->x, PT_LEVEL_PT, SL_R), 0);
     ASSERT_EQ(t, vtd_domain_map(&s->fx.dom, IOVA_T, s->a, PT_LEVEL_PT, SL_RW), 0);
     ASSERT_EQ(t, fixture_dma_to_device(&s->fx, IOVA_X, PAGE_SIZE), 0);
@@ -135,45 +119,42 @@ static void unmap_without_invalidation_still_translates(struct test *t)
     tear_down(t, &s);
 }
 
+/* A remap, then one IOTLB invalidation (through the queue or the
+ * registers), then where the device's write lands. */
+static void remap_then_invalidate(struct test *t, int use_qi, unsigned gran, uint16_t did, uint64_t addr,
+                                  int expect_fresh_translation, const char *after)
+{
+    struct stale s;
+    set_up(t, &s, use_qi);
+    remap_to_b(t, &s);
+    invalidate_iotlb(t, &s, gran, did, addr);
+    if (expect_fresh_translation)
+        expect_fresh(t, &s, after);
+    else
+        expect_stale(t, &s, after);
+    tear_down(t, &s);
+}
+
 /* The right invalidations. */
 static void page_selective_invalidation_drops_it(struct test *t)
 {
-    struct stale s;
-    set_up(t, &s, 1);
-    remap_to_b(t, &s);
-    invalidate_iotlb(t, &s, QI_IOTLB_PAGE, FIXTURE_DID, IOVA_T);
-    expect_fresh(t, &s, "a page-selective IOTLB invalidation of T");
-    tear_down(t, &s);
+    remap_then_invalidate(t, 1, QI_IOTLB_PAGE, FIXTURE_DID, IOVA_T, 1, "a page-selective IOTLB invalidation of T");
 }
 
 static void domain_selective_invalidation_drops_it(struct test *t)
 {
-    struct stale s;
-    set_up(t, &s, 1);
-    remap_to_b(t, &s);
-    invalidate_iotlb(t, &s, QI_IOTLB_DOMAIN, FIXTURE_DID, 0);
-    expect_fresh(t, &s, "a domain-selective IOTLB invalidation");
-    tear_down(t, &s);
+    remap_then_invalidate(t, 1, QI_IOTLB_DOMAIN, FIXTURE_DID, 0, 1, "a domain-selective IOTLB invalidation");
 }
 
 static void global_invalidation_drops_it(struct test *t)
 {
-    struct stale s;
-    set_up(t, &s, 1);
-    remap_to_b(t, &s);
-    invalidate_iotlb(t, &s, QI_IOTLB_GLOBAL, 0, 0);
-    expect_fresh(t, &s, "a global IOTLB invalidation");
-    tear_down(t, &s);
+    remap_then_invalidate(t, 1, QI_IOTLB_GLOBAL, 0, 0, 1, "a global IOTLB invalidation");
 }
 
 static void register_page_invalidation_drops_it(struct test *t)
 {
-    struct stale s;
-    set_up(t, &s, 0);
-    remap_to_b(t, &s);
-    invalidate_iotlb(t, &s, QI_IOTLB_PAGE, FIXTURE_DID, IOVA_T);
-    expect_fresh(t, &s, "a page-selective invalidation through the IOTLB registers");
-    tear_down(t, &s);
+    remap_then_invalidate(t, 0, QI_IOTLB_PAGE, FIXTURE_DID, IOVA_T, 1,
+                          "a page-selective invalidation through the IOTLB registers");
 }
 
 static void unmap_then_invalidation_faults(struct test *t)
@@ -193,22 +174,14 @@ static void unmap_then_invalidation_faults(struct test *t)
 /* The wrong ones keep the stale entry. */
 static void wrong_domain_invalidation_keeps_it(struct test *t)
 {
-    struct stale s;
-    set_up(t, &s, 1);
-    remap_to_b(t, &s);
-    invalidate_iotlb(t, &s, QI_IOTLB_DOMAIN, FIXTURE_DID + 1, 0);
-    expect_stale(t, &s, "a domain-selective invalidation of another DID");
-    tear_down(t, &s);
+    remap_then_invalidate(t, 1, QI_IOTLB_DOMAIN, FIXTURE_DID + 1, 0, 0,
+                          "a domain-selective invalidation of another DID");
 }
 
 static void wrong_page_invalidation_keeps_it(struct test *t)
 {
-    struct stale s;
-    set_up(t, &s, 1);
-    remap_to_b(t, &s);
-    invalidate_iotlb(t, &s, QI_IOTLB_PAGE, FIXTURE_DID, IOVA_FAR);
-    expect_stale(t, &s, "a page-selective invalidation of another page");
-    tear_down(t, &s);
+    remap_then_invalidate(t, 1, QI_IOTLB_PAGE, FIXTURE_DID, IOVA_FAR, 0,
+                          "a page-selective invalidation of another page");
 }
 
 static void context_cache_invalidation_alone_keeps_it(struct test *t)
