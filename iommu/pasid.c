@@ -39,7 +39,7 @@ int vtd_sm_context_set(const struct vtd_unit *u, struct vtd_sm_tables *t, uint8_
         vtd_entry_write(u, root[bus].qw, re.qw, ROOT_WORDS, (unsigned)half);
     }
     struct vtd_sm_context_entry ce;
-    int err = vtd_sm_context_encode(&ce, t->pasid_dir_pa, SM_DIR_PDTS, rid_pasid, fpd);
+    int err = vtd_sm_context_encode(&ce, t->pasid_dir_pa, SM_DIR_PDTS, rid_pasid, fpd, (int)ECAP_PASID(u->ecap));
     if (err)
         return err;
     struct vtd_sm_context_entry *ctx = phys_to_virt(t->context_pa[bus][half]);

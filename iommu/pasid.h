@@ -63,8 +63,10 @@ enum vtd_flpm { FLPM_4LEVEL = 0, FLPM_5LEVEL = 1 };
 #define PE_AW_48BIT          2
 
 int vtd_sm_root_entry_encode(struct vtd_sm_root_entry *e, uint64_t lower_ctp, uint64_t upper_ctp);
+/* paside: accept requests that carry a PASID (ECAP.PASID); DTE and PRE
+ * stay off, vtdlab has no device-TLB or page-request user. */
 int vtd_sm_context_encode(struct vtd_sm_context_entry *e, uint64_t pasid_dir_pa, unsigned pdts, uint32_t rid_pasid,
-                          int fpd);
+                          int fpd, int paside);
 int vtd_pasid_dir_entry_encode(struct vtd_pasid_dir_entry *e, uint64_t pasid_table_pa);
 
 /* One setter per PASID entry field; each refuses a value that does not

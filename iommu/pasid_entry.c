@@ -24,7 +24,7 @@ int vtd_sm_root_entry_encode(struct vtd_sm_root_entry *e, uint64_t lower_ctp, ui
 }
 
 int vtd_sm_context_encode(struct vtd_sm_context_entry *e, uint64_t pasid_dir_pa, unsigned pdts, uint32_t rid_pasid,
-                          int fpd)
+                          int fpd, int paside)
 {
     memset(e, 0, sizeof(*e));
     if (!PAGE_ALIGNED(pasid_dir_pa) || bits_set(&e->qw[0], SM_CTX_PDTS, pdts) ||
@@ -32,6 +32,7 @@ int vtd_sm_context_encode(struct vtd_sm_context_entry *e, uint64_t pasid_dir_pa,
         return -E_INVAL;
     bits_set(&e->qw[0], SM_CTX_PASIDDIRPTR, pasid_dir_pa >> PAGE_SHIFT);
     bits_set(&e->qw[0], SM_CTX_FPD, fpd ? 1 : 0);
+    bits_set(&e->qw[0], SM_CTX_PASIDE, paside ? 1 : 0);
     bits_set(&e->qw[0], SM_CTX_P, 1);
     return 0; /* qwords 2 and 3 stay zero: reserved (QEMU faults 0x0b otherwise) */
 }

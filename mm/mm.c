@@ -52,8 +52,15 @@ struct pt_page_stats pt_page_stats(void)
     return (struct pt_page_stats){ pt_allocated, reclaim_stats().freed };
 }
 
+/* Allocations left before an injected failure; 0: none armed. */
+static unsigned fail_countdown;
+
+void mm_inject_page_alloc_failure(unsigned skip) { fail_countdown = skip + 1; }
+
 uint64_t page_alloc(void)
 {
+    if (fail_countdown && --fail_countdown == 0)
+        return 0;
     uint64_t pfn = frame_alloc(&frames);
     if (pfn == FRAME_NONE)
         return 0;

@@ -20,6 +20,9 @@ uint64_t virt_to_phys(const void *va);
 /* Data frames (zeroed); 0 when none is left. */
 uint64_t page_alloc(void);
 void page_free(uint64_t pa);
+/* Fault injection for tests: the allocation `skip` allocations from now
+ * fails once (page_alloc returns 0). */
+void mm_inject_page_alloc_failure(unsigned skip);
 struct frame_pool *mm_frames(void);
 
 /* Page-table pages: every one the kernel allocates or frees goes through

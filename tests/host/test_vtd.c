@@ -214,12 +214,12 @@ static void scalable_root_and_context(void **state)
     assert_int_equal(r.qw[1], 0);
     assert_int_equal(vtd_sm_root_entry_encode(&r, 0x1001, 0), -E_INVAL);
     struct vtd_sm_context_entry c;
-    assert_int_equal(vtd_sm_context_encode(&c, 0x7000, 2, 0x123, 1), 0);
-    assert_int_equal(c.qw[0], 0x7000ul | 2ul << 9 | 1ul << 1 | 1);
+    assert_int_equal(vtd_sm_context_encode(&c, 0x7000, 2, 0x123, 1, 1), 0);
+    assert_int_equal(c.qw[0], 0x7000ul | 2ul << 9 | 1ul << 3 | 1ul << 1 | 1);
     assert_int_equal(c.qw[1], 0x123ul);
     assert_int_equal(c.qw[2] | c.qw[3], 0); /* reserved */
-    assert_int_equal(vtd_sm_context_encode(&c, 0x7000, 8, 0, 0), -E_INVAL);      /* PDTS is 3 bits */
-    assert_int_equal(vtd_sm_context_encode(&c, 0x7000, 0, 1u << 20, 0), -E_INVAL); /* RID_PASID is 20 */
+    assert_int_equal(vtd_sm_context_encode(&c, 0x7000, 8, 0, 0, 0), -E_INVAL);      /* PDTS is 3 bits */
+    assert_int_equal(vtd_sm_context_encode(&c, 0x7000, 0, 1u << 20, 0, 0), -E_INVAL); /* RID_PASID is 20 */
     struct vtd_pasid_dir_entry d;
     assert_int_equal(vtd_pasid_dir_entry_encode(&d, 0x9000), 0);
     assert_int_equal(d.qw[0], 0x9001ul);

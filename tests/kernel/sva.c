@@ -5,6 +5,7 @@
 #include "kernel/exit.h"
 #include "lib/errno.h"
 #include "mm/mm.h"
+#include "mm/reclaim.h"
 #include "vtd_fixture.h"
 
 #define SVA_PASID        1           /* within QEMU's 1-bit PASID space */
@@ -26,13 +27,13 @@ static void fill(uint64_t *p, uint64_t seed)
 }
 
 /* src at va_src read by the device, written back to dst at va_dst. */
-static void roundtrip(struct test *t, struct sva_fixture *sf, uint64_t va_src, uint64_t src_pa, uint64_t va_dst,
+static void roundtrip(struct test *t, struct edu *edu, uint64_t va_src, uint64_t src_pa, uint64_t va_dst,
                       uint64_t dst_pa)
 {
     fill(phys_to_virt(src_pa), va_src);
     memset(phys_to_virt(dst_pa), 0, PAGE_SIZE);
-    ASSERT_EQ(t, edu_dma(&sf->fx.edu, va_src, 0, EDU_BUFFER_SIZE, 1), 0);
-    ASSERT_EQ(t, edu_dma(&sf->fx.edu, va_dst, 0, EDU_BUFFER_SIZE, 0), 0);
+    ASSERT_EQ(t, edu_dma(edu, va_src, 0, EDU_BUFFER_SIZE, 1), 0);
+    ASSERT_EQ(t, edu_dma(edu, va_dst, 0, EDU_BUFFER_SIZE, 0), 0);
     const uint64_t *a = phys_to_virt(src_pa), *b = phys_to_virt(dst_pa);
     unsigned wrong = 0;
     for (size_t i = 0; i < WORDS; i++)
@@ -50,7 +51,7 @@ static void dma_through_kernel_va_4k(struct test *t)
     ASSERT_TRUE(t, src && dst, "out of frames");
     ASSERT_EQ(t, kva_map(va_src, src, PT_LEVEL_PT, PTE_NX), 0);
     ASSERT_EQ(t, kva_map(va_dst, dst, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
-    roundtrip(t, &sf, va_src, src, va_dst, dst);
+    roundtrip(t, &sf.fx.edu, va_src, src, va_dst, dst);
     /* The unit sets A (and D for writes) in the kernel's own entries. */
     uint64_t e_src = pt_lookup(kernel_pt(), va_src, NULL), e_dst = pt_lookup(kernel_pt(), va_dst, NULL);
     test_diag(t, "kernel PTEs after DMA: src 0x%lx, dst 0x%lx", e_src, e_dst);
@@ -73,7 +74,7 @@ static void dma_through_kernel_va_2m(struct test *t)
     ASSERT_TRUE(t, pfn != FRAME_NONE, "no 2 MiB of aligned free frames");
     uint64_t base = pfn << PAGE_SHIFT, va = SVA_SLOT(1), off = pt_leaf_size(PT_LEVEL_PD) - 2 * PAGE_SIZE;
     ASSERT_EQ(t, kva_map(va, base, PT_LEVEL_PD, PTE_RW | PTE_NX), 0);
-    roundtrip(t, &sf, va + off, base + off, va + off + PAGE_SIZE, base + off + PAGE_SIZE);
+    roundtrip(t, &sf.fx.edu, va + off, base + off, va + off + PAGE_SIZE, base + off + PAGE_SIZE);
     ASSERT_EQ(t, kva_unmap(va), 0);
     fixture_sva_down(t, &sf);
     for (uint64_t i = 0; i < frames; i++)
@@ -91,7 +92,7 @@ static void dma_through_kernel_va_1g(struct test *t)
     uint64_t src = page_alloc(), dst = page_alloc(), va = SVA_SLOT(2);
     ASSERT_TRUE(t, src && dst && src < GIB && dst < GIB, "no frames below 1 GiB");
     ASSERT_EQ(t, kva_map(va, 0, PT_LEVEL_PDPT, PTE_RW | PTE_NX), 0);
-    roundtrip(t, &sf, va + src, src, va + dst, dst);
+    roundtrip(t, &sf.fx.edu, va + src, src, va + dst, dst);
     ASSERT_EQ(t, kva_unmap(va), 0);
     fixture_sva_down(t, &sf);
     page_free(src);
@@ -140,7 +141,7 @@ static void wide_rid_pasid_walks_directory_and_table(struct test *t)
     ASSERT_TRUE(t, src && dst, "out of frames");
     ASSERT_EQ(t, kva_map(va, src, PT_LEVEL_PT, PTE_NX), 0);
     ASSERT_EQ(t, kva_map(va + PAGE_SIZE, dst, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
-    roundtrip(t, &sf, va, src, va + PAGE_SIZE, dst);
+    roundtrip(t, &sf.fx.edu, va, src, va + PAGE_SIZE, dst);
     /* a fault names the wide PASID */
     expect_fs_fault(t, &sf, va + 2 * PAGE_SIZE, 1, FR_FS_NOT_PRESENT);
     ASSERT_EQ(t, kva_unmap(va), 0);
@@ -181,7 +182,24 @@ static void dma_after_unbind_faults(struct test *t)
     ASSERT_TRUE(t, pa, "out of frames");
     ASSERT_EQ(t, kva_map(va, pa, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
     ASSERT_EQ(t, edu_dma(&sf.fx.edu, va, 0, PAGE_SIZE, 0), 0); /* cached now */
+    unsigned tail = sf.fx.qi.tail;
     ASSERT_EQ(t, sva_unbind(&sf.sva), 0);
+    /* The documented order: PASID cache, PASID-based IOTLB, (device-TLB),
+     * then QEMU's context-cache refill and the wait. */
+    static const unsigned order[] = { QI_PASID_CACHE, QI_PASID_IOTLB, QI_CONTEXT_CACHE, QI_WAIT };
+    unsigned n = sizeof(order) / sizeof(order[0]) + (ECAP_DT(sf.fx.u.ecap) ? 1 : 0), k = 0;
+    EXPECT_EQ(t, (sf.fx.qi.tail + sf.fx.qi.entries - tail) % sf.fx.qi.entries, n);
+    for (unsigned i = 0; i < n; i++) {
+        const struct qi_desc *d = (const struct qi_desc *)(sf.fx.qi.ring + (size_t)((tail + i) % sf.fx.qi.entries) *
+                                                           sf.fx.qi.desc_size);
+        unsigned type = qi_desc_type(d);
+        if (type == QI_PASID_DEVICE_TLB)
+            continue;
+        EXPECT_TRUE(t, k < sizeof(order) / sizeof(order[0]) && type == order[k],
+                    "unbind descriptor %u is %s, expected %s", i, qi_type_name(type),
+                    k < sizeof(order) / sizeof(order[0]) ? qi_type_name(order[k]) : "nothing");
+        k++;
+    }
     uint64_t *p = phys_to_virt(pa);
     memset(p, 0, PAGE_SIZE);
     ASSERT_EQ(t, edu_dma(&sf.fx.edu, va, 0, PAGE_SIZE, 0), 0);
@@ -198,6 +216,68 @@ static void dma_after_unbind_faults(struct test *t)
     page_free(pa);
 }
 
+/* A PASID table that cannot be allocated: the bind fails with a clear
+ * error, translation stays off, nothing is registered, no entry is left. */
+static void pasid_table_allocation_failure_leaves_nothing(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_find(t, &fx);
+    if (!ECAP_SMTS(fx.u.ecap) || !ECAP_FLTS(fx.u.ecap) || !ECAP_PASID(fx.u.ecap))
+        test_skip(t, "the unit cannot bind (no scalable mode, first stage or PASIDs)");
+    ASSERT_EQ(t, qi_enable(&fx.qi, &fx.u, 1), 0);
+    struct sva s;
+    struct reclaim_stats before = reclaim_stats();
+    /* sva_bind_kernel allocates the root table, the directory, then the
+     * PASID table: the third allocation fails */
+    mm_inject_page_alloc_failure(2);
+    int err = sva_bind_kernel(&s, &fx.u, &fx.qi, fx.edu.pci, SVA_PASID, FIXTURE_DID, 0);
+    EXPECT_EQ(t, err, -E_NOMEM);
+    EXPECT_EQ(t, fx.u.gcmd & VTD_GCMD_TE, 0);
+    EXPECT_EQ(t, s.tables.root_pa, 0);
+    /* no flush hook: an unmap now flushes nothing */
+    uint64_t pa = page_alloc(), va = SVA_SLOT(6);
+    ASSERT_TRUE(t, pa, "out of frames");
+    ASSERT_EQ(t, kva_map(va, pa, PT_LEVEL_PT, PTE_NX), 0);
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    EXPECT_EQ(t, reclaim_stats().flushes, before.flushes);
+    page_free(pa);
+    fixture_down(t, &fx);
+}
+
+/* Pass-through (PGTT=4): the device's addresses are physical. */
+static void pass_through_pasid_entry_uses_physical_addresses(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_find(t, &fx);
+    if (!ECAP_SMTS(fx.u.ecap) || !ECAP_PT(fx.u.ecap))
+        test_skip(t, "the unit has no scalable-mode pass-through (ECAP.SMTS %lu, PT %lu)",
+                  (unsigned long)ECAP_SMTS(fx.u.ecap), (unsigned long)ECAP_PT(fx.u.ecap));
+    ASSERT_EQ(t, qi_enable(&fx.qi, &fx.u, 1), 0);
+    struct vtd_sm_tables tables;
+    ASSERT_EQ(t, vtd_sm_tables_init(&tables), 0);
+    struct vtd_pasid_entry pe;
+    memset(&pe, 0, sizeof(pe));
+    ASSERT_EQ(t, pasid_entry_set_pgtt(&pe, PGTT_PASS_THROUGH), 0);
+    ASSERT_EQ(t, pasid_entry_set_aw(&pe, PE_AW_48BIT), 0);
+    ASSERT_EQ(t, pasid_entry_set_did(&pe, FIXTURE_DID), 0);
+    ASSERT_EQ(t, vtd_pasid_install(&fx.u, &tables, SVA_PASID, &pe, 0), 0);
+    struct pci_dev *d = fx.edu.pci;
+    ASSERT_EQ(t, vtd_sm_context_set(&fx.u, &tables, d->bus, (uint8_t)(d->dev << 3 | d->fn), SVA_PASID, 0), 0);
+    ASSERT_EQ(t, vtd_set_root_table(&fx.u, tables.root_pa, 1), 0);
+    struct qi_desc inv[2];
+    qi_desc_context_cache(&inv[0], QI_CC_GLOBAL, 0, 0, 0);
+    qi_desc_pasid_cache(&inv[1], QI_PC_GLOBAL, 0, 0);
+    ASSERT_EQ(t, qi_sync(&fx.qi, inv, 2), 0);
+    ASSERT_EQ(t, vtd_gcmd(&fx.u, VTD_GCMD_TE, 1), 0);
+    uint64_t src = page_alloc(), dst = page_alloc();
+    ASSERT_TRUE(t, src && dst, "out of frames");
+    roundtrip(t, &fx.edu, src, src, dst, dst);
+    fixture_down(t, &fx);
+    vtd_sm_tables_free(&tables);
+    page_free(src);
+    page_free(dst);
+}
+
 TEST_SUITE(sva, 50, 0,
            TEST(bind_refuses_what_the_unit_cannot_do),
            TEST(dma_through_kernel_va_4k),
@@ -205,4 +285,6 @@ TEST_SUITE(sva, 50, 0,
            TEST(dma_through_kernel_va_1g),
            TEST(first_stage_faults_name_reason_and_pasid),
            TEST(wide_rid_pasid_walks_directory_and_table),
-           TEST(dma_after_unbind_faults));
+           TEST(dma_after_unbind_faults),
+           TEST(pasid_table_allocation_failure_leaves_nothing),
+           TEST(pass_through_pasid_entry_uses_physical_addresses));
