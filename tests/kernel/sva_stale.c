@@ -162,6 +162,46 @@ static void pasid_cache_alone_keeps_it(struct test *t)
     remap_then_submit(t, &d, LANDED_IN_A, "a PASID-cache invalidation alone");
 }
 
+/* Precision: VA_X (the pattern, cached by the device's read) is remapped
+ * to a page with another pattern, and VA_T to B. A page-selective flush of
+ * VA_T leaves VA_X's stale entry (the device still reads the old pattern);
+ * all-in-PASID removes both. */
+static void page_selective_flush_is_precise(struct test *t)
+{
+    const uint64_t new_pattern = PATTERN_WORD ^ 0xff00000000ul;
+    for (int all = 0; all <= 1; all++) {
+        struct scene s;
+        set_up(t, &s, PTE_RW | PTE_NX);
+        uint64_t x2 = page_alloc();
+        ASSERT_TRUE(t, x2, "out of frames");
+        fill_pattern(x2, new_pattern);
+        remap_to_b(t, &s);
+        ASSERT_EQ(t, kva_unmap(VA_X), 0);
+        ASSERT_EQ(t, kva_map(VA_X, x2, PT_LEVEL_PT, PTE_NX), 0);
+        struct qi_desc d;
+        if (all)
+            ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, FIXTURE_DID, PASID, 0, 0, 0), 0);
+        else
+            ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PASID, VA_T, 0, 0), 0);
+        submit(t, &s, &d);
+        ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_X, 0, PAGE_SIZE, 1), 0); /* read through VA_X */
+        memset(phys_to_virt(s.b), 0, PAGE_SIZE);
+        ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_T, 0, PAGE_SIZE, 0), 0); /* and write it out through fresh VA_T */
+        int old_x = where_pattern_landed(s.a, s.b, PATTERN_WORD) == LANDED_IN_B;
+        int new_x = where_pattern_landed(s.a, s.b, new_pattern) == LANDED_IN_B;
+        test_diag(t, "%s flush: VA_X read the %s page", all ? "all-in-PASID" : "page-selective",
+                  old_x ? "old (stale)" : new_x ? "new" : "neither");
+        if (all)
+            EXPECT_TRUE(t, new_x, "after an all-in-PASID flush VA_X still used its old translation");
+        else if (!old_x && !platform_is_qemu())
+            test_diag(t, "the unit re-walked VA_X (allowed: caching is optional)");
+        else
+            EXPECT_TRUE(t, old_x, "a page-selective flush of VA_T also dropped VA_X's entry");
+        page_free(x2);
+        tear_down(t, &s);
+    }
+}
+
 /* RW -> RO. The spec lets a unit use a cached translation until it is
  * invalidated, so without invalidation the write may still land (QEMU: it
  * does); after the PASID-based invalidation it must fault. */
@@ -254,6 +294,7 @@ TEST_SUITE(sva_stale, 52, 0,
            TEST(wrong_range_keeps_it),
            TEST(context_cache_alone_keeps_it),
            TEST(pasid_cache_alone_keeps_it),
+           TEST(page_selective_flush_is_precise),
            TEST(downgrade_needs_invalidation),
            TEST(upgrade_takes_effect_after_invalidation),
            TEST(sync_invalidation_cost));
