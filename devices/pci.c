@@ -14,6 +14,7 @@
 #define FN_SHIFT        12
 #define BUS_ECAM_SIZE   (1ul << BUS_SHIFT)
 #define CAP_WALK_MAX    48    /* a looping capability list ends here */
+#define CAP_PTR_MASK    0xfc  /* capability pointers are dword aligned; the low bits are reserved */
 #define EXT_CAP_ID(h)   ((h) & 0xffff)
 #define EXT_CAP_NEXT(h) (((h) >> 20) & 0xffc)
 
@@ -45,13 +46,13 @@ struct pci_dev *pci_find(uint16_t vendor, uint16_t device)
 static void find_caps(struct pci_dev *d)
 {
     if (pci_read16(d, PCI_STATUS) & PCI_STATUS_CAP_LIST) {
-        uint8_t p = pci_read8(d, PCI_CAP_PTR) & ~3;
+        uint8_t p = pci_read8(d, PCI_CAP_PTR) & CAP_PTR_MASK;
         for (int n = 0; p && n < CAP_WALK_MAX; n++) {
             uint8_t id = pci_read8(d, p);
             if (id == PCI_CAP_MSI) d->cap_msi = p;
             if (id == PCI_CAP_MSIX) d->cap_msix = p;
             if (id == PCI_CAP_PCIE) d->cap_pcie = p;
-            p = pci_read8(d, p + 1) & ~3;
+            p = pci_read8(d, p + 1) & CAP_PTR_MASK;
         }
     }
     if (!d->cap_pcie)

@@ -108,7 +108,7 @@ int dmar_parse(const void *table, size_t len, struct dmar_info *d)
             } else if (room(d, d->ndrhd, DMAR_MAX_UNITS, "DRHD")) {
                 struct dmar_drhd *u = &d->drhd[d->ndrhd];
                 u->flags = s[4];
-                u->size = s[5] & 0xf;
+                u->size = s[5] & DMAR_DRHD_SIZE_MASK;
                 u->segment = rd16(s + 6);
                 u->base = rd64(s + 8);
                 parse_scopes(d, "DRHD", d->ndrhd, s + DMAR_DRHD_SCOPES, end, &u->scopes);

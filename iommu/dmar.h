@@ -28,6 +28,7 @@ enum dmar_type {
 #define DMAR_RHSA_LENGTH       20
 #define DMAR_ANDD_MIN_LENGTH   8
 #define DMAR_DRHD_INCLUDE_PCI_ALL (1u << 0)
+#define DMAR_DRHD_SIZE_MASK       0xfu   /* register set size: bits 3:0 */
 #define DMAR_ATSR_ALL_PORTS       (1u << 0)
 #define DMAR_SATC_ATC_REQUIRED    (1u << 0)
 

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <string.h>
 #include "fault.h"
-#include "../lib/bits.h"
 
 int vtd_fault_decode(uint64_t lo, uint64_t hi, struct vtd_fault *f)
 {
@@ -17,7 +16,7 @@ int vtd_fault_decode(uint64_t lo, uint64_t hi, struct vtd_fault *f)
     f->pasid = (uint32_t)((hi >> VTD_FRCD_HI_PV_SHIFT) & VTD_FRCD_HI_PV_MASK);
     f->exe = (hi & VTD_FRCD_HI_EXE) != 0;
     f->priv = (hi & VTD_FRCD_HI_PRIV) != 0;
-    f->at = (uint8_t)bits_get(hi, 61, 60);
+    f->at = (uint8_t)((hi >> VTD_FRCD_HI_AT_SHIFT) & VTD_FRCD_HI_AT_MASK);
     return 1;
 }
 

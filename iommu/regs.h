@@ -97,6 +97,7 @@ enum vtd_inv_granularity { VTD_INV_GLOBAL = 1, VTD_INV_DOMAIN = 2, VTD_INV_DEVIC
 #define VTD_FRCD_HI_PV_SHIFT  40
 #define VTD_FRCD_HI_PV_MASK   0xffffful
 #define VTD_FRCD_HI_AT_SHIFT  60
+#define VTD_FRCD_HI_AT_MASK   0x3ul
 #define VTD_FRCD_HI_T1        (1ul << 62)  /* 1: read request, 0: write */
 #define VTD_FRCD_HI_F         (1ul << 63)  /* fault recorded (RW1C) */
 #define VTD_FRCD_SIZE         16

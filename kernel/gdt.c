@@ -31,6 +31,7 @@ struct gdtr {
     uint16_t limit;
     uint64_t base;
 } __attribute__((packed));
+_Static_assert(sizeof(struct gdtr) == 10, "LGDT operand: 16-bit limit, 64-bit base");
 
 enum { GDT_NULL, GDT_CODE, GDT_DATA, GDT_TSS_LO, GDT_TSS_HI, GDT_ENTRIES };
 

@@ -22,6 +22,7 @@ struct idtr {
     uint16_t limit;
     uint64_t base;
 } __attribute__((packed));
+_Static_assert(sizeof(struct idtr) == 10, "LIDT operand: 16-bit limit, 64-bit base");
 
 static struct idt_gate idt[IDT_ENTRIES];
 static irq_handler_t handlers[IDT_ENTRIES];
