@@ -133,9 +133,17 @@ struct deadline deadline_after_us(uint64_t us)
     return (struct deadline){ rdtsc() + us * (tsc_hz / 1000) / 1000 };
 }
 
+/* With interrupts on, the CPU halts between timer ticks instead of
+ * spinning: under QEMU's icount every spun instruction costs virtual time,
+ * a halt does not. The 100 Hz tick bounds the overshoot. */
 void udelay(uint64_t us)
 {
     struct deadline d = deadline_after_us(us);
-    while (!deadline_passed(d))
-        cpu_relax();
+    int can_halt = (read_rflags() & RFLAGS_IF) != 0;
+    while (!deadline_passed(d)) {
+        if (can_halt)
+            wait_for_interrupt();
+        else
+            cpu_relax();
+    }
 }

@@ -26,6 +26,7 @@ struct deadline {
 };
 struct deadline deadline_after_us(uint64_t us);
 static inline bool deadline_passed(struct deadline d) { return rdtsc() >= d.tsc; }
+/* At least us microseconds; with interrupts on, up to one timer tick more. */
 void udelay(uint64_t us);
 
 /* Polls cond until it holds or timeout_us passes; true if it held. The
