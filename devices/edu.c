@@ -10,7 +10,6 @@
 /* BAR0 registers (hw/misc/edu.c). Those below 0x80 take 32-bit accesses. */
 #define EDU_ID           0x00
 #define EDU_LIVENESS     0x04
-#define EDU_STATUS       0x20
 #define EDU_IRQ_STATUS   0x24
 #define EDU_IRQ_ACK      0x64
 #define EDU_DMA_SRC      0x80

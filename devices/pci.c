@@ -7,6 +7,7 @@
 #include "../mm/mm.h"
 
 #define MCFG_MAX        4
+#define PCI_BUSES       256
 #define PCI_DEVS        32
 #define PCI_FUNCS       8
 #define BUS_SHIFT       20
@@ -69,7 +70,7 @@ static void find_caps(struct pci_dev *d)
     }
 }
 
-static void scan_bus(const struct mcfg_entry *m, volatile uint8_t *ecam[256], unsigned bus, unsigned depth)
+static void scan_bus(const struct mcfg_entry *m, volatile uint8_t *ecam[PCI_BUSES], unsigned bus, unsigned depth)
 {
     if (bus < m->bus_start || bus > m->bus_end || depth > (unsigned)(m->bus_end - m->bus_start))
         return;
@@ -120,7 +121,7 @@ int pci_init(void)
         return -E_NOENT;
     struct mcfg_entry m[MCFG_MAX];
     size_t n = acpi_mcfg_parse(mcfg, m, MCFG_MAX);
-    static volatile uint8_t *ecam[MCFG_MAX][256];
+    static volatile uint8_t *ecam[MCFG_MAX][PCI_BUSES];
     ndevs = 0;
     for (size_t i = 0; i < n && i < MCFG_MAX; i++)
         scan_bus(&m[i], ecam[i], m[i].bus_start, 0);
@@ -136,7 +137,7 @@ volatile void *pci_map_bar(struct pci_dev *d, unsigned bar, uint64_t *size)
             *size = d->bar_size[bar];
         return d->bar_map[bar];
     }
-    uint16_t off = PCI_BAR0 + 4 * bar;
+    uint16_t off = (uint16_t)(PCI_BAR0 + sizeof(uint32_t) * bar);
     uint32_t lo = pci_read32(d, off);
     if (lo & PCI_BAR_IO)
         return NULL;
@@ -148,12 +149,13 @@ volatile void *pci_map_bar(struct pci_dev *d, unsigned bar, uint64_t *size)
     pci_write32(d, off, lo);
     uint64_t hi = 0;
     if (is64) {
-        hi = pci_read32(d, off + 4);
-        pci_write32(d, off + 4, UINT32_MAX);
-        mask |= (uint64_t)pci_read32(d, off + 4) << 32;
-        pci_write32(d, off + 4, (uint32_t)hi);
+        uint16_t upper = (uint16_t)(off + sizeof(uint32_t)); /* a 64-bit BAR's high half */
+        hi = pci_read32(d, upper);
+        pci_write32(d, upper, UINT32_MAX);
+        mask |= (uint64_t)pci_read32(d, upper) << 32;
+        pci_write32(d, upper, (uint32_t)hi);
     } else {
-        mask |= 0xffffffff00000000ul;
+        mask |= (uint64_t)UINT32_MAX << 32; /* a 32-bit BAR decodes nothing above 4 GiB */
     }
     pci_write16(d, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY);
     uint64_t base = (hi << 32) | (lo & PCI_BAR_MEM_MASK & UINT32_MAX), sz = ~mask + 1;

@@ -64,9 +64,20 @@ struct pci_dev {
     uint64_t bar_size[PCI_BAR_COUNT];
 };
 
+/* Source-id (requester ID): bus[15:8] device[7:3] function[2:0]. */
+#define PCI_SID_BUS_SHIFT 8
+#define PCI_SID_DEV_SHIFT 3
+#define PCI_SID_DEV_MASK  0x1f
+#define PCI_SID_FN_MASK   0x7
+
+static inline uint8_t pci_devfn(const struct pci_dev *d)
+{
+    return (uint8_t)(d->dev << PCI_SID_DEV_SHIFT | d->fn);
+}
+
 static inline uint16_t pci_source_id(const struct pci_dev *d)
 {
-    return (uint16_t)(d->bus << 8 | d->dev << 3 | d->fn);
+    return (uint16_t)(d->bus << PCI_SID_BUS_SHIFT | pci_devfn(d));
 }
 
 /* Enumerates every segment MCFG lists; returns the number of functions

@@ -61,14 +61,6 @@ int vtd_legacy_context_set(const struct vtd_unit *u, struct vtd_legacy_tables *t
     return 0;
 }
 
-void vtd_legacy_context_clear(const struct vtd_unit *u, struct vtd_legacy_tables *t, uint8_t bus, uint8_t devfn)
-{
-    if (t->context_pa[bus]) {
-        struct vtd_context_entry *ctx = phys_to_virt(t->context_pa[bus]);
-        vtd_entry_clear(u, ctx[devfn].qw, 2, 0);
-    }
-}
-
 void vtd_legacy_tables_free(struct vtd_legacy_tables *t)
 {
     for (unsigned b = 0; b < VTD_ROOT_ENTRIES; b++)

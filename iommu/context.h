@@ -52,7 +52,6 @@ int vtd_legacy_tables_init(struct vtd_legacy_tables *t);
  * first use. */
 int vtd_legacy_context_set(const struct vtd_unit *u, struct vtd_legacy_tables *t, uint8_t bus, uint8_t devfn,
                            const struct vtd_context_entry *e);
-void vtd_legacy_context_clear(const struct vtd_unit *u, struct vtd_legacy_tables *t, uint8_t bus, uint8_t devfn);
 void vtd_legacy_tables_free(struct vtd_legacy_tables *t);
 
 #endif

@@ -39,11 +39,11 @@ static void parse_scopes(struct dmar_info *d, const char *what, unsigned idx, co
 {
     out->count = 0;
     while (p < end) {
-        if (end - p < DMAR_SCOPE_HEADER || p[1] < DMAR_SCOPE_HEADER || p[1] > end - p) {
+        uint8_t len = end - p > DMAR_SCOPE_LENGTH ? p[DMAR_SCOPE_LENGTH] : 0;
+        if (end - p < DMAR_SCOPE_HEADER || len < DMAR_SCOPE_HEADER || len > end - p) {
             problem(d, "%s %u: device scope at +%ld runs past its structure", what, idx, (long)(end - p));
             return;
         }
-        uint8_t len = p[1];
         if ((len - DMAR_SCOPE_HEADER) % 2) {
             problem(d, "%s %u: device scope length %u leaves half a path entry", what, idx, len);
         } else if (out->count == DMAR_MAX_SCOPES) {
@@ -51,9 +51,9 @@ static void parse_scopes(struct dmar_info *d, const char *what, unsigned idx, co
             return;
         } else {
             struct dmar_scope *s = &out->s[out->count++];
-            s->type = p[0];
-            s->enumeration_id = p[4];
-            s->start_bus = p[5];
+            s->type = p[DMAR_SCOPE_TYPE];
+            s->enumeration_id = p[DMAR_SCOPE_ENUM_ID];
+            s->start_bus = p[DMAR_SCOPE_START_BUS];
             unsigned n = (len - DMAR_SCOPE_HEADER) / 2;
             if (n > DMAR_MAX_PATH) {
                 problem(d, "%s %u: a device scope path of %u hops is cut to %d", what, idx, n, DMAR_MAX_PATH);
@@ -94,7 +94,7 @@ int dmar_parse(const void *table, size_t len, struct dmar_info *d)
             break;
         }
         const uint8_t *s = t + off;
-        uint16_t type = rd16(s), slen = rd16(s + 2);
+        uint16_t type = rd16(s), slen = rd16(s + DMAR_STRUCT_LENGTH);
         if (slen < DMAR_STRUCT_HEADER || slen > len - off) {
             problem(d, "structure type %u at offset %zu has length %u, past the table's %zu bytes", type, off,
                     slen, len);
@@ -107,10 +107,10 @@ int dmar_parse(const void *table, size_t len, struct dmar_info *d)
                 problem(d, "DRHD at offset %zu is %u bytes, shorter than its fixed part", off, slen);
             } else if (room(d, d->ndrhd, DMAR_MAX_UNITS, "DRHD")) {
                 struct dmar_drhd *u = &d->drhd[d->ndrhd];
-                u->flags = s[4];
-                u->size = s[5] & DMAR_DRHD_SIZE_MASK;
-                u->segment = rd16(s + 6);
-                u->base = rd64(s + 8);
+                u->flags = s[DMAR_DRHD_FLAGS];
+                u->size = s[DMAR_DRHD_SIZE] & DMAR_DRHD_SIZE_MASK;
+                u->segment = rd16(s + DMAR_DRHD_SEGMENT);
+                u->base = rd64(s + DMAR_DRHD_BASE);
                 parse_scopes(d, "DRHD", d->ndrhd, s + DMAR_DRHD_SCOPES, end, &u->scopes);
                 d->ndrhd++;
             }
@@ -120,9 +120,9 @@ int dmar_parse(const void *table, size_t len, struct dmar_info *d)
                 problem(d, "RMRR at offset %zu is %u bytes, shorter than its fixed part", off, slen);
             } else if (room(d, d->nrmrr, DMAR_MAX_RMRR, "RMRR")) {
                 struct dmar_rmrr *r = &d->rmrr[d->nrmrr];
-                r->segment = rd16(s + 6);
-                r->base = rd64(s + 8);
-                r->limit = rd64(s + 16);
+                r->segment = rd16(s + DMAR_RMRR_SEGMENT);
+                r->base = rd64(s + DMAR_RMRR_BASE);
+                r->limit = rd64(s + DMAR_RMRR_LIMIT);
                 if (r->limit < r->base)
                     problem(d, "RMRR %u: limit 0x%lx below base 0x%lx", d->nrmrr, (unsigned long)r->limit,
                             (unsigned long)r->base);
@@ -139,8 +139,8 @@ int dmar_parse(const void *table, size_t len, struct dmar_info *d)
                 problem(d, "%s at offset %zu is %u bytes, shorter than its fixed part", name, off, slen);
             } else if (room(d, *n, DMAR_MAX_OTHER, name)) {
                 struct dmar_port_list *a = atsr ? &d->atsr[*n] : &d->satc[*n];
-                a->flags = s[4];
-                a->segment = rd16(s + 6);
+                a->flags = s[DMAR_PORTS_FLAGS];
+                a->segment = rd16(s + DMAR_PORTS_SEGMENT);
                 parse_scopes(d, name, *n, s + (atsr ? DMAR_ATSR_SCOPES : DMAR_SATC_SCOPES), end, &a->scopes);
                 (*n)++;
             }
@@ -150,8 +150,8 @@ int dmar_parse(const void *table, size_t len, struct dmar_info *d)
             if (slen < DMAR_RHSA_LENGTH) {
                 problem(d, "RHSA at offset %zu is %u bytes, shorter than its %d", off, slen, DMAR_RHSA_LENGTH);
             } else if (room(d, d->nrhsa, DMAR_MAX_OTHER, "RHSA")) {
-                d->rhsa[d->nrhsa].base = rd64(s + 8);
-                d->rhsa[d->nrhsa].proximity_domain = rd32(s + 16);
+                d->rhsa[d->nrhsa].base = rd64(s + DMAR_RHSA_BASE);
+                d->rhsa[d->nrhsa].proximity_domain = rd32(s + DMAR_RHSA_DOMAIN);
                 d->nrhsa++;
             }
             break;

@@ -21,6 +21,23 @@ enum dmar_type {
     DMAR_TYPE_RHSA = 3, DMAR_TYPE_ANDD = 4, DMAR_TYPE_SATC = 5,
 };
 #define DMAR_STRUCT_HEADER     4   /* type (2), length (2) */
+#define DMAR_STRUCT_LENGTH     2   /* offset of the length field */
+/* Byte offsets of the fields each structure type has (8.3-8.8). */
+#define DMAR_DRHD_FLAGS        4
+#define DMAR_DRHD_SIZE         5
+#define DMAR_DRHD_SEGMENT      6
+#define DMAR_DRHD_BASE         8
+#define DMAR_RMRR_SEGMENT      6
+#define DMAR_RMRR_BASE         8
+#define DMAR_RMRR_LIMIT        16
+#define DMAR_PORTS_FLAGS       4   /* ATSR and SATC */
+#define DMAR_PORTS_SEGMENT     6
+#define DMAR_RHSA_BASE         8
+#define DMAR_RHSA_DOMAIN       16
+#define DMAR_SCOPE_TYPE        0
+#define DMAR_SCOPE_LENGTH      1
+#define DMAR_SCOPE_ENUM_ID     4
+#define DMAR_SCOPE_START_BUS   5
 #define DMAR_DRHD_SCOPES       16  /* where each type's device scopes start */
 #define DMAR_RMRR_SCOPES       24
 #define DMAR_ATSR_SCOPES       8

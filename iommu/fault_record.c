@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "fault.h"
+#include "../devices/pci.h"
 
 int vtd_fault_decode(uint64_t lo, uint64_t hi, struct vtd_fault *f)
 {
@@ -54,7 +55,8 @@ const char *vtd_fault_reason_name(uint8_t r)
 void vtd_fault_describe(const struct vtd_fault *f, char *buf, size_t size)
 {
     int n = snprintf(buf, size, "%s by %02x:%02x.%x at 0x%lx: reason 0x%02x (%s)", f->is_read ? "read" : "write",
-                     f->sid >> 8, (f->sid >> 3) & 0x1f, f->sid & 7, (unsigned long)f->addr, f->reason,
+                     f->sid >> PCI_SID_BUS_SHIFT, (f->sid >> PCI_SID_DEV_SHIFT) & PCI_SID_DEV_MASK,
+                     f->sid & PCI_SID_FN_MASK, (unsigned long)f->addr, f->reason,
                      vtd_fault_reason_name(f->reason));
     if (f->pasid_present && n > 0 && (size_t)n < size)
         snprintf(buf + n, size - (size_t)n, ", PASID 0x%x%s%s", f->pasid, f->priv ? " supervisor" : "",

@@ -2,6 +2,8 @@
 #include "pasid.h"
 #include "cap.h"
 #include "context.h"
+#include "qi.h"
+#include "../lib/bits.h"
 #include "../lib/errno.h"
 #include "../mm/mm.h"
 
@@ -47,15 +49,6 @@ int vtd_sm_context_set(const struct vtd_unit *u, struct vtd_sm_tables *t, uint8_
     return 0;
 }
 
-void vtd_sm_context_clear(const struct vtd_unit *u, struct vtd_sm_tables *t, uint8_t bus, uint8_t devfn)
-{
-    int half = devfn >= SM_DEVFN_UPPER;
-    if (t->context_pa[bus][half]) {
-        struct vtd_sm_context_entry *ctx = phys_to_virt(t->context_pa[bus][half]);
-        vtd_entry_clear(u, ctx[devfn % SM_CONTEXTS_PER_TABLE].qw, CONTEXT_WORDS, 0);
-    }
-}
-
 int vtd_pasid_install(const struct vtd_unit *u, struct vtd_sm_tables *t, uint32_t pasid,
                       const struct vtd_pasid_entry *e, int override_width)
 {
@@ -86,6 +79,24 @@ void vtd_pasid_clear(const struct vtd_unit *u, struct vtd_sm_tables *t, uint32_t
         struct vtd_pasid_entry *table = phys_to_virt(t->pasid_table_pa[dir]);
         vtd_entry_clear(u, table[pasid % PASID_TABLE_ENTRIES].qw, PASID_ENTRY_WORDS, 0);
     }
+}
+
+int vtd_sm_attach(struct vtd_unit *u, struct vtd_qi *qi, struct vtd_sm_tables *t, uint8_t bus, uint8_t devfn,
+                  uint32_t pasid, const struct vtd_pasid_entry *e, int override_width)
+{
+    int err = vtd_pasid_install(u, t, pasid, e, override_width);
+    err = err ? err : vtd_sm_context_set(u, t, bus, devfn, pasid, 0);
+    err = err ? err : vtd_set_root_table(u, t->root_pa, 1);
+    if (err)
+        return err;
+    uint16_t did = (uint16_t)bits_get(e->qw[PE_DID_QWORD], PE_DID_HI, PE_DID_LO);
+    struct qi_desc d[4];
+    qi_desc_context_cache(&d[0], QI_CC_GLOBAL, 0, 0, 0);
+    qi_desc_pasid_cache(&d[1], QI_PC_GLOBAL, 0, 0);
+    qi_desc_iotlb(&d[2], QI_IOTLB_GLOBAL, 0, 0, 0, 0);
+    qi_desc_pasid_iotlb(&d[3], QI_PIOTLB_ALL_IN_PASID, did, pasid, 0, 0, 0);
+    err = qi_sync(qi, d, sizeof(d) / sizeof(d[0]));
+    return err ? err : vtd_gcmd(u, VTD_GCMD_TE, 1);
 }
 
 void vtd_sm_tables_free(struct vtd_sm_tables *t)

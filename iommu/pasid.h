@@ -50,7 +50,10 @@ _Static_assert(sizeof(struct vtd_pasid_entry) == 64, "PASID entry is 512 bits");
 #define PE_PGTT              0, 8, 6
 #define PE_SLADE             0, 9, 9
 #define PE_SLPTPTR           0, 63, 12
-#define PE_DID               1, 15, 0
+#define PE_DID               PE_DID_QWORD, PE_DID_HI, PE_DID_LO
+#define PE_DID_QWORD         1
+#define PE_DID_HI            15
+#define PE_DID_LO            0
 #define PE_PWSNP             1, 23, 23
 #define PE_PGSNP             1, 24, 24
 #define PE_SRE               2, 0, 0
@@ -110,7 +113,6 @@ int vtd_sm_tables_init(struct vtd_sm_tables *t);
  * requests without PASID translated through rid_pasid. */
 int vtd_sm_context_set(const struct vtd_unit *u, struct vtd_sm_tables *t, uint8_t bus, uint8_t devfn,
                        uint32_t rid_pasid, int fpd);
-void vtd_sm_context_clear(const struct vtd_unit *u, struct vtd_sm_tables *t, uint8_t bus, uint8_t devfn);
 /* Installs e at pasid (table made on demand), present word last. A PASID
  * at or above vtd_pasid_limit is refused unless override_width is set, for
  * tests that knowingly exceed what the unit advertises. */
@@ -118,4 +120,13 @@ int vtd_pasid_install(const struct vtd_unit *u, struct vtd_sm_tables *t, uint32_
                       const struct vtd_pasid_entry *e, int override_width);
 void vtd_pasid_clear(const struct vtd_unit *u, struct vtd_sm_tables *t, uint32_t pasid);
 void vtd_sm_tables_free(struct vtd_sm_tables *t);
+
+struct vtd_qi;
+/* The one scalable-mode bring-up for a device: e installed at pasid (the
+ * device's RID_PASID, so its requests without PASID use it), the context
+ * entry, the root table set in scalable mode, every context, PASID and
+ * IOTLB cache of the entry's DID/PASID invalidated through the (256-bit)
+ * queue, translation on. */
+int vtd_sm_attach(struct vtd_unit *u, struct vtd_qi *qi, struct vtd_sm_tables *t, uint8_t bus, uint8_t devfn,
+                  uint32_t pasid, const struct vtd_pasid_entry *e, int override_width);
 #endif

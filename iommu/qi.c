@@ -89,14 +89,6 @@ static void kick(struct vtd_qi *q)
     vtd_write64(q->u, VTD_IQT, (uint64_t)q->tail << q->shift);
 }
 
-int qi_submit_raw(struct vtd_qi *q, const struct qi_desc *d, unsigned n)
-{
-    int err = append(q, d, n);
-    if (!err)
-        kick(q);
-    return err;
-}
-
 void qi_write_tail_raw(struct vtd_qi *q, uint64_t iqt)
 {
     vtd_write64(q->u, VTD_IQT, iqt);
@@ -110,6 +102,8 @@ static int qi_wait_desc_for(struct qi_desc *d, const struct vtd_qi *q, uint32_t 
 
 int qi_submit(struct vtd_qi *q, const struct qi_desc *d, unsigned n, uint32_t *seq)
 {
+    if (n + 1 >= q->entries)
+        return -E_INVAL; /* more than the ring holds; also bounds the array below */
     struct qi_desc batch[n + 1];
     if (n)
         memcpy(batch, d, n * sizeof(*d));

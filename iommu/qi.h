@@ -54,9 +54,7 @@ int qi_wait(struct vtd_qi *q, uint32_t seq);
 /* qi_submit + qi_wait. */
 int qi_sync(struct vtd_qi *q, const struct qi_desc *d, unsigned n);
 
-/* For tests that provoke errors: queue descriptors exactly as given (no
- * wait appended), or write any value to IQT. */
-int qi_submit_raw(struct vtd_qi *q, const struct qi_desc *d, unsigned n);
+/* For tests that provoke errors: write any value to IQT. */
 void qi_write_tail_raw(struct vtd_qi *q, uint64_t iqt);
 
 #endif

@@ -45,16 +45,6 @@ static int flush_hook(uint64_t start, uint64_t end, int tables_freed, uint64_t *
     return bound ? sva_flush_range(bound, start, end, tables_freed, seq) : 0;
 }
 
-static int invalidate_all(struct sva *s)
-{
-    struct qi_desc d[4];
-    qi_desc_context_cache(&d[0], QI_CC_GLOBAL, 0, 0, 0);
-    qi_desc_pasid_cache(&d[1], QI_PC_GLOBAL, 0, 0);
-    qi_desc_iotlb(&d[2], QI_IOTLB_GLOBAL, 0, 0, 0, 0);
-    qi_desc_pasid_iotlb(&d[3], QI_PIOTLB_ALL_IN_PASID, s->did, s->pasid, 0, 0, 0);
-    return qi_sync(s->qi, d, 4);
-}
-
 int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, uint32_t pasid,
                     uint16_t did, int override_width)
 {
@@ -76,11 +66,7 @@ int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct
     struct vtd_pasid_entry pe;
     int err = vtd_sm_tables_init(&s->tables);
     err = err ? err : pasid_entry_first_stage(&pe, kernel_pt()->root_pa, did, s->priv == SVA_SUPERVISOR);
-    err = err ? err : vtd_pasid_install(u, &s->tables, pasid, &pe, override_width);
-    err = err ? err : vtd_sm_context_set(u, &s->tables, dev->bus, (uint8_t)(dev->dev << 3 | dev->fn), pasid, 0);
-    err = err ? err : vtd_set_root_table(u, s->tables.root_pa, 1);
-    err = err ? err : invalidate_all(s);
-    err = err ? err : vtd_gcmd(u, VTD_GCMD_TE, 1);
+    err = err ? err : vtd_sm_attach(u, qi, &s->tables, dev->bus, pci_devfn(dev), pasid, &pe, override_width);
     if (err) {
         vtd_sm_tables_free(&s->tables);
         return err;

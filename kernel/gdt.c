@@ -34,6 +34,7 @@ struct gdtr {
 _Static_assert(sizeof(struct gdtr) == 10, "LGDT operand: 16-bit limit, 64-bit base");
 
 enum { GDT_NULL, GDT_CODE, GDT_DATA, GDT_TSS_LO, GDT_TSS_HI, GDT_ENTRIES };
+#define SELECTOR(index) ((uint16_t)((index) * sizeof(uint64_t)))
 
 static uint64_t gdt[GDT_ENTRIES];
 static struct tss tss;
@@ -56,5 +57,5 @@ void gdt_init(void)
     gdt[GDT_TSS_HI] = base >> 32;
 
     struct gdtr gdtr = { sizeof(gdt) - 1, (uint64_t)gdt };
-    gdt_load(&gdtr, GDT_CODE * 8, GDT_DATA * 8, GDT_TSS_LO * 8);
+    gdt_load(&gdtr, SELECTOR(GDT_CODE), SELECTOR(GDT_DATA), SELECTOR(GDT_TSS_LO));
 }

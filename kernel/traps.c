@@ -12,6 +12,10 @@
 #define GATE_INTERRUPT   (0xeul << 40)
 #define GATE_PRESENT     (1ul << 47)
 #define BACKTRACE_DEPTH  16
+#define SYMBOL_TEXT      96
+/* A frame: [rbp] the caller's rbp, [rbp + 8] the return address. */
+#define FRAME_ALIGN      8
+#define FRAME_RETURN_OFFSET 8
 
 struct idt_gate {
     uint64_t qw[2];
@@ -83,7 +87,7 @@ void trap_describe(const struct trap_frame *f, uint64_t cr2, char *buf, size_t s
 {
     const char *name = f->vector < VEC_EXCEPTIONS && exception_names[f->vector] ? exception_names[f->vector]
                                                                                : "interrupt";
-    char sym[96];
+    char sym[SYMBOL_TEXT];
     symbol_format(f->rip, sym, sizeof(sym));
     if (f->vector == VEC_PAGE_FAULT) {
         uint32_t e = (uint32_t)f->error;
@@ -101,13 +105,14 @@ static void backtrace_print_prefixed(uint64_t rbp, const char *prefix, int first
     for (int depth = first; depth < first + BACKTRACE_DEPTH; depth++) {
         /* Frames live on kernel stacks inside the image; anything else ends
          * the walk rather than faulting in the middle of a report. */
-        if (!rbp || (rbp & 7) || !symbol_in_kernel(rbp) || !symbol_in_kernel(rbp + 8))
+        if (!rbp || (rbp & (FRAME_ALIGN - 1)) || !symbol_in_kernel(rbp) ||
+            !symbol_in_kernel(rbp + FRAME_RETURN_OFFSET))
             break;
         const uint64_t *frame = (const uint64_t *)rbp;
         uint64_t ret = frame[1];
         if (!ret)
             break;
-        char sym[96];
+        char sym[SYMBOL_TEXT];
         symbol_format(ret, sym, sizeof(sym));
         printk("%s  #%d %s\n", prefix, depth, sym);
         rbp = frame[0];
@@ -127,7 +132,7 @@ void trap_dump(const struct trap_frame *f, const char *prefix)
     printk("%s r8 =%016lx r9 =%016lx r10=%016lx r11=%016lx\n", prefix, f->r8, f->r9, f->r10, f->r11);
     printk("%s r12=%016lx r13=%016lx r14=%016lx r15=%016lx\n", prefix, f->r12, f->r13, f->r14, f->r15);
     printk("%s rip=%016lx rflags=%016lx cr2=%016lx cr3=%016lx\n", prefix, f->rip, f->rflags, read_cr2(), read_cr3());
-    char sym[96];
+    char sym[SYMBOL_TEXT];
     symbol_format(f->rip, sym, sizeof(sym));
     printk("%s backtrace:\n%s  #0 %s\n", prefix, prefix, sym);
     backtrace_print_prefixed(f->rbp, prefix, 1);

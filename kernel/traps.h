@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "../lib/jmp.h"
 
 /* What kernel/entry.asm pushes, lowest address first. */
 struct trap_frame {
@@ -43,7 +44,6 @@ void trap_set_exception_hook(exception_hook_t fn);
 /* Catching an exception a test provokes on purpose: TRAP_CATCH returns 0
  * when armed and 1 when an exception came back to it, with what the CPU
  * reported filled in. Disarm once the risky access is done. */
-#include "../lib/jmp.h"
 struct trap_catch {
     struct jmp_ctx ctx;
     uint64_t vector, error, cr2, rip;

@@ -2,9 +2,11 @@
 #include "frame.h"
 #include "../lib/errno.h"
 
-static int bit(const struct frame_pool *p, uint64_t pfn) { return (p->bitmap[pfn / 64] >> (pfn % 64)) & 1; }
-static void set(struct frame_pool *p, uint64_t pfn) { p->bitmap[pfn / 64] |= 1ul << (pfn % 64); }
-static void clear(struct frame_pool *p, uint64_t pfn) { p->bitmap[pfn / 64] &= ~(1ul << (pfn % 64)); }
+#define BITS_PER_WORD 64
+
+static int bit(const struct frame_pool *p, uint64_t pfn) { return (p->bitmap[pfn / BITS_PER_WORD] >> (pfn % BITS_PER_WORD)) & 1; }
+static void set(struct frame_pool *p, uint64_t pfn) { p->bitmap[pfn / BITS_PER_WORD] |= 1ul << (pfn % BITS_PER_WORD); }
+static void clear(struct frame_pool *p, uint64_t pfn) { p->bitmap[pfn / BITS_PER_WORD] &= ~(1ul << (pfn % BITS_PER_WORD)); }
 
 void frame_pool_init(struct frame_pool *p, uint64_t *bitmap, uint64_t nframes)
 {
@@ -46,10 +48,10 @@ uint64_t frame_alloc(struct frame_pool *p)
         return FRAME_NONE;
     uint64_t words = frame_bitmap_words(p->nframes);
     for (uint64_t n = 0; n <= words; n++) {
-        uint64_t w = (p->hint / 64 + n) % words;
+        uint64_t w = (p->hint / BITS_PER_WORD + n) % words;
         if (p->bitmap[w] == UINT64_MAX)
             continue;
-        uint64_t pfn = w * 64 + (uint64_t)__builtin_ctzll(~p->bitmap[w]);
+        uint64_t pfn = w * BITS_PER_WORD + (uint64_t)__builtin_ctzll(~p->bitmap[w]);
         if (pfn >= p->nframes)
             continue;
         set(p, pfn);

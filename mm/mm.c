@@ -85,11 +85,6 @@ uint64_t pt_page_alloc(void)
     return pa;
 }
 
-void pt_page_free(uint64_t pa)
-{
-    reclaim_free_table(pa);
-}
-
 static uint64_t kpt_alloc(void *owner) { return pt_page_alloc(); }
 static void *kpt_ptr(void *owner, uint64_t pa) { return phys_to_virt(pa); }
 

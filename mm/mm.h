@@ -25,11 +25,10 @@ void page_free(uint64_t pa);
 void mm_inject_page_alloc_failure(unsigned skip);
 struct frame_pool *mm_frames(void);
 
-/* Page-table pages: every one the kernel allocates or frees goes through
- * these two, so their number can be accounted (and later, reclaim policies
- * can decide when a freed one may really be reused). */
+/* Page-table pages: every one the kernel allocates comes from here, and
+ * every one it frees goes through the reclaim policy (mm/reclaim.h), so
+ * their number and their life can be accounted. */
 uint64_t pt_page_alloc(void);
-void pt_page_free(uint64_t pa);
 struct pt_page_stats {
     uint64_t allocated, freed;
 };

@@ -4,7 +4,7 @@
 #include "../kernel/printk.h"
 #include "../lib/errno.h"
 
-#define LIFE_SLOTS 4096    /* power of two: page-table pages tracked at once */
+#define LIFE_SLOTS 4096    /* power of two: page-table pages alive at once */
 
 enum life { LIFE_EMPTY, LIFE_ALLOCATED, LIFE_UNLINKED, LIFE_FLUSHED, LIFE_FREED };
 
@@ -29,28 +29,31 @@ const char *reclaim_policy_name(enum reclaim_policy p)
     return p == RECLAIM_NONE ? "none" : p == RECLAIM_SYNC ? "sync" : "?";
 }
 
-/* Open addressing on the frame number; a freed slot is reused by the next
- * allocation of the same frame, or by any frame once it is EMPTY. */
+/* Open addressing on the frame number. A freed frame's record stays as a
+ * tombstone (so probe chains stay whole and a second free of it is caught)
+ * until a new frame needs the slot. */
 static struct page_life *find(uint64_t pa, int create)
 {
     uint64_t h = (pa >> PAGE_SHIFT) & (LIFE_SLOTS - 1);
-    struct page_life *free_slot = NULL;
+    struct page_life *reusable = NULL;
     for (unsigned n = 0; n < LIFE_SLOTS; n++, h = (h + 1) & (LIFE_SLOTS - 1)) {
         struct page_life *l = &lives[h];
-        if (l->state != LIFE_EMPTY && l->pa == pa)
-            return l;
         if (l->state == LIFE_EMPTY) {
-            if (!free_slot)
-                free_slot = l;
+            if (!reusable)
+                reusable = l;
             break;
         }
+        if (l->pa == pa)
+            return l;
+        if (l->state == LIFE_FREED && !reusable)
+            reusable = l;
     }
     if (!create)
         return NULL;
-    if (!free_slot)
-        panic("reclaim: more than %d page-table pages to track", LIFE_SLOTS);
-    free_slot->pa = pa;
-    return free_slot;
+    if (!reusable)
+        panic("reclaim: more than %d page-table pages alive at once", LIFE_SLOTS);
+    reusable->pa = pa;
+    return reusable;
 }
 
 void reclaim_track_alloc(uint64_t pa)

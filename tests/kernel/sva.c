@@ -260,15 +260,8 @@ static void pass_through_pasid_entry_uses_physical_addresses(struct test *t)
     ASSERT_EQ(t, pasid_entry_set_pgtt(&pe, PGTT_PASS_THROUGH), 0);
     ASSERT_EQ(t, pasid_entry_set_aw(&pe, PE_AW_48BIT), 0);
     ASSERT_EQ(t, pasid_entry_set_did(&pe, FIXTURE_DID), 0);
-    ASSERT_EQ(t, vtd_pasid_install(&fx.u, &tables, SVA_PASID, &pe, 0), 0);
     struct pci_dev *d = fx.edu.pci;
-    ASSERT_EQ(t, vtd_sm_context_set(&fx.u, &tables, d->bus, (uint8_t)(d->dev << 3 | d->fn), SVA_PASID, 0), 0);
-    ASSERT_EQ(t, vtd_set_root_table(&fx.u, tables.root_pa, 1), 0);
-    struct qi_desc inv[2];
-    qi_desc_context_cache(&inv[0], QI_CC_GLOBAL, 0, 0, 0);
-    qi_desc_pasid_cache(&inv[1], QI_PC_GLOBAL, 0, 0);
-    ASSERT_EQ(t, qi_sync(&fx.qi, inv, 2), 0);
-    ASSERT_EQ(t, vtd_gcmd(&fx.u, VTD_GCMD_TE, 1), 0);
+    ASSERT_EQ(t, vtd_sm_attach(&fx.u, &fx.qi, &tables, d->bus, pci_devfn(d), SVA_PASID, &pe, 0), 0);
     uint64_t src = page_alloc(), dst = page_alloc();
     ASSERT_TRUE(t, src && dst, "out of frames");
     roundtrip(t, &fx.edu, src, src, dst, dst);

@@ -74,7 +74,7 @@ static void fpd_suppresses_faults(struct test *t)
     ASSERT_EQ(t, vtd_context_legacy_encode(&ce, fx.dom.pt.root_pa, vtd_aw_for_levels(fx.dom.levels), FIXTURE_DID,
                                            VTD_TT_UNTRANSLATED, 1), 0);
     ASSERT_EQ(t, vtd_legacy_context_set(&fx.u, &fx.tables, fx.edu.pci->bus,
-                                        (uint8_t)(fx.edu.pci->dev << 3 | fx.edu.pci->fn), &ce), 0);
+                                        pci_devfn(fx.edu.pci), &ce), 0);
     ASSERT_EQ(t, vtd_reg_invalidate_context(&fx.u, VTD_INV_DEVICE_OR_PAGE, FIXTURE_DID, fx.sid), 0);
     uint32_t events = fx.u.fault_events;
     ASSERT_EQ(t, fixture_dma_from_device(&fx, UNMAPPED_IOVA, PAGE_SIZE), 0);

@@ -43,7 +43,7 @@ void fixture_legacy_up_levels(struct test *t, struct vtd_fixture *fx, int levels
     ASSERT_EQ(t, vtd_context_legacy_encode(&ce, fx->dom.pt.root_pa, vtd_aw_for_levels(fx->dom.levels),
                                            FIXTURE_DID, VTD_TT_UNTRANSLATED, 0), 0);
     ASSERT_EQ(t, vtd_legacy_context_set(&fx->u, &fx->tables, fx->edu.pci->bus,
-                                        (uint8_t)(fx->edu.pci->dev << 3 | fx->edu.pci->fn), &ce), 0);
+                                        pci_devfn(fx->edu.pci), &ce), 0);
     ASSERT_EQ(t, vtd_set_root_table(&fx->u, fx->tables.root_pa, 0), 0);
     /* After SRTP nothing cached may survive (VT-d spec 6.5). */
     ASSERT_EQ(t, vtd_reg_invalidate_context(&fx->u, VTD_INV_GLOBAL, 0, 0), 0);

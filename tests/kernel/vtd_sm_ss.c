@@ -40,16 +40,8 @@ static void up(struct test *t, struct ss *s)
     ASSERT_EQ(t, pasid_entry_set_slptptr(&pe, s->fx.dom.pt.root_pa), 0);
     ASSERT_EQ(t, pasid_entry_set_aw(&pe, vtd_aw_for_levels(s->fx.dom.levels)), 0);
     ASSERT_EQ(t, pasid_entry_set_did(&pe, FIXTURE_DID), 0);
-    ASSERT_EQ(t, vtd_pasid_install(u, &s->tables, RID_PASID, &pe, 1), 0);
     struct pci_dev *d = s->fx.edu.pci;
-    ASSERT_EQ(t, vtd_sm_context_set(u, &s->tables, d->bus, (uint8_t)(d->dev << 3 | d->fn), RID_PASID, 0), 0);
-    ASSERT_EQ(t, vtd_set_root_table(u, s->tables.root_pa, 1), 0);
-    struct qi_desc inv[3];
-    qi_desc_context_cache(&inv[0], QI_CC_GLOBAL, 0, 0, 0);
-    qi_desc_pasid_cache(&inv[1], QI_PC_GLOBAL, 0, 0);
-    qi_desc_iotlb(&inv[2], QI_IOTLB_GLOBAL, 0, 0, 0, 0);
-    ASSERT_EQ(t, qi_sync(&s->fx.qi, inv, 3), 0);
-    ASSERT_EQ(t, vtd_gcmd(u, VTD_GCMD_TE, 1), 0);
+    ASSERT_EQ(t, vtd_sm_attach(u, &s->fx.qi, &s->tables, d->bus, pci_devfn(d), RID_PASID, &pe, 1), 0);
 }
 
 static void down(struct test *t, struct ss *s)
