@@ -8,6 +8,9 @@
 
 #define BOOT_INFO_MAGIC   0x6f666e69746f6f62ul /* "bootinfo" */
 #define BOOT_CMDLINE_MAX  1024
+/* What the loader reserves for the AP trampoline (kernel/smp.c). */
+#define BOOT_TRAMPOLINE_PAGES 4
+#define BOOT_TRAMPOLINE_LIMIT 0x9ffffu  /* below the EBDA and video memory */
 
 /* Where the kernel image lives. The loader maps [KERNEL_VMA_BASE, +span)
  * to the 2 MiB aligned physical block it allocated. */
@@ -56,6 +59,10 @@ struct boot_info {
     uint64_t symtab_size;
     uint64_t strtab_phys;
     uint64_t strtab_size;
+    /* Pages below 1 MiB for the APs' start-up code and its identity map
+     * (SIPI can only start a CPU in the first megabyte); 0 if none. */
+    uint64_t trampoline_phys;
+    uint64_t trampoline_pages;
     struct boot_framebuffer fb;
     char cmdline[BOOT_CMDLINE_MAX];
 };

@@ -107,6 +107,22 @@ static void *alloc_pages(UINTN pages, EFI_STATUS *st)
     return (void *)pa;
 }
 
+/* Start-up IPIs start a CPU in the first megabyte: the kernel's AP
+ * trampoline needs pages there, taken out of the map before the kernel
+ * sees it. Without them the kernel runs on the boot CPU alone. */
+static void reserve_trampoline(struct boot_info *bi)
+{
+    EFI_PHYSICAL_ADDRESS pa = BOOT_TRAMPOLINE_LIMIT;
+    EFI_STATUS st = uefi_call_wrapper(BS->AllocatePages, 4, AllocateMaxAddress, EfiLoaderData,
+                                      BOOT_TRAMPOLINE_PAGES, &pa);
+    if (EFI_ERROR(st)) {
+        com1_puts("vtdlab-boot: warning: no pages below 1 MiB for the AP start-up code; one CPU only\r\n");
+        return;
+    }
+    bi->trampoline_phys = pa;
+    bi->trampoline_pages = BOOT_TRAMPOLINE_PAGES;
+}
+
 static int range_ok(UINT64 off, UINT64 len, UINT64 size)
 {
     return off <= size && len <= size - off;
@@ -267,6 +283,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     bi->kernel_span = span;
     elf_copy_symbols(elf, elf_size, bi);
     find_rsdp(bi);
+    reserve_trampoline(bi);
     find_framebuffer(bi);
 
     UINT64 cr4;

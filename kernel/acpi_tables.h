@@ -42,6 +42,8 @@ enum madt_type { MADT_LOCAL_APIC = 0, MADT_IO_APIC = 1, MADT_INT_OVERRIDE = 2, M
 #define MADT_LAPIC_FLAGS_OFFSET   4
 #define MADT_X2APIC_MIN_LENGTH    16
 #define MADT_X2APIC_FLAGS_OFFSET  8
+#define MADT_LAPIC_ID_OFFSET      3   /* one byte */
+#define MADT_X2APIC_ID_OFFSET     4   /* four bytes */
 #define MADT_LAPIC_ENABLED        (1u << 0)
 #define MADT_LAPIC_ONLINE_CAPABLE (1u << 1)
 
@@ -76,6 +78,10 @@ struct madt_summary {
     unsigned malformed;        /* entries skipped for a bad length */
 };
 void acpi_madt_parse(const struct acpi_header *madt, struct madt_summary *out);
+/* The APIC ids of the enabled processors (Local APIC and Local x2APIC
+ * entries with the Enabled flag), in table order; up to max are stored,
+ * the number the table lists is returned. An id listed twice counts once. */
+size_t acpi_madt_cpu_ids(const struct acpi_header *madt, uint32_t *ids, size_t max);
 
 /* Copies up to max MCFG allocations; returns how many the table has. */
 size_t acpi_mcfg_parse(const struct acpi_header *mcfg, struct mcfg_entry *out, size_t max);

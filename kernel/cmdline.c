@@ -32,6 +32,7 @@ static const struct opt opts[] = {
     { "resume", OPT_UINT, offsetof(struct cmdline, resume), 0, UINT32_MAX, NULL },
     { "trace", OPT_FLAGS, offsetof(struct cmdline, trace), 0, 0, trace_flags },
     { "reclaim", OPT_CHOICE, offsetof(struct cmdline, reclaim), 0, 0, reclaim_choices },
+    { "cpus", OPT_UINT, offsetof(struct cmdline, cpus), 1, CMDLINE_MAX_CPUS, NULL },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 

@@ -15,6 +15,7 @@ struct cmdline {
     uint64_t resume;               /* first case number to run (after a crash) */
     uint64_t trace;                /* TRACE_* bits */
     uint64_t reclaim;              /* RECLAIM_CHOICE_*: the policy for freeing page-table pages */
+    uint64_t cpus;                 /* CPUs to bring up, boot CPU included; 0: every one listed */
 };
 
 /* reclaim=none|sync (mm/reclaim.h has what each means). */
@@ -25,6 +26,9 @@ enum { RECLAIM_CHOICE_NONE = 0, RECLAIM_CHOICE_SYNC = 1 };
  * of every VT-d register access, dumped when a case fails or on panic. */
 #define TRACE_QI   (1u << 0)
 #define TRACE_MMIO (1u << 1)
+
+/* The most CPUs cpus= may ask for (SMP_MAX_CPUS, kernel/smp.h). */
+#define CMDLINE_MAX_CPUS 32
 
 #define CMDLINE_DEFAULT_TESTS      "*"
 #define CMDLINE_DEFAULT_TIMEOUT_MS 10000

@@ -47,6 +47,22 @@ kernel_entry:
     hlt
     jmp .halt
 
+; Application processors arrive here from the trampoline (trampoline.asm)
+; in 64-bit mode on its identity map; smp.c set the three ap_boot_ values
+; for this one CPU before it sent the start-up IPIs.
+global ap_entry64
+extern ap_boot_cr3, ap_boot_stack, ap_main
+ap_entry64:
+    mov rax, [ap_boot_cr3]
+    mov cr3, rax
+    mov rsp, [ap_boot_stack]
+    xor ebp, ebp
+    call ap_main
+.halt:
+    cli
+    hlt
+    jmp .halt
+
 section .text
 
 ; Vectors that push an error code (SDM vol. 3, table 6-1).

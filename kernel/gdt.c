@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "gdt.h"
+#include "smp.h"
 
 #define IST_STACK_SIZE 16384
 
@@ -36,26 +37,52 @@ _Static_assert(sizeof(struct gdtr) == 10, "LGDT operand: 16-bit limit, 64-bit ba
 enum { GDT_NULL, GDT_CODE, GDT_DATA, GDT_TSS_LO, GDT_TSS_HI, GDT_ENTRIES };
 #define SELECTOR(index) ((uint16_t)((index) * sizeof(uint64_t)))
 
-static uint64_t gdt[GDT_ENTRIES];
-static struct tss tss;
+_Static_assert(KERNEL_CS == SELECTOR(GDT_CODE) && KERNEL_DS == SELECTOR(GDT_DATA), "selectors");
+_Static_assert(GDT_BOOT_DESCRIPTORS == GDT_TSS_LO, "the trampoline's GDT is the first entries");
+
+/* Each CPU has its own TSS (its IST stacks), hence its own GDT. */
+struct cpu_gdt {
+    uint64_t gdt[GDT_ENTRIES];
+    struct tss tss;
+};
+static struct cpu_gdt gdts[SMP_MAX_CPUS];
 static uint8_t ist_stacks[IST_COUNT][IST_STACK_SIZE] __attribute__((aligned(16)));
 
 void gdt_load(const struct gdtr *gdtr, uint16_t code, uint16_t data, uint16_t tss_sel);
 
-void gdt_init(void)
-{
-    gdt[GDT_CODE] = SEG_PRESENT | SEG_S | SEG_CODE | SEG_RW | SEG_ACCESSED | SEG_LONG;
-    gdt[GDT_DATA] = SEG_PRESENT | SEG_S | SEG_RW | SEG_ACCESSED;
+#define CODE_DESCRIPTOR (SEG_PRESENT | SEG_S | SEG_CODE | SEG_RW | SEG_ACCESSED | SEG_LONG)
+#define DATA_DESCRIPTOR (SEG_PRESENT | SEG_S | SEG_RW | SEG_ACCESSED)
 
-    memset(&tss, 0, sizeof(tss));
+void gdt_boot_descriptors(uint64_t out[GDT_BOOT_DESCRIPTORS])
+{
+    out[GDT_NULL] = 0;
+    out[GDT_CODE] = CODE_DESCRIPTOR;
+    out[GDT_DATA] = DATA_DESCRIPTOR;
+}
+
+void gdt_init_cpu(unsigned cpu, const uint64_t ist_top[IST_COUNT])
+{
+    struct cpu_gdt *g = &gdts[cpu];
+    uint64_t *gdt = g->gdt;
+    struct tss *tss = &g->tss;
+    gdt_boot_descriptors(gdt);
+    memset(tss, 0, sizeof(*tss));
     for (int i = 0; i < IST_COUNT; i++)
-        tss.ist[i] = (uint64_t)&ist_stacks[i][IST_STACK_SIZE];
-    tss.iomap_base = sizeof(tss); /* no I/O permission bitmap */
-    uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
+        tss->ist[i] = ist_top[i];
+    tss->iomap_base = sizeof(*tss); /* no I/O permission bitmap */
+    uint64_t base = (uint64_t)tss, limit = sizeof(*tss) - 1;
     gdt[GDT_TSS_LO] = (limit & 0xffff) | ((base & 0xffffff) << 16) | SEG_TSS_AVAIL | SEG_PRESENT |
                       (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
     gdt[GDT_TSS_HI] = base >> 32;
 
-    struct gdtr gdtr = { sizeof(gdt) - 1, (uint64_t)gdt };
+    struct gdtr gdtr = { sizeof(g->gdt) - 1, (uint64_t)gdt };
     gdt_load(&gdtr, SELECTOR(GDT_CODE), SELECTOR(GDT_DATA), SELECTOR(GDT_TSS_LO));
+}
+
+void gdt_init(void)
+{
+    uint64_t tops[IST_COUNT];
+    for (int i = 0; i < IST_COUNT; i++)
+        tops[i] = (uint64_t)&ist_stacks[i][IST_STACK_SIZE];
+    gdt_init_cpu(SMP_BOOT_CPU, tops);
 }

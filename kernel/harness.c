@@ -2,6 +2,9 @@
 #include <string.h>
 #include "harness.h"
 #include "clock.h"
+#include "lock.h"
+#include "smp.h"
+#include "work.h"
 #include "printk.h"
 #include "traps.h"
 #include "x86.h"
@@ -21,8 +24,20 @@ struct test {
     const struct test_case *tc;
     const struct cmdline *cmd;
     unsigned number;
+    /* Written by every CPU that runs a part of the case, under
+     * result_lock; the first reason wins. */
     int failed;
+    int crashed;     /* an exception on an AP: the case is an ERROR */
+    int skipped;     /* an AP's part skipped */
     char reason[REASON_MAX];
+};
+
+/* One CPU's part of a case run by test_run_on_cpus. */
+struct cpu_part {
+    struct test *t;
+    test_cpu_fn fn;
+    void *arg;
+    unsigned index;
 };
 
 extern const struct test_suite __test_suites_start[], __test_suites_end[];
@@ -30,8 +45,10 @@ extern const struct test_suite __test_suites_start[], __test_suites_end[];
 static void console_sink(void *arg, const char *s, size_t n) { console_write(s, n); }
 static const struct ktap out = { console_sink, NULL };
 
-/* The running case; the timer and exception paths read these. */
+/* The running case; the timer and exception paths read these. Written by
+ * the boot CPU only, which runs every case; APs run parts of it. */
 static struct test *current;
+static struct spinlock result_lock = SPINLOCK_INIT("harness result");
 static void (*failure_dump)(void);
 
 void harness_set_failure_dump(void (*dump)(void)) { failure_dump = dump; }
@@ -78,13 +95,35 @@ static unsigned selected_cases(const struct test_suite *s, const char *globs)
 static _Noreturn void end_case(enum case_exit how)
 {
     trap_catch_disarm();
-    current = NULL;
+    if (smp_cpu_id() != SMP_BOOT_CPU)
+        smp_job_end_self(how); /* this CPU's part only; the boot CPU decides the case */
+    WRITE_ONCE(current, NULL);
     deadline_tsc = 0;
     ctx_restore(&case_ctx, how);
 }
 
+/* The case an AP's part belongs to, or NULL outside one. */
+static struct test *case_on_this_cpu(void)
+{
+    if (smp_cpu_id() == SMP_BOOT_CPU)
+        return current;
+    return smp_in_job() ? READ_ONCE(current) : NULL;
+}
+
+/* Records the first reason a case failed, from any CPU. */
+static void record(struct test *t, const char *msg)
+{
+    uint64_t flags = spin_lock_irqsave(&result_lock);
+    if (!t->failed)
+        snprintf(t->reason, sizeof(t->reason), "%s", msg);
+    t->failed = 1;
+    spin_unlock_irqrestore(&result_lock, flags);
+}
+
 void harness_tick(void)
 {
+    if (smp_cpu_id() != SMP_BOOT_CPU)
+        return;
     if (current && deadline_tsc && rdtsc() >= deadline_tsc) {
         snprintf(current->reason, sizeof(current->reason), "deadline of %u ms passed",
                   current->tc->timeout_ms ? current->tc->timeout_ms : (unsigned)current->cmd->timeout_ms);
@@ -96,14 +135,43 @@ void harness_tick(void)
  * exception decoded, and the run goes on with the next case. */
 static void on_exception(struct trap_frame *f)
 {
-    struct test *t = current;
+    struct test *t = case_on_this_cpu();
     if (!t)
         return;
-    current = NULL; /* a second exception while reporting is a panic */
-    trap_describe(f, read_cr2(), t->reason, sizeof(t->reason));
-    ktap_diag(&out, 1, "exception: %s", t->reason);
+    char what[REASON_MAX];
+    trap_describe(f, read_cr2(), what, sizeof(what));
+    unsigned cpu = smp_cpu_id();
+    if (cpu == SMP_BOOT_CPU) {
+        current = NULL; /* a second exception while reporting is a panic */
+        snprintf(t->reason, sizeof(t->reason), "%s", what);
+        ktap_diag(&out, 1, "exception: %s", t->reason);
+        trap_dump(f, "    #");
+        end_case(CASE_EXCEPTION);
+    }
+    char msg[REASON_MAX];
+    snprintf(msg, sizeof(msg), "cpu %u: %s", cpu, what);
+    uint64_t flags = spin_lock_irqsave(&result_lock);
+    if (!t->failed)
+        snprintf(t->reason, sizeof(t->reason), "%s", msg);
+    t->failed = t->crashed = 1;
+    spin_unlock_irqrestore(&result_lock, flags);
+    ktap_diag(&out, 1, "exception: %s", what);
     trap_dump(f, "    #");
     end_case(CASE_EXCEPTION);
+}
+
+/* A lock taken twice or spun on too long inside a case fails the case with
+ * the lock's name; outside one, the lock code panics. */
+static void on_lock_violation(const struct spinlock *l, const char *what)
+{
+    struct test *t = case_on_this_cpu();
+    if (!t)
+        return;
+    char msg[REASON_MAX];
+    snprintf(msg, sizeof(msg), "lock '%s' %s", l->name, what);
+    ktap_diag(&out, 1, "%s", msg);
+    record(t, msg);
+    end_case(CASE_ABORTED);
 }
 
 static void vreason(struct test *t, const char *file, int line, const char *fmt, va_list ap)
@@ -111,9 +179,13 @@ static void vreason(struct test *t, const char *file, int line, const char *fmt,
     char msg[REASON_MAX];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     ktap_diag(&out, 1, "%s:%d: %s", file, line, msg);
-    if (!t->failed)
-        snprintf(t->reason, sizeof(t->reason), "%s", msg);
-    t->failed = 1;
+    if (smp_cpu_id() != SMP_BOOT_CPU) {
+        char named[REASON_MAX];
+        snprintf(named, sizeof(named), "cpu %u: %s", smp_cpu_id(), msg);
+        record(t, named);
+    } else {
+        record(t, msg);
+    }
 }
 
 void test_fail_at(struct test *t, const char *file, int line, const char *fmt, ...)
@@ -135,11 +207,53 @@ void test_abort_at(struct test *t, const char *file, int line, const char *fmt, 
 
 void test_skip(struct test *t, const char *fmt, ...)
 {
+    char msg[REASON_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(t->reason, sizeof(t->reason), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    uint64_t flags = spin_lock_irqsave(&result_lock);
+    if (!t->failed && !t->skipped)
+        snprintf(t->reason, sizeof(t->reason), "%s", msg);
+    t->skipped = 1;
+    spin_unlock_irqrestore(&result_lock, flags);
     end_case(CASE_SKIPPED);
+}
+
+static void run_part(void *arg)
+{
+    struct cpu_part *p = arg;
+    p->fn(p->t, p->index, p->arg);
+}
+
+void test_run_on_cpus(struct test *t, unsigned ncpus, test_cpu_fn fn, void *arg)
+{
+    unsigned online = smp_online_count();
+    if (ncpus < 1 || ncpus > SMP_MAX_CPUS)
+        test_abort_at(t, __FILE__, __LINE__, "test_run_on_cpus: %u CPUs asked for", ncpus);
+    if (online < ncpus)
+        test_skip(t, "needs %u CPUs, %u online", ncpus, online);
+    static struct cpu_part parts[SMP_MAX_CPUS]; /* outlive an abandoned case */
+    unsigned cpu_of[SMP_MAX_CPUS], n = 1;
+    for (unsigned c = SMP_BOOT_CPU + 1; c < SMP_MAX_CPUS && n < ncpus; c++) {
+        if (!smp_cpu_online(c))
+            continue;
+        parts[n] = (struct cpu_part){ t, fn, arg, n };
+        cpu_of[n] = c;
+        if (smp_job_post(c, run_part, &parts[n]))
+            test_abort_at(t, __FILE__, __LINE__, "cpu %u could not take a part of the case", c);
+        n++;
+    }
+    fn(t, 0, arg);
+    /* The case's deadline bounds this wait: the timer ends the case and
+     * the harness recalls the parts still running. */
+    for (unsigned i = 1; i < n; i++) {
+        while (smp_job_state(cpu_of[i]) != SMP_JOB_DONE)
+            cpu_relax();
+        smp_job_reset(cpu_of[i]);
+    }
+    if (t->crashed)
+        end_case(CASE_EXCEPTION);
 }
 
 void test_diag(struct test *t, const char *fmt, ...)
@@ -159,6 +273,33 @@ void test_metric(struct test *t, const char *name, uint64_t value, const char *u
 
 const struct cmdline *test_cmdline(struct test *t) { return t->cmd; }
 unsigned test_number(struct test *t) { return t->number; }
+
+/* After every case, however it ended: parts still running on APs are
+ * recalled, and a lock any CPU still holds fails the case (and is let go,
+ * so the run goes on). */
+static void settle_cpus(struct test *t)
+{
+    for (unsigned c = SMP_BOOT_CPU + 1; c < SMP_MAX_CPUS; c++) {
+        if (smp_job_state(c) == SMP_JOB_IDLE)
+            continue;
+        smp_job_recall(c, CASE_TIMED_OUT);
+        smp_job_reset(c);
+    }
+    for (unsigned c = 0; c < SMP_MAX_CPUS; c++) {
+        if (c != SMP_BOOT_CPU && smp_job_state(c) != SMP_JOB_IDLE)
+            continue; /* lost: its locks are not safe to touch */
+        for (unsigned i = 0; i < lock_held_count(c); i++) {
+            const struct spinlock *l = lock_held(c, i);
+            char msg[REASON_MAX];
+            snprintf(msg, sizeof(msg), "lock '%s' still held by cpu %u at the end of the case",
+                     l ? l->name : "?", c);
+            ktap_diag(&out, 1, "%s", msg);
+            record(t, msg);
+        }
+        lock_release_all_held(c);
+    }
+    console_abandon_if_owner();
+}
 
 static enum ktap_status run_case(const struct test_suite *s, const struct test_case *c, const struct cmdline *cmd,
                                  unsigned number, char *reason, size_t reason_size)
@@ -185,13 +326,16 @@ static enum ktap_status run_case(const struct test_suite *s, const struct test_c
     }
     /* Whatever the case did, the harness goes on with interrupts on. */
     irq_enable();
+    settle_cpus(&t);
+    /* Work a case left on the boot CPU's queue runs now, not in the next. */
+    work_run_here();
     ktap_diag(&out, 1, "duration_us: %lu", (clock_ns() - start) / 1000);
     snprintf(reason, reason_size, "%s", t.reason);
     switch (how) {
-    case CASE_SKIPPED: return KTAP_SKIP;
     case CASE_TIMED_OUT: return KTAP_TIMEOUT;
     case CASE_EXCEPTION: return KTAP_ERROR;
-    default: return t.failed ? KTAP_FAIL : KTAP_PASS;
+    case CASE_SKIPPED: return t.failed ? KTAP_FAIL : KTAP_SKIP;
+    default: return t.crashed ? KTAP_ERROR : t.failed ? KTAP_FAIL : t.skipped ? KTAP_SKIP : KTAP_PASS;
     }
 }
 
@@ -210,6 +354,7 @@ unsigned harness_run(const struct cmdline *cmd)
 {
     unsigned counts[KTAP_ERROR + 1] = { 0 }, global = 0;
     trap_set_exception_hook(on_exception);
+    lock_set_violation_hook(on_lock_violation);
 
     unsigned suite_no = 0;
     for (const struct test_suite *s = __test_suites_start; s < __test_suites_end; s++) {
@@ -253,6 +398,7 @@ unsigned harness_run(const struct cmdline *cmd)
                     suite_skipped == n ? "every case skipped" : "");
     }
     trap_set_exception_hook(NULL);
+    lock_set_violation_hook(NULL);
     unsigned bad = counts[KTAP_FAIL] + counts[KTAP_TIMEOUT] + counts[KTAP_ERROR];
     ktap_diag(&out, 0, "vtdlab: totals: pass=%u fail=%u skip=%u timeout=%u error=%u", counts[KTAP_PASS],
               counts[KTAP_FAIL], counts[KTAP_SKIP], counts[KTAP_TIMEOUT], counts[KTAP_ERROR]);

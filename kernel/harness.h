@@ -56,6 +56,14 @@ void harness_tick(void);
  * running one in its suite, or -1. */
 int harness_previous_status(unsigned back);
 
+/* Runs fn on ncpus CPUs at once (the boot CPU and ncpus - 1 online APs),
+ * index 0..ncpus-1 telling the parts apart, and returns when every part
+ * has. A failure, skip, exception or lock left held on any CPU counts for
+ * the case, naming the CPU; the case's deadline covers all parts. Skips
+ * the case when fewer CPUs are online. */
+typedef void (*test_cpu_fn)(struct test *t, unsigned index, void *arg);
+void test_run_on_cpus(struct test *t, unsigned ncpus, test_cpu_fn fn, void *arg);
+
 /* Inside a case. */
 void test_fail_at(struct test *t, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

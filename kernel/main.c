@@ -13,6 +13,7 @@
 #include "fbcon.h"
 #include "gdt.h"
 #include "harness.h"
+#include "smp.h"
 #include "printk.h"
 #include "serial.h"
 #include "symbols.h"
@@ -47,6 +48,7 @@ void kmain(struct boot_info *bi_phys)
 {
     serial_init();
     gdt_init();
+    smp_init_bsp(); /* before anything takes a lock or prints */
     idt_init();
     if (bi_phys->magic != BOOT_INFO_MAGIC)
         panic("boot_info at %p has a bad magic: the loader and kernel do not match", (void *)bi_phys);
@@ -70,6 +72,9 @@ void kmain(struct boot_info *bi_phys)
     apic_init();
     apic_timer_start(TIMER_HZ, timer_tick);
     report_platform(bi, acpi_problem);
+    unsigned ncpu = smp_start_aps(bi, (unsigned)cmd.cpus);
+    printk("# vtdlab: smp: %u of %u listed CPUs online, %s, APs started in %lu us\n", ncpu, smp_listed_count(),
+           apic_x2apic() ? "x2APIC" : "xAPIC", smp_bringup_us());
     int npci = pci_init();
     if (npci < 0)
         printk("# vtdlab: PCI: no MCFG, so no ECAM: PCI devices are not enumerated\n");

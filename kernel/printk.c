@@ -1,18 +1,112 @@
+/* Console output from every CPU. Each CPU collects its text into a line of
+ * its own and writes whole lines under the console lock, so lines from
+ * different CPUs never interleave. While more than one CPU is up, an AP's
+ * lines name it inside the KTAP diagnostic ("# cpu1: ..."), and a line
+ * that is not a diagnostic becomes one; the boot CPU's lines are written
+ * as they are, since the KTAP results come from it. */
 #include <string.h>
 #include "printk.h"
 #include "fbcon.h"
 #include "serial.h"
+#include "smp.h"
 #include "traps.h"
 #include "exit.h"
 #include "x86.h"
+#include "clock.h"
+#include "../lib/atomic.h"
 #include <stdio.h>
 
-#define PRINTK_BUF 512
+#define PRINTK_BUF  512
+#define LINE_MAX    512
+#define PREFIX_MAX  24
+/* A console holder that does not let go in this long has died holding it
+ * (an NMI'd or crashed CPU): the lock is taken over. */
+#define CONSOLE_TAKEOVER_US 200000u
 
-void console_write(const char *s, unsigned long len)
+struct line {
+    char buf[LINE_MAX];
+    unsigned len;
+};
+static struct line lines[SMP_MAX_CPUS];
+static int32_t console_owner = -1;
+static unsigned console_depth;
+
+static void emit(const char *s, unsigned long len)
 {
     serial_write(s, len);
     fbcon_write(s, len);
+}
+
+/* Nested use by the holder itself (an exception or NMI while it prints)
+ * goes through, so a report is never lost to the lock. */
+static uint64_t console_lock(void)
+{
+    uint64_t flags = read_rflags();
+    irq_disable();
+    int32_t me = (int32_t)smp_cpu_id();
+    if (READ_ONCE(console_owner) == me) {
+        console_depth++;
+        return flags;
+    }
+    struct deadline d = deadline_after_us(CONSOLE_TAKEOVER_US);
+    while (!atomic_cmpxchg(&console_owner, -1, me)) {
+        if (deadline_passed(d)) {
+            WRITE_ONCE(console_owner, me);
+            break;
+        }
+        cpu_relax();
+    }
+    console_depth = 1;
+    return flags;
+}
+
+static void console_unlock(uint64_t flags)
+{
+    if (--console_depth == 0)
+        store_release(&console_owner, -1);
+    if (flags & RFLAGS_IF)
+        irq_enable();
+}
+
+void console_abandon_if_owner(void)
+{
+    if (READ_ONCE(console_owner) == (int32_t)smp_cpu_id()) {
+        console_depth = 0;
+        store_release(&console_owner, -1);
+    }
+    lines[smp_cpu_id()].len = 0;
+}
+
+static void flush_line(struct line *l, unsigned cpu)
+{
+    uint64_t flags = console_lock();
+    if (cpu != SMP_BOOT_CPU && smp_online_count() > 1) {
+        unsigned ws = 0;
+        while (ws < l->len && l->buf[ws] == ' ')
+            ws++;
+        char prefix[PREFIX_MAX];
+        int diag = ws < l->len && l->buf[ws] == '#';
+        unsigned skip = diag ? ws + 1 + (ws + 1 < l->len && l->buf[ws + 1] == ' ') : ws;
+        int n = snprintf(prefix, sizeof(prefix), "# cpu%u: ", cpu);
+        emit(l->buf, ws);
+        emit(prefix, (unsigned long)n);
+        emit(l->buf + skip, l->len - skip);
+    } else {
+        emit(l->buf, l->len);
+    }
+    console_unlock(flags);
+    l->len = 0;
+}
+
+void console_write(const char *s, unsigned long len)
+{
+    unsigned cpu = smp_cpu_id();
+    struct line *l = &lines[cpu];
+    for (unsigned long i = 0; i < len; i++) {
+        l->buf[l->len++] = s[i];
+        if (s[i] == '\n' || l->len == LINE_MAX)
+            flush_line(l, cpu);
+    }
 }
 
 void vprintk(const char *fmt, va_list ap)
@@ -48,5 +142,8 @@ void panic(const char *fmt, ...)
     panic_dump = NULL; /* a panic inside the dump must not loop */
     if (dump)
         dump();
+    struct line *l = &lines[smp_cpu_id()];
+    if (l->len)
+        flush_line(l, smp_cpu_id());
     machine_exit(EXIT_PANIC);
 }

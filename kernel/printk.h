@@ -4,10 +4,14 @@
 #include <stdarg.h>
 
 /* Console output: COM1, and the framebuffer console when there is one.
- * Lines are written whole; no prefix is added, so KTAP lines stay exact. */
+ * Lines are written whole, never interleaved between CPUs; the boot CPU's
+ * get no prefix, so KTAP lines stay exact (printk.c). */
 void printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vprintk(const char *fmt, va_list ap);
 void console_write(const char *s, unsigned long len);
+/* For a CPU whose code was abandoned (a recalled job, an ended case): lets
+ * go of the console if it held it and drops its unfinished line. */
+void console_abandon_if_owner(void);
 
 /* State a panic prints before it stops (one hook: the VT-d MMIO trace). */
 void panic_set_dump(void (*dump)(void));

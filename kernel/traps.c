@@ -4,6 +4,7 @@
 #include "traps.h"
 #include "gdt.h"
 #include "printk.h"
+#include "smp.h"
 #include "symbols.h"
 #include "x86.h"
 #include <stdio.h>
@@ -31,7 +32,8 @@ _Static_assert(sizeof(struct idtr) == 10, "LIDT operand: 16-bit limit, 64-bit ba
 static struct idt_gate idt[IDT_ENTRIES];
 static irq_handler_t handlers[IDT_ENTRIES];
 static exception_hook_t exception_hook;
-static struct trap_catch *armed_catch;
+/* Per CPU: a catch armed on one CPU is for exceptions on that CPU. */
+static struct trap_catch *armed_catch[SMP_MAX_CPUS];
 extern const uint64_t trap_stub_table[IDT_ENTRIES];
 
 static const char *const exception_names[VEC_EXCEPTIONS] = {
@@ -58,6 +60,11 @@ void idt_init(void)
     set_gate(VEC_DOUBLE_FAULT, trap_stub_table[VEC_DOUBLE_FAULT], IST_DOUBLE_FAULT);
     set_gate(VEC_NMI, trap_stub_table[VEC_NMI], IST_NMI);
     set_gate(VEC_MACHINE_CHECK, trap_stub_table[VEC_MACHINE_CHECK], IST_MACHINE_CHECK);
+    idt_load();
+}
+
+void idt_load(void)
+{
     struct idtr idtr = { sizeof(idt) - 1, (uint64_t)idt };
     __asm__ volatile("lidt %0" : : "m"(idtr));
 }
@@ -75,12 +82,12 @@ void trap_set_exception_hook(exception_hook_t fn)
 void trap_catch_arm(struct trap_catch *c)
 {
     memset(c, 0, sizeof(*c));
-    armed_catch = c;
+    armed_catch[smp_cpu_id()] = c;
 }
 
 void trap_catch_disarm(void)
 {
-    armed_catch = NULL;
+    armed_catch[smp_cpu_id()] = NULL;
 }
 
 void trap_describe(const struct trap_frame *f, uint64_t cr2, char *buf, size_t size)
@@ -145,16 +152,21 @@ void trap_dispatch(struct trap_frame *f)
             handlers[f->vector](f);
         return;
     }
+    if (f->vector == VEC_NMI && smp_handle_nmi(f))
+        return;
     uint64_t cr2 = read_cr2();
-    if (armed_catch) {
-        struct trap_catch *c = armed_catch;
-        armed_catch = NULL;
+    unsigned cpu = smp_cpu_id();
+    if (armed_catch[cpu]) {
+        struct trap_catch *c = armed_catch[cpu];
+        armed_catch[cpu] = NULL;
         c->vector = f->vector;
         c->error = f->error;
         c->cr2 = cr2;
         c->rip = f->rip;
         ctx_restore(&c->ctx, 1);
     }
+    if (smp_this_cpu_booting())
+        smp_park_faulted_ap(f);
     if (exception_hook)
         exception_hook(f);
     char what[192];

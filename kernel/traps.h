@@ -21,6 +21,8 @@ enum {
     VEC_TEST = 0x41,          /* free for tests that raise a software interrupt */
     VEC_EDU = 0x42,           /* edu's MSI */
     VEC_VTD_FAULT = 0x43,     /* VT-d fault events */
+    VEC_IPI_CALL = 0x44,      /* run the calls other CPUs posted (smp.h) */
+    VEC_IPI_WAKE = 0x45,      /* leave the idle halt: a job or work was queued */
     VEC_SPURIOUS = 0xff,
 };
 
@@ -34,6 +36,8 @@ enum {
 typedef void (*irq_handler_t)(struct trap_frame *f);
 
 void idt_init(void);
+/* Loads the shared IDT on the running CPU (APs). */
+void idt_load(void);
 void irq_set_handler(uint8_t vector, irq_handler_t fn);
 
 /* Called for every CPU exception before the kernel panics; a test harness

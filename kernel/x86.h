@@ -6,9 +6,13 @@
 #include <stdint.h>
 
 #define CR0_WP      (1ul << 16)
+#define CR4_PAE     (1ul << 5)
 #define CR4_PGE     (1ul << 7)
+#define CR4_OSFXSR  (1ul << 9)
+#define CR4_OSXMMEXCPT (1ul << 10)
 #define CR4_LA57    (1ul << 12)
 #define MSR_EFER    0xc0000080u
+#define EFER_LME    (1ul << 8)
 #define EFER_NXE    (1ul << 11)
 #define MSR_APIC_BASE 0x1bu
 #define RFLAGS_IF   (1ul << 9)

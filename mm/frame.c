@@ -99,3 +99,11 @@ int frame_free(struct frame_pool *p, uint64_t pfn)
     p->free_count++;
     return 0;
 }
+
+uint64_t frame_pool_count_free(const struct frame_pool *p)
+{
+    uint64_t n = 0;
+    for (uint64_t pfn = 0; pfn < p->nframes; pfn++)
+        n += frame_is_free(p, pfn);
+    return n;
+}

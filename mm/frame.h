@@ -32,5 +32,8 @@ int frame_alloc_specific(struct frame_pool *p, uint64_t pfn);
 /* -E_INVAL for a frame outside the pool, -E_EXIST for one already free. */
 int frame_free(struct frame_pool *p, uint64_t pfn);
 int frame_is_free(const struct frame_pool *p, uint64_t pfn);
+/* Free frames counted from the bitmap itself, independently of free_count:
+ * the two disagree only when the bookkeeping is broken. */
+uint64_t frame_pool_count_free(const struct frame_pool *p);
 
 #endif

@@ -2,6 +2,8 @@
 #include "mm.h"
 #include "heap.h"
 #include "reclaim.h"
+#include "tlb.h"
+#include "../kernel/lock.h"
 #include "../kernel/printk.h"
 #include "../kernel/x86.h"
 #include "../lib/errno.h"
@@ -14,6 +16,14 @@
 extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[];
 extern char __data_start[], __data_end[], boot_stack_guard[];
 
+/* Owners: frames_lock the frame pool (and the injected failure), heap_lock
+ * the heap, kva_lock every change to the kva area's tables (a map's table
+ * allocation and an unmap's empty-table check must not interleave),
+ * region_lock the MMIO/stack region's next address. */
+static struct spinlock frames_lock = SPINLOCK_INIT("frames");
+static struct spinlock heap_lock = SPINLOCK_INIT("heap");
+static struct spinlock kva_lock = SPINLOCK_INIT("kva");
+static struct spinlock region_lock = SPINLOCK_INIT("mmio region");
 static struct frame_pool frames;
 static struct pt_ctx kpt;
 /* The kva area through its own walker context: the same root, but table
@@ -49,37 +59,80 @@ const struct pt_ctx *kernel_pt(void) { return &kpt; }
 const struct mm_info *mm_info(void) { return &info; }
 struct pt_page_stats pt_page_stats(void)
 {
-    return (struct pt_page_stats){ pt_allocated, reclaim_stats().freed };
+    return (struct pt_page_stats){ READ_ONCE(pt_allocated), reclaim_stats().freed };
 }
 
 /* Allocations left before an injected failure; 0: none armed. */
 static unsigned fail_countdown;
 
-void mm_inject_page_alloc_failure(unsigned skip) { fail_countdown = skip + 1; }
+
+void mm_inject_page_alloc_failure(unsigned skip)
+{
+    spin_lock(&frames_lock);
+    fail_countdown = skip + 1;
+    spin_unlock(&frames_lock);
+}
 
 uint64_t page_alloc(void)
 {
-    if (fail_countdown && --fail_countdown == 0)
-        return 0;
-    uint64_t pfn = frame_alloc(&frames);
+    spin_lock(&frames_lock);
+    uint64_t pfn = fail_countdown && --fail_countdown == 0 ? FRAME_NONE : frame_alloc(&frames);
+    spin_unlock(&frames_lock);
     if (pfn == FRAME_NONE)
         return 0;
     memset(phys_to_virt(pfn << PAGE_SHIFT), 0, PAGE_SIZE);
     return pfn << PAGE_SHIFT;
 }
 
+uint64_t pages_alloc_contig(unsigned pages)
+{
+    spin_lock(&frames_lock);
+    uint64_t pfn = frame_alloc_contig(&frames, pages, 1);
+    spin_unlock(&frames_lock);
+    if (pfn == FRAME_NONE)
+        return 0;
+    memset(phys_to_virt(pfn << PAGE_SHIFT), 0, (uint64_t)pages * PAGE_SIZE);
+    return pfn << PAGE_SHIFT;
+}
+
 void page_free(uint64_t pa)
 {
+    spin_lock(&frames_lock);
     int err = frame_free(&frames, pa >> PAGE_SHIFT);
+    spin_unlock(&frames_lock);
     if (err)
         panic("page_free(0x%lx): %s", pa, err_name(err));
+}
+
+int page_take_specific(uint64_t pa)
+{
+    spin_lock(&frames_lock);
+    int err = frame_alloc_specific(&frames, pa >> PAGE_SHIFT);
+    spin_unlock(&frames_lock);
+    return err;
+}
+
+uint64_t frames_free_count(void)
+{
+    spin_lock(&frames_lock);
+    uint64_t n = frames.free_count;
+    spin_unlock(&frames_lock);
+    return n;
+}
+
+uint64_t frames_free_counted(void)
+{
+    spin_lock(&frames_lock);
+    uint64_t n = frame_pool_count_free(&frames);
+    spin_unlock(&frames_lock);
+    return n;
 }
 
 uint64_t pt_page_alloc(void)
 {
     uint64_t pa = page_alloc();
     if (pa) {
-        pt_allocated++;
+        atomic_add(&pt_allocated, 1);
         reclaim_track_alloc(pa);
     }
     return pa;
@@ -234,13 +287,33 @@ static void *map_phys(uint64_t pa, uint64_t size, uint64_t attrs)
 {
     uint64_t off = pa & ~PAGE_MASK;
     uint64_t len = (off + size + PAGE_SIZE - 1) & PAGE_MASK;
-    if (!size || len > MMIO_BASE + MMIO_SIZE - mmio_next)
-        return NULL;
-    uint64_t va = mmio_next;
-    if (pt_map_range(&kpt, va, pa - off, len, attrs, PT_LEVEL_PT))
-        return NULL;
-    mmio_next += len + PAGE_SIZE; /* an unmapped page between mappings catches overruns */
-    return (void *)(va + off);
+    spin_lock(&region_lock);
+    void *p = NULL;
+    if (size && len <= MMIO_BASE + MMIO_SIZE - mmio_next) {
+        uint64_t va = mmio_next;
+        if (!pt_map_range(&kpt, va, pa - off, len, attrs, PT_LEVEL_PT)) {
+            /* An unmapped page between mappings catches overruns, and is
+             * the guard page below a stack mapped here. */
+            mmio_next += len + PAGE_SIZE;
+            p = (void *)(va + off);
+        }
+    }
+    spin_unlock(&region_lock);
+    return p;
+}
+
+uint64_t kstack_alloc(uint64_t size)
+{
+    uint64_t pa = pages_alloc_contig((unsigned)(size / PAGE_SIZE));
+    if (!pa)
+        return 0;
+    uint8_t *va = map_phys(pa, size, PTE_RW | PTE_NX);
+    if (!va) {
+        for (uint64_t off = 0; off < size; off += PAGE_SIZE)
+            page_free(pa + off);
+        return 0;
+    }
+    return (uint64_t)va + size;
 }
 
 void *mmio_map(uint64_t pa, uint64_t size) { return map_phys(pa, size, PTE_RW | PTE_NX | PTE_PCD | PTE_PWT); }
@@ -248,12 +321,14 @@ void *phys_map_cached(uint64_t pa, uint64_t size) { return map_phys(pa, size, PT
 
 void kva_set_user_access(int on)
 {
+    spin_lock(&kva_lock);
     kva_user = on;
     kva_pt = kpt;
     kva_pt.fmt = on ? &pt_format_x86_user_tables : &pt_format_x86;
     uint64_t *root = phys_to_virt(kpt.root_pa);
     uint64_t *e = &root[pt_index(KVA_BASE, PT_LEVEL_PML4)];
-    *e = on ? (*e | PTE_US) : (*e & ~PTE_US);
+    WRITE_ONCE(*e, on ? (*e | PTE_US) : (*e & ~PTE_US));
+    spin_unlock(&kva_lock);
 }
 
 static int in_kva(uint64_t va, uint64_t size)
@@ -265,7 +340,10 @@ int kva_map(uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs)
 {
     if (leaf_level < PT_LEVEL_PT || leaf_level > info.max_leaf_level || !in_kva(va, pt_leaf_size(leaf_level)))
         return -E_INVAL;
-    return pt_map_page(&kva_pt, va, pa, leaf_level, attrs | (kva_user ? PTE_US : 0));
+    spin_lock(&kva_lock);
+    int err = pt_map_page(&kva_pt, va, pa, leaf_level, attrs | (kva_user ? PTE_US : 0));
+    spin_unlock(&kva_lock);
+    return err;
 }
 
 int kva_protect(uint64_t va, uint64_t attrs)
@@ -273,13 +351,13 @@ int kva_protect(uint64_t va, uint64_t attrs)
     if (!in_kva(va, PAGE_SIZE))
         return -E_INVAL;
     int level;
-    if (!pt_lookup(&kva_pt, va, &level))
-        return -E_NOENT;
-    int err = pt_protect(&kva_pt, va, attrs | (kva_user ? PTE_US : 0));
+    spin_lock(&kva_lock);
+    int err = pt_lookup(&kva_pt, va, &level) ? pt_protect(&kva_pt, va, attrs | (kva_user ? PTE_US : 0)) : -E_NOENT;
+    spin_unlock(&kva_lock);
     if (err)
         return err;
-    invlpg(va);
     uint64_t start = va & ~(pt_leaf_size(level) - 1);
+    tlb_shootdown(start, start + pt_leaf_size(level));
     return reclaim_kva_changed(start, start + pt_leaf_size(level), NULL);
 }
 
@@ -289,27 +367,42 @@ int kva_unmap(uint64_t va)
         return -E_INVAL;
     struct pt_unlinked unlinked;
     int level;
+    spin_lock(&kva_lock);
     int err = pt_unmap_page(&kva_pt, va, &level, &unlinked);
+    spin_unlock(&kva_lock);
     if (err)
         return err;
     /* INVLPG also drops every paging-structure cache entry of the current
-     * PCID (SDM vol. 3, 4.10.4.1), so the unlinked tables are unreachable
-     * for this CPU once it retires; devices are the reclaim policy's. */
-    invlpg(va);
+     * PCID (SDM vol. 3, 4.10.4.1), so once every CPU has run it the
+     * unlinked tables are unreachable for CPUs; devices are the reclaim
+     * policy's. Outside kva_lock: other CPUs answer the shootdown while
+     * they spin on it. */
     uint64_t start = va & ~(pt_leaf_size(level) - 1);
+    tlb_shootdown(start, start + pt_leaf_size(level));
     return reclaim_kva_changed(start, start + pt_leaf_size(level), &unlinked);
 }
 
-void *kmalloc(size_t size) { return heap_alloc(&heap, size); }
+void *kmalloc(size_t size)
+{
+    spin_lock(&heap_lock);
+    void *p = heap_alloc(&heap, size);
+    spin_unlock(&heap_lock);
+    return p;
+}
 
 void kfree(void *p)
 {
+    spin_lock(&heap_lock);
     int err = heap_free(&heap, p);
+    spin_unlock(&heap_lock);
     if (err)
         panic("kfree(%p): not a live allocation", p);
 }
 
 struct heap_stats heap_stats(void)
 {
-    return (struct heap_stats){ heap.arena_size, heap.used, heap.allocations };
+    spin_lock(&heap_lock);
+    struct heap_stats s = { heap.arena_size, heap.used, heap.allocations };
+    spin_unlock(&heap_lock);
+    return s;
 }

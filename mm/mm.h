@@ -20,6 +20,17 @@ uint64_t virt_to_phys(const void *va);
 /* Data frames (zeroed); 0 when none is left. */
 uint64_t page_alloc(void);
 void page_free(uint64_t pa);
+/* pages physically contiguous frames (zeroed); 0 when there is no run. */
+uint64_t pages_alloc_contig(unsigned pages);
+/* Takes that very frame if it is free (tests that hand a just-freed frame
+ * to a new owner): 0 or -E_BUSY. */
+int page_take_specific(uint64_t pa);
+/* Free frames as the pool counts them, and as its bitmap says. */
+uint64_t frames_free_count(void);
+uint64_t frames_free_counted(void);
+/* A kernel stack of size bytes with an unmapped guard page below it, in
+ * the MMIO region; its top, or 0. */
+uint64_t kstack_alloc(uint64_t size);
 /* Fault injection for tests: the allocation `skip` allocations from now
  * fails once (page_alloc returns 0). */
 void mm_inject_page_alloc_failure(unsigned skip);
@@ -45,7 +56,8 @@ void *phys_map_cached(uint64_t pa, uint64_t size);
 
 /* The kva area: callers map and unmap pages there; page-table pages come
  * and go on demand. kva_unmap flushes the CPU's TLB and paging-structure
- * caches before the unlinked table pages are freed. */
+ * caches, on this CPU and (shootdown, mm/tlb.h) every other, before the
+ * unlinked table pages are freed. */
 int kva_map(uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs);
 int kva_unmap(uint64_t va);
 /* Changes a kva mapping's attributes (permission up- or downgrade). */

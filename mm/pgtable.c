@@ -1,6 +1,10 @@
 #include <stddef.h>
 #include "pgtable.h"
+#include "../lib/atomic.h"
 #include "../lib/errno.h"
+
+/* Entries other CPUs and devices walk are read and written whole: one
+ * 64-bit load or store each, never torn or split by the compiler. */
 
 const struct pt_format pt_format_x86 = {
     .name = "x86 4-level",
@@ -40,7 +44,7 @@ static uint64_t *table_at(const struct pt_ctx *pt, uint64_t pa)
 static int table_is_empty(const uint64_t *t)
 {
     for (int i = 0; i < PT_ENTRIES; i++)
-        if (t[i])
+        if (READ_ONCE(t[i]))
             return 0;
     return 1;
 }
@@ -55,23 +59,26 @@ int pt_map_page(const struct pt_ctx *pt, uint64_t va, uint64_t pa, int leaf_leve
     uint64_t *t = table_at(pt, pt->root_pa);
     for (int level = pt->fmt->levels; level > leaf_level; level--) {
         uint64_t *e = &t[pt_index(va, level)];
-        if (!present(pt, *e)) {
+        uint64_t cur = READ_ONCE(*e);
+        if (!present(pt, cur)) {
             uint64_t npa = pt->alloc_table(pt->owner);
             if (!npa)
                 return -E_NOMEM;
-            *e = npa | pt->fmt->table_flags;
-        } else if (is_leaf(*e, level)) {
+            cur = npa | pt->fmt->table_flags;
+            /* The zeroed table is visible before the entry that links it. */
+            store_release(e, cur);
+        } else if (is_leaf(cur, level)) {
             return -E_EXIST;
         }
-        t = table_at(pt, pte_addr(*e));
+        t = table_at(pt, pte_addr(cur));
     }
     uint64_t *leaf = &t[pt_index(va, leaf_level)];
-    if (present(pt, *leaf))
+    if (present(pt, READ_ONCE(*leaf)))
         return -E_EXIST;
     uint64_t e = pa | attrs | pt->fmt->leaf_flags | (leaf_level > PT_LEVEL_PT ? PTE_PS : 0);
     if (!present(pt, e))
         return -E_INVAL; /* a leaf nobody could use: no access bit asked for */
-    *leaf = e;
+    store_release(leaf, e);
     return 0;
 }
 
@@ -102,7 +109,7 @@ static int walk(const struct pt_ctx *pt, uint64_t va, uint64_t *tables[PT_LEVELS
     uint64_t *t = table_at(pt, pt->root_pa);
     for (int level = pt->fmt->levels; level >= PT_LEVEL_PT; level--) {
         tables[level] = t;
-        uint64_t e = t[pt_index(va, level)];
+        uint64_t e = READ_ONCE(t[pt_index(va, level)]);
         if (!present(pt, e))
             return -E_NOENT;
         if (is_leaf(e, level)) {
@@ -122,7 +129,7 @@ uint64_t pt_lookup(const struct pt_ctx *pt, uint64_t va, int *level)
         return 0;
     if (level)
         *level = leaf;
-    return tables[leaf][pt_index(va, leaf)];
+    return READ_ONCE(tables[leaf][pt_index(va, leaf)]);
 }
 
 int pt_protect(const struct pt_ctx *pt, uint64_t va, uint64_t attrs)
@@ -135,10 +142,10 @@ int pt_protect(const struct pt_ctx *pt, uint64_t va, uint64_t attrs)
     if (err)
         return err;
     uint64_t *e = &tables[leaf][pt_index(va, leaf)];
-    uint64_t n = (*e & ~pt->fmt->attr_mask) | attrs;
+    uint64_t n = (READ_ONCE(*e) & ~pt->fmt->attr_mask) | attrs;
     if (!present(pt, n))
         return -E_INVAL;
-    *e = n;
+    WRITE_ONCE(*e, n);
     return 0;
 }
 
@@ -152,7 +159,7 @@ int pt_unmap_page(const struct pt_ctx *pt, uint64_t va, int *leaf_level, struct 
     int err = walk(pt, va, tables, &leaf);
     if (err)
         return err;
-    tables[leaf][pt_index(va, leaf)] = 0;
+    WRITE_ONCE(tables[leaf][pt_index(va, leaf)], 0);
     if (leaf_level)
         *leaf_level = leaf;
     /* Unlink tables bottom-up while they are empty; the root and kept
@@ -163,10 +170,10 @@ int pt_unmap_page(const struct pt_ctx *pt, uint64_t va, int *leaf_level, struct 
         if (!table_is_empty(tables[level]))
             break;
         uint64_t *parent = &tables[level + 1][pt_index(va, level + 1)];
-        unlinked->pa[unlinked->count] = pte_addr(*parent);
+        unlinked->pa[unlinked->count] = pte_addr(READ_ONCE(*parent));
         unlinked->level[unlinked->count] = level;
         unlinked->count++;
-        *parent = 0;
+        WRITE_ONCE(*parent, 0);
     }
     return 0;
 }

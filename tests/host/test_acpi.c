@@ -90,6 +90,34 @@ static size_t madt_build(uint8_t *buf, int corrupt_last)
     return off;
 }
 
+/* ACPI 6.5 5.2.12.2 and 5.2.12.12, bytes as a firmware writes them: APIC
+ * ids 0 and 3 enabled, 1 disabled, x2APIC id 0x100 enabled, one duplicate,
+ * one online-capable-only. */
+static void madt_lists_enabled_cpu_ids(void **state)
+{
+    uint8_t buf[256];
+    struct acpi_header *h = table(buf, "APIC", sizeof(buf));
+    const uint8_t entries[] = {
+        0, 8, 0, 0, 1, 0, 0, 0,                                 /* Local APIC id 0, enabled */
+        0, 8, 1, 1, 0, 0, 0, 0,                                 /* id 1, disabled */
+        0, 8, 2, 3, 1, 0, 0, 0,                                 /* id 3, enabled */
+        0, 8, 3, 3, 1, 0, 0, 0,                                 /* id 3 again */
+        0, 8, 4, 4, 2, 0, 0, 0,                                 /* id 4, online capable only */
+        9, 16, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0,        /* x2APIC id 0x100, enabled */
+    };
+    memcpy(buf + MADT_ENTRIES_OFFSET, entries, sizeof(entries));
+    h->length = (uint32_t)(MADT_ENTRIES_OFFSET + sizeof(entries));
+    uint32_t ids[4] = { 0 };
+    assert_int_equal(acpi_madt_cpu_ids(h, ids, 4), 3);
+    assert_int_equal(ids[0], 0);
+    assert_int_equal(ids[1], 3);
+    assert_int_equal(ids[2], 0x100);
+    /* More listed than stored: the count still says how many. */
+    uint32_t one[1];
+    assert_int_equal(acpi_madt_cpu_ids(h, one, 1), 3);
+    assert_int_equal(one[0], 0);
+}
+
 static void madt_counts_entries(void **state)
 {
     uint8_t buf[256];
@@ -145,6 +173,7 @@ int main(void)
         cmocka_unit_test(table_length_and_checksum),
         cmocka_unit_test(xsdt_entries_unaligned),
         cmocka_unit_test(madt_counts_entries),
+        cmocka_unit_test(madt_lists_enabled_cpu_ids),
         cmocka_unit_test(madt_stops_at_a_bad_entry),
         cmocka_unit_test(mcfg_allocations),
     };

@@ -29,6 +29,11 @@ static void known_keys_are_parsed(void **state)
     assert_int_equal(c.reclaim, CMDLINE_DEFAULT_RECLAIM);
     assert_int_equal(cmdline_parse("reclaim=none", &c, err, sizeof(err)), 0);
     assert_int_equal(c.reclaim, RECLAIM_CHOICE_NONE);
+    assert_int_equal(c.cpus, 0); /* every CPU the MADT lists */
+    assert_int_equal(cmdline_parse("cpus=1", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.cpus, 1);
+    assert_int_equal(cmdline_parse("cpus=32", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.cpus, 32);
 }
 
 static void expect_error(const char *line, const char *fragment)
@@ -46,7 +51,9 @@ static void expect_error(const char *line, const char *fragment)
 static void bad_input_is_named(void **state)
 {
     expect_error("tests=* bogus=1", "unknown key 'bogus'");
-    expect_error("tests=* bogus=1", "known: tests, timeout_ms, seed, resume, trace, reclaim");
+    expect_error("tests=* bogus=1", "known: tests, timeout_ms, seed, resume, trace, reclaim, cpus");
+    expect_error("cpus=0", "'cpus' is out of range (1..32): '0'");
+    expect_error("cpus=33", "out of range (1..32)");
     expect_error("trace=qi,everything", "does not know 'everything'");
     expect_error("reclaim=lazy", "does not know 'lazy' (known: none, sync)");
     expect_error("reclaim=none,sync", "takes one value");

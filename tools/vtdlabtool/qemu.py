@@ -96,7 +96,7 @@ def prepare_image(source: str, workdir: str, cmdline: str, usb: bool) -> str:
 
 def build_command(profile: dict, firmware: str, image: str, usb: bool = False,
                   extra: Optional[List[str]] = None, gdb: bool = False) -> List[str]:
-    cmd = [QEMU, "-machine", "q35", "-accel", "tcg", "-nodefaults", "-no-reboot",
+    cmd = [QEMU, "-machine", "q35", "-accel", profile.get("accel", "tcg"), "-nodefaults", "-no-reboot",
            "-display", "none", "-m", profile.get("memory", "256M"),
            "-cpu", profile.get("cpu", "max"), "-bios", firmware,
            "-serial", "stdio"] + DEBUG_EXIT_ARGS

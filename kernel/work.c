@@ -1,0 +1,110 @@
+#include "work.h"
+#include "clock.h"
+#include "lock.h"
+#include "printk.h"
+#include "smp.h"
+#include "../lib/errno.h"
+
+#define US_PER_MS 1000u
+
+/* One FIFO per CPU. queued/done count items put on and run off it, so a
+ * flush knows when everything queued before it has run. */
+struct work_queue {
+    struct spinlock lock;   /* irqsave: interrupt handlers queue work */
+    struct work *head, *tail;
+    uint64_t queued, done;
+};
+
+static struct work_queue queues[SMP_MAX_CPUS] = {
+    [0 ... SMP_MAX_CPUS - 1] = { .lock = SPINLOCK_INIT("work queue") },
+};
+
+static struct work_queue *queue_of(unsigned cpu) { return &queues[cpu]; }
+
+unsigned work_worker_cpu(void) { return smp_last_online(); }
+
+bool work_queue_on(unsigned cpu, struct work *w)
+{
+    if (!smp_cpu_online(cpu))
+        cpu = SMP_BOOT_CPU;
+    struct work_queue *q = queue_of(cpu);
+    uint64_t flags = spin_lock_irqsave(&q->lock);
+    /* pending is only ever changed under the lock of the queue it is on,
+     * so this read is stable for an item on this queue; an item pending
+     * on another queue is refused by the flag alone. */
+    if (READ_ONCE(w->pending)) {
+        spin_unlock_irqrestore(&q->lock, flags);
+        return false;
+    }
+    WRITE_ONCE(w->pending, 1);
+    w->cpu = cpu;
+    w->next = 0;
+    if (q->tail)
+        q->tail->next = w;
+    else
+        q->head = w;
+    q->tail = w;
+    q->queued++;
+    spin_unlock_irqrestore(&q->lock, flags);
+    smp_wake(cpu);
+    return true;
+}
+
+bool work_queue(struct work *w) { return work_queue_on(work_worker_cpu(), w); }
+
+bool work_pending_here(void) { return READ_ONCE(queue_of(smp_cpu_id())->head) != 0; }
+
+unsigned work_run_here(void)
+{
+    struct work_queue *q = queue_of(smp_cpu_id());
+    unsigned ran = 0;
+    for (;;) {
+        uint64_t flags = spin_lock_irqsave(&q->lock);
+        struct work *w = q->head;
+        if (!w) {
+            spin_unlock_irqrestore(&q->lock, flags);
+            return ran;
+        }
+        q->head = w->next;
+        if (!q->head)
+            q->tail = 0;
+        /* Cleared before it runs: the item may queue itself again. */
+        WRITE_ONCE(w->pending, 0);
+        spin_unlock_irqrestore(&q->lock, flags);
+        w->fn(w);
+        flags = spin_lock_irqsave(&q->lock);
+        q->done++;
+        spin_unlock_irqrestore(&q->lock, flags);
+        ran++;
+    }
+}
+
+static uint64_t read_counter(struct work_queue *q, const uint64_t *c)
+{
+    uint64_t flags = spin_lock_irqsave(&q->lock);
+    uint64_t v = *c;
+    spin_unlock_irqrestore(&q->lock, flags);
+    return v;
+}
+
+int work_flush(void)
+{
+    uint64_t target[SMP_MAX_CPUS];
+    for (unsigned c = 0; c < SMP_MAX_CPUS; c++)
+        target[c] = read_counter(queue_of(c), &queues[c].queued);
+    struct deadline d = deadline_after_us((uint64_t)WORK_FLUSH_TIMEOUT_MS * US_PER_MS);
+    for (unsigned c = 0; c < SMP_MAX_CPUS; c++) {
+        struct work_queue *q = &queues[c];
+        while (read_counter(q, &q->done) < target[c]) {
+            if (c == smp_cpu_id())
+                work_run_here();
+            if (deadline_passed(d)) {
+                printk("# vtdlab: work: cpu %u's queue did not drain in %u ms (%lu queued, %lu done)\n", c,
+                       WORK_FLUSH_TIMEOUT_MS, target[c], read_counter(q, &q->done));
+                return -E_TIMEDOUT;
+            }
+            cpu_relax();
+        }
+    }
+    return 0;
+}
