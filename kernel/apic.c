@@ -1,6 +1,11 @@
 /* Local APIC in xAPIC (MMIO) or x2APIC (MSR) mode (SDM vol. 3, chapters 11
  * and 11.12). Register numbers are the xAPIC offsets; in x2APIC mode the
- * MSR is 0x800 + offset / 16. */
+ * MSR is 0x800 + offset / 16.
+ *
+ * Each CPU programs its timer in xAPIC mode and only then switches to
+ * x2APIC (the switch keeps the APIC's state, SDM 11.12.5): QEMU's x2APIC
+ * MSRs for the timer read the virtual clock outside an I/O access, which
+ * icount refuses by stopping QEMU ("Bad icount read"). */
 #include "apic.h"
 #include "clock.h"
 #include "printk.h"
@@ -49,29 +54,32 @@
 #define TIMER_CALIBRATION_US 10000u
 #define US_PER_S             1000000u
 
-static volatile uint32_t *regs;   /* xAPIC mode only */
-static int x2apic;
+static volatile uint32_t *regs;   /* the xAPIC page, the same for every CPU */
+static int x2apic;                /* the CPU has it: each CPU switches */
+static int in_x2apic[SMP_MAX_CPUS];
 static uint64_t ticks[SMP_MAX_CPUS];
 static irq_handler_t tick_hook;
 static uint32_t timer_count;      /* initial count for the chosen rate */
 
+static int mode_x2apic(void) { return in_x2apic[smp_cpu_id()]; }
+
 static uint32_t rd(uint32_t off)
 {
-    return x2apic ? (uint32_t)rdmsr(X2APIC_MSR_BASE + (off >> X2APIC_MSR_SHIFT)) : regs[off / 4];
+    return mode_x2apic() ? (uint32_t)rdmsr(X2APIC_MSR_BASE + (off >> X2APIC_MSR_SHIFT)) : regs[off / 4];
 }
 
 static void wr(uint32_t off, uint32_t v)
 {
-    if (x2apic)
+    if (mode_x2apic())
         wrmsr(X2APIC_MSR_BASE + (off >> X2APIC_MSR_SHIFT), v);
     else
         regs[off / 4] = v;
 }
 
-int apic_x2apic(void) { return x2apic; }
+int apic_x2apic(void) { return mode_x2apic(); }
 void apic_eoi(void) { wr(APIC_EOI, 0); }
 /* x2APIC: the whole 32-bit register is the ID. */
-uint32_t apic_id(void) { return x2apic ? rd(APIC_ID) : rd(APIC_ID) >> APIC_ID_SHIFT; }
+uint32_t apic_id(void) { return mode_x2apic() ? rd(APIC_ID) : rd(APIC_ID) >> APIC_ID_SHIFT; }
 uint64_t apic_timer_ticks_on(unsigned cpu) { return cpu < SMP_MAX_CPUS ? READ_ONCE(ticks[cpu]) : 0; }
 uint64_t apic_timer_ticks(void) { return apic_timer_ticks_on(smp_cpu_id()); }
 
@@ -85,15 +93,22 @@ static void timer_irq(struct trap_frame *f)
         tick_hook(f);
 }
 
-/* The same steps on every CPU: the mode bits in IA32_APIC_BASE, then the
+/* The same steps on every CPU: globally enabled in xAPIC mode, then the
  * spurious vector register, which software-enables the APIC. */
 static void enable_this_cpu(void)
 {
-    uint64_t base = rdmsr(MSR_APIC_BASE);
-    wrmsr(MSR_APIC_BASE, base | APIC_BASE_ENABLE);
-    if (x2apic)
-        wrmsr(MSR_APIC_BASE, base | APIC_BASE_ENABLE | APIC_BASE_X2APIC);
+    wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | APIC_BASE_ENABLE);
     wr(APIC_SVR, SVR_ENABLE | VEC_SPURIOUS);
+}
+
+/* After the timer is programmed: xAPIC to x2APIC is the one allowed
+ * transition that needs no reset (SDM 11.12.5). */
+static void switch_to_x2apic(void)
+{
+    if (!x2apic)
+        return;
+    wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | APIC_BASE_ENABLE | APIC_BASE_X2APIC);
+    in_x2apic[smp_cpu_id()] = 1;
 }
 
 void apic_init(void)
@@ -103,12 +118,12 @@ void apic_init(void)
     uint32_t r[4];
     cpuid(CPUID_FEATURES, 0, r);
     x2apic = (r[2] & CPUID_ECX_X2APIC) != 0;
-    if (!x2apic) {
-        uint64_t base = rdmsr(MSR_APIC_BASE);
-        regs = mmio_map(base & APIC_BASE_ADDR_MASK, APIC_REGS_SIZE);
-        if (!regs)
-            panic("apic: cannot map the local APIC at 0x%lx", base & APIC_BASE_ADDR_MASK);
-    }
+    uint64_t base = rdmsr(MSR_APIC_BASE);
+    if (base & APIC_BASE_X2APIC)
+        panic("apic: the firmware left the boot CPU in x2APIC mode; only xAPIC first is handled");
+    regs = mmio_map(base & APIC_BASE_ADDR_MASK, APIC_REGS_SIZE);
+    if (!regs)
+        panic("apic: cannot map the local APIC at 0x%lx", base & APIC_BASE_ADDR_MASK);
     irq_set_handler(VEC_SPURIOUS, spurious);
     enable_this_cpu();
 }
@@ -133,11 +148,12 @@ void apic_timer_start_ap(void)
     wr(APIC_TIMER_DIVIDE, TIMER_DIVIDE_BY_16);
     wr(APIC_LVT_TIMER, LVT_TIMER_PERIODIC | VEC_APIC_TIMER);
     wr(APIC_TIMER_INIT, timer_count);
+    switch_to_x2apic();
 }
 
 static int send_icr(uint32_t dest, uint32_t low)
 {
-    if (x2apic) {
+    if (mode_x2apic()) {
         /* One MSR write sends it; no delivery status to wait for. */
         wrmsr(X2APIC_MSR_BASE + (APIC_ICR_LOW >> X2APIC_MSR_SHIFT), ((uint64_t)dest << ICR_X2APIC_DEST_SHIFT) | low);
         return 0;
