@@ -96,36 +96,47 @@ void acpi_madt_parse(const struct acpi_header *madt, struct madt_summary *out)
     }
 }
 
+/* The enabled processor entry at off: 1 with its APIC id, else 0. */
+static int madt_enabled_cpu(const uint8_t *entry, uint8_t type, uint8_t len, uint32_t *id)
+{
+    uint32_t flags = 0;
+    if (type == MADT_LOCAL_APIC && len >= MADT_LAPIC_MIN_LENGTH) {
+        memcpy(&flags, entry + MADT_LAPIC_FLAGS_OFFSET, sizeof(flags));
+        *id = entry[MADT_LAPIC_ID_OFFSET];
+    } else if (type == MADT_LOCAL_X2APIC && len >= MADT_X2APIC_MIN_LENGTH) {
+        memcpy(&flags, entry + MADT_X2APIC_FLAGS_OFFSET, sizeof(flags));
+        memcpy(id, entry + MADT_X2APIC_ID_OFFSET, sizeof(*id));
+    }
+    return (flags & MADT_LAPIC_ENABLED) != 0;
+}
+
+/* Whether an entry before end already lists id as an enabled CPU. */
+static int madt_listed_before(const uint8_t *base, size_t end, uint32_t id)
+{
+    for (size_t off = MADT_ENTRIES_OFFSET; off < end;) {
+        uint32_t other;
+        if (madt_enabled_cpu(base + off, base[off], base[off + 1], &other) && other == id)
+            return 1;
+        off += base[off + 1];
+    }
+    return 0;
+}
+
 size_t acpi_madt_cpu_ids(const struct acpi_header *madt, uint32_t *ids, size_t max)
 {
     const uint8_t *base = (const uint8_t *)madt;
-    size_t n = 0, stored = 0;
+    size_t n = 0;
     if (madt->length < MADT_ENTRIES_OFFSET)
         return 0;
     for (size_t off = MADT_ENTRIES_OFFSET; off + 2 <= madt->length;) {
         uint8_t type = base[off], len = base[off + 1];
         if (len < 2 || off + len > madt->length)
             break;
-        uint32_t flags = 0, id = 0;
-        int cpu = 0;
-        if (type == MADT_LOCAL_APIC && len >= MADT_LAPIC_MIN_LENGTH) {
-            memcpy(&flags, base + off + MADT_LAPIC_FLAGS_OFFSET, sizeof(flags));
-            id = base[off + MADT_LAPIC_ID_OFFSET];
-            cpu = 1;
-        } else if (type == MADT_LOCAL_X2APIC && len >= MADT_X2APIC_MIN_LENGTH) {
-            memcpy(&flags, base + off + MADT_X2APIC_FLAGS_OFFSET, sizeof(flags));
-            memcpy(&id, base + off + MADT_X2APIC_ID_OFFSET, sizeof(id));
-            cpu = 1;
-        }
-        if (cpu && (flags & MADT_LAPIC_ENABLED)) {
-            int dup = 0;
-            for (size_t i = 0; i < stored; i++)
-                dup |= ids[i] == id;
-            if (!dup) {
-                if (stored < max)
-                    ids[stored++] = id;
-                n++;
-            }
+        uint32_t id;
+        if (madt_enabled_cpu(base + off, type, len, &id) && !madt_listed_before(base, off, id)) {
+            if (n < max)
+                ids[n] = id;
+            n++;
         }
         off += len;
     }

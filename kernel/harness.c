@@ -280,8 +280,11 @@ unsigned test_number(struct test *t) { return t->number; }
 static void settle_cpus(struct test *t)
 {
     for (unsigned c = SMP_BOOT_CPU + 1; c < SMP_MAX_CPUS; c++) {
-        if (smp_job_state(c) == SMP_JOB_IDLE)
+        enum smp_job_state st = smp_job_state(c);
+        if (st == SMP_JOB_IDLE)
             continue;
+        if (st == SMP_JOB_RUNNING)
+            ktap_diag(&out, 1, "cpu %u was still running its part when the case ended: recalled by NMI", c);
         smp_job_recall(c, CASE_TIMED_OUT);
         smp_job_reset(c);
     }

@@ -272,7 +272,8 @@ void smp_job_recall(unsigned cpu, int how)
     if (load_acquire(&c->job_state) != SMP_JOB_RUNNING)
         return;
     c->recall_how = how;
-    __atomic_fetch_or(&c->nmi_request, NMI_RECALL, __ATOMIC_SEQ_CST);
+    /* Still running when its case ended: show where it was stuck. */
+    __atomic_fetch_or(&c->nmi_request, NMI_DUMP | NMI_RECALL, __ATOMIC_SEQ_CST);
     apic_send_ipi(c->apic_id, APIC_DM_NMI, 0);
     if (!WAIT_UNTIL(load_acquire(&c->job_state) != SMP_JOB_RUNNING, RECALL_TIMEOUT_US)) {
         printk("# vtdlab: smp: cpu %u did not come back from its job in %u us; left out from now on\n", cpu,
@@ -407,6 +408,7 @@ static int start_one(unsigned id, uint32_t apic, uint8_t vector)
         printk("# vtdlab: smp: no memory for the stacks of APIC id %u; left out\n", apic);
         return -E_NOMEM;
     }
+    trap_add_stack(stack - AP_STACK_SIZE, stack);
     for (unsigned i = 0; i < IST_COUNT; i++)
         ap_boot_ist[i] = (uint64_t)phys_to_virt(ist) + (i + 1) * AP_IST_STACK_SIZE;
     c->local.id = id;

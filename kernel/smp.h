@@ -80,7 +80,7 @@ _Noreturn void smp_job_end_self(int how);
 /* Whether the running CPU is running a job. */
 int smp_in_job(void);
 /* Makes cpu abandon its job through an NMI (it may have interrupts off),
- * with how as the result. */
+ * with how as the result; a running one prints its registers first. */
 void smp_job_recall(unsigned cpu, int how);
 
 /* For the trap path: an NMI another CPU asked for; 1 if it was one. */

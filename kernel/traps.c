@@ -107,13 +107,35 @@ void trap_describe(const struct trap_frame *f, uint64_t cr2, char *buf, size_t s
     }
 }
 
+/* Stacks outside the image (the APs'), where frames may live too. */
+struct stack_range {
+    uint64_t lo, hi;
+};
+static struct stack_range stacks[SMP_MAX_CPUS];
+static unsigned nstacks;
+
+void trap_add_stack(uint64_t lo, uint64_t hi)
+{
+    if (nstacks < SMP_MAX_CPUS)
+        stacks[nstacks++] = (struct stack_range){ lo, hi };
+}
+
+static int on_a_stack(uint64_t addr)
+{
+    if (symbol_in_kernel(addr))
+        return 1;
+    for (unsigned i = 0; i < nstacks; i++)
+        if (addr >= stacks[i].lo && addr < stacks[i].hi)
+            return 1;
+    return 0;
+}
+
 static void backtrace_print_prefixed(uint64_t rbp, const char *prefix, int first)
 {
     for (int depth = first; depth < first + BACKTRACE_DEPTH; depth++) {
-        /* Frames live on kernel stacks inside the image; anything else ends
+        /* Frames live on kernel stacks (the image's, the APs'); anything else ends
          * the walk rather than faulting in the middle of a report. */
-        if (!rbp || (rbp & (FRAME_ALIGN - 1)) || !symbol_in_kernel(rbp) ||
-            !symbol_in_kernel(rbp + FRAME_RETURN_OFFSET))
+        if (!rbp || (rbp & (FRAME_ALIGN - 1)) || !on_a_stack(rbp) || !on_a_stack(rbp + FRAME_RETURN_OFFSET))
             break;
         const uint64_t *frame = (const uint64_t *)rbp;
         uint64_t ret = frame[1];

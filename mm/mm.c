@@ -382,6 +382,27 @@ int kva_unmap(uint64_t va)
     return reclaim_kva_changed(start, start + pt_leaf_size(level), &unlinked);
 }
 
+static uint64_t count_tables(uint64_t table_pa, int level)
+{
+    const uint64_t *t = phys_to_virt(table_pa);
+    uint64_t n = 0;
+    for (unsigned i = 0; i < PT_ENTRIES && level > PT_LEVEL_PT; i++) {
+        uint64_t e = READ_ONCE(t[i]);
+        if (pte_present(e) && !pte_is_leaf(e, level))
+            n += 1 + count_tables(pte_addr(e), level - 1);
+    }
+    return n;
+}
+
+uint64_t kva_table_pages(void)
+{
+    spin_lock(&kva_lock);
+    const uint64_t *root = phys_to_virt(kpt.root_pa);
+    uint64_t n = count_tables(pte_addr(root[pt_index(KVA_BASE, PT_LEVEL_PML4)]), PT_LEVEL_PDPT);
+    spin_unlock(&kva_lock);
+    return n;
+}
+
 void *kmalloc(size_t size)
 {
     spin_lock(&heap_lock);

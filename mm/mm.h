@@ -68,6 +68,10 @@ int kva_protect(uint64_t va, uint64_t attrs);
  * from now on. */
 void kva_set_user_access(int on);
 
+/* Page-table pages reachable below the kva area's top table, counted by
+ * walking the tables (independently of the allocation counters). */
+uint64_t kva_table_pages(void);
+
 void *kmalloc(size_t size);
 void kfree(void *p);
 struct heap_stats {

@@ -24,6 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         h->length = (uint32_t)size;
         struct madt_summary m;
         acpi_madt_parse(h, &m);
+        uint32_t ids[4];
+        acpi_madt_cpu_ids(h, ids, sizeof(ids) / sizeof(ids[0]));
         struct mcfg_entry e[MCFG_MAX];
         acpi_mcfg_parse(h, e, MCFG_MAX);
         if (!memcmp(h->signature, "XSDT", 4))

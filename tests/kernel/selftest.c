@@ -1,11 +1,16 @@
 /* selftest: the harness proves it can report failure. Each of the first
  * cases fails on purpose in one way; the fifth checks that each was
- * recorded as that kind of failure and that the run went on. Then one case
- * resets the machine and the last proves the host tool resumed after it.
+ * recorded as that kind of failure and that the run went on. The same for
+ * a case's part on another CPU: a fault, a hang with interrupts off and a
+ * lock left held, then a check that they were recorded so and that every
+ * CPU is back and the lock free. Then one case resets the machine and the
+ * last proves the host tool resumed after it.
  * The host tool
  * holds the expected outcomes (tests/expected/selftest.json); this suite
  * runs only when named (tests=selftest.*). */
 #include "kernel/harness.h"
+#include "kernel/lock.h"
+#include "kernel/smp.h"
 #include "kernel/x86.h"
 
 #define SELFTEST_TIMEOUT_MS 200
@@ -54,6 +59,66 @@ static void run_went_on_and_recorded_each(struct test *t)
     EXPECT_EQ(t, harness_previous_status(1), KTAP_ERROR);
 }
 
+/* The parts on the other CPU (index 1) misbehave; the boot CPU's returns. */
+static void ap_faults(struct test *t, unsigned index, void *arg)
+{
+    if (index == 1)
+        (void)*(volatile uint64_t *)UNMAPPED_ADDRESS;
+}
+
+static void faults_on_an_ap_on_purpose(struct test *t)
+{
+    test_run_on_cpus(t, 2, ap_faults, NULL);
+}
+
+/* Interrupts off: only the NMI can bring this CPU back. */
+static void ap_hangs(struct test *t, unsigned index, void *arg)
+{
+    if (index != 1)
+        return;
+    irq_disable();
+    for (;;)
+        cpu_relax();
+}
+
+static void hangs_on_an_ap_on_purpose(struct test *t)
+{
+    test_run_on_cpus(t, 2, ap_hangs, NULL);
+}
+
+static struct spinlock left_held = SPINLOCK_INIT("selftest left held");
+
+static void ap_keeps_lock(struct test *t, unsigned index, void *arg)
+{
+    if (index == 1)
+        spin_lock(&left_held);
+}
+
+static void leaves_a_lock_held_on_an_ap_on_purpose(struct test *t)
+{
+    test_run_on_cpus(t, 2, ap_keeps_lock, NULL);
+}
+
+static void answer(void *arg) { *(volatile unsigned *)arg = smp_cpu_id(); }
+
+static void ap_failures_recorded_and_cpus_back(struct test *t)
+{
+    EXPECT_EQ(t, harness_previous_status(3), KTAP_ERROR);
+    EXPECT_EQ(t, harness_previous_status(2), KTAP_TIMEOUT);
+    EXPECT_EQ(t, harness_previous_status(1), KTAP_FAIL);
+    EXPECT_EQ(t, smp_online_count(), smp_listed_count());
+    for (unsigned c = 0; c < SMP_MAX_CPUS; c++) {
+        if (!smp_cpu_online(c))
+            continue;
+        volatile unsigned seen = SMP_MAX_CPUS;
+        EXPECT_EQ(t, smp_call_on(c, answer, (void *)&seen), 0);
+        EXPECT_EQ(t, seen, c);
+        EXPECT_EQ(t, smp_job_state(c), SMP_JOB_IDLE);
+    }
+    EXPECT_TRUE(t, spin_trylock(&left_held), "the lock left held is still taken");
+    spin_unlock(&left_held);
+}
+
 /* Leaves the CPU no way to deliver an exception: with an empty IDT the
  * breakpoint becomes #GP, then #DF, then a triple fault, and the machine
  * resets. Nothing in the kernel can report this; the host tool sees the
@@ -79,5 +144,9 @@ TEST_SUITE(selftest, 90, SUITE_EXPLICIT,
            TEST(faults_on_purpose),
            TEST(overflows_stack_on_purpose),
            TEST(run_went_on_and_recorded_each),
+           TEST(faults_on_an_ap_on_purpose),
+           TEST_WITH_TIMEOUT(hangs_on_an_ap_on_purpose, SELFTEST_TIMEOUT_MS),
+           TEST(leaves_a_lock_held_on_an_ap_on_purpose),
+           TEST(ap_failures_recorded_and_cpus_back),
            TEST(resets_machine_on_purpose),
            TEST(resumed_after_the_reset));

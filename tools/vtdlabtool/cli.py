@@ -44,9 +44,12 @@ def _load_expectations(path: Optional[str]) -> dict:
             data = json.load(f)
     except (OSError, ValueError) as e:
         raise qemu.SetupError(f"cannot read expectations '{path}': {e}")
-    bad = {k: v for k, v in data.items() if v not in (ktap.PASS, ktap.FAIL, ktap.SKIP, ktap.TIMEOUT, ktap.ERROR)}
+    if not isinstance(data, dict):
+        raise qemu.SetupError(f"expectations '{path}': not a JSON object of suite.case -> outcome")
+    bad = {k: v for k, v in data.items() if not isinstance(v, str) or verdict.parse_expectation(v) is None}
     if bad:
-        raise qemu.SetupError(f"expectations '{path}' name unknown outcomes: {bad}")
+        raise qemu.SetupError(f"expectations '{path}' name unknown outcomes (want one of "
+                              f"{', '.join(verdict.OUTCOMES)}, optionally 'outcome: reason prefix'): {bad}")
     return data
 
 
@@ -113,7 +116,7 @@ def cmd_run(a) -> int:
     else:
         run.problems.append(f"gave up after {MAX_BOOTS} boots")
     run.seconds = time.monotonic() - start
-    verdict.apply_expectations(run, expected)
+    verdict.apply_expectations(run, expected, complete=bool(a.expect), source=a.expect or "")
     if not run.cases and not run.problems:
         run.problems.append("no test case ran")
     _write(a.junit, verdict.to_junit(run))
@@ -142,7 +145,7 @@ def cmd_parse(a) -> int:
     if problem is None and not log.complete:
         problem = "the log ends without a totals line"
     verdict.add_boot(run, log, 1, problem)
-    verdict.apply_expectations(run, expected)
+    verdict.apply_expectations(run, expected, complete=bool(a.expect), source=a.expect or "")
     _write(a.junit, verdict.to_junit(run))
     _write(a.json, verdict.to_json(run))
     summarize(run)
@@ -211,6 +214,30 @@ def cmd_bench_boot(a) -> int:
     return EXIT_OK
 
 
+def cmd_expectations(a) -> int:
+    """An expectations file from a run's JSON report: every case with the
+    outcome it had (and a skip's reason), for review before it is kept."""
+    try:
+        with open(a.report) as f:
+            doc = json.load(f)
+        cases = doc["cases"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        _err(f"cannot read the JSON report '{a.report}': {e}")
+        return EXIT_SETUP
+    out = {}
+    for c in cases:
+        status = c.get("expected") or c["status"]
+        if c["status"] == ktap.SKIP and c.get("reason"):
+            status = f"skip: {c['reason']}"
+        out[c["name"]] = status
+    text = json.dumps(out, indent=2) + "\n"
+    if a.output:
+        _write(a.output, text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def cmd_profiles(a) -> int:
     for name, p in sorted(qemu.load_profiles().items()):
         print(f"{name:12} {p.get('description', '')}")
@@ -233,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--log", help="where to keep the serial log")
     r.add_argument("--junit", help="write JUnit XML here")
     r.add_argument("--json", help="write a JSON summary here")
-    r.add_argument("--expect", help="JSON {suite.case: outcome} for cases that must end that way")
+    r.add_argument("--expect", help="JSON {suite.case: outcome or 'skip: reason prefix'} that every case "
+                   "run must be listed in and end as")
     r.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="limit for one boot, seconds")
     r.add_argument("--silence", type=float, default=DEFAULT_SILENCE_S,
                    help="a boot with no console output for this long is a hang, seconds")
@@ -261,6 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--tests", default="boot.*,mm.*", help="suites to run (default: boot and mm, the boot cost)")
     b.add_argument("--runs", type=int, default=5)
     b.set_defaults(func=cmd_bench_boot)
+
+    ex = sub.add_parser("expectations", help="an --expect file from a run's --json report")
+    ex.add_argument("report")
+    ex.add_argument("-o", "--output")
+    ex.set_defaults(func=cmd_expectations)
 
     pr = sub.add_parser("profiles", help="list the QEMU profiles")
     pr.set_defaults(func=cmd_profiles)

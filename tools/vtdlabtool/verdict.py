@@ -119,20 +119,50 @@ def add_boot(run: RunResult, log: ktap.Log, boot_no: int, problem: Optional[str]
     return None
 
 
-def apply_expectations(run: RunResult, expected: Dict[str, str]) -> None:
-    """Cases listed in an expectations file must end exactly as listed; such
-    a case that does is counted as an expected failure (xfail)."""
+OUTCOMES = (ktap.PASS, ktap.FAIL, ktap.SKIP, ktap.TIMEOUT, ktap.ERROR)
+
+
+def parse_expectation(value: str):
+    """"pass", or "skip: reason prefix" (any outcome may carry a prefix the
+    case's reason must start with). Returns (outcome, prefix or None), or
+    None when the value is not of that form."""
+    outcome, sep, prefix = value.partition(":")
+    outcome = outcome.strip()
+    if outcome not in OUTCOMES:
+        return None
+    return outcome, (prefix.strip() if sep else None)
+
+
+def expectation_of(r: CaseResult) -> str:
+    """The expectation a case's result satisfies: its outcome, and for a skip
+    its reason (what `vtdlab expectations` writes)."""
+    return f"{r.status}: {r.reason}" if r.status == ktap.SKIP and r.reason else r.status
+
+
+def apply_expectations(run: RunResult, expected: Dict[str, str], complete: bool = False,
+                       source: str = "the expectations") -> None:
+    """Cases listed in an expectations file must end exactly as listed (and
+    with a reason that starts as listed, where one is); such a case that does
+    is counted as an expected failure (xfail) when the outcome is a failure.
+    complete: every case that ran must be listed; one that is not fails, so
+    a new case cannot land without its expected outcome."""
     seen = set()
     for r in run.cases:
         want = expected.get(r.full_name)
         if want is None:
+            if complete:
+                r.reason = (f"no expectation for this case in {source} (it ended {expectation_of(r)}); "
+                            f"add it")
+                r.status = ktap.FAIL
             continue
         seen.add(r.full_name)
         r.expected = want
-        if r.status == want:
-            r.status = ktap.XFAIL if want not in ktap.GOOD else want
+        outcome, prefix = parse_expectation(want)
+        if r.status == outcome and (prefix is None or r.reason.startswith(prefix)):
+            r.status = ktap.XFAIL if outcome not in ktap.GOOD else outcome
         else:
-            r.reason = f"expected {want}, got {r.status}" + (f" ({r.reason})" if r.reason else "")
+            r.reason = f"expected {want}, got {expectation_of(r) if r.status == ktap.SKIP else r.status}" + (
+                f" ({r.reason})" if r.reason and r.status != ktap.SKIP else "")
             r.status = ktap.FAIL
     for name in sorted(set(expected) - seen):
         run.problems.append(f"expected case {name} ({expected[name]}) did not run")

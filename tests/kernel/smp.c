@@ -1,0 +1,497 @@
+/* smp: every CPU the MADT lists is online and answers; then the shared
+ * state under several CPUs at once: a lock (with its negative control),
+ * TLB shootdown (with its negative control), the frame allocator, the kva
+ * area's tables and deferred work. Cases that need two CPUs skip with the
+ * number online (cpus=1). */
+#include <string.h>
+#include "kernel/apic.h"
+#include "kernel/clock.h"
+#include "kernel/harness.h"
+#include "kernel/lock.h"
+#include "kernel/smp.h"
+#include "kernel/traps.h"
+#include "kernel/work.h"
+#include "kernel/x86.h"
+#include "lib/atomic.h"
+#include "lib/errno.h"
+#include "mm/mm.h"
+#include "mm/reclaim.h"
+#include "mm/tlb.h"
+
+#define GIB               (1ul << 30)
+#define MIB2              (2ul << 20)
+/* kva slots (1 GiB each) of this suite, clear of mm's and sva's. */
+#define SMP_KVA_SLOT      200u
+#define TICK_WAIT_US      50000u
+#define MIN_TICKS         3u       /* 100 Hz for 50 ms: 5 expected */
+#define LOCK_ITERATIONS   20000u
+/* Pauses between the load and the store of a shared counter: the window a
+ * second CPU's update can fall into (a round-robin TCG vCPU switch too). */
+#define RACE_WINDOW       16u
+#define STAGE_WAIT_US     2000000u
+#define OLD_VALUE         0x01d01d01d01d01dul
+#define NEW_VALUE         0x0e40e40e40e40e4ul
+#define FRAME_ROUNDS      16u
+#define FRAMES_PER_CPU    32u
+#define KVA_ROUNDS        12u
+#define KVA_PAGES         8u
+#define WORK_PER_CPU      8u
+#define WORK_DELAY_US     200u
+
+static uint64_t slot_va(unsigned n) { return KVA_BASE + (uint64_t)(SMP_KVA_SLOT + n) * GIB; }
+
+static unsigned need_two(struct test *t)
+{
+    unsigned n = smp_online_count();
+    if (n < 2)
+        test_skip(t, "needs 2 CPUs, %u online", n);
+    return n;
+}
+
+/* A reusable barrier for the parts of one case; bounded like every wait. */
+struct barrier {
+    unsigned n, count, gen;
+};
+
+static void barrier_wait(struct test *t, struct barrier *b)
+{
+    unsigned gen = load_acquire(&b->gen);
+    if (atomic_fetch_add(&b->count, 1) + 1 == b->n) {
+        WRITE_ONCE(b->count, 0);
+        store_release(&b->gen, gen + 1);
+        return;
+    }
+    ASSERT_TRUE(t, WAIT_UNTIL(load_acquire(&b->gen) != gen, STAGE_WAIT_US),
+                "barrier: %u of %u CPUs arrived in %u us", READ_ONCE(b->count), b->n, STAGE_WAIT_US);
+}
+
+/* ------------------------------------------------------------ bring-up */
+
+static void cpus_online_match_madt_and_cmdline(struct test *t)
+{
+    unsigned listed = smp_listed_count(), asked = (unsigned)test_cmdline(t)->cpus;
+    unsigned want = asked && asked < listed ? asked : listed;
+    test_diag(t, "MADT lists %u enabled CPUs, cpus=%u, %u online, %s", listed, asked, smp_online_count(),
+              apic_x2apic() ? "x2APIC" : "xAPIC");
+    test_metric(t, "ap_bringup_us", smp_bringup_us(), "us");
+    EXPECT_EQ(t, smp_online_count(), want);
+    for (unsigned c = 0; c < want; c++)
+        EXPECT_TRUE(t, smp_cpu_online(c), "cpu %u is not online", c);
+}
+
+struct whoami {
+    unsigned cpu;
+    uint32_t apic_id;
+    uint64_t ticks;
+};
+
+static void read_whoami(void *arg)
+{
+    struct whoami *w = arg;
+    w->cpu = smp_cpu_id();
+    w->apic_id = apic_id();
+}
+
+/* What each CPU says of itself, from its own IPI handler. */
+static void every_cpu_answers_an_ipi_with_its_apic_id(struct test *t)
+{
+    struct whoami seen[SMP_MAX_CPUS];
+    unsigned n = 0;
+    for (unsigned c = 0; c < SMP_MAX_CPUS; c++) {
+        if (!smp_cpu_online(c))
+            continue;
+        memset(&seen[c], 0xff, sizeof(seen[c]));
+        ASSERT_EQ(t, smp_call_on(c, read_whoami, &seen[c]), 0);
+        EXPECT_EQ(t, seen[c].cpu, c);
+        EXPECT_EQ(t, seen[c].apic_id, smp_apic_id(c));
+        for (unsigned d = 0; d < c; d++)
+            if (smp_cpu_online(d))
+                EXPECT_TRUE(t, seen[d].apic_id != seen[c].apic_id, "cpus %u and %u both have APIC id %u", d, c,
+                            seen[c].apic_id);
+        n++;
+    }
+    EXPECT_EQ(t, n, smp_online_count());
+}
+
+static void every_cpu_takes_timer_interrupts(struct test *t)
+{
+    uint64_t before[SMP_MAX_CPUS];
+    for (unsigned c = 0; c < SMP_MAX_CPUS; c++)
+        before[c] = apic_timer_ticks_on(c);
+    udelay(TICK_WAIT_US);
+    for (unsigned c = 0; c < SMP_MAX_CPUS; c++) {
+        if (!smp_cpu_online(c))
+            continue;
+        uint64_t got = apic_timer_ticks_on(c) - before[c];
+        test_diag(t, "cpu %u: %lu timer interrupts in %u ms", c, got, TICK_WAIT_US / 1000);
+        EXPECT_TRUE(t, got >= MIN_TICKS, "cpu %u took %lu timer interrupts in %u ms", c, got, TICK_WAIT_US / 1000);
+    }
+}
+
+/* ------------------------------------------------------------ locks */
+
+struct counter_race {
+    struct spinlock lock;
+    volatile uint64_t counter;
+    int locked;
+};
+
+static void increment(struct test *t, unsigned index, void *arg)
+{
+    struct counter_race *r = arg;
+    for (unsigned i = 0; i < LOCK_ITERATIONS; i++) {
+        if (r->locked)
+            spin_lock(&r->lock);
+        uint64_t v = r->counter;
+        for (unsigned w = 0; w < RACE_WINDOW; w++)
+            cpu_relax();
+        r->counter = v + 1;
+        if (r->locked)
+            spin_unlock(&r->lock);
+    }
+}
+
+static uint64_t race(struct test *t, unsigned n, int locked)
+{
+    static struct counter_race r;
+    r = (struct counter_race){ SPINLOCK_INIT("smp torture"), 0, locked };
+    test_run_on_cpus(t, n, increment, &r);
+    uint64_t want = (uint64_t)n * LOCK_ITERATIONS;
+    test_diag(t, "%u CPUs x %u increments %s the lock: counter %lu, %lu lost", n, LOCK_ITERATIONS,
+              locked ? "under" : "without", r.counter, want - r.counter);
+    test_metric(t, "lost_updates", want - r.counter, "increments");
+    return r.counter;
+}
+
+static void lock_keeps_a_shared_counter_exact(struct test *t)
+{
+    unsigned n = need_two(t);
+    EXPECT_EQ(t, race(t, n, 1), (uint64_t)n * LOCK_ITERATIONS);
+}
+
+/* The negative control: the same loop without the lock loses updates, so
+ * the case above can fail. */
+static void counter_without_the_lock_loses_updates(struct test *t)
+{
+    unsigned n = need_two(t);
+    uint64_t got = race(t, n, 0);
+    EXPECT_TRUE(t, got < (uint64_t)n * LOCK_ITERATIONS, "no update was lost in %u x %u unlocked increments", n,
+                LOCK_ITERATIONS);
+}
+
+/* ------------------------------------------------------------ TLB shootdown */
+
+struct remap {
+    uint64_t va, old_pa, new_pa;
+    unsigned stage;
+    uint64_t before, after;
+};
+
+/* Part 1 caches the translation by reading, part 0 remaps the VA to a new
+ * frame, part 1 reads again through whatever its TLB holds. */
+static void remap_parts(struct test *t, unsigned index, void *arg)
+{
+    struct remap *r = arg;
+    if (index == 1) {
+        r->before = *(volatile uint64_t *)r->va;
+        store_release(&r->stage, 1);
+        ASSERT_TRUE(t, WAIT_UNTIL(load_acquire(&r->stage) == 2, STAGE_WAIT_US), "cpu 0 did not remap");
+        r->after = *(volatile uint64_t *)r->va;
+        store_release(&r->stage, 3);
+        return;
+    }
+    if (index != 0)
+        return;
+    ASSERT_TRUE(t, WAIT_UNTIL(load_acquire(&r->stage) == 1, STAGE_WAIT_US), "the other CPU did not read");
+    ASSERT_EQ(t, kva_unmap(r->va), 0);
+    ASSERT_EQ(t, kva_map(r->va, r->new_pa, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    store_release(&r->stage, 2);
+    ASSERT_TRUE(t, WAIT_UNTIL(load_acquire(&r->stage) == 3, STAGE_WAIT_US), "the other CPU did not read again");
+}
+
+static void remap_while_cached(struct test *t, int shootdown, struct remap *r)
+{
+    need_two(t);
+    memset(r, 0, sizeof(*r));
+    r->va = slot_va(0);
+    r->old_pa = page_alloc();
+    r->new_pa = page_alloc();
+    ASSERT_TRUE(t, r->old_pa && r->new_pa, "out of frames");
+    *(uint64_t *)phys_to_virt(r->old_pa) = OLD_VALUE;
+    *(uint64_t *)phys_to_virt(r->new_pa) = NEW_VALUE;
+    ASSERT_EQ(t, kva_map(r->va, r->old_pa, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    tlb_set_remote_shootdown(shootdown);
+    test_run_on_cpus(t, 2, remap_parts, r);
+    tlb_set_remote_shootdown(1);
+    kva_unmap(r->va);
+    page_free(r->old_pa);
+    page_free(r->new_pa);
+    test_diag(t, "the other CPU read 0x%lx, then 0x%lx after the remap (old frame 0x%lx, new 0x%lx)", r->before,
+              r->after, OLD_VALUE, NEW_VALUE);
+    EXPECT_EQ(t, r->before, OLD_VALUE);
+}
+
+/* Negative control: without the shootdown the other CPU keeps reading the
+ * old frame through its TLB (QEMU's software TLB behaves like hardware
+ * here: only INVLPG, a CR3 write or a global flush drops an entry). */
+static void remap_without_shootdown_leaves_the_old_frame_cached(struct test *t)
+{
+    static struct remap r;
+    remap_while_cached(t, 0, &r);
+    EXPECT_EQ(t, r.after, OLD_VALUE);
+}
+
+static void remap_with_shootdown_reaches_the_new_frame(struct test *t)
+{
+    static struct remap r;
+    uint64_t shootdowns = tlb_remote_shootdowns();
+    remap_while_cached(t, 1, &r);
+    EXPECT_EQ(t, r.after, NEW_VALUE);
+    EXPECT_TRUE(t, tlb_remote_shootdowns() > shootdowns, "no shootdown reached another CPU");
+}
+
+/* ------------------------------------------------------------ frames */
+
+struct frame_torture {
+    struct barrier b;
+    unsigned n;
+    uint64_t pa[SMP_MAX_CPUS][FRAMES_PER_CPU];
+    unsigned duplicates, overwritten, failed_allocs;
+};
+
+static uint64_t signature(unsigned index, unsigned round, unsigned k)
+{
+    return ((uint64_t)index << 32) | ((uint64_t)round << 16) | k;
+}
+
+static void frame_parts(struct test *t, unsigned index, void *arg)
+{
+    struct frame_torture *f = arg;
+    for (unsigned round = 0; round < FRAME_ROUNDS; round++) {
+        for (unsigned k = 0; k < FRAMES_PER_CPU; k++) {
+            uint64_t pa = page_alloc();
+            f->pa[index][k] = pa;
+            if (!pa) {
+                atomic_add(&f->failed_allocs, 1);
+                continue;
+            }
+            *(volatile uint64_t *)phys_to_virt(pa) = signature(index, round, k);
+        }
+        barrier_wait(t, &f->b);
+        /* Every CPU holds its frames now: each must be its own. */
+        for (unsigned k = 0; k < FRAMES_PER_CPU; k++) {
+            uint64_t pa = f->pa[index][k];
+            if (!pa)
+                continue;
+            if (*(volatile uint64_t *)phys_to_virt(pa) != signature(index, round, k))
+                atomic_add(&f->overwritten, 1);
+            for (unsigned o = 0; o < f->n; o++)
+                for (unsigned j = 0; j < FRAMES_PER_CPU; j++)
+                    if ((o != index || j != k) && f->pa[o][j] == pa)
+                        atomic_add(&f->duplicates, 1);
+        }
+        barrier_wait(t, &f->b);
+        for (unsigned k = 0; k < FRAMES_PER_CPU; k++)
+            if (f->pa[index][k])
+                page_free(f->pa[index][k]);
+        barrier_wait(t, &f->b);
+    }
+}
+
+static void frame_allocator_hands_each_frame_once(struct test *t)
+{
+    unsigned n = need_two(t);
+    static struct frame_torture f;
+    memset(&f, 0, sizeof(f));
+    f.b.n = f.n = n;
+    uint64_t free_before = frames_free_count();
+    test_run_on_cpus(t, n, frame_parts, &f);
+    test_diag(t, "%u CPUs x %u rounds x %u frames: %u handed out twice, %u overwritten, %u allocations failed", n,
+              FRAME_ROUNDS, FRAMES_PER_CPU, f.duplicates, f.overwritten, f.failed_allocs);
+    EXPECT_EQ(t, f.duplicates, 0);
+    EXPECT_EQ(t, f.overwritten, 0);
+    EXPECT_EQ(t, f.failed_allocs, 0);
+    EXPECT_EQ(t, frames_free_count(), free_before);
+    /* The pool's count against its own bitmap: none lost, none doubled. */
+    EXPECT_EQ(t, frames_free_counted(), frames_free_count());
+}
+
+/* ------------------------------------------------------------ kva */
+
+struct kva_torture {
+    unsigned n;
+    uint64_t frames[SMP_MAX_CPUS][KVA_PAGES];
+    unsigned wrong_translation, wrong_data, map_errors, unmap_errors;
+};
+
+/* Pages of the shared table interleave between CPUs; private ones are in a
+ * 2 MiB range (own page table, shared directory) per CPU. */
+static uint64_t shared_va(unsigned n, unsigned index, unsigned k) { return slot_va(1) + ((uint64_t)k * n + index) * PAGE_SIZE; }
+static uint64_t private_va(unsigned index, unsigned k) { return slot_va(2) + index * MIB2 + (uint64_t)k * PAGE_SIZE; }
+
+static void kva_parts(struct test *t, unsigned index, void *arg)
+{
+    struct kva_torture *k = arg;
+    for (unsigned round = 0; round < KVA_ROUNDS; round++) {
+        for (unsigned i = 0; i < KVA_PAGES; i++) {
+            uint64_t pa = k->frames[index][i];
+            if (kva_map(shared_va(k->n, index, i), pa, PT_LEVEL_PT, PTE_RW | PTE_NX))
+                atomic_add(&k->map_errors, 1);
+            if (kva_map(private_va(index, i), pa, PT_LEVEL_PT, PTE_RW | PTE_NX))
+                atomic_add(&k->map_errors, 1);
+        }
+        for (unsigned i = 0; i < KVA_PAGES; i++) {
+            uint64_t want = signature(index, round, i), pa = k->frames[index][i];
+            uint64_t vas[2] = { shared_va(k->n, index, i), private_va(index, i) };
+            for (unsigned v = 0; v < 2; v++) {
+                /* A table freed under this CPU would show as a translation
+                 * gone or poisoned, or as a fault on the access. */
+                if (virt_to_phys((void *)vas[v]) != pa)
+                    atomic_add(&k->wrong_translation, 1);
+                *(volatile uint64_t *)vas[v] = want + v;
+                if (*(volatile uint64_t *)phys_to_virt(pa) != want + v)
+                    atomic_add(&k->wrong_data, 1);
+            }
+        }
+        for (unsigned i = 0; i < KVA_PAGES; i++) {
+            if (kva_unmap(shared_va(k->n, index, i)))
+                atomic_add(&k->unmap_errors, 1);
+            if (kva_unmap(private_va(index, i)))
+                atomic_add(&k->unmap_errors, 1);
+        }
+    }
+}
+
+static void kva_tables_balance_under_concurrent_map_and_unmap(struct test *t)
+{
+    unsigned n = need_two(t);
+    static struct kva_torture k;
+    memset(&k, 0, sizeof(k));
+    k.n = n;
+    for (unsigned c = 0; c < n; c++)
+        for (unsigned i = 0; i < KVA_PAGES; i++)
+            ASSERT_TRUE(t, (k.frames[c][i] = page_alloc()) != 0, "out of frames");
+    uint64_t tables_before = kva_table_pages();
+    struct pt_page_stats s0 = pt_page_stats();
+    struct reclaim_stats r0 = reclaim_stats();
+    test_run_on_cpus(t, n, kva_parts, &k);
+    struct pt_page_stats s1 = pt_page_stats();
+    struct reclaim_stats r1 = reclaim_stats();
+    uint64_t tables_after = kva_table_pages();
+    for (unsigned c = 0; c < n; c++)
+        for (unsigned i = 0; i < KVA_PAGES; i++)
+            page_free(k.frames[c][i]);
+    test_diag(t, "%u CPUs x %u rounds x %u pages in a shared and a private table: %lu table pages allocated, %lu freed",
+              n, KVA_ROUNDS, KVA_PAGES, s1.allocated - s0.allocated, s1.freed - s0.freed);
+    test_metric(t, "table_pages_allocated", s1.allocated - s0.allocated, "pages");
+    EXPECT_EQ(t, k.map_errors, 0);
+    EXPECT_EQ(t, k.unmap_errors, 0);
+    EXPECT_EQ(t, k.wrong_translation, 0);
+    EXPECT_EQ(t, k.wrong_data, 0);
+    EXPECT_EQ(t, s1.allocated - s1.freed, s0.allocated - s0.freed);
+    /* Counted by walking the tables, not by the counters above. */
+    EXPECT_EQ(t, tables_after, tables_before);
+    EXPECT_EQ(t, r1.double_frees, r0.double_frees);
+    EXPECT_EQ(t, r1.tracked, r0.tracked);
+}
+
+/* ------------------------------------------------------------ deferred work */
+
+#define WORK_ITEMS (SMP_MAX_CPUS * (WORK_PER_CPU + 1))
+
+struct work_run {
+    struct work w[WORK_ITEMS];
+    unsigned ran[WORK_ITEMS];
+    unsigned ran_on_worker;
+    unsigned queued, refused;
+};
+static struct work_run wr;
+
+static void work_item(struct work *w)
+{
+    unsigned i = (unsigned)(w - wr.w);
+    /* Spun, not halted: a halting delay would last a whole timer tick. */
+    struct deadline d = deadline_after_us(WORK_DELAY_US);
+    while (!deadline_passed(d))
+        cpu_relax();
+    atomic_add(&wr.ran[i], 1);
+    if (smp_cpu_id() == work_worker_cpu())
+        atomic_add(&wr.ran_on_worker, 1);
+}
+
+/* The interrupt handler queues the item of the CPU it runs on. */
+static unsigned irq_item_base;
+static void queue_from_interrupt(struct trap_frame *f)
+{
+    if (work_queue(&wr.w[irq_item_base + smp_cpu_id()]))
+        atomic_add(&wr.queued, 1);
+    else
+        atomic_add(&wr.refused, 1);
+}
+
+static void work_parts(struct test *t, unsigned index, void *arg)
+{
+    for (unsigned k = 0; k < WORK_PER_CPU; k++) {
+        if (work_queue(&wr.w[index * WORK_PER_CPU + k]))
+            atomic_add(&wr.queued, 1);
+        else
+            atomic_add(&wr.refused, 1);
+    }
+    __asm__ volatile("int %0" : : "i"(VEC_TEST));
+}
+
+static void deferred_work_runs_each_item_once(struct test *t)
+{
+    unsigned n = smp_online_count();
+    memset(&wr, 0, sizeof(wr));
+    unsigned items = n * WORK_PER_CPU + n;
+    for (unsigned i = 0; i < items; i++)
+        work_init(&wr.w[i], work_item);
+    irq_item_base = n * WORK_PER_CPU;
+    irq_set_handler(VEC_TEST, queue_from_interrupt);
+    if (n > 1)
+        test_run_on_cpus(t, n, work_parts, NULL);
+    else
+        work_parts(t, 0, NULL);
+    irq_set_handler(VEC_TEST, NULL);
+    unsigned done_before_flush = 0;
+    for (unsigned i = 0; i < items; i++)
+        done_before_flush += READ_ONCE(wr.ran[i]) != 0;
+    ASSERT_EQ(t, work_flush(), 0);
+    test_diag(t, "%u items queued from %u CPUs and their interrupts (worker cpu %u): %u had run before the flush",
+              items, n, work_worker_cpu(), done_before_flush);
+    EXPECT_EQ(t, wr.queued, items);
+    EXPECT_EQ(t, wr.refused, 0);
+    for (unsigned i = 0; i < items; i++)
+        EXPECT_TRUE(t, wr.ran[i] == 1, "item %u ran %u times", i, wr.ran[i]);
+    EXPECT_EQ(t, wr.ran_on_worker, items);
+}
+
+/* An item still pending is not queued again, and runs once. */
+static void pending_work_is_not_queued_twice(struct test *t)
+{
+    memset(&wr, 0, sizeof(wr));
+    work_init(&wr.w[0], work_item);
+    /* The boot CPU's own queue runs only in a flush or between cases, so
+     * the item is surely still pending the second time. */
+    EXPECT_TRUE(t, work_queue_on(SMP_BOOT_CPU, &wr.w[0]), "the first queue_work was refused");
+    EXPECT_TRUE(t, !work_queue_on(SMP_BOOT_CPU, &wr.w[0]), "a pending item was queued again");
+    ASSERT_EQ(t, work_flush(), 0);
+    EXPECT_EQ(t, wr.ran[0], 1);
+    EXPECT_TRUE(t, work_queue_on(SMP_BOOT_CPU, &wr.w[0]), "an item that ran could not be queued again");
+    ASSERT_EQ(t, work_flush(), 0);
+    EXPECT_EQ(t, wr.ran[0], 2);
+}
+
+TEST_SUITE(smp, 12, 0,
+           TEST(cpus_online_match_madt_and_cmdline),
+           TEST(every_cpu_answers_an_ipi_with_its_apic_id),
+           TEST(every_cpu_takes_timer_interrupts),
+           TEST(lock_keeps_a_shared_counter_exact),
+           TEST(counter_without_the_lock_loses_updates),
+           TEST(remap_without_shootdown_leaves_the_old_frame_cached),
+           TEST(remap_with_shootdown_reaches_the_new_frame),
+           TEST(frame_allocator_hands_each_frame_once),
+           TEST(kva_tables_balance_under_concurrent_map_and_unmap),
+           TEST(deferred_work_runs_each_item_once),
+           TEST(pending_work_is_not_queued_twice));
