@@ -4,19 +4,21 @@
 #include "../devices/pci.h"
 #include "../kernel/apic.h"
 #include "../kernel/traps.h"
+#include "../lib/atomic.h"
 
 static struct vtd_unit *event_unit;
 
 static void fault_event(struct trap_frame *fr)
 {
-    if (event_unit)
-        event_unit->fault_events++;
+    struct vtd_unit *u = READ_ONCE(event_unit);
+    if (u)
+        atomic_add(&u->fault_events, 1);
     apic_eoi();
 }
 
 void vtd_fault_events_enable(struct vtd_unit *u)
 {
-    event_unit = u;
+    WRITE_ONCE(event_unit, u);
     irq_set_handler(VEC_VTD_FAULT, fault_event);
     /* 32-bit accesses only: QEMU aborts on a 64-bit write to FECTL. */
     vtd_write32(u, VTD_FEDATA, VEC_VTD_FAULT);
@@ -28,6 +30,7 @@ void vtd_fault_events_enable(struct vtd_unit *u)
 void vtd_fault_collect(struct vtd_unit *u, struct vtd_fault_log *log)
 {
     memset(log, 0, sizeof(*log));
+    spin_lock(&u->fault_lock);
     unsigned n = (unsigned)CAP_NFR(u->cap);
     for (unsigned i = 0; i < n; i++) {
         uint32_t off = vtd_fault_record_offset(u, i);
@@ -43,4 +46,5 @@ void vtd_fault_collect(struct vtd_unit *u, struct vtd_fault_log *log)
     log->overflow = (fsts & VTD_FSTS_PFO) != 0;
     if (log->overflow)
         vtd_write32(u, VTD_FSTS, VTD_FSTS_PFO);
+    spin_unlock(&u->fault_lock);
 }

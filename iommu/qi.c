@@ -22,6 +22,7 @@ int qi_enable(struct vtd_qi *q, struct vtd_unit *u, int wide)
 {
     int trace = q->trace;
     memset(q, 0, sizeof(*q));
+    spin_lock_init(&q->lock, "vtd queue");
     q->trace = trace;
     q->u = u;
     if (!ECAP_QI(u->ecap))
@@ -91,7 +92,9 @@ static void kick(struct vtd_qi *q)
 
 void qi_write_tail_raw(struct vtd_qi *q, uint64_t iqt)
 {
+    spin_lock(&q->lock);
     vtd_write64(q->u, VTD_IQT, iqt);
+    spin_unlock(&q->lock);
 }
 
 /* Status write only: QEMU 10.0.2 aborts on SW and IF together. */
@@ -107,19 +110,20 @@ int qi_submit(struct vtd_qi *q, const struct qi_desc *d, unsigned n, uint32_t *s
     struct qi_desc batch[n + 1];
     if (n)
         memcpy(batch, d, n * sizeof(*d));
+    spin_lock(&q->lock);
     uint32_t s = q->seq + 1;
     int err = qi_wait_desc_for(&batch[n], q, s);
-    if (err)
-        return err;
-    err = append(q, batch, n + 1);
-    if (err)
-        return err;
-    q->seq = s;
-    q->waits++;
-    kick(q);
-    if (seq)
+    if (!err)
+        err = append(q, batch, n + 1);
+    if (!err) {
+        q->seq = s;
+        q->waits++;
+        kick(q);
+    }
+    spin_unlock(&q->lock);
+    if (!err && seq)
         *seq = s;
-    return 0;
+    return err;
 }
 
 int qi_force_off(struct vtd_unit *u)
@@ -181,8 +185,15 @@ int qi_wait(struct vtd_qi *q, uint32_t seq)
             return recovered ? -E_IO : 0;
         uint32_t fsts = vtd_read32(q->u, VTD_FSTS);
         if (fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE | VTD_FSTS_ICE)) {
-            recover(q, fsts);
-            recovered = 1;
+            /* Several CPUs may see the error: the first to take the lock
+             * recovers, the others find it cleared. */
+            spin_lock(&q->lock);
+            fsts = vtd_read32(q->u, VTD_FSTS);
+            if (fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE | VTD_FSTS_ICE)) {
+                recover(q, fsts);
+                recovered = 1;
+            }
+            spin_unlock(&q->lock);
             continue;
         }
         if (deadline_passed(d))

@@ -18,6 +18,9 @@ struct vtd_qi_error {
 };
 
 struct vtd_qi {
+    /* The sequence number, the ring, the tail write and error recovery:
+     * one CPU at a time. Waiting for a sequence needs no lock. */
+    struct spinlock lock;
     struct vtd_unit *u;
     uint8_t *ring;
     uint64_t ring_pa;

@@ -4,6 +4,7 @@
 #include "cap.h"
 #include "../kernel/clock.h"
 #include "../kernel/printk.h"
+#include "../lib/atomic.h"
 #include "../lib/errno.h"
 #include "../mm/mm.h"
 
@@ -15,6 +16,8 @@ struct mmio_access {
     uint8_t width, write;
     uint64_t value;
 };
+/* Every CPU appends: a slot is claimed with one atomic add, and only its
+ * claimer writes it. */
 static struct mmio_access trace_ring[MMIO_TRACE_ENTRIES];
 static unsigned trace_next;
 static int tracing;
@@ -25,15 +28,16 @@ static void trace(uint32_t off, int width, int write, uint64_t v)
 {
     if (!tracing)
         return;
-    trace_ring[trace_next % MMIO_TRACE_ENTRIES] = (struct mmio_access){ off, (uint8_t)width, (uint8_t)write, v };
-    trace_next++;
+    unsigned slot = atomic_fetch_add(&trace_next, 1);
+    trace_ring[slot % MMIO_TRACE_ENTRIES] = (struct mmio_access){ off, (uint8_t)width, (uint8_t)write, v };
 }
 
 void vtd_mmio_trace_dump(void)
 {
-    unsigned n = trace_next < MMIO_TRACE_ENTRIES ? trace_next : MMIO_TRACE_ENTRIES;
+    unsigned next = READ_ONCE(trace_next);
+    unsigned n = next < MMIO_TRACE_ENTRIES ? next : MMIO_TRACE_ENTRIES;
     printk("# vtd mmio trace: last %u accesses, oldest first\n", n);
-    for (unsigned i = trace_next - n; i != trace_next; i++) {
+    for (unsigned i = next - n; i != next; i++) {
         const struct mmio_access *a = &trace_ring[i % MMIO_TRACE_ENTRIES];
         printk("#   %s%u 0x%03x = 0x%lx\n", a->write ? "write" : "read", a->width, a->off, a->value);
     }
@@ -78,6 +82,8 @@ uint32_t vtd_fault_record_offset(const struct vtd_unit *u, unsigned i)
 int vtd_unit_init(struct vtd_unit *u, const struct dmar_drhd *d)
 {
     memset(u, 0, sizeof(*u));
+    spin_lock_init(&u->gcmd_lock, "vtd gcmd");
+    spin_lock_init(&u->fault_lock, "vtd faults");
     u->drhd = d;
     u->regs = mmio_map(d->base, VTD_REGS_SIZE << d->size);
     if (!u->regs)
@@ -112,6 +118,7 @@ int vtd_gcmd(struct vtd_unit *u, uint32_t cmd, int on)
 {
     int persistent = (cmd & VTD_GCMD_PERSISTENT) != 0;
     uint32_t value;
+    spin_lock(&u->gcmd_lock);
     if (persistent) {
         u->gcmd = on ? (u->gcmd | cmd) : (u->gcmd & ~cmd);
         value = u->gcmd;
@@ -123,7 +130,9 @@ int vtd_gcmd(struct vtd_unit *u, uint32_t cmd, int on)
      * status bit being set (or clear for a disable); WBFS is set while the
      * flush is pending. */
     uint32_t want = persistent ? (on ? cmd : 0) : (cmd == VTD_GCMD_WBF ? 0 : cmd);
-    if (WAIT_UNTIL((vtd_read32(u, VTD_GSTS) & cmd) == want, VTD_WAIT_US))
+    int ok = WAIT_UNTIL((vtd_read32(u, VTD_GSTS) & cmd) == want, VTD_WAIT_US);
+    spin_unlock(&u->gcmd_lock);
+    if (ok)
         return 0;
     char text[GSTS_TEXT];
     vtd_gsts_describe(vtd_read32(u, VTD_GSTS), text, sizeof(text));

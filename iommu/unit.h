@@ -4,6 +4,7 @@
 #define VTDLAB_IOMMU_UNIT_H
 
 #include <stdint.h>
+#include "../kernel/lock.h"
 #include "dmar.h"
 #include "regs.h"
 
@@ -14,8 +15,10 @@ struct vtd_unit {
     volatile uint8_t *regs;
     uint32_t ver;
     uint64_t cap, ecap;
-    uint32_t gcmd;          /* software copy of the persistent enables */
-    uint32_t fault_events;  /* fault event interrupts taken */
+    struct spinlock gcmd_lock;  /* the copy, the GCMD write and its GSTS wait */
+    uint32_t gcmd;              /* software copy of the persistent enables */
+    struct spinlock fault_lock; /* reading and clearing fault records */
+    uint32_t fault_events;      /* fault event interrupts taken (atomic) */
 };
 
 /* Maps the registers and reads VER, CAP, ECAP and the enables already on. */

@@ -128,6 +128,58 @@ static void every_cpu_takes_timer_interrupts(struct test *t)
     }
 }
 
+/* How much work the CPUs get done side by side, against the boot CPU
+ * alone in a window as long: about n x 100% when the platform runs them in
+ * parallel (multi-threaded TCG, hardware), about 100% when it takes turns
+ * (TCG under icount). A timed figure, printed, not asserted beyond every
+ * CPU making progress. */
+#define PROGRESS_WINDOW_US 20000u
+
+struct progress {
+    struct barrier b;
+    uint64_t count[SMP_MAX_CPUS];
+};
+
+/* The clock is read once per chunk: QEMU serialises RDTSC across vCPUs
+ * (one lock keeps the virtual TSC monotonic), so a loop of clock reads
+ * would measure that lock, not the CPUs. */
+#define PROGRESS_CHUNK 4096u
+
+static uint64_t spin_for_window(void)
+{
+    volatile uint64_t n = 0;
+    struct deadline d = deadline_after_us(PROGRESS_WINDOW_US);
+    while (!deadline_passed(d))
+        for (unsigned i = 0; i < PROGRESS_CHUNK; i++)
+            n++;
+    return n;
+}
+
+static void progress_parts(struct test *t, unsigned index, void *arg)
+{
+    struct progress *p = arg;
+    barrier_wait(t, &p->b);
+    p->count[index] = spin_for_window();
+}
+
+static void cpus_make_progress_side_by_side(struct test *t)
+{
+    unsigned n = need_two(t);
+    static struct progress p;
+    memset(&p, 0, sizeof(p));
+    p.b.n = n;
+    uint64_t alone = spin_for_window(), together = 0;
+    test_run_on_cpus(t, n, progress_parts, &p);
+    for (unsigned i = 0; i < n; i++) {
+        EXPECT_TRUE(t, p.count[i] > 0, "part %u made no progress in %u us", i, PROGRESS_WINDOW_US);
+        together += p.count[i];
+    }
+    ASSERT_TRUE(t, alone > 0, "the boot CPU alone made no progress");
+    test_diag(t, "%u CPUs side by side did %lu%% of one CPU's work alone in %u us (timed; platform-dependent)", n,
+              together * 100 / alone, PROGRESS_WINDOW_US);
+    test_metric(t, "parallel_work_percent", together * 100 / alone, "%");
+}
+
 /* ------------------------------------------------------------ locks */
 
 struct counter_race {
@@ -487,6 +539,7 @@ TEST_SUITE(smp, 12, 0,
            TEST(cpus_online_match_madt_and_cmdline),
            TEST(every_cpu_answers_an_ipi_with_its_apic_id),
            TEST(every_cpu_takes_timer_interrupts),
+           TEST(cpus_make_progress_side_by_side),
            TEST(lock_keeps_a_shared_counter_exact),
            TEST(counter_without_the_lock_loses_updates),
            TEST(remap_without_shootdown_leaves_the_old_frame_cached),

@@ -64,3 +64,18 @@ def test_unknown_cmdline_key(capsys):
 def test_missing_image(capsys):
     rc, out = run_cli(["--image", "/nonexistent/esp.img"], capsys)
     assert rc == 2 and "does not exist" in out
+
+
+def test_cpus_zero_is_refused(capsys):
+    rc, out = run_cli(["--cmdline", "cpus=0"], capsys)
+    assert rc == 2
+    assert "'cpus' is out of range (1..32): '0'" in out
+
+
+def test_more_cpus_than_listed_starts_those_there_are(tmp_path, capsys):
+    log = tmp_path / "serial.log"
+    rc, out = run_cli(["--cmdline", "cpus=8", "--tests", "smp.cpus_online*", "--log", str(log)], capsys)
+    assert rc == 0, out
+    text = log.read_text()
+    assert "cpus=8 asked for, the MADT lists 2 enabled: starting 2" in text
+    assert "2 of 2 listed CPUs online" in text

@@ -1,4 +1,5 @@
 """The command line on bad input: one clear message and a non-zero exit."""
+import json
 import os
 import re
 
@@ -68,3 +69,19 @@ def test_qemu_args_starting_with_a_dash_are_values():
         ["run", "--qemu-arg=-trace", "--qemu-arg=vtd_inv_desc*", "-q"]
     a = cli.build_parser().parse_args(cli._bind_qemu_args(["run", "--qemu-arg", "-icount"]))
     assert a.qemu_arg == ["-icount"]
+
+
+def test_expectations_written_from_a_report_pass_on_the_same_log(tmp_path, capsys):
+    report, exp = tmp_path / "r.json", tmp_path / "e.json"
+    log = os.path.join(LOGS, "no-iommu.log")
+    assert cli.main(["parse", log, "--json", str(report)]) == 0
+    assert cli.main(["expectations", str(report), "-o", str(exp)]) == 0
+    data = json.loads(exp.read_text())
+    assert any(v.startswith("skip: ") for v in data.values())
+    assert cli.main(["parse", log, "--expect", str(exp)]) == 0
+    # one case left out: the run fails and names it
+    name = sorted(data)[0]
+    del data[name]
+    exp.write_text(json.dumps(data))
+    assert cli.main(["parse", log, "--expect", str(exp)]) == 1
+    assert f"{name}: no expectation for this case" in capsys.readouterr().out

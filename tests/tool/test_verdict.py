@@ -93,3 +93,38 @@ def test_junit_and_json_reports():
     assert suite.get("name") == "selftest"
     assert suite.get("failures") == "1" and suite.get("errors") == "3"
     assert root.find(".//testcase[@name='times_out_on_purpose']/error").get("type") == "timeout"
+
+
+def test_skip_expectations_match_the_reason_prefix():
+    run, _ = run_of(read_log("no-iommu.log"))
+    skipped = next(c for c in run.cases if c.status == ktap.SKIP)
+    good = {skipped.full_name: f"skip: {skipped.reason[:10]}"}
+    verdict.apply_expectations(run, good)
+    assert skipped.status == ktap.SKIP and run.ok
+    run, _ = run_of(read_log("no-iommu.log"))
+    skipped = next(c for c in run.cases if c.status == ktap.SKIP)
+    verdict.apply_expectations(run, {skipped.full_name: "skip: some other reason"})
+    assert skipped.status == ktap.FAIL
+    assert skipped.reason.startswith("expected skip: some other reason, got skip: ")
+
+
+def test_a_case_that_skipped_where_it_should_pass_fails():
+    run, _ = run_of(read_log("no-iommu.log"))
+    skipped = next(c for c in run.cases if c.status == ktap.SKIP)
+    verdict.apply_expectations(run, {skipped.full_name: "pass"})
+    assert skipped.status == ktap.FAIL and skipped.reason.startswith("expected pass, got skip: ")
+
+
+def test_complete_expectations_fail_an_unlisted_case():
+    run, _ = run_of(read_log("no-iommu.log"))
+    listed = {c.full_name: verdict.expectation_of(c) for c in run.cases[1:]}
+    verdict.apply_expectations(run, listed, complete=True, source="e.json")
+    first = run.cases[0]
+    assert first.status == ktap.FAIL and "no expectation for this case in e.json" in first.reason
+    assert all(c.status in ktap.GOOD for c in run.cases[1:])
+
+
+def test_expectation_values_parsed():
+    assert verdict.parse_expectation("pass") == ("pass", None)
+    assert verdict.parse_expectation("skip: no edu") == ("skip", "no edu")
+    assert verdict.parse_expectation("maybe") is None
