@@ -201,7 +201,16 @@ fuzz: $(FUZZ_BIN)
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/fuzz/corpus tests/fuzz/corpus
 
-test: $(BUILD)/.deps-ok $(ESP_IMG) $(USB_IMG) $(HOST_TESTS) $(FUZZ_BIN)
+# Linux's kunit_tool, from Debian's linux-source: make test checks every
+# kernel run's KTAP with it, as a parser independent of vtdlab's own.
+KUNIT_TARBALL := /usr/src/linux-source-6.12.tar.xz
+KUNIT_TOOL    := $(BUILD)/kunit/linux-source-6.12/tools/testing/kunit/kunit.py
+$(KUNIT_TOOL): | $(BUILD)/.deps-ok
+	@mkdir -p $(BUILD)/kunit
+	tar -xJf $(KUNIT_TARBALL) -C $(BUILD)/kunit --wildcards 'linux-source-6.12/tools/testing/kunit/*'
+	@touch $@
+
+test: $(BUILD)/.deps-ok $(ESP_IMG) $(USB_IMG) $(HOST_TESTS) $(FUZZ_BIN) $(KUNIT_TOOL)
 	$(PYTHON) tools/run-tests
 
 clean:
