@@ -11,6 +11,9 @@ struct flag_name {
     uint64_t bit;
 };
 static const struct flag_name trace_flags[] = { { "qi", TRACE_QI }, { "mmio", TRACE_MMIO }, { NULL, 0 } };
+static const struct flag_name inject_flags[] = {
+    { "ap-fault", INJECT_AP_FAULT }, { "ap-hang", INJECT_AP_HANG }, { NULL, 0 }
+};
 static const struct flag_name reclaim_choices[] = {
     { "none", RECLAIM_CHOICE_NONE }, { "sync", RECLAIM_CHOICE_SYNC }, { NULL, 0 }
 };
@@ -33,6 +36,7 @@ static const struct opt opts[] = {
     { "trace", OPT_FLAGS, offsetof(struct cmdline, trace), 0, 0, trace_flags },
     { "reclaim", OPT_CHOICE, offsetof(struct cmdline, reclaim), 0, 0, reclaim_choices },
     { "cpus", OPT_UINT, offsetof(struct cmdline, cpus), 1, CMDLINE_MAX_CPUS, NULL },
+    { "inject", OPT_FLAGS, offsetof(struct cmdline, inject), 0, 0, inject_flags },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 

@@ -16,6 +16,7 @@ struct cmdline {
     uint64_t trace;                /* TRACE_* bits */
     uint64_t reclaim;              /* RECLAIM_CHOICE_*: the policy for freeing page-table pages */
     uint64_t cpus;                 /* CPUs to bring up, boot CPU included; 0: every one listed */
+    uint64_t inject;               /* INJECT_* bits: bring-up failures on purpose, for bad-input tests */
 };
 
 /* reclaim=none|sync (mm/reclaim.h has what each means). */
@@ -29,6 +30,11 @@ enum { RECLAIM_CHOICE_NONE = 0, RECLAIM_CHOICE_SYNC = 1 };
 
 /* The most CPUs cpus= may ask for (SMP_MAX_CPUS, kernel/smp.h). */
 #define CMDLINE_MAX_CPUS 32
+
+/* inject=ap-fault,ap-hang: the first AP faults during bring-up, or never
+ * reports in (the kernel must report it and go on without it). */
+#define INJECT_AP_FAULT (1u << 0)
+#define INJECT_AP_HANG  (1u << 1)
 
 #define CMDLINE_DEFAULT_TESTS      "*"
 #define CMDLINE_DEFAULT_TIMEOUT_MS 10000

@@ -72,7 +72,7 @@ void kmain(struct boot_info *bi_phys)
     apic_init();
     apic_timer_start(TIMER_HZ, timer_tick);
     report_platform(bi, acpi_problem);
-    unsigned ncpu = smp_start_aps(bi, (unsigned)cmd.cpus);
+    unsigned ncpu = smp_start_aps(bi, (unsigned)cmd.cpus, (unsigned)cmd.inject);
     printk("# vtdlab: smp: %u of %u listed CPUs online, %s, APs started in %lu us\n", ncpu, smp_listed_count(),
            apic_x2apic() ? "x2APIC" : "xAPIC", smp_bringup_us());
     int npci = pci_init();

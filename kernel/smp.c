@@ -82,6 +82,9 @@ static uint64_t bsp_cr4;
 /* Read by ap_entry64 and ap_main for the one AP being started. */
 uint64_t ap_boot_cr3, ap_boot_stack;
 static unsigned ap_boot_cpu;
+static unsigned ap_boot_inject;   /* INJECT_AP_*, for this AP */
+/* An address nothing maps: the injected bring-up fault. */
+#define UNMAPPED_ADDRESS 0xffff800000000000ul
 static uint64_t ap_boot_ist[IST_COUNT];
 
 static struct cpu *this_cpu(void) { return &cpus[smp_cpu_id()]; }
@@ -346,6 +349,13 @@ void ap_main(void)
     set_gs_base(c);
     write_cr4(bsp_cr4);
     idt_load();
+    if (ap_boot_inject & INJECT_AP_FAULT)
+        (void)*(volatile uint64_t *)UNMAPPED_ADDRESS;
+    if (ap_boot_inject & INJECT_AP_HANG)
+        for (;;) {
+            irq_disable();
+            __asm__ volatile("hlt");
+        }
     apic_init_ap();
     uint32_t seen = apic_id();
     if (seen != c->apic_id) {
@@ -399,7 +409,7 @@ static int setup_trampoline(uint64_t pa)
     return 0;
 }
 
-static int start_one(unsigned id, uint32_t apic, uint8_t vector)
+static int start_one(unsigned id, uint32_t apic, uint8_t vector, unsigned inject)
 {
     struct cpu *c = &cpus[id];
     uint64_t stack = kstack_alloc(AP_STACK_SIZE);
@@ -414,6 +424,7 @@ static int start_one(unsigned id, uint32_t apic, uint8_t vector)
     c->local.id = id;
     c->apic_id = apic;
     ap_boot_cpu = id;
+    ap_boot_inject = inject;
     ap_boot_cr3 = read_cr3();
     ap_boot_stack = stack;
     store_release(&c->state, CPU_BOOTING);
@@ -440,7 +451,7 @@ static int start_one(unsigned id, uint32_t apic, uint8_t vector)
     return -E_TIMEDOUT;
 }
 
-unsigned smp_start_aps(const struct boot_info *bi, unsigned max_cpus)
+unsigned smp_start_aps(const struct boot_info *bi, unsigned max_cpus, unsigned inject)
 {
     irq_set_handler(VEC_IPI_CALL, call_irq);
     irq_set_handler(VEC_IPI_WAKE, wake_irq);
@@ -476,10 +487,13 @@ unsigned smp_start_aps(const struct boot_info *bi, unsigned max_cpus)
     for (unsigned i = 0; i < listed_count && next < want; i++) {
         if (ids[i] == cpus[SMP_BOOT_CPU].apic_id)
             continue;
-        if (!start_one(next, ids[i], (uint8_t)(tpa >> PAGE_SHIFT))) {
+        if (inject)
+            printk("# vtdlab: smp: injecting a bring-up failure (inject=0x%x) into APIC id %u\n", inject, ids[i]);
+        if (!start_one(next, ids[i], (uint8_t)(tpa >> PAGE_SHIFT), inject)) {
             next++;
             atomic_add(&online_count, 1);
         }
+        inject = 0; /* the first AP only */
     }
     bringup_us = clock_us() - t0;
     return online_count;

@@ -33,8 +33,9 @@ void smp_init_bsp(void);
 /* Starts the APs the MADT lists as enabled, at most max_cpus CPUs in all
  * (0: every one), through the start page the loader reserved. A CPU that
  * does not come up in time, or faults on the way, is reported by APIC id
- * and left out. Returns the number of CPUs online. */
-unsigned smp_start_aps(const struct boot_info *bi, unsigned max_cpus);
+ * and left out; inject (INJECT_AP_*, cmdline.h) makes the first AP do so on
+ * purpose. Returns the number of CPUs online. */
+unsigned smp_start_aps(const struct boot_info *bi, unsigned max_cpus, unsigned inject);
 
 unsigned smp_online_count(void);
 int smp_cpu_online(unsigned cpu);

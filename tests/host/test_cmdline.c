@@ -51,7 +51,8 @@ static void expect_error(const char *line, const char *fragment)
 static void bad_input_is_named(void **state)
 {
     expect_error("tests=* bogus=1", "unknown key 'bogus'");
-    expect_error("tests=* bogus=1", "known: tests, timeout_ms, seed, resume, trace, reclaim, cpus");
+    expect_error("tests=* bogus=1", "known: tests, timeout_ms, seed, resume, trace, reclaim, cpus, inject");
+    expect_error("inject=everything", "does not know 'everything' (known: ap-fault, ap-hang)");
     expect_error("cpus=0", "'cpus' is out of range (1..32): '0'");
     expect_error("cpus=33", "out of range (1..32)");
     expect_error("trace=qi,everything", "does not know 'everything'");

@@ -79,3 +79,19 @@ def test_more_cpus_than_listed_starts_those_there_are(tmp_path, capsys):
     text = log.read_text()
     assert "cpus=8 asked for, the MADT lists 2 enabled: starting 2" in text
     assert "2 of 2 listed CPUs online" in text
+
+
+@pytest.mark.parametrize("inject,message", [
+    ("ap-fault", "cpu 1 (APIC id 1) faulted during bring-up: #PF page fault"),
+    ("ap-hang", "APIC id 1 did not come up within 200 ms of its start-up IPIs; left out"),
+])
+def test_an_ap_that_fails_to_start_is_reported_and_left_out(tmp_path, capsys, inject, message):
+    log = tmp_path / "serial.log"
+    rc, out = run_cli(["--cmdline", f"inject={inject}", "--tests", "boot.memory_map,smp.cpus_online*",
+                       "--log", str(log)], capsys)
+    text = log.read_text()
+    assert message in text
+    assert "1 of 2 listed CPUs online" in text
+    # the run went on to its end: the other case ran, the CPU check failed
+    assert "ok 1 memory_map" in text and "not ok 1 cpus_online_match_madt_and_cmdline" in text
+    assert rc == 1
