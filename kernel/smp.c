@@ -413,7 +413,7 @@ static int start_one(unsigned id, uint32_t apic, uint8_t vector, unsigned inject
 {
     struct cpu *c = &cpus[id];
     uint64_t stack = kstack_alloc(AP_STACK_SIZE);
-    uint64_t ist = pages_alloc_contig((unsigned)(IST_COUNT * AP_IST_STACK_SIZE / PAGE_SIZE));
+    uint64_t ist = pages_alloc_contig((unsigned)(IST_COUNT * AP_IST_STACK_SIZE / PAGE_SIZE), 1);
     if (!stack || !ist) {
         printk("# vtdlab: smp: no memory for the stacks of APIC id %u; left out\n", apic);
         return -E_NOMEM;

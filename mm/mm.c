@@ -84,10 +84,10 @@ uint64_t page_alloc(void)
     return pfn << PAGE_SHIFT;
 }
 
-uint64_t pages_alloc_contig(unsigned pages)
+uint64_t pages_alloc_contig(unsigned pages, unsigned align_pages)
 {
     spin_lock(&frames_lock);
-    uint64_t pfn = frame_alloc_contig(&frames, pages, 1);
+    uint64_t pfn = frame_alloc_contig(&frames, pages, align_pages);
     spin_unlock(&frames_lock);
     if (pfn == FRAME_NONE)
         return 0;
@@ -304,7 +304,7 @@ static void *map_phys(uint64_t pa, uint64_t size, uint64_t attrs)
 
 uint64_t kstack_alloc(uint64_t size)
 {
-    uint64_t pa = pages_alloc_contig((unsigned)(size / PAGE_SIZE));
+    uint64_t pa = pages_alloc_contig((unsigned)(size / PAGE_SIZE), 1);
     if (!pa)
         return 0;
     uint8_t *va = map_phys(pa, size, PTE_RW | PTE_NX);

@@ -20,8 +20,9 @@ uint64_t virt_to_phys(const void *va);
 /* Data frames (zeroed); 0 when none is left. */
 uint64_t page_alloc(void);
 void page_free(uint64_t pa);
-/* pages physically contiguous frames (zeroed); 0 when there is no run. */
-uint64_t pages_alloc_contig(unsigned pages);
+/* pages physically contiguous frames (zeroed), the first a multiple of
+ * align_pages frames; 0 when there is no such run. */
+uint64_t pages_alloc_contig(unsigned pages, unsigned align_pages);
 /* Takes that very frame if it is free (tests that hand a just-freed frame
  * to a new owner): 0 or -E_BUSY. */
 int page_take_specific(uint64_t pa);
@@ -34,6 +35,9 @@ uint64_t kstack_alloc(uint64_t size);
 /* Fault injection for tests: the allocation `skip` allocations from now
  * fails once (page_alloc returns 0). */
 void mm_inject_page_alloc_failure(unsigned skip);
+/* The live pool itself, unlocked: for the boot and mm suites' checks of
+ * its bookkeeping, which run while no other CPU allocates. Everything else
+ * goes through the locked calls above. */
 struct frame_pool *mm_frames(void);
 
 /* Page-table pages: every one the kernel allocates comes from here, and

@@ -96,8 +96,8 @@ static void kva_tables_shared_and_released(struct test *t)
 static void kva_2m_leaf(struct test *t)
 {
     const uint64_t frames_2m = pt_leaf_size(PT_LEVEL_PD) / PAGE_SIZE;
-    uint64_t pfn = frame_alloc_contig(mm_frames(), frames_2m, frames_2m);
-    if (pfn == FRAME_NONE)
+    uint64_t pfn = pages_alloc_contig((unsigned)frames_2m, (unsigned)frames_2m) >> PAGE_SHIFT;
+    if (!pfn)
         test_skip(t, "no 2 MiB of aligned contiguous free frames");
     uint64_t pa = pfn << PAGE_SHIFT, va = kva_slot(2);
     struct pt_page_stats s0 = pt_page_stats();
@@ -112,7 +112,7 @@ static void kva_2m_leaf(struct test *t)
     ASSERT_EQ(t, kva_unmap(va), 0);
     EXPECT_EQ(t, pt_page_stats().freed - s0.freed, 1);
     for (uint64_t i = 0; i < frames_2m; i++)
-        frame_free(mm_frames(), pfn + i);
+        page_free((pfn + i) << PAGE_SHIFT);
 }
 
 /* A 1 GiB leaf over the start of physical memory, read only: the word at a

@@ -86,10 +86,11 @@ static void run_scenario(struct test *t, enum reclaim_policy policy, struct outc
     page_free(data); /* the owner lets go of its page, as after vunmap */
 
     /* Someone else gets every freed frame and fills it with canaries. */
+    uint8_t taken[sizeof(freed) / sizeof(freed[0])] = { 0 };
     for (unsigned i = 0; i < nfreed; i++) {
-        uint64_t pfn = freed[i] >> PAGE_SHIFT;
-        if (frame_alloc_specific(mm_frames(), pfn))
+        if (page_take_specific(freed[i]))
             continue;
+        taken[i] = 1;
         uint64_t *p = phys_to_virt(freed[i]);
         for (size_t w = 0; w < PAGE_SIZE / sizeof(*p); w++)
             p[w] = CANARY_WORD;
@@ -111,8 +112,8 @@ static void run_scenario(struct test *t, enum reclaim_policy policy, struct outc
               nfreed, o->stale_pa, o->faults, o->freed_before_flush, o->flushes);
 
     for (unsigned i = 0; i < nfreed; i++)
-        if (!frame_is_free(mm_frames(), freed[i] >> PAGE_SHIFT))
-            frame_free(mm_frames(), freed[i] >> PAGE_SHIFT);
+        if (taken[i])
+            page_free(freed[i]);
     ASSERT_EQ(t, kva_unmap(VA_PATTERN), 0);
     page_free(pattern);
     fixture_sva_down(t, &sf);

@@ -231,6 +231,95 @@ static void counter_without_the_lock_loses_updates(struct test *t)
                 LOCK_ITERATIONS);
 }
 
+/* ------------------------------------------------------------ sequence counter */
+
+#define SEQ_WRITES 4000u
+/* Fewer reads than this through the counter would show nothing. */
+#define SEQ_MIN_READS 100u
+
+/* The writer keeps a == b except between its two stores; a reader that
+ * sees them differ read a torn update. */
+struct seq_pair {
+    struct seqcount seq;
+    volatile uint64_t a, b;
+    unsigned reading, done;
+    uint64_t reads, torn;
+    int use_seq;
+};
+
+static void seq_parts(struct test *t, unsigned index, void *arg)
+{
+    struct seq_pair *p = arg;
+    if (index == 0) {
+        /* Writes start once the reader reads, so the two overlap. */
+        ASSERT_TRUE(t, WAIT_UNTIL(load_acquire(&p->reading), STAGE_WAIT_US), "the reader did not start");
+        for (uint64_t v = 1; v <= SEQ_WRITES; v++) {
+            if (p->use_seq)
+                seq_write_begin(&p->seq);
+            p->a = v;
+            for (unsigned w = 0; w < RACE_WINDOW; w++)
+                cpu_relax();
+            p->b = v;
+            if (p->use_seq)
+                seq_write_end(&p->seq);
+            /* A pause between updates too: under icount the reader then
+             * also runs while the pair is whole. */
+            cpu_relax();
+        }
+        store_release(&p->done, 1);
+        return;
+    }
+    if (index != 1)
+        return;
+    struct deadline d = deadline_after_us(STAGE_WAIT_US);
+    store_release(&p->reading, 1);
+    while (!load_acquire(&p->done) && !deadline_passed(d)) {
+        uint64_t a, b;
+        if (p->use_seq) {
+            uint32_t s;
+            do {
+                s = seq_read_begin(&p->seq);
+                a = p->a;
+                b = p->b;
+            } while (seq_read_retry(&p->seq, s));
+        } else {
+            a = p->a;
+            b = p->b;
+        }
+        p->reads++;
+        p->torn += a != b;
+        /* Under icount QEMU hands the host thread to the next vCPU on a
+         * PAUSE: without one this loop would starve the writer there. */
+        cpu_relax();
+    }
+}
+
+static uint64_t torn_reads(struct test *t, int use_seq)
+{
+    need_two(t);
+    static struct seq_pair p;
+    memset(&p, 0, sizeof(p));
+    p.use_seq = use_seq;
+    test_run_on_cpus(t, 2, seq_parts, &p);
+    test_diag(t, "%u writes, %lu reads %s the sequence counter: %lu torn", SEQ_WRITES, p.reads,
+              use_seq ? "through" : "without", p.torn);
+    test_metric(t, "torn_reads", p.torn, "reads");
+    EXPECT_TRUE(t, p.reads >= SEQ_MIN_READS, "the reader read only %lu times", p.reads);
+    return p.torn;
+}
+
+static void seqcount_reader_never_sees_a_torn_update(struct test *t)
+{
+    EXPECT_EQ(t, torn_reads(t, 1), 0);
+}
+
+
+/* The negative control: the same reader without the counter does. */
+static void reader_without_seqcount_sees_torn_updates(struct test *t)
+{
+    EXPECT_TRUE(t, torn_reads(t, 0) > 0, "no torn read in %u unsynchronised writes", SEQ_WRITES);
+}
+
 /* ------------------------------------------------------------ TLB shootdown */
 
 struct remap {
@@ -542,6 +631,8 @@ TEST_SUITE(smp, 12, 0,
            TEST(cpus_make_progress_side_by_side),
            TEST(lock_keeps_a_shared_counter_exact),
            TEST(counter_without_the_lock_loses_updates),
+           TEST(seqcount_reader_never_sees_a_torn_update),
+           TEST(reader_without_seqcount_sees_torn_updates),
            TEST(remap_without_shootdown_leaves_the_old_frame_cached),
            TEST(remap_with_shootdown_reaches_the_new_frame),
            TEST(frame_allocator_hands_each_frame_once),

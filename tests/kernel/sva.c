@@ -70,15 +70,15 @@ static void dma_through_kernel_va_2m(struct test *t)
     struct sva_fixture sf;
     fixture_sva_up(t, &sf, SVA_PASID, 0);
     const uint64_t frames = pt_leaf_size(PT_LEVEL_PD) / PAGE_SIZE;
-    uint64_t pfn = frame_alloc_contig(mm_frames(), frames, frames);
-    ASSERT_TRUE(t, pfn != FRAME_NONE, "no 2 MiB of aligned free frames");
+    uint64_t pfn = pages_alloc_contig((unsigned)frames, (unsigned)frames) >> PAGE_SHIFT;
+    ASSERT_TRUE(t, pfn, "no 2 MiB of aligned free frames");
     uint64_t base = pfn << PAGE_SHIFT, va = SVA_SLOT(1), off = pt_leaf_size(PT_LEVEL_PD) - 2 * PAGE_SIZE;
     ASSERT_EQ(t, kva_map(va, base, PT_LEVEL_PD, PTE_RW | PTE_NX), 0);
     roundtrip(t, &sf.fx.edu, va + off, base + off, va + off + PAGE_SIZE, base + off + PAGE_SIZE);
     ASSERT_EQ(t, kva_unmap(va), 0);
     fixture_sva_down(t, &sf);
     for (uint64_t i = 0; i < frames; i++)
-        frame_free(mm_frames(), pfn + i);
+        page_free((pfn + i) << PAGE_SHIFT);
 }
 
 static void dma_through_kernel_va_1g(struct test *t)

@@ -73,15 +73,15 @@ static void dma_through_a_2m_leaf(struct test *t)
     if (!(CAP_SLLPS(fx.u.cap) & SLLPS_2M))
         test_skip(t, "the unit has no 2 MiB second-stage pages (CAP.SLLPS bit 0)");
     const uint64_t frames = pt_leaf_size(PT_LEVEL_PD) / PAGE_SIZE;
-    uint64_t pfn = frame_alloc_contig(mm_frames(), frames, frames);
-    ASSERT_TRUE(t, pfn != FRAME_NONE, "no 2 MiB of aligned free frames");
+    uint64_t pfn = pages_alloc_contig((unsigned)frames, (unsigned)frames) >> PAGE_SHIFT;
+    ASSERT_TRUE(t, pfn, "no 2 MiB of aligned free frames");
     uint64_t base = pfn << PAGE_SHIFT;
     /* the last two pages of the leaf: offsets above 1 MiB must translate too */
     roundtrip(t, &fx, PT_LEVEL_PD, base + pt_leaf_size(PT_LEVEL_PD) - 2 * PAGE_SIZE,
               base + pt_leaf_size(PT_LEVEL_PD) - PAGE_SIZE, base);
     fixture_down(t, &fx);
     for (uint64_t i = 0; i < frames; i++)
-        frame_free(mm_frames(), pfn + i);
+        page_free((pfn + i) << PAGE_SHIFT);
 }
 
 /* A 1 GiB leaf over physical 0-1 GiB: the pages DMA'd are ordinary frames
