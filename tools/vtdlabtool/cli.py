@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -79,6 +80,29 @@ def cmd_run(a) -> int:
     base_cmdline = " ".join(x for x in (f"tests={a.tests}" if a.tests else "", a.cmdline or "") if x)
     source = a.image or (qemu.USB_IMAGE if a.usb else qemu.ESP_IMAGE)
     workdir = tempfile.mkdtemp(prefix="vtdlab-run-", dir=qemu.BUILD if os.path.isdir(qemu.BUILD) else None)
+    try:
+        return _run_boots(a, profile, firmware, expected, base_cmdline, source, workdir)
+    finally:
+        _clean_workdir(workdir, keep_logs=not a.log)
+
+
+def _clean_workdir(workdir: str, keep_logs: bool) -> None:
+    """A run's copy of the image and its cmdline go on every exit path;
+    the serial logs stay only where no --log was asked for (they are the
+    run's only record then)."""
+    for name in os.listdir(workdir):
+        if keep_logs and name.startswith("serial.log"):
+            continue
+        path = os.path.join(workdir, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
+    if not os.listdir(workdir):
+        os.rmdir(workdir)
+
+
+def _run_boots(a, profile, firmware, expected, base_cmdline, source, workdir) -> int:
     log_path = a.log or os.path.join(workdir, "serial.log")
     run = verdict.RunResult(profile=a.profile)
     start = time.monotonic()
