@@ -1,9 +1,12 @@
 """Bad input on a real boot: a corrupt or missing kernel on the ESP, an
 unknown cmdline key. Each must end in one clear message and a non-zero exit,
 quickly, never a hang. Needs QEMU and build/esp.img (make)."""
+import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -95,3 +98,47 @@ def test_an_ap_that_fails_to_start_is_reported_and_left_out(tmp_path, capsys, in
     # the run went on to its end: the other case ran, the CPU check failed
     assert "ok 1 memory_map" in text and "not ok 1 cpus_online_match_madt_and_cmdline" in text
     assert rc == 1
+
+
+def _qemu_children(pid):
+    """QEMU processes whose parent is pid (alive, not zombies)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(d))
+    return out
+
+
+@pytest.mark.parametrize("sig", ["INT", "TERM"])
+def test_a_signal_stops_qemu_and_still_writes_the_reports(tmp_path, sig):
+    report = tmp_path / "r.json"
+    junit = tmp_path / "r.xml"
+    tool = os.path.join(os.path.dirname(qemu.__file__), "..", "vtdlab")
+    p = subprocess.Popen([sys.executable, tool, "run", "-q", "--profile", "no-iommu", "--json", str(report),
+                          "--junit", str(junit)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + QUICK_S
+    while not _qemu_children(p.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _qemu_children(p.pid), "QEMU never started"
+    p.send_signal(getattr(signal, f"SIG{sig}"))
+    assert p.wait(timeout=QUICK_S) == 1
+    assert not _qemu_children(p.pid)
+    doc = json.loads(report.read_text())
+    assert doc["verdict"] == "fail"
+    assert any(f"interrupted by SIG{sig}" in x for x in doc["problems"])
+    assert f"interrupted by SIG{sig}" in junit.read_text()
+
+
+def test_the_deadline_bounds_the_whole_run(tmp_path, capsys):
+    report = tmp_path / "r.json"
+    rc, out = run_cli(["--deadline", "0.5", "--json", str(report)], capsys)
+    assert rc == 1
+    doc = json.loads(report.read_text())
+    assert any("passed its --deadline of 0.5 s" in x for x in doc["problems"]), doc["problems"]

@@ -83,68 +83,89 @@ def cmd_run(a) -> int:
     try:
         return _run_boots(a, profile, firmware, expected, base_cmdline, source, workdir)
     finally:
-        _clean_workdir(workdir, keep_logs=not a.log)
+        # The run's copy of the image goes on every exit path.
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _clean_workdir(workdir: str, keep_logs: bool) -> None:
-    """A run's copy of the image and its cmdline go on every exit path;
-    the serial logs stay only where no --log was asked for (they are the
-    run's only record then)."""
-    for name in os.listdir(workdir):
-        if keep_logs and name.startswith("serial.log"):
-            continue
-        path = os.path.join(workdir, name)
-        if os.path.isdir(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            os.unlink(path)
-    if not os.listdir(workdir):
-        os.rmdir(workdir)
+def _default_log(profile: str) -> str:
+    """Without --log, the latest run of each profile keeps its log here."""
+    d = os.path.join(qemu.BUILD if os.path.isdir(qemu.BUILD) else tempfile.gettempdir(), "runs")
+    os.makedirs(d, exist_ok=True)
+    return os.path.join(d, f"{profile}.log")
 
 
 def _run_boots(a, profile, firmware, expected, base_cmdline, source, workdir) -> int:
-    log_path = a.log or os.path.join(workdir, "serial.log")
+    """Boots until the run is complete (resuming after a crashed case); the
+    JUnit and JSON reports are written however it ends, with the reason."""
+    log_path = a.log or _default_log(a.profile)
     run = verdict.RunResult(profile=a.profile)
     start = time.monotonic()
+    deadline = start + a.deadline if a.deadline else None
     resume = 0
+    exit_code = None   # set when the run could not go on: setup or loader error
     show = (lambda line: print(line, flush=True)) if not a.quiet else None
-    for boot_no in range(1, MAX_BOOTS + 1):
-        cmdline = " ".join(x for x in (base_cmdline, f"resume={resume}" if resume else "") if x)
-        try:
-            image = qemu.prepare_image(source, workdir, cmdline, a.usb)
-        except qemu.SetupError as e:
-            _err(str(e))
-            return EXIT_SETUP
-        cmd = qemu.build_command(profile, firmware, image, a.usb, a.qemu_arg)
-        if a.verbose:
-            print("vtdlab: " + " ".join(shlex.quote(x) for x in cmd), file=sys.stderr)
-        this_log = log_path if boot_no == 1 else f"{log_path}.boot{boot_no}"
-        boot = qemu.run_boot(cmd, this_log, a.timeout, a.silence, show)
-        log = ktap.parse(boot.text)
-        if boot.exit_code not in (qemu.EXIT_DONE, qemu.EXIT_BAD_CMDLINE, qemu.EXIT_PANIC, 0) \
-                and not log.started and boot.stderr.strip():
-            _err(f"QEMU failed (exit {boot.exit_code}): {boot.stderr.strip().splitlines()[-1]}")
-            return EXIT_SETUP
-        if log.cmdline_error:
-            _err(f"the kernel rejected the cmdline '{cmdline}': {log.cmdline_error}")
-            return EXIT_SETUP
-        if log.loader_error:
-            _err(f"the UEFI loader stopped: {log.loader_error} (log: {this_log})")
-            return EXIT_FAILED
-        problem = verdict.boot_problem(log, boot.exit_code, boot.hang)
-        resume = verdict.add_boot(run, log, boot_no, problem)
-        if resume is None:
-            break
-        print(f"vtdlab: boot {boot_no} crashed in {log.running} ({problem}); "
-              f"rebooting to go on from case {resume}", file=sys.stderr)
-    else:
-        run.problems.append(f"gave up after {MAX_BOOTS} boots")
+
+    def stop(problem: str, code: int, message: Optional[str] = None) -> None:
+        nonlocal exit_code
+        _err(message or problem)
+        run.problems.append(problem)
+        exit_code = code
+
+    try:
+        for boot_no in range(1, MAX_BOOTS + 1):
+            cmdline = " ".join(x for x in (base_cmdline, f"resume={resume}" if resume else "") if x)
+            timeout = a.timeout
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.monotonic())
+                if timeout <= 0:
+                    run.problems.append(f"the run passed its --deadline of {a.deadline:g} s")
+                    break
+            try:
+                image = qemu.prepare_image(source, workdir, cmdline, a.usb)
+            except qemu.SetupError as e:
+                stop(str(e), EXIT_SETUP)
+                break
+            cmd = qemu.build_command(profile, firmware, image, a.usb, a.qemu_arg)
+            if a.verbose:
+                print("vtdlab: " + " ".join(shlex.quote(x) for x in cmd), file=sys.stderr)
+            this_log = log_path if boot_no == 1 else f"{log_path}.boot{boot_no}"
+            boot = qemu.run_boot(cmd, this_log, timeout, a.silence, show)
+            log = ktap.parse(boot.text)
+            if boot.exit_code not in (qemu.EXIT_DONE, qemu.EXIT_BAD_CMDLINE, qemu.EXIT_PANIC, 0) \
+                    and not log.started and boot.stderr.strip():
+                stop(f"QEMU failed (exit {boot.exit_code}): {boot.stderr.strip().splitlines()[-1]}", EXIT_SETUP)
+                break
+            if log.cmdline_error:
+                stop(f"the kernel rejected the cmdline '{cmdline}': {log.cmdline_error}", EXIT_SETUP)
+                break
+            if log.loader_error:
+                stop(f"the UEFI loader stopped: {log.loader_error}", EXIT_FAILED,
+                     f"the UEFI loader stopped: {log.loader_error} (log: {this_log})")
+                break
+            if boot.hang and deadline is not None and time.monotonic() >= deadline:
+                boot.hang = f"the run passed its --deadline of {a.deadline:g} s"
+            problem = verdict.boot_problem(log, boot.exit_code, boot.hang)
+            resume = verdict.add_boot(run, log, boot_no, problem)
+            if resume is None:
+                break
+            print(f"vtdlab: boot {boot_no} crashed in {log.running} ({problem}); "
+                  f"rebooting to go on from case {resume}", file=sys.stderr)
+        else:
+            run.problems.append(f"gave up after {MAX_BOOTS} boots")
+    except qemu.Interrupted as e:
+        run.problems.append(f"interrupted by {e} before the run ended (QEMU stopped)")
+        exit_code = EXIT_FAILED
     run.seconds = time.monotonic() - start
-    verdict.apply_expectations(run, expected, complete=bool(a.expect), source=a.expect or "")
+    verdict.apply_expectations(run, expected, complete=bool(a.expect) and exit_code is None,
+                               source=a.expect or "")
     if not run.cases and not run.problems:
         run.problems.append("no test case ran")
     _write(a.junit, verdict.to_junit(run))
     _write(a.json, verdict.to_json(run))
+    if exit_code is not None:
+        if not a.quiet:
+            summarize(run)
+        return exit_code
     if not a.quiet or not run.ok:
         print(f"vtdlab: serial log: {log_path}")
     summarize(run)
@@ -287,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--expect", help="JSON {suite.case: outcome or 'skip: reason prefix'} that every case "
                    "run must be listed in and end as")
     r.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="limit for one boot, seconds")
+    r.add_argument("--deadline", type=float, help="limit for the whole run, every boot of it, seconds")
     r.add_argument("--silence", type=float, default=DEFAULT_SILENCE_S,
                    help="a boot with no console output for this long is a hang, seconds")
     r.add_argument("--usb", action="store_true", help="boot the USB image (make image) through usb-storage")
@@ -341,7 +363,11 @@ def _bind_qemu_args(argv: List[str]) -> List[str]:
 
 def main(argv: List[str]) -> int:
     a = build_parser().parse_args(_bind_qemu_args(argv))
+    old = qemu.install_signal_handlers()
     try:
         return a.func(a)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, qemu.Interrupted) as e:
+        _err(f"interrupted ({e or 'SIGINT'})")
         return EXIT_FAILED
+    finally:
+        qemu.restore_signal_handlers(old)

@@ -1,8 +1,10 @@
 """Profiles, firmware, boot images and one QEMU boot with its watchdogs."""
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
 import selectors
 import shutil
 import subprocess
@@ -128,6 +130,39 @@ class Boot:
 LOADER_ERROR_MARK = "vtdlab-boot: error:"
 
 
+class Interrupted(Exception):
+    """SIGINT or SIGTERM while a run was under way (see install_signal_handlers)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def install_signal_handlers() -> dict:
+    """SIGINT and SIGTERM become Interrupted, so every `finally` runs: QEMU is
+    killed and the reports are written. Returns the handlers replaced."""
+    def handler(signum, frame):
+        raise Interrupted(signum)
+    return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+
+def restore_signal_handlers(old: dict) -> None:
+    for s, h in old.items():
+        signal.signal(s, h)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the QEMU child before exec: the kernel kills it if the tool dies
+    (even by SIGKILL), so no QEMU outlives its run."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def run_boot(cmd: List[str], log_path: str, timeout_s: float, silence_s: float,
              on_line: Optional[Callable[[str], None]] = None) -> Boot:
     """Runs QEMU, streams the serial console line by line into log_path
@@ -137,54 +172,70 @@ def run_boot(cmd: List[str], log_path: str, timeout_s: float, silence_s: float,
     start = time.monotonic()
     stderr_path = log_path + ".qemu-stderr"
     lines: List[str] = []
-    first_ktap = None
-    hang = None
     with open(log_path, "w") as log, open(stderr_path, "w") as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
-        sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        buf = b""
-        last_output = time.monotonic()
-        while True:
-            now = time.monotonic()
-            if now - start > timeout_s:
-                hang = f"the boot ran past its {timeout_s:.0f} s limit"
-            elif now - last_output > silence_s:
-                hang = f"no console output for {silence_s:.0f} s"
-            if hang:
-                proc.kill()
-                break
-            if not sel.select(timeout=0.2):
-                if proc.poll() is not None:
-                    break
-                continue
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            last_output = time.monotonic()
-            buf += chunk
-            while b"\n" in buf:
-                raw, buf = buf.split(b"\n", 1)
-                line = clean_line(raw.decode("utf-8", "replace"))
-                if first_ktap is None and line.startswith("KTAP version"):
-                    first_ktap = time.monotonic() - start
-                lines.append(line)
-                log.write(line + "\n")
-                log.flush()
-                if on_line:
-                    on_line(line)
-                if LOADER_ERROR_MARK in line:
-                    proc.kill()
-        if buf:
-            lines.append(buf.decode("utf-8", "replace"))
-            log.write(lines[-1] + "\n")
-        sel.close()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                                preexec_fn=_die_with_parent)
+        try:
+            boot = _stream(proc, log, lines, start, timeout_s, silence_s, on_line)
+        except BaseException:
+            # An interrupt, or the tool's own error: QEMU goes with it.
+            proc.kill()
+            proc.wait()
+            raise
         try:
             code = proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
             code = proc.wait()
+    first_ktap, hang = boot
     with open(stderr_path) as f:
         stderr = f.read()
     return Boot("\n".join(lines) + "\n", None if hang else code, hang, time.monotonic() - start,
                 first_ktap, stderr)
+
+
+def _stream(proc, log, lines: List[str], start: float, timeout_s: float, silence_s: float,
+            on_line: Optional[Callable[[str], None]]):
+    """The console of one boot into lines and the log; (first KTAP time,
+    why it was stopped as a hang or None)."""
+    first_ktap = None
+    hang = None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    buf = b""
+    last_output = time.monotonic()
+    while True:
+        now = time.monotonic()
+        if now - start > timeout_s:
+            hang = f"the boot ran past its {timeout_s:.0f} s limit"
+        elif now - last_output > silence_s:
+            hang = f"no console output for {silence_s:.0f} s"
+        if hang:
+            proc.kill()
+            break
+        if not sel.select(timeout=0.2):
+            if proc.poll() is not None:
+                break
+            continue
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:
+            break
+        last_output = time.monotonic()
+        buf += chunk
+        while b"\n" in buf:
+            raw, buf = buf.split(b"\n", 1)
+            line = clean_line(raw.decode("utf-8", "replace"))
+            if first_ktap is None and line.startswith("KTAP version"):
+                first_ktap = time.monotonic() - start
+            lines.append(line)
+            log.write(line + "\n")
+            log.flush()
+            if on_line:
+                on_line(line)
+            if LOADER_ERROR_MARK in line:
+                proc.kill()
+    if buf:
+        lines.append(buf.decode("utf-8", "replace"))
+        log.write(lines[-1] + "\n")
+    sel.close()
+    return first_ktap, hang
