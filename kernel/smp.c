@@ -20,7 +20,7 @@
 #define INIT_DELAY_US      10000u
 #define SIPI_DELAY_US      200u
 /* How long an AP may take from its first start-up IPI to online. */
-#define AP_START_TIMEOUT_US 200000u
+#define AP_START_TIMEOUT_US 500000u
 #define CALL_TIMEOUT_US    1000000u
 #define RECALL_TIMEOUT_US  500000u
 #define SIPI_MAX_PAGE      0xffu       /* the vector is the start page number */

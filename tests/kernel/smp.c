@@ -22,8 +22,8 @@
 #define MIB2              (2ul << 20)
 /* kva slots (1 GiB each) of this suite, clear of mm's and sva's. */
 #define SMP_KVA_SLOT      200u
-#define TICK_WAIT_US      50000u
-#define MIN_TICKS         3u       /* 100 Hz for 50 ms: 5 expected */
+#define TICK_WAIT_US      100000u
+#define MIN_TICKS         3u       /* 100 Hz for 100 ms: 10 expected */
 #define LOCK_ITERATIONS   20000u
 /* Pauses between the load and the store of a shared counter: the window a
  * second CPU's update can fall into (a round-robin TCG vCPU switch too). */
