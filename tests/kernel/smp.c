@@ -183,6 +183,7 @@ static void cpus_make_progress_side_by_side(struct test *t)
 /* ------------------------------------------------------------ locks */
 
 struct counter_race {
+    struct barrier start;   /* every part starts counting together */
     struct spinlock lock;
     volatile uint64_t counter;
     int locked;
@@ -191,6 +192,7 @@ struct counter_race {
 static void increment(struct test *t, unsigned index, void *arg)
 {
     struct counter_race *r = arg;
+    barrier_wait(t, &r->start);
     for (unsigned i = 0; i < LOCK_ITERATIONS; i++) {
         if (r->locked)
             spin_lock(&r->lock);
@@ -206,7 +208,7 @@ static void increment(struct test *t, unsigned index, void *arg)
 static uint64_t race(struct test *t, unsigned n, int locked)
 {
     static struct counter_race r;
-    r = (struct counter_race){ SPINLOCK_INIT("smp torture"), 0, locked };
+    r = (struct counter_race){ { n, 0, 0 }, SPINLOCK_INIT("smp torture"), 0, locked };
     test_run_on_cpus(t, n, increment, &r);
     uint64_t want = (uint64_t)n * LOCK_ITERATIONS;
     test_diag(t, "%u CPUs x %u increments %s the lock: counter %lu, %lu lost", n, LOCK_ITERATIONS,
@@ -233,9 +235,14 @@ static void counter_without_the_lock_loses_updates(struct test *t)
 
 /* ------------------------------------------------------------ sequence counter */
 
-#define SEQ_WRITES 4000u
+/* The writer goes on until the reader has read this often (or the stage
+ * deadline passes): on a loaded host the two vCPU threads may not overlap
+ * for a while, and a control that only ran while the reader was off its
+ * CPU would show nothing. */
+#define SEQ_WRITES       4000u
+#define SEQ_TARGET_READS 20000u
 /* Fewer reads than this through the counter would show nothing. */
-#define SEQ_MIN_READS 100u
+#define SEQ_MIN_READS    100u
 
 /* The writer keeps a == b except between its two stores; a reader that
  * sees them differ read a torn update. */
@@ -243,7 +250,7 @@ struct seq_pair {
     struct seqcount seq;
     volatile uint64_t a, b;
     unsigned reading, done;
-    uint64_t reads, torn;
+    uint64_t writes, reads, torn;
     int use_seq;
 };
 
@@ -253,7 +260,8 @@ static void seq_parts(struct test *t, unsigned index, void *arg)
     if (index == 0) {
         /* Writes start once the reader reads, so the two overlap. */
         ASSERT_TRUE(t, WAIT_UNTIL(load_acquire(&p->reading), STAGE_WAIT_US), "the reader did not start");
-        for (uint64_t v = 1; v <= SEQ_WRITES; v++) {
+        struct deadline d = deadline_after_us(STAGE_WAIT_US);
+        for (uint64_t v = 1;; v++) {
             if (p->use_seq)
                 seq_write_begin(&p->seq);
             p->a = v;
@@ -265,13 +273,17 @@ static void seq_parts(struct test *t, unsigned index, void *arg)
             /* A pause between updates too: under icount the reader then
              * also runs while the pair is whole. */
             cpu_relax();
+            if (v >= SEQ_WRITES && (READ_ONCE(p->reads) >= SEQ_TARGET_READS || deadline_passed(d)))
+                break;
+            p->writes = v;
         }
         store_release(&p->done, 1);
         return;
     }
     if (index != 1)
         return;
-    struct deadline d = deadline_after_us(STAGE_WAIT_US);
+    /* Past the writer's own deadline: it stops first. */
+    struct deadline d = deadline_after_us(2 * STAGE_WAIT_US);
     store_release(&p->reading, 1);
     while (!load_acquire(&p->done) && !deadline_passed(d)) {
         uint64_t a, b;
@@ -286,7 +298,7 @@ static void seq_parts(struct test *t, unsigned index, void *arg)
             a = p->a;
             b = p->b;
         }
-        p->reads++;
+        WRITE_ONCE(p->reads, p->reads + 1);
         p->torn += a != b;
         /* Under icount QEMU hands the host thread to the next vCPU on a
          * PAUSE: without one this loop would starve the writer there. */
@@ -301,7 +313,7 @@ static uint64_t torn_reads(struct test *t, int use_seq)
     memset(&p, 0, sizeof(p));
     p.use_seq = use_seq;
     test_run_on_cpus(t, 2, seq_parts, &p);
-    test_diag(t, "%u writes, %lu reads %s the sequence counter: %lu torn", SEQ_WRITES, p.reads,
+    test_diag(t, "%lu writes, %lu reads %s the sequence counter: %lu torn", p.writes + 1, p.reads,
               use_seq ? "through" : "without", p.torn);
     test_metric(t, "torn_reads", p.torn, "reads");
     EXPECT_TRUE(t, p.reads >= SEQ_MIN_READS, "the reader read only %lu times", p.reads);
@@ -317,7 +329,7 @@ static void seqcount_reader_never_sees_a_torn_update(struct test *t)
 /* The negative control: the same reader without the counter does. */
 static void reader_without_seqcount_sees_torn_updates(struct test *t)
 {
-    EXPECT_TRUE(t, torn_reads(t, 0) > 0, "no torn read in %u unsynchronised writes", SEQ_WRITES);
+    EXPECT_TRUE(t, torn_reads(t, 0) > 0, "no torn read of unsynchronised writes");
 }
 
 /* ------------------------------------------------------------ TLB shootdown */
