@@ -71,17 +71,8 @@ static int suite_selected(const struct test_suite *s, const char *globs, const s
     snprintf(full, sizeof(full), "%s.%s", s->name, c->name);
     if (!glob_list_match(globs, full))
         return 0;
-    if (!(s->flags & SUITE_EXPLICIT))
-        return 1;
-    /* Explicit suites need a pattern that starts with their literal name. */
-    size_t n = strlen(s->name);
-    for (const char *p = globs; *p;) {
-        if (!strncmp(p, s->name, n) && (p[n] == '.' || p[n] == ',' || !p[n]))
-            return 1;
-        const char *comma = strchr(p, ',');
-        p = comma ? comma + 1 : p + strlen(p);
-    }
-    return 0;
+    /* Explicit suites need a pattern that names them. */
+    return !(s->flags & SUITE_EXPLICIT) || glob_list_names(globs, s->name);
 }
 
 static unsigned selected_cases(const struct test_suite *s, const char *globs)
@@ -349,8 +340,15 @@ void harness_begin(const struct cmdline *cmd)
         nsuites += selected_cases(s, cmd->tests) > 0;
     ktap_version(&out, 0);
     ktap_plan(&out, 0, nsuites);
-    if (!nsuites)
-        ktap_diag(&out, 0, "vtdlab: no test case matches tests=%s", cmd->tests);
+    if (!nsuites) {
+        char explicit[CASE_NAME_MAX] = "";
+        size_t len = 0;
+        for (const struct test_suite *s = __test_suites_start; s < __test_suites_end && len < sizeof(explicit); s++)
+            if (s->flags & SUITE_EXPLICIT)
+                len += (size_t)snprintf(explicit + len, sizeof(explicit) - len, "%s%s", len ? ", " : "", s->name);
+        ktap_diag(&out, 0, "vtdlab: no test case matches tests=%s (suites that run only when a pattern starts "
+                  "with their name: %s)", cmd->tests, explicit);
+    }
 }
 
 unsigned harness_run(const struct cmdline *cmd)

@@ -1,4 +1,5 @@
 #include <stddef.h>
+#include <string.h>
 #include "glob.h"
 
 /* Matches pattern[0, plen) against s, iteratively: after a '*' the match
@@ -43,6 +44,19 @@ int glob_list_match(const char *list, const char *s)
         if (n && match_n(list, n, s))
             return 1;
         list += n + (list[n] == ',');
+    }
+    return 0;
+}
+
+int glob_list_names(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = list; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len >= n && !strncmp(p, word, n) && (len == n || p[n] == '.' || p[n] == '*'))
+            return 1;
+        p += len + (comma != NULL);
     }
     return 0;
 }

@@ -5,5 +5,9 @@
 int glob_match(const char *pattern, const char *s);
 /* Whether any pattern of a comma-separated list matches. */
 int glob_list_match(const char *list, const char *s);
+/* Whether a pattern of the list names the word literally: starts with it,
+ * followed by '.', '*' or the pattern's end ("selftest", "selftest.*",
+ * "selftest*"; not "*" or "self*"). */
+int glob_list_names(const char *list, const char *word);
 
 #endif

@@ -26,11 +26,24 @@ static void lists_match_any_member(void **state)
     assert_false(glob_list_match("", "x"));
 }
 
+static void explicit_suites_are_named_literally(void **state)
+{
+    assert_true(glob_list_names("selftest.*", "selftest"));
+    assert_true(glob_list_names("selftest*", "selftest"));
+    assert_true(glob_list_names("boot.*,selftest", "selftest"));
+    assert_true(glob_list_names("selftest.fails_on_purpose", "selftest"));
+    assert_false(glob_list_names("*", "selftest"));
+    assert_false(glob_list_names("self*", "selftest"));
+    assert_false(glob_list_names("selftests.*", "selftest"));
+    assert_false(glob_list_names("", "selftest"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(glob_matches_like_a_shell),
         cmocka_unit_test(lists_match_any_member),
+        cmocka_unit_test(explicit_suites_are_named_literally),
     };
     return cmocka_run_group_tests_name("glob", tests, NULL, NULL);
 }

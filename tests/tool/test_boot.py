@@ -142,3 +142,10 @@ def test_the_deadline_bounds_the_whole_run(tmp_path, capsys):
     assert rc == 1
     doc = json.loads(report.read_text())
     assert any("passed its --deadline of 0.5 s" in x for x in doc["problems"]), doc["problems"]
+
+
+def test_a_pattern_that_selects_nothing_says_why(capsys):
+    rc, out = run_cli(["--tests", "self*"], capsys)
+    assert rc == 1
+    assert "no test case ran: vtdlab: no test case matches tests=self* (suites that run only when a pattern " \
+           "starts with their name: selftest)" in out

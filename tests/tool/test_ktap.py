@@ -99,3 +99,23 @@ def test_panic_is_recorded():
     log = ktap.parse(text)
     assert log.panic == "exception outside any test case"
     assert log.running == "s.c"
+
+
+def test_lines_printed_at_suite_level_while_a_case_runs_belong_to_it():
+    text = "\n".join([
+        "KTAP version 1", "1..1",
+        "    KTAP version 1", "    # Subtest: vtd_qi", "    1..2",
+        "    # running: vtd_qi.first",
+        "# qi: [  0] 0000000000000005 0000000000000000  wait",
+        "    ok 1 first",
+        "# vtdlab: between cases",
+        "    # running: vtd_qi.second",
+        "    ok 2 second",
+        "ok 1 vtd_qi",
+        "# vtdlab: totals: pass=2 fail=0 skip=0 timeout=0 error=0",
+    ]) + "\n"
+    log = ktap.parse(text)
+    cases = {c.name: c for _, c in log.cases()}
+    assert "qi: [  0] 0000000000000005 0000000000000000  wait" in cases["first"].diagnostics
+    assert not cases["second"].diagnostics
+    assert not log.problems

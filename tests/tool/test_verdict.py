@@ -128,3 +128,10 @@ def test_expectation_values_parsed():
     assert verdict.parse_expectation("pass") == ("pass", None)
     assert verdict.parse_expectation("skip: no edu") == ("skip", "no edu")
     assert verdict.parse_expectation("maybe") is None
+
+
+def test_metrics_are_junit_properties():
+    run, _ = run_of(read_log("no-iommu.log"))
+    root = ET.fromstring(verdict.to_junit(run))
+    props = root.findall(".//testcase[@name='cpus_online_match_madt_and_cmdline']/properties/property")
+    assert any(p.get("name").startswith("metric.") and p.get("value").endswith(" us") for p in props)

@@ -24,6 +24,8 @@ DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_SILENCE_S = 60.0
 MAX_BOOTS = 8
 EXIT_OK, EXIT_FAILED, EXIT_SETUP = 0, 1, 2
+# What the kernel says when tests= selected nothing (kernel/harness.c).
+NO_CASE_MARK = "no test case matches"
 
 
 def _err(msg: str) -> None:
@@ -103,6 +105,7 @@ def _run_boots(a, profile, firmware, expected, base_cmdline, source, workdir) ->
     deadline = start + a.deadline if a.deadline else None
     resume = 0
     exit_code = None   # set when the run could not go on: setup or loader error
+    last_lines: List[str] = []
     show = (lambda line: print(line, flush=True)) if not a.quiet else None
 
     def stop(problem: str, code: int, message: Optional[str] = None) -> None:
@@ -131,6 +134,7 @@ def _run_boots(a, profile, firmware, expected, base_cmdline, source, workdir) ->
             this_log = log_path if boot_no == 1 else f"{log_path}.boot{boot_no}"
             boot = qemu.run_boot(cmd, this_log, timeout, a.silence, show)
             log = ktap.parse(boot.text)
+            last_lines = log.lines
             if boot.exit_code not in (qemu.EXIT_DONE, qemu.EXIT_BAD_CMDLINE, qemu.EXIT_PANIC, 0) \
                     and not log.started and boot.stderr.strip():
                 stop(f"QEMU failed (exit {boot.exit_code}): {boot.stderr.strip().splitlines()[-1]}", EXIT_SETUP)
@@ -159,7 +163,8 @@ def _run_boots(a, profile, firmware, expected, base_cmdline, source, workdir) ->
     verdict.apply_expectations(run, expected, complete=bool(a.expect) and exit_code is None,
                                source=a.expect or "")
     if not run.cases and not run.problems:
-        run.problems.append("no test case ran")
+        why = next((l.strip("# ") for l in last_lines if NO_CASE_MARK in l), "")
+        run.problems.append("no test case ran" + (f": {why}" if why else ""))
     _write(a.junit, verdict.to_junit(run))
     _write(a.json, verdict.to_json(run))
     if exit_code is not None:

@@ -173,7 +173,11 @@ def parse(text: str) -> Log:
                 value = float(mm.group(2)) if "." in mm.group(2) else int(mm.group(2))
                 metrics[mm.group(1)] = (value, mm.group(3))
                 continue
-            pending_diag.setdefault(depth, []).append(diag)
+            # While a case runs, lines the kernel prints at another depth
+            # (queue and MMIO traces, another CPU's NMI dump) are that
+            # case's: they go with the results one level inside the suite.
+            at = len(stack) - 1 if running and len(stack) > 1 else depth
+            pending_diag.setdefault(at, []).append(diag)
             continue
         result = _parse_result(stripped)
         if result is None:

@@ -202,6 +202,10 @@ def to_junit(run: RunResult) -> str:
             ET.SubElement(tc, "error", message=f"{r.status}: {r.reason}", type=r.status)
         elif r.status == ktap.FAIL:
             ET.SubElement(tc, "failure", message=r.reason or "failed")
+        if r.metrics:
+            props = ET.SubElement(tc, "properties")
+            for k, (value, unit) in sorted(r.metrics.items()):
+                ET.SubElement(props, "property", name=f"metric.{k}", value=f"{value} {unit}")
         if r.diagnostics:
             ET.SubElement(tc, "system-out").text = "\n".join(r.diagnostics)
     for s in suites.values():
