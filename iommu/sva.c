@@ -30,13 +30,8 @@ int sva_flush_range(struct sva *s, uint64_t start, uint64_t end, int tables_free
     err = qi_submit(s->qi, &d, 1, &sq);
     if (!err)
         err = qi_wait(s->qi, sq);
-    if (!err) {
-        s->flushes++;
-        s->flush_descriptors += 2;
-        s->flush_waits++;
-        if (seq)
-            *seq = sq;
-    }
+    if (!err && seq)
+        *seq = sq;
     return err;
 }
 

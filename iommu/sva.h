@@ -25,7 +25,6 @@ struct sva {
     uint32_t pasid;           /* also the context entry's RID_PASID */
     uint16_t did;
     enum sva_privilege priv;
-    uint64_t flushes, flush_descriptors, flush_waits;
 };
 
 /* Scalable-mode tables, the context entry for dev with RID_PASID = pasid,
