@@ -18,11 +18,12 @@ void fixture_find(struct test *t, struct vtd_fixture *fx)
     int err = vtd_unit_init(&fx->u, &d->drhd[0]);
     ASSERT_EQ(t, err, 0);
     fx->sid = pci_source_id(fx->edu.pci);
-    /* Leftovers of an earlier case: translation and the queue off, old
-     * faults cleared. */
-    if (fx->u.gcmd & VTD_GCMD_TE)
+    /* Leftovers of an earlier case, as the unit reports them (GSTS):
+     * translation and the queue off, old faults cleared. */
+    uint32_t gsts = vtd_read32(&fx->u, VTD_GSTS);
+    if (gsts & VTD_GCMD_TE)
         ASSERT_EQ(t, vtd_gcmd(&fx->u, VTD_GCMD_TE, 0), 0);
-    if (fx->u.gcmd & VTD_GCMD_QIE)
+    if (gsts & VTD_GCMD_QIE)
         ASSERT_EQ(t, qi_force_off(&fx->u), 0);
     vtd_write32(&fx->u, VTD_FSTS, VTD_FSTS_ERRORS);
     struct vtd_fault_log old;
@@ -65,7 +66,7 @@ void fixture_down(struct test *t, struct vtd_fixture *fx)
     struct vtd_fault_log left;
     fixture_faults(t, fx, &left);
     EXPECT_TRUE(t, left.count == 0 && !left.overflow, "%u fault(s) the case did not expect (see above)", left.count);
-    if (fx->u.gcmd & VTD_GCMD_TE)
+    if (vtd_read32(&fx->u, VTD_GSTS) & VTD_GCMD_TE)
         vtd_gcmd(&fx->u, VTD_GCMD_TE, 0);
     if (fx->qi.ring_pa)
         qi_disable(&fx->qi);
