@@ -87,7 +87,7 @@ static _Noreturn void end_case(enum case_exit how)
 {
     trap_catch_disarm();
     if (smp_cpu_id() != SMP_BOOT_CPU)
-        smp_job_end_self(how); /* this CPU's part only; the boot CPU decides the case */
+        smp_job_end_self(); /* this CPU's part only; the boot CPU decides the case */
     WRITE_ONCE(current, NULL);
     deadline_tsc = 0;
     ctx_restore(&case_ctx, how);
@@ -276,7 +276,7 @@ static void settle_cpus(struct test *t)
             continue;
         if (st == SMP_JOB_RUNNING)
             ktap_diag(&out, 1, "cpu %u was still running its part when the case ended: recalled by NMI", c);
-        smp_job_recall(c, CASE_TIMED_OUT);
+        smp_job_recall(c);
         smp_job_reset(c);
     }
     for (unsigned c = 0; c < SMP_MAX_CPUS; c++) {

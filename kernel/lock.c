@@ -138,8 +138,6 @@ void spin_unlock_irqrestore(struct spinlock *l, uint64_t flags)
         irq_enable();
 }
 
-int spin_held_by_me(const struct spinlock *l) { return READ_ONCE(l->owner) == (int32_t)smp_cpu_id(); }
-
 unsigned lock_held_count(unsigned cpu) { return cpu < SMP_MAX_CPUS ? held[cpu].n : 0; }
 
 const struct spinlock *lock_held(unsigned cpu, unsigned i)

@@ -40,7 +40,6 @@ void spin_unlock(struct spinlock *l);
  * handler also takes. */
 uint64_t spin_lock_irqsave(struct spinlock *l);
 void spin_unlock_irqrestore(struct spinlock *l, uint64_t flags);
-int spin_held_by_me(const struct spinlock *l);
 
 /* The locks a CPU holds now, for the harness's end-of-case check. */
 unsigned lock_held_count(unsigned cpu);

@@ -32,6 +32,8 @@ enum { TRAMP_CODE, TRAMP_PML4, TRAMP_PDPT, TRAMP_PD, TRAMP_PAGES };
 
 enum cpu_state { CPU_ABSENT, CPU_BOOTING, CPU_ONLINE, CPU_FAILED, CPU_LOST };
 enum { NMI_DUMP = 1u << 0, NMI_RECALL = 1u << 1 };
+/* What ctx_save returns in run_job: the job returned, or was abandoned. */
+enum { JOB_RETURNED = 0, JOB_ABANDONED = 1 };
 
 /* One call slot per (target, sender): only the sender writes fn/arg/req,
  * only the target writes ack, so no lock is needed and two CPUs calling
@@ -48,13 +50,11 @@ struct cpu {
     int state;                       /* enum cpu_state */
     struct call_slot calls[SMP_MAX_CPUS];
     uint32_t nmi_request;
-    int recall_how;
     /* The job this AP runs (owned by the poster until POSTED, by the AP
      * until DONE). */
     void (*job_fn)(void *);
     void *job_arg;
     int job_state;
-    int job_result;
     struct jmp_ctx job_ctx;
 };
 
@@ -235,7 +235,7 @@ int smp_handle_nmi(struct trap_frame *f)
         trap_dump(f, "#");
     }
     if ((req & NMI_RECALL) && load_acquire(&c->job_state) == SMP_JOB_RUNNING)
-        smp_job_end_self(c->recall_how);
+        smp_job_end_self();
     return 1;
 }
 
@@ -250,23 +250,21 @@ int smp_job_post(unsigned cpu, void (*fn)(void *), void *arg)
         return -E_BUSY;
     c->job_fn = fn;
     c->job_arg = arg;
-    c->job_result = SMP_JOB_RETURNED;
     store_release(&c->job_state, SMP_JOB_POSTED);
     smp_wake(cpu);
     return 0;
 }
 
 enum smp_job_state smp_job_state(unsigned cpu) { return (enum smp_job_state)load_acquire(&cpus[cpu].job_state); }
-int smp_job_result(unsigned cpu) { return cpus[cpu].job_result; }
 void smp_job_reset(unsigned cpu) { store_release(&cpus[cpu].job_state, SMP_JOB_IDLE); }
 int smp_in_job(void) { return load_acquire(&this_cpu()->job_state) == SMP_JOB_RUNNING; }
 
-void smp_job_end_self(int how)
+void smp_job_end_self(void)
 {
-    ctx_restore(&this_cpu()->job_ctx, how);
+    ctx_restore(&this_cpu()->job_ctx, JOB_ABANDONED);
 }
 
-void smp_job_recall(unsigned cpu, int how)
+void smp_job_recall(unsigned cpu)
 {
     struct cpu *c = &cpus[cpu];
     /* Not started yet: taken back before the AP claims it. */
@@ -274,7 +272,6 @@ void smp_job_recall(unsigned cpu, int how)
         return;
     if (load_acquire(&c->job_state) != SMP_JOB_RUNNING)
         return;
-    c->recall_how = how;
     /* Still running when its case ended: show where it was stuck. */
     __atomic_fetch_or(&c->nmi_request, NMI_DUMP | NMI_RECALL, __ATOMIC_SEQ_CST);
     apic_send_ipi(c->apic_id, APIC_DM_NMI, 0);
@@ -291,14 +288,13 @@ static void run_job(struct cpu *c)
     int how = ctx_save(&c->job_ctx);
     /* c is this CPU's, in a callee-saved register or reloaded: both valid
      * after ctx_restore. */
-    if (how == SMP_JOB_RETURNED) {
+    if (how == JOB_RETURNED) {
         irq_enable();
         c->job_fn(c->job_arg);
     }
     irq_disable();
     /* An abandoned job may have been inside the console. */
     console_abandon_if_owner();
-    c->job_result = how;
     store_release(&c->job_state, SMP_JOB_DONE);
     irq_enable();
 }

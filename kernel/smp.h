@@ -68,21 +68,18 @@ void smp_nmi_dump(unsigned cpu);
 
 /* Jobs: fn(arg) in process context on an online AP's idle loop. */
 enum smp_job_state { SMP_JOB_IDLE, SMP_JOB_POSTED, SMP_JOB_RUNNING, SMP_JOB_DONE };
-/* How a job ended: returned, or the value smp_job_end_self was given. */
-#define SMP_JOB_RETURNED 0
 int smp_job_post(unsigned cpu, void (*fn)(void *), void *arg);
 enum smp_job_state smp_job_state(unsigned cpu);
-int smp_job_result(unsigned cpu);
 /* Back to IDLE once DONE has been read. */
 void smp_job_reset(unsigned cpu);
 /* On the AP running a job: abandon it (from a fault handler, the harness)
- * and go back to the idle loop with how as the result (not 0). */
-_Noreturn void smp_job_end_self(int how);
+ * and go back to the idle loop. */
+_Noreturn void smp_job_end_self(void);
 /* Whether the running CPU is running a job. */
 int smp_in_job(void);
 /* Makes cpu abandon its job through an NMI (it may have interrupts off),
- * with how as the result; a running one prints its registers first. */
-void smp_job_recall(unsigned cpu, int how);
+ * a running one prints its registers first. */
+void smp_job_recall(unsigned cpu);
 
 /* For the trap path: an NMI another CPU asked for; 1 if it was one. */
 int smp_handle_nmi(struct trap_frame *f);
