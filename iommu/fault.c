@@ -16,6 +16,8 @@ static void fault_event(struct trap_frame *fr)
     apic_eoi();
 }
 
+void vtd_fault_events_forget(void) { WRITE_ONCE(event_unit, NULL); }
+
 void vtd_fault_events_enable(struct vtd_unit *u)
 {
     WRITE_ONCE(event_unit, u);

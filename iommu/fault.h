@@ -31,6 +31,8 @@ struct vtd_fault_log {
 
 /* Routes fault events to this CPU (FEDATA/FEADDR) and unmasks them. */
 void vtd_fault_events_enable(struct vtd_unit *u);
+/* Fault events count for no unit any more (the unit's owner is gone). */
+void vtd_fault_events_forget(void);
 /* Reads and clears every recorded fault and the overflow flag. */
 void vtd_fault_collect(struct vtd_unit *u, struct vtd_fault_log *log);
 

@@ -19,6 +19,13 @@
 /* ctx_restore values: how a case ended early. */
 enum case_exit { CASE_RETURNED = 0, CASE_ABORTED, CASE_SKIPPED, CASE_TIMED_OUT, CASE_EXCEPTION };
 
+#define CLEANUPS_MAX 8
+
+struct cleanup {
+    void (*fn)(uintptr_t arg);
+    uintptr_t arg;
+};
+
 struct test {
     const struct test_suite *suite;
     const struct test_case *tc;
@@ -30,6 +37,9 @@ struct test {
     int crashed;     /* an exception on an AP: the case is an ERROR */
     int skipped;     /* an AP's part skipped */
     char reason[REASON_MAX];
+    /* Undone after the case however it ended (test_on_exit), newest first. */
+    struct cleanup cleanups[CLEANUPS_MAX];
+    unsigned ncleanups;
 };
 
 /* One CPU's part of a case run by test_run_on_cpus. */
@@ -211,6 +221,27 @@ void test_skip(struct test *t, const char *fmt, ...)
     end_case(CASE_SKIPPED);
 }
 
+void test_on_exit(struct test *t, void (*fn)(uintptr_t arg), uintptr_t arg)
+{
+    uint64_t flags = spin_lock_irqsave(&result_lock);
+    int room = t->ncleanups < CLEANUPS_MAX;
+    if (room)
+        t->cleanups[t->ncleanups++] = (struct cleanup){ fn, arg };
+    spin_unlock_irqrestore(&result_lock, flags);
+    if (!room) {
+        fn(arg); /* undo now rather than leave it behind */
+        test_abort_at(t, __FILE__, __LINE__, "more than %d cleanups in one case", CLEANUPS_MAX);
+    }
+}
+
+static void run_cleanups(struct test *t)
+{
+    while (t->ncleanups) {
+        const struct cleanup *c = &t->cleanups[--t->ncleanups];
+        c->fn(c->arg);
+    }
+}
+
 static void run_part(void *arg)
 {
     struct cpu_part *p = arg;
@@ -321,6 +352,7 @@ static enum ktap_status run_case(const struct test_suite *s, const struct test_c
     /* Whatever the case did, the harness goes on with interrupts on. */
     irq_enable();
     settle_cpus(&t);
+    run_cleanups(&t);
     /* Work a case left on the boot CPU's queue runs now, not in the next. */
     work_run_here();
     ktap_diag(&out, 1, "duration_us: %lu", (clock_ns() - start) / 1000);

@@ -64,6 +64,13 @@ int harness_previous_status(unsigned back);
 typedef void (*test_cpu_fn)(struct test *t, unsigned index, void *arg);
 void test_run_on_cpus(struct test *t, unsigned ncpus, test_cpu_fn fn, void *arg);
 
+/* Registers what undoes a change to global state (a reclaim policy, a
+ * registered hook, an injected failure): it runs after the case on every
+ * exit path, failure, timeout and exception included, newest first, so the
+ * next case starts clean. fn must not use the case's stack: the case may
+ * have been abandoned. */
+void test_on_exit(struct test *t, void (*fn)(uintptr_t arg), uintptr_t arg);
+
 /* Inside a case. */
 void test_fail_at(struct test *t, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -73,6 +73,15 @@ void mm_inject_page_alloc_failure(unsigned skip)
     spin_unlock(&frames_lock);
 }
 
+void mm_cancel_page_alloc_failure(void)
+{
+    spin_lock(&frames_lock);
+    fail_countdown = 0;
+    spin_unlock(&frames_lock);
+}
+
+int mm_page_alloc_failure_armed(void) { return READ_ONCE(fail_countdown) != 0; }
+
 uint64_t page_alloc(void)
 {
     spin_lock(&frames_lock);

@@ -35,6 +35,9 @@ uint64_t kstack_alloc(uint64_t size);
 /* Fault injection for tests: the allocation `skip` allocations from now
  * fails once (page_alloc returns 0). */
 void mm_inject_page_alloc_failure(unsigned skip);
+/* Disarms it; whether one is still armed. */
+void mm_cancel_page_alloc_failure(void);
+int mm_page_alloc_failure_armed(void);
 /* The live pool itself, unlocked: for the boot and mm suites' checks of
  * its bookkeeping, which run while no other CPU allocates. Everything else
  * goes through the locked calls above. */

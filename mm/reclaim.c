@@ -26,6 +26,7 @@ static struct reclaim_stats stats;
 void reclaim_set_policy(enum reclaim_policy p) { WRITE_ONCE(policy, p); }
 enum reclaim_policy reclaim_get_policy(void) { return READ_ONCE(policy); }
 void reclaim_set_flush_hook(kva_flush_hook_t hook) { WRITE_ONCE(flush_hook, hook); }
+kva_flush_hook_t reclaim_flush_hook(void) { return READ_ONCE(flush_hook); }
 
 struct reclaim_stats reclaim_stats(void)
 {

@@ -27,6 +27,7 @@ enum reclaim_policy reclaim_get_policy(void);
 const char *reclaim_policy_name(enum reclaim_policy p);
 /* NULL when nothing caches kernel VAs (no device bound). */
 void reclaim_set_flush_hook(kva_flush_hook_t hook);
+kva_flush_hook_t reclaim_flush_hook(void);
 
 struct reclaim_stats {
     uint64_t tracked;             /* page-table pages alive now */

@@ -19,6 +19,7 @@
 #include "mm/mm.h"
 #include "mm/reclaim.h"
 #include "vtd_fixture.h"
+#include "case_state.h"
 
 #define PASID          1
 #define GIB            (1ul << 30)
@@ -49,8 +50,7 @@ static int canaries_intact(uint64_t pa)
 static void run_scenario(struct test *t, enum reclaim_policy policy, struct outcome *o)
 {
     memset(o, 0, sizeof(*o));
-    enum reclaim_policy saved = reclaim_get_policy();
-    reclaim_set_policy(policy);
+    case_set_reclaim_policy(t, policy);
     struct sva_fixture sf;
     fixture_sva_up(t, &sf, PASID, 0);
     struct reclaim_stats before = reclaim_stats();
@@ -117,7 +117,6 @@ static void run_scenario(struct test *t, enum reclaim_policy policy, struct outc
     ASSERT_EQ(t, kva_unmap(VA_PATTERN), 0);
     page_free(pattern);
     fixture_sva_down(t, &sf);
-    reclaim_set_policy(saved);
 }
 
 /* The negative control: it must reproduce the bug. */

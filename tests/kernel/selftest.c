@@ -3,7 +3,8 @@
  * recorded as that kind of failure and that the run went on. The same for
  * a case's part on another CPU: a fault, a hang with interrupts off and a
  * lock left held, then a check that they were recorded so and that every
- * CPU is back and the lock free. Then one case resets the machine and the
+ * CPU is back and the lock free. A case that changed global state faults,
+ * and the next finds it undone. Then one case resets the machine and the
  * last proves the host tool resumed after it.
  * The host tool
  * holds the expected outcomes (tests/expected/selftest.json); this suite
@@ -11,6 +12,9 @@
 #include "kernel/harness.h"
 #include "kernel/lock.h"
 #include "kernel/smp.h"
+#include "mm/mm.h"
+#include "mm/reclaim.h"
+#include "case_state.h"
 #include "kernel/x86.h"
 
 #define SELFTEST_TIMEOUT_MS 200
@@ -119,6 +123,30 @@ static void ap_failures_recorded_and_cpus_back(struct test *t)
     spin_unlock(&left_held);
 }
 
+/* A flush hook nobody may call: the one a binding would register. */
+static int selftest_flush_hook(uint64_t start, uint64_t end, int tables_freed, uint64_t *seq) { return 0; }
+
+/* Changes global state the way the VT-d suites do, then faults before it
+ * could undo any of it itself. */
+static void faults_with_global_state_changed_on_purpose(struct test *t)
+{
+    case_set_reclaim_policy(t, RECLAIM_NONE);
+    case_inject_page_alloc_failure(t, 1000);
+    case_forget_flush_hook_after(t);
+    reclaim_set_flush_hook(selftest_flush_hook);
+    (void)*(volatile uint64_t *)UNMAPPED_ADDRESS;
+}
+
+/* The harness undid all of it on the way out of the aborted case. */
+static void next_case_starts_clean(struct test *t)
+{
+    EXPECT_EQ(t, harness_previous_status(1), KTAP_ERROR);
+    enum reclaim_policy boot = test_cmdline(t)->reclaim == RECLAIM_CHOICE_NONE ? RECLAIM_NONE : RECLAIM_SYNC;
+    EXPECT_EQ(t, reclaim_get_policy(), boot);
+    EXPECT_TRUE(t, !mm_page_alloc_failure_armed(), "a page allocation failure is still armed");
+    EXPECT_TRUE(t, reclaim_flush_hook() == NULL, "a flush hook is still registered");
+}
+
 /* Leaves the CPU no way to deliver an exception: with an empty IDT the
  * breakpoint becomes #GP, then #DF, then a triple fault, and the machine
  * resets. Nothing in the kernel can report this; the host tool sees the
@@ -148,5 +176,7 @@ TEST_SUITE(selftest, 90, SUITE_EXPLICIT,
            TEST_WITH_TIMEOUT(hangs_on_an_ap_on_purpose, SELFTEST_TIMEOUT_MS),
            TEST(leaves_a_lock_held_on_an_ap_on_purpose),
            TEST(ap_failures_recorded_and_cpus_back),
+           TEST(faults_with_global_state_changed_on_purpose),
+           TEST(next_case_starts_clean),
            TEST(resets_machine_on_purpose),
            TEST(resumed_after_the_reset));

@@ -7,6 +7,7 @@
 #include "mm/mm.h"
 #include "mm/reclaim.h"
 #include "vtd_fixture.h"
+#include "case_state.h"
 
 #define SVA_PASID        1           /* within QEMU's 1-bit PASID space */
 #define SVA_WIDE_PASID   0x123       /* directory 4, table slot 0x23 */
@@ -229,7 +230,7 @@ static void pasid_table_allocation_failure_leaves_nothing(struct test *t)
     struct reclaim_stats before = reclaim_stats();
     /* sva_bind_kernel allocates the root table, the directory, then the
      * PASID table: the third allocation fails */
-    mm_inject_page_alloc_failure(2);
+    case_inject_page_alloc_failure(t, 2);
     int err = sva_bind_kernel(&s, &fx.u, &fx.qi, fx.edu.pci, SVA_PASID, FIXTURE_DID, 0);
     EXPECT_EQ(t, err, -E_NOMEM);
     EXPECT_EQ(t, vtd_read32(&fx.u, VTD_GSTS) & VTD_GCMD_TE, 0); /* TES, from the unit */

@@ -10,6 +10,7 @@
 #include "mm/mm.h"
 #include "mm/reclaim.h"
 #include "vtd_fixture.h"
+#include "case_state.h"
 
 #define PASID        1
 #define OTHER_PASID  0
@@ -26,7 +27,6 @@
 struct scene {
     struct sva_fixture sf;
     uint64_t a, b, x;
-    enum reclaim_policy saved;
 };
 
 static enum landed device_write(struct test *t, struct scene *s)
@@ -41,8 +41,7 @@ static enum landed device_write(struct test *t, struct scene *s)
 static void set_up(struct test *t, struct scene *s, uint64_t t_attrs)
 {
     memset(s, 0, sizeof(*s));
-    s->saved = reclaim_get_policy();
-    reclaim_set_policy(RECLAIM_NONE);
+    case_set_reclaim_policy(t, RECLAIM_NONE);
     fixture_sva_up(t, &s->sf, PASID, 0);
     s->a = page_alloc();
     s->b = page_alloc();
@@ -74,7 +73,6 @@ static void tear_down(struct test *t, struct scene *s)
     page_free(s->a);
     page_free(s->b);
     page_free(s->x);
-    reclaim_set_policy(s->saved);
 }
 
 static void submit(struct test *t, struct scene *s, const struct qi_desc *d)
@@ -295,7 +293,7 @@ static void sync_invalidation_cost(struct test *t)
 {
     struct scene s;
     set_up(t, &s, PTE_RW | PTE_NX);
-    reclaim_set_policy(RECLAIM_SYNC);
+    case_set_reclaim_policy(t, RECLAIM_SYNC);
     uint64_t pa = page_alloc();
     ASSERT_TRUE(t, pa, "out of frames");
     for (unsigned i = 0; i < COST_PAGES; i++)

@@ -1,5 +1,6 @@
 #include <string.h>
 #include "vtd_fixture.h"
+#include "case_state.h"
 #include "iommu/cap.h"
 #include "iommu/inv_reg.h"
 #include "iommu/iommu.h"
@@ -28,7 +29,7 @@ void fixture_find(struct test *t, struct vtd_fixture *fx)
     vtd_write32(&fx->u, VTD_FSTS, VTD_FSTS_ERRORS);
     struct vtd_fault_log old;
     vtd_fault_collect(&fx->u, &old);
-    vtd_fault_events_enable(&fx->u);
+    case_fault_events(t, &fx->u);
 }
 
 void fixture_legacy_up_levels(struct test *t, struct vtd_fixture *fx, int levels)
@@ -112,6 +113,7 @@ void fixture_sva_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, int 
     if (override_width && pasid >= vtd_pasid_limit(u))
         test_diag(t, "PASID 0x%x is beyond the %u PASIDs the unit advertises (ECAP.PSS %lu): used knowingly",
                   pasid, vtd_pasid_limit(u), (unsigned long)ECAP_PSS(u->ecap));
+    case_forget_flush_hook_after(t);
     int err = sva_bind_kernel(&sf->sva, u, &sf->fx.qi, sf->fx.edu.pci, pasid, FIXTURE_DID, override_width);
     ASSERT_TRUE(t, err == 0, "binding PASID 0x%x failed: %s", pasid, err_name(err));
 }

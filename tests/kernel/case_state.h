@@ -1,0 +1,22 @@
+/* Global state a case changes, each change undone after the case however
+ * it ends (test_on_exit), so a failed, timed-out or faulted case leaves
+ * nothing behind for the next one. */
+#ifndef VTDLAB_TESTS_CASE_STATE_H
+#define VTDLAB_TESTS_CASE_STATE_H
+
+#include "kernel/harness.h"
+#include "mm/reclaim.h"
+
+struct vtd_unit;
+
+/* The policy until the case ends, then the one before. */
+void case_set_reclaim_policy(struct test *t, enum reclaim_policy p);
+/* mm_inject_page_alloc_failure, disarmed after the case if still armed. */
+void case_inject_page_alloc_failure(struct test *t, unsigned skip);
+/* A flush hook that is unregistered after the case (the SVA fixture's
+ * binding registers one; the self-test registers its own). */
+void case_forget_flush_hook_after(struct test *t);
+/* Fault events of u counted until the case ends. */
+void case_fault_events(struct test *t, struct vtd_unit *u);
+
+#endif
