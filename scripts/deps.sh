@@ -5,6 +5,7 @@
 set -euo pipefail
 
 BACKPORTS_LIST=/etc/apt/sources.list.d/vtdlab-bookworm-backports.list
+SECURITY_LIST=/etc/apt/sources.list.d/vtdlab-bookworm-security.list
 QEMU_MIN_MAJOR=10
 PKGS=(ovmf nasm gnu-efi mtools dosfstools fdisk meson ninja-build
       libcmocka-dev python3-pytest gdb clang lld llvm libclang-rt-14-dev xz-utils
@@ -47,6 +48,11 @@ fi
 # adding the suite never upgrades anything unless asked for with -t.
 if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
     echo "deb http://deb.debian.org/debian bookworm-backports main" > "$BACKPORTS_LIST"
+fi
+# linux-source-6.12 (for kunit_tool) is published in bookworm-security,
+# which Debian's own install lists; add it where an image left it out.
+if ! grep -rqs 'bookworm-security' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo "deb http://deb.debian.org/debian-security bookworm-security main" > "$SECURITY_LIST"
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
