@@ -174,10 +174,8 @@ static int send_icr(uint32_t dest, uint32_t low)
 
 int apic_send_ipi(uint32_t dest, enum apic_delivery mode, uint8_t vector)
 {
-    uint32_t low = ((uint32_t)mode << ICR_DELIVERY_SHIFT) | vector;
-    if (mode == APIC_DM_INIT)
-        low |= ICR_LEVEL_ASSERT | ICR_TRIGGER_LEVEL;
-    else
-        low |= ICR_LEVEL_ASSERT;
+    /* INIT is level-triggered (asserted); the others are edge. */
+    uint32_t low = ((uint32_t)mode << ICR_DELIVERY_SHIFT) | vector | ICR_LEVEL_ASSERT |
+                   (mode == APIC_DM_INIT ? ICR_TRIGGER_LEVEL : 0);
     return send_icr(dest, low);
 }

@@ -111,13 +111,15 @@ static struct test *case_on_this_cpu(void)
     return smp_in_job() ? READ_ONCE(current) : NULL;
 }
 
-/* Records the first reason a case failed, from any CPU. */
-static void record(struct test *t, const char *msg)
+/* Records the first reason a case failed, from any CPU; crashed: it was
+ * an exception (the case is an ERROR). */
+static void record(struct test *t, const char *msg, int crashed)
 {
     uint64_t flags = spin_lock_irqsave(&result_lock);
     if (!t->failed)
         snprintf(t->reason, sizeof(t->reason), "%s", msg);
     t->failed = 1;
+    t->crashed |= crashed;
     spin_unlock_irqrestore(&result_lock, flags);
 }
 
@@ -151,11 +153,7 @@ static void on_exception(struct trap_frame *f)
     }
     char msg[REASON_MAX];
     snprintf(msg, sizeof(msg), "cpu %u: %s", cpu, what);
-    uint64_t flags = spin_lock_irqsave(&result_lock);
-    if (!t->failed)
-        snprintf(t->reason, sizeof(t->reason), "%s", msg);
-    t->failed = t->crashed = 1;
-    spin_unlock_irqrestore(&result_lock, flags);
+    record(t, msg, 1);
     ktap_diag(&out, 1, "exception: %s", what);
     trap_dump(f, "    #");
     end_case(CASE_EXCEPTION);
@@ -171,7 +169,7 @@ static void on_lock_violation(const struct spinlock *l, const char *what)
     char msg[REASON_MAX];
     snprintf(msg, sizeof(msg), "lock '%s' %s", l->name, what);
     ktap_diag(&out, 1, "%s", msg);
-    record(t, msg);
+    record(t, msg, 0);
     end_case(CASE_ABORTED);
 }
 
@@ -183,9 +181,9 @@ static void vreason(struct test *t, const char *file, int line, const char *fmt,
     if (smp_cpu_id() != SMP_BOOT_CPU) {
         char named[REASON_MAX];
         snprintf(named, sizeof(named), "cpu %u: %s", smp_cpu_id(), msg);
-        record(t, named);
+        record(t, named, 0);
     } else {
-        record(t, msg);
+        record(t, msg, 0);
     }
 }
 
@@ -311,15 +309,15 @@ static void settle_cpus(struct test *t)
         smp_job_reset(c);
     }
     for (unsigned c = 0; c < SMP_MAX_CPUS; c++) {
-        if (c != SMP_BOOT_CPU && smp_job_state(c) != SMP_JOB_IDLE)
-            continue; /* lost: its locks are not safe to touch */
+        if (c != SMP_BOOT_CPU && !smp_cpu_online(c))
+            continue; /* absent, or lost: its locks are not safe to touch */
         for (unsigned i = 0; i < lock_held_count(c); i++) {
             const struct spinlock *l = lock_held(c, i);
             char msg[REASON_MAX];
             snprintf(msg, sizeof(msg), "lock '%s' still held by cpu %u at the end of the case",
                      l ? l->name : "?", c);
             ktap_diag(&out, 1, "%s", msg);
-            record(t, msg);
+            record(t, msg, 0);
         }
         lock_release_all_held(c);
     }

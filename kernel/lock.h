@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 #include "../lib/atomic.h"
+#include "x86.h"
 
 #define LOCK_NO_OWNER      (-1)
 #define LOCK_SPIN_LIMIT_MS 2000u
@@ -63,7 +64,7 @@ static inline uint32_t seq_read_begin(const struct seqcount *s)
 {
     uint32_t v;
     while ((v = load_acquire(&s->seq)) & 1)
-        __asm__ volatile("pause");
+        cpu_relax();
     return v;
 }
 static inline int seq_read_retry(const struct seqcount *s, uint32_t start)

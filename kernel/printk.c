@@ -17,14 +17,14 @@
 #include <stdio.h>
 
 #define PRINTK_BUF  512
-#define LINE_MAX    512
+#define PRINTK_LINE_MAX 512
 #define PREFIX_MAX  24
 /* A console holder that does not let go in this long has died holding it
  * (an NMI'd or crashed CPU): the lock is taken over. */
 #define CONSOLE_TAKEOVER_US 200000u
 
 struct line {
-    char buf[LINE_MAX];
+    char buf[PRINTK_LINE_MAX];
     unsigned len;
 };
 static struct line lines[SMP_MAX_CPUS];
@@ -104,7 +104,7 @@ void console_write(const char *s, unsigned long len)
     struct line *l = &lines[cpu];
     for (unsigned long i = 0; i < len; i++) {
         l->buf[l->len++] = s[i];
-        if (s[i] == '\n' || l->len == LINE_MAX)
+        if (s[i] == '\n' || l->len == PRINTK_LINE_MAX)
             flush_line(l, cpu);
     }
 }

@@ -68,6 +68,7 @@ struct trampoline_params {
     uint32_t cr4, cr3, efer, cr0;
     uint64_t entry;
 } __attribute__((packed));
+_Static_assert(sizeof(struct trampoline_params) == 60, "trampoline_params in trampoline.asm: 3 dq, dw+dd, dd+dw, 4 dd, dq");
 
 extern const char trampoline_start[], trampoline_params[], trampoline_end[];
 extern const uint64_t trampoline_long_offset;
@@ -83,8 +84,6 @@ static uint64_t bsp_cr4;
 uint64_t ap_boot_cr3, ap_boot_stack;
 static unsigned ap_boot_cpu;
 static unsigned ap_boot_inject;   /* INJECT_AP_*, for this AP */
-/* An address nothing maps: the injected bring-up fault. */
-#define UNMAPPED_ADDRESS 0xffff800000000000ul
 static uint64_t ap_boot_ist[IST_COUNT];
 
 static struct cpu *this_cpu(void) { return &cpus[smp_cpu_id()]; }
@@ -322,6 +321,17 @@ static _Noreturn void idle_loop(void)
 
 /* ---------------------------------------------------------------- bring-up */
 
+/* An AP left out for good: interrupts off, halted; the boot CPU sends it
+ * INIT next, back to wait-for-SIPI. */
+static _Noreturn void park(struct cpu *c)
+{
+    store_release(&c->state, CPU_FAILED);
+    for (;;) {
+        irq_disable();
+        __asm__ volatile("hlt");
+    }
+}
+
 _Noreturn void smp_park_faulted_ap(const struct trap_frame *f)
 {
     struct cpu *c = this_cpu();
@@ -329,11 +339,7 @@ _Noreturn void smp_park_faulted_ap(const struct trap_frame *f)
     trap_describe(f, read_cr2(), what, sizeof(what));
     printk("# vtdlab: smp: cpu %u (APIC id %u) faulted during bring-up: %s; it is parked and left out\n",
            c->local.id, c->apic_id, what);
-    store_release(&c->state, CPU_FAILED);
-    for (;;) {
-        irq_disable();
-        __asm__ volatile("hlt");
-    }
+    park(c);
 }
 
 void ap_main(void);
@@ -346,21 +352,17 @@ void ap_main(void)
     write_cr4(bsp_cr4);
     idt_load();
     if (ap_boot_inject & INJECT_AP_FAULT)
-        (void)*(volatile uint64_t *)UNMAPPED_ADDRESS;
+        (void)*(volatile uint64_t *)VA_NEVER_MAPPED;
     if (ap_boot_inject & INJECT_AP_HANG)
         for (;;) {
             irq_disable();
-            __asm__ volatile("hlt");
+            __asm__ volatile("hlt"); /* never reports in: not even CPU_FAILED */
         }
     apic_init_ap();
     uint32_t seen = apic_id();
     if (seen != c->apic_id) {
         printk("# vtdlab: smp: cpu %u started as APIC id %u, the MADT says %u; parked\n", id, seen, c->apic_id);
-        store_release(&c->state, CPU_FAILED);
-        for (;;) {
-            irq_disable();
-            __asm__ volatile("hlt");
-        }
+        park(c);
     }
     apic_timer_start_ap();
     store_release(&c->state, CPU_ONLINE);
@@ -427,13 +429,11 @@ static int start_one(unsigned id, uint32_t apic, uint8_t vector, unsigned inject
 
     apic_send_ipi(apic, APIC_DM_INIT, 0);
     udelay(INIT_DELAY_US);
-    struct deadline d = deadline_after_us(AP_START_TIMEOUT_US);
     for (int sipi = 0; sipi < 2 && load_acquire(&c->state) == CPU_BOOTING; sipi++) {
         apic_send_ipi(apic, APIC_DM_STARTUP, vector);
         WAIT_UNTIL(load_acquire(&c->state) != CPU_BOOTING, SIPI_DELAY_US);
     }
-    while (load_acquire(&c->state) == CPU_BOOTING && !deadline_passed(d))
-        cpu_relax();
+    WAIT_UNTIL(load_acquire(&c->state) != CPU_BOOTING, AP_START_TIMEOUT_US);
     int state = load_acquire(&c->state);
     if (state == CPU_ONLINE)
         return 0;

@@ -13,6 +13,9 @@
 #define KVA_SIZE         (1ul << 39)          /* one PML4 slot */
 #define MMIO_BASE        0xffffc90000000000ul /* device and table mappings */
 #define MMIO_SIZE        (1ul << 39)
+/* The bottom of the kernel half: no region maps it, so an access there
+ * faults (the self-test and injected faults use it). */
+#define VA_NEVER_MAPPED  0xffff800000000000ul
 /* KERNEL_VMA_BASE (boot_info.h): the image, text RX / rodata R / data RW */
 
 #endif

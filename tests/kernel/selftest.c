@@ -18,8 +18,6 @@
 #include "kernel/x86.h"
 
 #define SELFTEST_TIMEOUT_MS 200
-/* An address no mapping covers (the bottom of the kernel half). */
-#define UNMAPPED_ADDRESS    0xffff800000000000ul
 
 static void fails_on_purpose(struct test *t)
 {
@@ -34,7 +32,7 @@ static void times_out_on_purpose(struct test *t)
 
 static void faults_on_purpose(struct test *t)
 {
-    (void)*(volatile uint64_t *)UNMAPPED_ADDRESS;
+    (void)*(volatile uint64_t *)VA_NEVER_MAPPED;
 }
 
 /* Far deeper than the 64 KiB boot stack allows; the bound only keeps the
@@ -67,7 +65,7 @@ static void run_went_on_and_recorded_each(struct test *t)
 static void ap_faults(struct test *t, unsigned index, void *arg)
 {
     if (index == 1)
-        (void)*(volatile uint64_t *)UNMAPPED_ADDRESS;
+        (void)*(volatile uint64_t *)VA_NEVER_MAPPED;
 }
 
 static void faults_on_an_ap_on_purpose(struct test *t)
@@ -134,7 +132,7 @@ static void faults_with_global_state_changed_on_purpose(struct test *t)
     case_inject_page_alloc_failure(t, 1000);
     case_forget_flush_hook_after(t);
     reclaim_set_flush_hook(selftest_flush_hook);
-    (void)*(volatile uint64_t *)UNMAPPED_ADDRESS;
+    (void)*(volatile uint64_t *)VA_NEVER_MAPPED;
 }
 
 /* The harness undid all of it on the way out of the aborted case. */

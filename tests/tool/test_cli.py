@@ -85,3 +85,17 @@ def test_expectations_written_from_a_report_pass_on_the_same_log(tmp_path, capsy
     exp.write_text(json.dumps(data))
     assert cli.main(["parse", log, "--expect", str(exp)]) == 1
     assert f"{name}: no expectation for this case" in capsys.readouterr().out
+
+
+def test_run_directories_of_dead_runs_are_removed(tmp_path):
+    dead = tmp_path / f"{cli.RUN_DIR_PREFIX}dead"
+    dead.mkdir()
+    (dead / cli.RUN_PID_FILE).write_text("999999999\n")
+    (dead / "esp.img").write_bytes(b"x")
+    alive = tmp_path / f"{cli.RUN_DIR_PREFIX}alive"
+    alive.mkdir()
+    (alive / cli.RUN_PID_FILE).write_text(f"{os.getpid()}\n")
+    other = tmp_path / "kernel.elf"
+    other.write_bytes(b"x")
+    cli._remove_dead_runs(str(tmp_path))
+    assert not dead.exists() and alive.exists() and other.exists()

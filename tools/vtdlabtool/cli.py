@@ -81,12 +81,45 @@ def cmd_run(a) -> int:
         return EXIT_SETUP
     base_cmdline = " ".join(x for x in (f"tests={a.tests}" if a.tests else "", a.cmdline or "") if x)
     source = a.image or (qemu.USB_IMAGE if a.usb else qemu.ESP_IMAGE)
-    workdir = tempfile.mkdtemp(prefix="vtdlab-run-", dir=qemu.BUILD if os.path.isdir(qemu.BUILD) else None)
+    top = qemu.BUILD if os.path.isdir(qemu.BUILD) else tempfile.gettempdir()
+    _remove_dead_runs(top)
+    workdir = tempfile.mkdtemp(prefix=RUN_DIR_PREFIX, dir=top)
+    with open(os.path.join(workdir, RUN_PID_FILE), "w") as f:
+        f.write(f"{os.getpid()}\n")
     try:
         return _run_boots(a, profile, firmware, expected, base_cmdline, source, workdir)
     finally:
         # The run's copy of the image goes on every exit path.
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+RUN_DIR_PREFIX = "vtdlab-run-"
+RUN_PID_FILE = "pid"
+
+
+def _remove_dead_runs(top: str) -> None:
+    """Run directories whose tool died without cleaning up (SIGKILL): the
+    pid they name is gone. Those of runs still going are left alone."""
+    for name in os.listdir(top):
+        if not name.startswith(RUN_DIR_PREFIX):
+            continue
+        path = os.path.join(top, name)
+        try:
+            with open(os.path.join(path, RUN_PID_FILE)) as f:
+                pid = int(f.read())
+        except (OSError, ValueError):
+            pid = None  # no pid file: an older tool's leftover
+        if pid is None or not _alive(pid):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _default_log(profile: str) -> str:
