@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include "x86.h"
 
+#define US_PER_MS 1000u
+
 enum clock_source { CLOCK_NONE, CLOCK_HPET, CLOCK_PIT };
 
 void clock_init(void);

@@ -14,7 +14,6 @@
 
 #define CASE_NAME_MAX  128
 #define REASON_MAX     192
-#define US_PER_MS      1000u
 
 /* ctx_restore values: how a case ended early. */
 enum case_exit { CASE_RETURNED = 0, CASE_ABORTED, CASE_SKIPPED, CASE_TIMED_OUT, CASE_EXCEPTION };

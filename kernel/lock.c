@@ -6,7 +6,6 @@
 #include "x86.h"
 
 #define LOCK_WHAT_MAX 96
-#define US_PER_MS     1000u
 
 struct held_locks {
     const struct spinlock *l[LOCKS_HELD_MAX];

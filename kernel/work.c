@@ -5,7 +5,6 @@
 #include "smp.h"
 #include "../lib/errno.h"
 
-#define US_PER_MS 1000u
 
 /* One FIFO per CPU. queued/done count items put on and run off it, so a
  * flush knows when everything queued before it has run. */

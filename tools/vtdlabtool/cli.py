@@ -259,6 +259,8 @@ def cmd_debug(a) -> int:
         return subprocess.call(gdb)
     finally:
         proc.kill()
+        proc.wait()
+        os.unlink(image)  # the serial log stays for the user
 
 
 def cmd_bench_boot(a) -> int:
@@ -274,6 +276,13 @@ def cmd_bench_boot(a) -> int:
         _err(str(e))
         return EXIT_SETUP
     workdir = tempfile.mkdtemp(prefix="vtdlab-bench-", dir=qemu.BUILD)
+    try:
+        return _bench_boot(a, firmware, profile, empty, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _bench_boot(a, firmware, profile, empty, workdir) -> int:
     base = qemu.prepare_image(qemu.ESP_IMAGE, workdir, f"tests={a.tests}", False)
     empty_img = os.path.join(workdir, "empty.img")
     os.rename(base, empty_img)
