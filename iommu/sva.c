@@ -16,12 +16,14 @@ enum sva_privilege sva_privilege(const struct vtd_unit *u)
 int sva_flush_range(struct sva *s, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
 {
     struct qi_desc d;
-    uint64_t addr;
-    unsigned am;
-    qi_range_to_mask(start, end, &addr, &am);
+    uint64_t addr = 0;
+    unsigned am = 0;
+    int all = end == KVA_FLUSH_ALL;
+    if (!all)
+        qi_range_to_mask(start, end, &addr, &am);
     /* IH=1 would let the unit keep paging-structure entries: only allowed
      * when no table was freed. */
-    int err = am <= CAP_MAMV(s->u->cap)
+    int err = !all && am <= CAP_MAMV(s->u->cap)
                   ? qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, s->did, s->pasid, addr, am, !tables_freed)
                   : qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, s->did, s->pasid, 0, 0, 0);
     if (err)
@@ -35,10 +37,17 @@ int sva_flush_range(struct sva *s, uint64_t start, uint64_t end, int tables_free
     return err;
 }
 
-static int flush_hook(uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
+static int kva_flush(uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
 {
-    return bound ? sva_flush_range(bound, start, end, tables_freed, seq) : 0;
+    return bound ? sva_flush_range(bound, start, end, tables_freed, seq) : -E_NODEV;
 }
+
+static int kva_flush_completed(uint64_t seq)
+{
+    return bound && qi_completed(bound->qi, (uint32_t)seq);
+}
+
+static const struct kva_flusher sva_flusher = { kva_flush, kva_flush_completed };
 
 int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, uint32_t pasid,
                     uint16_t did, int override_width)
@@ -67,13 +76,19 @@ int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct
         return err;
     }
     bound = s;
-    reclaim_set_flush_hook(flush_hook);
+    /* Pages an earlier binding left pending are flushed through this one. */
+    int derr = reclaim_set_flusher(&sva_flusher);
+    if (derr)
+        printk("# sva: pages left pending before the bind could not be drained: %s\n", err_name(derr));
     return 0;
 }
 
 int sva_unbind(struct sva *s)
 {
-    reclaim_set_flush_hook(NULL);
+    /* What is pending is flushed through this binding before it goes. */
+    int err = reclaim_set_flusher(NULL);
+    if (err)
+        printk("# sva: pages pending reclaim could not be flushed before the unbind: %s\n", err_name(err));
     bound = NULL;
     vtd_pasid_clear(s->u, &s->tables, s->pasid);
     struct qi_desc d[4];

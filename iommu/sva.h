@@ -29,7 +29,7 @@ struct sva {
 
 /* Scalable-mode tables, the context entry for dev with RID_PASID = pasid,
  * the PASID entry over the kernel's root table, caches invalidated, TE on,
- * and the kernel-VA flush hook registered. The queue must be on with 256-
+ * and the kernel-VA flusher registered with mm/reclaim. The queue must be on with 256-
  * bit descriptors. Errors name what the unit lacks (-E_RANGE) and leave no
  * entry present. override_width: use a PASID beyond ECAP.PSS knowingly. */
 int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, uint32_t pasid,
@@ -39,7 +39,7 @@ int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct
  * order. Translation stays on, so the device's next request faults; the
  * tables are freed by the caller (vtd_sm_tables_free) once TE is off. */
 int sva_unbind(struct sva *s);
-/* What the flush hook does, for tests that call it directly: a PASID-based
+/* What the flusher does, for tests that call it directly: a PASID-based
  * IOTLB invalidation of [start, end) (page-selective with the smallest
  * covering address mask, or all-in-PASID past MAMV), then a wait. */
 int sva_flush_range(struct sva *s, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq);

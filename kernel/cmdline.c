@@ -15,7 +15,11 @@ static const struct flag_name inject_flags[] = {
     { "ap-fault", INJECT_AP_FAULT }, { "ap-hang", INJECT_AP_HANG }, { NULL, 0 }
 };
 static const struct flag_name reclaim_choices[] = {
-    { "none", RECLAIM_CHOICE_NONE }, { "sync", RECLAIM_CHOICE_SYNC }, { NULL, 0 }
+    { "none", RECLAIM_CHOICE_NONE }, { "sync", RECLAIM_CHOICE_SYNC }, { "async", RECLAIM_CHOICE_ASYNC },
+    { "async-percpu", RECLAIM_CHOICE_ASYNC_PERCPU }, { "rcu", RECLAIM_CHOICE_RCU }, { NULL, 0 }
+};
+static const struct flag_name reclaim_flush_choices[] = {
+    { "range", RECLAIM_FLUSH_CHOICE_RANGE }, { "all", RECLAIM_FLUSH_CHOICE_ALL }, { NULL, 0 }
 };
 
 struct opt {
@@ -35,6 +39,7 @@ static const struct opt opts[] = {
     { "resume", OPT_UINT, offsetof(struct cmdline, resume), 0, UINT32_MAX, NULL },
     { "trace", OPT_FLAGS, offsetof(struct cmdline, trace), 0, 0, trace_flags },
     { "reclaim", OPT_CHOICE, offsetof(struct cmdline, reclaim), 0, 0, reclaim_choices },
+    { "reclaim_flush", OPT_CHOICE, offsetof(struct cmdline, reclaim_flush), 0, 0, reclaim_flush_choices },
     { "cpus", OPT_UINT, offsetof(struct cmdline, cpus), 1, CMDLINE_MAX_CPUS, NULL },
     { "inject", OPT_FLAGS, offsetof(struct cmdline, inject), 0, 0, inject_flags },
 };

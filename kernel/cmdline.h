@@ -15,12 +15,17 @@ struct cmdline {
     uint64_t resume;               /* first case number to run (after a crash) */
     uint64_t trace;                /* TRACE_* bits */
     uint64_t reclaim;              /* RECLAIM_CHOICE_*: the policy for freeing page-table pages */
+    uint64_t reclaim_flush;        /* RECLAIM_FLUSH_CHOICE_*: what a deferred batch flushes */
     uint64_t cpus;                 /* CPUs to bring up, boot CPU included; 0: every one listed */
     uint64_t inject;               /* INJECT_* bits: bring-up failures on purpose, for bad-input tests */
 };
 
-/* reclaim=none|sync (mm/reclaim.h has what each means). */
-enum { RECLAIM_CHOICE_NONE = 0, RECLAIM_CHOICE_SYNC = 1 };
+/* reclaim=none|sync|async|async-percpu|rcu, reclaim_flush=range|all
+ * (mm/reclaim.h has what each means; the values are its enums'). */
+enum {
+    RECLAIM_CHOICE_NONE, RECLAIM_CHOICE_SYNC, RECLAIM_CHOICE_ASYNC, RECLAIM_CHOICE_ASYNC_PERCPU, RECLAIM_CHOICE_RCU,
+};
+enum { RECLAIM_FLUSH_CHOICE_RANGE, RECLAIM_FLUSH_CHOICE_ALL };
 #define CMDLINE_DEFAULT_RECLAIM RECLAIM_CHOICE_SYNC
 
 /* trace=qi,mmio: log every invalidation descriptor submitted; keep a ring

@@ -294,8 +294,8 @@ const struct cmdline *test_cmdline(struct test *t) { return t->cmd; }
 unsigned test_number(struct test *t) { return t->number; }
 
 /* After every case, however it ended: parts still running on APs are
- * recalled, and a lock any CPU still holds fails the case (and is let go,
- * so the run goes on). */
+ * recalled, and a lock any CPU still holds, or a read-side section it left
+ * open, fails the case (and is let go, so the run goes on). */
 static void settle_cpus(struct test *t)
 {
     for (unsigned c = SMP_BOOT_CPU + 1; c < SMP_MAX_CPUS; c++) {
@@ -319,6 +319,13 @@ static void settle_cpus(struct test *t)
             record(t, msg, 0);
         }
         lock_release_all_held(c);
+        if (rcu_in_section(c)) {
+            char msg[REASON_MAX];
+            snprintf(msg, sizeof(msg), "cpu %u was still inside an RCU read-side section at the end of the case", c);
+            ktap_diag(&out, 1, "%s", msg);
+            record(t, msg, 0);
+            rcu_release(c);
+        }
     }
     console_abandon_if_owner();
 }

@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include "lock.h"
 #include "clock.h"
+#include "../lib/errno.h"
 #include "printk.h"
 #include "smp.h"
 #include "x86.h"
@@ -154,4 +155,63 @@ void lock_release_all_held(unsigned cpu)
         serve_next(l);
     }
     h->n = 0;
+}
+
+/* Per CPU: depth is written only by its CPU; phase is odd while the CPU is
+ * inside a section and moves on every entry and exit, so a waiter that saw
+ * an odd value knows the section it saw has ended once the value changes. */
+static uint32_t rcu_depth[SMP_MAX_CPUS];
+static uint32_t rcu_phase[SMP_MAX_CPUS];
+
+void rcu_read_lock(void)
+{
+    unsigned cpu = smp_cpu_id();
+    if (rcu_depth[cpu]++ == 0) {
+        WRITE_ONCE(rcu_phase[cpu], rcu_phase[cpu] + 1);
+        /* The phase store before any load of the protected data: pairs
+         * with the fence in rcu_synchronize (an unlink, then the phase
+         * read), so either the waiter sees this section or the reader
+         * sees the unlink. */
+        smp_mb();
+    }
+}
+
+void rcu_read_unlock(void)
+{
+    unsigned cpu = smp_cpu_id();
+    if (rcu_depth[cpu] && --rcu_depth[cpu] == 0)
+        store_release(&rcu_phase[cpu], rcu_phase[cpu] + 1);
+}
+
+int rcu_in_section(unsigned cpu) { return cpu < SMP_MAX_CPUS && (READ_ONCE(rcu_phase[cpu]) & 1); }
+
+void rcu_release(unsigned cpu)
+{
+    if (cpu < SMP_MAX_CPUS && rcu_depth[cpu]) {
+        rcu_depth[cpu] = 0;
+        store_release(&rcu_phase[cpu], rcu_phase[cpu] + 1);
+    }
+}
+
+int rcu_synchronize(unsigned *stuck_cpu)
+{
+    unsigned self = smp_cpu_id();
+    if (rcu_depth[self])
+        return -E_DEADLK;
+    smp_mb();
+    struct deadline d = deadline_after_us((uint64_t)RCU_GRACE_TIMEOUT_MS * US_PER_MS);
+    for (unsigned cpu = 0; cpu < SMP_MAX_CPUS; cpu++) {
+        if (cpu == self || !smp_cpu_online(cpu))
+            continue;
+        uint32_t seen = load_acquire(&rcu_phase[cpu]);
+        while ((seen & 1) && load_acquire(&rcu_phase[cpu]) == seen) {
+            if (deadline_passed(d)) {
+                if (stuck_cpu)
+                    *stuck_cpu = cpu;
+                return -E_TIMEDOUT;
+            }
+            cpu_relax();
+        }
+    }
+    return 0;
 }

@@ -1,6 +1,8 @@
 /* Locks shared by every CPU: ticket spinlocks that know their owner, with
- * interrupt-safe variants, and a sequence counter for readers that must
- * not block writers. All SMP locking primitives live here; IPIs, per-CPU
+ * interrupt-safe variants, a sequence counter for readers that must not
+ * block writers, and RCU-style read-side sections with a grace-period wait
+ * for readers that take no lock at all. All SMP locking primitives live
+ * here; IPIs, per-CPU
  * data and bring-up are in smp.h.
  *
  * Debug checks (always on; this kernel is a test bench): a lock taken again
@@ -81,5 +83,24 @@ static inline void seq_write_end(struct seqcount *s)
 {
     store_release(&s->seq, s->seq + 1);
 }
+
+/* Read-side sections for lock-free readers (a walker of the kernel's page
+ * tables): between rcu_read_lock and rcu_read_unlock a reader may hold
+ * pointers to memory another CPU unlinks; rcu_synchronize returns once
+ * every other online CPU has been outside a section since the call began
+ * (a grace period), so memory unlinked before it may be freed. Sections
+ * nest, must not wait for a grace period themselves, and end on the CPU
+ * that began them (nothing here migrates). */
+void rcu_read_lock(void);
+void rcu_read_unlock(void);
+/* 0, -E_DEADLK when called inside a section, or -E_TIMEDOUT after
+ * RCU_GRACE_TIMEOUT_MS with the CPU still inside one in *stuck_cpu. */
+int rcu_synchronize(unsigned *stuck_cpu);
+#define RCU_GRACE_TIMEOUT_MS 1000u
+/* Whether cpu is inside a section now (for the end-of-case check). */
+int rcu_in_section(unsigned cpu);
+/* Ends a section a failed case left open on cpu (the caller knows cpu is
+ * idle), as lock_release_all_held does for locks. */
+void rcu_release(unsigned cpu);
 
 #endif

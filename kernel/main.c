@@ -81,8 +81,13 @@ void kmain(struct boot_info *bi_phys)
     else
         printk("# vtdlab: PCI: %d functions\n", npci);
     iommu_init();
-    reclaim_set_policy(cmd.reclaim == RECLAIM_CHOICE_NONE ? RECLAIM_NONE : RECLAIM_SYNC);
-    printk("# vtdlab: page-table reclaim policy: %s\n", reclaim_policy_name(reclaim_get_policy()));
+    _Static_assert((int)RECLAIM_CHOICE_RCU == (int)RECLAIM_RCU &&
+                   (int)RECLAIM_CHOICE_ASYNC_PERCPU == (int)RECLAIM_ASYNC_PERCPU &&
+                   (int)RECLAIM_FLUSH_CHOICE_ALL == (int)RECLAIM_FLUSH_ALL, "the cmdline's reclaim choices are mm's enums");
+    reclaim_set_policy((enum reclaim_policy)cmd.reclaim);
+    reclaim_set_flush_mode((enum reclaim_flush)cmd.reclaim_flush);
+    printk("# vtdlab: page-table reclaim policy: %s, deferred batches flush %s\n",
+           reclaim_policy_name(reclaim_get_policy()), reclaim_flush_name(reclaim_get_flush_mode()));
     if (cmd.trace & TRACE_MMIO) {
         vtd_mmio_trace_enable(1);
         harness_set_failure_dump(vtd_mmio_trace_dump);

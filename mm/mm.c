@@ -367,28 +367,63 @@ int kva_protect(uint64_t va, uint64_t attrs)
         return err;
     uint64_t start = va & ~(pt_leaf_size(level) - 1);
     tlb_shootdown(start, start + pt_leaf_size(level));
-    return reclaim_kva_changed(start, start + pt_leaf_size(level), NULL);
+    return reclaim_kva_changed(start, start + pt_leaf_size(level), 0, NULL, 0);
+}
+
+/* Tables one pass of kva_unmap_range collects before it hands them over;
+ * one leaf's unmap adds at most PT_LEVELS. */
+#define KVA_UNLINK_BATCH (4 * PT_LEVELS)
+
+int kva_unmap_range(uint64_t va, uint64_t size)
+{
+    if (!size || (va | size) & ~PAGE_MASK || !in_kva(va, size))
+        return -E_INVAL;
+    uint64_t end = va + size;
+    int err = 0;
+    while (va < end && !err) {
+        uint64_t tables[KVA_UNLINK_BATCH], start = va;
+        unsigned n = 0;
+        spin_lock(&kva_lock);
+        while (va < end && n + PT_LEVELS <= KVA_UNLINK_BATCH) {
+            struct pt_unlinked u;
+            int level;
+            err = pt_unmap_page(&kva_pt, va, &level, &u);
+            if (err)
+                break;
+            for (int i = 0; i < u.count; i++)
+                tables[n++] = u.pa[i];
+            /* A large leaf goes whole, from its own start. */
+            uint64_t leaf_start = va & ~(pt_leaf_size(level) - 1);
+            start = leaf_start < start ? leaf_start : start;
+            va = leaf_start + pt_leaf_size(level);
+        }
+        spin_unlock(&kva_lock);
+        if (va == start)
+            break;
+        /* INVLPG also drops every paging-structure cache entry of the
+         * current PCID (SDM vol. 3, 4.10.4.1), so once every CPU has run
+         * it the unlinked tables are unreachable for CPUs; devices are the
+         * reclaim policy's. Outside kva_lock: other CPUs answer the
+         * shootdown while they spin on it. */
+        tlb_shootdown(start, va);
+        int rerr = reclaim_kva_changed(start, va, 1, tables, n);
+        err = err ? err : rerr;
+    }
+    return err;
 }
 
 int kva_unmap(uint64_t va)
 {
     if (!in_kva(va, PAGE_SIZE))
         return -E_INVAL;
-    struct pt_unlinked unlinked;
     int level;
     spin_lock(&kva_lock);
-    int err = pt_unmap_page(&kva_pt, va, &level, &unlinked);
+    uint64_t pte = pt_lookup(&kva_pt, va, &level);
     spin_unlock(&kva_lock);
-    if (err)
-        return err;
-    /* INVLPG also drops every paging-structure cache entry of the current
-     * PCID (SDM vol. 3, 4.10.4.1), so once every CPU has run it the
-     * unlinked tables are unreachable for CPUs; devices are the reclaim
-     * policy's. Outside kva_lock: other CPUs answer the shootdown while
-     * they spin on it. */
+    if (!pte)
+        return -E_NOENT;
     uint64_t start = va & ~(pt_leaf_size(level) - 1);
-    tlb_shootdown(start, start + pt_leaf_size(level));
-    return reclaim_kva_changed(start, start + pt_leaf_size(level), &unlinked);
+    return kva_unmap_range(start, pt_leaf_size(level));
 }
 
 static uint64_t count_tables(uint64_t table_pa, int level)

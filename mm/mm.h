@@ -67,6 +67,11 @@ void *phys_map_cached(uint64_t pa, uint64_t size);
  * unlinked table pages are freed. */
 int kva_map(uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs);
 int kva_unmap(uint64_t va);
+/* Unmaps every leaf in [va, va+size) (page-aligned, all mapped) with one
+ * shootdown and one reclaim_kva_changed for the lot, so a policy can flush
+ * the range at once. On an unmapped page it stops there, having unmapped and
+ * handed over what came before. */
+int kva_unmap_range(uint64_t va, uint64_t size);
 /* Changes a kva mapping's attributes (permission up- or downgrade). */
 int kva_protect(uint64_t va, uint64_t attrs);
 /* Whether devices walk the kva area with user privilege (QEMU's emulated

@@ -3,9 +3,14 @@
 #include "mm.h"
 #include "../kernel/lock.h"
 #include "../kernel/printk.h"
+#include "../kernel/smp.h"
+#include "../kernel/work.h"
+#include "../kernel/x86.h"
 #include "../lib/errno.h"
 
 #define LIFE_SLOTS 4096    /* power of two: page-table pages alive at once */
+/* A batch: every list at its fullest, and what failed batches left over. */
+#define BATCH_MAX  (RECLAIM_LIST_MAX * (SMP_MAX_CPUS + 1) * 2)
 
 enum life { LIFE_EMPTY, LIFE_ALLOCATED, LIFE_UNLINKED, LIFE_FLUSHED, LIFE_FREED };
 
@@ -15,31 +20,111 @@ struct page_life {
     uint64_t flush_seq;
 };
 
-/* life_lock owns the page-life table and the statistics; the policy and
- * the hook are single words set between cases. */
+struct pending {
+    uint64_t pa;
+    uint64_t queued_tsc;
+    uint8_t table;          /* a page-table page (else a data frame) */
+    uint8_t under_flusher;  /* a device was bound when it was queued */
+};
+
+/* A deferred list and the union of the VA ranges changed since it was
+ * last taken (start == end: none). */
+struct pending_list {
+    struct spinlock lock;
+    unsigned n;
+    uint64_t start, end;
+    struct pending e[RECLAIM_LIST_MAX];
+};
+
+/* Owners:
+ * - life_lock: the page-life table and the statistics. It is the checker's
+ *   lock, taken on every policy's path alike, so it is not what the policy
+ *   comparison measures (list_lock_* is).
+ * - global_list.lock: async's and rcu's one list.
+ * - cpu_lists[c].lock: CPU c's list; only c adds to it, the drainer takes
+ *   it to empty it, so on the free path it is never contended by another
+ *   free.
+ * - drain_lock: the batch (with what failed batches left), one drain at a
+ *   time; the flusher changes only under it, so a batch never flushes
+ *   through a unit that is being unbound.
+ * - policy and flush mode: single words, changed between cases (draining
+ *   first). The flusher is set by the CPU that binds or unbinds while no
+ *   other CPU changes kernel mappings. */
 static struct spinlock life_lock = SPINLOCK_INIT("page life");
 static struct page_life lives[LIFE_SLOTS];
-static enum reclaim_policy policy = RECLAIM_SYNC;
-static kva_flush_hook_t flush_hook;
 static struct reclaim_stats stats;
+static struct pending_list global_list = { .lock = SPINLOCK_INIT("reclaim global list") };
+static struct pending_list cpu_lists[SMP_MAX_CPUS] = {
+    [0 ... SMP_MAX_CPUS - 1] = { .lock = SPINLOCK_INIT("reclaim per-CPU list") },
+};
+static struct spinlock drain_lock = SPINLOCK_INIT("reclaim drain");
+static struct {
+    unsigned n;
+    uint64_t start, end;
+    struct pending e[BATCH_MAX];
+} batch;
+static enum reclaim_policy policy = RECLAIM_SYNC;
+static enum reclaim_flush flush_mode = RECLAIM_FLUSH_RANGE;
+static const struct kva_flusher *flusher;
+/* Outside life_lock, so the free path takes no shared lock for them. */
+static uint64_t pending_now, pending_peak, forced_drains, lock_takes, lock_cycles;
 
-void reclaim_set_policy(enum reclaim_policy p) { WRITE_ONCE(policy, p); }
+static void drain_work(struct work *w);
+static struct work reclaim_work = { .fn = drain_work };
+
+static const char *const policy_names[RECLAIM_POLICIES] = {
+    [RECLAIM_NONE] = "none", [RECLAIM_SYNC] = "sync", [RECLAIM_ASYNC] = "async",
+    [RECLAIM_ASYNC_PERCPU] = "async-percpu", [RECLAIM_RCU] = "rcu",
+};
+
+const char *reclaim_policy_name(enum reclaim_policy p)
+{
+    return (unsigned)p < RECLAIM_POLICIES ? policy_names[p] : "?";
+}
+
+const char *reclaim_flush_name(enum reclaim_flush m) { return m == RECLAIM_FLUSH_ALL ? "all" : "range"; }
 enum reclaim_policy reclaim_get_policy(void) { return READ_ONCE(policy); }
-void reclaim_set_flush_hook(kva_flush_hook_t hook) { WRITE_ONCE(flush_hook, hook); }
-kva_flush_hook_t reclaim_flush_hook(void) { return READ_ONCE(flush_hook); }
+enum reclaim_flush reclaim_get_flush_mode(void) { return READ_ONCE(flush_mode); }
+const struct kva_flusher *reclaim_flusher(void) { return READ_ONCE(flusher); }
+
+static int deferred(enum reclaim_policy p) { return p >= RECLAIM_ASYNC; }
+
+int reclaim_set_policy(enum reclaim_policy p)
+{
+    int err = reclaim_drain();
+    if (!err)
+        WRITE_ONCE(policy, p);
+    return err;
+}
+
+void reclaim_set_flush_mode(enum reclaim_flush m) { WRITE_ONCE(flush_mode, m); }
+
+static int drain_locked(void);
+
+int reclaim_set_flusher(const struct kva_flusher *f)
+{
+    spin_lock(&drain_lock);
+    /* The old flusher covers what was queued while it was bound. */
+    int err = drain_locked();
+    WRITE_ONCE(flusher, f);
+    spin_unlock(&drain_lock);
+    return err;
+}
 
 struct reclaim_stats reclaim_stats(void)
 {
     spin_lock(&life_lock);
     struct reclaim_stats s = stats;
     spin_unlock(&life_lock);
+    s.pending = READ_ONCE(pending_now);
+    s.pending_peak = READ_ONCE(pending_peak);
+    s.forced_drains = READ_ONCE(forced_drains);
+    s.list_lock_takes = READ_ONCE(lock_takes);
+    s.list_lock_cycles = READ_ONCE(lock_cycles);
     return s;
 }
 
-const char *reclaim_policy_name(enum reclaim_policy p)
-{
-    return p == RECLAIM_NONE ? "none" : p == RECLAIM_SYNC ? "sync" : "?";
-}
+void reclaim_reset_peak(void) { WRITE_ONCE(pending_peak, READ_ONCE(pending_now)); }
 
 /* Open addressing on the frame number. A freed frame's record stays as a
  * tombstone (so probe chains stay whole and a second free of it is caught)
@@ -78,38 +163,37 @@ void reclaim_track_alloc(uint64_t pa)
     spin_unlock(&life_lock);
 }
 
-int reclaim_kva_changed(uint64_t start, uint64_t end, const struct pt_unlinked *unlinked)
+/* Flushes through f and checks the flush's wait in the unit's status
+ * memory before any covered table counts as flushed. */
+static int flush_now(const struct kva_flusher *f, uint64_t start, uint64_t end, const uint64_t *tables,
+                     unsigned ntables, int any_table)
 {
-    spin_lock(&life_lock);
-    for (int i = 0; unlinked && i < unlinked->count; i++) {
-        struct page_life *l = find(unlinked->pa[i], 1);
-        l->state = LIFE_UNLINKED;
-        stats.unlinked++;
+    uint64_t seq = 0;
+    int err = f->flush(start, end, any_table, &seq);
+    if (!err && !f->completed(seq)) {
+        printk("# reclaim: the flush returned, but its wait (sequence %lu) has not completed\n", seq);
+        err = -E_IO;
     }
-    spin_unlock(&life_lock);
-    kva_flush_hook_t hook = READ_ONCE(flush_hook);
-    if (reclaim_get_policy() == RECLAIM_SYNC && hook) {
-        uint64_t seq = 0;
-        /* Outside life_lock: the flush waits on the unit. */
-        int err = hook(start, end, unlinked && unlinked->count > 0, &seq);
-        spin_lock(&life_lock);
+    spin_lock(&life_lock);
+    if (err)
+        stats.flush_errors++;
+    else
         stats.flushes++;
-        for (int i = 0; !err && unlinked && i < unlinked->count; i++) {
-            struct page_life *l = find(unlinked->pa[i], 0);
+    for (unsigned i = 0; !err && i < ntables; i++) {
+        struct page_life *l = find(tables[i], 0);
+        if (l && l->state == LIFE_UNLINKED) {
             l->state = LIFE_FLUSHED;
             l->flush_seq = seq;
             stats.flushed++;
         }
-        spin_unlock(&life_lock);
-        if (err)
-            return err; /* the tables stay unlinked, never freed unflushed */
     }
-    for (int i = 0; unlinked && i < unlinked->count; i++)
-        reclaim_free_table(unlinked->pa[i]);
-    return 0;
+    spin_unlock(&life_lock);
+    return err;
 }
 
-int reclaim_free_table(uint64_t pa)
+/* Poisons and frees a page-table page. With a device bound, only one whose
+ * covering flush is seen completed may go back to the pool. */
+static int free_table(uint64_t pa, const struct kva_flusher *f)
 {
     spin_lock(&life_lock);
     struct page_life *l = find(pa, 0);
@@ -118,8 +202,7 @@ int reclaim_free_table(uint64_t pa)
         spin_unlock(&life_lock);
         return -E_EXIST;
     }
-    /* With a device bound, only a flushed page may go back to the pool. */
-    if (READ_ONCE(flush_hook) && (!l || l->state != LIFE_FLUSHED))
+    if (f && !(l && l->state == LIFE_FLUSHED && f->completed(l->flush_seq)))
         stats.freed_before_flush++;
     if (l)
         l->state = LIFE_FREED;
@@ -133,4 +216,202 @@ int reclaim_free_table(uint64_t pa)
         WRITE_ONCE(p[i], RECLAIM_POISON);
     page_free(pa);
     return 0;
+}
+
+int reclaim_free_table(uint64_t pa) { return free_table(pa, reclaim_flusher()); }
+
+static void merge_range(uint64_t *s, uint64_t *e, uint64_t start, uint64_t end)
+{
+    if (start >= end)
+        return;
+    if (*s >= *e) {
+        *s = start;
+        *e = end;
+        return;
+    }
+    if (start < *s)
+        *s = start;
+    if (end > *e)
+        *e = end;
+}
+
+static void pending_changed(int64_t by)
+{
+    uint64_t now = atomic_fetch_add(&pending_now, (uint64_t)by) + (uint64_t)by;
+    uint64_t peak = READ_ONCE(pending_peak);
+    while (now > peak && !atomic_cmpxchg(&pending_peak, peak, now))
+        peak = READ_ONCE(pending_peak);
+}
+
+/* async and rcu share the one global list; async-percpu frees onto the
+ * running CPU's own. */
+static struct pending_list *free_list(enum reclaim_policy p)
+{
+    return p == RECLAIM_ASYNC_PERCPU ? &cpu_lists[smp_cpu_id()] : &global_list;
+}
+
+/* Queues pages (and the changed range) on the policy's list and schedules
+ * the drain. A full list is drained first by this CPU. */
+static void defer(enum reclaim_policy p, uint64_t start, uint64_t end, const uint64_t *pa, unsigned n, int table)
+{
+    unsigned done = 0, full_tries = 0;
+    int merged = 0;
+    uint8_t bound = reclaim_flusher() != NULL;
+    while (!merged || done < n) {
+        struct pending_list *l = free_list(p);
+        uint64_t t0 = rdtsc();
+        spin_lock(&l->lock);
+        merge_range(&l->start, &l->end, start, end);
+        merged = 1;
+        unsigned added = 0;
+        for (; done < n && l->n < RECLAIM_LIST_MAX; done++, added++)
+            l->e[l->n++] = (struct pending){ pa[done], rdtsc(), (uint8_t)table, bound };
+        spin_unlock(&l->lock);
+        atomic_add(&lock_cycles, rdtsc() - t0);
+        atomic_add(&lock_takes, 1);
+        pending_changed((int64_t)added);
+        if (done < n) {
+            atomic_add(&forced_drains, 1);
+            if (reclaim_drain() && ++full_tries > 1)
+                panic("reclaim: the %s list is full and draining it fails: %lu pages pending unflushed",
+                      reclaim_policy_name(p), READ_ONCE(pending_now));
+        }
+    }
+    work_queue(&reclaim_work);
+}
+
+/* Takes one list into the batch. How a batch covers pages queued on other
+ * CPUs (async-percpu): every page was unlinked, and every CPU's TLB flushed,
+ * before it was queued; the batch takes each list whole under that list's
+ * lock, and its one flush is issued after the last list was taken, so it
+ * covers every page in the batch, whichever CPU queued it. Pages queued
+ * after their list was taken wait for the next batch. */
+static void take_list(struct pending_list *l)
+{
+    spin_lock(&l->lock);
+    if (batch.n + l->n <= BATCH_MAX) {
+        memcpy(&batch.e[batch.n], l->e, l->n * sizeof(l->e[0]));
+        batch.n += l->n;
+        merge_range(&batch.start, &batch.end, l->start, l->end);
+        l->n = 0;
+        l->start = l->end = 0;
+    }
+    spin_unlock(&l->lock);
+}
+
+static int drain_locked(void)
+{
+    take_list(&global_list);
+    for (unsigned c = 0; c < SMP_MAX_CPUS; c++)
+        take_list(&cpu_lists[c]);
+    /* With no page waiting, the range is kept for the batch that frees the
+     * data frames it covers. */
+    if (!batch.n)
+        return 0;
+    const struct kva_flusher *f = reclaim_flusher();
+    int any_table = 0, any_bound = 0;
+    static uint64_t tables[BATCH_MAX]; /* drain_lock's, like the batch */
+    unsigned ntables = 0;
+    for (unsigned i = 0; i < batch.n; i++) {
+        any_bound |= batch.e[i].under_flusher;
+        if (batch.e[i].table) {
+            any_table = 1;
+            tables[ntables++] = batch.e[i].pa;
+        }
+    }
+    if (f && (any_table || batch.start < batch.end)) {
+        int all = reclaim_get_flush_mode() == RECLAIM_FLUSH_ALL;
+        int err = flush_now(f, all ? 0 : batch.start, all ? KVA_FLUSH_ALL : batch.end, tables, ntables, any_table);
+        if (err) {
+            printk("# reclaim: the flush of a batch of %u pages failed (%s); they stay pending\n", batch.n,
+                   err_name(err));
+            return err;
+        }
+    } else if (!f && any_bound) {
+        printk("# reclaim: %u pages wait for a flush and no unit is bound to flush them; they stay pending\n",
+               batch.n);
+        return -E_NODEV;
+    }
+    if (reclaim_get_policy() == RECLAIM_RCU) {
+        unsigned stuck = 0;
+        int err = rcu_synchronize(&stuck);
+        if (err) {
+            printk("# reclaim: no grace period (%s, cpu %u still in a read-side section); %u pages stay pending\n",
+                   err_name(err), stuck, batch.n);
+            return err;
+        }
+        spin_lock(&life_lock);
+        stats.grace_periods++;
+        spin_unlock(&life_lock);
+    }
+    uint64_t now = rdtsc(), sum = 0, max = 0;
+    for (unsigned i = 0; i < batch.n; i++) {
+        if (batch.e[i].table)
+            free_table(batch.e[i].pa, f);
+        else
+            page_free(batch.e[i].pa);
+        uint64_t waited = now - batch.e[i].queued_tsc;
+        sum += waited;
+        max = waited > max ? waited : max;
+    }
+    spin_lock(&life_lock);
+    stats.batches++;
+    stats.deferred_freed += batch.n;
+    stats.defer_cycles_sum += sum;
+    if (max > stats.defer_cycles_max)
+        stats.defer_cycles_max = max;
+    spin_unlock(&life_lock);
+    pending_changed(-(int64_t)batch.n);
+    batch.n = 0;
+    batch.start = batch.end = 0;
+    return 0;
+}
+
+int reclaim_drain(void)
+{
+    spin_lock(&drain_lock);
+    int err = drain_locked();
+    spin_unlock(&drain_lock);
+    return err;
+}
+
+static void drain_work(struct work *w) { reclaim_drain(); }
+
+int reclaim_kva_changed(uint64_t start, uint64_t end, int unmapped, const uint64_t *tables, unsigned ntables)
+{
+    spin_lock(&life_lock);
+    for (unsigned i = 0; i < ntables; i++) {
+        struct page_life *l = find(tables[i], 1);
+        l->state = LIFE_UNLINKED;
+        stats.unlinked++;
+    }
+    spin_unlock(&life_lock);
+    enum reclaim_policy p = reclaim_get_policy();
+    const struct kva_flusher *f = reclaim_flusher();
+    if (!unmapped)
+        return p != RECLAIM_NONE && f ? flush_now(f, start, end, NULL, 0, 0) : 0;
+    if (deferred(p)) {
+        defer(p, start, end, tables, ntables, 1);
+        return 0;
+    }
+    if (p == RECLAIM_SYNC && f) {
+        int err = flush_now(f, start, end, tables, ntables, ntables > 0);
+        if (err) {
+            /* Kept for a later drain, never freed unflushed. */
+            defer(RECLAIM_ASYNC, start, end, tables, ntables, 1);
+            return err;
+        }
+    }
+    for (unsigned i = 0; i < ntables; i++)
+        free_table(tables[i], f);
+    return 0;
+}
+
+void reclaim_release_frame(uint64_t pa)
+{
+    enum reclaim_policy p = reclaim_get_policy();
+    if (deferred(p))
+        defer(p, 0, 0, &pa, 1, 0);
+    else
+        page_free(pa);
 }

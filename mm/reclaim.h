@@ -1,53 +1,111 @@
-/* Freeing kernel page-table pages while a device may cache translations
- * through them. Every page-table page has a tracked life: allocated,
- * unlinked (no longer reachable from the root, perhaps still cached),
- * flushed (an IOMMU flush covering it completed, with its sequence number),
- * freed (poisoned and back in the frame pool). The policy decides what
- * happens between unlinked and freed:
- *   none: freed at once, no flush: the negative control, reproduces the bug;
- *   sync: the registered hook flushes every bound PASID and waits, then the
- *         pages are freed.
- * The hook is the one place mm calls into whoever caches kernel VAs (the
- * shape of Linux's iommu_sva_invalidate_kva_range). */
+/* Freeing kernel page-table pages (and the data frames behind kernel
+ * mappings) while a device may still cache translations through them. Every
+ * page-table page has a tracked life: allocated, unlinked (no longer
+ * reachable from the root, perhaps still cached), flushed (a flush covering
+ * it was issued and its wait descriptor is seen completed, by sequence
+ * number), freed (poisoned and back in the frame pool). The policy decides
+ * what happens between unlinked and freed:
+ *   none:         freed at once, no flush: the negative control;
+ *   sync:         the unmapping CPU flushes the whole changed range (one
+ *                 descriptor with the smallest covering address mask) and
+ *                 waits, then frees;
+ *   async:        the shape Linux merged: one global list under one lock;
+ *                 freeing queues the page and schedules deferred work, which
+ *                 takes the whole batch, flushes once, waits, frees. Unmap
+ *                 returns without waiting;
+ *   async-percpu: the same with one list per CPU and no shared lock on the
+ *                 free path; the drain takes every CPU's list into one batch;
+ *   rcu:          async's global list, and the batch is freed only after a
+ *                 grace period as well (kernel/lock.h), for lock-free walkers.
+ * The flush mode says what a deferred batch flushes: the union of the VA
+ * ranges changed since the previous batch, or everything of the bound PASID.
+ *
+ * The flusher is the one place mm calls into whoever caches kernel VAs (the
+ * shape of Linux's iommu_sva_invalidate_kva_range); mm never reaches into
+ * the IOMMU code. All policies live in reclaim.c behind reclaim_kva_changed. */
 #ifndef VTDLAB_MM_RECLAIM_H
 #define VTDLAB_MM_RECLAIM_H
 
 #include <stdint.h>
 #include "pgtable.h"
 
-enum reclaim_policy { RECLAIM_NONE, RECLAIM_SYNC };
+/* The order is the cmdline's (RECLAIM_CHOICE_*). */
+enum reclaim_policy { RECLAIM_NONE, RECLAIM_SYNC, RECLAIM_ASYNC, RECLAIM_ASYNC_PERCPU, RECLAIM_RCU, RECLAIM_POLICIES };
+enum reclaim_flush { RECLAIM_FLUSH_RANGE, RECLAIM_FLUSH_ALL };
 
-/* Flush [start, end) from every cache that may hold it; tables_freed: page-
- * table pages were unlinked, so paging-structure caches must go too. 0 and
- * the sequence number of the completed flush in *seq, or an error. */
-typedef int (*kva_flush_hook_t)(uint64_t start, uint64_t end, int tables_freed, uint64_t *seq);
+/* end for a flush of everything the device may cache for kernel VAs. */
+#define KVA_FLUSH_ALL UINT64_MAX
 
-void reclaim_set_policy(enum reclaim_policy p);
+struct kva_flusher {
+    /* Flushes [start, end) from every cache that may hold it and waits for
+     * the flush's wait descriptor; tables_freed: page-table pages were
+     * unlinked, so paging-structure caches must go too. 0 with the wait's
+     * sequence number in *seq, or an error. */
+    int (*flush)(uint64_t start, uint64_t end, int tables_freed, uint64_t *seq);
+    /* Whether the wait carrying seq has written its status, read from the
+     * unit's status memory: how reclaim checks a flush rather than trusting
+     * its return. */
+    int (*completed)(uint64_t seq);
+};
+
+/* Changing the policy or the flusher drains every pending page first (with
+ * the old one), so no page is freed under rules it was not queued under.
+ * 0, or the drain's error (the pages then stay pending). */
+int reclaim_set_policy(enum reclaim_policy p);
 enum reclaim_policy reclaim_get_policy(void);
 const char *reclaim_policy_name(enum reclaim_policy p);
+void reclaim_set_flush_mode(enum reclaim_flush m);
+enum reclaim_flush reclaim_get_flush_mode(void);
+const char *reclaim_flush_name(enum reclaim_flush m);
 /* NULL when nothing caches kernel VAs (no device bound). */
-void reclaim_set_flush_hook(kva_flush_hook_t hook);
-kva_flush_hook_t reclaim_flush_hook(void);
+int reclaim_set_flusher(const struct kva_flusher *f);
+const struct kva_flusher *reclaim_flusher(void);
 
 struct reclaim_stats {
     uint64_t tracked;             /* page-table pages alive now */
     uint64_t unlinked, flushed, freed;
-    uint64_t flushes;             /* hook calls */
+    uint64_t flushes;             /* flusher calls that succeeded */
+    uint64_t flush_errors;        /* ... that failed (their pages stayed pending) */
     uint64_t freed_before_flush;  /* freed while a device could still cache them */
     uint64_t double_frees;        /* caught and refused */
+    uint64_t pending, pending_peak; /* pages (tables and data frames) waiting for a batch */
+    uint64_t batches, forced_drains, grace_periods;
+    uint64_t deferred_freed;      /* pages freed by a batch */
+    uint64_t defer_cycles_sum, defer_cycles_max; /* queued to freed, TSC cycles */
+    uint64_t list_lock_takes, list_lock_cycles;  /* the free path's list lock: taken, held+waited */
 };
 struct reclaim_stats reclaim_stats(void);
+/* Starts a new pending_peak measurement from what is pending now. */
+void reclaim_reset_peak(void);
 
-/* mm's side: a page-table page was allocated; the kernel VA range changed
- * and these tables were unlinked (the caller has flushed the CPU's TLB). */
+/* mm's side: a page-table page was allocated. */
 void reclaim_track_alloc(uint64_t pa);
-int reclaim_kva_changed(uint64_t start, uint64_t end, const struct pt_unlinked *unlinked);
-/* Poisons and frees one page-table page, checking its life; 0 or -E_EXIST
- * (already freed: refused). */
+/* The kernel VA range [start, end) changed. unmapped: mappings were removed
+ * and tables[0..ntables) unlinked (the caller has flushed every CPU's TLB);
+ * otherwise attributes changed, which is flushed at once under every
+ * policy but none (a downgrade cannot wait for a batch). 0 or the flush's
+ * error (the tables then stay pending, never freed unflushed). */
+int reclaim_kva_changed(uint64_t start, uint64_t end, int unmapped, const uint64_t *tables, unsigned ntables);
+/* A data frame whose kernel mapping was just unmapped, given back by its
+ * owner: freed once no device can reach it through a cached translation
+ * (at once under none and sync, with the next batch otherwise). */
+void reclaim_release_frame(uint64_t pa);
+/* Runs every pending batch now, on this CPU. 0; -E_NODEV when pages a
+ * device may cache wait and no flusher is bound; a flush's or the grace
+ * period's error. Pages that could not be freed stay pending. */
+int reclaim_drain(void);
+
+/* The bypass: poisons and frees one page-table page at once, whatever the
+ * policy, checking its life (a freeing path that does not go through the
+ * policy is caught here). 0 or -E_EXIST (already freed: refused). */
 int reclaim_free_table(uint64_t pa);
 
 /* What a freed page-table page is filled with: not-present entries a stale
  * walker can recognise. */
 #define RECLAIM_POISON 0xdeadbeefdeadbe00ul
+
+/* A deferred list holds at most this many pages; the CPU that would
+ * overfill it drains first (a forced drain), so pending pages are bounded. */
+#define RECLAIM_LIST_MAX 64u
 
 #endif

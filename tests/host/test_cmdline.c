@@ -29,6 +29,12 @@ static void known_keys_are_parsed(void **state)
     assert_int_equal(c.reclaim, CMDLINE_DEFAULT_RECLAIM);
     assert_int_equal(cmdline_parse("reclaim=none", &c, err, sizeof(err)), 0);
     assert_int_equal(c.reclaim, RECLAIM_CHOICE_NONE);
+    assert_int_equal(cmdline_parse("reclaim=async-percpu reclaim_flush=all", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.reclaim, RECLAIM_CHOICE_ASYNC_PERCPU);
+    assert_int_equal(c.reclaim_flush, RECLAIM_FLUSH_CHOICE_ALL);
+    assert_int_equal(cmdline_parse("reclaim=rcu", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.reclaim, RECLAIM_CHOICE_RCU);
+    assert_int_equal(c.reclaim_flush, RECLAIM_FLUSH_CHOICE_RANGE);
     assert_int_equal(c.cpus, 0); /* every CPU the MADT lists */
     assert_int_equal(cmdline_parse("cpus=1", &c, err, sizeof(err)), 0);
     assert_int_equal(c.cpus, 1);
@@ -51,12 +57,13 @@ static void expect_error(const char *line, const char *fragment)
 static void bad_input_is_named(void **state)
 {
     expect_error("tests=* bogus=1", "unknown key 'bogus'");
-    expect_error("tests=* bogus=1", "known: tests, timeout_ms, seed, resume, trace, reclaim, cpus, inject");
+    expect_error("tests=* bogus=1", "known: tests, timeout_ms, seed, resume, trace, reclaim, reclaim_flush, cpus, inject");
     expect_error("inject=everything", "does not know 'everything' (known: ap-fault, ap-hang)");
     expect_error("cpus=0", "'cpus' is out of range (1..32): '0'");
     expect_error("cpus=33", "out of range (1..32)");
     expect_error("trace=qi,everything", "does not know 'everything'");
-    expect_error("reclaim=lazy", "does not know 'lazy' (known: none, sync)");
+    expect_error("reclaim=lazy", "does not know 'lazy' (known: none, sync, async, async-percpu, rcu)");
+    expect_error("reclaim_flush=some", "does not know 'some' (known: range, all)");
     expect_error("reclaim=none,sync", "takes one value");
     expect_error("reclaim=", "wants a value");
     expect_error("timeout_ms=12x", "wants a number, got '12x'");

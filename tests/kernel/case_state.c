@@ -18,9 +18,9 @@ void case_inject_page_alloc_failure(struct test *t, unsigned skip)
     mm_inject_page_alloc_failure(skip);
 }
 
-static void forget_hook(uintptr_t unused) { reclaim_set_flush_hook(NULL); }
+static void forget_flusher(uintptr_t unused) { reclaim_set_flusher(NULL); }
 
-void case_forget_flush_hook_after(struct test *t) { test_on_exit(t, forget_hook, 0); }
+void case_forget_flusher_after(struct test *t) { test_on_exit(t, forget_flusher, 0); }
 
 static void forget_events(uintptr_t unused) { vtd_fault_events_forget(); }
 

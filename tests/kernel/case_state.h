@@ -13,9 +13,9 @@ struct vtd_unit;
 void case_set_reclaim_policy(struct test *t, enum reclaim_policy p);
 /* mm_inject_page_alloc_failure, disarmed after the case if still armed. */
 void case_inject_page_alloc_failure(struct test *t, unsigned skip);
-/* A flush hook that is unregistered after the case (the SVA fixture's
+/* A flusher that is unregistered after the case (the SVA fixture's
  * binding registers one; the self-test registers its own). */
-void case_forget_flush_hook_after(struct test *t);
+void case_forget_flusher_after(struct test *t);
 /* Fault events of u counted until the case ends. */
 void case_fault_events(struct test *t, struct vtd_unit *u);
 

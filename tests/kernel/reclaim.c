@@ -1,21 +1,31 @@
-/* reclaim: the stale page-table reproducer (CVE-2025-71089's shape) and
- * the fix. Under SVA a device caches translations through the kernel's
- * tables. The scenario: map a kva range (its page-table pages allocated),
- * let the device write through it, unmap it so its page-table pages are
- * unlinked and freed, give every freed frame (the data page and the table
- * pages) to a new owner who fills it with canaries, then let the device
- * write through the old VA again. If any canary changed, the device wrote
- * into memory that now belongs to someone else.
- *   reclaim=none frees without flushing: the negative control must show
- *                the stale write, at the data page's physical address
- *                (QEMU caches leaf translations, so the table pages' reuse
- *                is not observable there; hardware with paging-structure
- *                caches can also hit those);
- *   reclaim=sync flushes the bound PASID and waits before anything is
- *                freed: the write faults and reaches nothing stale. */
+/* reclaim: the stale page-table reproducer (CVE-2025-71089's shape) under
+ * every policy, what each policy costs, and the experiments that compare
+ * them (../shared/RECLAIM.md has the questions).
+ *
+ * The reproducer: map a kva page (its page-table pages allocated), let the
+ * device write through it, unmap it so its page-table pages are unlinked,
+ * let the owner give the data frame back, wait for the policy to free what
+ * it holds, hand every freed frame to a new owner, then let the device write
+ * through the old VA again. The data frame gets canaries; the table frames
+ * get entries that all point at one sink frame (whose entries point at
+ * itself), so a device walk through a stale paging-structure-cache entry
+ * lands in the sink. Any change is the device reaching memory that is no
+ * longer the kernel's to give it.
+ *   none: freed at once, no flush: the negative control, which must show
+ *         the stale write (QEMU caches leaf translations only, so only the
+ *         data frame's reuse shows there; the sink is the signal on
+ *         hardware with paging-structure caches);
+ *   sync, async, async-percpu, rcu: nothing stale, 0 pages freed before
+ *         the flush covering them was seen completed. */
+#include <stdio.h>
 #include <string.h>
 #include "iommu/cap.h"
+#include "kernel/clock.h"
 #include "kernel/exit.h"
+#include "kernel/lock.h"
+#include "kernel/smp.h"
+#include "kernel/work.h"
+#include "lib/errno.h"
 #include "mm/mm.h"
 #include "mm/reclaim.h"
 #include "vtd_fixture.h"
@@ -23,29 +33,50 @@
 
 #define PASID          1
 #define GIB            (1ul << 30)
-/* Each in its own 1 GiB slot, so the range owns its PD and PT. */
-#define VA_TARGET      (KVA_BASE + 24 * GIB)
-#define VA_PATTERN     (KVA_BASE + 25 * GIB)
+/* Each in its own 1 GiB slot, so a mapping there owns its PD and PT. */
+#define RECLAIM_SLOT(n) (KVA_BASE + (uint64_t)(64 + (n)) * GIB)
+#define VA_TARGET      RECLAIM_SLOT(0)
+#define VA_PATTERN     RECLAIM_SLOT(1)
+#define VA_COST        RECLAIM_SLOT(2)
+#define VA_WALK        RECLAIM_SLOT(3)
+#define VA_LIFE        RECLAIM_SLOT(4)
 #define PATTERN_WORD   0xa11ce5ba5eba11ul
 #define CANARY_WORD    0xca4a41e5ca4a41e5ul
+/* The data frame and the tables only VA_TARGET uses (its PD and PT). */
 #define MAX_REUSED     (1 + PT_LEVELS)
 
-struct outcome {
-    uint64_t stale_pa;             /* first reused frame the device wrote, or 0 */
-    unsigned frames_reused;
-    unsigned faults;
-    uint64_t freed_before_flush;   /* by this run */
-    uint64_t flushes;
-};
+static const enum reclaim_policy fixes[] = { RECLAIM_SYNC, RECLAIM_ASYNC, RECLAIM_ASYNC_PERCPU, RECLAIM_RCU };
+#define NFIXES (sizeof(fixes) / sizeof(fixes[0]))
 
-static int canaries_intact(uint64_t pa)
+/* Valid-looking entries (present, writable, user) that all lead to the
+ * sink, whatever level a stale walk reads them at. */
+static uint64_t sink_entry(uint64_t sink) { return sink | PTE_P | PTE_RW | PTE_US; }
+
+static void fill_words(uint64_t pa, uint64_t word)
+{
+    uint64_t *p = phys_to_virt(pa);
+    for (size_t i = 0; i < PAGE_SIZE / sizeof(*p); i++)
+        p[i] = word;
+}
+
+static int words_intact(uint64_t pa, uint64_t word)
 {
     const uint64_t *p = phys_to_virt(pa);
     for (size_t i = 0; i < PAGE_SIZE / sizeof(*p); i++)
-        if (p[i] != CANARY_WORD)
+        if (READ_ONCE(p[i]) != word)
             return 0;
     return 1;
 }
+
+struct outcome {
+    uint64_t stale_pa;             /* first reused frame the device changed, or 0 */
+    int stale_level;               /* its table level, 0 for the data frame */
+    int sink_changed;
+    unsigned frames_reused;
+    unsigned faults;
+    uint64_t freed_before_flush;   /* by this run */
+    struct vtd_consumed flushed;   /* what the unit consumed from the unmap to the reuse */
+};
 
 static void run_scenario(struct test *t, enum reclaim_policy policy, struct outcome *o)
 {
@@ -55,25 +86,25 @@ static void run_scenario(struct test *t, enum reclaim_policy policy, struct outc
     fixture_sva_up(t, &sf, PASID, 0);
     struct reclaim_stats before = reclaim_stats();
 
-    uint64_t data = page_alloc(), pattern = page_alloc();
-    ASSERT_TRUE(t, data && pattern, "out of frames");
-    uint64_t *x = phys_to_virt(pattern);
-    for (size_t i = 0; i < PAGE_SIZE / sizeof(*x); i++)
-        x[i] = PATTERN_WORD;
+    uint64_t data = page_alloc(), pattern = page_alloc(), sink = page_alloc();
+    ASSERT_TRUE(t, data && pattern && sink, "out of frames");
+    fill_words(pattern, PATTERN_WORD);
+    fill_words(sink, sink_entry(sink));
     ASSERT_EQ(t, kva_map(VA_PATTERN, pattern, PT_LEVEL_PT, PTE_NX), 0);
     ASSERT_EQ(t, kva_map(VA_TARGET, data, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
 
-    /* The frames that will be freed: the data page and the tables that
-     * only VA_TARGET uses (its PT and PD; the PDPT is kept for the area). */
     uint64_t freed[MAX_REUSED];
+    int level_of[MAX_REUSED];
     unsigned nfreed = 0;
-    freed[nfreed++] = data;
+    freed[nfreed] = data;
+    level_of[nfreed++] = 0;
     uint64_t table = kernel_pt()->root_pa;
     for (int level = PT_LEVEL_PML4; level > PT_LEVEL_PT; level--) {
-        uint64_t e = ((uint64_t *)phys_to_virt(table))[pt_index(VA_TARGET, level)];
-        table = pte_addr(e);
-        if (level <= PT_LEVEL_PDPT)
-            freed[nfreed++] = table;
+        table = pte_addr(((uint64_t *)phys_to_virt(table))[pt_index(VA_TARGET, level)]);
+        if (level <= PT_LEVEL_PDPT) {
+            freed[nfreed] = table;
+            level_of[nfreed++] = level - 1;
+        }
     }
 
     /* The device loads the pattern and writes it through VA_TARGET: the
@@ -82,71 +113,95 @@ static void run_scenario(struct test *t, enum reclaim_policy policy, struct outc
     ASSERT_EQ(t, edu_dma(&sf.fx.edu, VA_TARGET, 0, PAGE_SIZE, 0), 0);
     ASSERT_TRUE(t, ((uint64_t *)phys_to_virt(data))[0] == PATTERN_WORD, "the first write did not reach the page");
 
-    ASSERT_EQ(t, kva_unmap(VA_TARGET), 0);
-    page_free(data); /* the owner lets go of its page, as after vunmap */
+    unsigned head = fixture_unit_head(&sf.fx.qi);
+    ASSERT_EQ(t, kva_unmap_range(VA_TARGET, PAGE_SIZE), 0);
+    reclaim_release_frame(data); /* the owner lets go of its page, as after vunmap */
+    /* Whatever the policy deferred has been done once the work ran. */
+    ASSERT_EQ(t, work_flush(), 0);
+    ASSERT_EQ(t, reclaim_stats().pending, 0);
+    fixture_read_consumed(&sf.fx.qi, head, fixture_unit_head(&sf.fx.qi), &o->flushed);
 
-    /* Someone else gets every freed frame and fills it with canaries. */
-    uint8_t taken[sizeof(freed) / sizeof(freed[0])] = { 0 };
+    /* Someone else gets every freed frame. */
+    uint8_t taken[MAX_REUSED] = { 0 };
     for (unsigned i = 0; i < nfreed; i++) {
         if (page_take_specific(freed[i]))
             continue;
         taken[i] = 1;
-        uint64_t *p = phys_to_virt(freed[i]);
-        for (size_t w = 0; w < PAGE_SIZE / sizeof(*p); w++)
-            p[w] = CANARY_WORD;
+        fill_words(freed[i], level_of[i] ? sink_entry(sink) : CANARY_WORD);
         o->frames_reused++;
     }
 
     ASSERT_EQ(t, edu_dma(&sf.fx.edu, VA_TARGET, 0, PAGE_SIZE, 0), 0);
-    for (unsigned i = 0; i < nfreed; i++)
-        if (!o->stale_pa && !canaries_intact(freed[i]))
+    for (unsigned i = 0; i < nfreed && !o->stale_pa; i++)
+        if (taken[i] && !words_intact(freed[i], level_of[i] ? sink_entry(sink) : CANARY_WORD)) {
             o->stale_pa = freed[i];
+            o->stale_level = level_of[i];
+        }
+    o->sink_changed = !words_intact(sink, sink_entry(sink));
     struct vtd_fault_log log;
     fixture_faults(t, &sf.fx, &log);
     o->faults = log.count;
-    struct reclaim_stats after = reclaim_stats();
-    o->freed_before_flush = after.freed_before_flush - before.freed_before_flush;
-    o->flushes = after.flushes - before.flushes;
-    test_diag(t, "reclaim=%s: %u of %u freed frames reused, stale write at 0x%lx, %u fault(s), "
-              "%lu page(s) freed before a flush, %lu flush(es)", reclaim_policy_name(policy), o->frames_reused,
-              nfreed, o->stale_pa, o->faults, o->freed_before_flush, o->flushes);
+    o->freed_before_flush = reclaim_stats().freed_before_flush - before.freed_before_flush;
+    test_diag(t, "reclaim=%s: %u of %u freed frames reused; stale write at 0x%lx (level %d); sink %s; "
+              "%u fault(s); %lu page(s) freed before their flush; the unit consumed %u descriptors "
+              "(%u waits, %u PASID-based IOTLB) between the unmap and the reuse",
+              reclaim_policy_name(policy), o->frames_reused, nfreed, o->stale_pa, o->stale_level,
+              o->sink_changed ? "CHANGED" : "untouched", o->faults, o->freed_before_flush,
+              o->flushed.descriptors, o->flushed.waits, o->flushed.pasid_iotlb);
+    if (!o->sink_changed)
+        test_diag(t, "the sink is untouched: no walk went through a reused table frame%s",
+                  platform_is_qemu() ? " (QEMU's unit has no paging-structure cache)" : "");
 
     for (unsigned i = 0; i < nfreed; i++)
         if (taken[i])
             page_free(freed[i]);
     ASSERT_EQ(t, kva_unmap(VA_PATTERN), 0);
     page_free(pattern);
+    page_free(sink);
     fixture_sva_down(t, &sf);
 }
 
 /* The negative control: it must reproduce the bug. */
-static void without_flush_device_writes_into_reused_frame(struct test *t)
+static void none_lets_the_device_write_into_a_reused_frame(struct test *t)
 {
     struct outcome o;
     run_scenario(t, RECLAIM_NONE, &o);
     ASSERT_TRUE(t, o.frames_reused > 0, "no freed frame could be reused");
-    if (!o.stale_pa && !platform_is_qemu())
+    if (!o.stale_pa && !o.sink_changed && !platform_is_qemu())
         test_skip(t, "the unit re-walked after the unmap (allowed: caching is optional)");
     EXPECT_TRUE(t, o.stale_pa != 0, "reclaim=none: expected the device to write into a reused frame, it did not");
+    if (platform_is_qemu())
+        EXPECT_TRUE(t, !o.sink_changed, "QEMU has no paging-structure cache, yet the sink changed");
     EXPECT_TRUE(t, o.freed_before_flush > 0, "page-table pages were freed unflushed, yet none was counted");
 }
 
-static void sync_flush_before_free_leaves_reused_frames_alone(struct test *t)
+/* A fix: nothing stale, nothing freed early, the write faults, and the
+ * unit consumed one PASID-based invalidation and one wait for the whole
+ * unmap (sync: on the unmap; the deferred ones: for the batch). */
+static void check_fix(struct test *t, enum reclaim_policy p)
 {
     struct outcome o;
-    run_scenario(t, RECLAIM_SYNC, &o);
+    run_scenario(t, p, &o);
     ASSERT_TRUE(t, o.frames_reused > 0, "no freed frame could be reused");
-    EXPECT_TRUE(t, o.stale_pa == 0, "reclaim=sync: stale write into reused frame at 0x%lx", o.stale_pa);
+    EXPECT_TRUE(t, o.stale_pa == 0, "reclaim=%s: stale write into reused frame at 0x%lx (level %d)",
+                reclaim_policy_name(p), o.stale_pa, o.stale_level);
+    EXPECT_TRUE(t, !o.sink_changed, "reclaim=%s: a walk reached the sink through a freed table", reclaim_policy_name(p));
     EXPECT_EQ(t, o.freed_before_flush, 0);
     EXPECT_EQ(t, o.faults, 1);
-    EXPECT_TRUE(t, o.flushes >= 1, "no flush was made");
+    EXPECT_EQ(t, o.flushed.pasid_iotlb, 1);
+    EXPECT_EQ(t, o.flushed.waits, 1);
 }
+
+static void sync_leaves_reused_frames_alone(struct test *t) { check_fix(t, RECLAIM_SYNC); }
+static void async_leaves_reused_frames_alone(struct test *t) { check_fix(t, RECLAIM_ASYNC); }
+static void async_percpu_leaves_reused_frames_alone(struct test *t) { check_fix(t, RECLAIM_ASYNC_PERCPU); }
+static void rcu_leaves_reused_frames_alone(struct test *t) { check_fix(t, RECLAIM_RCU); }
 
 /* The policy from the cmdline (reclaim=): the check users run to see their
  * policy hold. Under reclaim=none it reports not ok with the address. */
 static void no_stale_access_under_cmdline_policy(struct test *t)
 {
-    enum reclaim_policy p = test_cmdline(t)->reclaim == RECLAIM_CHOICE_NONE ? RECLAIM_NONE : RECLAIM_SYNC;
+    enum reclaim_policy p = (enum reclaim_policy)test_cmdline(t)->reclaim;
     struct outcome o;
     run_scenario(t, p, &o);
     EXPECT_TRUE(t, o.stale_pa == 0, "reclaim=%s: the device wrote into reused frame 0x%lx after it was freed",
@@ -154,10 +209,314 @@ static void no_stale_access_under_cmdline_policy(struct test *t)
     EXPECT_EQ(t, o.freed_before_flush, 0);
 }
 
+/* ------------------------------------------------------------------ cost */
+
+/* What one unmap of `pages` pages costs the CPU that unmaps, read from the
+ * ring: the descriptors consumed while kva_unmap_range ran, then those of
+ * the batch that freed the pages. The unmap runs on the worker CPU, so no
+ * batch can run beside it and land in its window. */
+struct cost_run {
+    struct vtd_qi *q;
+    unsigned pages;
+    int err;
+    struct vtd_consumed on_path;
+    uint64_t cycles;
+};
+
+static void unmap_measured(struct cost_run *c)
+{
+    unsigned head = fixture_unit_head(c->q);
+    uint64_t t0 = rdtsc();
+    c->err = kva_unmap_range(VA_COST, (uint64_t)c->pages * PAGE_SIZE);
+    c->cycles = rdtsc() - t0;
+    fixture_read_consumed(c->q, head, fixture_unit_head(c->q), &c->on_path);
+}
+
+static void unmap_on_worker(struct test *t, unsigned index, void *arg)
+{
+    if (smp_cpu_id() == work_worker_cpu())
+        unmap_measured(arg);
+}
+
+static const unsigned cost_sizes[] = { 1, 16, 512 };
+#define NSIZES (sizeof(cost_sizes) / sizeof(cost_sizes[0]))
+
+static void unmap_cost_per_policy(struct test *t)
+{
+    struct sva_fixture sf;
+    fixture_sva_up(t, &sf, PASID, 0);
+    uint64_t frame = page_alloc();
+    ASSERT_TRUE(t, frame, "out of frames");
+    char name[64];
+    for (unsigned pi = 0; pi < NFIXES; pi++) {
+        enum reclaim_policy p = fixes[pi];
+        case_set_reclaim_policy(t, p);
+        for (unsigned si = 0; si < NSIZES; si++) {
+            struct cost_run c = { .q = &sf.fx.qi, .pages = cost_sizes[si] };
+            for (unsigned i = 0; i < c.pages; i++)
+                ASSERT_EQ(t, kva_map(VA_COST + (uint64_t)i * PAGE_SIZE, frame, PT_LEVEL_PT, PTE_NX), 0);
+            struct reclaim_stats r0 = reclaim_stats();
+            unsigned head = fixture_unit_head(c.q);
+            if (work_worker_cpu() == smp_cpu_id())
+                unmap_measured(&c);
+            else
+                test_run_on_cpus(t, smp_online_count(), unmap_on_worker, &c);
+            ASSERT_EQ(t, c.err, 0);
+            ASSERT_EQ(t, work_flush(), 0);
+            struct vtd_consumed all;
+            fixture_read_consumed(c.q, head, fixture_unit_head(c.q), &all);
+            struct reclaim_stats r1 = reclaim_stats();
+            const char *pn = reclaim_policy_name(p);
+            test_diag(t, "reclaim=%s, %u-page unmap: %u descriptors (%u waits) on the unmapping CPU's path, "
+                      "%u (%u waits, %u page-selective, %u all-in-PASID) in all; %lu table pages freed, "
+                      "%lu cycles on the path", pn, c.pages, c.on_path.descriptors, c.on_path.waits,
+                      all.descriptors, all.waits, all.pasid_page, all.pasid_all, r1.freed - r0.freed, c.cycles);
+            snprintf(name, sizeof(name), "%s_%u_pages_waits_on_path", pn, c.pages);
+            test_metric(t, name, c.on_path.waits, "waits");
+            snprintf(name, sizeof(name), "%s_%u_pages_descriptors", pn, c.pages);
+            test_metric(t, name, all.descriptors, "descriptors");
+            snprintf(name, sizeof(name), "%s_%u_pages_path_cycles", pn, c.pages);
+            test_metric(t, name, c.cycles, "cycles (QEMU TCG)");
+            EXPECT_EQ(t, r1.freed_before_flush, r0.freed_before_flush);
+            /* One invalidation and one wait for the whole range: on the
+             * path under sync, none there under the deferred policies. */
+            EXPECT_EQ(t, all.pasid_iotlb, 1);
+            EXPECT_EQ(t, all.waits, 1);
+            EXPECT_EQ(t, c.on_path.waits, p == RECLAIM_SYNC ? 1u : 0u);
+        }
+    }
+    page_free(frame);
+    fixture_sva_down(t, &sf);
+}
+
+/* ------------------------------------------------ life checks, bad input */
+
+/* A flusher with no device behind it, whose answers the case chooses. */
+static struct {
+    int err;          /* what flush returns */
+    int completes;    /* whether its wait is seen completed */
+    uint64_t seq, calls;
+} fake;
+
+static int fake_flush(uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
+{
+    fake.calls++;
+    if (fake.err)
+        return fake.err;
+    *seq = ++fake.seq;
+    return 0;
+}
+
+static int fake_completed(uint64_t seq) { return fake.completes && seq <= fake.seq; }
+
+static const struct kva_flusher fake_flusher = { fake_flush, fake_completed };
+
+/* The table frames of the single page mapped at va. */
+static unsigned tables_of(uint64_t va, uint64_t *out)
+{
+    unsigned n = 0;
+    uint64_t table = kernel_pt()->root_pa;
+    for (int level = PT_LEVEL_PML4; level > PT_LEVEL_PT; level--) {
+        table = pte_addr(((uint64_t *)phys_to_virt(table))[pt_index(va, level)]);
+        if (level <= PT_LEVEL_PDPT)
+            out[n++] = table;
+    }
+    return n;
+}
+
+static int frame_now_free(uint64_t pa)
+{
+    if (page_take_specific(pa))
+        return 0;
+    page_free(pa);
+    return 1;
+}
+
+/* A flush that fails, one that returns without its wait completing, and a
+ * drain with no flusher bound: the pages stay pending each time, reported,
+ * never freed; the first flush that is seen completed frees them. */
+static void pages_stay_pending_until_a_flush_is_seen_completed(struct test *t)
+{
+    if (reclaim_flusher())
+        test_skip(t, "a flusher is already bound");
+    case_set_reclaim_policy(t, RECLAIM_ASYNC);
+    case_forget_flusher_after(t);
+    memset(&fake, 0, sizeof(fake));
+    fake.err = -E_TIMEDOUT;
+    ASSERT_EQ(t, reclaim_set_flusher(&fake_flusher), 0);
+    uint64_t data = page_alloc();
+    ASSERT_TRUE(t, data, "out of frames");
+    ASSERT_EQ(t, kva_map(VA_LIFE, data, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    uint64_t tables[PT_LEVELS];
+    unsigned n = tables_of(VA_LIFE, tables);
+    struct reclaim_stats s0 = reclaim_stats();
+    ASSERT_EQ(t, kva_unmap(VA_LIFE), 0);
+    reclaim_release_frame(data);
+
+    EXPECT_EQ(t, reclaim_drain(), -E_TIMEDOUT);
+    EXPECT_EQ(t, reclaim_stats().pending, s0.pending + n + 1);
+    for (unsigned i = 0; i < n; i++)
+        EXPECT_TRUE(t, !frame_now_free(tables[i]), "table 0x%lx was freed after a failed flush", tables[i]);
+    EXPECT_TRUE(t, !frame_now_free(data), "the data frame was freed after a failed flush");
+
+    /* Unbinding drains first; that fails too, and then nobody can flush. */
+    EXPECT_EQ(t, reclaim_set_flusher(NULL), -E_TIMEDOUT);
+    EXPECT_EQ(t, reclaim_drain(), -E_NODEV);
+    EXPECT_EQ(t, reclaim_stats().pending, s0.pending + n + 1);
+
+    /* Binding again drains first, still with nobody to flush; then a
+     * flush that says it is done while its wait has not written. */
+    fake.err = 0;
+    EXPECT_EQ(t, reclaim_set_flusher(&fake_flusher), -E_NODEV);
+    EXPECT_EQ(t, reclaim_drain(), -E_IO);
+    EXPECT_EQ(t, reclaim_stats().pending, s0.pending + n + 1);
+
+    fake.completes = 1;
+    EXPECT_EQ(t, reclaim_drain(), 0);
+    struct reclaim_stats s1 = reclaim_stats();
+    EXPECT_EQ(t, s1.pending, s0.pending);
+    EXPECT_EQ(t, s1.freed_before_flush, s0.freed_before_flush);
+    EXPECT_TRUE(t, s1.flush_errors >= s0.flush_errors + 3, "%lu failed flushes counted, expected 3 or more",
+                s1.flush_errors - s0.flush_errors);
+    for (unsigned i = 0; i < n; i++)
+        EXPECT_TRUE(t, frame_now_free(tables[i]), "table 0x%lx is still not free", tables[i]);
+    EXPECT_TRUE(t, frame_now_free(data), "the data frame is still not free");
+    test_diag(t, "%lu flush attempts for one batch of %u pages", fake.calls, n + 1);
+}
+
+/* Pending pages are bounded: the CPU that would overfill its list drains
+ * it first. */
+static void pending_pages_stay_bounded(struct test *t)
+{
+    case_set_reclaim_policy(t, RECLAIM_ASYNC);
+    uint64_t frame = page_alloc();
+    ASSERT_TRUE(t, frame, "out of frames");
+    reclaim_reset_peak();
+    struct reclaim_stats s0 = reclaim_stats();
+    /* Each round frees a PD and a PT: enough for several full lists. */
+    const unsigned rounds = 4 * RECLAIM_LIST_MAX;
+    for (unsigned i = 0; i < rounds; i++) {
+        ASSERT_EQ(t, kva_map(VA_LIFE, frame, PT_LEVEL_PT, PTE_NX), 0);
+        ASSERT_EQ(t, kva_unmap(VA_LIFE), 0);
+    }
+    ASSERT_EQ(t, work_flush(), 0);
+    struct reclaim_stats s1 = reclaim_stats();
+    test_metric(t, "pending_peak", s1.pending_peak, "pages");
+    test_metric(t, "forced_drains", s1.forced_drains - s0.forced_drains, "drains");
+    test_metric(t, "batches", s1.batches - s0.batches, "batches");
+    EXPECT_TRUE(t, s1.pending_peak <= RECLAIM_LIST_MAX, "%lu pages were pending at once, the bound is %u",
+                s1.pending_peak, RECLAIM_LIST_MAX);
+    EXPECT_EQ(t, s1.pending, 0);
+    EXPECT_EQ(t, s1.freed - s0.freed, 2 * rounds);
+    page_free(frame);
+}
+
+/* ------------------------------------------------------ lock-free walker */
+
+/* Question 4: a walker that takes no lock holds a pointer to a page table
+ * while another CPU unmaps and frees it. The walker is the CPU 0 part; the
+ * unmapper's drain under rcu cannot finish until the walker leaves its
+ * read-side section, so the walker waits for it a bounded while only. */
+#define WALK_HOLD_US 50000u
+#define WALK_STEP_TIMEOUT_US 2000000u
+
+struct walk {
+    int phase;           /* 1: the walker holds the PT; 2: it is unmapped */
+    int drained;
+    int saw_poison, no_pointer, timed_out;
+};
+
+static void walker_part(struct test *t, unsigned index, void *arg)
+{
+    struct walk *w = arg;
+    if (index == 1) {
+        struct deadline d = deadline_after_us(WALK_STEP_TIMEOUT_US);
+        while (load_acquire(&w->phase) < 1 && !deadline_passed(d))
+            cpu_relax();
+        ASSERT_EQ(t, kva_unmap(VA_WALK), 0);
+        store_release(&w->phase, 2);
+        ASSERT_EQ(t, reclaim_drain(), 0);
+        store_release(&w->drained, 1);
+        return;
+    }
+    if (index)
+        return;
+    rcu_read_lock();
+    const uint64_t *table = phys_to_virt(kernel_pt()->root_pa);
+    for (int level = PT_LEVEL_PML4; level > PT_LEVEL_PT; level--) {
+        uint64_t e = READ_ONCE(table[pt_index(VA_WALK, level)]);
+        if (!pte_present(e)) {
+            w->no_pointer = 1;
+            break;
+        }
+        table = phys_to_virt(pte_addr(e));
+    }
+    store_release(&w->phase, 1);
+    struct deadline d = deadline_after_us(WALK_STEP_TIMEOUT_US);
+    while (load_acquire(&w->phase) < 2 && !deadline_passed(d))
+        cpu_relax();
+    w->timed_out = load_acquire(&w->phase) < 2;
+    d = deadline_after_us(WALK_HOLD_US);
+    while (!load_acquire(&w->drained) && !deadline_passed(d))
+        cpu_relax();
+    for (unsigned i = 0; i < PT_ENTRIES && !w->no_pointer; i++)
+        if (READ_ONCE(table[i]) == RECLAIM_POISON)
+            w->saw_poison = 1;
+    rcu_read_unlock();
+}
+
+static void run_walker(struct test *t, enum reclaim_policy p, struct walk *w)
+{
+    unsigned n = smp_online_count();
+    if (n < 2)
+        test_skip(t, "needs 2 CPUs, %u online", n);
+    if (reclaim_flusher())
+        test_skip(t, "a flusher is already bound");
+    case_set_reclaim_policy(t, p);
+    uint64_t frame = page_alloc();
+    ASSERT_TRUE(t, frame, "out of frames");
+    ASSERT_EQ(t, kva_map(VA_WALK, frame, PT_LEVEL_PT, PTE_NX), 0);
+    memset(w, 0, sizeof(*w));
+    struct reclaim_stats s0 = reclaim_stats();
+    test_run_on_cpus(t, 2, walker_part, w);
+    ASSERT_EQ(t, work_flush(), 0);
+    struct reclaim_stats s1 = reclaim_stats();
+    test_diag(t, "reclaim=%s: the walker %s a freed, poisoned table; %lu grace period(s) waited",
+              reclaim_policy_name(p), w->saw_poison ? "READ" : "never read", s1.grace_periods - s0.grace_periods);
+    ASSERT_TRUE(t, !w->no_pointer, "the walker found no table to hold");
+    ASSERT_TRUE(t, !w->timed_out, "the unmapper never unmapped");
+    EXPECT_EQ(t, s1.freed - s0.freed, 2);
+    page_free(frame);
+}
+
+static void walker_reads_freed_table_under_sync(struct test *t)
+{
+    struct walk w;
+    run_walker(t, RECLAIM_SYNC, &w);
+    EXPECT_TRUE(t, w.saw_poison, "reclaim=sync: expected the lock-free walker to read the freed table, it did not");
+}
+
+static void walker_reads_freed_table_under_async(struct test *t)
+{
+    struct walk w;
+    run_walker(t, RECLAIM_ASYNC, &w);
+    EXPECT_TRUE(t, w.saw_poison, "reclaim=async: expected the lock-free walker to read the freed table, it did not");
+}
+
+static void walker_never_reads_freed_table_under_rcu(struct test *t)
+{
+    struct walk w;
+    run_walker(t, RECLAIM_RCU, &w);
+    EXPECT_TRUE(t, !w.saw_poison, "reclaim=rcu: the walker read a table freed inside its read-side section");
+}
+
+/* ------------------------------------------------------------ accounting */
+
 /* Across everything the suites did: no page-table page leaked, none was
- * freed twice. */
+ * freed twice, none is still pending. */
 static void page_table_pages_accounted(struct test *t)
 {
+    ASSERT_EQ(t, reclaim_drain(), 0);
     struct reclaim_stats s = reclaim_stats();
     struct pt_page_stats p = pt_page_stats();
     test_metric(t, "pt_pages_allocated", p.allocated, "pages");
@@ -165,13 +524,47 @@ static void page_table_pages_accounted(struct test *t)
     test_metric(t, "pt_pages_live", s.tracked, "pages");
     test_metric(t, "pt_pages_freed_before_flush", s.freed_before_flush, "pages");
     test_metric(t, "kva_flushes", s.flushes, "flushes");
+    test_metric(t, "pending_peak", s.pending_peak, "pages");
     EXPECT_EQ(t, p.allocated - p.freed, s.tracked);
     EXPECT_EQ(t, s.double_frees, 0);
     EXPECT_EQ(t, s.unlinked, s.freed);
+    EXPECT_EQ(t, s.pending, 0);
+}
+
+/* A path that frees a page-table page around the policy, while a device is
+ * bound, is caught by the life check; freeing it again is refused. Runs
+ * after the accounting case, whose totals it spoils on purpose. */
+static void bypass_and_double_free_are_caught(struct test *t)
+{
+    if (reclaim_flusher())
+        test_skip(t, "a flusher is already bound");
+    case_forget_flusher_after(t);
+    memset(&fake, 0, sizeof(fake));
+    fake.completes = 1;
+    ASSERT_EQ(t, reclaim_set_flusher(&fake_flusher), 0);
+    uint64_t pa = pt_page_alloc();
+    ASSERT_TRUE(t, pa, "out of frames");
+    struct reclaim_stats s0 = reclaim_stats();
+    EXPECT_EQ(t, reclaim_free_table(pa), 0);
+    EXPECT_EQ(t, reclaim_free_table(pa), -E_EXIST);
+    struct reclaim_stats s1 = reclaim_stats();
+    EXPECT_EQ(t, s1.freed_before_flush - s0.freed_before_flush, 1);
+    EXPECT_EQ(t, s1.double_frees - s0.double_frees, 1);
+    EXPECT_EQ(t, fake.calls, 0);
 }
 
 TEST_SUITE(reclaim, 51, 0,
-           TEST(without_flush_device_writes_into_reused_frame),
-           TEST(sync_flush_before_free_leaves_reused_frames_alone),
+           TEST(none_lets_the_device_write_into_a_reused_frame),
+           TEST(sync_leaves_reused_frames_alone),
+           TEST(async_leaves_reused_frames_alone),
+           TEST(async_percpu_leaves_reused_frames_alone),
+           TEST(rcu_leaves_reused_frames_alone),
            TEST(no_stale_access_under_cmdline_policy),
-           TEST(page_table_pages_accounted));
+           TEST(unmap_cost_per_policy),
+           TEST(pages_stay_pending_until_a_flush_is_seen_completed),
+           TEST(pending_pages_stay_bounded),
+           TEST(walker_reads_freed_table_under_sync),
+           TEST(walker_reads_freed_table_under_async),
+           TEST(walker_never_reads_freed_table_under_rcu),
+           TEST(page_table_pages_accounted),
+           TEST(bypass_and_double_free_are_caught));

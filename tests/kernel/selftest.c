@@ -121,8 +121,10 @@ static void ap_failures_recorded_and_cpus_back(struct test *t)
     spin_unlock(&left_held);
 }
 
-/* A flush hook nobody may call: the one a binding would register. */
-static int selftest_flush_hook(uint64_t start, uint64_t end, int tables_freed, uint64_t *seq) { return 0; }
+/* A flusher nobody may call: the one a binding would register. */
+static int selftest_flush(uint64_t start, uint64_t end, int tables_freed, uint64_t *seq) { return 0; }
+static int selftest_completed(uint64_t seq) { return 1; }
+static const struct kva_flusher selftest_flusher = { selftest_flush, selftest_completed };
 
 /* Changes global state the way the VT-d suites do, then faults before it
  * could undo any of it itself. */
@@ -130,8 +132,8 @@ static void faults_with_global_state_changed_on_purpose(struct test *t)
 {
     case_set_reclaim_policy(t, RECLAIM_NONE);
     case_inject_page_alloc_failure(t, 1000);
-    case_forget_flush_hook_after(t);
-    reclaim_set_flush_hook(selftest_flush_hook);
+    case_forget_flusher_after(t);
+    reclaim_set_flusher(&selftest_flusher);
     (void)*(volatile uint64_t *)VA_NEVER_MAPPED;
 }
 
@@ -139,10 +141,9 @@ static void faults_with_global_state_changed_on_purpose(struct test *t)
 static void next_case_starts_clean(struct test *t)
 {
     EXPECT_EQ(t, harness_previous_status(1), KTAP_ERROR);
-    enum reclaim_policy boot = test_cmdline(t)->reclaim == RECLAIM_CHOICE_NONE ? RECLAIM_NONE : RECLAIM_SYNC;
-    EXPECT_EQ(t, reclaim_get_policy(), boot);
+    EXPECT_EQ(t, reclaim_get_policy(), (enum reclaim_policy)test_cmdline(t)->reclaim);
     EXPECT_TRUE(t, !mm_page_alloc_failure_armed(), "a page allocation failure is still armed");
-    EXPECT_TRUE(t, reclaim_flush_hook() == NULL, "a flush hook is still registered");
+    EXPECT_TRUE(t, reclaim_flusher() == NULL, "a flusher is still registered");
 }
 
 /* Leaves the CPU no way to deliver an exception: with an empty IDT the

@@ -333,37 +333,6 @@ static void upgrade_takes_effect_after_invalidation(struct test *t)
 
 /* What reclaim=sync costs: descriptors and waits per unmap of N pages, one
  * page at a time, and the rounding of a range to its address mask. */
-/* What the unit consumed between two readings of its IQH, read back from
- * the ring itself (not from a counter the driver keeps): descriptors, wait
- * descriptors, PASID-based IOTLB invalidations and the IH bit of the last
- * page-selective one. */
-struct consumed {
-    unsigned descriptors, waits, pasid_iotlb, ih_set;
-    int last_ih;   /* -1: the last PASID-based one was not page-selective */
-};
-
-static unsigned unit_head(struct vtd_qi *q)
-{
-    return (unsigned)((vtd_read64(q->u, VTD_IQH) & VTD_IQ_INDEX_MASK) >> q->shift);
-}
-
-static void read_consumed(struct vtd_qi *q, unsigned from, unsigned to, struct consumed *c)
-{
-    memset(c, 0, sizeof(*c));
-    c->last_ih = -1;
-    for (unsigned i = from; i != to; i = (i + 1) % q->entries) {
-        const struct qi_desc *d = (const struct qi_desc *)(q->ring + (size_t)i * q->desc_size);
-        unsigned type = qi_desc_type(d);
-        c->descriptors++;
-        c->waits += type == QI_WAIT;
-        if (type != QI_PASID_IOTLB)
-            continue;
-        c->pasid_iotlb++;
-        c->last_ih = bits_get(d->qw[0], QI_GRAN) == QI_PIOTLB_PAGE ? (int)bits_get(d->qw[1], QI_IH_QW1) : -1;
-        c->ih_set += c->last_ih == 1;
-    }
-}
-
 static void sync_invalidation_cost(struct test *t)
 {
     struct scene s;
@@ -374,12 +343,12 @@ static void sync_invalidation_cost(struct test *t)
     for (unsigned i = 0; i < COST_PAGES; i++)
         ASSERT_EQ(t, kva_map(VA_COST + i * PAGE_SIZE, pa, PT_LEVEL_PT, PTE_NX), 0);
     struct vtd_qi *q = &s.sf.fx.qi;
-    unsigned head = unit_head(q);
+    unsigned head = fixture_unit_head(q);
     struct pt_page_stats p0 = pt_page_stats();
     for (unsigned i = 0; i < COST_PAGES; i++)
         ASSERT_EQ(t, kva_unmap(VA_COST + i * PAGE_SIZE), 0);
-    struct consumed c;
-    read_consumed(q, head, unit_head(q), &c);
+    struct vtd_consumed c;
+    fixture_read_consumed(q, head, fixture_unit_head(q), &c);
     test_metric(t, "descriptors_per_16_page_unmap", c.descriptors, "descriptors");
     test_metric(t, "waits_per_16_page_unmap", c.waits, "waits");
     test_diag(t, "the unit consumed %u descriptors: %u waits, %u PASID-based IOTLB (%u with IH=1), "

@@ -113,7 +113,7 @@ void fixture_sva_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, int 
     if (override_width && pasid >= vtd_pasid_limit(u))
         test_diag(t, "PASID 0x%x is beyond the %u PASIDs the unit advertises (ECAP.PSS %lu): used knowingly",
                   pasid, vtd_pasid_limit(u), (unsigned long)ECAP_PSS(u->ecap));
-    case_forget_flush_hook_after(t);
+    case_forget_flusher_after(t);
     int err = sva_bind_kernel(&sf->sva, u, &sf->fx.qi, sf->fx.edu.pci, pasid, FIXTURE_DID, override_width);
     ASSERT_TRUE(t, err == 0, "binding PASID 0x%x failed: %s", pasid, err_name(err));
 }
@@ -147,4 +147,29 @@ static int has_pattern(uint64_t pa, uint64_t pattern)
 enum landed where_pattern_landed(uint64_t a, uint64_t b, uint64_t pattern)
 {
     return has_pattern(a, pattern) ? LANDED_IN_A : has_pattern(b, pattern) ? LANDED_IN_B : LANDED_NOWHERE;
+}
+
+unsigned fixture_unit_head(struct vtd_qi *q)
+{
+    return (unsigned)((vtd_read64(q->u, VTD_IQH) & VTD_IQ_INDEX_MASK) >> q->shift);
+}
+
+void fixture_read_consumed(struct vtd_qi *q, unsigned from, unsigned to, struct vtd_consumed *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->last_ih = -1;
+    for (unsigned i = from; i != to; i = (i + 1) % q->entries) {
+        const struct qi_desc *d = (const struct qi_desc *)(q->ring + (size_t)i * q->desc_size);
+        unsigned type = qi_desc_type(d);
+        c->descriptors++;
+        c->waits += type == QI_WAIT;
+        if (type != QI_PASID_IOTLB)
+            continue;
+        c->pasid_iotlb++;
+        int page = bits_get(d->qw[0], QI_GRAN) == QI_PIOTLB_PAGE;
+        c->pasid_page += page;
+        c->pasid_all += bits_get(d->qw[0], QI_GRAN) == QI_PIOTLB_ALL_IN_PASID;
+        c->last_ih = page ? (int)bits_get(d->qw[1], QI_IH_QW1) : -1;
+        c->ih_set += c->last_ih == 1;
+    }
 }

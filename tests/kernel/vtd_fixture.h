@@ -60,6 +60,18 @@ enum landed where_pattern_landed(uint64_t a, uint64_t b, uint64_t pattern);
 
 /* Faults recorded since the last call, each printed as a diagnostic. */
 void fixture_faults(struct test *t, struct vtd_fixture *fx, struct vtd_fault_log *log);
+/* What the unit consumed between two readings of its IQH, read back from
+ * the ring itself (not from a counter the driver keeps): descriptors, wait
+ * descriptors, PASID-based IOTLB invalidations (page-selective and
+ * all-in-PASID) and the IH bit of the last page-selective one. The window
+ * must be shorter than the ring. */
+struct vtd_consumed {
+    unsigned descriptors, waits, pasid_iotlb, pasid_page, pasid_all, ih_set;
+    int last_ih;   /* -1: the last PASID-based one was not page-selective */
+};
+unsigned fixture_unit_head(struct vtd_qi *q);
+void fixture_read_consumed(struct vtd_qi *q, unsigned from, unsigned to, struct vtd_consumed *c);
+
 /* DMA between edu's buffer and an IOVA; the return is edu_dma's. */
 int fixture_dma_to_device(struct vtd_fixture *fx, uint64_t iova, uint32_t len);
 int fixture_dma_from_device(struct vtd_fixture *fx, uint64_t iova, uint32_t len);
