@@ -19,6 +19,8 @@
 enum case_exit { CASE_RETURNED = 0, CASE_ABORTED, CASE_SKIPPED, CASE_TIMED_OUT, CASE_EXCEPTION };
 
 #define CLEANUPS_MAX 8
+/* How long the end of a case waits for a CPU still running deferred work. */
+#define WORK_SETTLE_US 100000u
 
 struct cleanup {
     void (*fn)(uintptr_t arg);
@@ -306,6 +308,15 @@ static void settle_cpus(struct test *t)
             ktap_diag(&out, 1, "cpu %u was still running its part when the case ended: recalled by NMI", c);
         smp_job_recall(c);
         smp_job_reset(c);
+    }
+    /* Deferred work the case queued (a reclaim batch) runs to its end
+     * first: a worker holding a lock while it runs has left nothing held. */
+    if (work_flush())
+        ktap_diag(&out, 1, "deferred work the case queued did not finish");
+    for (unsigned c = 0; c < SMP_MAX_CPUS; c++) {
+        struct deadline d = deadline_after_us(WORK_SETTLE_US);
+        while (work_running_on(c) && !deadline_passed(d))
+            cpu_relax();
     }
     for (unsigned c = 0; c < SMP_MAX_CPUS; c++) {
         if (c != SMP_BOOT_CPU && !smp_cpu_online(c))

@@ -12,6 +12,7 @@ struct work_queue {
     struct spinlock lock;   /* irqsave: interrupt handlers queue work */
     struct work *head, *tail;
     uint64_t queued, done;
+    int running;            /* this CPU is inside work_run_here */
 };
 
 static struct work_queue queues[SMP_MAX_CPUS] = {
@@ -51,17 +52,21 @@ bool work_queue_on(unsigned cpu, struct work *w)
 
 bool work_queue(struct work *w) { return work_queue_on(work_worker_cpu(), w); }
 
+bool work_running_on(unsigned cpu) { return cpu < SMP_MAX_CPUS && load_acquire(&queue_of(cpu)->running); }
+
 bool work_pending_here(void) { return READ_ONCE(queue_of(smp_cpu_id())->head) != 0; }
 
 unsigned work_run_here(void)
 {
     struct work_queue *q = queue_of(smp_cpu_id());
     unsigned ran = 0;
+    WRITE_ONCE(q->running, 1);
     for (;;) {
         uint64_t flags = spin_lock_irqsave(&q->lock);
         struct work *w = q->head;
         if (!w) {
             spin_unlock_irqrestore(&q->lock, flags);
+            store_release(&q->running, 0);
             return ran;
         }
         q->head = w->next;

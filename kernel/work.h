@@ -42,6 +42,10 @@ int work_flush(void);
 /* The designated worker CPU. */
 unsigned work_worker_cpu(void);
 
+/* Whether cpu is running its queue now (and may hold the locks its items
+ * take): the harness lets it finish before it checks for locks left held. */
+bool work_running_on(unsigned cpu);
+
 /* For the idle loops. */
 bool work_pending_here(void);
 /* Runs this CPU's queue until it is empty; returns how many ran. */

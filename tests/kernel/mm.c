@@ -7,6 +7,7 @@
 #include "lib/errno.h"
 #include "mm/heap.h"
 #include "mm/mm.h"
+#include "mm/reclaim.h"
 
 #define FRAMES_TO_TAKE   64
 #define PATTERN          0x5a5aa5a5c3c33c3cul
@@ -54,6 +55,8 @@ static void kva_map_unmap_accounts_tables(struct test *t)
     EXPECT_EQ(t, kva_map(va, pa, PT_LEVEL_PT, PTE_RW | PTE_NX), -E_EXIST);
 
     ASSERT_EQ(t, kva_unmap(va), 0);
+    /* A deferred policy holds the tables until its batch. */
+    ASSERT_EQ(t, reclaim_drain(), 0);
     struct pt_page_stats s2 = pt_page_stats();
     EXPECT_EQ(t, s2.freed - s1.freed, 2);
     EXPECT_EQ(t, s2.allocated - s2.freed, s0.allocated - s0.freed);
@@ -87,6 +90,7 @@ static void kva_tables_shared_and_released(struct test *t)
     EXPECT_EQ(t, s1.allocated - s0.allocated, 1 + KVA_PAGES_SPREAD * stride / pt_leaf_size(PT_LEVEL_PD));
     for (int i = 0; i < KVA_PAGES_SPREAD; i++)
         ASSERT_EQ(t, kva_unmap(base + i * stride), 0);
+    ASSERT_EQ(t, reclaim_drain(), 0);
     struct pt_page_stats s2 = pt_page_stats();
     EXPECT_EQ(t, s2.freed - s1.freed, s1.allocated - s0.allocated);
     test_metric(t, "pt_pages_allocated", s1.allocated - s0.allocated, "pages");
@@ -110,6 +114,7 @@ static void kva_2m_leaf(struct test *t)
     *(volatile uint64_t *)last = PATTERN;
     EXPECT_EQ(t, *(volatile uint64_t *)phys_to_virt(pa + pt_leaf_size(PT_LEVEL_PD) - sizeof(uint64_t)), PATTERN);
     ASSERT_EQ(t, kva_unmap(va), 0);
+    ASSERT_EQ(t, reclaim_drain(), 0);
     EXPECT_EQ(t, pt_page_stats().freed - s0.freed, 1);
     for (uint64_t i = 0; i < frames_2m; i++)
         page_free((pfn + i) << PAGE_SHIFT);

@@ -64,6 +64,38 @@ def test_unknown_cmdline_key(capsys):
     assert "the kernel rejected the cmdline" in out and "unknown key 'frobnicate'" in out
 
 
+@pytest.mark.parametrize("line,message", [
+    ("reclaim=lazy", "does not know 'lazy' (known: none, sync, async, async-percpu, rcu)"),
+    ("reclaim_flush=some", "does not know 'some' (known: range, all)"),
+])
+def test_unknown_reclaim_policy_or_flush_mode(capsys, line, message):
+    rc, out = run_cli(["--cmdline", line], capsys)
+    assert rc == 2
+    assert "the kernel rejected the cmdline" in out and message in out
+
+
+# The reproducer's kva page (tests/kernel/reclaim.c: RECLAIM_SLOT(0)).
+VA_TARGET = 0xffffa01000000000
+
+
+def test_async_batch_is_one_pasid_invalidation_before_the_reuse(tmp_path, capsys):
+    """QEMU's own trace of one reproducer run under async: the batch that
+    frees the unmapped page's tables and frame is one PASID-based IOTLB
+    invalidation of that VA (not one per page), and it comes before the
+    device's write through the old VA, which then faults."""
+    log = tmp_path / "serial.log"
+    rc = cli.main(["run", "-q", "--profile", "default", "--tests", "reclaim.async_leaves_reused_frames_alone",
+                   "--log", str(log), "--qemu-arg", "-trace", "--qemu-arg", "vtd_inv_desc"])
+    out = capsys.readouterr()
+    assert rc == 0, out.out + out.err
+    trace = (tmp_path / "serial.log.qemu-stderr").read_text().splitlines()
+    piotlb = [i for i, l in enumerate(trace) if "type p-iotlb" in l]
+    at_target = [i for i in piotlb if f"high {VA_TARGET:#x} " in trace[i] + " "]
+    refused = [i for i, l in enumerate(trace) if f"translation failure (dev=00:04:00, iova={VA_TARGET:#x})" in l]
+    assert len(at_target) == 1, [trace[i] for i in piotlb]
+    assert refused and at_target[0] < refused[0], trace
+
+
 def test_missing_image(capsys):
     rc, out = run_cli(["--image", "/nonexistent/esp.img"], capsys)
     assert rc == 2 and "does not exist" in out
