@@ -2,6 +2,7 @@
 #include "sva.h"
 #include "cap.h"
 #include "../kernel/printk.h"
+#include "../kernel/x86.h"
 #include "../lib/errno.h"
 #include "../mm/mm.h"
 #include "../mm/reclaim.h"
@@ -70,8 +71,15 @@ int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct
     struct vtd_pasid_entry pe;
     int err = vtd_sm_tables_init(&s->tables);
     err = err ? err : pasid_entry_first_stage(&pe, kernel_pt()->root_pa, did, s->priv == SVA_SUPERVISOR);
+    /* Supervisor requests honour read-only kernel pages only when WPE
+     * follows the CPU's CR0.WP; walks snoop the caches only where the unit
+     * says it can (ECAP.SMPWC), else mm flushes every table write. */
+    err = err ? err : pasid_entry_set_wpe(&pe, s->priv == SVA_SUPERVISOR && (read_cr0() & CR0_WP));
+    err = err ? err : pasid_entry_set_pwsnp(&pe, ECAP_SMPWC(u->ecap));
+    kva_set_walk_snooped(ECAP_SMPWC(u->ecap));
     err = err ? err : vtd_sm_attach(u, qi, &s->tables, dev->bus, pci_devfn(dev), pasid, &pe, override_width);
     if (err) {
+        kva_set_walk_snooped(1);
         vtd_sm_tables_free(&s->tables);
         return err;
     }
@@ -90,6 +98,7 @@ int sva_unbind(struct sva *s)
     if (err)
         printk("# sva: pages pending reclaim could not be flushed before the unbind: %s\n", err_name(err));
     bound = NULL;
+    kva_set_walk_snooped(1);
     vtd_pasid_clear(s->u, &s->tables, s->pasid);
     struct qi_desc d[4];
     unsigned n = 0;

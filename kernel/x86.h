@@ -55,6 +55,15 @@ DEFINE_CR(4)
 #undef DEFINE_CR
 
 static inline void invlpg(uint64_t va) { __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory"); }
+#define CACHE_LINE_SIZE 64 /* CLFLUSH granularity on every x86-64 CPU this runs on (CPUID.1:EBX[15:8] * 8) */
+/* Writes the cache line holding p back to memory and drops it, then waits
+ * until that is done: for memory a device reads without snooping. */
+static inline void clflush_sync(const void *p)
+{
+    __asm__ volatile("clflush %0; mfence" : "+m"(*(volatile char *)p) : : "memory");
+}
+/* Writes back every modified line of every cache level, then invalidates. */
+static inline void wbinvd(void) { __asm__ volatile("wbinvd" ::: "memory"); }
 static inline void cpu_relax(void) { __asm__ volatile("pause"); }
 static inline void irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
 static inline void irq_disable(void) { __asm__ volatile("cli" ::: "memory"); }

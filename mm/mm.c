@@ -147,8 +147,40 @@ uint64_t pt_page_alloc(void)
     return pa;
 }
 
-static uint64_t kpt_alloc(void *owner) { return pt_page_alloc(); }
+/* 0 while a device walks the kernel's tables without snooping the CPU's
+ * caches (VT-d ECAP.SMPWC = 0): every table write is then flushed to
+ * memory before the unit can be told to look. */
+static int walks_snooped = 1;
+
+void kva_set_walk_snooped(int snooped)
+{
+    WRITE_ONCE(walks_snooped, snooped);
+    /* What was written to the tables before is in memory too from now on. */
+    if (!snooped)
+        wbinvd();
+}
+int kva_walk_snooped(void) { return READ_ONCE(walks_snooped); }
+
+static void flush_lines(const void *p, uint64_t size)
+{
+    for (uint64_t off = 0; off < size; off += CACHE_LINE_SIZE)
+        clflush_sync((const char *)p + off);
+}
+
+static uint64_t kpt_alloc(void *owner)
+{
+    uint64_t pa = pt_page_alloc();
+    /* Its zeroes, not what the frame held before, are what a walk reads. */
+    if (pa && !kva_walk_snooped())
+        flush_lines(phys_to_virt(pa), PAGE_SIZE);
+    return pa;
+}
 static void *kpt_ptr(void *owner, uint64_t pa) { return phys_to_virt(pa); }
+static void kpt_written(void *owner, uint64_t *e)
+{
+    if (!kva_walk_snooped())
+        clflush_sync(e);
+}
 
 static const struct efi_mmap_desc *mmap_entry(const struct boot_info *bi, uint64_t i)
 {
@@ -238,6 +270,7 @@ struct boot_info *mm_init(struct boot_info *bi)
 
     kpt.alloc_table = kpt_alloc;
     kpt.table_ptr = kpt_ptr;
+    kpt.entry_written = kpt_written;
     kpt.fmt = &pt_format_x86;
     /* PML4 entries of the kernel half never change after boot: every
      * region's top table is made now and never unlinked. */
@@ -368,6 +401,34 @@ int kva_protect(uint64_t va, uint64_t attrs)
     uint64_t start = va & ~(pt_leaf_size(level) - 1);
     tlb_shootdown(start, start + pt_leaf_size(level));
     return reclaim_kva_changed(start, start + pt_leaf_size(level), 0, NULL, 0);
+}
+
+int kva_split_2m(uint64_t va)
+{
+    if ((va & (pt_leaf_size(PT_LEVEL_PD) - 1)) || !in_kva(va, pt_leaf_size(PT_LEVEL_PD)))
+        return -E_INVAL;
+    spin_lock(&kva_lock);
+    int err = pt_split_leaf(&kva_pt, va);
+    spin_unlock(&kva_lock);
+    if (!err)
+        tlb_shootdown(va, va + pt_leaf_size(PT_LEVEL_PD));
+    return err;
+}
+
+int kva_collapse_2m(uint64_t va)
+{
+    if ((va & (pt_leaf_size(PT_LEVEL_PD) - 1)) || !in_kva(va, pt_leaf_size(PT_LEVEL_PD)))
+        return -E_INVAL;
+    struct pt_unlinked u;
+    spin_lock(&kva_lock);
+    int err = pt_collapse_table(&kva_pt, va, &u);
+    spin_unlock(&kva_lock);
+    if (err)
+        return err;
+    tlb_shootdown(va, va + pt_leaf_size(PT_LEVEL_PD));
+    /* The page table is freed like an unmap's: the policy flushes
+     * paging-structure caches before it goes (RECLAIM.md question 7). */
+    return reclaim_kva_changed(va, va + pt_leaf_size(PT_LEVEL_PD), 1, u.pa, (unsigned)u.count);
 }
 
 /* Tables one pass of kva_unmap_range collects before it hands them over;

@@ -72,6 +72,11 @@ int kva_unmap(uint64_t va);
  * the range at once. On an unmapped page it stops there, having unmapped and
  * handed over what came before. */
 int kva_unmap_range(uint64_t va, uint64_t size);
+/* Splits the 2 MiB kva leaf at va into a page table of 4 KiB leaves, and
+ * collapses such a table back into one 2 MiB leaf; the collapse frees the
+ * page table through the reclaim policy like an unmap. */
+int kva_split_2m(uint64_t va);
+int kva_collapse_2m(uint64_t va);
 /* Changes a kva mapping's attributes (permission up- or downgrade). */
 int kva_protect(uint64_t va, uint64_t attrs);
 /* Whether devices walk the kva area with user privilege (QEMU's emulated
@@ -79,6 +84,12 @@ int kva_protect(uint64_t va, uint64_t attrs);
  * Sets U/S on the area's top entry and on every table and leaf mapped
  * from now on. */
 void kva_set_user_access(int on);
+
+/* Whether the devices that walk the kernel's tables snoop the CPU's caches
+ * (the binding sets it from the unit's page-walk coherency); when they do
+ * not, every table write and every new table is flushed from the caches. */
+void kva_set_walk_snooped(int snooped);
+int kva_walk_snooped(void);
 
 /* Page-table pages reachable below the kva area's top table, counted by
  * walking the tables (independently of the allocation counters). */

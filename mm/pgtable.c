@@ -49,6 +49,12 @@ static int table_is_empty(const uint64_t *t)
     return 1;
 }
 
+static void written(const struct pt_ctx *pt, uint64_t *e)
+{
+    if (pt->entry_written)
+        pt->entry_written(pt->owner, e);
+}
+
 int pt_map_page(const struct pt_ctx *pt, uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs)
 {
     uint64_t size = pt_leaf_size(leaf_level);
@@ -67,6 +73,7 @@ int pt_map_page(const struct pt_ctx *pt, uint64_t va, uint64_t pa, int leaf_leve
             cur = npa | pt->fmt->table_flags;
             /* The zeroed table is visible before the entry that links it. */
             store_release(e, cur);
+            written(pt, e);
         } else if (is_leaf(cur, level)) {
             return -E_EXIST;
         }
@@ -79,6 +86,7 @@ int pt_map_page(const struct pt_ctx *pt, uint64_t va, uint64_t pa, int leaf_leve
     if (!present(pt, e))
         return -E_INVAL; /* a leaf nobody could use: no access bit asked for */
     store_release(leaf, e);
+    written(pt, leaf);
     return 0;
 }
 
@@ -146,6 +154,7 @@ int pt_protect(const struct pt_ctx *pt, uint64_t va, uint64_t attrs)
     if (!present(pt, n))
         return -E_INVAL;
     WRITE_ONCE(*e, n);
+    written(pt, e);
     return 0;
 }
 
@@ -160,6 +169,7 @@ int pt_unmap_page(const struct pt_ctx *pt, uint64_t va, int *leaf_level, struct 
     if (err)
         return err;
     WRITE_ONCE(tables[leaf][pt_index(va, leaf)], 0);
+    written(pt, &tables[leaf][pt_index(va, leaf)]);
     if (leaf_level)
         *leaf_level = leaf;
     /* Unlink tables bottom-up while they are empty; the root and kept
@@ -174,6 +184,66 @@ int pt_unmap_page(const struct pt_ctx *pt, uint64_t va, int *leaf_level, struct 
         unlinked->level[unlinked->count] = level;
         unlinked->count++;
         WRITE_ONCE(*parent, 0);
+        written(pt, parent);
     }
+    return 0;
+}
+
+/* The bits of a leaf that are neither its address nor the large-page bit:
+ * what every smaller leaf of a split keeps, and what a collapse needs the
+ * same in all of them. (No PAT is used, so bit 12 of a large leaf is 0.) */
+static uint64_t leaf_attrs(uint64_t e) { return e & ~(PTE_ADDR_MASK | PTE_PS); }
+
+int pt_split_leaf(const struct pt_ctx *pt, uint64_t va)
+{
+    uint64_t *tables[PT_LEVELS + 1];
+    int leaf;
+    if (!va_ok(pt, va) || walk(pt, va, tables, &leaf))
+        return -E_NOENT;
+    if (leaf != PT_LEVEL_PD)
+        return -E_INVAL;
+    uint64_t *e = &tables[PT_LEVEL_PD][pt_index(va, PT_LEVEL_PD)];
+    uint64_t big = READ_ONCE(*e);
+    uint64_t npa = pt->alloc_table(pt->owner);
+    if (!npa)
+        return -E_NOMEM;
+    uint64_t *t = table_at(pt, npa);
+    for (unsigned i = 0; i < PT_ENTRIES; i++) {
+        t[i] = (pte_addr(big) + (uint64_t)i * pt_leaf_size(PT_LEVEL_PT)) | leaf_attrs(big);
+        written(pt, &t[i]);
+    }
+    /* The filled table before the entry that replaces the large leaf. */
+    store_release(e, npa | pt->fmt->table_flags | (big & PTE_US));
+    written(pt, e);
+    return 0;
+}
+
+int pt_collapse_table(const struct pt_ctx *pt, uint64_t va, struct pt_unlinked *unlinked)
+{
+    uint64_t *tables[PT_LEVELS + 1];
+    int leaf;
+    unlinked->count = 0;
+    if (!va_ok(pt, va) || walk(pt, va, tables, &leaf))
+        return -E_NOENT;
+    if (leaf != PT_LEVEL_PT)
+        return -E_INVAL;
+    const uint64_t *t = tables[PT_LEVEL_PT];
+    uint64_t first = READ_ONCE(t[0]);
+    if (pte_addr(first) & (pt_leaf_size(PT_LEVEL_PD) - 1))
+        return -E_INVAL;
+    for (unsigned i = 0; i < PT_ENTRIES; i++) {
+        uint64_t e = READ_ONCE(t[i]);
+        /* A and D may differ between the small leaves; nothing else. */
+        uint64_t mask = ~(uint64_t)(PTE_A | PTE_D);
+        if (!present(pt, e) || pte_addr(e) != pte_addr(first) + (uint64_t)i * pt_leaf_size(PT_LEVEL_PT) ||
+            (leaf_attrs(e) & mask) != (leaf_attrs(first) & mask))
+            return -E_INVAL;
+    }
+    uint64_t *parent = &tables[PT_LEVEL_PD][pt_index(va, PT_LEVEL_PD)];
+    unlinked->pa[0] = pte_addr(READ_ONCE(*parent));
+    unlinked->level[0] = PT_LEVEL_PT;
+    unlinked->count = 1;
+    store_release(parent, pte_addr(first) | leaf_attrs(first) | PTE_PS);
+    written(pt, parent);
     return 0;
 }

@@ -31,6 +31,9 @@ struct pt_ctx {
     int keep_level;
     uint64_t (*alloc_table)(void *owner);      /* zeroed page or 0 */
     void *(*table_ptr)(void *owner, uint64_t pa);
+    /* Called after every entry the walker writes (NULL: nothing to do):
+     * for tables a device walks without snooping the CPU's caches. */
+    void (*entry_written)(void *owner, uint64_t *entry);
     void *owner;
 };
 
@@ -52,6 +55,14 @@ int pt_map_range(const struct pt_ctx *pt, uint64_t va, uint64_t pa, uint64_t siz
 int pt_unmap_page(const struct pt_ctx *pt, uint64_t va, int *leaf_level, struct pt_unlinked *unlinked);
 /* The leaf entry for va (0 when unmapped); its level in *level. */
 uint64_t pt_lookup(const struct pt_ctx *pt, uint64_t va, int *level);
+/* Replaces the 2 MiB leaf mapping va with a page table of 512 4 KiB
+ * leaves over the same frames and attributes (to change one page's
+ * attributes, as x86's CPA does). */
+int pt_split_leaf(const struct pt_ctx *pt, uint64_t va);
+/* The reverse: when the page table under va holds 512 present leaves over
+ * one aligned 2 MiB run with the same attributes, one 2 MiB leaf replaces
+ * it and the table is unlinked (the caller flushes, then frees it). */
+int pt_collapse_table(const struct pt_ctx *pt, uint64_t va, struct pt_unlinked *unlinked);
 /* Changes the attribute bits of the leaf mapping va. */
 int pt_protect(const struct pt_ctx *pt, uint64_t va, uint64_t attrs);
 

@@ -28,6 +28,7 @@
 #include "lib/errno.h"
 #include "mm/mm.h"
 #include "mm/reclaim.h"
+#include "mm/tlb.h"
 #include "vtd_fixture.h"
 #include "case_state.h"
 
@@ -706,6 +707,88 @@ static void torture_under_every_fix_stays_clean(struct test *t)
     fixture_sva_down(t, &sf);
 }
 
+/* ------------------------------------------------------ split, collapse */
+
+/* Question 7: every path that frees a kernel page-table page goes through
+ * the policy. Splitting a 2 MiB kva leaf (to make one page read-only)
+ * allocates a page table; collapsing it back frees that table, which must
+ * be flushed like an unmap's (one PASID-based invalidation with IH=0 over
+ * the 2 MiB) before it is freed. The negative control collapses around the
+ * policy, as the 2026 bug did, and the page-life check catches it. */
+#define VA_SPLIT RECLAIM_SLOT(5)
+#define MIB2     (1ul << 21)
+
+static void dma_lands(struct test *t, struct sva_fixture *sf, uint64_t base_pa, unsigned page)
+{
+    fill_words(base_pa + (uint64_t)page * PAGE_SIZE, 0);
+    ASSERT_EQ(t, edu_dma(&sf->fx.edu, VA_SPLIT + (uint64_t)page * PAGE_SIZE, 0, PAGE_SIZE, 0), 0);
+    EXPECT_TRUE(t, ((uint64_t *)phys_to_virt(base_pa + (uint64_t)page * PAGE_SIZE))[0] == PATTERN_WORD,
+                "the device's write through page %u of the 2 MiB range did not land", page);
+}
+
+static void split_and_collapse_free_tables_through_the_policy(struct test *t)
+{
+    struct sva_fixture sf;
+    fixture_sva_up(t, &sf, PASID, 0);
+    uint64_t pa = pages_alloc_contig(MIB2 / PAGE_SIZE, MIB2 / PAGE_SIZE), pattern = page_alloc();
+    if (!pa)
+        test_skip(t, "no 2 MiB of aligned contiguous free frames");
+    ASSERT_TRUE(t, pattern, "out of frames");
+    fill_words(pattern, PATTERN_WORD);
+    ASSERT_EQ(t, kva_map(VA_PATTERN, pattern, PT_LEVEL_PT, PTE_NX), 0);
+    ASSERT_EQ(t, edu_dma(&sf.fx.edu, VA_PATTERN, 0, PAGE_SIZE, 1), 0);
+    ASSERT_EQ(t, kva_map(VA_SPLIT, pa, PT_LEVEL_PD, PTE_RW | PTE_NX), 0);
+    dma_lands(t, &sf, pa, 5);
+
+    struct pt_page_stats p0 = pt_page_stats();
+    ASSERT_EQ(t, kva_split_2m(VA_SPLIT), 0);
+    EXPECT_EQ(t, pt_page_stats().allocated - p0.allocated, 1);
+    /* What the split is for: one page's attributes, then back. */
+    ASSERT_EQ(t, kva_protect(VA_SPLIT + 5 * PAGE_SIZE, PTE_NX), 0);
+    ASSERT_EQ(t, kva_protect(VA_SPLIT + 5 * PAGE_SIZE, PTE_RW | PTE_NX), 0);
+    dma_lands(t, &sf, pa, 7);
+
+    struct reclaim_stats s0 = reclaim_stats();
+    unsigned head = fixture_unit_head(&sf.fx.qi);
+    ASSERT_EQ(t, kva_collapse_2m(VA_SPLIT), 0);
+    ASSERT_EQ(t, work_flush(), 0);
+    struct vtd_consumed c;
+    fixture_read_consumed(&sf.fx.qi, head, fixture_unit_head(&sf.fx.qi), &c);
+    struct reclaim_stats s1 = reclaim_stats();
+    test_diag(t, "collapse under reclaim=%s: %lu table page freed, %lu before its flush; the unit consumed %u "
+              "PASID-based invalidations (%u page-selective, last IH %d, %u all-in-PASID)",
+              reclaim_policy_name(reclaim_get_policy()), s1.freed - s0.freed,
+              s1.freed_before_flush - s0.freed_before_flush, c.pasid_iotlb, c.pasid_page, c.last_ih, c.pasid_all);
+    EXPECT_EQ(t, s1.freed - s0.freed, 1);
+    EXPECT_EQ(t, s1.freed_before_flush, s0.freed_before_flush);
+    EXPECT_EQ(t, c.pasid_iotlb, 1);
+    EXPECT_TRUE(t, c.pasid_all == 1 || c.last_ih == 0, "the flush after the collapse kept paging-structure caches (IH=1)");
+    int level = 0;
+    EXPECT_TRUE(t, pt_lookup(kernel_pt(), VA_SPLIT, &level) && level == PT_LEVEL_PD, "the range is not one 2 MiB leaf again");
+    dma_lands(t, &sf, pa, 9);
+
+    /* The negative control: split again, then collapse around the policy
+     * and free the table at once. */
+    ASSERT_EQ(t, kva_split_2m(VA_SPLIT), 0);
+    struct pt_unlinked u;
+    ASSERT_EQ(t, pt_collapse_table(kernel_pt(), VA_SPLIT, &u), 0);
+    tlb_shootdown(VA_SPLIT, VA_SPLIT + MIB2);
+    struct reclaim_stats s2 = reclaim_stats();
+    EXPECT_EQ(t, reclaim_free_table(u.pa[0]), 0);
+    struct reclaim_stats s3 = reclaim_stats();
+    test_diag(t, "collapse around the policy: %lu page(s) caught freed before their flush",
+              s3.freed_before_flush - s2.freed_before_flush);
+    EXPECT_EQ(t, s3.freed_before_flush - s2.freed_before_flush, 1);
+
+    ASSERT_EQ(t, kva_unmap(VA_SPLIT), 0);
+    ASSERT_EQ(t, kva_unmap(VA_PATTERN), 0);
+    ASSERT_EQ(t, reclaim_drain(), 0);
+    for (uint64_t off = 0; off < MIB2; off += PAGE_SIZE)
+        page_free(pa + off);
+    page_free(pattern);
+    fixture_sva_down(t, &sf);
+}
+
 /* ------------------------------------------------------------ accounting */
 
 /* Across everything the suites did: no page-table page leaked, none was
@@ -762,6 +845,7 @@ TEST_SUITE(reclaim, 51, 0,
            TEST(walker_reads_freed_table_under_sync),
            TEST(walker_reads_freed_table_under_async),
            TEST(walker_never_reads_freed_table_under_rcu),
+           TEST(split_and_collapse_free_tables_through_the_policy),
            TEST_WITH_TIMEOUT(torture_under_none_shows_stale_accesses, 60000),
            TEST_WITH_TIMEOUT(torture_under_every_fix_stays_clean, 120000),
            TEST(page_table_pages_accounted),

@@ -3,6 +3,8 @@
 #include <string.h>
 #include "iommu/cap.h"
 #include "kernel/exit.h"
+#include "kernel/x86.h"
+#include "lib/bits.h"
 #include "lib/errno.h"
 #include "mm/mm.h"
 #include "mm/reclaim.h"
@@ -272,7 +274,73 @@ static void pass_through_pasid_entry_uses_physical_addresses(struct test *t)
     page_free(dst);
 }
 
+static uint64_t pe_field(const struct vtd_pasid_entry *e, unsigned qw, unsigned hi, unsigned lo)
+{
+    return bits_get(e->qw[qw], hi, lo);
+}
+
+/* The PASID entry as the unit reads it, from the PASID table in memory:
+ * supervisor requests with WPE following CR0.WP (so a device cannot write
+ * read-only kernel pages the CPU cannot), page-walk snooping only where the
+ * unit has it (ECAP.SMPWC), and the kernel's table writes flushed from the
+ * caches where it does not. A DMA through a table made after the bind must
+ * see it: on a unit that does not snoop, that is the flush at work. */
+static void pasid_entry_follows_cr0_wp_and_walk_coherency(struct test *t)
+{
+    struct sva_fixture sf;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    const struct vtd_pasid_entry *pe =
+        (const struct vtd_pasid_entry *)phys_to_virt(sf.sva.tables.pasid_table_pa[SVA_PASID >> PASID_DIR_SHIFT]) +
+        (SVA_PASID & ((1u << PASID_DIR_SHIFT) - 1));
+    int supervisor = sf.sva.priv == SVA_SUPERVISOR, wp = (read_cr0() & CR0_WP) != 0;
+    unsigned smpwc = (unsigned)ECAP_SMPWC(sf.fx.u.ecap);
+    test_diag(t, "PASID entry: SRE %lu, WPE %lu, PWSNP %lu; CR0.WP %d, ECAP.SMPWC %u; kernel table writes %s",
+              pe_field(pe, PE_SRE), pe_field(pe, PE_WPE), pe_field(pe, PE_PWSNP), wp, smpwc,
+              kva_walk_snooped() ? "left in the caches (walks snoop)" : "flushed from the caches");
+    EXPECT_EQ(t, pe_field(pe, PE_SRE), (uint64_t)supervisor);
+    EXPECT_EQ(t, pe_field(pe, PE_WPE), (uint64_t)(supervisor && wp));
+    EXPECT_EQ(t, pe_field(pe, PE_PWSNP), (uint64_t)smpwc);
+    EXPECT_EQ(t, kva_walk_snooped(), (int)smpwc);
+    uint64_t src = page_alloc(), dst = page_alloc();
+    ASSERT_TRUE(t, src && dst, "out of frames");
+    ASSERT_EQ(t, kva_map(SVA_SLOT(6), src, PT_LEVEL_PT, PTE_NX), 0);
+    ASSERT_EQ(t, kva_map(SVA_SLOT(6) + PAGE_SIZE, dst, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    roundtrip(t, &sf.fx.edu, SVA_SLOT(6), src, SVA_SLOT(6) + PAGE_SIZE, dst);
+    ASSERT_EQ(t, kva_unmap_range(SVA_SLOT(6), 2 * PAGE_SIZE), 0);
+    page_free(src);
+    page_free(dst);
+    fixture_sva_down(t, &sf);
+    EXPECT_TRUE(t, kva_walk_snooped(), "table writes are still flushed after the unbind");
+}
+
+/* With supervisor requests and WPE, a device write to a read-only kernel
+ * page faults and leaves the page alone, as a CPU write would (CR0.WP). */
+static void supervisor_write_to_read_only_kernel_page_faults(struct test *t)
+{
+    struct sva_fixture sf;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    if (sf.sva.priv != SVA_SUPERVISOR) {
+        fixture_sva_down(t, &sf);
+        test_skip(t, "the unit takes no supervisor requests (ECAP.SRS = 0): WPE does not apply");
+    }
+    uint64_t ro = page_alloc();
+    ASSERT_TRUE(t, ro, "out of frames");
+    memset(phys_to_virt(ro), 0x5a, PAGE_SIZE);
+    ASSERT_EQ(t, kva_map(SVA_SLOT(7), ro, PT_LEVEL_PT, PTE_NX), 0);
+    expect_fs_fault(t, &sf, SVA_SLOT(7), 1, FR_FS_WRITE_READ_ONLY);
+    const uint8_t *p = phys_to_virt(ro);
+    unsigned changed = 0;
+    for (unsigned i = 0; i < PAGE_SIZE; i++)
+        changed += p[i] != 0x5a;
+    EXPECT_EQ(t, changed, 0);
+    ASSERT_EQ(t, kva_unmap(SVA_SLOT(7)), 0);
+    page_free(ro);
+    fixture_sva_down(t, &sf);
+}
+
 TEST_SUITE(sva, 50, 0,
+           TEST(pasid_entry_follows_cr0_wp_and_walk_coherency),
+           TEST(supervisor_write_to_read_only_kernel_page_faults),
            TEST(bind_refuses_what_the_unit_cannot_do),
            TEST(dma_through_kernel_va_4k),
            TEST(dma_through_kernel_va_2m),
