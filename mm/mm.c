@@ -400,7 +400,8 @@ int kva_protect(uint64_t va, uint64_t attrs)
         return err;
     uint64_t start = va & ~(pt_leaf_size(level) - 1);
     tlb_shootdown(start, start + pt_leaf_size(level));
-    return reclaim_kva_changed(start, start + pt_leaf_size(level), 0, NULL, 0);
+    struct reclaim_change c = { .start = start, .end = start + pt_leaf_size(level) };
+    return reclaim_kva_changed(&c);
 }
 
 int kva_split_2m(uint64_t va)
@@ -428,52 +429,83 @@ int kva_collapse_2m(uint64_t va)
     tlb_shootdown(va, va + pt_leaf_size(PT_LEVEL_PD));
     /* The page table is freed like an unmap's: the policy flushes
      * paging-structure caches before it goes (RECLAIM.md question 7). */
-    return reclaim_kva_changed(va, va + pt_leaf_size(PT_LEVEL_PD), 1, u.pa, (unsigned)u.count);
+    struct reclaim_change c = { va, va + pt_leaf_size(PT_LEVEL_PD), 1, u.pa, NULL, (unsigned)u.count, 0 };
+    return reclaim_kva_changed(&c);
 }
 
 /* Tables one pass of kva_unmap_range collects before it hands them over;
  * one leaf's unmap adds at most PT_LEVELS. */
 #define KVA_UNLINK_BATCH (4 * PT_LEVELS)
 
-int kva_unmap_range(uint64_t va, uint64_t size)
+static int flush_under_lock;
+static uint64_t last_hold_cycles;
+
+void kva_set_flush_under_lock(int on) { WRITE_ONCE(flush_under_lock, on); }
+uint64_t kva_last_unmap_hold_cycles(void) { return READ_ONCE(last_hold_cycles); }
+
+/* Unmaps [va, end) in passes of at most KVA_UNLINK_BATCH tables; free_frame:
+ * the frames behind the leaves go to the policy with the tables. */
+static int unmap(uint64_t va, uint64_t end, int free_frames)
 {
-    if (!size || (va | size) & ~PAGE_MASK || !in_kva(va, size))
-        return -E_INVAL;
-    uint64_t end = va + size;
     int err = 0;
     while (va < end && !err) {
-        uint64_t tables[KVA_UNLINK_BATCH], start = va;
-        unsigned n = 0;
+        uint64_t tables[KVA_UNLINK_BATCH], frames[KVA_UNLINK_BATCH], start = va;
+        unsigned n = 0, nf = 0;
+        int under = READ_ONCE(flush_under_lock);
         spin_lock(&kva_lock);
-        while (va < end && n + PT_LEVELS <= KVA_UNLINK_BATCH) {
+        uint64_t t0 = rdtsc();
+        while (va < end && n + PT_LEVELS <= KVA_UNLINK_BATCH && nf < KVA_UNLINK_BATCH) {
             struct pt_unlinked u;
             int level;
+            uint64_t leaf = pt_lookup(&kva_pt, va, &level);
             err = pt_unmap_page(&kva_pt, va, &level, &u);
             if (err)
                 break;
             for (int i = 0; i < u.count; i++)
                 tables[n++] = u.pa[i];
+            if (free_frames)
+                frames[nf++] = pte_addr(leaf);
             /* A large leaf goes whole, from its own start. */
             uint64_t leaf_start = va & ~(pt_leaf_size(level) - 1);
             start = leaf_start < start ? leaf_start : start;
             va = leaf_start + pt_leaf_size(level);
         }
-        spin_unlock(&kva_lock);
-        if (va == start)
+        struct reclaim_change c = { start, va, 1, tables, frames, n, nf };
+        int rerr = 0;
+        if (va == start) {
+            spin_unlock(&kva_lock);
             break;
+        }
         /* INVLPG also drops every paging-structure cache entry of the
          * current PCID (SDM vol. 3, 4.10.4.1), so once every CPU has run
          * it the unlinked tables are unreachable for CPUs; devices are the
-         * reclaim policy's. Outside kva_lock: other CPUs answer the
-         * shootdown while they spin on it. */
-        tlb_shootdown(start, va);
-        int rerr = reclaim_kva_changed(start, va, 1, tables, n);
+         * reclaim policy's. Normally after the unlock (question 5: the
+         * hazard is freeing before the flush, not flushing after the
+         * unlock); other CPUs spinning on the lock answer the shootdown
+         * either way, their interrupts being on. */
+        if (under) {
+            tlb_shootdown(start, va);
+            rerr = reclaim_kva_changed(&c);
+        }
+        WRITE_ONCE(last_hold_cycles, rdtsc() - t0);
+        spin_unlock(&kva_lock);
+        if (!under) {
+            tlb_shootdown(start, va);
+            rerr = reclaim_kva_changed(&c);
+        }
         err = err ? err : rerr;
     }
     return err;
 }
 
-int kva_unmap(uint64_t va)
+int kva_unmap_range(uint64_t va, uint64_t size)
+{
+    if (!size || (va | size) & ~PAGE_MASK || !in_kva(va, size))
+        return -E_INVAL;
+    return unmap(va, va + size, 0);
+}
+
+static int unmap_leaf(uint64_t va, int free_frame)
 {
     if (!in_kva(va, PAGE_SIZE))
         return -E_INVAL;
@@ -483,9 +515,14 @@ int kva_unmap(uint64_t va)
     spin_unlock(&kva_lock);
     if (!pte)
         return -E_NOENT;
+    if (free_frame && level != PT_LEVEL_PT)
+        return -E_INVAL;
     uint64_t start = va & ~(pt_leaf_size(level) - 1);
-    return kva_unmap_range(start, pt_leaf_size(level));
+    return unmap(start, start + pt_leaf_size(level), free_frame);
 }
+
+int kva_unmap(uint64_t va) { return unmap_leaf(va, 0); }
+int kva_unmap_free(uint64_t va) { return unmap_leaf(va, 1); }
 
 static uint64_t count_tables(uint64_t table_pa, int level)
 {

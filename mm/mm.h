@@ -72,6 +72,16 @@ int kva_unmap(uint64_t va);
  * the range at once. On an unmapped page it stops there, having unmapped and
  * handed over what came before. */
 int kva_unmap_range(uint64_t va, uint64_t size);
+/* kva_unmap, and the frame that was mapped there is freed with the tables
+ * through the reclaim policy (vfree's shape: mapping and memory go
+ * together). 4 KiB leaves only (-E_INVAL otherwise). */
+int kva_unmap_free(uint64_t va);
+/* Experiment knob (RECLAIM.md question 5), for tests only: the shootdown
+ * and the reclaim policy's flush and free run with the kva lock held
+ * instead of after it is dropped. */
+void kva_set_flush_under_lock(int on);
+/* How long the last unmap held the kva lock, TSC cycles. */
+uint64_t kva_last_unmap_hold_cycles(void);
 /* Splits the 2 MiB kva leaf at va into a page table of 4 KiB leaves, and
  * collapses such a table back into one 2 MiB leaf; the collapse frees the
  * page table through the reclaim policy like an unmap. */

@@ -377,33 +377,56 @@ int reclaim_drain(void)
 
 static void drain_work(struct work *w) { reclaim_drain(); }
 
-int reclaim_kva_changed(uint64_t start, uint64_t end, int unmapped, const uint64_t *tables, unsigned ntables)
+static int free_before_flush_on;
+static void (*window_hook)(uint64_t start, uint64_t end);
+
+void reclaim_set_free_before_flush(int on) { WRITE_ONCE(free_before_flush_on, on); }
+void reclaim_set_window_hook(void (*hook)(uint64_t start, uint64_t end)) { WRITE_ONCE(window_hook, hook); }
+
+static void free_now(const struct reclaim_change *c, const struct kva_flusher *f)
+{
+    for (unsigned i = 0; i < c->ntables; i++)
+        free_table(c->tables[i], f);
+    for (unsigned i = 0; i < c->nframes; i++)
+        page_free(c->frames[i]);
+}
+
+int reclaim_kva_changed(const struct reclaim_change *c)
 {
     spin_lock(&life_lock);
-    for (unsigned i = 0; i < ntables; i++) {
-        struct page_life *l = find(tables[i], 1);
+    for (unsigned i = 0; i < c->ntables; i++) {
+        struct page_life *l = find(c->tables[i], 1);
         l->state = LIFE_UNLINKED;
         stats.unlinked++;
     }
     spin_unlock(&life_lock);
     enum reclaim_policy p = reclaim_get_policy();
     const struct kva_flusher *f = reclaim_flusher();
-    if (!unmapped)
-        return p != RECLAIM_NONE && f ? flush_now(f, start, end, NULL, 0, 0) : 0;
+    if (!c->unmapped)
+        return p != RECLAIM_NONE && f ? flush_now(f, c->start, c->end, NULL, 0, 0) : 0;
     if (deferred(p)) {
-        defer(p, start, end, tables, ntables, 1);
+        defer(p, c->start, c->end, c->tables, c->ntables, 1);
+        defer(p, 0, 0, c->frames, c->nframes, 0);
         return 0;
     }
     if (p == RECLAIM_SYNC && f) {
-        int err = flush_now(f, start, end, tables, ntables, ntables > 0);
+        int early = READ_ONCE(free_before_flush_on);
+        if (early)
+            free_now(c, f);
+        void (*hook)(uint64_t, uint64_t) = READ_ONCE(window_hook);
+        if (hook)
+            hook(c->start, c->end);
+        int err = flush_now(f, c->start, c->end, c->tables, c->ntables, c->ntables > 0);
+        if (early)
+            return err;
         if (err) {
             /* Kept for a later drain, never freed unflushed. */
-            defer(RECLAIM_ASYNC, start, end, tables, ntables, 1);
+            defer(RECLAIM_ASYNC, c->start, c->end, c->tables, c->ntables, 1);
+            defer(RECLAIM_ASYNC, 0, 0, c->frames, c->nframes, 0);
             return err;
         }
     }
-    for (unsigned i = 0; i < ntables; i++)
-        free_table(tables[i], f);
+    free_now(c, f);
     return 0;
 }
 

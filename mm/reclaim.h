@@ -81,11 +81,19 @@ void reclaim_reset_peak(void);
 /* mm's side: a page-table page was allocated. */
 void reclaim_track_alloc(uint64_t pa);
 /* The kernel VA range [start, end) changed. unmapped: mappings were removed
- * and tables[0..ntables) unlinked (the caller has flushed every CPU's TLB);
- * otherwise attributes changed, which is flushed at once under every
- * policy but none (a downgrade cannot wait for a batch). 0 or the flush's
- * error (the tables then stay pending, never freed unflushed). */
-int reclaim_kva_changed(uint64_t start, uint64_t end, int unmapped, const uint64_t *tables, unsigned ntables);
+ * and tables[0..ntables) unlinked (the caller has flushed every CPU's TLB),
+ * and the data frames[0..nframes) that were mapped there are freed with
+ * them (vfree's shape); otherwise attributes changed, which is flushed at
+ * once under every policy but none (a downgrade cannot wait for a batch).
+ * 0 or the flush's error (the pages then stay pending, never freed
+ * unflushed). */
+struct reclaim_change {
+    uint64_t start, end;
+    int unmapped;
+    const uint64_t *tables, *frames;
+    unsigned ntables, nframes;
+};
+int reclaim_kva_changed(const struct reclaim_change *c);
 /* A data frame whose kernel mapping was just unmapped, given back by its
  * owner: freed once no device can reach it through a cached translation
  * (at once under none and sync, with the next batch otherwise). */
@@ -94,6 +102,13 @@ void reclaim_release_frame(uint64_t pa);
  * device may cache wait and no flusher is bound; a flush's or the grace
  * period's error. Pages that could not be freed stay pending. */
 int reclaim_drain(void);
+
+/* Experiment knobs (RECLAIM.md question 5), for tests only: sync frees
+ * before it flushes instead of after (the bug's ordering), and a hook runs
+ * on the unmapping CPU right before sync's flush, the window in which
+ * another CPU may reuse what was freed. */
+void reclaim_set_free_before_flush(int on);
+void reclaim_set_window_hook(void (*hook)(uint64_t start, uint64_t end));
 
 /* The bypass: poisons and frees one page-table page at once, whatever the
  * policy, checking its life (a freeing path that does not go through the

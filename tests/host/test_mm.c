@@ -38,7 +38,7 @@ static int setup(void **state)
 {
     mem.pages = aligned_alloc(PAGE, (size_t)MAX_TABLES * PAGE);
     mem.used = mem.allocated = 0;
-    pt = (struct pt_ctx){ 0, &pt_format_x86, 0, fake_alloc, fake_ptr, &mem };
+    pt = (struct pt_ctx){ .fmt = &pt_format_x86, .alloc_table = fake_alloc, .table_ptr = fake_ptr, .owner = &mem };
     pt.root_pa = fake_alloc(&mem);
     return 0;
 }
@@ -154,6 +154,49 @@ static void map_range_picks_largest_leaves(void **state)
     assert_int_equal(pt_map_range(&pt, va + 0x40000000, 0, 0x1800, 0, PT_LEVEL_PT), -E_INVAL);
 }
 
+/* A 2 MiB leaf split into 512 4 KiB leaves and collapsed back, with the
+ * entries spelled out (SDM vol. 3, 4.5: PS is bit 7, NX bit 63). */
+static void split_and_collapse_keep_frames_and_attributes(void **state)
+{
+    uint64_t va = 0xffffa00000200000ull;
+    assert_int_equal(pt_map_page(&pt, va, 0x200000, PT_LEVEL_PD, PTE_RW | PTE_NX), 0);
+    assert_int_equal(pt_lookup(&pt, va, NULL), 0x8000000000200083ull);
+    int before = mem.allocated;
+    assert_int_equal(pt_split_leaf(&pt, va), 0);
+    assert_int_equal(mem.allocated, before + 1);
+    int level;
+    assert_int_equal(pt_lookup(&pt, va, &level), 0x8000000000200003ull);
+    assert_int_equal(level, PT_LEVEL_PT);
+    assert_int_equal(pt_lookup(&pt, va + 511 * PAGE, NULL), 0x80000000003ff003ull);
+    assert_int_equal(pt_split_leaf(&pt, va), -E_INVAL); /* no 2 MiB leaf there any more */
+
+    /* One page made read-only: the table cannot collapse. */
+    assert_int_equal(pt_protect(&pt, va + 5 * PAGE, PTE_NX), 0);
+    struct pt_unlinked u;
+    assert_int_equal(pt_collapse_table(&pt, va, &u), -E_INVAL);
+    assert_int_equal(u.count, 0);
+    assert_int_equal(pt_protect(&pt, va + 5 * PAGE, PTE_RW | PTE_NX), 0);
+    assert_int_equal(pt_collapse_table(&pt, va + 7 * PAGE, &u), 0);
+    assert_int_equal(u.count, 1);
+    assert_int_equal(u.level[0], PT_LEVEL_PT);
+    assert_int_equal(pt_lookup(&pt, va + 0x12345, &level), 0x8000000000200083ull);
+    assert_int_equal(level, PT_LEVEL_PD);
+}
+
+static void collapse_refuses_frames_out_of_order(void **state)
+{
+    uint64_t va = 0xffffa00000200000ull;
+    for (unsigned i = 0; i < PT_ENTRIES; i++)
+        assert_int_equal(pt_map_page(&pt, va + i * PAGE, 0x400000 + (i == 3 ? 4 : i) * PAGE, PT_LEVEL_PT, PTE_RW), 0);
+    struct pt_unlinked u;
+    assert_int_equal(pt_collapse_table(&pt, va, &u), -E_INVAL);
+    struct pt_unlinked v;
+    assert_int_equal(pt_unmap_page(&pt, va + 3 * PAGE, NULL, &v), 0);
+    assert_int_equal(pt_map_page(&pt, va + 3 * PAGE, 0x403000, PT_LEVEL_PT, PTE_RW), 0);
+    assert_int_equal(pt_collapse_table(&pt, va, &u), 0);
+    assert_int_equal(pt_lookup(&pt, va, NULL), 0x400083ull);
+}
+
 static void protect_changes_attributes_only(void **state)
 {
     uint64_t va = 0xffffa00000000000ull;
@@ -231,6 +274,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(keep_level_protects_top_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(map_range_picks_largest_leaves, setup, teardown),
         cmocka_unit_test_setup_teardown(protect_changes_attributes_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(split_and_collapse_keep_frames_and_attributes, setup, teardown),
+        cmocka_unit_test_setup_teardown(collapse_refuses_frames_out_of_order, setup, teardown),
         cmocka_unit_test(frame_pool_bookkeeping),
         cmocka_unit_test(heap_allocates_merges_and_rejects),
     };
