@@ -52,6 +52,7 @@ static const char *timed_unit(void) { return platform_is_qemu() ? "TSC cycles, Q
 
 static const enum reclaim_policy fixes[] = { RECLAIM_SYNC, RECLAIM_ASYNC, RECLAIM_ASYNC_PERCPU, RECLAIM_RCU };
 #define NFIXES (sizeof(fixes) / sizeof(fixes[0]))
+static int deferred_policy(enum reclaim_policy p) { return p >= RECLAIM_ASYNC; }
 
 /* Valid-looking entries (present, writable, user) that all lead to the
  * sink, whatever level a stale walk reads them at. */
@@ -646,6 +647,7 @@ static void run_torture(struct test *t, enum reclaim_policy p, struct torture *k
     page_free(pattern);
 
     uint64_t tables0 = kva_table_pages(), free0 = frames_free_count();
+    reclaim_reset_peak();
     struct reclaim_stats s0 = reclaim_stats();
     test_run_on_cpus(t, n, torture_part, k);
     ASSERT_EQ(t, work_flush(), 0);
@@ -663,6 +665,17 @@ static void run_torture(struct test *t, enum reclaim_policy p, struct torture *k
     char name[64];
     snprintf(name, sizeof(name), "%s_stale_device_writes", pn);
     test_metric(t, name, k->stale, "writes");
+    if (deferred_policy(p)) {
+        uint64_t freed = s1.deferred_freed - s0.deferred_freed, takes = s1.list_lock_takes - s0.list_lock_takes;
+        snprintf(name, sizeof(name), "%s_pending_peak", pn);
+        test_metric(t, name, s1.pending_peak, "pages");
+        snprintf(name, sizeof(name), "%s_batches", pn);
+        test_metric(t, name, s1.batches - s0.batches, "batches");
+        snprintf(name, sizeof(name), "%s_unmap_to_free_mean", pn);
+        test_metric(t, name, freed ? (s1.defer_cycles_sum - s0.defer_cycles_sum) / freed : 0, timed_unit());
+        snprintf(name, sizeof(name), "%s_list_lock_per_free", pn);
+        test_metric(t, name, takes ? (s1.list_lock_cycles - s0.list_lock_cycles) / takes : 0, timed_unit());
+    }
     EXPECT_EQ(t, k->dma_errors, 0);
     EXPECT_EQ(t, k->churn_errors, 0);
     EXPECT_EQ(t, k->wrong_data, 0);
