@@ -8,7 +8,9 @@ CC         := gcc
 NASM       := nasm
 LD         := ld
 OBJCOPY    := objcopy
-PYTHON     := python3
+# Debian's python3-* packages (pytest, matplotlib) belong to the system
+# interpreter, which a pyenv or venv on PATH would hide.
+PYTHON     := $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 # Debian's python3-pytest lives with Debian's python3, whatever python3 is
 # first on PATH.
 PYTEST     := /usr/bin/python3 -m pytest
@@ -63,7 +65,7 @@ GPT_PART_GUID := 1c9e2f64-8a3d-4b5e-a7c0-5e6f7a8b9c0d
 FAT_VOLUME_ID := 0x7644746c
 DEFAULT_CMDLINE := tests=*
 
-.PHONY: all kernel loader image run test test-host test-tool test-kernel deps debug clean bench-boot fuzz
+.PHONY: all kernel loader image run test test-host test-tool test-kernel deps debug clean bench-boot bench fuzz
 
 all: $(ESP_IMG)
 
@@ -173,6 +175,11 @@ debug: $(BUILD)/.deps-ok $(ESP_IMG)
 
 bench-boot: $(BUILD)/.deps-ok $(ESP_IMG) $(BUILD)/empty.efi
 	$(VTDLAB) bench-boot
+
+# The reclaim benchmarks: build/bench/results.{json,md}, plots, serial logs.
+BENCH_ITERS ?= 200
+bench: $(BUILD)/.deps-ok $(ESP_IMG)
+	$(VTDLAB) bench --iters $(BENCH_ITERS)
 
 # ---------------------------------------------------------------- tests
 HOST_CC     := clang

@@ -18,6 +18,11 @@ static const struct flag_name reclaim_choices[] = {
     { "none", RECLAIM_CHOICE_NONE }, { "sync", RECLAIM_CHOICE_SYNC }, { "async", RECLAIM_CHOICE_ASYNC },
     { "async-percpu", RECLAIM_CHOICE_ASYNC_PERCPU }, { "rcu", RECLAIM_CHOICE_RCU }, { NULL, 0 }
 };
+static const struct flag_name bench_policy_flags[] = {
+    { "none", BENCH_POLICY(RECLAIM_CHOICE_NONE) }, { "sync", BENCH_POLICY(RECLAIM_CHOICE_SYNC) },
+    { "async", BENCH_POLICY(RECLAIM_CHOICE_ASYNC) }, { "async-percpu", BENCH_POLICY(RECLAIM_CHOICE_ASYNC_PERCPU) },
+    { "rcu", BENCH_POLICY(RECLAIM_CHOICE_RCU) }, { NULL, 0 }
+};
 static const struct flag_name reclaim_flush_choices[] = {
     { "range", RECLAIM_FLUSH_CHOICE_RANGE }, { "all", RECLAIM_FLUSH_CHOICE_ALL }, { NULL, 0 }
 };
@@ -42,6 +47,8 @@ static const struct opt opts[] = {
     { "reclaim_flush", OPT_CHOICE, offsetof(struct cmdline, reclaim_flush), 0, 0, reclaim_flush_choices },
     { "cpus", OPT_UINT, offsetof(struct cmdline, cpus), 1, CMDLINE_MAX_CPUS, NULL },
     { "inject", OPT_FLAGS, offsetof(struct cmdline, inject), 0, 0, inject_flags },
+    { "bench_iters", OPT_UINT, offsetof(struct cmdline, bench_iters), 1, BENCH_ITERS_MAX, NULL },
+    { "bench_policies", OPT_FLAGS, offsetof(struct cmdline, bench_policies), 0, 0, bench_policy_flags },
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -51,6 +58,7 @@ void cmdline_defaults(struct cmdline *c)
     memcpy(c->tests, CMDLINE_DEFAULT_TESTS, sizeof(CMDLINE_DEFAULT_TESTS));
     c->timeout_ms = CMDLINE_DEFAULT_TIMEOUT_MS;
     c->reclaim = CMDLINE_DEFAULT_RECLAIM;
+    c->bench_iters = CMDLINE_DEFAULT_BENCH_ITERS;
 }
 
 /* Decimal or 0x-prefixed hex, the whole of [s, s+n). */

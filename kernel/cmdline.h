@@ -18,6 +18,8 @@ struct cmdline {
     uint64_t reclaim_flush;        /* RECLAIM_FLUSH_CHOICE_*: what a deferred batch flushes */
     uint64_t cpus;                 /* CPUs to bring up, boot CPU included; 0: every one listed */
     uint64_t inject;               /* INJECT_* bits: bring-up failures on purpose, for bad-input tests */
+    uint64_t bench_iters;          /* repetitions of each benchmark measurement */
+    uint64_t bench_policies;       /* BENCH_POLICY(RECLAIM_CHOICE_*) bits; 0: every policy */
 };
 
 /* reclaim=none|sync|async|async-percpu|rcu, reclaim_flush=range|all
@@ -40,6 +42,12 @@ enum { RECLAIM_FLUSH_CHOICE_RANGE, RECLAIM_FLUSH_CHOICE_ALL };
  * reports in (the kernel must report it and go on without it). */
 #define INJECT_AP_FAULT (1u << 0)
 #define INJECT_AP_HANG  (1u << 1)
+
+/* bench_iters=N (1..BENCH_ITERS_MAX), bench_policies=sync,async,...: what
+ * the bench_* suites measure. */
+#define BENCH_ITERS_MAX         10000u
+#define CMDLINE_DEFAULT_BENCH_ITERS 100u
+#define BENCH_POLICY(choice)    (1u << (choice))
 
 #define CMDLINE_DEFAULT_TESTS      "*"
 #define CMDLINE_DEFAULT_TIMEOUT_MS 10000

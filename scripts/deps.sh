@@ -9,7 +9,8 @@ SECURITY_LIST=/etc/apt/sources.list.d/vtdlab-bookworm-security.list
 QEMU_MIN_MAJOR=10
 PKGS=(ovmf nasm gnu-efi mtools dosfstools fdisk meson ninja-build
       libcmocka-dev python3-pytest gdb clang lld llvm libclang-rt-14-dev xz-utils
-      linux-source-6.12)  # Linux's kunit_tool: an independent KTAP parser for make test
+      linux-source-6.12   # Linux's kunit_tool: an independent KTAP parser for make test
+      python3-matplotlib) # make bench's plots
 
 missing() {
     local m=()

@@ -35,6 +35,10 @@ static void known_keys_are_parsed(void **state)
     assert_int_equal(cmdline_parse("reclaim=rcu", &c, err, sizeof(err)), 0);
     assert_int_equal(c.reclaim, RECLAIM_CHOICE_RCU);
     assert_int_equal(c.reclaim_flush, RECLAIM_FLUSH_CHOICE_RANGE);
+    assert_int_equal(c.bench_iters, CMDLINE_DEFAULT_BENCH_ITERS);
+    assert_int_equal(cmdline_parse("bench_iters=7 bench_policies=sync,rcu", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.bench_iters, 7);
+    assert_int_equal(c.bench_policies, BENCH_POLICY(RECLAIM_CHOICE_SYNC) | BENCH_POLICY(RECLAIM_CHOICE_RCU));
     assert_int_equal(c.cpus, 0); /* every CPU the MADT lists */
     assert_int_equal(cmdline_parse("cpus=1", &c, err, sizeof(err)), 0);
     assert_int_equal(c.cpus, 1);
@@ -57,13 +61,15 @@ static void expect_error(const char *line, const char *fragment)
 static void bad_input_is_named(void **state)
 {
     expect_error("tests=* bogus=1", "unknown key 'bogus'");
-    expect_error("tests=* bogus=1", "known: tests, timeout_ms, seed, resume, trace, reclaim, reclaim_flush, cpus, inject");
+    expect_error("tests=* bogus=1", "known: tests, timeout_ms, seed, resume, trace, reclaim, reclaim_flush, cpus, inject, bench_iters, bench_policies");
     expect_error("inject=everything", "does not know 'everything' (known: ap-fault, ap-hang)");
     expect_error("cpus=0", "'cpus' is out of range (1..32): '0'");
     expect_error("cpus=33", "out of range (1..32)");
     expect_error("trace=qi,everything", "does not know 'everything'");
     expect_error("reclaim=lazy", "does not know 'lazy' (known: none, sync, async, async-percpu, rcu)");
     expect_error("reclaim_flush=some", "does not know 'some' (known: range, all)");
+    expect_error("bench_iters=0", "'bench_iters' is out of range (1..10000)");
+    expect_error("bench_policies=lazy", "'lazy'");
     expect_error("reclaim=none,sync", "takes one value");
     expect_error("reclaim=", "wants a value");
     expect_error("timeout_ms=12x", "wants a number, got '12x'");

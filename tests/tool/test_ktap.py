@@ -119,3 +119,13 @@ def test_lines_printed_at_suite_level_while_a_case_runs_belong_to_it():
     assert "qi: [  0] 0000000000000005 0000000000000000  wait" in cases["first"].diagnostics
     assert not cases["second"].diagnostics
     assert not log.problems
+
+
+def test_metric_units_may_have_words():
+    text = ("KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: s\n    1..1\n"
+            "    # metric s.c.t_median=1234 TSC cycles, QEMU TCG\n    # metric s.c.n=7\n    ok 1 c\nok 1 s\n")
+    got = {}
+    for _, c in ktap.parse(text).cases():
+        got.update(c.metrics)
+    assert got["s.c.t_median"] == (1234, "TSC cycles, QEMU TCG")
+    assert got["s.c.n"] == (7, "")

@@ -18,7 +18,7 @@ import tempfile
 import time
 from typing import List, Optional
 
-from . import ktap, qemu, verdict
+from . import bench, ktap, qemu, verdict
 
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_SILENCE_S = 60.0
@@ -306,6 +306,14 @@ def _bench_boot(a, firmware, profile, empty, workdir) -> int:
     return EXIT_OK
 
 
+def cmd_bench(a) -> int:
+    try:
+        return bench.main(a.iters, a.policies, a.out, a.parse, a.quick)
+    except (bench.BenchError, OSError) as e:
+        _err(str(e))
+        return EXIT_SETUP
+
+
 def cmd_expectations(a) -> int:
     """An expectations file from a run's JSON report: every case with the
     outcome it had (and a skip's reason), for review before it is kept."""
@@ -382,6 +390,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--tests", default="boot.*,mm.*", help="suites to run (default: boot and mm, the boot cost)")
     b.add_argument("--runs", type=int, default=5)
     b.set_defaults(func=cmd_bench_boot)
+
+    bn = sub.add_parser("bench", help="the reclaim benchmarks: build/bench/results.{json,md} and plots")
+    bn.add_argument("--iters", type=int, default=100, help="repetitions of each measurement (1..10000)")
+    bn.add_argument("--policies", help="comma-separated subset of none,sync,async,async-percpu,rcu")
+    bn.add_argument("--out", default=bench.OUT, help="where results and logs go (default build/bench)")
+    bn.add_argument("--parse", metavar="LOG", help="no boot: the report from a serial log (e.g. from hardware)")
+    bn.add_argument("--quick", action="store_true", help="leave out the QEMU-trace run")
+    bn.set_defaults(func=cmd_bench)
 
     ex = sub.add_parser("expectations", help="an --expect file from a run's --json report")
     ex.add_argument("report")

@@ -24,7 +24,8 @@ _VERSION = re.compile(r"^(KTAP|TAP) version (\d+)$")
 _PLAN = re.compile(r"^1\.\.(\d+)$")
 _RESULT = re.compile(r"^(ok|not ok) (\d+)(?: -)?(?: ([^#]*?))?\s*(?:#\s*(.*))?$")
 _SUBTEST = re.compile(r"^# Subtest: (.*)$")
-_METRIC = re.compile(r"^metric (\S+)=(-?\d+(?:\.\d+)?) ?(\S*)$")
+# The unit may have words: "TSC cycles, QEMU TCG" says where it was timed.
+_METRIC = re.compile(r"^metric (\S+)=(-?\d+(?:\.\d+)?)(?: (.*))?$")
 _RUNNING = re.compile(r"^running: (\S+)$")
 _DURATION = re.compile(r"^duration_us: (\d+)$")
 _TOTALS = re.compile(r"^vtdlab: totals: (.*)$")
@@ -171,7 +172,7 @@ def parse(text: str) -> Log:
             mm = _METRIC.match(diag)
             if mm:
                 value = float(mm.group(2)) if "." in mm.group(2) else int(mm.group(2))
-                metrics[mm.group(1)] = (value, mm.group(3))
+                metrics[mm.group(1)] = (value, mm.group(3) or "")
                 continue
             # While a case runs, lines the kernel prints at another depth
             # (queue and MMIO traces, another CPU's NMI dump) are that

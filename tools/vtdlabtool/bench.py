@@ -1,0 +1,353 @@
+"""vtdlab bench: boots the benchmark suites (tests/kernel/bench.c), gathers
+their metric lines into build/bench/results.json, writes results.md (tables)
+and plots. Counted figures (descriptors, waits, table pages) hold on any
+platform; timed ones are labelled with where they were measured."""
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Tuple
+
+from . import ktap, qemu, verdict
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = os.path.join(TOP, "build", "bench")
+TOOL = os.path.join(TOP, "tools", "vtdlab")
+
+ITERS_MAX = 10000   # kernel/cmdline.h: BENCH_ITERS_MAX
+POLICIES = ["none", "sync", "async", "async-percpu", "rcu"]
+SIZES = [1, 16, 512]
+
+# What each boot runs; seconds per 100 iterations, measured on this
+# repository's 2-core reference machine, for the estimate printed first.
+BOOTS = [
+    {"name": "unmap", "profile": "smp", "tests": "bench_unmap.*", "s_per_100": 1.5, "fixed": 3.0},
+    {"name": "scaling", "profile": "smp", "tests": "bench_scaling.*", "s_per_100": 0.3, "fixed": 1.5},
+    # The hand check: QEMU's own count of PASID-based invalidations for one
+    # policy, against what the metrics say.
+    {"name": "trace", "profile": "smp", "tests": "bench_unmap.*", "s_per_100": 0.2, "fixed": 2.0,
+     "cmdline": "bench_policies=async", "qemu": ["-trace", "vtd_inv_desc"]},
+]
+
+# The binding (tables set up) and the unbinding each issue one all-in-PASID
+# PASID-based invalidation of their own (iommu/sva.c).
+BIND_UNBIND_P_IOTLB = 2
+
+METRIC = re.compile(r"^(?P<config>[a-z+-]+?)_(?P<pages>\d+)pages_(?P<what>.+)$")
+SCALE = re.compile(r"^(?P<policy>[a-z-]+)_(?P<cpus>\d+)cpu_(?P<what>.+)$")
+
+
+class BenchError(Exception):
+    pass
+
+
+def environment() -> Dict[str, object]:
+    def first_line(cmd: List[str]) -> str:
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.splitlines()[0]
+        except (OSError, IndexError, subprocess.SubprocessError):
+            return "unknown"
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        firmware = qemu.find_firmware(None)
+    except qemu.SetupError as e:
+        firmware = f"none ({e})"
+    return {"qemu": first_line([qemu.QEMU, "--version"]), "firmware": str(firmware), "host_cpu": cpu,
+            "host_cores": os.cpu_count(), "host": platform.platform(),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+
+def estimate_s(boots: List[dict], iters: int) -> float:
+    return sum(b["fixed"] + b["s_per_100"] * iters / 100 for b in boots)
+
+
+def metrics_of(report: dict) -> Dict[str, Tuple[float, str]]:
+    """suite.case.name -> (value, unit), name alone as the key."""
+    out = {}
+    for full, m in report.get("metrics", {}).items():
+        out[full.split(".", 2)[-1]] = (m["value"], m["unit"])
+    return out
+
+
+def run_boot(b: dict, iters: int, policies: Optional[str], out: str) -> dict:
+    log = os.path.join(out, f"{b['name']}.log")
+    rep = os.path.join(out, f"{b['name']}.json")
+    cmdline = f"bench_iters={iters}" + (f" bench_policies={policies}" if policies and "cmdline" not in b else "")
+    if "cmdline" in b:
+        cmdline += " " + b["cmdline"]
+    cmd = [sys.executable, TOOL, "run", "-q", "--profile", b["profile"], "--tests", b["tests"],
+           "--cmdline", cmdline, "--log", log, "--json", rep]
+    for q in b.get("qemu", []):
+        cmd += ["--qemu-arg", q]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        with open(rep) as f:
+            report = json.load(f)
+    except (OSError, ValueError):
+        report = {"verdict": "fail", "problems": [p.stderr.strip() or "no report"], "metrics": {}, "cases": []}
+    problems = list(report.get("problems", []))
+    for c in report.get("cases", []):
+        if c.get("status") != ktap.PASS:
+            problems.append(f"{c.get('name')}: {c.get('status')} {c.get('reason', '')}".strip())
+    trace = None
+    if b["name"] == "trace":
+        try:
+            with open(log + ".qemu-stderr", errors="replace") as f:
+                trace = sum(1 for line in f if "type p-iotlb" in line)
+        except OSError:
+            problems.append("no QEMU trace was written")
+    return {"name": b["name"], "profile": b["profile"], "cmdline": cmdline, "log": log,
+            "complete": p.returncode == 0 and not problems, "problems": problems,
+            "metrics": {k: {"value": v, "unit": u} for k, (v, u) in metrics_of(report).items()},
+            "traced_p_iotlb": trace}
+
+
+def unmap_table(metrics: Dict[str, dict]) -> Dict[str, Dict[int, Dict[str, float]]]:
+    """config -> pages -> what -> value."""
+    t: Dict[str, Dict[int, Dict[str, float]]] = {}
+    for k, m in metrics.items():
+        x = METRIC.match(k)
+        if x:
+            t.setdefault(x["config"], {}).setdefault(int(x["pages"]), {})[x["what"]] = m["value"]
+    return t
+
+
+def scaling_table(metrics: Dict[str, dict]) -> Dict[str, Dict[int, Dict[str, float]]]:
+    t: Dict[str, Dict[int, Dict[str, float]]] = {}
+    for k, m in metrics.items():
+        x = SCALE.match(k)
+        if x:
+            t.setdefault(x["policy"], {}).setdefault(int(x["cpus"]), {})[x["what"]] = m["value"]
+    return t
+
+
+def _unit(metrics: Dict[str, dict], suffix: str) -> str:
+    for k, m in metrics.items():
+        if k.endswith(suffix):
+            return m["unit"]
+    return "?"
+
+
+def _ratio(a: Optional[float], b: Optional[float]) -> str:
+    return f"{a / b:.2f}x" if a is not None and b else "n/a"
+
+
+def goals(unmap: dict, scale: dict) -> List[Tuple[str, str, str]]:
+    """(goal, measured, verdict) rows; a goal that cannot be computed says so."""
+    rows = []
+    a16 = unmap.get("async", {}).get(16, {})
+    b16 = unmap.get("baseline", {}).get(16, {})
+    r = (a16.get("unmap_median") / b16["unmap_median"]) if a16.get("unmap_median") and b16.get("unmap_median") else None
+    rows.append(("async costs at most 1.2x the no-device baseline per 16-page unmap (median, timed)",
+                 f"{r:.2f}x" if r else "n/a", "met" if r and r <= 1.2 else ("not met" if r else "not measured")))
+    old = unmap.get("sync-per-page", {}).get(16, {})
+    per_freed = lambda d: d["invalidations"] / d["tables_freed"] if d.get("tables_freed") else None
+    po, pa = (per_freed(old) if old else None), (per_freed(a16) if a16 else None)
+    if po and pa is not None:
+        factor = po / pa if pa else float("inf")
+        rows.append(("async issues >= 32x fewer invalidations per freed table page than per-page sync (16 pages)",
+                     f"{factor:.0f}x ({po:.2f} vs {pa:.3f})", "met" if factor >= 32 else "not met"))
+    s16 = unmap.get("sync", {}).get(16, {})
+    if s16.get("unmaps"):
+        w = s16["waits"] / s16["unmaps"]
+        rows.append(("range sync issues 1 wait per unmap (16 pages)", f"{w:.2f}", "met" if w == 1 else "not met"))
+    pc = scale.get("async-percpu", {})
+    if 1 in pc and 2 in pc:
+        one, two = pc[1].get("unmaps_per_s_per_cpu"), pc[2].get("unmaps_per_s_per_cpu")
+        sp = 2 * two / one if one else None
+        g = scale.get("async", {})
+        gsp = 2 * g[2]["unmaps_per_s_per_cpu"] / g[1]["unmaps_per_s_per_cpu"] if 1 in g and 2 in g and \
+            g[1].get("unmaps_per_s_per_cpu") else None
+        rows.append(("async-percpu with 2 CPUs reaches >= 1.8x its 1-CPU throughput (timed; global list beside it)",
+                     f"{sp:.2f}x (async: {gsp:.2f}x)" if sp and gsp else "n/a",
+                     "met" if sp and sp >= 1.8 else "not met"))
+    return rows
+
+
+def write_markdown(doc: dict, path: str) -> str:
+    env = doc["environment"]
+    runs = {r["name"]: r for r in doc["runs"]}
+    m_unmap = runs.get("unmap", {}).get("metrics", {})
+    m_scale = runs.get("scaling", {}).get("metrics", {})
+    unmap, scale = unmap_table(m_unmap), scaling_table(m_scale)
+    timed = _unit(m_unmap, "_unmap_median")
+    lines = [f"# vtdlab bench results", "",
+             f"Measured {env['date']} under {env['qemu']}, firmware {os.path.basename(env['firmware'])}, "
+             f"host {env['host_cpu']} ({env['host_cores']} cores), {doc['iterations']} iterations per "
+             f"measurement. {'COMPLETE' if doc['complete'] else 'INCOMPLETE: ' + '; '.join(doc['problems'])}", "",
+             "Counted figures (invalidation descriptors and waits given to the unit, page-table pages freed) hold "
+             "on any platform and lead here. Timed figures are " + timed + ": under QEMU an invalidation is "
+             "processed inside the tail write, so they say little about silicon.", "",
+             "## Per unmap (one CPU unmapping, edu bound by SVA; baseline: no device bound)", ""]
+    configs = ["baseline", "sync-per-page"] + [c for p in POLICIES for c in (p, p + "+all") if c in unmap]
+    head = "| policy | pages | invalidations / unmap | waits / unmap | tables freed / unmap | invalidations / freed table | median | p99 | median vs baseline |"
+    lines += [head, "|---" * (head.count("|") - 1) + "|"]
+    for c in configs:
+        for pages in SIZES:
+            d = unmap.get(c, {}).get(pages)
+            if not d:
+                continue
+            n = d.get("unmaps") or 1
+            inv, waits, freed = d.get("invalidations"), d.get("waits"), d.get("tables_freed", 0)
+            base = unmap.get("baseline", {}).get(pages, {}).get("unmap_median")
+            per = lambda v: "-" if v is None else f"{v / n:.3f}"
+            per_table = "-" if inv is None or not freed else f"{inv / freed:.3f}"
+            lines.append(f"| {c} | {pages} | {per(inv)} | {per(waits)} | {freed / n:.2f} | {per_table} | "
+                         f"{d.get('unmap_median', 0):.0f} | {d.get('unmap_p99', 0):.0f} | "
+                         f"{_ratio(d.get('unmap_median'), base)} |")
+    lines += ["", "## Scaling (16-page unmaps on every CPU at once, no device: the free path itself)", "",
+              f"| policy | CPUs | unmaps/s per CPU | list lock per take ({_unit(m_scale, '_list_lock_per_take')}) | median unmap |",
+              "|---|---|---|---|---|"]
+    for p in POLICIES:
+        for n in sorted(scale.get(p, {})):
+            d = scale[p][n]
+            lines.append(f"| {p} | {n} | {d.get('unmaps_per_s_per_cpu', 0):.0f} | {d.get('list_lock_per_take', 0):.0f}"
+                         f" | {d.get('unmap_median', 0):.0f} |")
+    lines += ["", "## Goals", "", "| goal | measured | verdict |", "|---|---|---|"]
+    lines += [f"| {g} | {m} | {v} |" for g, m, v in goals(unmap, scale)]
+    tr = runs.get("trace")
+    if tr:
+        measured = sum(m["value"] for k, m in tr["metrics"].items() if k.endswith("_invalidations")
+                       and k != "bound_invalidations")
+        bound = tr["metrics"].get("bound_invalidations", {}).get("value")
+        traced = tr["traced_p_iotlb"]
+        want = None if bound is None else bound + BIND_UNBIND_P_IOTLB
+        lines += ["", "## Hand check against QEMU's trace", "",
+                  f"The trace run (`{tr['cmdline']}`, log `{os.path.relpath(tr['log'], TOP)}`): the metrics count "
+                  f"{measured:.0f} invalidation descriptors in the measured windows and {bound} while the device was "
+                  f"bound (warm-up rounds included); QEMU traced {traced} `type p-iotlb` descriptors in the whole "
+                  f"boot, which must be {want} (those, plus the binding's and the unbinding's all-in-PASID one "
+                  f"each): {'EQUAL' if traced == want else 'DIFFERENT'}."]
+    lines += ["", "Every number traces to a `# metric` line in the serial logs next to this file "
+              f"({', '.join(os.path.basename(r['log']) for r in doc['runs'])})."]
+    text = "\n".join(lines) + "\n"
+    with open(path, "w") as f:
+        f.write(text)
+    return text
+
+
+def plot(doc: dict, out: str) -> List[str]:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    runs = {r["name"]: r for r in doc["runs"]}
+    unmap = unmap_table(runs.get("unmap", {}).get("metrics", {}))
+    scale = scaling_table(runs.get("scaling", {}).get("metrics", {}))
+    made = []
+    configs = [c for c in ["sync-per-page"] + [c for p in POLICIES for c in (p, p + "+all")] if c in unmap]
+    if configs:
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+        width = 0.8 / len(SIZES)
+        for i, pages in enumerate(SIZES):
+            xs = [j + i * width for j in range(len(configs))]
+            inv = [unmap[c].get(pages, {}).get("invalidations", 0) / max(unmap[c].get(pages, {}).get("unmaps", 1), 1)
+                   for c in configs]
+            cyc = [unmap[c].get(pages, {}).get("unmap_median", 0) for c in configs]
+            axes[0].bar(xs, inv, width, label=f"{pages} pages")
+            axes[1].bar(xs, cyc, width, label=f"{pages} pages")
+        for ax, title in ((axes[0], "invalidation descriptors per unmap (counted)"),
+                          (axes[1], "median cycles per unmap (timed, " + doc["environment"]["qemu"].split("(")[0].strip() + ")")):
+            ax.set_xticks([j + width for j in range(len(configs))])
+            ax.set_xticklabels(configs, rotation=30, ha="right")
+            # Linear below 0.01: a batch's share of one invalidation stays visible.
+            ax.set_yscale("symlog", linthresh=0.01)
+            ax.set_title(title, fontsize=10)
+            ax.legend(fontsize=8)
+        fig.tight_layout()
+        for ext in ("png", "svg"):
+            path = os.path.join(out, f"policies.{ext}")
+            fig.savefig(path)
+            made.append(path)
+        plt.close(fig)
+    if scale:
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        for p in POLICIES:
+            if p in scale:
+                ns = sorted(scale[p])
+                ax.plot(ns, [scale[p][n].get("unmaps_per_s_per_cpu", 0) for n in ns], marker="o", label=p)
+        ax.set_xlabel("CPUs unmapping at once")
+        ax.set_ylabel("16-page unmaps per second per CPU (timed)")
+        ax.set_title("scaling, " + doc["environment"]["qemu"].split("(")[0].strip(), fontsize=10)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        for ext in ("png", "svg"):
+            path = os.path.join(out, f"scaling.{ext}")
+            fig.savefig(path)
+            made.append(path)
+        plt.close(fig)
+    return made
+
+
+def assemble(runs: List[dict], iters: int, out: str, env: Optional[dict] = None) -> dict:
+    problems = [f"{r['name']}: {p}" for r in runs for p in r["problems"]]
+    doc = {"environment": env or environment(), "iterations": iters, "runs": runs,
+           "complete": all(r["complete"] for r in runs) and bool(runs), "problems": problems}
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    write_markdown(doc, os.path.join(out, "results.md"))
+    doc["plots"] = plot(doc, out)
+    return doc
+
+
+def parse_log(path: str, iters: int, out: str) -> dict:
+    """A serial log from a run elsewhere (hardware): the same report."""
+    with open(path, errors="replace") as f:
+        log = ktap.parse(f.read())
+    run = verdict.RunResult(profile="log")
+    verdict.add_boot(run, log, 1, None if log.complete else "the log ends without a totals line")
+    report = json.loads(verdict.to_json(run))
+    name = "scaling" if any(k.split(".")[0] == "bench_scaling" for k in report["metrics"]) else "unmap"
+    r = {"name": name, "profile": "log", "cmdline": "", "log": path, "complete": log.complete,
+         "problems": list(report["problems"]), "traced_p_iotlb": None,
+         "metrics": {k: {"value": v[0], "unit": v[1]} for k, v in metrics_of(report).items()}}
+    return assemble([r], iters, out)
+
+
+def main(iters: int, policies: Optional[str], out: str, log: Optional[str], quick: bool) -> int:
+    if not 1 <= iters <= ITERS_MAX:
+        raise BenchError(f"--iters must be 1..{ITERS_MAX}, not {iters}")
+    if policies:
+        bad = [p for p in policies.split(",") if p not in POLICIES]
+        if bad:
+            raise BenchError(f"--policies: unknown {', '.join(bad)} (known: {', '.join(POLICIES)})")
+    if log:
+        doc = parse_log(log, iters, out)
+    else:
+        boots = BOOTS[:2] if quick else BOOTS
+        total = estimate_s(boots, iters)
+        print(f"vtdlab bench: {len(boots)} boots, {iters} iterations each measurement; about {total:.0f} s "
+              f"on a 2-core machine like the reference", flush=True)
+        os.makedirs(out, exist_ok=True)
+        runs, start = [], time.monotonic()
+        for i, b in enumerate(boots, 1):
+            print(f"  [{i}/{len(boots)}] {b['name']}: profile {b['profile']}, {b['tests']} ...", end="", flush=True)
+            t = time.monotonic()
+            r = run_boot(b, iters, policies, out)
+            runs.append(r)
+            print(f" {time.monotonic() - t:.0f} s, {len(r['metrics'])} metrics"
+                  + ("" if r["complete"] else f", INCOMPLETE: {'; '.join(r['problems'])[:200]}"), flush=True)
+        doc = assemble(runs, iters, out)
+        print(f"vtdlab bench: {time.monotonic() - start:.0f} s in all", flush=True)
+    print(f"results: {os.path.join(out, 'results.md')}, {os.path.join(out, 'results.json')}"
+          + (f", plots: {', '.join(os.path.basename(p) for p in doc['plots'])}" if doc["plots"] else
+             ", no plots (python3-matplotlib is not installed)"))
+    if not doc["complete"]:
+        print("vtdlab bench: INCOMPLETE: " + "; ".join(doc["problems"]), file=sys.stderr)
+        return 1
+    return 0
