@@ -121,8 +121,11 @@ static void measure(struct test *t, const char *label, unsigned pages, struct vt
     run_loop(t, &r);
     r.iters = iters;
     uint64_t d0 = q ? READ_ONCE(q->descriptors) : 0, w0 = q ? READ_ONCE(q->waits) : 0;
+    reclaim_reset_peak();
     struct reclaim_stats s0 = reclaim_stats();
+    uint64_t start = rdtsc();
     run_loop(t, &r);
+    uint64_t elapsed = rdtsc() - start;
     struct reclaim_stats s1 = reclaim_stats();
     char name[96];
     snprintf(name, sizeof(name), "%s_%upages_unmap", label, pages);
@@ -138,6 +141,18 @@ static void measure(struct test *t, const char *label, unsigned pages, struct vt
     test_metric(t, name, s1.freed - s0.freed, "pages");
     snprintf(name, sizeof(name), "%s_%upages_unmaps", label, pages);
     test_metric(t, name, iters, "unmaps");
+    if (reclaim_get_policy() >= RECLAIM_ASYNC) {
+        uint64_t freed = s1.deferred_freed - s0.deferred_freed, batches = s1.batches - s0.batches;
+        snprintf(name, sizeof(name), "%s_%upages_pending_peak", label, pages);
+        test_metric(t, name, s1.pending_peak, "pages");
+        snprintf(name, sizeof(name), "%s_%upages_batches", label, pages);
+        test_metric(t, name, batches, "batches");
+        snprintf(name, sizeof(name), "%s_%upages_batches_per_s", label, pages);
+        test_metric(t, name, elapsed ? batches * clock_tsc_hz() / elapsed : 0,
+                    platform_is_qemu() ? "batches/s, QEMU TCG" : "batches/s");
+        snprintf(name, sizeof(name), "%s_%upages_unmap_to_free_mean", label, pages);
+        test_metric(t, name, freed ? (s1.defer_cycles_sum - s0.defer_cycles_sum) / freed : 0, timed_unit());
+    }
     if (q && reclaim_get_policy() != RECLAIM_NONE)
         EXPECT_EQ(t, s1.freed_before_flush - s0.freed_before_flush, 0);
 }

@@ -113,23 +113,24 @@ def run_boot(b: dict, iters: int, policies: Optional[str], out: str) -> dict:
             "traced_p_iotlb": trace}
 
 
-def unmap_table(metrics: Dict[str, dict]) -> Dict[str, Dict[int, Dict[str, float]]]:
-    """config -> pages -> what -> value."""
+def _table(metrics: Dict[str, dict], pattern, outer: str, inner: str) -> Dict[str, Dict[int, Dict[str, float]]]:
+    """outer -> inner (a number) -> what -> value, from the metric names."""
     t: Dict[str, Dict[int, Dict[str, float]]] = {}
     for k, m in metrics.items():
-        x = METRIC.match(k)
+        x = pattern.match(k)
         if x:
-            t.setdefault(x["config"], {}).setdefault(int(x["pages"]), {})[x["what"]] = m["value"]
+            t.setdefault(x[outer], {}).setdefault(int(x[inner]), {})[x["what"]] = m["value"]
     return t
+
+
+def unmap_table(metrics: Dict[str, dict]) -> Dict[str, Dict[int, Dict[str, float]]]:
+    """config -> pages -> what -> value."""
+    return _table(metrics, METRIC, "config", "pages")
 
 
 def scaling_table(metrics: Dict[str, dict]) -> Dict[str, Dict[int, Dict[str, float]]]:
-    t: Dict[str, Dict[int, Dict[str, float]]] = {}
-    for k, m in metrics.items():
-        x = SCALE.match(k)
-        if x:
-            t.setdefault(x["policy"], {}).setdefault(int(x["cpus"]), {})[x["what"]] = m["value"]
-    return t
+    """policy -> CPUs -> what -> value."""
+    return _table(metrics, SCALE, "policy", "cpus")
 
 
 def _unit(metrics: Dict[str, dict], suffix: str) -> str:
@@ -206,6 +207,14 @@ def write_markdown(doc: dict, path: str) -> str:
             lines.append(f"| {c} | {pages} | {per(inv)} | {per(waits)} | {freed / n:.2f} | {per_table} | "
                          f"{d.get('unmap_median', 0):.0f} | {d.get('unmap_p99', 0):.0f} | "
                          f"{_ratio(d.get('unmap_median'), base)} |")
+    lines += ["", "## Deferral (the deferred policies: pages held, batches, time from unmap to the pool)", "",
+              "| policy | pages | pending peak | batches | batches/s | unmap to free, mean |", "|---|---|---|---|---|---|"]
+    for c in configs:
+        for pages in SIZES:
+            d = unmap.get(c, {}).get(pages)
+            if d and "batches" in d:
+                lines.append(f"| {c} | {pages} | {d.get('pending_peak', 0):.0f} | {d['batches']:.0f} | "
+                             f"{d.get('batches_per_s', 0):.0f} | {d.get('unmap_to_free_mean', 0):.0f} |")
     lines += ["", "## Scaling (16-page unmaps on every CPU at once, no device: the free path itself)", "",
               f"| policy | CPUs | unmaps/s per CPU | list lock per take ({_unit(m_scale, '_list_lock_per_take')}) | median unmap |",
               "|---|---|---|---|---|"]
@@ -248,6 +257,15 @@ def plot(doc: dict, out: str) -> List[str]:
     unmap = unmap_table(runs.get("unmap", {}).get("metrics", {}))
     scale = scaling_table(runs.get("scaling", {}).get("metrics", {}))
     made = []
+
+    def save(fig, name):
+        fig.tight_layout()
+        for ext in ("png", "svg"):
+            path = os.path.join(out, f"{name}.{ext}")
+            fig.savefig(path)
+            made.append(path)
+        plt.close(fig)
+
     configs = [c for c in ["sync-per-page"] + [c for p in POLICIES for c in (p, p + "+all")] if c in unmap]
     if configs:
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
@@ -267,12 +285,7 @@ def plot(doc: dict, out: str) -> List[str]:
             ax.set_yscale("symlog", linthresh=0.01)
             ax.set_title(title, fontsize=10)
             ax.legend(fontsize=8)
-        fig.tight_layout()
-        for ext in ("png", "svg"):
-            path = os.path.join(out, f"policies.{ext}")
-            fig.savefig(path)
-            made.append(path)
-        plt.close(fig)
+        save(fig, "policies")
     if scale:
         fig, ax = plt.subplots(figsize=(6, 4.5))
         for p in POLICIES:
@@ -283,12 +296,7 @@ def plot(doc: dict, out: str) -> List[str]:
         ax.set_ylabel("16-page unmaps per second per CPU (timed)")
         ax.set_title("scaling, " + doc["environment"]["qemu"].split("(")[0].strip(), fontsize=10)
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        for ext in ("png", "svg"):
-            path = os.path.join(out, f"scaling.{ext}")
-            fig.savefig(path)
-            made.append(path)
-        plt.close(fig)
+        save(fig, "scaling")
     return made
 
 
