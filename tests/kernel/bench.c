@@ -9,6 +9,13 @@
  * unit to flush): an unmap of 1, 16 and 512 kva pages under each policy
  * in bench_policies (and, for the deferred ones, reclaim_flush=all as well),
  * against the same unmap with no device bound.
+ * bench_collateral (edu bound, async): what a batch's flush costs devices
+ * elsewhere, question 3. The device keeps a working set of pages in the
+ * kva area hot while batches elsewhere are flushed by range or all in
+ * PASID; it reads the working set after every flush, and QEMU's IOTLB
+ * trace (hits and updates, counted by the host per working set) shows the
+ * misses the flush caused. Each mode has its own working set, so the host
+ * can tell them apart by address.
  * bench_scaling (no device: what the free path itself costs): 1..N CPUs
  * unmapping 16-page ranges at once, per policy: unmaps per second per CPU
  * and the cycles spent on the free path's list lock. */
@@ -201,6 +208,52 @@ static void unmap_cost(struct test *t)
     page_free(frame);
 }
 
+/* --------------------------------------------------------- collateral */
+
+#define WS_PAGES     8u
+/* One working set per flush mode; tools/vtdlabtool/bench.py knows them. */
+#define VA_WS(mode)  (KVA_BASE + (uint64_t)(320 + (mode)) * GIB)
+#define COLLATERAL_ROUNDS_MAX 4u
+
+static void flush_collateral(struct test *t)
+{
+    case_set_reclaim_policy(t, reclaim_get_policy());
+    test_on_exit(t, restore_flush_mode, reclaim_get_flush_mode());
+    struct sva_fixture sf;
+    fixture_sva_up(t, &sf, PASID, 0);
+    ASSERT_EQ(t, reclaim_set_policy(RECLAIM_ASYNC), 0);
+    uint64_t ws = page_alloc(), frame = page_alloc();
+    ASSERT_TRUE(t, ws && frame, "out of frames");
+    unsigned rounds = (unsigned)test_cmdline(t)->bench_iters;
+    rounds = rounds < COLLATERAL_ROUNDS_MAX ? rounds : COLLATERAL_ROUNDS_MAX;
+    for (int all = 0; all <= 1; all++) {
+        reclaim_set_flush_mode(all ? RECLAIM_FLUSH_ALL : RECLAIM_FLUSH_RANGE);
+        for (unsigned i = 0; i < WS_PAGES; i++)
+            ASSERT_EQ(t, kva_map(VA_WS(all) + (uint64_t)i * PAGE_SIZE, ws, PT_LEVEL_PT, PTE_NX), 0);
+        for (unsigned i = 0; i < WS_PAGES; i++)
+            ASSERT_EQ(t, edu_dma(&sf.fx.edu, VA_WS(all) + (uint64_t)i * PAGE_SIZE, 0, PAGE_SIZE, 1), 0);
+        uint64_t d0 = READ_ONCE(sf.fx.qi.descriptors) - READ_ONCE(sf.fx.qi.waits);
+        for (unsigned r = 0; r < rounds; r++) {
+            map_range(t, VA_BENCH, frame, SCALE_PAGES);
+            ASSERT_EQ(t, kva_unmap_range(VA_BENCH, (uint64_t)SCALE_PAGES * PAGE_SIZE), 0);
+            ASSERT_EQ(t, reclaim_drain(), 0);
+            for (unsigned i = 0; i < WS_PAGES; i++)
+                ASSERT_EQ(t, edu_dma(&sf.fx.edu, VA_WS(all) + (uint64_t)i * PAGE_SIZE, 0, PAGE_SIZE, 1), 0);
+        }
+        char name[64];
+        const char *mode = reclaim_flush_name(reclaim_get_flush_mode());
+        snprintf(name, sizeof(name), "%s_flushes", mode);
+        test_metric(t, name, READ_ONCE(sf.fx.qi.descriptors) - READ_ONCE(sf.fx.qi.waits) - d0, "descriptors");
+        snprintf(name, sizeof(name), "%s_working_set_reads", mode);
+        test_metric(t, name, (uint64_t)rounds * WS_PAGES, "pages");
+        ASSERT_EQ(t, kva_unmap_range(VA_WS(all), (uint64_t)WS_PAGES * PAGE_SIZE), 0);
+        ASSERT_EQ(t, reclaim_drain(), 0);
+    }
+    page_free(ws);
+    page_free(frame);
+    fixture_sva_down(t, &sf);
+}
+
 /* ------------------------------------------------------------ scaling */
 
 struct scale {
@@ -272,4 +325,5 @@ static void unmap_scaling(struct test *t)
 }
 
 TEST_SUITE(bench_unmap, 90, SUITE_EXPLICIT, TEST_WITH_TIMEOUT(unmap_cost, 600000));
+TEST_SUITE(bench_collateral, 92, SUITE_EXPLICIT, TEST_WITH_TIMEOUT(flush_collateral, 600000));
 TEST_SUITE(bench_scaling, 91, SUITE_EXPLICIT, TEST_WITH_TIMEOUT(unmap_scaling, 600000));
