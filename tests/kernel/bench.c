@@ -16,6 +16,9 @@
  * trace (hits and updates, counted by the host per working set) shows the
  * misses the flush caused. Each mode has its own working set, so the host
  * can tell them apart by address.
+ * bench_queue (the invalidation queue on its own, legacy mode): a batch of
+ * 0..64 page-selective IOTLB invalidations and its wait, submitted and
+ * waited for: cycles per batch and per descriptor.
  * bench_scaling (no device: what the free path itself costs): 1..N CPUs
  * unmapping 16-page ranges at once, per policy: unmaps per second per CPU
  * and the cycles spent on the free path's list lock. */
@@ -254,6 +257,44 @@ static void flush_collateral(struct test *t)
     fixture_sva_down(t, &sf);
 }
 
+/* -------------------------------------------------------------- queue */
+
+static const unsigned batch_sizes[] = { 0, 1, 2, 4, 8, 16, 32, 64 };
+
+static void queue_batches(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_qi_up(t, &fx);
+    unsigned iters = (unsigned)test_cmdline(t)->bench_iters;
+    static struct qi_desc d[64];
+    for (unsigned bi = 0; bi < sizeof(batch_sizes) / sizeof(batch_sizes[0]); bi++) {
+        unsigned n = batch_sizes[bi];
+        for (unsigned i = 0; i < n; i++)
+            ASSERT_EQ(t, qi_desc_iotlb(&d[i], QI_IOTLB_PAGE, FIXTURE_DID, FIXTURE_IOVA + (uint64_t)i * PAGE_SIZE, 0, 0), 0);
+        uint64_t d0 = READ_ONCE(fx.qi.descriptors), w0 = READ_ONCE(fx.qi.waits);
+        for (unsigned it = 0; it < iters; it++) {
+            uint64_t t0 = rdtsc();
+            uint32_t seq;
+            ASSERT_EQ(t, qi_submit(&fx.qi, d, n, &seq), 0);
+            ASSERT_EQ(t, qi_wait(&fx.qi, seq), 0);
+            samples[it] = rdtsc() - t0;
+        }
+        char name[64];
+        snprintf(name, sizeof(name), "batch%u_descriptors_per_wait", n);
+        uint64_t waits = READ_ONCE(fx.qi.waits) - w0;
+        test_metric(t, name, waits ? (READ_ONCE(fx.qi.descriptors) - d0 - waits) / waits : 0, "descriptors");
+        snprintf(name, sizeof(name), "batch%u_submit_and_wait", n);
+        report(t, name, samples, iters, timed_unit());
+        if (n) {
+            for (unsigned it = 0; it < iters; it++)
+                samples[it] /= n;
+            snprintf(name, sizeof(name), "batch%u_per_descriptor", n);
+            report(t, name, samples, iters, timed_unit());
+        }
+    }
+    fixture_down(t, &fx);
+}
+
 /* ------------------------------------------------------------ scaling */
 
 struct scale {
@@ -326,4 +367,5 @@ static void unmap_scaling(struct test *t)
 
 TEST_SUITE(bench_unmap, 90, SUITE_EXPLICIT, TEST_WITH_TIMEOUT(unmap_cost, 600000));
 TEST_SUITE(bench_collateral, 92, SUITE_EXPLICIT, TEST_WITH_TIMEOUT(flush_collateral, 600000));
+TEST_SUITE(bench_queue, 93, SUITE_EXPLICIT, TEST_WITH_TIMEOUT(queue_batches, 600000));
 TEST_SUITE(bench_scaling, 91, SUITE_EXPLICIT, TEST_WITH_TIMEOUT(unmap_scaling, 600000));

@@ -180,4 +180,4 @@ def test_a_pattern_that_selects_nothing_says_why(capsys):
     rc, out = run_cli(["--tests", "self*"], capsys)
     assert rc == 1
     assert "no test case ran: vtdlab: no test case matches tests=self* (suites that run only when a pattern " \
-           "starts with their name: bench_unmap, selftest, bench_scaling, bench_collateral)" in out
+           "starts with their name: bench_unmap, selftest, bench_scaling, bench_collateral, bench_queue)" in out

@@ -26,6 +26,7 @@ SIZES = [1, 16, 512]
 BOOTS = [
     {"name": "unmap", "profile": "smp", "tests": "bench_unmap.*", "s_per_100": 1.5, "fixed": 3.0},
     {"name": "scaling", "profile": "smp", "tests": "bench_scaling.*", "s_per_100": 0.3, "fixed": 1.5},
+    {"name": "queue", "profile": "smp", "tests": "bench_queue.*", "s_per_100": 0.3, "fixed": 1.5},
     # Question 3's collateral cost: the device's IOTLB misses on a working set
     # that did not change, after range and all-in-PASID flushes, from QEMU's
     # own trace. Every DMA waits 100 ms here (edu's timer, no icount).
@@ -261,6 +262,16 @@ def write_markdown(doc: dict, path: str) -> str:
             caused = max(c["update"] - WS_PAGES, 0)
             lines.append(f"| {m} | {flushes:.0f} | {reads:.0f} | {c['hit']} | {caused} | "
                          f"{caused / flushes if flushes else 0:.1f} |")
+    qm = runs.get("queue", {}).get("metrics", {})
+    if qm:
+        lines += ["", "## The invalidation queue on its own (legacy mode, page-selective IOTLB invalidations)", "",
+                  f"| descriptors per wait | submit and wait, median | p99 | per descriptor, median ({_unit(qm, '_submit_and_wait_median')}) |",
+                  "|---|---|---|---|"]
+        for n in sorted(int(k[5:].split("_")[0]) for k in qm if k.endswith("_submit_and_wait_median")):
+            g = lambda what: qm.get(f"batch{n}_{what}", {}).get("value")
+            per = g("per_descriptor_median")
+            lines.append(f"| {g('descriptors_per_wait'):.0f} | {g('submit_and_wait_median'):.0f} | "
+                         f"{g('submit_and_wait_p99'):.0f} | {'-' if per is None else f'{per:.0f}'} |")
     lines += ["", "## Goals", "", "| goal | measured | verdict |", "|---|---|---|"]
     lines += [f"| {g} | {m} | {v} |" for g, m, v in goals(unmap, scale)]
     tr = runs.get("trace")
