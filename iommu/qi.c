@@ -48,6 +48,11 @@ int qi_disable(struct vtd_qi *q)
     int err = qi_sync(q, NULL, 0);
     if (!err)
         err = vtd_gcmd(q->u, VTD_GCMD_QIE, 0);
+    /* A unit that still has the queue on may still fetch from the ring. */
+    if (vtd_read32(q->u, VTD_GSTS) & VTD_GCMD_QIE) {
+        printk("# qi: the queue is still on (GSTS.QIES = 1): its ring and status page are kept\n");
+        return err ? err : -E_BUSY;
+    }
     if (q->ring_pa)
         page_free(q->ring_pa);
     if (q->status_pa)

@@ -91,6 +91,12 @@ int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct
     return 0;
 }
 
+void sva_forget(void)
+{
+    bound = NULL;
+    kva_set_walk_snooped(1);
+}
+
 int sva_unbind(struct sva *s)
 {
     /* What is pending is flushed through this binding before it goes. */

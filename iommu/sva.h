@@ -39,6 +39,10 @@ int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct
  * order. Translation stays on, so the device's next request faults; the
  * tables are freed by the caller (vtd_sm_tables_free) once TE is off. */
 int sva_unbind(struct sva *s);
+/* Forgets the binding without touching the unit (after an aborted case,
+ * whose struct sva is gone; the caller turns the unit off itself). The
+ * flusher must already be unregistered. */
+void sva_forget(void);
 /* What the flusher does, for tests that call it directly: a PASID-based
  * IOTLB invalidation of [start, end) (page-selective with the smallest
  * covering address mask, or all-in-PASID past MAMV), then a wait. */

@@ -15,6 +15,8 @@
 #include "mm/mm.h"
 #include "mm/reclaim.h"
 #include "case_state.h"
+#include "vtd_fixture.h"
+#include "iommu/iommu.h"
 #include "kernel/x86.h"
 
 #define SELFTEST_TIMEOUT_MS 200
@@ -165,6 +167,51 @@ static void resumed_after_the_reset(struct test *t)
     EXPECT_EQ(t, test_cmdline(t)->resume, test_number(t));
 }
 
+/* A case with edu bound to the kernel's tables by SVA (translation and the
+ * queue on, PASID tables and ring allocated) faults before it can unbind. */
+static uint64_t free_before_sva_abort, tables_before_sva_abort;
+
+/* Page-table pages of the kernel's own tables alive now: mapping the unit's
+ * and the device's registers (never unmapped) may add some. */
+static uint64_t kernel_tables_live(void)
+{
+    struct pt_page_stats p = pt_page_stats();
+    return p.allocated - p.freed;
+}
+
+static void faults_with_sva_bound_on_purpose(struct test *t)
+{
+    ASSERT_EQ(t, reclaim_drain(), 0);
+    free_before_sva_abort = frames_free_count();
+    tables_before_sva_abort = kernel_tables_live();
+    struct sva_fixture sf;
+    fixture_sva_up(t, &sf, 1, 0);
+    (void)*(volatile uint64_t *)VA_NEVER_MAPPED;
+}
+
+/* The cleanup after it turned the unit off, as the unit itself reports
+ * (GSTS), unregistered the flusher and only then gave back every frame the
+ * binding held. */
+static void sva_abort_left_the_unit_off_and_the_memory_back(struct test *t)
+{
+    int prev = harness_previous_status(1);
+    if (prev == KTAP_SKIP)
+        test_skip(t, "the case before skipped: nothing was bound");
+    EXPECT_EQ(t, prev, KTAP_ERROR);
+    const struct dmar_info *d = iommu_dmar();
+    ASSERT_TRUE(t, d && d->ndrhd, "no unit");
+    struct vtd_unit u;
+    ASSERT_EQ(t, vtd_unit_init(&u, &d->drhd[0]), 0);
+    uint32_t gsts = vtd_read32(&u, VTD_GSTS);
+    EXPECT_TRUE(t, !(gsts & VTD_GCMD_TE), "translation is still on (GSTS 0x%08x)", gsts);
+    EXPECT_TRUE(t, !(gsts & VTD_GCMD_QIE), "the queue is still on (GSTS 0x%08x)", gsts);
+    EXPECT_TRUE(t, reclaim_flusher() == NULL, "a flusher is still registered");
+    ASSERT_EQ(t, reclaim_drain(), 0);
+    uint64_t new_tables = kernel_tables_live() - tables_before_sva_abort;
+    test_diag(t, "%lu page-table page(s) added for register mappings since", new_tables);
+    EXPECT_EQ(t, frames_free_count() + new_tables, free_before_sva_abort);
+}
+
 TEST_SUITE(selftest, 90, SUITE_EXPLICIT,
            TEST(fails_on_purpose),
            TEST_WITH_TIMEOUT(times_out_on_purpose, SELFTEST_TIMEOUT_MS),
@@ -177,5 +224,7 @@ TEST_SUITE(selftest, 90, SUITE_EXPLICIT,
            TEST(ap_failures_recorded_and_cpus_back),
            TEST(faults_with_global_state_changed_on_purpose),
            TEST(next_case_starts_clean),
+           TEST(faults_with_sva_bound_on_purpose),
+           TEST(sva_abort_left_the_unit_off_and_the_memory_back),
            TEST(resets_machine_on_purpose),
            TEST(resumed_after_the_reset));

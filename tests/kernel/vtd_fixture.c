@@ -8,6 +8,63 @@
 #include "lib/errno.h"
 #include "mm/mm.h"
 
+/* What the running case's fixture set up, kept off the case's stack: if
+ * the case ends without its fixture_down (an assertion, a fault, a
+ * timeout), the cleanup after it takes the unit down in the safe order and
+ * frees the memory only once the unit says (GSTS) it no longer reads it. */
+static struct {
+    int active, sva;
+    struct vtd_unit u;
+    uint64_t ring_pa, status_pa;
+    struct vtd_legacy_tables tables;
+    struct vtd_domain dom;
+    struct vtd_sm_tables sm;
+} live;
+
+static void remember(const struct vtd_fixture *fx, const struct vtd_sm_tables *sm)
+{
+    live.active = 1;
+    live.u = fx->u;
+    live.ring_pa = fx->qi.ring_pa;
+    live.status_pa = fx->qi.status_pa;
+    live.tables = fx->tables;
+    live.dom = fx->dom;
+    live.sva = sm != NULL;
+    if (sm)
+        live.sm = *sm;
+}
+
+static void take_down_after_abort(uintptr_t unused)
+{
+    if (!live.active)
+        return;
+    live.active = 0;
+    struct vtd_unit *u = &live.u;
+    if (live.sva)
+        sva_forget();
+    /* The unit's own view of what is on, not the copy's. */
+    u->gcmd = vtd_read32(u, VTD_GSTS) & VTD_GCMD_PERSISTENT;
+    if (u->gcmd & VTD_GCMD_TE)
+        vtd_gcmd(u, VTD_GCMD_TE, 0);
+    if (u->gcmd & VTD_GCMD_QIE)
+        qi_force_off(u);
+    uint32_t gsts = vtd_read32(u, VTD_GSTS);
+    if (gsts & (VTD_GCMD_TE | VTD_GCMD_QIE)) {
+        printk("# fixture: after the aborted case the unit still has%s%s on (GSTS 0x%08x): its tables and queue "
+               "stay allocated\n", gsts & VTD_GCMD_TE ? " translation" : "", gsts & VTD_GCMD_QIE ? " the queue" : "",
+               gsts);
+        return;
+    }
+    if (live.ring_pa)
+        page_free(live.ring_pa);
+    if (live.status_pa)
+        page_free(live.status_pa);
+    vtd_domain_destroy(&live.dom);
+    vtd_legacy_tables_free(&live.tables);
+    vtd_sm_tables_free(&live.sm);
+    printk("# fixture: the aborted case's unit is off (GSTS 0x%08x); its tables and queue are freed\n", gsts);
+}
+
 void fixture_find(struct test *t, struct vtd_fixture *fx)
 {
     memset(fx, 0, sizeof(*fx));
@@ -30,6 +87,9 @@ void fixture_find(struct test *t, struct vtd_fixture *fx)
     struct vtd_fault_log old;
     vtd_fault_collect(&fx->u, &old);
     case_fault_events(t, &fx->u);
+    memset(&live, 0, sizeof(live));
+    test_on_exit(t, take_down_after_abort, 0);
+    remember(fx, NULL);
 }
 
 void fixture_legacy_up_levels(struct test *t, struct vtd_fixture *fx, int levels)
@@ -51,6 +111,7 @@ void fixture_legacy_up_levels(struct test *t, struct vtd_fixture *fx, int levels
     ASSERT_EQ(t, vtd_reg_invalidate_context(&fx->u, VTD_INV_GLOBAL, 0, 0), 0);
     ASSERT_EQ(t, vtd_reg_invalidate_iotlb(&fx->u, VTD_INV_GLOBAL, 0, 0, 0), 0);
     ASSERT_EQ(t, vtd_gcmd(&fx->u, VTD_GCMD_TE, 1), 0);
+    remember(fx, NULL);
 }
 
 void fixture_qi_up(struct test *t, struct vtd_fixture *fx)
@@ -60,17 +121,21 @@ void fixture_qi_up(struct test *t, struct vtd_fixture *fx)
         test_skip(t, "the unit has no queued invalidation (ECAP.QI = 0)");
     fx->qi.trace = (test_cmdline(t)->trace & TRACE_QI) != 0;
     ASSERT_EQ(t, qi_enable(&fx->qi, &fx->u, 0), 0);
+    remember(fx, NULL);
 }
 
 void fixture_down(struct test *t, struct vtd_fixture *fx)
 {
+    live.active = 0;
     struct vtd_fault_log left;
     fixture_faults(t, fx, &left);
     EXPECT_TRUE(t, left.count == 0 && !left.overflow, "%u fault(s) the case did not expect (see above)", left.count);
     if (vtd_read32(&fx->u, VTD_GSTS) & VTD_GCMD_TE)
         vtd_gcmd(&fx->u, VTD_GCMD_TE, 0);
     if (fx->qi.ring_pa)
-        qi_disable(&fx->qi);
+        EXPECT_EQ(t, qi_disable(&fx->qi), 0);
+    /* Tables the unit may still walk are never freed. */
+    ASSERT_TRUE(t, !(vtd_read32(&fx->u, VTD_GSTS) & VTD_GCMD_TE), "translation did not turn off: tables kept");
     vtd_domain_destroy(&fx->dom);
     vtd_legacy_tables_free(&fx->tables);
 }
@@ -114,8 +179,10 @@ void fixture_sva_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, int 
         test_diag(t, "PASID 0x%x is beyond the %u PASIDs the unit advertises (ECAP.PSS %lu): used knowingly",
                   pasid, vtd_pasid_limit(u), (unsigned long)ECAP_PSS(u->ecap));
     case_forget_flusher_after(t);
+    remember(&sf->fx, NULL);
     int err = sva_bind_kernel(&sf->sva, u, &sf->fx.qi, sf->fx.edu.pci, pasid, FIXTURE_DID, override_width);
     ASSERT_TRUE(t, err == 0, "binding PASID 0x%x failed: %s", pasid, err_name(err));
+    remember(&sf->fx, &sf->sva.tables);
 }
 
 void fixture_sva_down(struct test *t, struct sva_fixture *sf)
@@ -123,6 +190,7 @@ void fixture_sva_down(struct test *t, struct sva_fixture *sf)
     if (sf->sva.u)
         EXPECT_EQ(t, sva_unbind(&sf->sva), 0);
     fixture_down(t, &sf->fx);
+    /* fixture_down returned: translation is off (it asserts GSTS). */
     vtd_sm_tables_free(&sf->sva.tables);
 }
 
