@@ -173,6 +173,10 @@ void fixture_sva_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, int 
         test_skip(t, "the unit has no first-stage translation (ECAP.FLTS = 0)");
     if (!ECAP_QI(u->ecap))
         test_skip(t, "the unit has no queued invalidation (ECAP.QI = 0)");
+    /* The binding's requests are tagged (RID_PASID) and its flushes are
+     * PASID-based: both need the unit's PASID support. */
+    if (!ECAP_PASID(u->ecap))
+        test_skip(t, "the unit has no PASID support (ECAP.PASID = 0; QEMU: x-pasid-mode=off)");
     sf->fx.qi.trace = (test_cmdline(t)->trace & TRACE_QI) != 0;
     ASSERT_EQ(t, qi_enable(&sf->fx.qi, u, 1), 0);
     if (override_width && pasid >= vtd_pasid_limit(u))
