@@ -1,6 +1,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include "harness.h"
+#include "exit.h"
 #include "clock.h"
 #include "lock.h"
 #include "smp.h"
@@ -313,11 +314,9 @@ static void settle_cpus(struct test *t)
      * first: a worker holding a lock while it runs has left nothing held. */
     if (work_flush())
         ktap_diag(&out, 1, "deferred work the case queued did not finish");
-    for (unsigned c = 0; c < SMP_MAX_CPUS; c++) {
-        struct deadline d = deadline_after_us(WORK_SETTLE_US);
-        while (work_running_on(c) && !deadline_passed(d))
-            cpu_relax();
-    }
+    for (unsigned c = 0; c < SMP_MAX_CPUS; c++)
+        if (!WAIT_UNTIL(!work_running_on(c), WORK_SETTLE_US))
+            ktap_diag(&out, 1, "cpu %u was still running deferred work %u us after the case", c, WORK_SETTLE_US);
     for (unsigned c = 0; c < SMP_MAX_CPUS; c++) {
         if (c != SMP_BOOT_CPU && !smp_cpu_online(c))
             continue; /* absent, or lost: its locks are not safe to touch */
@@ -452,3 +451,5 @@ unsigned harness_run(const struct cmdline *cmd)
               counts[KTAP_FAIL], counts[KTAP_SKIP], counts[KTAP_TIMEOUT], counts[KTAP_ERROR]);
     return bad;
 }
+
+const char *test_timed_unit(void) { return platform_is_qemu() ? "TSC cycles, QEMU TCG" : "TSC cycles"; }

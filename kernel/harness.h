@@ -79,6 +79,9 @@ _Noreturn void test_abort_at(struct test *t, const char *file, int line, const c
 _Noreturn void test_skip(struct test *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void test_diag(struct test *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void test_metric(struct test *t, const char *name, uint64_t value, const char *unit);
+/* The unit of a timed metric in TSC cycles, naming the platform when it is
+ * an emulator (where times say little about silicon). */
+const char *test_timed_unit(void);
 const struct cmdline *test_cmdline(struct test *t);
 /* The running case's number among all selected cases of this run (what
  * resume= counts). */

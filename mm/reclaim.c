@@ -87,8 +87,6 @@ enum reclaim_policy reclaim_get_policy(void) { return READ_ONCE(policy); }
 enum reclaim_flush reclaim_get_flush_mode(void) { return READ_ONCE(flush_mode); }
 const struct kva_flusher *reclaim_flusher(void) { return READ_ONCE(flusher); }
 
-static int deferred(enum reclaim_policy p) { return p >= RECLAIM_ASYNC; }
-
 int reclaim_set_policy(enum reclaim_policy p)
 {
     int err = reclaim_drain();
@@ -404,7 +402,7 @@ int reclaim_kva_changed(const struct reclaim_change *c)
     const struct kva_flusher *f = reclaim_flusher();
     if (!c->unmapped)
         return p != RECLAIM_NONE && f ? flush_now(f, c->start, c->end, NULL, 0, 0) : 0;
-    if (deferred(p)) {
+    if (reclaim_policy_defers(p)) {
         defer(p, c->start, c->end, c->tables, c->ntables, 1);
         defer(p, 0, 0, c->frames, c->nframes, 0);
         return 0;
@@ -433,7 +431,7 @@ int reclaim_kva_changed(const struct reclaim_change *c)
 void reclaim_release_frame(uint64_t pa)
 {
     enum reclaim_policy p = reclaim_get_policy();
-    if (deferred(p))
+    if (reclaim_policy_defers(p))
         defer(p, 0, 0, &pa, 1, 0);
     else
         page_free(pa);

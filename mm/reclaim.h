@@ -32,6 +32,8 @@
 /* The order is the cmdline's (RECLAIM_CHOICE_*). */
 enum reclaim_policy { RECLAIM_NONE, RECLAIM_SYNC, RECLAIM_ASYNC, RECLAIM_ASYNC_PERCPU, RECLAIM_RCU, RECLAIM_POLICIES };
 enum reclaim_flush { RECLAIM_FLUSH_RANGE, RECLAIM_FLUSH_ALL };
+/* async, async-percpu and rcu: freeing waits for a batch. */
+static inline int reclaim_policy_defers(enum reclaim_policy p) { return p >= RECLAIM_ASYNC; }
 
 /* end for a flush of everything the device may cache for kernel VAs. */
 #define KVA_FLUSH_ALL UINT64_MAX

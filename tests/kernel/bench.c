@@ -48,8 +48,6 @@ static const unsigned sizes[] = { 1, 16, 512 };
 /* The timed samples of the CPU that reports them (CPU 0's part). */
 static uint64_t samples[BENCH_ITERS_MAX];
 
-static const char *timed_unit(void) { return platform_is_qemu() ? "TSC cycles, QEMU TCG" : "TSC cycles"; }
-
 static int policy_wanted(struct test *t, enum reclaim_policy p)
 {
     uint64_t want = test_cmdline(t)->bench_policies;
@@ -139,7 +137,7 @@ static void measure(struct test *t, const char *label, unsigned pages, struct vt
     struct reclaim_stats s1 = reclaim_stats();
     char name[96];
     snprintf(name, sizeof(name), "%s_%upages_unmap", label, pages);
-    report(t, name, samples, iters, timed_unit());
+    report(t, name, samples, iters, test_timed_unit());
     if (q) {
         uint64_t d = READ_ONCE(q->descriptors) - d0, w = READ_ONCE(q->waits) - w0;
         snprintf(name, sizeof(name), "%s_%upages_invalidations", label, pages);
@@ -151,7 +149,7 @@ static void measure(struct test *t, const char *label, unsigned pages, struct vt
     test_metric(t, name, s1.freed - s0.freed, "pages");
     snprintf(name, sizeof(name), "%s_%upages_unmaps", label, pages);
     test_metric(t, name, iters, "unmaps");
-    if (reclaim_get_policy() >= RECLAIM_ASYNC) {
+    if (reclaim_policy_defers(reclaim_get_policy())) {
         uint64_t freed = s1.deferred_freed - s0.deferred_freed, batches = s1.batches - s0.batches;
         snprintf(name, sizeof(name), "%s_%upages_pending_peak", label, pages);
         test_metric(t, name, s1.pending_peak, "pages");
@@ -161,7 +159,7 @@ static void measure(struct test *t, const char *label, unsigned pages, struct vt
         test_metric(t, name, elapsed ? batches * clock_tsc_hz() / elapsed : 0,
                     platform_is_qemu() ? "batches/s, QEMU TCG" : "batches/s");
         snprintf(name, sizeof(name), "%s_%upages_unmap_to_free_mean", label, pages);
-        test_metric(t, name, freed ? (s1.defer_cycles_sum - s0.defer_cycles_sum) / freed : 0, timed_unit());
+        test_metric(t, name, freed ? (s1.defer_cycles_sum - s0.defer_cycles_sum) / freed : 0, test_timed_unit());
     }
     if (q && reclaim_get_policy() != RECLAIM_NONE)
         EXPECT_EQ(t, s1.freed_before_flush - s0.freed_before_flush, 0);
@@ -197,7 +195,7 @@ static void unmap_cost(struct test *t)
         if (!policy_wanted(t, p))
             continue;
         ASSERT_EQ(t, reclaim_set_policy(p), 0);
-        for (int all = 0; all <= (p >= RECLAIM_ASYNC); all++) {
+        for (int all = 0; all <= reclaim_policy_defers(p); all++) {
             reclaim_set_flush_mode(all ? RECLAIM_FLUSH_ALL : RECLAIM_FLUSH_RANGE);
             char label[48];
             snprintf(label, sizeof(label), "%s%s", reclaim_policy_name(p), all ? "+all" : "");
@@ -284,12 +282,12 @@ static void queue_batches(struct test *t)
         uint64_t waits = READ_ONCE(fx.qi.waits) - w0;
         test_metric(t, name, waits ? (READ_ONCE(fx.qi.descriptors) - d0 - waits) / waits : 0, "descriptors");
         snprintf(name, sizeof(name), "batch%u_submit_and_wait", n);
-        report(t, name, samples, iters, timed_unit());
+        report(t, name, samples, iters, test_timed_unit());
         if (n) {
             for (unsigned it = 0; it < iters; it++)
                 samples[it] /= n;
             snprintf(name, sizeof(name), "batch%u_per_descriptor", n);
-            report(t, name, samples, iters, timed_unit());
+            report(t, name, samples, iters, test_timed_unit());
         }
     }
     fixture_down(t, &fx);
@@ -356,9 +354,9 @@ static void unmap_scaling(struct test *t)
             test_metric(t, name, rate / n, platform_is_qemu() ? "unmaps/s, QEMU TCG" : "unmaps/s");
             uint64_t takes = r1.list_lock_takes - r0.list_lock_takes;
             snprintf(name, sizeof(name), "%s_%ucpu_list_lock_per_take", pn, n);
-            test_metric(t, name, takes ? (r1.list_lock_cycles - r0.list_lock_cycles) / takes : 0, timed_unit());
+            test_metric(t, name, takes ? (r1.list_lock_cycles - r0.list_lock_cycles) / takes : 0, test_timed_unit());
             snprintf(name, sizeof(name), "%s_%ucpu_unmap", pn, n);
-            report(t, name, samples, s.iters, timed_unit());
+            report(t, name, samples, s.iters, test_timed_unit());
             for (unsigned c = 0; c < n; c++)
                 page_free(s.frame[c]);
         }

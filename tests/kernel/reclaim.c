@@ -46,13 +46,8 @@
 /* The data frame and the tables only VA_TARGET uses (its PD and PT). */
 #define MAX_REUSED     (1 + PT_LEVELS)
 
-/* Timed figures say where they were taken: under QEMU they say little
- * about silicon. */
-static const char *timed_unit(void) { return platform_is_qemu() ? "TSC cycles, QEMU TCG" : "TSC cycles"; }
-
 static const enum reclaim_policy fixes[] = { RECLAIM_SYNC, RECLAIM_ASYNC, RECLAIM_ASYNC_PERCPU, RECLAIM_RCU };
 #define NFIXES (sizeof(fixes) / sizeof(fixes[0]))
-static int deferred_policy(enum reclaim_policy p) { return p >= RECLAIM_ASYNC; }
 
 /* Valid-looking entries (present, writable, user) that all lead to the
  * sink, whatever level a stale walk reads them at. */
@@ -282,7 +277,7 @@ static void unmap_cost_per_policy(struct test *t)
             snprintf(name, sizeof(name), "%s_%u_pages_descriptors", pn, c.pages);
             test_metric(t, name, all.descriptors, "descriptors");
             snprintf(name, sizeof(name), "%s_%u_pages_path_cycles", pn, c.pages);
-            test_metric(t, name, c.cycles, timed_unit());
+            test_metric(t, name, c.cycles, test_timed_unit());
             EXPECT_EQ(t, r1.freed_before_flush, r0.freed_before_flush);
             /* One invalidation and one wait for the whole range: on the
              * path under sync, none there under the deferred policies. */
@@ -436,9 +431,9 @@ static void walker_part(struct test *t, unsigned index, void *arg)
 {
     struct walk *w = arg;
     if (index == 1) {
-        struct deadline d = deadline_after_us(WALK_STEP_TIMEOUT_US);
-        while (load_acquire(&w->phase) < 1 && !deadline_passed(d))
-            cpu_relax();
+        if (!WAIT_UNTIL(load_acquire(&w->phase) >= 1, WALK_STEP_TIMEOUT_US))
+            test_diag(t, "the walker did not report holding the table within %u us; unmapping anyway",
+                      WALK_STEP_TIMEOUT_US);
         ASSERT_EQ(t, kva_unmap(VA_WALK), 0);
         store_release(&w->phase, 2);
         ASSERT_EQ(t, reclaim_drain(), 0);
@@ -665,16 +660,16 @@ static void run_torture(struct test *t, enum reclaim_policy p, struct torture *k
     char name[64];
     snprintf(name, sizeof(name), "%s_stale_device_writes", pn);
     test_metric(t, name, k->stale, "writes");
-    if (deferred_policy(p)) {
+    if (reclaim_policy_defers(p)) {
         uint64_t freed = s1.deferred_freed - s0.deferred_freed, takes = s1.list_lock_takes - s0.list_lock_takes;
         snprintf(name, sizeof(name), "%s_pending_peak", pn);
         test_metric(t, name, s1.pending_peak, "pages");
         snprintf(name, sizeof(name), "%s_batches", pn);
         test_metric(t, name, s1.batches - s0.batches, "batches");
         snprintf(name, sizeof(name), "%s_unmap_to_free_mean", pn);
-        test_metric(t, name, freed ? (s1.defer_cycles_sum - s0.defer_cycles_sum) / freed : 0, timed_unit());
+        test_metric(t, name, freed ? (s1.defer_cycles_sum - s0.defer_cycles_sum) / freed : 0, test_timed_unit());
         snprintf(name, sizeof(name), "%s_list_lock_per_free", pn);
-        test_metric(t, name, takes ? (s1.list_lock_cycles - s0.list_lock_cycles) / takes : 0, timed_unit());
+        test_metric(t, name, takes ? (s1.list_lock_cycles - s0.list_lock_cycles) / takes : 0, test_timed_unit());
     }
     EXPECT_EQ(t, k->dma_errors, 0);
     EXPECT_EQ(t, k->churn_errors, 0);
@@ -820,7 +815,7 @@ static void invalidation_and_the_page_table_lock(struct test *t)
         static const char *const metric[ORDERS] = { "lock_hold_cycles_flush_under_lock",
                                                     "lock_hold_cycles_flush_after_unlock",
                                                     "lock_hold_cycles_free_before_flush" };
-        test_metric(t, metric[o], hold, timed_unit());
+        test_metric(t, metric[o], hold, test_timed_unit());
     }
     knobs_off(0);
     EXPECT_TRUE(t, !stale[FLUSH_UNDER_LOCK], "flush under the lock: a stale write reached the reused frame");
@@ -841,7 +836,7 @@ static void invalidation_and_the_page_table_lock(struct test *t)
  * policy, as the 2026 bug did, and the page-life check catches it; it
  * runs after the accounting case, whose totals it spoils on purpose. */
 #define VA_SPLIT RECLAIM_SLOT(5)
-#define MIB2     (1ul << 21)
+#define SPLIT_SIZE pt_leaf_size(PT_LEVEL_PD)
 
 static void dma_lands(struct test *t, struct sva_fixture *sf, uint64_t base_pa, unsigned page)
 {
@@ -855,7 +850,7 @@ static void split_and_collapse_free_tables_through_the_policy(struct test *t)
 {
     struct sva_fixture sf;
     fixture_sva_up(t, &sf, PASID, 0);
-    uint64_t pa = pages_alloc_contig(MIB2 / PAGE_SIZE, MIB2 / PAGE_SIZE), pattern = page_alloc();
+    uint64_t pa = pages_alloc_contig(SPLIT_SIZE / PAGE_SIZE, SPLIT_SIZE / PAGE_SIZE), pattern = page_alloc();
     if (!pa)
         test_skip(t, "no 2 MiB of aligned contiguous free frames");
     ASSERT_TRUE(t, pattern, "out of frames");
@@ -897,7 +892,7 @@ static void split_and_collapse_free_tables_through_the_policy(struct test *t)
     ASSERT_EQ(t, kva_split_2m(VA_SPLIT), 0);
     struct pt_unlinked u;
     ASSERT_EQ(t, pt_collapse_table(kernel_pt(), VA_SPLIT, &u), 0);
-    tlb_shootdown(VA_SPLIT, VA_SPLIT + MIB2);
+    tlb_shootdown(VA_SPLIT, VA_SPLIT + SPLIT_SIZE);
     struct reclaim_stats s2 = reclaim_stats();
     EXPECT_EQ(t, reclaim_free_table(u.pa[0]), 0);
     struct reclaim_stats s3 = reclaim_stats();
@@ -908,7 +903,7 @@ static void split_and_collapse_free_tables_through_the_policy(struct test *t)
     ASSERT_EQ(t, kva_unmap(VA_SPLIT), 0);
     ASSERT_EQ(t, kva_unmap(VA_PATTERN), 0);
     ASSERT_EQ(t, reclaim_drain(), 0);
-    for (uint64_t off = 0; off < MIB2; off += PAGE_SIZE)
+    for (uint64_t off = 0; off < SPLIT_SIZE; off += PAGE_SIZE)
         page_free(pa + off);
     page_free(pattern);
     fixture_sva_down(t, &sf);

@@ -22,6 +22,7 @@
 #define FR_FS_USER_TO_SUPERVISOR 0x81
 #define FR_FS_WRITE_READ_ONLY 0x85
 #define NON_CANONICAL_VA 0x0000800000000000ul
+#define RO_FILL          0x5a   /* what a read-only page holds; a device write would change it */
 
 static void fill(uint64_t *p, uint64_t seed)
 {
@@ -325,13 +326,13 @@ static void supervisor_write_to_read_only_kernel_page_faults(struct test *t)
     }
     uint64_t ro = page_alloc();
     ASSERT_TRUE(t, ro, "out of frames");
-    memset(phys_to_virt(ro), 0x5a, PAGE_SIZE);
+    memset(phys_to_virt(ro), RO_FILL, PAGE_SIZE);
     ASSERT_EQ(t, kva_map(SVA_SLOT(7), ro, PT_LEVEL_PT, PTE_NX), 0);
     expect_fs_fault(t, &sf, SVA_SLOT(7), 1, FR_FS_WRITE_READ_ONLY);
     const uint8_t *p = phys_to_virt(ro);
     unsigned changed = 0;
     for (unsigned i = 0; i < PAGE_SIZE; i++)
-        changed += p[i] != 0x5a;
+        changed += p[i] != RO_FILL;
     EXPECT_EQ(t, changed, 0);
     ASSERT_EQ(t, kva_unmap(SVA_SLOT(7)), 0);
     page_free(ro);
