@@ -443,7 +443,7 @@ static uint64_t last_hold_cycles;
 void kva_set_flush_under_lock(int on) { WRITE_ONCE(flush_under_lock, on); }
 uint64_t kva_last_unmap_hold_cycles(void) { return READ_ONCE(last_hold_cycles); }
 
-/* Unmaps [va, end) in passes of at most KVA_UNLINK_BATCH tables; free_frame:
+/* Unmaps [va, end) in passes of at most KVA_UNLINK_BATCH tables; free_frames:
  * the frames behind the leaves go to the policy with the tables. */
 static int unmap(uint64_t va, uint64_t end, int free_frames)
 {
