@@ -3,10 +3,10 @@
 #include "cap.h"
 #include "../kernel/clock.h"
 #include "../kernel/printk.h"
+#include "../lib/bits.h"
 #include "../lib/errno.h"
 #include "../mm/mm.h"
 
-#define QI_RING_PAGES_LOG2 0      /* IQA.QS: one 4 KiB page */
 #define QI_TEXT 160
 
 static void trace_desc(struct vtd_qi *q, unsigned idx, const struct qi_desc *d)
@@ -37,7 +37,7 @@ int qi_enable(struct vtd_qi *q, struct vtd_unit *u, int wide)
     q->status = phys_to_virt(q->status_pa);
     q->desc_size = wide ? QI_DESC_256 : QI_DESC_128;
     q->shift = wide ? VTD_IQ_INDEX_SHIFT_256 : VTD_IQ_INDEX_SHIFT_128;
-    q->entries = (unsigned)(PAGE_SIZE << QI_RING_PAGES_LOG2) / q->desc_size;
+    q->entries = (unsigned)QI_RING_BYTES / q->desc_size;
     vtd_write64(u, VTD_IQT, 0);
     vtd_write64(u, VTD_IQA, q->ring_pa | (wide ? VTD_IQA_DW_256 : 0) | QI_RING_PAGES_LOG2);
     return vtd_gcmd(u, VTD_GCMD_QIE, 1);
@@ -72,21 +72,50 @@ static unsigned space(struct vtd_qi *q)
     return (head_index(q) + q->entries - q->tail - 1) % q->entries;
 }
 
+static const uint32_t queue_errors = VTD_FSTS_IQE | VTD_FSTS_ITE | VTD_FSTS_ICE;
+static void recover(struct vtd_qi *q, uint32_t fsts);
+
+/* Waits for room for n descriptors; called with q->lock held, so it is
+ * also the one to recover a queue error that stops the head meanwhile
+ * (a waiter in qi_wait could not: it would need the lock). */
+static int wait_for_space(struct vtd_qi *q, unsigned n)
+{
+    struct deadline d = deadline_after_us(VTD_WAIT_US);
+    for (;;) {
+        if (q->stuck)
+            return -E_IO;
+        if (space(q) >= n)
+            return 0;
+        uint32_t fsts = vtd_read32(q->u, VTD_FSTS);
+        if (fsts & queue_errors) {
+            recover(q, fsts);
+            continue;
+        }
+        if (deadline_passed(d))
+            break;
+        cpu_relax();
+    }
+    printk("# qi: no room for %u descriptors in %u us: IQH %u IQT %u FSTS 0x%x\n", n, VTD_WAIT_US, head_index(q),
+           q->tail, vtd_read32(q->u, VTD_FSTS));
+    return -E_TIMEDOUT;
+}
+
+static void put(struct vtd_qi *q, const struct qi_desc *d)
+{
+    trace_desc(q, q->tail, d);
+    memcpy(q->ring + (size_t)q->tail * q->desc_size, d, q->desc_size);
+    q->tail = (q->tail + 1) % q->entries;
+    q->descriptors++;
+}
+
 static int append(struct vtd_qi *q, const struct qi_desc *d, unsigned n)
 {
     if (n >= q->entries)
         return -E_INVAL;
-    if (!WAIT_UNTIL(space(q) >= n, VTD_WAIT_US)) {
-        printk("# qi: no room for %u descriptors in %u us: IQH %u IQT %u\n", n, VTD_WAIT_US, head_index(q), q->tail);
-        return -E_TIMEDOUT;
-    }
-    for (unsigned i = 0; i < n; i++) {
-        trace_desc(q, q->tail, &d[i]);
-        memcpy(q->ring + (size_t)q->tail * q->desc_size, &d[i], q->desc_size);
-        q->tail = (q->tail + 1) % q->entries;
-    }
-    q->descriptors += n;
-    return 0;
+    int err = wait_for_space(q, n);
+    for (unsigned i = 0; !err && i < n; i++)
+        put(q, &d[i]);
+    return err;
 }
 
 static void kick(struct vtd_qi *q)
@@ -147,9 +176,16 @@ int qi_force_off(struct vtd_unit *u)
     qi_desc_wait(&w, scratch, done, 1, 0, 0);
     memcpy(ring + (size_t)tail * size, &w, size);
     __asm__ volatile("sfence" ::: "memory");
-    vtd_write32(u, VTD_FSTS, VTD_FSTS_IQE | VTD_FSTS_ITE | VTD_FSTS_ICE);
+    vtd_write32(u, VTD_FSTS, queue_errors);
     vtd_write64(u, VTD_IQT, (uint64_t)((tail + 1) % entries) << shift);
     int err = WAIT_UNTIL(*status == done, VTD_WAIT_US) ? vtd_gcmd(u, VTD_GCMD_QIE, 0) : -E_TIMEDOUT;
+    if (err == -E_TIMEDOUT) {
+        /* The unit may still write the status page: it is never freed. */
+        printk("# qi: the queue left on did not drain in %u us (IQH 0x%lx IQT 0x%lx FSTS 0x%x): "
+               "its status page is kept\n", VTD_WAIT_US, vtd_read64(u, VTD_IQH), vtd_read64(u, VTD_IQT),
+               vtd_read32(u, VTD_FSTS));
+        return err;
+    }
     page_free(scratch);
     return err;
 }
@@ -159,9 +195,54 @@ int qi_completed(const struct vtd_qi *q, uint32_t seq)
     return (int32_t)(*q->status - seq) >= 0;
 }
 
-/* IQH rests on the descriptor the unit refused (VT-d spec 6.5.2.10). It is
- * replaced by a global context-cache invalidation, valid in every mode and
- * harmless, IQE is cleared and the tail written again to restart. */
+static int seq_in(const struct qi_seq_range *r, uint32_t seq)
+{
+    return (int32_t)(seq - r->first) >= 0 && (int32_t)(r->last - seq) >= 0;
+}
+
+static void mark_failed(struct vtd_qi *q, uint32_t first, uint32_t last)
+{
+    if ((int32_t)(last - first) < 0)
+        return;
+    q->failed[q->failed_next] = (struct qi_seq_range){ first, last };
+    q->failed_next = (q->failed_next + 1) % QI_FAILED_RANGES;
+}
+
+static int seq_failed(struct vtd_qi *q, uint32_t seq)
+{
+    spin_lock(&q->lock);
+    int failed = q->stuck;
+    for (unsigned i = 0; i < QI_FAILED_RANGES && !failed; i++)
+        failed = seq_in(&q->failed[i], seq);
+    spin_unlock(&q->lock);
+    return failed;
+}
+
+/* The sequence number a wait descriptor of this queue at idx writes. */
+static int our_wait_at(const struct vtd_qi *q, unsigned idx, uint32_t *seq)
+{
+    const struct qi_desc *d = (const struct qi_desc *)(q->ring + (size_t)idx * q->desc_size);
+    if (qi_desc_type(d) != QI_WAIT || !bits_get(d->qw[0], QI_WAIT_SW) ||
+        bits_get(d->qw[1], QI_WAIT_ADDR_QW1) << 2 != q->status_pa)
+        return 0;
+    *seq = (uint32_t)bits_get(d->qw[0], QI_WAIT_DATA);
+    return 1;
+}
+
+/* The nearest of our waits from idx on (step 1) or before idx (step
+ * entries - 1), within the descriptors software has queued. */
+static int nearest_wait(const struct vtd_qi *q, unsigned idx, unsigned step, uint32_t *seq)
+{
+    for (unsigned i = 0; i < q->entries - 1; i++, idx = (idx + step) % q->entries) {
+        if (step == 1 && idx == q->tail)
+            return 0;
+        if (our_wait_at(q, idx, seq))
+            return 1;
+    }
+    return 0;
+}
+
+/* Called with q->lock held, FSTS showing a queue error. */
 static void recover(struct vtd_qi *q, uint32_t fsts)
 {
     unsigned idx = head_index(q);
@@ -169,38 +250,72 @@ static void recover(struct vtd_qi *q, uint32_t fsts)
     q->error.index = idx;
     q->error.fsts = fsts;
     q->error.iqercd = vtd_read64(q->u, VTD_IQERCD);
-    memcpy(&q->error.desc, q->ring + (size_t)idx * q->desc_size, q->desc_size);
+    struct qi_desc at = { { 0 } };
+    memcpy(&at, q->ring + (size_t)idx * q->desc_size, q->desc_size);
+    q->error.desc = at;
     char text[QI_TEXT];
-    qi_desc_describe(&q->error.desc, text, sizeof(text));
-    printk("# qi: queue error (FSTS 0x%x, IQERCD 0x%lx) at descriptor %u: %016lx %016lx %s\n", fsts,
-           q->error.iqercd, idx, q->error.desc.qw[0], q->error.desc.qw[1], text);
+    qi_desc_describe(&at, text, sizeof(text));
+    printk("# qi: queue error (FSTS 0x%x, IQERCD 0x%lx) with IQH at %u: %016lx %016lx %s\n", fsts,
+           q->error.iqercd, idx, at.qw[0], at.qw[1], text);
+    uint32_t seq;
     struct qi_desc harmless;
+    /* A global context-cache invalidation: valid in every mode. */
     qi_desc_context_cache(&harmless, QI_CC_GLOBAL, 0, 0, 0);
-    memcpy(q->ring + (size_t)idx * q->desc_size, &harmless, q->desc_size);
-    vtd_write32(q->u, VTD_FSTS, VTD_FSTS_IQE | VTD_FSTS_ITE | VTD_FSTS_ICE);
+    if (fsts & VTD_FSTS_IQE) {
+        /* IQH rests on the refused descriptor; the batch it belongs to is
+         * the one whose wait follows it. */
+        if (!memcmp(&at, &harmless, q->desc_size)) {
+            printk("# qi: the unit refused the harmless descriptor put in place of a bad one at %u: "
+                   "the queue stays stopped\n", idx);
+            q->stuck = 1;
+            return;
+        }
+        if (nearest_wait(q, idx, 1, &seq))
+            mark_failed(q, seq, seq);
+        memcpy(q->ring + (size_t)idx * q->desc_size, &harmless, q->desc_size);
+    }
+    if (fsts & VTD_FSTS_ITE) {
+        /* A device-TLB invalidation timed out: the unit dropped the waits
+         * it had fetched and not completed (before IQH, after the last
+         * status written). IQH points at the next unfetched descriptor,
+         * which is good: the ring is not touched. */
+        if (nearest_wait(q, (idx + q->entries - 1) % q->entries, q->entries - 1, &seq))
+            mark_failed(q, *q->status + 1, seq);
+    }
+    vtd_write32(q->u, VTD_FSTS, fsts & queue_errors);
+    /* The dropped waits never write: one more wait that does lets their
+     * waiters see the end of the wait for them. */
+    if ((fsts & VTD_FSTS_ITE) && space(q) >= 1) {
+        struct qi_desc w;
+        qi_wait_desc_for(&w, q, q->seq + 1);
+        put(q, &w);
+        q->seq++;
+        q->waits++;
+    }
     kick(q);
 }
 
 int qi_wait(struct vtd_qi *q, uint32_t seq)
 {
     struct deadline d = deadline_after_us(VTD_WAIT_US);
-    int recovered = 0;
     for (;;) {
-        if (qi_completed(q, seq))
-            return recovered ? -E_IO : 0;
+        int done = qi_completed(q, seq);
+        if (READ_ONCE(q->stuck))
+            return -E_IO;
+        /* Read even when done, so an error the batch raised on its way
+         * (ICE leaves the queue running) is recorded and cleared. */
         uint32_t fsts = vtd_read32(q->u, VTD_FSTS);
-        if (fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE | VTD_FSTS_ICE)) {
+        if (fsts & queue_errors) {
             /* Several CPUs may see the error: the first to take the lock
              * recovers, the others find it cleared. */
             spin_lock(&q->lock);
             fsts = vtd_read32(q->u, VTD_FSTS);
-            if (fsts & (VTD_FSTS_IQE | VTD_FSTS_ITE | VTD_FSTS_ICE)) {
+            if ((fsts & queue_errors) && !q->stuck)
                 recover(q, fsts);
-                recovered = 1;
-            }
             spin_unlock(&q->lock);
-            continue;
         }
+        if (done)
+            return seq_failed(q, seq) ? -E_IO : 0;
         if (deadline_passed(d))
             break;
         cpu_relax();

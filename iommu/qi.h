@@ -6,6 +6,7 @@
 #define VTDLAB_IOMMU_QI_H
 
 #include <stdint.h>
+#include "../mm/layout.h"
 #include "qi_desc.h"
 #include "unit.h"
 
@@ -16,6 +17,20 @@ struct vtd_qi_error {
     uint32_t fsts;
     uint64_t iqercd;
 };
+
+/* The sequence numbers of batches a queue error kept from completing:
+ * whichever CPU waits for one of them is told -E_IO, not only the one that
+ * recovered. The last few errors are kept; more than that inside one wait
+ * means the unit is failing anyway (and the deadline ends the wait). */
+#define QI_FAILED_RANGES 8
+struct qi_seq_range {
+    uint32_t first, last;    /* inclusive; first > last (wrap-safe): empty */
+};
+
+#define QI_RING_PAGES_LOG2 0      /* IQA.QS: one 4 KiB page */
+#define QI_RING_BYTES       (PAGE_SIZE << QI_RING_PAGES_LOG2)
+/* The most descriptors a ring holds (128-bit ones). */
+#define QI_RING_ENTRIES_MAX (QI_RING_BYTES / QI_DESC_128)
 
 struct vtd_qi {
     /* The sequence number, the ring, the tail write and error recovery:
@@ -32,6 +47,12 @@ struct vtd_qi {
     uint64_t descriptors, waits; /* submitted, for metrics */
     int trace;
     struct vtd_qi_error error;   /* the last queue error recovered from */
+    struct qi_seq_range failed[QI_FAILED_RANGES];
+    unsigned failed_next;
+    /* The unit refused even the harmless descriptor put in place of a bad
+     * one: the queue stays stopped (IQE left set) and every wait and submit
+     * fails with -E_IO until the queue is turned off. */
+    int stuck;
 };
 
 /* Allocates the ring (one page) and status memory and sets QIE.
@@ -49,10 +70,15 @@ int qi_force_off(struct vtd_unit *u);
 int qi_submit(struct vtd_qi *q, const struct qi_desc *d, unsigned n, uint32_t *seq);
 /* Whether the wait carrying seq has written its status (wrap-safe). */
 int qi_completed(const struct vtd_qi *q, uint32_t seq);
-/* Waits for seq with a deadline. A queue error on the way is recovered
- * (the bad descriptor replaced by a harmless one, IQE cleared, the queue
- * restarted) and reported as -E_IO with q->error filled; -E_TIMEDOUT with
- * the queue registers in the log. */
+/* Waits for seq with a deadline. A queue error on the way is recovered as
+ * the spec asks for its kind (VT-d spec 6.5.2.10): after IQE the refused
+ * descriptor is replaced by a harmless one and the queue restarted; after
+ * ITE the ring is left alone (IQH is past the descriptors the unit
+ * dropped) and a fresh wait queued so the dropped waits' waiters see an
+ * end; ICE is recorded and cleared. q->error is filled in each case. A
+ * batch the error kept from completing ends in -E_IO, for any waiter;
+ * -E_TIMEDOUT with the queue registers in the log. Errors are also
+ * recovered while qi_submit waits for ring space. */
 int qi_wait(struct vtd_qi *q, uint32_t seq);
 /* qi_submit + qi_wait. */
 int qi_sync(struct vtd_qi *q, const struct qi_desc *d, unsigned n);

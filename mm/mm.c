@@ -545,6 +545,17 @@ uint64_t kva_table_pages(void)
     return n;
 }
 
+uint64_t kernel_table_pages(void)
+{
+    /* Every path that writes the tables holds one of these two. */
+    spin_lock(&region_lock);
+    spin_lock(&kva_lock);
+    uint64_t n = 1 + count_tables(kpt.root_pa, PT_LEVEL_PML4);
+    spin_unlock(&kva_lock);
+    spin_unlock(&region_lock);
+    return n;
+}
+
 void *kmalloc(size_t size)
 {
     spin_lock(&heap_lock);

@@ -104,6 +104,11 @@ int kva_walk_snooped(void);
 /* Page-table pages reachable below the kva area's top table, counted by
  * walking the tables (independently of the allocation counters). */
 uint64_t kva_table_pages(void);
+/* Every page-table page reachable from the kernel's root, the root
+ * included, counted by walking the whole tree: with the pages reclaim
+ * still holds it accounts for every page-table page allocated and not
+ * freed, so a page leaked or freed twice shows as a difference. */
+uint64_t kernel_table_pages(void);
 
 void *kmalloc(size_t size);
 void kfree(void *p);

@@ -177,6 +177,39 @@ static void async_batches_complete_in_order(struct test *t)
     fixture_down(t, &fx);
 }
 
+/* A refused descriptor stops the head; a submitter that then needs more
+ * room than is left holds the queue's lock while it waits for it, so it
+ * must recover the error itself (a waiter could not). */
+static void a_stopped_head_is_recovered_while_waiting_for_room(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_qi_up(t, &fx);
+    struct qi_desc bad = { { 0 } };
+    bad.qw[0] = 0xf; /* a type the spec does not define */
+    uint32_t seq_bad, seq_fill, seq_more;
+    ASSERT_EQ(t, qi_submit(&fx.qi, &bad, 1, &seq_bad), 0);
+    uint32_t fsts = vtd_read32(&fx.u, VTD_FSTS);
+    ASSERT_TRUE(t, fsts & VTD_FSTS_IQE, "the bad descriptor raised no IQE: FSTS 0x%x", fsts);
+    /* Two thirds of the ring behind the stopped head, then a third more. */
+    unsigned fill = fx.qi.entries * 2 / 3, more = fx.qi.entries / 3;
+    struct qi_desc d;
+    qi_desc_iotlb(&d, QI_IOTLB_GLOBAL, 0, 0, 0, 0);
+    static struct qi_desc many[QI_RING_ENTRIES_MAX];
+    for (unsigned i = 0; i < fill; i++)
+        many[i] = d;
+    ASSERT_EQ(t, qi_submit(&fx.qi, many, fill, &seq_fill), 0);
+    ASSERT_TRUE(t, vtd_read32(&fx.u, VTD_FSTS) & VTD_FSTS_IQE, "the head moved on by itself");
+    int err = qi_submit(&fx.qi, many, more, &seq_more);
+    EXPECT_TRUE(t, err == 0, "submitting behind the stopped head: %s", err_name(err));
+    EXPECT_EQ(t, vtd_read32(&fx.u, VTD_FSTS) & VTD_FSTS_IQE, 0);
+    err = qi_wait(&fx.qi, seq_bad);
+    EXPECT_TRUE(t, err == -E_IO, "the refused batch: expected -E_IO, got %s", err_name(err));
+    EXPECT_EQ(t, qi_wait(&fx.qi, seq_fill), 0);
+    if (!err)
+        EXPECT_EQ(t, qi_wait(&fx.qi, seq_more), 0);
+    fixture_down(t, &fx);
+}
+
 TEST_SUITE(vtd_qi, 41, 0,
            TEST(each_descriptor_type_accepted),
            TEST(batch_behind_one_wait),
@@ -186,4 +219,5 @@ TEST_SUITE(vtd_qi, 41, 0,
            TEST(reserved_bit_raises_iqe),
            TEST(granularity_zero_raises_iqe),
            TEST(wait_without_status_or_interrupt_raises_iqe),
-           TEST(tail_past_the_queue_raises_iqe));
+           TEST(tail_past_the_queue_raises_iqe),
+           TEST(a_stopped_head_is_recovered_while_waiting_for_room));

@@ -135,3 +135,27 @@ def test_metrics_are_junit_properties():
     root = ET.fromstring(verdict.to_junit(run))
     props = root.findall(".//testcase[@name='cpus_online_match_madt_and_cmdline']/properties/property")
     assert any(p.get("name").startswith("metric.") and p.get("value").endswith(" us") for p in props)
+
+
+def test_a_resumed_run_is_one_merged_ktap_document():
+    # boot 1 crashes in mm.kva_2m_leaf; boot 2 goes on after it
+    lines = read_log("default.log").splitlines()
+    cut = next(i for i, l in enumerate(lines) if "running: mm.kva_2m_leaf" in l)
+    first = ktap.parse("\n".join(lines[:cut + 1]) + "\n")
+    run = verdict.RunResult(profile="test")
+    resume = verdict.add_boot(run, first, 1, verdict.boot_problem(first, 0, None))
+    full = ktap.parse(read_log("default.log"))
+    rest = [(s, c) for s, c in full.cases()][resume - 1:]
+    second = "KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: rest\n" + \
+        f"    1..{len(rest)}\n" + "".join(f"    ok {i} {c.name}\n" for i, (_, c) in enumerate(rest, 1)) + \
+        "ok 1 rest\n# vtdlab: totals: done\n"
+    verdict.add_boot(run, ktap.parse(second), 2, None)
+
+    merged = ktap.parse(verdict.to_ktap(run))
+    assert merged.problems == []
+    got = [(s, c.name, c.status) for s, c in merged.cases()]
+    assert got == [(r.suite, r.case, r.status) for r in run.cases]
+    crashed = [c for _, c in merged.cases() if c.name == "kva_2m_leaf"][0]
+    assert crashed.status == ktap.ERROR and "triple fault" in crashed.reason
+    # each suite's result says whether any of its cases failed
+    assert {s.name: s.status for s in merged.root.subtests}["mm"] == ktap.FAIL

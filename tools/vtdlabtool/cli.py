@@ -193,6 +193,10 @@ def _run_boots(a, profile, firmware, expected, base_cmdline, source, workdir) ->
         run.problems.append(f"interrupted by {e} before the run ended (QEMU stopped)")
         exit_code = EXIT_FAILED
     run.seconds = time.monotonic() - start
+    if run.cases:
+        # Beside every boot's log, the run as one document (what a resumed
+        # run's separate logs cannot be for a KTAP parser).
+        _write(log_path + ".ktap", verdict.to_ktap(run))
     verdict.apply_expectations(run, expected, complete=bool(a.expect) and exit_code is None,
                                source=a.expect or "")
     if not run.cases and not run.problems:

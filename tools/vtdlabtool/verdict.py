@@ -168,6 +168,41 @@ def apply_expectations(run: RunResult, expected: Dict[str, str], complete: bool 
         run.problems.append(f"expected case {name} ({expected[name]}) did not run")
 
 
+def to_ktap(run: RunResult) -> str:
+    """One KTAP version 1 document for the whole run, however many boots it
+    took: every case once, in the order it ran, as the kernel reported it
+    (the crashed case of a resumed run as `not ok ... # ERROR`), grouped
+    into its suite. Call it before apply_expectations, which rewrites
+    outcomes against the expectations file."""
+    suites: Dict[str, List[CaseResult]] = {}
+    for r in run.cases:
+        suites.setdefault(r.suite, []).append(r)
+    out = ["KTAP version 1",
+           f"# vtdlab: profile {run.profile}: {len(run.cases)} cases merged from {run.boots} boot(s)",
+           f"1..{len(suites)}"]
+
+    def result(indent: str, number: int, name: str, status: str, reason: str) -> str:
+        ok = "ok" if status in (ktap.PASS, ktap.SKIP) else "not ok"
+        directive = {ktap.SKIP: "SKIP", ktap.TIMEOUT: "TIMEOUT", ktap.ERROR: "ERROR"}.get(status)
+        tail = f" # {directive} {reason}".rstrip() if directive else ""
+        return f"{indent}{ok} {number} {name}{tail}"
+
+    for i, (name, cases) in enumerate(suites.items(), 1):
+        pad = " " * ktap.INDENT
+        out += [f"{pad}KTAP version 1", f"{pad}# Subtest: {name}", f"{pad}1..{len(cases)}"]
+        for j, r in enumerate(cases, 1):
+            out += [f"{pad}# {d}" for d in r.diagnostics if d]
+            out += [f"{pad}# metric {k}={v} {u}".rstrip() for k, (v, u) in r.metrics.items()]
+            if r.duration_us is not None:
+                out.append(f"{pad}# duration_us: {r.duration_us}")
+            out.append(result(pad, j, r.case, r.status, r.reason))
+        statuses = {r.status for r in cases}
+        bad = statuses - {ktap.PASS, ktap.SKIP}
+        status = ktap.FAIL if bad else ktap.SKIP if statuses == {ktap.SKIP} else ktap.PASS
+        out.append(result("", i, name, status, "every case skipped" if status == ktap.SKIP else ""))
+    return "\n".join(out) + "\n"
+
+
 def to_json(run: RunResult) -> str:
     metrics = {}
     for r in run.cases:
