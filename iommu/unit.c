@@ -114,10 +114,38 @@ void vtd_gsts_describe(uint32_t gsts, char *buf, unsigned size)
         snprintf(buf + n, size - n, " )");
 }
 
+/* Units that left a translation enable unacknowledged this boot, by
+ * register base. A unit without DMA translation does that: QEMU's
+ * intel-iommu with dma-translation=off reports CAP.SAGAW 0 and ignores
+ * GCMD.TE (and a first-stage-only scalable unit may report SAGAW 0 too,
+ * so SAGAW alone cannot tell). Later enables fail at once, not after
+ * another VTD_WAIT_US each. */
+static uint64_t te_refused[DMAR_MAX_UNITS];
+
+static int translation_refused(const struct vtd_unit *u)
+{
+    for (unsigned i = 0; i < DMAR_MAX_UNITS; i++)
+        if (READ_ONCE(te_refused[i]) == u->drhd->base)
+            return 1;
+    return 0;
+}
+
+static void note_translation_refused(const struct vtd_unit *u)
+{
+    for (unsigned i = 0; i < DMAR_MAX_UNITS; i++)
+        if (!te_refused[i]) {
+            WRITE_ONCE(te_refused[i], u->drhd->base);
+            return;
+        }
+}
+
 int vtd_gcmd(struct vtd_unit *u, uint32_t cmd, int on)
 {
     int persistent = (cmd & VTD_GCMD_PERSISTENT) != 0;
     uint32_t value;
+    int enabling_te = cmd == VTD_GCMD_TE && on;
+    if (enabling_te && u->drhd && translation_refused(u))
+        return -E_NODEV;
     spin_lock(&u->gcmd_lock);
     if (persistent) {
         u->gcmd = on ? (u->gcmd | cmd) : (u->gcmd & ~cmd);
@@ -131,13 +159,25 @@ int vtd_gcmd(struct vtd_unit *u, uint32_t cmd, int on)
      * flush is pending. */
     uint32_t want = persistent ? (on ? cmd : 0) : (cmd == VTD_GCMD_WBF ? 0 : cmd);
     int ok = WAIT_UNTIL((vtd_read32(u, VTD_GSTS) & cmd) == want, VTD_WAIT_US);
+    uint32_t gsts = vtd_read32(u, VTD_GSTS);
+    /* The copy says what the unit has on, so no later GCMD write asks
+     * for an enable the unit never took. */
+    if (!ok && persistent)
+        u->gcmd = (u->gcmd & ~cmd) | (gsts & cmd);
     spin_unlock(&u->gcmd_lock);
     if (ok)
         return 0;
     char text[GSTS_TEXT];
-    vtd_gsts_describe(vtd_read32(u, VTD_GSTS), text, sizeof(text));
+    vtd_gsts_describe(gsts, text, sizeof(text));
     printk("# vtd: GCMD 0x%08x (command 0x%08x) not acknowledged in %u us: GSTS %s\n", value, cmd, VTD_WAIT_US,
            text);
+    if (enabling_te && !(gsts & VTD_GCMD_TE) && u->drhd) {
+        printk("# vtd: the unit at 0x%lx does not turn DMA translation on (CAP.SAGAW 0x%lx): taken as a unit "
+               "without DMA translation for the rest of this boot\n", u->drhd->base,
+               (unsigned long)CAP_SAGAW(u->cap));
+        note_translation_refused(u);
+        return -E_NODEV;
+    }
     return -E_TIMEDOUT;
 }
 

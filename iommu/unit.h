@@ -38,7 +38,9 @@ uint32_t vtd_fault_record_offset(const struct vtd_unit *u, unsigned i);
  * plus at most one command, then the matching GSTS bit awaited. For a
  * persistent enable (TE, QIE, IRE) `on` sets or clears it; one-shot
  * commands (SRTP, WBF, SFL, SIRTP) ignore it. -E_TIMEDOUT with GSTS
- * decoded in the log when the unit does not answer. */
+ * decoded in the log when the unit does not answer; -E_NODEV for a
+ * translation enable the unit does not take (a unit without DMA
+ * translation), then and for the rest of the boot. */
 int vtd_gcmd(struct vtd_unit *u, uint32_t cmd, int on);
 
 /* Points the unit at a root table (legacy or scalable mode) with SRTP. */

@@ -55,10 +55,13 @@ static void written(const struct pt_ctx *pt, uint64_t *e)
         pt->entry_written(pt->owner, e);
 }
 
+/* A leaf may sit in the root table itself: a 3-level VT-d second stage
+ * maps 1 GiB pages from its top table (VT-d spec 9.8); x86's 4-level root
+ * never holds one, as no leaf is above PT_LEVEL_PDPT. */
 int pt_map_page(const struct pt_ctx *pt, uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs)
 {
     uint64_t size = pt_leaf_size(leaf_level);
-    if (leaf_level < PT_LEVEL_PT || leaf_level > PT_LEVEL_PDPT || leaf_level >= pt->fmt->levels ||
+    if (leaf_level < PT_LEVEL_PT || leaf_level > PT_LEVEL_PDPT || leaf_level > pt->fmt->levels ||
         (va & (size - 1)) || (pa & (size - 1)) || (pa & ~PTE_ADDR_MASK) || (attrs & ~pt->fmt->attr_mask) ||
         !va_ok(pt, va))
         return -E_INVAL;

@@ -68,6 +68,30 @@ static void index_arithmetic(void **state)
     assert_int_equal(pte_addr(0x80000000dead1067ull), 0xdead1000ull);
 }
 
+/* A 39-bit, 3-level table whose entries are present by R or W (VT-d
+ * second stage): a 1 GiB leaf sits in the root table itself. */
+static void a_1g_leaf_in_a_3_level_root(void **state)
+{
+    static const struct pt_format three = { .name = "3-level", .levels = PT_LEVEL_PDPT, .present_mask = 0x3,
+                                            .table_flags = 0x3, .attr_mask = 0x3 };
+    struct pt_ctx p3 = pt;
+    p3.fmt = &three;
+    const uint64_t va = 5ull << 30; /* root index 5 */
+    assert_int_equal(pt_map_page(&p3, va, 1ull << 30, PT_LEVEL_PDPT, 0x3), 0);
+    assert_int_equal(mem.allocated, 1); /* the root alone */
+    uint64_t *root = fake_ptr(&mem, p3.root_pa);
+    assert_int_equal(root[5], (1ull << 30) | PTE_PS | 0x3);
+    int level;
+    assert_int_equal(pt_lookup(&p3, va + 0x1234000, &level), root[5]);
+    assert_int_equal(level, PT_LEVEL_PDPT);
+    struct pt_unlinked un;
+    assert_int_equal(pt_unmap_page(&p3, va, &level, &un), 0);
+    assert_int_equal(un.count, 0); /* the root is never unlinked */
+    assert_int_equal(root[5], 0);
+    /* nothing above the root: a 512 GiB leaf does not exist */
+    assert_int_equal(pt_map_page(&p3, 0, 0, PT_LEVEL_PML4, 0x3), -E_INVAL);
+}
+
 static void map_builds_path_and_encodes_leaf(void **state)
 {
     uint64_t va = 0xffffa00040201000ull;
@@ -268,6 +292,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(index_arithmetic),
         cmocka_unit_test_setup_teardown(map_builds_path_and_encodes_leaf, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_1g_leaf_in_a_3_level_root, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_arguments_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(large_leaves_and_conflicts, setup, teardown),
         cmocka_unit_test_setup_teardown(unmap_unlinks_empty_tables_bottom_up, setup, teardown),

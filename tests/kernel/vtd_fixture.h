@@ -28,6 +28,10 @@ struct vtd_fixture {
 };
 
 /* Skips the case (with the reason) when there is no unit or no edu. */
+/* The result of a call that turned translation on: a unit that does not
+ * take GCMD.TE (-E_NODEV) skips the case naming it, any other error fails
+ * it, saying what was being done. */
+void fixture_translation_on_or_skip(struct test *t, struct vtd_unit *u, int err, const char *what);
 void fixture_find(struct test *t, struct vtd_fixture *fx);
 /* fixture_find, then legacy tables and a domain with tables of `levels`
  * (0: the widest the unit has), TE on. */
