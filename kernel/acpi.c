@@ -24,23 +24,25 @@ static const struct acpi_header *map_table(uint64_t pa, size_t *mapped)
 const char *acpi_init(uint64_t rsdp_phys)
 {
     if (!rsdp_phys)
-        return "the firmware gave no ACPI 2.0 RSDP";
+        return "the firmware gave no RSDP";
     const struct acpi_rsdp *rsdp = phys_map_cached(rsdp_phys, sizeof(*rsdp));
     const char *why = rsdp ? acpi_rsdp_check(rsdp) : "cannot map the RSDP";
     if (why)
         return why;
     size_t mapped;
-    const struct acpi_header *xsdt = map_table(rsdp->xsdt_address, &mapped);
-    if (!xsdt)
-        return "cannot map the XSDT";
-    if ((why = acpi_table_check(xsdt, mapped)))
+    const char *signature;
+    const struct acpi_header *root = map_table(acpi_root_address(rsdp, &signature), &mapped);
+    if (!root)
+        return signature[0] == 'X' ? "cannot map the XSDT" : "cannot map the RSDT";
+    if ((why = acpi_table_check(root, mapped)))
         return why;
-    if (memcmp(xsdt->signature, "XSDT", 4))
-        return "the RSDP's XSDT address does not hold an XSDT";
-    size_t n = acpi_xsdt_count(xsdt);
+    if (memcmp(root->signature, signature, 4))
+        return signature[0] == 'X' ? "the RSDP's XSDT address does not hold an XSDT"
+                                   : "the RSDP's RSDT address does not hold an RSDT";
+    size_t n = acpi_root_count(root);
     for (size_t i = 0; i < n && ntables < ACPI_MAX_TABLES; i++) {
         struct acpi_table_ref *t = &tables[ntables++];
-        t->phys = acpi_xsdt_entry(xsdt, i);
+        t->phys = acpi_root_entry(root, i);
         const struct acpi_header *h = map_table(t->phys, &mapped);
         if (!h) {
             t->problem = "cannot be mapped";

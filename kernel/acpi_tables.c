@@ -16,13 +16,20 @@ const char *acpi_rsdp_check(const struct acpi_rsdp *rsdp)
         return "RSDP signature is not \"RSD PTR \"";
     if (acpi_checksum(rsdp, ACPI_RSDP_V1_LENGTH))
         return "RSDP checksum does not add up";
-    if (rsdp->revision < 2)
-        return "RSDP is ACPI 1.0 (no XSDT)";
+    if (rsdp->revision < ACPI_RSDP_REVISION_XSDT)
+        return rsdp->rsdt_address ? NULL : "RSDP (ACPI 1.0) has no RSDT address";
     if (rsdp->length < sizeof(*rsdp) || acpi_checksum(rsdp, sizeof(*rsdp)))
         return "RSDP extended checksum does not add up";
     if (!rsdp->xsdt_address)
         return "RSDP has no XSDT address";
     return NULL;
+}
+
+uint64_t acpi_root_address(const struct acpi_rsdp *rsdp, const char **signature)
+{
+    int xsdt = rsdp->revision >= ACPI_RSDP_REVISION_XSDT;
+    *signature = xsdt ? "XSDT" : "RSDT";
+    return xsdt ? rsdp->xsdt_address : rsdp->rsdt_address;
 }
 
 const char *acpi_table_check(const struct acpi_header *h, size_t mapped)
@@ -38,15 +45,22 @@ const char *acpi_table_check(const struct acpi_header *h, size_t mapped)
     return NULL;
 }
 
-size_t acpi_xsdt_count(const struct acpi_header *xsdt)
+/* The XSDT's entries are 64-bit, the RSDT's 32-bit; neither is aligned. */
+static size_t root_entry_size(const struct acpi_header *root)
 {
-    return (xsdt->length - sizeof(*xsdt)) / sizeof(uint64_t);
+    return memcmp(root->signature, "RSDT", 4) ? sizeof(uint64_t) : sizeof(uint32_t);
 }
 
-uint64_t acpi_xsdt_entry(const struct acpi_header *xsdt, size_t i)
+size_t acpi_root_count(const struct acpi_header *root)
 {
-    uint64_t v;
-    memcpy(&v, (const uint8_t *)(xsdt + 1) + i * sizeof(uint64_t), sizeof(v));
+    return (root->length - sizeof(*root)) / root_entry_size(root);
+}
+
+uint64_t acpi_root_entry(const struct acpi_header *root, size_t i)
+{
+    size_t size = root_entry_size(root);
+    uint64_t v = 0;
+    memcpy(&v, (const uint8_t *)(root + 1) + i * size, size); /* little-endian */
     return v;
 }
 

@@ -20,6 +20,8 @@ struct acpi_rsdp {
 } __attribute__((packed));
 _Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP");
 #define ACPI_RSDP_V1_LENGTH 20
+/* Revision 2 (ACPI 2.0) and later carry the XSDT fields. */
+#define ACPI_RSDP_REVISION_XSDT 2
 
 struct acpi_header {
     char signature[4];
@@ -66,9 +68,12 @@ uint8_t acpi_checksum(const void *p, size_t len);
 const char *acpi_rsdp_check(const struct acpi_rsdp *rsdp);
 /* Validates a table's length against the mapping and its checksum. */
 const char *acpi_table_check(const struct acpi_header *h, size_t mapped);
-/* Number of entries in an XSDT (checked) and entry i. */
-size_t acpi_xsdt_count(const struct acpi_header *xsdt);
-uint64_t acpi_xsdt_entry(const struct acpi_header *xsdt, size_t i);
+/* The root table an RSDP points at: the XSDT from ACPI 2.0 on, the RSDT
+ * of ACPI 1.0 before (SeaBIOS, which a PVH boot runs on, writes one). */
+uint64_t acpi_root_address(const struct acpi_rsdp *rsdp, const char **signature);
+/* Number of entries in an XSDT or RSDT (checked) and entry i. */
+size_t acpi_root_count(const struct acpi_header *root);
+uint64_t acpi_root_entry(const struct acpi_header *root, size_t i);
 
 struct madt_summary {
     uint32_t lapic_address;

@@ -15,6 +15,7 @@
 #include "harness.h"
 #include "smp.h"
 #include "printk.h"
+#include "pvh_info.h"
 #include "serial.h"
 #include "symbols.h"
 #include "traps.h"
@@ -44,12 +45,15 @@ static void report_platform(const struct boot_info *bi, const char *acpi_problem
            clock_source_name(clock_source()));
 }
 
-void kmain(struct boot_info *bi_phys)
+/* handoff: the UEFI loader's struct boot_info, or QEMU's PVH start_info
+ * (kernel/pvh.asm), both by physical address on an identity map. */
+void kmain(void *handoff)
 {
     serial_init();
     gdt_init();
     smp_init_bsp(); /* before anything takes a lock or prints */
     idt_init();
+    struct boot_info *bi_phys = pvh_is_start_info(handoff) ? pvh_boot_info(handoff) : handoff;
     if (bi_phys->magic != BOOT_INFO_MAGIC)
         panic("boot_info at %p has a bad magic: the loader and kernel do not match", (void *)bi_phys);
 

@@ -28,9 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         acpi_madt_cpu_ids(h, ids, sizeof(ids) / sizeof(ids[0]));
         struct mcfg_entry e[MCFG_MAX];
         acpi_mcfg_parse(h, e, MCFG_MAX);
-        if (!memcmp(h->signature, "XSDT", 4))
-            for (size_t i = 0; i < acpi_xsdt_count(h); i++)
-                (void)acpi_xsdt_entry(h, i);
+        if (!memcmp(h->signature, "XSDT", 4) || !memcmp(h->signature, "RSDT", 4))
+            for (size_t i = 0; i < acpi_root_count(h); i++)
+                (void)acpi_root_entry(h, i);
     }
     free(t);
     return 0;

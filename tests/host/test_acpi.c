@@ -39,10 +39,24 @@ static void rsdp_checks(void **state)
     bad = r;
     bad.xsdt_address ^= 0x1000;
     assert_non_null(strstr(acpi_rsdp_check(&bad), "extended checksum"));
-    bad = r;
-    bad.revision = 0;
-    bad.checksum = (uint8_t)(bad.checksum + 2);
-    assert_non_null(strstr(acpi_rsdp_check(&bad), "ACPI 1.0"));
+    const char *root;
+    assert_int_equal(acpi_root_address(&r, &root), 0x7fe0000);
+    assert_string_equal(root, "XSDT");
+
+    /* ACPI 1.0 (revision 0): 20 bytes, an RSDT, no extended checksum. */
+    struct acpi_rsdp v1;
+    memset(&v1, 0, sizeof(v1));
+    memcpy(v1.signature, "RSD PTR ", 8);
+    v1.rsdt_address = 0x0fffe000;
+    v1.length = 0xdeadbeef; /* not an ACPI 1.0 field: ignored */
+    v1.checksum = (uint8_t)(0x100 - acpi_checksum(&v1, ACPI_RSDP_V1_LENGTH));
+    assert_null(acpi_rsdp_check(&v1));
+    assert_int_equal(acpi_root_address(&v1, &root), 0x0fffe000);
+    assert_string_equal(root, "RSDT");
+    v1.rsdt_address = 0;
+    v1.checksum = 0;
+    v1.checksum = (uint8_t)(0x100 - acpi_checksum(&v1, ACPI_RSDP_V1_LENGTH));
+    assert_non_null(strstr(acpi_rsdp_check(&v1), "no RSDT address"));
 }
 
 static void table_length_and_checksum(void **state)
@@ -66,9 +80,22 @@ static void xsdt_entries_unaligned(void **state)
     uint64_t a = 0x1122334455667788ull, b = 0x7fe1000;
     memcpy(buf + 36, &a, 8);
     memcpy(buf + 44, &b, 8);
-    assert_int_equal(acpi_xsdt_count(h), 2);
-    assert_int_equal(acpi_xsdt_entry(h, 0), a);
-    assert_int_equal(acpi_xsdt_entry(h, 1), b);
+    assert_int_equal(acpi_root_count(h), 2);
+    assert_int_equal(acpi_root_entry(h, 0), a);
+    assert_int_equal(acpi_root_entry(h, 1), b);
+}
+
+/* An RSDT's entries are 32 bits wide: 3 in 12 bytes, at odd offsets. */
+static void rsdt_entries_are_32_bits(void **state)
+{
+    uint8_t buf[36 + 12];
+    struct acpi_header *h = table(buf, "RSDT", sizeof(buf));
+    const uint8_t entries[] = { 0x00, 0xe0, 0xff, 0x0f, 0x40, 0xe1, 0xff, 0x0f, 0x80, 0xe1, 0xff, 0x0f };
+    memcpy(buf + 36, entries, sizeof(entries));
+    assert_int_equal(acpi_root_count(h), 3);
+    assert_int_equal(acpi_root_entry(h, 0), 0x0fffe000);
+    assert_int_equal(acpi_root_entry(h, 1), 0x0fffe140);
+    assert_int_equal(acpi_root_entry(h, 2), 0x0fffe180);
 }
 
 /* MADT as QEMU's q35 lays it out: one local APIC, one I/O APIC, overrides. */
@@ -172,6 +199,7 @@ int main(void)
         cmocka_unit_test(rsdp_checks),
         cmocka_unit_test(table_length_and_checksum),
         cmocka_unit_test(xsdt_entries_unaligned),
+        cmocka_unit_test(rsdt_entries_are_32_bits),
         cmocka_unit_test(madt_counts_entries),
         cmocka_unit_test(madt_lists_enabled_cpu_ids),
         cmocka_unit_test(madt_stops_at_a_bad_entry),

@@ -34,9 +34,11 @@ def image_with(tmp_path, action):
     return str(img)
 
 
-def run_cli(args, capsys):
+def run_cli(args, capsys, pvh=False):
+    """pvh: boot kernel.elf directly, for what the kernel decides (cmdline,
+    bring-up); the loader's own checks need the UEFI boot."""
     start = time.monotonic()
-    rc = cli.main(["run", "-q", "--profile", "no-iommu"] + args)
+    rc = cli.main(["run", "-q", "--profile", "no-iommu"] + (["--pvh"] if pvh else []) + args)
     out = capsys.readouterr()
     assert time.monotonic() - start < QUICK_S
     return rc, out.out + out.err
@@ -58,10 +60,17 @@ def test_missing_kernel(tmp_path, capsys):
     assert "cannot read \\vtdlab\\kernel.elf" in out
 
 
-def test_unknown_cmdline_key(capsys):
-    rc, out = run_cli(["--cmdline", "frobnicate=1"], capsys)
+@pytest.mark.parametrize("pvh", [False, True], ids=["uefi", "pvh"])
+def test_unknown_cmdline_key(capsys, pvh):
+    """Through the loader's cmdline file (UEFI) and QEMU's -append (PVH)."""
+    rc, out = run_cli(["--cmdline", "frobnicate=1"], capsys, pvh)
     assert rc == 2
     assert "the kernel rejected the cmdline" in out and "unknown key 'frobnicate'" in out
+
+
+def test_pvh_takes_no_firmware_or_image(capsys):
+    rc, out = run_cli(["--pvh", "--usb"], capsys)
+    assert rc == 2 and "--pvh boots build/kernel.elf without firmware" in out
 
 
 @pytest.mark.parametrize("line,message", [
@@ -69,7 +78,7 @@ def test_unknown_cmdline_key(capsys):
     ("reclaim_flush=some", "does not know 'some' (known: range, all)"),
 ])
 def test_unknown_reclaim_policy_or_flush_mode(capsys, line, message):
-    rc, out = run_cli(["--cmdline", line], capsys)
+    rc, out = run_cli(["--cmdline", line], capsys, pvh=True)
     assert rc == 2
     assert "the kernel rejected the cmdline" in out and message in out
 
@@ -84,7 +93,7 @@ def test_async_batch_is_one_pasid_invalidation_before_the_reuse(tmp_path, capsys
     invalidation of that VA (not one per page), and it comes before the
     device's write through the old VA, which then faults."""
     log = tmp_path / "serial.log"
-    rc = cli.main(["run", "-q", "--profile", "default", "--tests", "reclaim.async_leaves_reused_frames_alone",
+    rc = cli.main(["run", "-q", "--pvh", "--profile", "default", "--tests", "reclaim.async_leaves_reused_frames_alone",
                    "--log", str(log), "--qemu-arg", "-trace", "--qemu-arg", "vtd_inv_desc"])
     out = capsys.readouterr()
     assert rc == 0, out.out + out.err
@@ -102,14 +111,14 @@ def test_missing_image(capsys):
 
 
 def test_cpus_zero_is_refused(capsys):
-    rc, out = run_cli(["--cmdline", "cpus=0"], capsys)
+    rc, out = run_cli(["--cmdline", "cpus=0"], capsys, pvh=True)
     assert rc == 2
     assert "'cpus' is out of range (1..32): '0'" in out
 
 
 def test_more_cpus_than_listed_starts_those_there_are(tmp_path, capsys):
     log = tmp_path / "serial.log"
-    rc, out = run_cli(["--cmdline", "cpus=8", "--tests", "smp.cpus_online*", "--log", str(log)], capsys)
+    rc, out = run_cli(["--cmdline", "cpus=8", "--tests", "smp.cpus_online*", "--log", str(log)], capsys, pvh=True)
     assert rc == 0, out
     text = log.read_text()
     assert "cpus=8 asked for, the MADT lists 2 enabled: starting 2" in text
@@ -123,7 +132,7 @@ def test_more_cpus_than_listed_starts_those_there_are(tmp_path, capsys):
 def test_an_ap_that_fails_to_start_is_reported_and_left_out(tmp_path, capsys, inject, message):
     log = tmp_path / "serial.log"
     rc, out = run_cli(["--cmdline", f"inject={inject}", "--tests", "boot.memory_map,smp.cpus_online*",
-                       "--log", str(log)], capsys)
+                       "--log", str(log)], capsys, pvh=True)
     text = log.read_text()
     assert message in text
     assert "1 of 2 listed CPUs online" in text
@@ -177,7 +186,7 @@ def test_the_deadline_bounds_the_whole_run(tmp_path, capsys):
 
 
 def test_a_pattern_that_selects_nothing_says_why(capsys):
-    rc, out = run_cli(["--tests", "self*"], capsys)
+    rc, out = run_cli(["--tests", "self*"], capsys, pvh=True)
     assert rc == 1
     assert "no test case ran: vtdlab: no test case matches tests=self* (suites that run only when a pattern " \
            "starts with their name: bench_unmap, selftest, bench_scaling, bench_collateral, bench_queue)" in out

@@ -36,6 +36,7 @@ FIRMWARE_CANDIDATES = [
 ]
 
 ESP_IMAGE = os.path.join(BUILD, "esp.img")
+KERNEL_ELF = os.path.join(BUILD, "kernel.elf")
 USB_IMAGE = os.path.join(BUILD, "vtdlab-usb.img")
 # Where the EFI System partition starts in the USB image (Makefile).
 USB_ESP_OFFSET = 2048 * 512
@@ -97,13 +98,20 @@ def prepare_image(source: str, workdir: str, cmdline: str, usb: bool) -> str:
 
 
 def build_command(profile: dict, firmware: str, image: str, usb: bool = False,
-                  extra: Optional[List[str]] = None, gdb: bool = False) -> List[str]:
+                  extra: Optional[List[str]] = None, gdb: bool = False,
+                  pvh_cmdline: Optional[str] = None) -> List[str]:
+    """The QEMU command for one boot: of the image through UEFI firmware, or,
+    with pvh_cmdline, of kernel.elf (image) directly through its PVH entry
+    on QEMU's default BIOS, with the cmdline on -append and kernel.elf
+    again as the module its symbols are read from (kernel/pvh.c)."""
     cmd = [QEMU, "-machine", "q35", "-accel", profile.get("accel", "tcg"), "-nodefaults", "-no-reboot",
            "-display", "none", "-m", profile.get("memory", "256M"),
-           "-cpu", profile.get("cpu", "max"), "-bios", firmware,
-           "-serial", "stdio"] + DEBUG_EXIT_ARGS
+           "-cpu", profile.get("cpu", "max")] + ([] if pvh_cmdline is not None else ["-bios", firmware]) + \
+          ["-serial", "stdio"] + DEBUG_EXIT_ARGS
     cmd += list(profile.get("args", []))
-    if usb:
+    if pvh_cmdline is not None:
+        cmd += ["-kernel", image, "-initrd", image, "-append", pvh_cmdline]
+    elif usb:
         cmd += ["-device", "qemu-xhci,id=xhci",
                 "-drive", f"if=none,id=usbstick,format=raw,file={image}",
                 "-device", "usb-storage,bus=xhci.0,drive=usbstick"]
