@@ -1,3 +1,4 @@
+#include <string.h>
 #include "exit.h"
 #include "printk.h"
 #include "x86.h"
@@ -8,18 +9,45 @@
 #define ISA_DEBUG_EXIT_PORT  0xf4
 #define CPUID_HYPERVISOR_BIT (1u << 31)
 #define CPUID_HV_LEAF        0x40000000u
-/* First four bytes of the hypervisor vendor signature in EBX. */
-#define HV_SIGNATURE_TCG     0x54474354u /* "TCGT" */
-#define HV_SIGNATURE_KVM     0x4b4d564bu /* "KVMK" */
 
-int platform_is_qemu(void)
+/* The hypervisor vendor signature, EBX ECX EDX of leaf 0x40000000. */
+static int signature_is(const uint32_t r[4], const char want[12])
+{
+    char got[12];
+    memcpy(got, &r[1], 4);
+    memcpy(got + 4, &r[2], 4);
+    memcpy(got + 8, &r[3], 4);
+    return !memcmp(got, want, 12);
+}
+
+enum platform platform_kind(void)
 {
     uint32_t r[4];
     cpuid(1, 0, r);
     if (!(r[2] & CPUID_HYPERVISOR_BIT))
-        return 0;
+        return PLATFORM_BARE_METAL;
     cpuid(CPUID_HV_LEAF, 0, r);
-    return r[1] == HV_SIGNATURE_TCG || r[1] == HV_SIGNATURE_KVM;
+    if (signature_is(r, "TCGTCGTCGTCG"))
+        return PLATFORM_QEMU_TCG;
+    if (signature_is(r, "KVMKVMKVM\0\0\0"))
+        return PLATFORM_KVM;
+    return PLATFORM_OTHER_HYPERVISOR;
+}
+
+const char *platform_name(enum platform p)
+{
+    switch (p) {
+    case PLATFORM_BARE_METAL: return "bare metal";
+    case PLATFORM_QEMU_TCG: return "QEMU TCG";
+    case PLATFORM_KVM: return "KVM guest";
+    default: return "a hypervisor guest (not QEMU's TCG or KVM)";
+    }
+}
+
+int platform_is_qemu(void)
+{
+    enum platform p = platform_kind();
+    return p == PLATFORM_QEMU_TCG || p == PLATFORM_KVM;
 }
 
 void machine_exit(enum exit_code code)

@@ -452,4 +452,33 @@ unsigned harness_run(const struct cmdline *cmd)
     return bad;
 }
 
-const char *test_timed_unit(void) { return platform_is_qemu() ? "TSC cycles, QEMU TCG" : "TSC cycles"; }
+const char *test_platform_suffix(void)
+{
+    switch (platform_kind()) {
+    case PLATFORM_QEMU_TCG: return ", QEMU TCG";
+    case PLATFORM_KVM: return ", KVM guest";
+    case PLATFORM_OTHER_HYPERVISOR: return ", hypervisor guest";
+    default: return "";
+    }
+}
+
+const char *test_timed_unit(void)
+{
+    switch (platform_kind()) {
+    case PLATFORM_QEMU_TCG: return "TSC cycles, QEMU TCG";
+    case PLATFORM_KVM: return "TSC cycles, KVM guest";
+    case PLATFORM_OTHER_HYPERVISOR: return "TSC cycles, hypervisor guest";
+    default: return "TSC cycles";
+    }
+}
+
+void test_characterisation(struct test *t, const char *name, int observed, const char *fmt, ...)
+{
+    char msg[KTAP_LINE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ktap_diag(&out, 1, "characterisation (%s): %s", platform_name(platform_kind()), msg);
+    test_metric(t, name, observed ? 1 : 0, "observed");
+}

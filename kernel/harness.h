@@ -80,8 +80,17 @@ _Noreturn void test_skip(struct test *t, const char *fmt, ...) __attribute__((fo
 void test_diag(struct test *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void test_metric(struct test *t, const char *name, uint64_t value, const char *unit);
 /* The unit of a timed metric in TSC cycles, naming the platform when it is
- * an emulator (where times say little about silicon). */
+ * an emulator or a guest (where times say little about silicon). */
 const char *test_timed_unit(void);
+/* The same platform words for other timed units (", QEMU TCG"; "" on bare
+ * metal): "unmaps/s" + this. */
+const char *test_platform_suffix(void);
+/* What a negative control saw where the behaviour it provokes is allowed
+ * but not required (a unit need not cache): a line naming the platform
+ * and a metric, 1 when observed. The case goes on; the positive control
+ * beside it keeps its assertion. */
+void test_characterisation(struct test *t, const char *name, int observed, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 const struct cmdline *test_cmdline(struct test *t);
 /* The running case's number among all selected cases of this run (what
  * resume= counts). */

@@ -41,6 +41,7 @@ static void report_platform(const struct boot_info *bi, const char *acpi_problem
         }
         printk("\n");
     }
+    printk("# vtdlab: platform: %s\n", platform_name(platform_kind()));
     printk("# vtdlab: clock: TSC %lu kHz, calibrated against the %s\n", clock_tsc_hz() / 1000,
            clock_source_name(clock_source()));
 }

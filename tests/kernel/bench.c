@@ -27,13 +27,15 @@
 #include <string.h>
 #include "kernel/clock.h"
 #include "kernel/lock.h"
-#include "kernel/exit.h"
 #include "kernel/smp.h"
 #include "kernel/work.h"
 #include "mm/mm.h"
 #include "mm/reclaim.h"
 #include "vtd_fixture.h"
 #include "case_state.h"
+
+/* A rate's unit with the platform's words after it. */
+#define TIMED_UNIT_MAX 48
 
 #define PASID        1
 #define GIB          (1ul << 30)
@@ -156,8 +158,9 @@ static void measure(struct test *t, const char *label, unsigned pages, struct vt
         snprintf(name, sizeof(name), "%s_%upages_batches", label, pages);
         test_metric(t, name, batches, "batches");
         snprintf(name, sizeof(name), "%s_%upages_batches_per_s", label, pages);
-        test_metric(t, name, elapsed ? batches * clock_tsc_hz() / elapsed : 0,
-                    platform_is_qemu() ? "batches/s, QEMU TCG" : "batches/s");
+        char unit[TIMED_UNIT_MAX];
+        snprintf(unit, sizeof(unit), "batches/s%s", test_platform_suffix());
+        test_metric(t, name, elapsed ? batches * clock_tsc_hz() / elapsed : 0, unit);
         snprintf(name, sizeof(name), "%s_%upages_unmap_to_free_mean", label, pages);
         test_metric(t, name, freed ? (s1.defer_cycles_sum - s0.defer_cycles_sum) / freed : 0, test_timed_unit());
     }
@@ -351,7 +354,9 @@ static void unmap_scaling(struct test *t)
             char name[96];
             const char *pn = reclaim_policy_name(p);
             snprintf(name, sizeof(name), "%s_%ucpu_unmaps_per_s_per_cpu", pn, n);
-            test_metric(t, name, rate / n, platform_is_qemu() ? "unmaps/s, QEMU TCG" : "unmaps/s");
+            char unit[TIMED_UNIT_MAX];
+            snprintf(unit, sizeof(unit), "unmaps/s%s", test_platform_suffix());
+            test_metric(t, name, rate / n, unit);
             uint64_t takes = r1.list_lock_takes - r0.list_lock_takes;
             snprintf(name, sizeof(name), "%s_%ucpu_list_lock_per_take", pn, n);
             test_metric(t, name, takes ? (r1.list_lock_cycles - r0.list_lock_cycles) / takes : 0, test_timed_unit());

@@ -91,8 +91,12 @@ static void submit(struct test *t, struct scene *s, const struct qi_desc *d)
 static void expect(struct test *t, struct scene *s, enum landed want, const char *after)
 {
     enum landed l = device_write(t, s);
-    if (want == LANDED_IN_A && l == LANDED_IN_B && !platform_is_qemu())
-        test_skip(t, "after %s the unit re-walked (allowed: caching is optional)", after);
+    if (want == LANDED_IN_A && !platform_is_qemu() && (l == LANDED_IN_A || l == LANDED_IN_B)) {
+        test_characterisation(t, "stale_translation_used", l == LANDED_IN_A, "after %s the %s", after,
+                              l == LANDED_IN_A ? "device still used the old translation: cached"
+                                               : "unit re-walked: caching not observed");
+        return;
+    }
     EXPECT_TRUE(t, l == want, "after %s the write should land in %s, it landed in %s", after, landed_name[want],
                 landed_name[l]);
 }
@@ -201,7 +205,7 @@ static void page_selective_flush_is_precise(struct test *t)
         if (all)
             EXPECT_TRUE(t, new_x, "after an all-in-PASID flush VA_X still used its old translation");
         else if (!old_x && !platform_is_qemu())
-            test_diag(t, "the unit re-walked VA_X (allowed: caching is optional)");
+            test_characterisation(t, "stale_pattern_kept", 0, "the unit re-walked VA_X: caching not observed");
         else
             EXPECT_TRUE(t, old_x, "a page-selective flush of VA_T also dropped VA_X's entry");
         page_free(x2);
@@ -261,7 +265,8 @@ static void range_flush_drops_every_page_and_keeps_neighbours(struct test *t)
             EXPECT_TRUE(t, l == LANDED_IN_B, "VA %u is in the flushed range but the write landed in %s",
                         i, landed_name[l]);
         else if (l == LANDED_IN_B && !platform_is_qemu())
-            test_diag(t, "the unit re-walked neighbour VA %u (allowed: caching is optional)", i);
+            test_characterisation(t, "neighbour_kept_cached", 0, "the unit re-walked neighbour VA %u: caching "
+                                  "not observed", i);
         else
             EXPECT_TRUE(t, l == LANDED_IN_A, "the range flush also dropped neighbour VA %u (write in %s)", i,
                         landed_name[l]);

@@ -81,8 +81,12 @@ static void invalidate_iotlb(struct test *t, struct stale *s, unsigned gran, uin
 static void expect_stale(struct test *t, struct stale *s, const char *after)
 {
     enum landed l = device_write(t, s);
-    if (l == LANDED_IN_B && !platform_is_qemu())
-        test_skip(t, "after %s the unit re-walked the tables (allowed: caching is optional)", after);
+    if (!platform_is_qemu() && (l == LANDED_IN_A || l == LANDED_IN_B)) {
+        test_characterisation(t, "stale_translation_used", l == LANDED_IN_A, "after %s the %s", after,
+                              l == LANDED_IN_A ? "device still used the old translation: cached"
+                                               : "unit re-walked the tables: caching not observed");
+        return;
+    }
     EXPECT_TRUE(t, l == LANDED_IN_A, "after %s the device should still use T -> A, its write landed in %s", after,
                 landed_name[l]);
 }
