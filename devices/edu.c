@@ -11,6 +11,7 @@
 #define EDU_ID           0x00
 #define EDU_LIVENESS     0x04
 #define EDU_IRQ_STATUS   0x24
+#define EDU_IRQ_RAISE    0x60
 #define EDU_IRQ_ACK      0x64
 #define EDU_DMA_SRC      0x80
 #define EDU_DMA_DST      0x88
@@ -102,4 +103,13 @@ int edu_dma(struct edu *e, uint64_t bus_addr, uint32_t buf_offset, uint32_t len,
     e->dmas++;
     e->wait_us_total += clock_us() - start;
     return 0;
+}
+
+void edu_raise_irq(struct edu *e, uint32_t status) { wr32(e, EDU_IRQ_RAISE, status); }
+
+uint32_t edu_irq_ack(struct edu *e)
+{
+    uint32_t status = rd32(e, EDU_IRQ_STATUS);
+    wr32(e, EDU_IRQ_ACK, status);
+    return status;
 }

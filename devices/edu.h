@@ -31,4 +31,10 @@ static inline int edu_probe(struct edu *e) { return edu_probe_nth(e, 0); }
  * address. Returns 0 or -E_TIMEDOUT (with edu's registers in the log). */
 int edu_dma(struct edu *e, uint64_t bus_addr, uint32_t buf_offset, uint32_t len, int to_device);
 
+/* Sets bits in edu's interrupt status, which raises its MSI (whatever
+ * address and data its MSI capability holds); and acknowledges what is
+ * pending, returning it. For tests of interrupt delivery. */
+void edu_raise_irq(struct edu *e, uint32_t status);
+uint32_t edu_irq_ack(struct edu *e);
+
 #endif

@@ -173,22 +173,27 @@ void pci_enable_bus_master(struct pci_dev *d)
     pci_write16(d, PCI_COMMAND, pci_read16(d, PCI_COMMAND) | PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY);
 }
 
-int pci_msi_enable(struct pci_dev *d, uint32_t apic_id, uint8_t vector)
+int pci_msi_program(struct pci_dev *d, uint32_t address, uint16_t data)
 {
     if (!d->cap_msi)
         return -E_NOENT;
     uint8_t c = d->cap_msi;
     uint16_t ctl = pci_read16(d, c + MSI_CONTROL);
-    pci_write32(d, c + MSI_ADDRESS_LO, MSI_ADDRESS_BASE | (apic_id << MSI_ADDRESS_DEST_SHIFT));
+    pci_write32(d, c + MSI_ADDRESS_LO, address);
     if (ctl & MSI_CONTROL_64BIT) {
         pci_write32(d, c + MSI_ADDRESS_HI, 0);
-        pci_write16(d, c + MSI_DATA_64, vector);
+        pci_write16(d, c + MSI_DATA_64, data);
     } else {
-        pci_write16(d, c + MSI_DATA_32, vector);
+        pci_write16(d, c + MSI_DATA_32, data);
     }
     pci_write16(d, c + MSI_CONTROL, ctl | MSI_CONTROL_ENABLE);
     pci_write16(d, PCI_COMMAND, pci_read16(d, PCI_COMMAND) | PCI_COMMAND_INTX_DISABLE);
     return 0;
+}
+
+int pci_msi_enable(struct pci_dev *d, uint32_t apic_id, uint8_t vector)
+{
+    return pci_msi_program(d, MSI_ADDRESS_BASE | (apic_id << MSI_ADDRESS_DEST_SHIFT), vector);
 }
 
 /* Follows the path from its start bus through bridges (8.3.1). */

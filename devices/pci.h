@@ -101,6 +101,8 @@ volatile void *pci_map_bar(struct pci_dev *d, unsigned bar, uint64_t *size);
 void pci_enable_bus_master(struct pci_dev *d);
 /* Fixed-delivery, edge MSI to the given APIC ID and vector. */
 int pci_msi_enable(struct pci_dev *d, uint32_t apic_id, uint8_t vector);
+/* Any MSI address and data, e.g. the remappable format (iommu/intremap.h). */
+int pci_msi_program(struct pci_dev *d, uint32_t address, uint16_t data);
 
 /* Whether a DMAR device scope covers the function: an endpoint path ends
  * at it, a sub-hierarchy path ends at a bridge above it. */

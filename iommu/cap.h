@@ -35,6 +35,7 @@ struct vtd_field {
 #define ECAP_QI(e)    bits_get(e, 1, 1)
 #define ECAP_DT(e)    bits_get(e, 2, 2)
 #define ECAP_IR(e)    bits_get(e, 3, 3)
+#define ECAP_EIM(e)   bits_get(e, 4, 4)
 #define ECAP_PT(e)    bits_get(e, 6, 6)
 #define ECAP_SC(e)    bits_get(e, 7, 7)
 #define ECAP_IRO(e)   bits_get(e, 17, 8)

@@ -14,6 +14,10 @@ struct vtd_fault {
     uint8_t at;
     int is_read, pasid_present, exe, priv;
     uint32_t pasid;
+    /* An interrupt-remapping fault (reasons 0x20-0x27): its FI field holds
+     * the interrupt index instead of an address. */
+    int is_interrupt;
+    uint16_t ir_index;
 };
 
 /* Pure: one 128-bit record (low, high qwords) to fields; 0 if F is clear. */

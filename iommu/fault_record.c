@@ -18,6 +18,11 @@ int vtd_fault_decode(uint64_t lo, uint64_t hi, struct vtd_fault *f)
     f->exe = (hi & VTD_FRCD_HI_EXE) != 0;
     f->priv = (hi & VTD_FRCD_HI_PRIV) != 0;
     f->at = (uint8_t)((hi >> VTD_FRCD_HI_AT_SHIFT) & VTD_FRCD_HI_AT_MASK);
+    if (f->reason >= VTD_FR_IR_FIRST && f->reason <= VTD_FR_IR_LAST) {
+        f->is_interrupt = 1;
+        f->ir_index = (uint16_t)(lo >> VTD_FRCD_LO_IR_INDEX_SHIFT);
+        f->addr = 0;
+    }
     return 1;
 }
 
@@ -38,6 +43,14 @@ const char *vtd_fault_reason_name(uint8_t r)
     case 0x0b: return "reserved bit set in a context entry";
     case 0x0c: return "reserved bit set in a second-stage paging entry";
     case 0x0d: return "request blocked by the context entry's translation type";
+    case 0x20: return "reserved field set in a remappable interrupt request";
+    case 0x21: return "interrupt index beyond the remapping table's size";
+    case 0x22: return "interrupt remapping table entry not present";
+    case 0x23: return "interrupt remapping table not accessible";
+    case 0x24: return "reserved field set in a present interrupt remapping table entry";
+    case 0x25: return "compatibility-format interrupt blocked";
+    case 0x26: return "interrupt requester failed source-id validation";
+    case 0x27: return "posted-interrupt descriptor not accessible";
     case 0x58: return "PASID table entry invalid";
     case 0x59: return "PASID entry not present";
     case 0x5b: return "PASID entry has a reserved or unsupported setting";
@@ -54,6 +67,12 @@ const char *vtd_fault_reason_name(uint8_t r)
 
 void vtd_fault_describe(const struct vtd_fault *f, char *buf, size_t size)
 {
+    if (f->is_interrupt) {
+        snprintf(buf, size, "interrupt request by %02x:%02x.%x, index 0x%x: reason 0x%02x (%s)",
+                 f->sid >> PCI_SID_BUS_SHIFT, (f->sid >> PCI_SID_DEV_SHIFT) & PCI_SID_DEV_MASK,
+                 f->sid & PCI_SID_FN_MASK, f->ir_index, f->reason, vtd_fault_reason_name(f->reason));
+        return;
+    }
     int n = snprintf(buf, size, "%s by %02x:%02x.%x at 0x%lx: reason 0x%02x (%s)", f->is_read ? "read" : "write",
                      f->sid >> PCI_SID_BUS_SHIFT, (f->sid >> PCI_SID_DEV_SHIFT) & PCI_SID_DEV_MASK,
                      f->sid & PCI_SID_FN_MASK, (unsigned long)f->addr, f->reason,

@@ -13,7 +13,7 @@ enum vtd_reg32 {
 };
 enum vtd_reg64 {
     VTD_CAP = 0x08, VTD_ECAP = 0x10, VTD_RTADDR = 0x20, VTD_CCMD = 0x28,
-    VTD_IQH = 0x80, VTD_IQT = 0x88, VTD_IQA = 0x90, VTD_IQERCD = 0xb0,
+    VTD_IQH = 0x80, VTD_IQT = 0x88, VTD_IQA = 0x90, VTD_IQERCD = 0xb0, VTD_IRTA = 0xb8,
 };
 #define VTD_REGS_SIZE 0x1000
 
@@ -87,6 +87,10 @@ enum vtd_inv_granularity { VTD_INV_GLOBAL = 1, VTD_INV_DOMAIN = 2, VTD_INV_DEVIC
 
 /* Fault recording register, 128 bits at CAP.FRO * 16 (11.4.14). */
 #define VTD_FRCD_LO_FI_MASK   (~0xffful)
+#define VTD_FRCD_LO_IR_INDEX_SHIFT 48   /* interrupt-remapping faults: FI[63:48] is the index */
+/* The interrupt-remapping fault reasons (VT-d spec 7.1.3). */
+#define VTD_FR_IR_FIRST 0x20
+#define VTD_FR_IR_LAST  0x27
 #define VTD_FRCD_HI_SID_MASK  0xfffful
 #define VTD_FRCD_HI_T2        (1ul << 28)
 #define VTD_FRCD_HI_PRIV      (1ul << 29)

@@ -139,7 +139,7 @@ static void note_translation_refused(const struct vtd_unit *u)
         }
 }
 
-int vtd_gcmd(struct vtd_unit *u, uint32_t cmd, int on)
+int vtd_gcmd_within(struct vtd_unit *u, uint32_t cmd, int on, uint32_t timeout_us)
 {
     int persistent = (cmd & VTD_GCMD_PERSISTENT) != 0;
     uint32_t value;
@@ -158,7 +158,7 @@ int vtd_gcmd(struct vtd_unit *u, uint32_t cmd, int on)
      * status bit being set (or clear for a disable); WBFS is set while the
      * flush is pending. */
     uint32_t want = persistent ? (on ? cmd : 0) : (cmd == VTD_GCMD_WBF ? 0 : cmd);
-    int ok = WAIT_UNTIL((vtd_read32(u, VTD_GSTS) & cmd) == want, VTD_WAIT_US);
+    int ok = WAIT_UNTIL((vtd_read32(u, VTD_GSTS) & cmd) == want, timeout_us);
     uint32_t gsts = vtd_read32(u, VTD_GSTS);
     /* The copy says what the unit has on, so no later GCMD write asks
      * for an enable the unit never took. */
@@ -169,7 +169,7 @@ int vtd_gcmd(struct vtd_unit *u, uint32_t cmd, int on)
         return 0;
     char text[GSTS_TEXT];
     vtd_gsts_describe(gsts, text, sizeof(text));
-    printk("# vtd: GCMD 0x%08x (command 0x%08x) not acknowledged in %u us: GSTS %s\n", value, cmd, VTD_WAIT_US,
+    printk("# vtd: GCMD 0x%08x (command 0x%08x) not acknowledged in %u us: GSTS %s\n", value, cmd, timeout_us,
            text);
     if (enabling_te && !(gsts & VTD_GCMD_TE) && u->drhd) {
         printk("# vtd: the unit at 0x%lx does not turn DMA translation on (CAP.SAGAW 0x%lx): taken as a unit "
@@ -180,6 +180,8 @@ int vtd_gcmd(struct vtd_unit *u, uint32_t cmd, int on)
     }
     return -E_TIMEDOUT;
 }
+
+int vtd_gcmd(struct vtd_unit *u, uint32_t cmd, int on) { return vtd_gcmd_within(u, cmd, on, VTD_WAIT_US); }
 
 int vtd_set_root_table(struct vtd_unit *u, uint64_t root_pa, int scalable)
 {

@@ -42,6 +42,9 @@ uint32_t vtd_fault_record_offset(const struct vtd_unit *u, unsigned i);
  * translation enable the unit does not take (a unit without DMA
  * translation), then and for the rest of the boot. */
 int vtd_gcmd(struct vtd_unit *u, uint32_t cmd, int on);
+/* The same with a bound of the caller's: for a probe of a command the unit
+ * may not implement (a unit that does answers in microseconds). */
+int vtd_gcmd_within(struct vtd_unit *u, uint32_t cmd, int on, uint32_t timeout_us);
 
 /* Points the unit at a root table (legacy or scalable mode) with SRTP. */
 int vtd_set_root_table(struct vtd_unit *u, uint64_t root_pa, int scalable);

@@ -23,6 +23,8 @@ enum {
     VEC_VTD_FAULT = 0x43,     /* VT-d fault events */
     VEC_IPI_CALL = 0x44,      /* run the calls other CPUs posted (smp.h) */
     VEC_IPI_WAKE = 0x45,      /* leave the idle halt: a job or work was queued */
+    VEC_IR_A = 0x46,          /* the interrupt-remapping suite's two vectors */
+    VEC_IR_B = 0x47,
     VEC_SPURIOUS = 0xff,
 };
 

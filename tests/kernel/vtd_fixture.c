@@ -2,6 +2,7 @@
 #include "vtd_fixture.h"
 #include "case_state.h"
 #include "iommu/cap.h"
+#include "iommu/intremap.h"
 #include "iommu/inv_reg.h"
 #include "iommu/iommu.h"
 #include "kernel/printk.h"
@@ -19,6 +20,8 @@ static struct {
     struct vtd_legacy_tables tables;
     struct vtd_domain dom;
     struct vtd_sm_tables sm;
+    uint64_t irt_pa;             /* an interrupt remapping table, its pages */
+    unsigned irt_pages;
 } live;
 
 static void remember(const struct vtd_fixture *fx, const struct vtd_sm_tables *sm)
@@ -44,6 +47,13 @@ static void take_down_after_abort(uintptr_t unused)
         sva_forget();
     /* The unit's own view of what is on, not the copy's. */
     u->gcmd = vtd_read32(u, VTD_GSTS) & VTD_GCMD_PERSISTENT;
+    if (u->gcmd & VTD_GCMD_IRE)
+        vtd_gcmd(u, VTD_GCMD_IRE, 0);
+    if (live.irt_pa && !(vtd_read32(u, VTD_GSTS) & VTD_GCMD_IRE)) {
+        for (unsigned i = 0; i < live.irt_pages; i++)
+            page_free(live.irt_pa + (uint64_t)i * PAGE_SIZE);
+        live.irt_pa = 0;
+    }
     if (u->gcmd & VTD_GCMD_TE)
         vtd_gcmd(u, VTD_GCMD_TE, 0);
     if (u->gcmd & VTD_GCMD_QIE)
@@ -89,6 +99,8 @@ void fixture_find(struct test *t, struct vtd_fixture *fx)
     /* Leftovers of an earlier case, as the unit reports them (GSTS):
      * translation and the queue off, old faults cleared. */
     uint32_t gsts = vtd_read32(&fx->u, VTD_GSTS);
+    if (gsts & VTD_GCMD_IRE)
+        ASSERT_EQ(t, vtd_gcmd(&fx->u, VTD_GCMD_IRE, 0), 0);
     if (gsts & VTD_GCMD_TE)
         ASSERT_EQ(t, vtd_gcmd(&fx->u, VTD_GCMD_TE, 0), 0);
     if (gsts & VTD_GCMD_QIE)
@@ -132,6 +144,22 @@ void fixture_qi_up(struct test *t, struct vtd_fixture *fx)
     fx->qi.trace = (test_cmdline(t)->trace & TRACE_QI) != 0;
     ASSERT_EQ(t, qi_enable(&fx->qi, &fx->u, 0), 0);
     remember(fx, NULL);
+}
+
+void fixture_qi_alone_up(struct test *t, struct vtd_fixture *fx)
+{
+    fixture_find(t, fx);
+    if (!ECAP_QI(fx->u.ecap))
+        test_skip(t, "the unit has no queued invalidation (ECAP.QI = 0)");
+    fx->qi.trace = (test_cmdline(t)->trace & TRACE_QI) != 0;
+    ASSERT_EQ(t, qi_enable(&fx->qi, &fx->u, 0), 0);
+    remember(fx, NULL);
+}
+
+void fixture_remember_irt(const struct vtd_irt *irt)
+{
+    live.irt_pa = irt->pa;
+    live.irt_pages = irt->pages;
 }
 
 void fixture_down(struct test *t, struct vtd_fixture *fx)

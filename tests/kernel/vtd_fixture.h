@@ -40,6 +40,13 @@ static inline void fixture_legacy_up(struct test *t, struct vtd_fixture *fx) { f
 /* fixture_legacy_up, then the invalidation queue with 128-bit
  * descriptors (trace=qi logs them). */
 void fixture_qi_up(struct test *t, struct vtd_fixture *fx);
+/* fixture_find and the queue (128-bit descriptors), translation off: for
+ * what needs the unit but not its DMA translation (interrupt remapping). */
+void fixture_qi_alone_up(struct test *t, struct vtd_fixture *fx);
+/* An interrupt remapping table the case set up: if the case ends early,
+ * IRE goes off first and the table is freed only once GSTS says so. */
+struct vtd_irt;
+void fixture_remember_irt(const struct vtd_irt *irt);
 /* Turns translation and the queue off and frees the tables. A fault still
  * recorded then is one the case did not expect (cases that expect faults
  * collect them first): it fails the case. */

@@ -190,3 +190,27 @@ def test_a_pattern_that_selects_nothing_says_why(capsys):
     assert rc == 1
     assert "no test case ran: vtdlab: no test case matches tests=self* (suites that run only when a pattern " \
            "starts with their name: bench_unmap, selftest, bench_scaling, bench_collateral, bench_queue)" in out
+
+
+def test_an_entry_change_is_one_index_invalidation_before_the_new_vector(tmp_path, capsys):
+    """QEMU's own trace of the interrupt-remapping case that changes an
+    entry's vector: a global invalidation when the table is set, then for
+    each write of entry 5 one index-selective interrupt-entry-cache
+    invalidation of index 5, before the MSI remapped through it, which
+    carries the old vector (0x46) and then the new one (0x47)."""
+    log = tmp_path / "serial.log"
+    rc = cli.main(["run", "-q", "--pvh", "--profile", "default", "--log", str(log),
+                   "--tests", "intremap.vector_change_with_index_invalidation_takes_effect",
+                   "--qemu-arg", "-trace", "--qemu-arg", "vtd_ir_remap",
+                   "--qemu-arg", "-trace", "--qemu-arg", "vtd_inv_desc_iec"])
+    out = capsys.readouterr()
+    assert rc == 0, out.out + out.err
+    trace = [l for l in (tmp_path / "serial.log.qemu-stderr").read_text().splitlines()
+             if l.startswith(("vtd_ir_remap ", "vtd_inv_desc_iec "))]
+    assert trace == [
+        "vtd_inv_desc_iec granularity 0x0 index 0x0 mask 0x0",
+        "vtd_inv_desc_iec granularity 0x1 index 0x5 mask 0x0",
+        "vtd_ir_remap index 5 trigger 0 vector 70 deliver 0 dest 0x0 mode 0",
+        "vtd_inv_desc_iec granularity 0x1 index 0x5 mask 0x0",
+        "vtd_ir_remap index 5 trigger 0 vector 71 deliver 0 dest 0x0 mode 0",
+    ], trace

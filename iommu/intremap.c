@@ -1,0 +1,99 @@
+/* The interrupt remapping table's life: allocated zeroed (nothing present),
+ * pointed at with SIRTP, entries written present-word-last and always
+ * followed by an interrupt-entry-cache invalidation, freed only after the
+ * unit says IRE is off. */
+#include <string.h>
+#include "intremap.h"
+#include "cap.h"
+#include "context.h"
+#include "../kernel/printk.h"
+#include "../lib/atomic.h"
+#include "../lib/errno.h"
+#include "../mm/mm.h"
+
+int vtd_irt_init(struct vtd_irt *t, struct vtd_unit *u, struct vtd_qi *qi, unsigned entries, int eime)
+{
+    memset(t, 0, sizeof(*t));
+    uint64_t irta;
+    if (!ECAP_IR(u->ecap) || !ECAP_QI(u->ecap))
+        return -E_NODEV;
+    if ((eime && !ECAP_EIM(u->ecap)) || vtd_irta_encode(0, entries, eime, &irta))
+        return -E_RANGE;
+    t->pages = (unsigned)((entries * sizeof(struct vtd_irte) + PAGE_SIZE - 1) / PAGE_SIZE);
+    t->pa = pages_alloc_contig(t->pages, 1);
+    if (!t->pa)
+        return -E_NOMEM;
+    t->u = u;
+    t->qi = qi;
+    t->entries = entries;
+    t->eime = eime;
+    t->e = phys_to_virt(t->pa);
+    memset(t->e, 0, (size_t)t->pages * PAGE_SIZE);
+    vtd_flush_lines(u, t->e, (uint64_t)t->pages * PAGE_SIZE);
+    return 0;
+}
+
+int vtd_iec_invalidate(struct vtd_qi *qi, int index_selective, unsigned index, unsigned im)
+{
+    struct qi_desc d;
+    if ((index_selective && (index & ((1u << im) - 1))) || qi_desc_iec(&d, index_selective, index, im))
+        return -E_RANGE;
+    return qi_sync(qi, &d, 1);
+}
+
+int vtd_irt_enable(struct vtd_irt *t, int allow_compatibility_format)
+{
+    uint64_t irta;
+    int err = vtd_irta_encode(t->pa, t->entries, t->eime, &irta);
+    if (err)
+        return err;
+    vtd_write64(t->u, VTD_IRTA, irta);
+    err = vtd_gcmd(t->u, VTD_GCMD_SIRTP, 1);
+    /* Entries of a table the unit used before may still be cached
+     * (unless ECAP.ESIRTPS says SIRTP drops them): drop them all. */
+    err = err ? err : vtd_iec_invalidate(t->qi, 0, 0, 0);
+    int cfi_on = (vtd_read32(t->u, VTD_GSTS) & VTD_GCMD_CFI) != 0;
+    if (!err && cfi_on != !!allow_compatibility_format)
+        err = vtd_gcmd(t->u, VTD_GCMD_CFI, allow_compatibility_format);
+    return err ? err : vtd_gcmd(t->u, VTD_GCMD_IRE, 1);
+}
+
+int vtd_irte_write(struct vtd_irt *t, unsigned index, const struct vtd_irte *e)
+{
+    if (index >= t->entries || irte_check(e, t->eime))
+        return -E_RANGE;
+    struct vtd_irte *slot = &t->e[index];
+    /* The unit reads the 128 bits at any time: the half holding P goes
+     * last when the entry becomes present, first when it stops. */
+    if (bits_get(e->lo, IRTE_P)) {
+        WRITE_ONCE(slot->hi, e->hi);
+        __asm__ volatile("" ::: "memory");
+        WRITE_ONCE(slot->lo, e->lo);
+    } else {
+        WRITE_ONCE(slot->lo, e->lo);
+        __asm__ volatile("" ::: "memory");
+        WRITE_ONCE(slot->hi, e->hi);
+    }
+    vtd_flush_lines(t->u, slot, sizeof(*slot));
+    return vtd_iec_invalidate(t->qi, 1, index, 0);
+}
+
+int vtd_irt_disable(struct vtd_irt *t)
+{
+    if (!t->pa)
+        return 0;
+    int err = 0;
+    if (vtd_read32(t->u, VTD_GSTS) & VTD_GCMD_IRE)
+        err = vtd_gcmd(t->u, VTD_GCMD_IRE, 0);
+    if (vtd_read32(t->u, VTD_GSTS) & VTD_GCMD_IRE) {
+        printk("# intremap: the unit still remaps (GSTS.IRES = 1): its table at 0x%lx is kept\n", t->pa);
+        return err ? err : -E_BUSY;
+    }
+    if (vtd_read32(t->u, VTD_GSTS) & VTD_GCMD_CFI)
+        vtd_gcmd(t->u, VTD_GCMD_CFI, 0);
+    for (unsigned i = 0; i < t->pages; i++)
+        page_free(t->pa + (uint64_t)i * PAGE_SIZE);
+    t->pa = 0;
+    t->e = NULL;
+    return err;
+}
