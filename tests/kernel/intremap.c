@@ -236,6 +236,32 @@ static void vector_change_with_index_invalidation_takes_effect(struct test *t)
     scene_down(t, &s);
 }
 
+/* One index-selective invalidation with a mask covers an aligned block
+ * (2^im entries): as the unit consumed it, IIDX 4 and IM 2 for entries
+ * 4-7; a block not aligned to its size is refused before it is queued. */
+static void masked_invalidation_covers_an_aligned_block(struct test *t)
+{
+    struct scene s;
+    scene_up(t, &s, 0);
+    unsigned from = fixture_unit_head(&s.fx.qi);
+    ASSERT_EQ(t, vtd_iec_invalidate(&s.fx.qi, 1, 4, 2), 0);
+    unsigned to = fixture_unit_head(&s.fx.qi), iec = 0;
+    for (unsigned i = from; i != to; i = (i + 1) % s.fx.qi.entries) {
+        const struct qi_desc *d = (const struct qi_desc *)(s.fx.qi.ring + (size_t)i * s.fx.qi.desc_size);
+        if (qi_desc_type(d) != QI_IEC)
+            continue;
+        iec++;
+        EXPECT_EQ(t, bits_get(d->qw[0], QI_IEC_G), 1);
+        EXPECT_EQ(t, bits_get(d->qw[0], QI_IEC_IIDX), 4);
+        EXPECT_EQ(t, bits_get(d->qw[0], QI_IEC_IM), 2);
+    }
+    EXPECT_EQ(t, iec, 1);
+    from = to;
+    EXPECT_EQ(t, vtd_iec_invalidate(&s.fx.qi, 1, 5, 2), -E_RANGE);
+    EXPECT_EQ(t, fixture_unit_head(&s.fx.qi), from);
+    scene_down(t, &s);
+}
+
 /* The negative control: the entry changed in memory with no invalidation.
  * A unit that caches entries keeps delivering the old vector; one that
  * reads the table for every interrupt uses the new one. The spec allows
@@ -415,6 +441,7 @@ TEST_SUITE(intremap, 46, 0,
            TEST(remapped_msi_reaches_another_cpu),
            TEST(x2apic_destination_with_eim),
            TEST(vector_change_with_index_invalidation_takes_effect),
+           TEST(masked_invalidation_covers_an_aligned_block),
            TEST(vector_change_without_invalidation),
            TEST(not_present_entry_faults),
            TEST(handle_beyond_the_table_faults),
