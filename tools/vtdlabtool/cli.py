@@ -18,7 +18,7 @@ import tempfile
 import time
 from typing import List, Optional
 
-from . import bench, ktap, qemu, verdict
+from . import bench, ktap, lava, qemu, verdict
 
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_SILENCE_S = 60.0
@@ -356,6 +356,33 @@ def cmd_expectations(a) -> int:
     return EXIT_OK
 
 
+def cmd_lava_job(a) -> int:
+    """A LAVA job definition (YAML) for a machine class, or with --qemu for a
+    profile; --write-image puts the class's cmdline into a copy of the USB
+    image for the lab to serve."""
+    try:
+        if a.qemu:
+            job = lava.qemu_job(a.profile, a.image_url, a.firmware_url)
+        else:
+            job = lava.machine_job(a.machine_class, a.image_url)
+            if a.write_image:
+                cmdline = lava.load_classes()[a.machine_class]["cmdline"]
+                workdir = tempfile.mkdtemp(prefix="vtdlab-lava-", dir=qemu.BUILD if os.path.isdir(qemu.BUILD)
+                                           else None)
+                try:
+                    copy = qemu.prepare_image(qemu.USB_IMAGE, workdir, cmdline, True)
+                    shutil.move(copy, a.write_image)
+                finally:
+                    shutil.rmtree(workdir, ignore_errors=True)
+    except (lava.LavaError, qemu.SetupError, OSError) as e:
+        _err(str(e))
+        return EXIT_SETUP
+    text = lava.write(job, a.output)
+    if not a.output:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def cmd_profiles(a) -> int:
     for name, p in sorted(qemu.load_profiles().items()):
         print(f"{name:12} {p.get('description', '')}")
@@ -424,6 +451,17 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("report")
     ex.add_argument("-o", "--output")
     ex.set_defaults(func=cmd_expectations)
+
+    lj = sub.add_parser("lava-job", help="a LAVA job definition: a machine class, or a profile under QEMU")
+    lj.add_argument("--class", dest="machine_class", default="vtd",
+                    help="machine class from tools/vtdlabtool/lava_classes.json (default vtd)")
+    lj.add_argument("--qemu", action="store_true", help="the QEMU variant, for a lab's virtual devices")
+    lj.add_argument("--profile", default="default", help="with --qemu: the profile whose machine to run")
+    lj.add_argument("--image-url", help="where the lab fetches the image (vtdlab-usb.img; esp.img with --qemu)")
+    lj.add_argument("--firmware-url", help="with --qemu: where the lab fetches OVMF.fd")
+    lj.add_argument("--write-image", metavar="IMG", help="also write the USB image with the class's cmdline here")
+    lj.add_argument("-o", "--output", help="write the job here instead of stdout")
+    lj.set_defaults(func=cmd_lava_job)
 
     pr = sub.add_parser("profiles", help="list the QEMU profiles")
     pr.set_defaults(func=cmd_profiles)
