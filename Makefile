@@ -67,7 +67,10 @@ DEFAULT_CMDLINE := tests=*
 
 .PHONY: all kernel loader image run test test-host test-tool test-kernel deps debug clean bench-boot bench fuzz
 
-all: $(ESP_IMG)
+# The kernel's VT-d decoders built for the host: tools/vtdlab decode.
+DECODE := $(BUILD)/host/vtdlab-decode
+
+all: $(ESP_IMG) $(DECODE)
 
 kernel: $(BUILD)/kernel.elf
 loader: $(BUILD)/BOOTX64.EFI
@@ -194,7 +197,13 @@ $(BUILD)/host/%: tests/host/%.c $(HOST_PURE) $(wildcard tests/host/*.h)
 	@$(if $(Q),echo "  HOSTCC  $@")
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $< $(HOST_PURE) -o $@ -lcmocka
 
-test-host: $(BUILD)/.deps-ok $(HOST_TESTS)
+# The kernel's decoders on the host (tools/vtdlab decode runs it).
+$(DECODE): tools/decode/vtdlab-decode.c $(HOST_PURE)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  HOSTCC  $@")
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) $< $(HOST_PURE) -o $@
+
+test-host: $(BUILD)/.deps-ok $(HOST_TESTS) $(DECODE)
 
 # libFuzzer on the firmware-table parsers; FUZZ_SECONDS to run longer.
 FUZZ_SECONDS ?= 60

@@ -1,7 +1,7 @@
 #include <stdio.h>
 #include "cap.h"
 
-#define FIELD_LINE 128
+#define FIELD_LINE 160
 
 const struct vtd_field vtd_cap_fields[] = {
     { "ND", 2, 0, "number of domains: 2^(4+2*ND)" },
@@ -65,6 +65,16 @@ void vtd_describe_fields(const struct vtd_field *f, size_t n, uint64_t reg, void
     for (size_t i = 0; i < n; i++) {
         snprintf(buf, sizeof(buf), "  %-7s [%u:%u] = 0x%lx (%s)", f[i].name, f[i].hi, f[i].lo,
                  (unsigned long)bits_get(reg, f[i].hi, f[i].lo), f[i].meaning);
+        line(buf);
+    }
+}
+
+void vtd_describe_entry(const struct vtd_entry_field *f, size_t n, const uint64_t *qw, void (*line)(const char *))
+{
+    char buf[FIELD_LINE];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(buf, sizeof(buf), "  %-7s qw%u [%u:%u] = 0x%lx (%s)", f[i].name, f[i].qword, f[i].hi, f[i].lo,
+                 (unsigned long)bits_get(qw[f[i].qword], f[i].hi, f[i].lo), f[i].meaning);
         line(buf);
     }
 }

@@ -57,4 +57,17 @@ extern const size_t vtd_ecap_field_count;
 /* One line per field: "  SAGAW [12:8] = 0x6 (supported guest address widths)". */
 void vtd_describe_fields(const struct vtd_field *f, size_t n, uint64_t reg, void (*line)(const char *));
 
+/* The same for a table entry of several qwords: each field names its qword. */
+struct vtd_entry_field {
+    const char *name;
+    uint8_t qword, hi, lo;
+    const char *meaning;
+};
+/* "  DID     qw1 [23:8] = 0x1 (domain id)" per field. */
+void vtd_describe_entry(const struct vtd_entry_field *f, size_t n, const uint64_t *qw, void (*line)(const char *));
+extern const struct vtd_entry_field vtd_context_entry_fields[];   /* legacy context entry, 2 qwords */
+extern const size_t vtd_context_entry_field_count;
+extern const struct vtd_entry_field vtd_pasid_entry_fields[];     /* scalable-mode PASID entry, 8 qwords */
+extern const size_t vtd_pasid_entry_field_count;
+
 #endif

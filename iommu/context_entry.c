@@ -1,5 +1,6 @@
 /* Root and legacy context entry encoders: pure, host-tested. */
 #include <string.h>
+#include "cap.h"
 #include "context.h"
 #include "../lib/bits.h"
 #include "../lib/errno.h"
@@ -27,3 +28,14 @@ int vtd_context_legacy_encode(struct vtd_context_entry *e, uint64_t slptptr, uns
     bits_set(&e->qw[0], CTX_P, 1);
     return 0;
 }
+
+/* Legacy-mode context entry (VT-d spec 9.3). */
+const struct vtd_entry_field vtd_context_entry_fields[] = {
+    { "P", 0, CTX_P, "present" },
+    { "FPD", 0, CTX_FPD, "fault processing disable" },
+    { "TT", 0, CTX_TT, "translation type: 0 untranslated only, 1 all, 2 pass-through" },
+    { "SLPTPTR", 0, CTX_SLPTPTR, "second-stage table, page frame" },
+    { "AW", 1, CTX_AW, "address width: 1 39-bit, 2 48-bit, 3 57-bit" },
+    { "DID", 1, CTX_DID, "domain id" },
+};
+const size_t vtd_context_entry_field_count = sizeof(vtd_context_entry_fields) / sizeof(vtd_context_entry_fields[0]);

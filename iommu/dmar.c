@@ -156,10 +156,18 @@ int dmar_parse(const void *table, size_t len, struct dmar_info *d)
             }
             break;
         case DMAR_TYPE_ANDD:
-            if (slen < DMAR_ANDD_MIN_LENGTH)
+            if (slen < DMAR_ANDD_MIN_LENGTH) {
                 problem(d, "ANDD at offset %zu is %u bytes, shorter than its fixed part", off, slen);
-            else
+            } else if (room(d, d->nandd, DMAR_MAX_OTHER, "ANDD")) {
+                struct dmar_andd *a = &d->andd[d->nandd];
+                a->device_number = s[DMAR_ANDD_DEVICE];
+                /* The name runs to its NUL or the structure's end. */
+                size_t n = 0;
+                for (const uint8_t *c = s + DMAR_ANDD_NAME; c < end && *c && n + 1 < sizeof(a->name); c++)
+                    a->name[n++] = (char)*c;
+                a->name[n] = 0;
                 d->nandd++;
+            }
             break;
         default:
             /* Newer spec revisions add types; skipping them is what the

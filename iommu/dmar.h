@@ -100,6 +100,16 @@ struct dmar_rhsa {
     uint32_t proximity_domain;
 };
 
+/* ACPI name-space device declaration (8.7): the enumeration id a device
+ * scope of type ACPI_NAMESPACE names, and the device's ACPI path. */
+#define DMAR_ANDD_DEVICE   7
+#define DMAR_ANDD_NAME     8
+#define DMAR_ANDD_NAME_MAX 64
+struct dmar_andd {
+    uint8_t device_number;
+    char name[DMAR_ANDD_NAME_MAX];   /* cut to fit, always terminated */
+};
+
 struct dmar_info {
     uint8_t host_address_width;   /* the table's field + 1 */
     uint8_t flags;
@@ -109,6 +119,7 @@ struct dmar_info {
     struct dmar_port_list atsr[DMAR_MAX_OTHER];
     struct dmar_rhsa rhsa[DMAR_MAX_OTHER];
     struct dmar_port_list satc[DMAR_MAX_OTHER];
+    struct dmar_andd andd[DMAR_MAX_OTHER];
     unsigned nproblems;
     char problems[DMAR_MAX_PROBLEMS][DMAR_PROBLEM_LEN];
 };

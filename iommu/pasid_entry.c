@@ -1,5 +1,6 @@
 /* Scalable-mode entry encoders: pure, host-tested. */
 #include <string.h>
+#include "cap.h"
 #include "pasid.h"
 #include "../lib/bits.h"
 #include "../lib/errno.h"
@@ -85,3 +86,22 @@ int pasid_entry_first_stage(struct vtd_pasid_entry *e, uint64_t flptr, uint16_t 
         memset(e, 0, sizeof(*e));
     return err;
 }
+
+/* Scalable-mode PASID table entry (VT-d spec 9.6). */
+const struct vtd_entry_field vtd_pasid_entry_fields[] = {
+    { "P", PE_P, "present" },
+    { "FPD", PE_FPD, "fault processing disable" },
+    { "AW", PE_AW, "address width: 1 39-bit, 2 48-bit" },
+    { "PGTT", PE_PGTT, "translation type: 1 first stage, 2 second stage, 3 nested, 4 pass-through" },
+    { "SLADE", PE_SLADE, "second-stage accessed/dirty enable" },
+    { "SLPTPTR", PE_SLPTPTR, "second-stage table, page frame" },
+    { "DID", PE_DID, "domain id" },
+    { "PWSNP", PE_PWSNP, "page-walk snoop" },
+    { "PGSNP", PE_PGSNP, "page snoop" },
+    { "SRE", PE_SRE, "supervisor requests enable" },
+    { "FLPM", PE_FLPM, "first-stage paging mode: 0 4-level, 1 5-level" },
+    { "WPE", PE_WPE, "write protect enable (as CR0.WP)" },
+    { "EAFE", PE_EAFE, "extended accessed flag enable" },
+    { "FLPTR", PE_FLPTR, "first-stage table, page frame" },
+};
+const size_t vtd_pasid_entry_field_count = sizeof(vtd_pasid_entry_fields) / sizeof(vtd_pasid_entry_fields[0]);

@@ -11,7 +11,8 @@ PKGS=(ovmf nasm gnu-efi mtools dosfstools fdisk meson ninja-build
       libcmocka-dev python3-pytest gdb clang lld llvm libclang-rt-14-dev xz-utils
       linux-source-6.12   # Linux's kunit_tool: an independent KTAP parser for make test
       python3-matplotlib  # make bench's plots
-      lava-common)        # LAVA's job schema, which the lava-job tests validate against
+      lava-common         # LAVA's job schema, which the lava-job tests validate against
+      acpica-tools)       # iasl: DMAR tables for the decoder's tests, checked against its disassembly
 
 missing() {
     local m=()

@@ -383,6 +383,21 @@ def cmd_lava_job(a) -> int:
     return EXIT_OK
 
 
+DECODE = os.path.join(qemu.BUILD, "host", "vtdlab-decode")
+
+
+def cmd_decode(a) -> int:
+    """The kernel's VT-d decoders, built for the host (tools/decode)."""
+    if not os.path.isfile(DECODE):
+        _err(f"'{DECODE}' does not exist; run 'make'")
+        return EXIT_SETUP
+    sys.stdout.flush()
+    p = subprocess.run([DECODE] + (["--json"] if a.json else []) + a.what, capture_output=True, text=True)
+    sys.stdout.write(p.stdout)
+    sys.stderr.write(p.stderr)
+    return p.returncode
+
+
 def cmd_profiles(a) -> int:
     for name, p in sorted(qemu.load_profiles().items()):
         print(f"{name:12} {p.get('description', '')}")
@@ -462,6 +477,13 @@ def build_parser() -> argparse.ArgumentParser:
     lj.add_argument("--write-image", metavar="IMG", help="also write the USB image with the class's cmdline here")
     lj.add_argument("-o", "--output", help="write the job here instead of stdout")
     lj.set_defaults(func=cmd_lava_job)
+
+    dc = sub.add_parser("decode", help="decode a DMAR table, CAP/ECAP, a fault record, a descriptor or an entry",
+                        description="dmar FILE | cap VALUE | ecap VALUE | fault HI LO | desc QW0 QW1 [QW2 QW3] | "
+                                    "context QW0 QW1 | pasid-entry QW0 [.. QW7]")
+    dc.add_argument("--json", action="store_true", help="JSON for scripts")
+    dc.add_argument("what", nargs=argparse.REMAINDER)
+    dc.set_defaults(func=cmd_decode)
 
     pr = sub.add_parser("profiles", help="list the QEMU profiles")
     pr.set_defaults(func=cmd_profiles)
