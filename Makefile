@@ -69,8 +69,10 @@ DEFAULT_CMDLINE := tests=*
 
 # The kernel's VT-d decoders built for the host: tools/vtdlab decode.
 DECODE := $(BUILD)/host/vtdlab-decode
+# ACPI tables QEMU profiles add with -acpitable.
+ACPI_TABLES := $(BUILD)/acpi/spcr-com2.aml
 
-all: $(ESP_IMG) $(DECODE)
+all: $(ESP_IMG) $(DECODE) $(ACPI_TABLES)
 
 kernel: $(BUILD)/kernel.elf
 loader: $(BUILD)/BOOTX64.EFI
@@ -196,6 +198,12 @@ $(BUILD)/host/%: tests/host/%.c $(HOST_PURE) $(wildcard tests/host/*.h)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  HOSTCC  $@")
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $< $(HOST_PURE) -o $@ -lcmocka
+
+# ACPI tables QEMU profiles add with -acpitable (tests/acpi/*.asl, through iasl).
+$(BUILD)/acpi/%.aml: tests/acpi/%.asl
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  IASL    $@")
+	$(Q)iasl -p $(basename $@) $< < /dev/null > $(basename $@).iasl.log 2>&1 || { cat $(basename $@).iasl.log; exit 1; }
 
 # The kernel's decoders on the host (tools/vtdlab decode runs it).
 $(DECODE): tools/decode/vtdlab-decode.c $(HOST_PURE)

@@ -167,3 +167,29 @@ size_t acpi_mcfg_parse(const struct acpi_header *mcfg, struct mcfg_entry *out, s
                sizeof(struct mcfg_entry));
     return n;
 }
+
+const char *acpi_spcr_parse(const struct acpi_header *h, struct spcr_info *out)
+{
+    const uint8_t *t = (const uint8_t *)h;
+    memset(out, 0, sizeof(*out));
+    if (h->length < SPCR_MIN_LENGTH)
+        return "SPCR is shorter than its fixed fields";
+    out->interface_type = t[SPCR_INTERFACE_TYPE];
+    out->space = t[SPCR_BASE_ADDRESS];
+    out->bit_width = t[SPCR_BASE_ADDRESS + 1];
+    out->access_size = t[SPCR_BASE_ADDRESS + 3];
+    memcpy(&out->address, t + SPCR_BASE_ADDRESS + 4, sizeof(out->address));
+    static const uint32_t baud[] = { [3] = 9600, [4] = 19200, [6] = 57600, [7] = 115200 };
+    uint8_t code = t[SPCR_BAUD_RATE];
+    if (code && (code >= sizeof(baud) / sizeof(baud[0]) || !baud[code]))
+        return "SPCR has a baud rate code the spec does not define";
+    out->baud = code ? baud[code] : 0;
+    if (out->interface_type != SPCR_16550 && out->interface_type != SPCR_16550_SUBSET &&
+        out->interface_type != SPCR_16550_GAS)
+        return "SPCR names a UART that is not a 16550";
+    if (out->space != GAS_SYSTEM_IO && out->space != GAS_SYSTEM_MEMORY)
+        return "SPCR's registers are neither in I/O nor in memory space";
+    if (!out->address)
+        return "SPCR has no register address";
+    return NULL;
+}

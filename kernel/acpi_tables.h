@@ -75,6 +75,23 @@ uint64_t acpi_root_address(const struct acpi_rsdp *rsdp, const char **signature)
 size_t acpi_root_count(const struct acpi_header *root);
 uint64_t acpi_root_entry(const struct acpi_header *root, size_t i);
 
+/* Serial Port Console Redirection table (Microsoft's SPCR spec, rev 2):
+ * the interface type, the registers as a Generic Address Structure, the
+ * baud rate code. */
+#define SPCR_INTERFACE_TYPE   36
+#define SPCR_BASE_ADDRESS     40     /* GAS: space id, bit width, bit offset, access size, address */
+#define SPCR_BAUD_RATE        58
+#define SPCR_MIN_LENGTH       80
+enum { SPCR_16550 = 0x00, SPCR_16550_SUBSET = 0x01, SPCR_16550_GAS = 0x12 };
+enum { GAS_SYSTEM_MEMORY = 0, GAS_SYSTEM_IO = 1 };
+struct spcr_info {
+    uint8_t interface_type, space, bit_width, access_size;
+    uint64_t address;
+    uint32_t baud;          /* 0: as the firmware left it */
+};
+/* NULL and out filled, or why the table names no 16550 this kernel drives. */
+const char *acpi_spcr_parse(const struct acpi_header *h, struct spcr_info *out);
+
 struct madt_summary {
     uint32_t lapic_address;
     unsigned cpus_enabled;     /* local APIC / x2APIC entries usable */

@@ -4,7 +4,7 @@
 #include "../lib/errno.h"
 #include <stdio.h>
 
-enum opt_type { OPT_STRING, OPT_UINT, OPT_FLAGS, OPT_CHOICE };
+enum opt_type { OPT_STRING, OPT_UINT, OPT_FLAGS, OPT_CHOICE, OPT_CONSOLE };
 
 struct flag_name {
     const char *name;
@@ -49,7 +49,10 @@ static const struct opt opts[] = {
     { "inject", OPT_FLAGS, offsetof(struct cmdline, inject), 0, 0, inject_flags },
     { "bench_iters", OPT_UINT, offsetof(struct cmdline, bench_iters), 1, BENCH_ITERS_MAX, NULL },
     { "bench_policies", OPT_FLAGS, offsetof(struct cmdline, bench_policies), 0, 0, bench_policy_flags },
+    { "console", OPT_CONSOLE, offsetof(struct cmdline, console), 0, 0, NULL },
 };
+
+#define IO_PORT_MAX 0xfff8u   /* a UART's 8 registers must fit below 64 KiB */
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
 void cmdline_defaults(struct cmdline *c)
@@ -137,6 +140,31 @@ int cmdline_parse(const char *s, struct cmdline *c, char *err, size_t errlen)
                 CMDLINE_ERROR("value of '%.*s' is longer than %d bytes", klen, tok, CMDLINE_VALUE_MAX - 1);
             memcpy(field, val, (size_t)vlen);
             field[vlen] = 0;
+        } else if (o->type == OPT_CONSOLE) {
+            static const struct { const char *name; uint64_t kind, addr; } fixed[] = {
+                { "com1", CONSOLE_IO, CONSOLE_COM1 }, { "com2", CONSOLE_IO, CONSOLE_COM2 },
+                { "gop", CONSOLE_GOP, 0 }, { "none", CONSOLE_NONE, 0 },
+            };
+            int done = 0;
+            for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) && !done; i++)
+                if ((int)strlen(fixed[i].name) == vlen && !memcmp(fixed[i].name, val, (size_t)vlen)) {
+                    c->console = fixed[i].kind;
+                    c->console_addr = fixed[i].addr;
+                    done = 1;
+                }
+            if (!done) {
+                int io = vlen > 3 && !memcmp(val, "io:", 3), mmio = vlen > 5 && !memcmp(val, "mmio:", 5);
+                size_t skip = io ? 3 : 5;
+                uint64_t a;
+                if ((!io && !mmio) || parse_uint(val + skip, (size_t)vlen - skip, &a))
+                    CMDLINE_ERROR("'console' takes com1, com2, io:PORT, mmio:ADDR, gop or none, got '%.*s'", vlen,
+                                  val);
+                if ((io && a > IO_PORT_MAX) || (mmio && (!a || (a & 3))))
+                    CMDLINE_ERROR("'console' %s 0x%lx is not a usable UART address", io ? "port" : "address",
+                                  (unsigned long)a);
+                c->console = io ? CONSOLE_IO : CONSOLE_MMIO;
+                c->console_addr = a;
+            }
         } else if (o->type == OPT_FLAGS || o->type == OPT_CHOICE) {
             uint64_t bits = 0;
             for (const char *p = val, *end = val + vlen; p < end;) {

@@ -20,7 +20,16 @@ struct cmdline {
     uint64_t inject;               /* INJECT_* bits: bring-up failures on purpose, for bad-input tests */
     uint64_t bench_iters;          /* repetitions of each benchmark measurement */
     uint64_t bench_policies;       /* BENCH_POLICY(RECLAIM_CHOICE_*) bits; 0: every policy */
+    uint64_t console;              /* CONSOLE_*: where the log goes */
+    uint64_t console_addr;         /* its I/O port or MMIO address */
 };
+
+/* console=com1|com2|io:PORT|mmio:ADDR|gop|none. Without it the ACPI SPCR
+ * table's port is used when there is one, else COM1. gop and none turn the
+ * serial console off (the framebuffer console draws wherever there is one). */
+enum { CONSOLE_FIRMWARE, CONSOLE_IO, CONSOLE_MMIO, CONSOLE_GOP, CONSOLE_NONE };
+#define CONSOLE_COM1 0x3f8
+#define CONSOLE_COM2 0x2f8
 
 /* reclaim=none|sync|async|async-percpu|rcu, reclaim_flush=range|all
  * (mm/reclaim.h has what each means; the values are its enums'). */

@@ -6,6 +6,7 @@
 #include "../mm/mm.h"
 #include "../mm/reclaim.h"
 #include "acpi.h"
+#include "acpi_tables.h"
 #include "apic.h"
 #include "clock.h"
 #include "cmdline.h"
@@ -46,6 +47,64 @@ static void report_platform(const struct boot_info *bi, const char *acpi_problem
            clock_source_name(clock_source()));
 }
 
+#define UART_REGISTERS_SIZE 0x1000   /* one page maps any 16550's eight registers */
+#define GAS_ACCESS_DWORD 3
+#define BITS_PER_BYTE 8
+
+/* What needs the memory map and ACPI: an MMIO UART from the cmdline, or
+ * without console= the port the firmware's SPCR names. NULL, or why the
+ * SPCR's port is not used (the console stays COM1). */
+static const char *console_from_mmio_or_spcr(const struct cmdline *cmd)
+{
+    if (cmd->console == CONSOLE_MMIO) {
+        volatile void *regs = mmio_map(cmd->console_addr, UART_REGISTERS_SIZE);
+        if (!regs)
+            return "cannot map the cmdline's MMIO UART";
+        /* MMIO 16550s on x86 space their registers 32 bits apart */
+        serial_use(&(struct serial_port){ SERIAL_MMIO, cmd->console_addr, 4, 4, SERIAL_DEFAULT_BAUD, "the cmdline" },
+                   regs);
+        return NULL;
+    }
+    if (cmd->console != CONSOLE_FIRMWARE)
+        return NULL;
+    const struct acpi_header *h = acpi_find("SPCR");
+    if (!h)
+        return NULL;
+    struct spcr_info sp;
+    const char *why = acpi_spcr_parse(h, &sp);
+    if (why)
+        return why;
+    struct serial_port p = { .addr = sp.address, .baud = sp.baud, .source = "the ACPI SPCR" };
+    if (sp.space == GAS_SYSTEM_IO) {
+        p.kind = SERIAL_IO;
+        serial_use(&p, NULL);
+        return NULL;
+    }
+    volatile void *regs = mmio_map(sp.address, UART_REGISTERS_SIZE);
+    if (!regs)
+        return "cannot map the SPCR's MMIO UART";
+    p.kind = SERIAL_MMIO;
+    p.access = sp.access_size == GAS_ACCESS_DWORD ? 4 : 1;
+    p.stride = sp.bit_width >= 32 ? sp.bit_width / BITS_PER_BYTE : 1;
+    serial_use(&p, regs);
+    return NULL;
+}
+
+static void report_console(const char *problem)
+{
+    const struct serial_port *p = serial_port();
+    if (p->kind == SERIAL_OFF)
+        printk("# vtdlab: console: serial off (%s); the framebuffer console only\n", p->source);
+    else if (p->baud)
+        printk("# vtdlab: console: %s 0x%lx at %u baud (%s)\n", p->kind == SERIAL_IO ? "I/O port" : "MMIO UART at",
+               p->addr, p->baud, p->source ? p->source : "the default, COM1");
+    else
+        printk("# vtdlab: console: %s 0x%lx at the firmware's baud rate (%s)\n",
+               p->kind == SERIAL_IO ? "I/O port" : "MMIO UART at", p->addr, p->source);
+    if (problem)
+        printk("# vtdlab: console: the SPCR's port is not used: %s\n", problem);
+}
+
 /* handoff: the UEFI loader's struct boot_info, or QEMU's PVH start_info
  * (kernel/pvh.asm), both by physical address on an identity map. */
 void kmain(void *handoff)
@@ -65,14 +124,22 @@ void kmain(void *handoff)
         machine_exit(EXIT_BAD_CMDLINE);
     }
 
+    if (cmd.console == CONSOLE_IO)
+        serial_use(&(struct serial_port){ SERIAL_IO, cmd.console_addr, 1, 1, SERIAL_DEFAULT_BAUD, "the cmdline" },
+                   NULL);
+    else if (cmd.console == CONSOLE_GOP || cmd.console == CONSOLE_NONE)
+        serial_use(&(struct serial_port){ .kind = SERIAL_OFF, .source = "the cmdline" }, NULL);
+
     struct boot_info *bi = mm_init(bi_phys);
     fbcon_init(&bi->fb);
     symbols_init(bi->symtab_phys ? phys_to_virt(bi->symtab_phys) : NULL, bi->symtab_size,
                  bi->strtab_phys ? phys_to_virt(bi->strtab_phys) : NULL, bi->strtab_size);
 
+    const char *acpi_problem = acpi_init(bi->rsdp_phys);
+    const char *console_problem = console_from_mmio_or_spcr(&cmd);
     harness_begin(&cmd);
     printk("# vtdlab: cmdline: %s\n", bi->cmdline);
-    const char *acpi_problem = acpi_init(bi->rsdp_phys);
+    report_console(console_problem);
     clock_init();
     apic_init();
     apic_timer_start(TIMER_HZ, timer_tick);

@@ -98,6 +98,52 @@ static void rsdt_entries_are_32_bits(void **state)
     assert_int_equal(acpi_root_entry(h, 2), 0x0fffe180);
 }
 
+/* The SPCR iasl compiles from tests/acpi/spcr-com2.asl: COM2 (I/O port
+ * 0x2f8, 8-bit registers, byte access), a 16550, baud code 7. */
+static const uint8_t spcr_com2[80] = {
+    0x53, 0x50, 0x43, 0x52, 0x50, 0x00, 0x00, 0x00, 0x02, 0x76, 0x56, 0x54, 0x44, 0x4c, 0x41, 0x42,
+    0x43, 0x4f, 0x4d, 0x32, 0x20, 0x20, 0x20, 0x20, 0x01, 0x00, 0x00, 0x00, 0x49, 0x4e, 0x54, 0x4c,
+    0x25, 0x09, 0x20, 0x20, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x01, 0xf8, 0x02, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 0x07, 0x00, 0x01, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+
+static void spcr_names_com2(void **state)
+{
+    uint8_t t[sizeof(spcr_com2)];
+    memcpy(t, spcr_com2, sizeof(t));
+    const struct acpi_header *h = (const struct acpi_header *)t;
+    assert_null(acpi_table_check(h, sizeof(t)));
+    struct spcr_info sp;
+    assert_null(acpi_spcr_parse(h, &sp));
+    assert_int_equal(sp.interface_type, SPCR_16550);
+    assert_int_equal(sp.space, GAS_SYSTEM_IO);
+    assert_int_equal(sp.address, 0x2f8);
+    assert_int_equal(sp.bit_width, 8);
+    assert_int_equal(sp.baud, 115200);
+    /* an MMIO 16550 with 32-bit registers (interface 0x12), baud as left */
+    t[36] = 0x12;
+    t[40] = 0;
+    t[41] = 32;
+    t[43] = 3;
+    memcpy(t + 44, "\x00\x00\x00\xfe\x00\x00\x00\x00", 8);
+    t[58] = 0;
+    assert_null(acpi_spcr_parse(h, &sp));
+    assert_int_equal(sp.space, GAS_SYSTEM_MEMORY);
+    assert_int_equal(sp.address, 0xfe000000);
+    assert_int_equal(sp.access_size, 3);
+    assert_int_equal(sp.baud, 0);
+    /* refused: an ARM PL011 (type 3), a baud code the spec lacks, a short table */
+    t[36] = 0x03;
+    assert_non_null(strstr(acpi_spcr_parse(h, &sp), "not a 16550"));
+    t[36] = 0x00;
+    t[58] = 5;
+    assert_non_null(strstr(acpi_spcr_parse(h, &sp), "baud rate code"));
+    t[58] = 7;
+    ((struct acpi_header *)t)->length = 60;
+    assert_non_null(strstr(acpi_spcr_parse(h, &sp), "shorter"));
+}
+
 /* MADT as QEMU's q35 lays it out: one local APIC, one I/O APIC, overrides. */
 static size_t madt_build(uint8_t *buf, int corrupt_last)
 {
@@ -200,6 +246,7 @@ int main(void)
         cmocka_unit_test(table_length_and_checksum),
         cmocka_unit_test(xsdt_entries_unaligned),
         cmocka_unit_test(rsdt_entries_are_32_bits),
+        cmocka_unit_test(spcr_names_com2),
         cmocka_unit_test(madt_counts_entries),
         cmocka_unit_test(madt_lists_enabled_cpu_ids),
         cmocka_unit_test(madt_stops_at_a_bad_entry),

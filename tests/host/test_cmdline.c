@@ -91,9 +91,35 @@ static void overlong_value_is_rejected(void **state)
     expect_error(line, "longer than");
 }
 
+static void console_choices(void **state)
+{
+    struct cmdline c;
+    assert_int_equal(cmdline_parse("", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.console, CONSOLE_FIRMWARE);
+    assert_int_equal(cmdline_parse("console=com2", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.console, CONSOLE_IO);
+    assert_int_equal(c.console_addr, 0x2f8);
+    assert_int_equal(cmdline_parse("console=io:0x3e8", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.console_addr, 0x3e8);
+    assert_int_equal(cmdline_parse("console=mmio:0xfe030000", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.console, CONSOLE_MMIO);
+    assert_int_equal(c.console_addr, 0xfe030000);
+    assert_int_equal(cmdline_parse("console=gop", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.console, CONSOLE_GOP);
+    assert_int_equal(cmdline_parse("console=none", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.console, CONSOLE_NONE);
+    assert_int_equal(cmdline_parse("console=com3", &c, err, sizeof(err)), -E_INVAL);
+    assert_non_null(strstr(err, "takes com1, com2, io:PORT, mmio:ADDR, gop or none, got 'com3'"));
+    assert_int_equal(cmdline_parse("console=io:0x10000", &c, err, sizeof(err)), -E_INVAL);
+    assert_non_null(strstr(err, "not a usable UART address"));
+    assert_int_equal(cmdline_parse("console=mmio:0xfe030001", &c, err, sizeof(err)), -E_INVAL);
+    assert_int_equal(cmdline_parse("console=io:", &c, err, sizeof(err)), -E_INVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(console_choices),
         cmocka_unit_test(defaults_when_empty),
         cmocka_unit_test(known_keys_are_parsed),
         cmocka_unit_test(bad_input_is_named),

@@ -214,3 +214,17 @@ def test_an_entry_change_is_one_index_invalidation_before_the_new_vector(tmp_pat
         "vtd_inv_desc_iec granularity 0x1 index 0x5 mask 0x0",
         "vtd_ir_remap index 5 trigger 0 vector 71 deliver 0 dest 0x0 mode 0",
     ], trace
+
+
+def test_the_console_follows_the_spcr_and_the_cmdline_overrides_it(capsys):
+    """The spcr-com2 profile reads COM2 only, which its SPCR table names: the
+    run passes there; with console=com1 the kernel writes to COM1, which goes
+    nowhere, and the run sees no KTAP at all (the negative control)."""
+    rc = cli.main(["run", "-q", "--pvh", "--profile", "spcr-com2", "--tests", "boot.memory_map"])
+    out = capsys.readouterr()
+    assert rc == 0, out.out + out.err
+    rc = cli.main(["run", "-q", "--pvh", "--profile", "spcr-com2", "--tests", "boot.memory_map",
+                   "--cmdline", "console=com1", "--timeout", "20"])
+    out = capsys.readouterr()
+    assert rc == 1
+    assert "before any KTAP output" in out.out + out.err

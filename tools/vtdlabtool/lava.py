@@ -88,7 +88,7 @@ def qemu_job(profile_name: str, esp_url: str, firmware_url: str, minutes: int = 
     memory = profile.get("memory", "256M")
     if not re.fullmatch(r"\d+M", memory):
         raise LavaError(f"profile '{profile_name}' memory '{memory}' is not in MiB")
-    extra = ["-nodefaults", "-no-reboot"] + qemu.DEBUG_EXIT_ARGS + list(profile.get("args", []))
+    extra = ["-nodefaults", "-no-reboot"] + qemu.DEBUG_EXIT_ARGS + qemu.profile_args(profile)
     if profile.get("accel"):
         extra += ["-accel", profile["accel"]]
     return {

@@ -97,6 +97,24 @@ def prepare_image(source: str, workdir: str, cmdline: str, usb: bool) -> str:
     return image
 
 
+# Which of QEMU's serial ports the log is read from: COM1 unless the
+# profile's "console" says com2 (COM1 then goes nowhere).
+SERIAL_PORTS = {"com1": ["-serial", "stdio"], "com2": ["-serial", "null", "-serial", "stdio"]}
+
+
+def serial_args(profile: dict) -> List[str]:
+    name = profile.get("console", "com1")
+    if name not in SERIAL_PORTS:
+        raise SetupError(f"profile console '{name}' is not one of {', '.join(SERIAL_PORTS)}")
+    return list(SERIAL_PORTS[name])
+
+
+def profile_args(profile: dict) -> List[str]:
+    """The profile's QEMU arguments, {build} standing for the build directory
+    (where the ACPI tables a profile adds are built)."""
+    return [a.replace("{build}", BUILD) for a in profile.get("args", [])]
+
+
 def build_command(profile: dict, firmware: str, image: str, usb: bool = False,
                   extra: Optional[List[str]] = None, gdb: bool = False,
                   pvh_cmdline: Optional[str] = None) -> List[str]:
@@ -107,8 +125,8 @@ def build_command(profile: dict, firmware: str, image: str, usb: bool = False,
     cmd = [QEMU, "-machine", "q35", "-accel", profile.get("accel", "tcg"), "-nodefaults", "-no-reboot",
            "-display", "none", "-m", profile.get("memory", "256M"),
            "-cpu", profile.get("cpu", "max")] + ([] if pvh_cmdline is not None else ["-bios", firmware]) + \
-          ["-serial", "stdio"] + DEBUG_EXIT_ARGS
-    cmd += list(profile.get("args", []))
+          serial_args(profile) + DEBUG_EXIT_ARGS
+    cmd += profile_args(profile)
     if pvh_cmdline is not None:
         cmd += ["-kernel", image, "-initrd", image, "-append", pvh_cmdline]
     elif usb:
