@@ -50,6 +50,7 @@ static const struct opt opts[] = {
     { "bench_iters", OPT_UINT, offsetof(struct cmdline, bench_iters), 1, BENCH_ITERS_MAX, NULL },
     { "bench_policies", OPT_FLAGS, offsetof(struct cmdline, bench_policies), 0, 0, bench_policy_flags },
     { "console", OPT_CONSOLE, offsetof(struct cmdline, console), 0, 0, NULL },
+    { "screen_hold_ms", OPT_UINT, offsetof(struct cmdline, screen_hold_ms), 0, SCREEN_HOLD_MAX_MS, NULL },
 };
 
 #define IO_PORT_MAX 0xfff8u   /* a UART's 8 registers must fit below 64 KiB */

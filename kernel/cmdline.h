@@ -22,7 +22,13 @@ struct cmdline {
     uint64_t bench_policies;       /* BENCH_POLICY(RECLAIM_CHOICE_*) bits; 0: every policy */
     uint64_t console;              /* CONSOLE_*: where the log goes */
     uint64_t console_addr;         /* its I/O port or MMIO address */
+    uint64_t screen_hold_ms;       /* keep the screen summary up this long before exiting */
 };
+#define SCREEN_HOLD_MAX_MS 60000u
+/* The line after which the summary is on the screen (the host tool's
+ * --screendump waits for it). */
+#define SCREEN_SUMMARY_MARK "vtdlab: summary on screen"
+
 
 /* console=com1|com2|io:PORT|mmio:ADDR|gop|none. Without it the ACPI SPCR
  * table's port is used when there is one, else COM1. gop and none turn the

@@ -10,7 +10,9 @@ enum { PIXEL_RGB_RESERVED_8BIT = 0, PIXEL_BGR_RESERVED_8BIT = 1 };
 #define TAB_WIDTH       8
 
 static volatile uint32_t *pixels;
-static unsigned stride, cols, rows, col, row;
+static unsigned stride, cols, rows, col, row, height_px, width_px;
+static uint32_t format;
+static int frozen;   /* the summary is up: the log no longer draws */
 
 void fbcon_init(const struct boot_framebuffer *fb)
 {
@@ -21,6 +23,9 @@ void fbcon_init(const struct boot_framebuffer *fb)
     if (!pixels)
         return;
     stride = fb->pixels_per_line;
+    format = fb->format;
+    width_px = fb->width;
+    height_px = fb->height;
     cols = fb->width / FONT_WIDTH;
     rows = fb->height / FONT_HEIGHT;
     for (uint64_t i = 0; i < (uint64_t)stride * fb->height; i++)
@@ -53,9 +58,11 @@ static void new_line(void)
         fbcon_draw_char(c, row, ' ');
 }
 
+void fbcon_freeze(void) { frozen = 1; }
+
 void fbcon_write(const char *s, size_t n)
 {
-    if (!pixels)
+    if (!pixels || frozen)
         return;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '\n') {
@@ -71,3 +78,40 @@ void fbcon_write(const char *s, size_t n)
             new_line();
     }
 }
+
+uint32_t fbcon_rgb(uint8_t r, uint8_t g, uint8_t b)
+{
+    /* The pixel's bytes in memory: blue, green, red (BGR) or red, green, blue. */
+    return format == PIXEL_BGR_RESERVED_8BIT ? (uint32_t)r << 16 | (uint32_t)g << 8 | b
+                                             : (uint32_t)b << 16 | (uint32_t)g << 8 | r;
+}
+
+void fbcon_clear(void)
+{
+    if (!pixels)
+        return;
+    for (uint64_t i = 0; i < (uint64_t)stride * height_px; i++)
+        pixels[i] = FBCON_BACKGROUND;
+    col = row = 0;
+}
+
+unsigned fbcon_draw_text(unsigned x, unsigned y, const char *s, unsigned scale, uint32_t color)
+{
+    if (!pixels || !scale)
+        return x;
+    for (; *s; s++, x += FONT_WIDTH * scale) {
+        if (x + FONT_WIDTH * scale > width_px || y + FONT_HEIGHT * scale > height_px)
+            break;
+        char c = *s >= FONT_FIRST && *s <= FONT_LAST ? *s : '?';
+        const uint8_t *glyph = fbcon_font[c - FONT_FIRST];
+        for (unsigned gy = 0; gy < FONT_HEIGHT * scale; gy++) {
+            volatile uint32_t *p = pixels + (uint64_t)(y + gy) * stride + x;
+            for (unsigned gx = 0; gx < FONT_WIDTH * scale; gx++)
+                p[gx] = (glyph[gy / scale] & (0x80 >> (gx / scale))) ? color : FBCON_BACKGROUND;
+        }
+    }
+    return x;
+}
+
+unsigned fbcon_width(void) { return width_px; }
+unsigned fbcon_height(void) { return height_px; }

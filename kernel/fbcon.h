@@ -18,6 +18,17 @@ void fbcon_draw_char(unsigned col, unsigned row, char c);
 uint32_t fbcon_read_pixel(unsigned x, unsigned y);
 unsigned fbcon_columns(void);
 unsigned fbcon_rows(void);
+/* For a screen a person reads from across the room (kernel/summary.c):
+ * text at scale times the font's size from pixel (x, y), cut at the
+ * screen's edge; returns the x after it. */
+unsigned fbcon_draw_text(unsigned x, unsigned y, const char *s, unsigned scale, uint32_t color);
+void fbcon_clear(void);
+/* From now on the log no longer draws: what is on the screen stays. */
+void fbcon_freeze(void);
+/* A colour in the framebuffer's own pixel format. */
+uint32_t fbcon_rgb(uint8_t r, uint8_t g, uint8_t b);
+unsigned fbcon_width(void);
+unsigned fbcon_height(void);
 #define FBCON_FOREGROUND 0x00c0c0c0u
 #define FBCON_BACKGROUND 0x00000000u
 

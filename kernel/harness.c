@@ -397,6 +397,21 @@ void harness_begin(const struct cmdline *cmd)
     }
 }
 
+static struct harness_summary summary;
+const struct harness_summary *harness_summary(void) { return &summary; }
+
+static void summarise(const char *suite, const char *name, enum ktap_status st, const char *reason)
+{
+    if (st == KTAP_PASS || st == KTAP_SKIP)
+        return;
+    if (summary.nfailed < SUMMARY_FAILED_MAX) {
+        snprintf(summary.failed[summary.nfailed].name, SUMMARY_TEXT_MAX, "%s.%s", suite, name);
+        snprintf(summary.failed[summary.nfailed].reason, SUMMARY_TEXT_MAX, "%s", reason);
+        summary.failed[summary.nfailed].status = st;
+    }
+    summary.nfailed++;
+}
+
 unsigned harness_run(const struct cmdline *cmd)
 {
     unsigned counts[KTAP_ERROR + 1] = { 0 }, global = 0;
@@ -434,6 +449,7 @@ unsigned harness_run(const struct cmdline *cmd)
             /* a failure's reasons are already printed as diagnostics */
             ktap_result(&out, 1, case_no, c->name, st, st == KTAP_FAIL ? NULL : reason);
             counts[st]++;
+            summarise(s->name, c->name, st, reason);
             if (history_len < HISTORY_MAX)
                 history[history_len++] = st;
             suite_failed += st != KTAP_PASS && st != KTAP_SKIP;
@@ -446,6 +462,11 @@ unsigned harness_run(const struct cmdline *cmd)
     }
     trap_set_exception_hook(NULL);
     lock_set_violation_hook(NULL);
+    summary.pass = counts[KTAP_PASS];
+    summary.fail = counts[KTAP_FAIL];
+    summary.skip = counts[KTAP_SKIP];
+    summary.timeout = counts[KTAP_TIMEOUT];
+    summary.error = counts[KTAP_ERROR];
     unsigned bad = counts[KTAP_FAIL] + counts[KTAP_TIMEOUT] + counts[KTAP_ERROR];
     ktap_diag(&out, 0, "vtdlab: totals: pass=%u fail=%u skip=%u timeout=%u error=%u", counts[KTAP_PASS],
               counts[KTAP_FAIL], counts[KTAP_SKIP], counts[KTAP_TIMEOUT], counts[KTAP_ERROR]);

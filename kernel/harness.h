@@ -92,6 +92,21 @@ const char *test_platform_suffix(void);
 void test_characterisation(struct test *t, const char *name, int observed, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 const struct cmdline *test_cmdline(struct test *t);
+
+/* What the run came to, for the screen summary (kernel/summary.c): the
+ * counts and the first cases that did not pass or skip, with reasons. */
+#define SUMMARY_FAILED_MAX 12
+#define SUMMARY_TEXT_MAX 120
+struct harness_summary {
+    unsigned pass, fail, skip, timeout, error;
+    unsigned nfailed;                 /* all of them; the first SUMMARY_FAILED_MAX are kept */
+    struct {
+        char name[SUMMARY_TEXT_MAX];  /* suite.case */
+        char reason[SUMMARY_TEXT_MAX];
+        int status;                   /* KTAP_FAIL, KTAP_TIMEOUT, KTAP_ERROR */
+    } failed[SUMMARY_FAILED_MAX];
+};
+const struct harness_summary *harness_summary(void);
 /* The running case's number among all selected cases of this run (what
  * resume= counts). */
 unsigned test_number(struct test *t);

@@ -18,6 +18,7 @@
 #include "printk.h"
 #include "pvh_info.h"
 #include "serial.h"
+#include "summary.h"
 #include "symbols.h"
 #include "traps.h"
 
@@ -167,5 +168,10 @@ void kmain(void *handoff)
     }
 
     harness_run(&cmd);
+    summary_show();
+    if (cmd.screen_hold_ms && fbcon_active()) {
+        printk("# " SCREEN_SUMMARY_MARK ", held %lu ms\n", cmd.screen_hold_ms);
+        udelay(cmd.screen_hold_ms * US_PER_MS);
+    }
     machine_exit(EXIT_DONE);
 }

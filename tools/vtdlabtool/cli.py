@@ -84,7 +84,8 @@ def cmd_run(a) -> int:
     except qemu.SetupError as e:
         _err(str(e))
         return EXIT_SETUP
-    base_cmdline = " ".join(x for x in (f"tests={a.tests}" if a.tests else "", a.cmdline or "") if x)
+    base_cmdline = " ".join(x for x in (f"tests={a.tests}" if a.tests else "", a.cmdline or "",
+                                        f"screen_hold_ms={qemu.SCREEN_HOLD_MS}" if a.screendump else "") if x)
     source = qemu.KERNEL_ELF if a.pvh else a.image or (qemu.USB_IMAGE if a.usb else qemu.ESP_IMAGE)
     top = qemu.BUILD if os.path.isdir(qemu.BUILD) else tempfile.gettempdir()
     _remove_dead_runs(top)
@@ -134,6 +135,20 @@ def _default_log(profile: str) -> str:
     return os.path.join(d, f"{profile}.log")
 
 
+def _screendump_on_mark(monitor: str, out: str, show, run):
+    """An on_line callback: echoes as show does, and once the kernel says
+    its summary is on the screen, has QEMU dump the screen to out."""
+    def on_line(line: str) -> None:
+        if show:
+            show(line)
+        if qemu.SCREEN_SUMMARY_MARK in line:
+            try:
+                qemu.screendump(monitor, out)
+            except (OSError, qemu.SetupError) as e:
+                run.problems.append(f"no screendump: {e}")
+    return on_line
+
+
 def _run_boots(a, profile, firmware, expected, base_cmdline, source, workdir) -> int:
     """Boots until the run is complete (resuming after a crashed case); the
     JUnit and JSON reports are written however it ends, with the reason."""
@@ -168,12 +183,18 @@ def _run_boots(a, profile, firmware, expected, base_cmdline, source, workdir) ->
             except qemu.SetupError as e:
                 stop(str(e), EXIT_SETUP)
                 break
-            cmd = qemu.build_command(profile, firmware, image, a.usb, a.qemu_arg,
+            extra = list(a.qemu_arg)
+            on_line = show
+            if a.screendump:
+                monitor = os.path.join(workdir, "monitor.sock")
+                extra += ["-monitor", f"unix:{monitor},server=on,wait=off"]
+                on_line = _screendump_on_mark(monitor, os.path.abspath(a.screendump), show, run)
+            cmd = qemu.build_command(profile, firmware, image, a.usb, extra,
                                      pvh_cmdline=cmdline if a.pvh else None)
             if a.verbose:
                 print("vtdlab: " + " ".join(shlex.quote(x) for x in cmd), file=sys.stderr)
             this_log = log_path if boot_no == 1 else f"{log_path}.boot{boot_no}"
-            boot = qemu.run_boot(cmd, this_log, timeout, a.silence, show)
+            boot = qemu.run_boot(cmd, this_log, timeout, a.silence, on_line)
             log = ktap.parse(boot.text)
             last_lines = log.lines
             if boot.exit_code not in (qemu.EXIT_DONE, qemu.EXIT_BAD_CMDLINE, qemu.EXIT_PANIC, 0) \
@@ -430,6 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="boot build/kernel.elf directly through its PVH entry, without UEFI firmware: seconds "
                    "faster, for development runs (UEFI is what real machines and a plain run use)")
     r.add_argument("--usb", action="store_true", help="boot the USB image (make image) through usb-storage")
+    r.add_argument("--screendump", metavar="PPM", help="the framebuffer's summary at the end of the run, as "
+                   "QEMU's screendump (a profile with a display, e.g. gop)")
     r.add_argument("--image", help="boot this image instead of build/esp.img")
     r.add_argument("-q", "--quiet", action="store_true", help="do not echo the serial log")
     r.add_argument("-v", "--verbose", action="store_true", help="print the QEMU command")

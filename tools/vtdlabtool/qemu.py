@@ -7,6 +7,7 @@ import os
 import signal
 import selectors
 import shutil
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -265,3 +266,32 @@ def _stream(proc, log, lines: List[str], start: float, timeout_s: float, silence
         log.write(lines[-1] + "\n")
     sel.close()
     return first_ktap, hang
+
+
+# The kernel's line once the summary is on the framebuffer (kernel/cmdline.h).
+SCREEN_SUMMARY_MARK = "vtdlab: summary on screen"
+SCREEN_HOLD_MS = 1000
+MONITOR_TIMEOUT_S = 5.0
+
+
+def screendump(monitor_path: str, out_path: str) -> None:
+    """QEMU's human monitor on a unix socket: screendump to a PPM file,
+    waited for until the monitor prompts again."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(MONITOR_TIMEOUT_S)
+        s.connect(monitor_path)
+
+        def until_prompt():
+            buf = b""
+            while not buf.rstrip().endswith(b"(qemu)"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise SetupError("QEMU's monitor closed before it answered")
+                buf += chunk
+            return buf
+
+        until_prompt()
+        s.sendall(f"screendump {out_path}\n".encode())
+        answer = until_prompt().decode(errors="replace")
+    if not os.path.isfile(out_path):
+        raise SetupError(f"QEMU wrote no screendump: {answer.strip()}")
