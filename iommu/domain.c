@@ -2,6 +2,8 @@
 #include "domain.h"
 #include "cap.h"
 #include "context.h"
+#include "inv_reg.h"
+#include "qi.h"
 #include "../lib/errno.h"
 #include "../mm/mm.h"
 
@@ -60,15 +62,36 @@ static void flush_path(struct vtd_domain *d, uint64_t iova)
     }
 }
 
+void vtd_domain_use_queue(struct vtd_domain *d, struct vtd_qi *qi) { d->qi = qi; }
+
+/* After a not-present entry became present. */
+static int capability_rules(struct vtd_domain *d, uint64_t iova, int leaf_level)
+{
+    int err = 0;
+    if (CAP_RWBF(d->u->cap))
+        err = vtd_gcmd(d->u, VTD_GCMD_WBF, 1);
+    if (err || !CAP_CM(d->u->cap))
+        return err;
+    /* The leaf's 4 KiB pages as one naturally aligned block. */
+    unsigned am = (unsigned)__builtin_ctzl(pt_leaf_size(leaf_level) >> PAGE_SHIFT);
+    if (d->qi) {
+        struct qi_desc q;
+        err = qi_desc_iotlb(&q, QI_IOTLB_PAGE, d->did, iova, am, 0);
+        return err ? err : qi_sync(d->qi, &q, 1);
+    }
+    return vtd_reg_invalidate_iotlb(d->u, VTD_INV_DEVICE_OR_PAGE, d->did, iova, am);
+}
+
 int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t pa, int leaf_level, uint64_t access)
 {
     uint64_t sllps = CAP_SLLPS(d->u->cap);
     if ((leaf_level == PT_LEVEL_PD && !(sllps & SLLPS_2M)) || (leaf_level == PT_LEVEL_PDPT && !(sllps & SLLPS_1G)))
         return -E_RANGE;
     int err = pt_map_page(&d->pt, iova, pa, leaf_level, access);
-    if (!err)
-        flush_path(d, iova);
-    return err;
+    if (err)
+        return err;
+    flush_path(d, iova);
+    return capability_rules(d, iova, leaf_level);
 }
 
 int vtd_domain_protect(struct vtd_domain *d, uint64_t iova, uint64_t access)

@@ -20,13 +20,23 @@ struct vtd_domain {
     int levels;
     struct pt_ctx pt;
     uint64_t tables;    /* table pages the domain holds */
+    /* The unit's queue once it is on: invalidations the capability rules
+     * ask for go through it (register-based ones are not allowed then). */
+    struct vtd_qi *qi;
 };
+struct vtd_qi;
 
 /* levels 3 or 4 when the unit's SAGAW has that width, 0 for the widest it
  * has; -E_RANGE when it has none that fits. */
 int vtd_domain_init(struct vtd_domain *d, struct vtd_unit *u, uint16_t did, int levels);
 /* leaf_level 2/3 need CAP.SLLPS; -E_RANGE names a missing capability. */
+/* Maps a leaf and does what the unit's capabilities ask after a
+ * not-present to present change: CAP.RWBF, a write-buffer flush; CAP.CM
+ * (caching mode, as a virtual IOMMU has), a page-selective IOTLB
+ * invalidation of the leaf, since such a unit may cache not-present
+ * entries (VT-d spec 6.1). */
 int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t pa, int leaf_level, uint64_t access);
+void vtd_domain_use_queue(struct vtd_domain *d, struct vtd_qi *qi);
 int vtd_domain_protect(struct vtd_domain *d, uint64_t iova, uint64_t access);
 /* Clears the leaf and frees the tables that emptied. Only for callers that
  * have made sure no translation through them can be cached any more. */

@@ -143,6 +143,7 @@ void fixture_qi_up(struct test *t, struct vtd_fixture *fx)
         test_skip(t, "the unit has no queued invalidation (ECAP.QI = 0)");
     fx->qi.trace = (test_cmdline(t)->trace & TRACE_QI) != 0;
     ASSERT_EQ(t, qi_enable(&fx->qi, &fx->u, 0), 0);
+    vtd_domain_use_queue(&fx->dom, &fx->qi);
     remember(fx, NULL);
 }
 

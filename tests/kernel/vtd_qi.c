@@ -2,6 +2,8 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "mm/layout.h"
+#include "iommu/cap.h"
+#include "mm/mm.h"
 #include "vtd_fixture.h"
 
 #define BATCH 64
@@ -210,6 +212,79 @@ static void a_stopped_head_is_recovered_while_waiting_for_room(struct test *t)
     fixture_down(t, &fx);
 }
 
+/* Page-selective IOTLB invalidations of iova for the fixture's domain the
+ * unit consumed between two readings of IQH, read back from the ring. */
+static unsigned iotlb_page_consumed(struct vtd_qi *q, unsigned from, unsigned to, uint64_t iova)
+{
+    unsigned n = 0;
+    for (unsigned i = from; i != to; i = (i + 1) % q->entries) {
+        const struct qi_desc *d = (const struct qi_desc *)(q->ring + (size_t)i * q->desc_size);
+        if (qi_desc_type(d) == QI_IOTLB && bits_get(d->qw[0], QI_GRAN) == QI_IOTLB_PAGE &&
+            bits_get(d->qw[0], QI_DID) == FIXTURE_DID && (bits_get(d->qw[1], QI_ADDR_QW1) << PAGE_SHIFT) == iova)
+            n++;
+    }
+    return n;
+}
+
+/* Maps a page at a fresh IOVA and counts the invalidations of it the unit
+ * consumed for the map; the device then reads through it. */
+static unsigned map_and_count(struct test *t, struct vtd_fixture *fx, uint64_t iova, uint64_t pa)
+{
+    unsigned from = fixture_unit_head(&fx->qi);
+    ASSERT_EQ(t, vtd_domain_map(&fx->dom, iova, pa, PT_LEVEL_PT, SL_RW), 0);
+    unsigned n = iotlb_page_consumed(&fx->qi, from, fixture_unit_head(&fx->qi), iova);
+    ASSERT_EQ(t, fixture_dma_to_device(fx, iova, PAGE_SIZE), 0);
+    struct vtd_fault_log log;
+    fixture_faults(t, fx, &log);
+    EXPECT_EQ(t, log.count, 0);
+    return n;
+}
+
+/* CAP.CM: a unit in caching mode (a virtual IOMMU) may cache not-present
+ * entries, so a map is followed by a page-selective invalidation of it. */
+static void caching_mode_map_is_invalidated(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_qi_up(t, &fx);
+    if (!CAP_CM(fx.u.cap))
+        test_skip(t, "the unit has no caching mode (CAP.CM = 0; QEMU: caching-mode=on)");
+    uint64_t pa = page_alloc();
+    ASSERT_TRUE(t, pa, "out of frames");
+    EXPECT_EQ(t, map_and_count(t, &fx, FIXTURE_IOVA + 7 * PAGE_SIZE, pa), 1);
+    fixture_down(t, &fx);
+    page_free(pa);
+}
+
+/* ... and a unit without it is not sent one (the other side of the rule). */
+static void map_without_caching_mode_is_not_invalidated(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_qi_up(t, &fx);
+    if (CAP_CM(fx.u.cap))
+        test_skip(t, "the unit is in caching mode (CAP.CM = 1): every map is invalidated");
+    uint64_t pa = page_alloc();
+    ASSERT_TRUE(t, pa, "out of frames");
+    EXPECT_EQ(t, map_and_count(t, &fx, FIXTURE_IOVA + 7 * PAGE_SIZE, pa), 0);
+    fixture_down(t, &fx);
+    page_free(pa);
+}
+
+/* CAP.RWBF: the unit may hold table writes in a write buffer, which a map
+ * flushes (GCMD.WBF); the flush is over when GSTS.WBFS reads clear. */
+static void write_buffer_flushed_where_required(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_qi_up(t, &fx);
+    if (!CAP_RWBF(fx.u.cap))
+        test_skip(t, "the unit needs no write-buffer flush (CAP.RWBF = 0)");
+    uint64_t pa = page_alloc();
+    ASSERT_TRUE(t, pa, "out of frames");
+    map_and_count(t, &fx, FIXTURE_IOVA + 7 * PAGE_SIZE, pa);
+    EXPECT_EQ(t, vtd_read32(&fx.u, VTD_GSTS) & VTD_GCMD_WBF, 0);
+    fixture_down(t, &fx);
+    page_free(pa);
+}
+
 TEST_SUITE(vtd_qi, 41, 0,
            TEST(each_descriptor_type_accepted),
            TEST(batch_behind_one_wait),
@@ -220,4 +295,7 @@ TEST_SUITE(vtd_qi, 41, 0,
            TEST(granularity_zero_raises_iqe),
            TEST(wait_without_status_or_interrupt_raises_iqe),
            TEST(tail_past_the_queue_raises_iqe),
-           TEST(a_stopped_head_is_recovered_while_waiting_for_room));
+           TEST(a_stopped_head_is_recovered_while_waiting_for_room),
+           TEST(caching_mode_map_is_invalidated),
+           TEST(map_without_caching_mode_is_not_invalidated),
+           TEST(write_buffer_flushed_where_required));

@@ -33,6 +33,7 @@ static void up(struct test *t, struct ss *s)
         test_skip(t, "the unit has no second stage in scalable mode (ECAP.SLTS = 0; QEMU: x-flts=on)");
     ASSERT_EQ(t, qi_enable(&s->fx.qi, u, 1), 0);
     ASSERT_EQ(t, vtd_domain_init(&s->fx.dom, u, FIXTURE_DID, 0), 0);
+    vtd_domain_use_queue(&s->fx.dom, &s->fx.qi);
     ASSERT_EQ(t, vtd_sm_tables_init(&s->tables), 0);
     struct vtd_pasid_entry pe;
     memset(&pe, 0, sizeof(pe));

@@ -80,6 +80,11 @@ static void invalidate_iotlb(struct test *t, struct stale *s, unsigned gran, uin
 
 static void expect_stale(struct test *t, struct stale *s, const char *after)
 {
+    /* Under caching mode the remap's map is invalidated by the driver
+     * itself (vtd_domain_map): nothing stale is left to see. */
+    if (CAP_CM(s->fx.u.cap))
+        test_skip(t, "the unit is in caching mode (CAP.CM = 1): every map is invalidated, so no stale translation "
+                  "is left");
     enum landed l = device_write(t, s);
     if (!platform_is_qemu() && (l == LANDED_IN_A || l == LANDED_IN_B)) {
         test_characterisation(t, "stale_translation_used", l == LANDED_IN_A, "after %s the %s", after,
