@@ -240,6 +240,18 @@ static unsigned map_and_count(struct test *t, struct vtd_fixture *fx, uint64_t i
     return n;
 }
 
+/* A fresh page mapped (and the device reading through it), then the
+ * fixture down: how many invalidations of it the map made. */
+static unsigned invalidations_for_a_fresh_map(struct test *t, struct vtd_fixture *fx)
+{
+    uint64_t pa = page_alloc();
+    ASSERT_TRUE(t, pa, "out of frames");
+    unsigned n = map_and_count(t, fx, FIXTURE_IOVA + 7 * PAGE_SIZE, pa);
+    fixture_down(t, fx);
+    page_free(pa);
+    return n;
+}
+
 /* CAP.CM: a unit in caching mode (a virtual IOMMU) may cache not-present
  * entries, so a map is followed by a page-selective invalidation of it. */
 static void caching_mode_map_is_invalidated(struct test *t)
@@ -248,11 +260,7 @@ static void caching_mode_map_is_invalidated(struct test *t)
     fixture_qi_up(t, &fx);
     if (!CAP_CM(fx.u.cap))
         test_skip(t, "the unit has no caching mode (CAP.CM = 0; QEMU: caching-mode=on)");
-    uint64_t pa = page_alloc();
-    ASSERT_TRUE(t, pa, "out of frames");
-    EXPECT_EQ(t, map_and_count(t, &fx, FIXTURE_IOVA + 7 * PAGE_SIZE, pa), 1);
-    fixture_down(t, &fx);
-    page_free(pa);
+    EXPECT_EQ(t, invalidations_for_a_fresh_map(t, &fx), 1);
 }
 
 /* ... and a unit without it is not sent one (the other side of the rule). */
@@ -262,11 +270,7 @@ static void map_without_caching_mode_is_not_invalidated(struct test *t)
     fixture_qi_up(t, &fx);
     if (CAP_CM(fx.u.cap))
         test_skip(t, "the unit is in caching mode (CAP.CM = 1): every map is invalidated");
-    uint64_t pa = page_alloc();
-    ASSERT_TRUE(t, pa, "out of frames");
-    EXPECT_EQ(t, map_and_count(t, &fx, FIXTURE_IOVA + 7 * PAGE_SIZE, pa), 0);
-    fixture_down(t, &fx);
-    page_free(pa);
+    EXPECT_EQ(t, invalidations_for_a_fresh_map(t, &fx), 0);
 }
 
 /* CAP.RWBF: the unit may hold table writes in a write buffer, which a map
@@ -277,12 +281,8 @@ static void write_buffer_flushed_where_required(struct test *t)
     fixture_qi_up(t, &fx);
     if (!CAP_RWBF(fx.u.cap))
         test_skip(t, "the unit needs no write-buffer flush (CAP.RWBF = 0)");
-    uint64_t pa = page_alloc();
-    ASSERT_TRUE(t, pa, "out of frames");
-    map_and_count(t, &fx, FIXTURE_IOVA + 7 * PAGE_SIZE, pa);
+    invalidations_for_a_fresh_map(t, &fx);
     EXPECT_EQ(t, vtd_read32(&fx.u, VTD_GSTS) & VTD_GCMD_WBF, 0);
-    fixture_down(t, &fx);
-    page_free(pa);
 }
 
 TEST_SUITE(vtd_qi, 41, 0,
