@@ -180,3 +180,22 @@ int dmar_parse(const void *table, size_t len, struct dmar_info *d)
     }
     return 0;
 }
+
+int dmar_unit_for(const struct dmar_info *d, uint16_t segment,
+                  int (*covers)(const struct dmar_scope *s, const void *device), const void *device)
+{
+    int all = -1;
+    for (unsigned i = 0; i < d->ndrhd; i++) {
+        const struct dmar_drhd *u = &d->drhd[i];
+        if (u->segment != segment)
+            continue;
+        if (u->flags & DMAR_DRHD_INCLUDE_PCI_ALL) {
+            all = (int)i;
+            continue;
+        }
+        for (unsigned k = 0; k < u->scopes.count; k++)
+            if (covers(&u->scopes.s[k], device))
+                return (int)i;
+    }
+    return all;
+}

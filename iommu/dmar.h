@@ -129,6 +129,13 @@ struct dmar_info {
  * short to hold its own header; problems with single structures are
  * recorded in out->problems and the walk goes on where it safely can. */
 int dmar_parse(const void *table, size_t len, struct dmar_info *out);
+
+/* The unit a device belongs to (VT-d spec 8.3.2): the unit of its segment
+ * whose device scopes cover it (covers() walks a scope's path, which needs
+ * the PCI topology), else its segment's INCLUDE_PCI_ALL unit. The index in
+ * d->drhd, or -1 when no unit covers the device. */
+int dmar_unit_for(const struct dmar_info *d, uint16_t segment,
+                  int (*covers)(const struct dmar_scope *s, const void *device), const void *device);
 const char *dmar_scope_type_name(uint8_t type);
 
 #endif

@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include "iommu.h"
 #include "../kernel/acpi.h"
+#include "../devices/pci.h"
 #include "../kernel/printk.h"
 
 static struct dmar_info dmar;
@@ -62,4 +63,13 @@ void iommu_init(void)
                dmar.rhsa[i].proximity_domain);
     for (unsigned i = 0; i < dmar.nproblems; i++)
         printk("# vtdlab:   problem: %s\n", dmar.problems[i]);
+}
+
+static int pci_covers(const struct dmar_scope *s, const void *device) { return pci_scope_covers(s, device); }
+
+const struct dmar_drhd *iommu_unit_for(const struct pci_dev *d)
+{
+    const struct dmar_info *info = iommu_dmar();
+    int i = info ? dmar_unit_for(info, d->segment, pci_covers, d) : -1;
+    return i < 0 ? NULL : &info->drhd[i];
 }

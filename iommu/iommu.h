@@ -9,5 +9,8 @@
 void iommu_init(void);
 /* NULL when the platform has no (valid) DMAR table. */
 const struct dmar_info *iommu_dmar(void);
+struct pci_dev;
+/* The unit that remaps d (dmar_unit_for over the PCI topology), or NULL. */
+const struct dmar_drhd *iommu_unit_for(const struct pci_dev *d);
 
 #endif

@@ -163,9 +163,43 @@ static void rmrr_and_rhsa(void **state)
     assert_int_equal(d.rhsa[0].proximity_domain, 3);
 }
 
+/* Which unit a device belongs to: a listing scope in its segment first,
+ * then the segment's INCLUDE_PCI_ALL unit; a segment with neither has none.
+ * The covers() stand-in says "the device is the scope with this path". */
+struct fake_device { uint8_t start_bus, device, function; };
+static int fake_covers(const struct dmar_scope *s, const void *device)
+{
+    const struct fake_device *f = device;
+    return s->path_len && s->start_bus == f->start_bus && s->path[s->path_len - 1].device == f->device &&
+           s->path[s->path_len - 1].function == f->function;
+}
+
+static void unit_for_a_device_by_scope_then_include_all(void **state)
+{
+    static struct dmar_info d;
+    memset(&d, 0, sizeof(d));
+    d.ndrhd = 3;
+    /* segment 1: one unit listing 80:03.0; segment 0: one listing 00:04.0, then INCLUDE_PCI_ALL */
+    d.drhd[0] = (struct dmar_drhd){ .base = 0xfbffc000, .segment = 1,
+                                    .scopes = { 1, { { DMAR_SCOPE_PCI_ENDPOINT, 0, 0x80, 1, { { 3, 0 } } } } } };
+    d.drhd[1] = (struct dmar_drhd){ .base = 0xfed91000, .segment = 0,
+                                    .scopes = { 1, { { DMAR_SCOPE_PCI_ENDPOINT, 0, 0, 1, { { 4, 0 } } } } } };
+    d.drhd[2] = (struct dmar_drhd){ .base = 0xfed90000, .segment = 0, .flags = DMAR_DRHD_INCLUDE_PCI_ALL };
+    const struct fake_device listed1 = { 0x80, 3, 0 }, listed0 = { 0, 4, 0 }, other = { 0, 5, 0 };
+    assert_int_equal(dmar_unit_for(&d, 1, fake_covers, &listed1), 0);
+    assert_int_equal(dmar_unit_for(&d, 0, fake_covers, &listed0), 1);
+    assert_int_equal(dmar_unit_for(&d, 0, fake_covers, &other), 2);
+    /* segment 1 has no INCLUDE_PCI_ALL unit, segment 2 no unit at all */
+    assert_int_equal(dmar_unit_for(&d, 1, fake_covers, &other), -1);
+    assert_int_equal(dmar_unit_for(&d, 2, fake_covers, &listed1), -1);
+    /* a listing scope in another segment does not count */
+    assert_int_equal(dmar_unit_for(&d, 0, fake_covers, &listed1), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(unit_for_a_device_by_scope_then_include_all),
         cmocka_unit_test(qemu_table),
         cmocka_unit_test(too_short_for_its_header),
         cmocka_unit_test(structure_longer_than_the_table),

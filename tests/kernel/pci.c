@@ -40,23 +40,22 @@ static void edu_found_with_msi(struct test *t)
     EXPECT_EQ(t, size, 1ul << 20);
 }
 
-/* A DRHD with INCLUDE_PCI_ALL covers what no other unit's scopes name. */
+/* Every function has the unit its segment's scopes (bridges followed) or
+ * INCLUDE_PCI_ALL give it; edu, whose DMA the VT-d suites use, among them. */
 static void edu_is_under_a_remapping_unit(struct test *t)
 {
     const struct dmar_info *dm = iommu_dmar();
     struct pci_dev *d = pci_find(EDU_VENDOR, EDU_DEVICE);
     if (!dm || !d)
         test_skip(t, "needs a DMAR table and an edu device");
-    int unit = -1;
-    for (unsigned i = 0; i < dm->ndrhd && unit < 0; i++)
-        for (unsigned s = 0; s < dm->drhd[i].scopes.count; s++)
-            if (pci_scope_covers(&dm->drhd[i].scopes.s[s], d))
-                unit = (int)i;
-    for (unsigned i = 0; i < dm->ndrhd && unit < 0; i++)
-        if ((dm->drhd[i].flags & DMAR_DRHD_INCLUDE_PCI_ALL) && dm->drhd[i].segment == d->segment)
-            unit = (int)i;
-    ASSERT_TRUE(t, unit >= 0, "no DRHD covers edu");
-    test_diag(t, "edu is behind DRHD %d at 0x%lx", unit, dm->drhd[unit].base);
+    const struct dmar_drhd *u = iommu_unit_for(d);
+    ASSERT_TRUE(t, u != NULL, "no DRHD covers edu at %02x:%02x.%x", d->bus, d->dev, d->fn);
+    int by_scope = 0;
+    for (unsigned s = 0; s < u->scopes.count; s++)
+        by_scope |= pci_scope_covers(&u->scopes.s[s], d);
+    EXPECT_TRUE(t, by_scope || (u->flags & DMAR_DRHD_INCLUDE_PCI_ALL), "the unit neither lists edu nor includes all");
+    test_diag(t, "edu at %02x:%02x.%x is behind DRHD %ld at 0x%lx (%s)", d->bus, d->dev, d->fn,
+              (long)(u - dm->drhd), u->base, by_scope ? "a device scope lists it" : "INCLUDE_PCI_ALL");
 }
 
 TEST_SUITE(pci, 31, 0,

@@ -93,7 +93,12 @@ void fixture_find(struct test *t, struct vtd_fixture *fx)
         test_skip(t, "no VT-d unit (no DMAR table)");
     if (edu_probe(&fx->edu))
         test_skip(t, "no edu device to do DMA with");
-    int err = vtd_unit_init(&fx->u, &d->drhd[0]);
+    /* The unit that covers edu; the others are left as they are. */
+    const struct dmar_drhd *unit = iommu_unit_for(fx->edu.pci);
+    if (!unit)
+        test_skip(t, "no remapping unit covers edu at %02x:%02x.%x", fx->edu.pci->bus, fx->edu.pci->dev,
+                  fx->edu.pci->fn);
+    int err = vtd_unit_init(&fx->u, unit);
     ASSERT_EQ(t, err, 0);
     fx->sid = pci_source_id(fx->edu.pci);
     /* Leftovers of an earlier case, as the unit reports them (GSTS):
