@@ -234,7 +234,7 @@ $(KUNIT_TOOL): | $(BUILD)/.deps-ok
 	tar -xJf $(KUNIT_TARBALL) -C $(BUILD)/kunit --wildcards 'linux-source-6.12/tools/testing/kunit/*'
 	@touch $@
 
-test: $(BUILD)/.deps-ok $(ESP_IMG) $(USB_IMG) $(HOST_TESTS) $(FUZZ_BIN) $(KUNIT_TOOL)
+test: $(BUILD)/.deps-ok $(ESP_IMG) $(USB_IMG) $(HOST_TESTS) $(DECODE) $(ACPI_TABLES) $(FUZZ_BIN) $(KUNIT_TOOL)
 	$(PYTHON) tools/run-tests
 
 clean:

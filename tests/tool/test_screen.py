@@ -14,8 +14,11 @@ FONT_C = os.path.join(qemu.BUILD, "gen", "font.c")
 MARGIN, VERDICT_SCALE, COUNTS_SCALE, LINE_GAP, ROW = 16, 6, 2, 4, 16
 RED, GREY = (0xf0, 0x40, 0x40), (0xc0, 0xc0, 0xc0)
 
-pytestmark = pytest.mark.skipif(not (os.path.isfile(qemu.ESP_IMAGE) and os.path.isfile(FONT_C)),
-                                reason="needs build/esp.img and the font (make)")
+
+
+@pytest.fixture(autouse=True)
+def built():
+    assert os.path.isfile(qemu.ESP_IMAGE) and os.path.isfile(FONT_C), "build/esp.img or the font is missing: run make"
 
 
 def font():
