@@ -166,7 +166,7 @@ deps:
 
 # Installs what is missing (or says how, without root), and fetches the
 # faster firmware once.
-$(BUILD)/.deps-ok:
+$(BUILD)/.deps-ok: scripts/deps.sh
 	@bash scripts/deps.sh --check >/dev/null 2>&1 || bash scripts/deps.sh
 	@mkdir -p $(BUILD)
 	@bash scripts/fetch-deb.sh trixie ovmf $(BUILD)/ovmf >/dev/null 2>&1 || echo "note: using the installed OVMF (trixie's could not be fetched)"
@@ -200,13 +200,13 @@ $(BUILD)/host/%: tests/host/%.c $(HOST_PURE) $(wildcard tests/host/*.h)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $< $(HOST_PURE) -o $@ -lcmocka
 
 # ACPI tables QEMU profiles add with -acpitable (tests/acpi/*.asl, through iasl).
-$(BUILD)/acpi/%.aml: tests/acpi/%.asl
+$(BUILD)/acpi/%.aml: tests/acpi/%.asl | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  IASL    $@")
 	$(Q)iasl -p $(basename $@) $< < /dev/null > $(basename $@).iasl.log 2>&1 || { cat $(basename $@).iasl.log; exit 1; }
 
 # The kernel's decoders on the host (tools/vtdlab decode runs it).
-$(DECODE): tools/decode/vtdlab-decode.c $(HOST_PURE)
+$(DECODE): tools/decode/vtdlab-decode.c $(HOST_PURE) | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  HOSTCC  $@")
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $< $(HOST_PURE) -o $@
