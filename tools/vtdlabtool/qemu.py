@@ -270,7 +270,7 @@ def _stream(proc, log, lines: List[str], start: float, timeout_s: float, silence
 
 # The kernel's line once the summary is on the framebuffer (kernel/cmdline.h).
 SCREEN_SUMMARY_MARK = "vtdlab: summary on screen"
-SCREEN_HOLD_MS = 1000
+SCREEN_HOLD_MS = 300
 MONITOR_TIMEOUT_S = 5.0
 
 
