@@ -61,6 +61,8 @@ void iommu_init(void)
     for (unsigned i = 0; i < dmar.nrhsa; i++)
         printk("# vtdlab:   RHSA %u: unit 0x%lx in proximity domain %u\n", i, dmar.rhsa[i].base,
                dmar.rhsa[i].proximity_domain);
+    for (unsigned i = 0; i < dmar.nandd; i++)
+        printk("# vtdlab:   ANDD %u: ACPI device %u is %s\n", i, dmar.andd[i].device_number, dmar.andd[i].name);
     for (unsigned i = 0; i < dmar.nproblems; i++)
         printk("# vtdlab:   problem: %s\n", dmar.problems[i]);
 }

@@ -4,6 +4,7 @@
 #include "iommu/cap.h"
 #include "iommu/intremap.h"
 #include "iommu/inv_reg.h"
+#include "iommu/rmrr.h"
 #include "iommu/iommu.h"
 #include "kernel/printk.h"
 #include "lib/errno.h"
@@ -18,7 +19,7 @@ static struct {
     struct vtd_unit u;
     uint64_t ring_pa, status_pa;
     struct vtd_legacy_tables tables;
-    struct vtd_domain dom;
+    struct vtd_domain dom, rmrr_dom;
     struct vtd_sm_tables sm;
     uint64_t irt_pa;             /* an interrupt remapping table, its pages */
     unsigned irt_pages;
@@ -32,6 +33,7 @@ static void remember(const struct vtd_fixture *fx, const struct vtd_sm_tables *s
     live.status_pa = fx->qi.status_pa;
     live.tables = fx->tables;
     live.dom = fx->dom;
+    live.rmrr_dom = fx->rmrr_dom;
     live.sva = sm != NULL;
     if (sm)
         live.sm = *sm;
@@ -70,6 +72,8 @@ static void take_down_after_abort(uintptr_t unused)
     if (live.status_pa)
         page_free(live.status_pa);
     vtd_domain_destroy(&live.dom);
+    if (live.rmrr_dom.u)
+        vtd_domain_destroy(&live.rmrr_dom);
     vtd_legacy_tables_free(&live.tables);
     vtd_sm_tables_free(&live.sm);
     printk("# fixture: the case ended early (failed, faulted or skipped); its unit is off (GSTS 0x%08x), its tables "
@@ -133,12 +137,31 @@ void fixture_legacy_up_levels(struct test *t, struct vtd_fixture *fx, int levels
                                            FIXTURE_DID, VTD_TT_UNTRANSLATED, 0), 0);
     ASSERT_EQ(t, vtd_legacy_context_set(&fx->u, &fx->tables, fx->edu.pci->bus,
                                         pci_devfn(fx->edu.pci), &ce), 0);
+    unsigned rmrr_devices = fixture_rmrr_identity(t, fx, iommu_dmar());
+    if (rmrr_devices)
+        test_diag(t, "%u device(s) with reserved memory keep identity access to it", rmrr_devices);
     ASSERT_EQ(t, vtd_set_root_table(&fx->u, fx->tables.root_pa, 0), 0);
     /* After SRTP nothing cached may survive (VT-d spec 6.5). */
     ASSERT_EQ(t, vtd_reg_invalidate_context(&fx->u, VTD_INV_GLOBAL, 0, 0), 0);
     ASSERT_EQ(t, vtd_reg_invalidate_iotlb(&fx->u, VTD_INV_GLOBAL, 0, 0, 0), 0);
     fixture_translation_on_or_skip(t, &fx->u, vtd_gcmd(&fx->u, VTD_GCMD_TE, 1), "turning translation on");
     remember(fx, NULL);
+}
+
+unsigned fixture_rmrr_identity(struct test *t, struct vtd_fixture *fx, const struct dmar_info *d)
+{
+    int any = 0;
+    for (unsigned r = 0; r < d->nrmrr; r++)
+        any |= d->rmrr[r].segment == fx->u.drhd->segment;
+    if (!any)
+        return 0;
+    if (!fx->rmrr_dom.u)
+        ASSERT_EQ(t, vtd_domain_init(&fx->rmrr_dom, &fx->u, FIXTURE_RMRR_DID, fx->dom.levels), 0);
+    remember(fx, NULL);
+    unsigned n;
+    int err = vtd_rmrr_identity(d, fx->u.drhd, &fx->u, &fx->tables, &fx->rmrr_dom, fx->edu.pci, &n);
+    ASSERT_TRUE(t, err == 0, "mapping the reserved memory regions: %s", err_name(err));
+    return n;
 }
 
 void fixture_qi_up(struct test *t, struct vtd_fixture *fx)
@@ -181,6 +204,8 @@ void fixture_down(struct test *t, struct vtd_fixture *fx)
     /* Tables the unit may still walk are never freed. */
     ASSERT_TRUE(t, !(vtd_read32(&fx->u, VTD_GSTS) & VTD_GCMD_TE), "translation did not turn off: tables kept");
     vtd_domain_destroy(&fx->dom);
+    if (fx->rmrr_dom.u)
+        vtd_domain_destroy(&fx->rmrr_dom);
     vtd_legacy_tables_free(&fx->tables);
 }
 

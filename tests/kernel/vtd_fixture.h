@@ -17,12 +17,14 @@
 
 #define FIXTURE_DID      1
 #define FIXTURE_IOVA     0x40000000ul   /* a 1 GiB aligned IOVA region for tests */
+#define FIXTURE_RMRR_DID 2              /* the identity domain of devices with reserved memory */
 
 struct vtd_fixture {
     struct vtd_unit u;
     struct edu edu;
     struct vtd_legacy_tables tables;
     struct vtd_domain dom;
+    struct vtd_domain rmrr_dom;   /* set up only when an RMRR names a device of the unit */
     struct vtd_qi qi;
     uint16_t sid;
 };
@@ -34,7 +36,8 @@ struct vtd_fixture {
 void fixture_translation_on_or_skip(struct test *t, struct vtd_unit *u, int err, const char *what);
 void fixture_find(struct test *t, struct vtd_fixture *fx);
 /* fixture_find, then legacy tables and a domain with tables of `levels`
- * (0: the widest the unit has), TE on. */
+ * (0: the widest the unit has), the DMAR's reserved memory regions mapped
+ * 1:1 for the devices that have them, TE on. */
 void fixture_legacy_up_levels(struct test *t, struct vtd_fixture *fx, int levels);
 static inline void fixture_legacy_up(struct test *t, struct vtd_fixture *fx) { fixture_legacy_up_levels(t, fx, 0); }
 /* fixture_legacy_up, then the invalidation queue with 128-bit
@@ -47,6 +50,10 @@ void fixture_qi_alone_up(struct test *t, struct vtd_fixture *fx);
  * IRE goes off first and the table is freed only once GSTS says so. */
 struct vtd_irt;
 void fixture_remember_irt(const struct vtd_irt *irt);
+/* The RMRRs of d (the DMAR, or a test's own) for the fixture's unit: its
+ * identity domain made if need be and the devices attached; returns how
+ * many. Does not invalidate. */
+unsigned fixture_rmrr_identity(struct test *t, struct vtd_fixture *fx, const struct dmar_info *d);
 /* Turns translation and the queue off and frees the tables. A fault still
  * recorded then is one the case did not expect (cases that expect faults
  * collect them first): it fails the case. */
