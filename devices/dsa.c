@@ -1,0 +1,116 @@
+/* Intel DSA: capabilities, commands and one dedicated WQ (devices/dsa.h). */
+#include <stdio.h>
+#include "dsa.h"
+#include "../kernel/clock.h"
+#include "../kernel/printk.h"
+#include "../lib/bits.h"
+#include "../lib/errno.h"
+
+#define WQCAP_TOTAL_SIZE   15, 0
+#define WQCAP_NUM_WQS      23, 16
+#define WQCAP_WQCFG_SIZE   27, 24
+#define WQCAP_DEDICATED    49, 49
+#define GRPCAP_NUM_GROUPS  7, 0
+#define ENGCAP_NUM_ENGINES 7, 0
+#define TABLE_GRPCFG       15, 0
+#define TABLE_WQCFG        31, 16
+#define GENSTS_STATE       1, 0
+#define WQCFG_STATE_DWORD  6
+#define WQ_ENABLED         1
+#define WQCFG_WQ_SIZE_MAX  0xffff
+
+int dsa_read_caps(struct dsa *d)
+{
+    d->version = dsa_read32(d, DSA_VERSION);
+    uint64_t wqcap = dsa_read64(d, DSA_WQCAP), table = dsa_read64(d, DSA_TABLE_OFFSET);
+    d->wq_total_size = (unsigned)bits_get(wqcap, WQCAP_TOTAL_SIZE);
+    d->max_wqs = (unsigned)bits_get(wqcap, WQCAP_NUM_WQS);
+    d->wqcfg_size = 1u << (DSA_WQCFG_MIN_SHIFT + bits_get(wqcap, WQCAP_WQCFG_SIZE));
+    d->dedicated_mode = (int)bits_get(wqcap, WQCAP_DEDICATED);
+    d->max_groups = (unsigned)bits_get(dsa_read64(d, DSA_GRPCAP), GRPCAP_NUM_GROUPS);
+    d->max_engines = (unsigned)bits_get(dsa_read64(d, DSA_ENGCAP), ENGCAP_NUM_ENGINES);
+    d->grpcfg_offset = bits_get(table, TABLE_GRPCFG) * DSA_TABLE_UNIT;
+    d->wqcfg_offset = bits_get(table, TABLE_WQCFG) * DSA_TABLE_UNIT;
+    if (!d->max_wqs || !d->max_groups || !d->max_engines || !d->wq_total_size) {
+        printk("# dsa: no free WQ, engine or group (WQs %u, groups %u, engines %u, WQ entries %u)\n", d->max_wqs,
+               d->max_groups, d->max_engines, d->wq_total_size);
+        return -E_NODEV;
+    }
+    if (!d->dedicated_mode) {
+        printk("# dsa: the device has no dedicated WQs (WQCAP 0x%lx)\n", (unsigned long)wqcap);
+        return -E_NODEV;
+    }
+    return 0;
+}
+
+const char *dsa_cmd_error_name(uint8_t code)
+{
+    switch (code) {
+    case 0x01: return "invalid command";
+    case 0x02: return "invalid WQ index";
+    case 0x03: return "hardware error";
+    case 0x10: return "the device is already enabled";
+    case 0x20: return "the device is not enabled";
+    case 0x21: return "the WQ is already enabled";
+    default: return "an error code this driver does not name (see the DSA spec's CMDSTS table)";
+    }
+}
+
+int dsa_command(struct dsa *d, unsigned command, uint32_t operand)
+{
+    uint32_t cmd;
+    if (dsa_cmd_encode(command, operand, &cmd))
+        return -E_RANGE;
+    dsa_write32(d, DSA_CMD, cmd);
+    if (!WAIT_UNTIL(!dsa_cmdsts_active(dsa_read32(d, DSA_CMDSTS)), DSA_CMD_WAIT_US)) {
+        printk("# dsa: command %u (operand 0x%x) still active after %u us: CMDSTS 0x%08x\n", command, operand,
+               DSA_CMD_WAIT_US, dsa_read32(d, DSA_CMDSTS));
+        return -E_TIMEDOUT;
+    }
+    uint8_t err = dsa_cmdsts_error(dsa_read32(d, DSA_CMDSTS));
+    if (err) {
+        d->last_error = err;
+        printk("# dsa: command %u (operand 0x%x) failed: error 0x%02x, %s\n", command, operand, err,
+               dsa_cmd_error_name(err));
+        return -E_IO;
+    }
+    return 0;
+}
+
+static uint32_t wqcfg_dword(const struct dsa *d, unsigned wq, unsigned dword)
+{
+    return (uint32_t)(d->wqcfg_offset + (uint64_t)wq * d->wqcfg_size + dword * sizeof(uint32_t));
+}
+
+int dsa_configure_dedicated(struct dsa *d, unsigned wq, uint32_t pasid, int priv)
+{
+    if (wq >= d->max_wqs)
+        return -E_RANGE;
+    struct dsa_wqcfg w;
+    struct dsa_grpcfg g;
+    unsigned size = d->wq_total_size > WQCFG_WQ_SIZE_MAX ? WQCFG_WQ_SIZE_MAX : d->wq_total_size;
+    /* transfers up to 2 MiB, priority 1, block on fault off: faults complete with status */
+    const unsigned xfer_shift = 21, priority = 1;
+    if (dsa_wqcfg_dedicated(&w, size, pasid, priv, priority, xfer_shift, 0) || dsa_grpcfg_one(&g, wq, 0))
+        return -E_RANGE;
+    int err = 0;
+    if (bits_get(dsa_read32(d, DSA_GENSTS), GENSTS_STATE) != DSA_STATE_DISABLED)
+        err = dsa_command(d, DSA_CMD_RESET_DEVICE, 0);
+    if (!err) {
+        const uint64_t *gq = (const uint64_t *)&g;
+        for (unsigned i = 0; i < sizeof(g) / sizeof(uint64_t); i++)
+            dsa_write64(d, (uint32_t)(d->grpcfg_offset + i * sizeof(uint64_t)), gq[i]);
+        for (unsigned i = 0; i < d->wqcfg_size / sizeof(uint32_t); i++)
+            dsa_write32(d, wqcfg_dword(d, wq, i), i < sizeof(w.dw) / sizeof(w.dw[0]) ? w.dw[i] : 0);
+        err = dsa_command(d, DSA_CMD_ENABLE_DEVICE, 0);
+    }
+    err = err ? err : dsa_command(d, DSA_CMD_ENABLE_WQ, wq);
+    if (!err && bits_get(dsa_read32(d, wqcfg_dword(d, wq, WQCFG_STATE_DWORD)), WQCFG_STATE) != WQ_ENABLED) {
+        printk("# dsa: WQ %u did not enable: WQCFG dword 2 reads 0x%08x (PASID 0x%x%s)\n", wq,
+               dsa_read32(d, wqcfg_dword(d, wq, 2)), pasid, priv ? ", privileged" : "");
+        err = -E_IO;
+    }
+    if (err)
+        dsa_command(d, DSA_CMD_DISABLE_DEVICE, 0); /* left disabled, whatever happened */
+    return err;
+}

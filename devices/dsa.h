@@ -1,0 +1,56 @@
+/* Intel DSA, the device that makes SVA real on hardware (../shared/DSA.md):
+ * found on PCI, its capabilities read, one group with one engine and one
+ * dedicated work queue configured for a PASID, enabled through CMD/CMDSTS
+ * with bounded waits and decoded errors. No emulator models DSA: the
+ * register-level code is host-tested against a scripted fake device
+ * (tests/host/test_dsa_cmd.c); in QEMU the dsa suite skips. */
+#ifndef VTDLAB_DEVICES_DSA_H
+#define VTDLAB_DEVICES_DSA_H
+
+#include <stdint.h>
+#include "dsa_desc.h"
+
+#define DSA_VENDOR 0x8086
+#define DSA_DEVICE_SPR 0x0b25   /* Sapphire Rapids and later */
+
+/* BAR0 registers. */
+enum dsa_reg {
+    DSA_VERSION = 0x00, DSA_GENCAP = 0x10, DSA_WQCAP = 0x20, DSA_GRPCAP = 0x30, DSA_ENGCAP = 0x38,
+    DSA_OPCAP = 0x40, DSA_TABLE_OFFSET = 0x60, DSA_GENCFG = 0x80, DSA_GENCTRL = 0x88, DSA_GENSTS = 0x90,
+    DSA_INTCAUSE = 0x98, DSA_CMD = 0xa0, DSA_CMDSTS = 0xa8, DSA_SWERR = 0xc0,
+};
+#define DSA_TABLE_UNIT 0x100       /* TABLE_OFFSET's fields count in these */
+#define DSA_WQCFG_MIN_SHIFT 5      /* WQCFG size = 2^(5 + WQCAP's field) bytes */
+enum { DSA_STATE_DISABLED = 0, DSA_STATE_ENABLED = 1, DSA_STATE_DRAIN = 2, DSA_STATE_HALT = 3 };
+#define DSA_CMD_WAIT_US 1000000u   /* a command takes microseconds */
+
+struct dsa {
+    volatile uint8_t *bar0;        /* NULL for the host tests' fake */
+    uint32_t version;
+    unsigned wq_total_size, max_wqs, max_groups, max_engines, wqcfg_size;
+    int dedicated_mode;
+    uint64_t grpcfg_offset, wqcfg_offset;
+    uint8_t last_error;            /* CMDSTS's error code of the last command that failed */
+};
+
+/* The registers, as the kernel maps them (devices/dsa.c) or a test fakes them. */
+uint32_t dsa_read32(struct dsa *d, uint32_t off);
+uint64_t dsa_read64(struct dsa *d, uint32_t off);
+void dsa_write32(struct dsa *d, uint32_t off, uint32_t v);
+void dsa_write64(struct dsa *d, uint32_t off, uint64_t v);
+
+/* Reads the capabilities into d; -E_NODEV for a device without a WQ, an
+ * engine, a group or dedicated WQs. */
+int dsa_read_caps(struct dsa *d);
+/* Runs one command: CMD written, CMDSTS.active polled to 0 within
+ * DSA_CMD_WAIT_US. 0; -E_IO with d->last_error and a decoded message;
+ * -E_TIMEDOUT with CMDSTS in the log. */
+int dsa_command(struct dsa *d, unsigned command, uint32_t operand);
+const char *dsa_cmd_error_name(uint8_t code);
+/* With the device disabled (reset first if it is not): group 0 holding WQ
+ * wq and engine 0, WQ wq dedicated to pasid (privileged as priv), then the
+ * device and the WQ enabled and the WQ's state read back. On any failure
+ * the device is left disabled. */
+int dsa_configure_dedicated(struct dsa *d, unsigned wq, uint32_t pasid, int priv);
+
+#endif
