@@ -6,6 +6,7 @@
 #include "host.h"
 
 #include "../../devices/dsa.c"
+#include "kernel_shims.h"
 
 #define REGS 0x2000
 #define GRPCFG_AT 0x400         /* TABLE_OFFSET fields: 4 and 5 units of 0x100 */
@@ -49,20 +50,6 @@ void dsa_write32(struct dsa *d, uint32_t off, uint32_t v)
         set32(WQCFG_AT + operand * 32 + 24, 1u << 30);   /* WQCFG dword 6, state 1 */
 }
 
-static char printed[4096];
-void vprintk(const char *fmt, va_list ap)
-{
-    size_t len = strlen(printed);
-    vsnprintf(printed + len, sizeof(printed) - len, fmt, ap);
-}
-void printk(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vprintk(fmt, ap);
-    va_end(ap);
-}
-struct deadline deadline_after_us(uint64_t us) { return (struct deadline){ rdtsc() + us * 1000 }; }
 
 static struct dsa dev;
 

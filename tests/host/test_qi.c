@@ -6,6 +6,7 @@
 #include "host.h"
 
 #include "../../iommu/qi.c"
+#include "kernel_shims.h"
 
 /* ------------------------------------------------------------ the fake unit */
 
@@ -110,26 +111,11 @@ uint64_t page_alloc(void) { return (uint64_t)(uintptr_t)aligned_alloc(4096, 4096
 void page_free(uint64_t pa) { free((void *)(uintptr_t)pa); }
 void *phys_to_virt(uint64_t pa) { return (void *)(uintptr_t)pa; }
 
-static char printed[8192];
-void vprintk(const char *fmt, va_list ap)
-{
-    size_t len = strlen(printed);
-    vsnprintf(printed + len, sizeof(printed) - len, fmt, ap);
-}
-void printk(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vprintk(fmt, ap);
-    va_end(ap);
-}
 
 void spin_lock_init(struct spinlock *l, const char *name) { l->name = name; }
 void spin_lock(struct spinlock *l) { assert_int_equal(l->owner, LOCK_NO_OWNER); l->owner = 0; }
 void spin_unlock(struct spinlock *l) { assert_int_equal(l->owner, 0); l->owner = LOCK_NO_OWNER; }
 
-/* Deadlines in TSC cycles at an assumed 1 GHz or more: generous. */
-struct deadline deadline_after_us(uint64_t us) { return (struct deadline){ rdtsc() + us * 1000 }; }
 
 /* ------------------------------------------------------------ helpers */
 
