@@ -196,6 +196,8 @@ int pci_msi_enable(struct pci_dev *d, uint32_t apic_id, uint8_t vector)
     return pci_msi_program(d, MSI_ADDRESS_BASE | (apic_id << MSI_ADDRESS_DEST_SHIFT), vector);
 }
 
+int pci_scope_covers_device(const struct dmar_scope *s, const void *device) { return pci_scope_covers(s, device); }
+
 /* Follows the path from its start bus through bridges (8.3.1). */
 int pci_scope_covers(const struct dmar_scope *s, const struct pci_dev *d)
 {

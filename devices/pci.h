@@ -107,5 +107,7 @@ int pci_msi_program(struct pci_dev *d, uint32_t address, uint16_t data);
 /* Whether a DMAR device scope covers the function: an endpoint path ends
  * at it, a sub-hierarchy path ends at a bridge above it. */
 int pci_scope_covers(const struct dmar_scope *s, const struct pci_dev *d);
+/* The same as dmar_unit_for's covers() (device: a struct pci_dev). */
+int pci_scope_covers_device(const struct dmar_scope *s, const void *device);
 
 #endif

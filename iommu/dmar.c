@@ -199,3 +199,67 @@ int dmar_unit_for(const struct dmar_info *d, uint16_t segment,
     }
     return all;
 }
+
+#define DESCRIBE_LINE 160
+
+static void describe_scopes(const struct dmar_scopes *sc, void (*line)(const char *))
+{
+    char buf[DESCRIBE_LINE];
+    for (unsigned i = 0; i < sc->count; i++) {
+        const struct dmar_scope *s = &sc->s[i];
+        int n = snprintf(buf, sizeof(buf), "    scope: %s, enumeration id %u, bus %u, path",
+                         dmar_scope_type_name(s->type), s->enumeration_id, s->start_bus);
+        for (unsigned h = 0; h < s->path_len && n > 0 && (size_t)n < sizeof(buf); h++)
+            n += snprintf(buf + n, sizeof(buf) - (size_t)n, " %02x.%x", s->path[h].device, s->path[h].function);
+        line(buf);
+    }
+}
+
+void dmar_describe(const struct dmar_info *d, void (*line)(const char *))
+{
+    char buf[DESCRIBE_LINE];
+    snprintf(buf, sizeof(buf), "DMAR: host address width %u bits;%s%s%s %u unit(s)", d->host_address_width,
+             d->flags & DMAR_FLAG_INTR_REMAP ? " interrupt remapping;" : "",
+             d->flags & DMAR_FLAG_X2APIC_OPT_OUT ? " x2APIC opt-out;" : "",
+             d->flags & DMAR_FLAG_DMA_CTRL_OPT_IN ? " DMA control opt-in;" : "", d->ndrhd);
+    line(buf);
+    for (unsigned i = 0; i < d->ndrhd; i++) {
+        const struct dmar_drhd *u = &d->drhd[i];
+        snprintf(buf, sizeof(buf), "  DRHD %u: registers at 0x%lx (%u pages), segment %u%s", i,
+                 (unsigned long)u->base, 1u << u->size, u->segment,
+                 u->flags & DMAR_DRHD_INCLUDE_PCI_ALL ? ", all PCI devices not listed elsewhere" : "");
+        line(buf);
+        describe_scopes(&u->scopes, line);
+    }
+    for (unsigned i = 0; i < d->nrmrr; i++) {
+        snprintf(buf, sizeof(buf), "  RMRR %u: reserved memory 0x%lx-0x%lx, segment %u", i,
+                 (unsigned long)d->rmrr[i].base, (unsigned long)d->rmrr[i].limit, d->rmrr[i].segment);
+        line(buf);
+        describe_scopes(&d->rmrr[i].scopes, line);
+    }
+    for (unsigned i = 0; i < d->natsr; i++) {
+        snprintf(buf, sizeof(buf), "  ATSR %u: ATS on segment %u%s", i, d->atsr[i].segment,
+                 d->atsr[i].flags & DMAR_ATSR_ALL_PORTS ? ", all root ports" : "");
+        line(buf);
+        describe_scopes(&d->atsr[i].scopes, line);
+    }
+    for (unsigned i = 0; i < d->nsatc; i++) {
+        snprintf(buf, sizeof(buf), "  SATC %u: SoC-integrated ATC on segment %u%s", i, d->satc[i].segment,
+                 d->satc[i].flags & DMAR_SATC_ATC_REQUIRED ? ", ATC required" : "");
+        line(buf);
+        describe_scopes(&d->satc[i].scopes, line);
+    }
+    for (unsigned i = 0; i < d->nrhsa; i++) {
+        snprintf(buf, sizeof(buf), "  RHSA %u: unit 0x%lx in proximity domain %u", i, (unsigned long)d->rhsa[i].base,
+                 d->rhsa[i].proximity_domain);
+        line(buf);
+    }
+    for (unsigned i = 0; i < d->nandd; i++) {
+        snprintf(buf, sizeof(buf), "  ANDD %u: ACPI device %u is %s", i, d->andd[i].device_number, d->andd[i].name);
+        line(buf);
+    }
+    for (unsigned i = 0; i < d->nproblems; i++) {
+        snprintf(buf, sizeof(buf), "  problem: %s", d->problems[i]);
+        line(buf);
+    }
+}

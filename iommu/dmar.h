@@ -137,5 +137,9 @@ int dmar_parse(const void *table, size_t len, struct dmar_info *out);
 int dmar_unit_for(const struct dmar_info *d, uint16_t segment,
                   int (*covers)(const struct dmar_scope *s, const void *device), const void *device);
 const char *dmar_scope_type_name(uint8_t type);
+/* The parsed table in words, a line at a time (the boot report and the
+ * host decoder both print these): units and their scopes, RMRRs, ATSRs,
+ * SATCs, RHSAs, ANDDs, problems. */
+void dmar_describe(const struct dmar_info *d, void (*line)(const char *));
 
 #endif

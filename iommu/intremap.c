@@ -41,7 +41,7 @@ int vtd_iec_invalidate(struct vtd_qi *qi, int index_selective, unsigned index, u
     return qi_sync(qi, &d, 1);
 }
 
-int vtd_irt_enable(struct vtd_irt *t, int allow_compatibility_format)
+int vtd_irt_enable(struct vtd_irt *t)
 {
     uint64_t irta;
     int err = vtd_irta_encode(t->pa, t->entries, t->eime, &irta);
@@ -52,9 +52,10 @@ int vtd_irt_enable(struct vtd_irt *t, int allow_compatibility_format)
     /* Entries of a table the unit used before may still be cached
      * (unless ECAP.ESIRTPS says SIRTP drops them): drop them all. */
     err = err ? err : vtd_iec_invalidate(t->qi, 0, 0, 0);
-    int cfi_on = (vtd_read32(t->u, VTD_GSTS) & VTD_GCMD_CFI) != 0;
-    if (!err && cfi_on != !!allow_compatibility_format)
-        err = vtd_gcmd(t->u, VTD_GCMD_CFI, allow_compatibility_format);
+    /* Compatibility-format interrupts blocked: CFI off, said explicitly
+     * where firmware left it on. */
+    if (!err && (vtd_read32(t->u, VTD_GSTS) & VTD_GCMD_CFI))
+        err = vtd_gcmd(t->u, VTD_GCMD_CFI, 0);
     return err ? err : vtd_gcmd(t->u, VTD_GCMD_IRE, 1);
 }
 

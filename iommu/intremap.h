@@ -87,8 +87,9 @@ struct vtd_irt {
  * -E_NODEV without ECAP.IR or ECAP.QI. Nothing is written to the unit. */
 int vtd_irt_init(struct vtd_irt *t, struct vtd_unit *u, struct vtd_qi *qi, unsigned entries, int eime);
 /* IRTA, SIRTP, a global interrupt-entry-cache invalidation (the unit may
- * keep entries of an earlier table), CFI as asked, then IRE. */
-int vtd_irt_enable(struct vtd_irt *t, int allow_compatibility_format);
+ * keep entries of an earlier table), CFI off (compatibility-format
+ * interrupts blocked), then IRE. */
+int vtd_irt_enable(struct vtd_irt *t);
 /* Writes entry index (the word holding P last when it becomes present,
  * first when it stops being present), then invalidates that index and
  * waits. Refused before anything is written when irte_check fails or the

@@ -87,13 +87,13 @@ static int wait_for_space(struct vtd_qi *q, unsigned n)
         if (space(q) >= n)
             return 0;
         uint32_t fsts = vtd_read32(q->u, VTD_FSTS);
-        if (fsts & queue_errors) {
+        if (fsts & queue_errors)
             recover(q, fsts);
-            continue;
-        }
+        else
+            cpu_relax();
+        /* Errors that keep coming end the wait too. */
         if (deadline_passed(d))
             break;
-        cpu_relax();
     }
     printk("# qi: no room for %u descriptors in %u us: IQH %u IQT %u FSTS 0x%x\n", n, VTD_WAIT_US, head_index(q),
            q->tail, vtd_read32(q->u, VTD_FSTS));

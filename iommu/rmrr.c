@@ -4,8 +4,6 @@
 #include "../lib/errno.h"
 #include "../mm/layout.h"
 
-static int pci_covers(const struct dmar_scope *s, const void *device) { return pci_scope_covers(s, device); }
-
 static int map_range(struct vtd_domain *dom, uint64_t base, uint64_t limit)
 {
     if ((base & ~PAGE_MASK) || ((limit + 1) & ~PAGE_MASK) || limit < base)
@@ -42,7 +40,7 @@ int vtd_rmrr_identity(const struct dmar_info *d, const struct dmar_drhd *unit, s
             for (unsigned i = 0; i < pci_count(); i++) {
                 const struct pci_dev *p = pci_get(i);
                 if (p == skip || p->segment != rm->segment || !pci_scope_covers(s, p) ||
-                    dmar_unit_for(d, p->segment, pci_covers, p) != unit_index)
+                    dmar_unit_for(d, p->segment, pci_scope_covers_device, p) != unit_index)
                     continue;
                 int err = map_range(dom, rm->base, rm->limit);
                 struct vtd_context_entry ce;

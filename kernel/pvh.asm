@@ -12,9 +12,10 @@
 ; does, with the start_info in place of the boot_info (kmain has pvh.c
 ; build one from it).
 
-PAGE_SIZE       equ 4096
+PAGE_SHIFT      equ 12
+PAGE_SIZE       equ 1 << PAGE_SHIFT
 ENTRIES         equ 512
-LARGE_PAGE      equ 0x200000
+LARGE_PAGE_SHIFT equ 21
 PTE_P           equ 1 << 0
 PTE_RW          equ 1 << 1
 PTE_PS          equ 1 << 7
@@ -77,7 +78,7 @@ pvh_entry:
     xor ecx, ecx
 .id_pdpt:
     mov eax, ecx
-    shl eax, 12                 ; * PAGE_SIZE
+    shl eax, PAGE_SHIFT
     lea eax, [edi + eax + T_ID_PD * PAGE_SIZE + TABLE]
     mov [edi + T_ID_PDPT * PAGE_SIZE + ecx * 8], eax
     inc ecx
@@ -87,7 +88,7 @@ pvh_entry:
     xor ecx, ecx
 .id_pd:
     mov eax, ecx
-    shl eax, 21                 ; * LARGE_PAGE
+    shl eax, LARGE_PAGE_SHIFT
     or eax, LEAF_2M
     mov [edi + T_ID_PD * PAGE_SIZE + ecx * 8], eax
     inc ecx
@@ -102,7 +103,7 @@ pvh_entry:
     xor ecx, ecx
 .k_pd:
     mov eax, ecx
-    shl eax, 21
+    shl eax, LARGE_PAGE_SHIFT
     add eax, kernel_pvh_phys
     or eax, LEAF_2M
     mov [edi + T_K_PD * PAGE_SIZE + ecx * 8], eax

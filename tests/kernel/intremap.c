@@ -86,7 +86,7 @@ static void scene_up(struct test *t, struct scene *s, int eime)
     test_on_exit(t, restore_msis, 0);
     ASSERT_EQ(t, vtd_irt_init(&s->irt, u, &s->fx.qi, IRT_ENTRIES, eime), 0);
     fixture_remember_irt(&s->irt);
-    ASSERT_EQ(t, vtd_irt_enable(&s->irt, 0), 0); /* compatibility format blocked */
+    ASSERT_EQ(t, vtd_irt_enable(&s->irt), 0);
     uint32_t gsts = vtd_read32(u, VTD_GSTS);
     ASSERT_TRUE(t, gsts & VTD_GCMD_IRE, "IRE is not on: GSTS 0x%08x", gsts);
 }
@@ -204,17 +204,22 @@ static void x2apic_destination_with_eim(struct test *t)
 
 /* ------------------------------------------------------------ changes and the entry cache */
 
-/* Index-selective interrupt-entry-cache invalidations of `index` the unit
- * consumed between two readings of its IQH, read back from the ring. */
-static unsigned iec_of_index_consumed(struct vtd_qi *q, unsigned from, unsigned to, unsigned index)
+/* An interrupt-entry-cache invalidation: any (all), or index-selective of
+ * `index`, and with the mask `im` too when check_im is set. */
+struct iec_want {
+    int all, check_im;
+    unsigned index, im;
+};
+
+static int iec_matches(const struct qi_desc *d, const void *arg)
 {
-    unsigned n = 0;
-    for (unsigned i = from; i != to; i = (i + 1) % q->entries) {
-        const struct qi_desc *d = (const struct qi_desc *)(q->ring + (size_t)i * q->desc_size);
-        if (qi_desc_type(d) == QI_IEC && bits_get(d->qw[0], QI_IEC_G) && bits_get(d->qw[0], QI_IEC_IIDX) == index)
-            n++;
-    }
-    return n;
+    const struct iec_want *w = arg;
+    if (qi_desc_type(d) != QI_IEC)
+        return 0;
+    if (w->all)
+        return 1;
+    return bits_get(d->qw[0], QI_IEC_G) && bits_get(d->qw[0], QI_IEC_IIDX) == w->index &&
+           (!w->check_im || bits_get(d->qw[0], QI_IEC_IM) == w->im);
 }
 
 static void vector_change_with_index_invalidation_takes_effect(struct test *t)
@@ -229,7 +234,8 @@ static void vector_change_with_index_invalidation_takes_effect(struct test *t)
      * descriptor, as the unit consumed it */
     unsigned from = fixture_unit_head(&s.fx.qi);
     set_entry(t, &s, HANDLE, VEC_IR_B, 0, s.fx.sid);
-    EXPECT_EQ(t, iec_of_index_consumed(&s.fx.qi, from, fixture_unit_head(&s.fx.qi), HANDLE), 1);
+    const struct iec_want want = { .index = HANDLE };
+    EXPECT_EQ(t, fixture_count_consumed(&s.fx.qi, from, fixture_unit_head(&s.fx.qi), iec_matches, &want), 1);
     raise_and_wait(&s.fx.edu, 1);
     expect_hits(t, 1, 0, 1);
     expect_hits(t, 0, 0, 1);
@@ -245,17 +251,10 @@ static void masked_invalidation_covers_an_aligned_block(struct test *t)
     scene_up(t, &s, 0);
     unsigned from = fixture_unit_head(&s.fx.qi);
     ASSERT_EQ(t, vtd_iec_invalidate(&s.fx.qi, 1, 4, 2), 0);
-    unsigned to = fixture_unit_head(&s.fx.qi), iec = 0;
-    for (unsigned i = from; i != to; i = (i + 1) % s.fx.qi.entries) {
-        const struct qi_desc *d = (const struct qi_desc *)(s.fx.qi.ring + (size_t)i * s.fx.qi.desc_size);
-        if (qi_desc_type(d) != QI_IEC)
-            continue;
-        iec++;
-        EXPECT_EQ(t, bits_get(d->qw[0], QI_IEC_G), 1);
-        EXPECT_EQ(t, bits_get(d->qw[0], QI_IEC_IIDX), 4);
-        EXPECT_EQ(t, bits_get(d->qw[0], QI_IEC_IM), 2);
-    }
-    EXPECT_EQ(t, iec, 1);
+    unsigned to = fixture_unit_head(&s.fx.qi);
+    const struct iec_want any = { .all = 1 }, block = { .index = 4, .im = 2, .check_im = 1 };
+    EXPECT_EQ(t, fixture_count_consumed(&s.fx.qi, from, to, iec_matches, &any), 1);
+    EXPECT_EQ(t, fixture_count_consumed(&s.fx.qi, from, to, iec_matches, &block), 1);
     from = to;
     EXPECT_EQ(t, vtd_iec_invalidate(&s.fx.qi, 1, 5, 2), -E_RANGE);
     EXPECT_EQ(t, fixture_unit_head(&s.fx.qi), from);

@@ -88,6 +88,10 @@ struct vtd_consumed {
     int last_ih;   /* -1: the last PASID-based one was not page-selective */
 };
 unsigned fixture_unit_head(struct vtd_qi *q);
+/* The descriptors the unit consumed between two readings of its IQH for
+ * which match(d, arg) holds, read back from the ring. */
+unsigned fixture_count_consumed(const struct vtd_qi *q, unsigned from, unsigned to,
+                                int (*match)(const struct qi_desc *d, const void *arg), const void *arg);
 void fixture_read_consumed(struct vtd_qi *q, unsigned from, unsigned to, struct vtd_consumed *c);
 
 /* DMA between edu's buffer and an IOVA; the return is edu_dma's. */

@@ -212,18 +212,12 @@ static void a_stopped_head_is_recovered_while_waiting_for_room(struct test *t)
     fixture_down(t, &fx);
 }
 
-/* Page-selective IOTLB invalidations of iova for the fixture's domain the
- * unit consumed between two readings of IQH, read back from the ring. */
-static unsigned iotlb_page_consumed(struct vtd_qi *q, unsigned from, unsigned to, uint64_t iova)
+/* A page-selective IOTLB invalidation of *iova for the fixture's domain. */
+static int iotlb_page_of(const struct qi_desc *d, const void *iova)
 {
-    unsigned n = 0;
-    for (unsigned i = from; i != to; i = (i + 1) % q->entries) {
-        const struct qi_desc *d = (const struct qi_desc *)(q->ring + (size_t)i * q->desc_size);
-        if (qi_desc_type(d) == QI_IOTLB && bits_get(d->qw[0], QI_GRAN) == QI_IOTLB_PAGE &&
-            bits_get(d->qw[0], QI_DID) == FIXTURE_DID && (bits_get(d->qw[1], QI_ADDR_QW1) << PAGE_SHIFT) == iova)
-            n++;
-    }
-    return n;
+    return qi_desc_type(d) == QI_IOTLB && bits_get(d->qw[0], QI_GRAN) == QI_IOTLB_PAGE &&
+           bits_get(d->qw[0], QI_DID) == FIXTURE_DID &&
+           (bits_get(d->qw[1], QI_ADDR_QW1) << PAGE_SHIFT) == *(const uint64_t *)iova;
 }
 
 /* Maps a page at a fresh IOVA and counts the invalidations of it the unit
@@ -232,7 +226,7 @@ static unsigned map_and_count(struct test *t, struct vtd_fixture *fx, uint64_t i
 {
     unsigned from = fixture_unit_head(&fx->qi);
     ASSERT_EQ(t, vtd_domain_map(&fx->dom, iova, pa, PT_LEVEL_PT, SL_RW), 0);
-    unsigned n = iotlb_page_consumed(&fx->qi, from, fixture_unit_head(&fx->qi), iova);
+    unsigned n = fixture_count_consumed(&fx->qi, from, fixture_unit_head(&fx->qi), iotlb_page_of, &iova);
     ASSERT_EQ(t, fixture_dma_to_device(fx, iova, PAGE_SIZE), 0);
     struct vtd_fault_log log;
     fixture_faults(t, fx, &log);

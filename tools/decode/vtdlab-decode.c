@@ -76,20 +76,6 @@ static void entry(const struct vtd_entry_field *f, size_t n, const uint64_t *qw)
 
 /* ---------------------------------------------------------------- DMAR */
 
-static void text_scopes(const struct dmar_scopes *s)
-{
-    static const char *const type[] = { "?", "PCI endpoint", "PCI bridge (sub-hierarchy)", "I/O APIC", "HPET",
-                                        "ACPI namespace device" };
-    for (unsigned i = 0; i < s->count; i++) {
-        const struct dmar_scope *d = &s->s[i];
-        printf("    scope: %s, enumeration id %u, start bus 0x%02x, path", d->type < 6 ? type[d->type] : "?",
-               d->enumeration_id, d->start_bus);
-        for (unsigned p = 0; p < d->path_len; p++)
-            printf(" %02x.%x", d->path[p].device, d->path[p].function);
-        printf("\n");
-    }
-}
-
 static void json_scopes(const struct dmar_scopes *s)
 {
     printf("\"scopes\": [");
@@ -182,39 +168,7 @@ static void dmar(const char *path)
         printf("]}\n");
         return;
     }
-    printf("DMAR: host address width %u bits, flags 0x%x%s%s%s\n", d.host_address_width, d.flags,
-           d.flags & DMAR_FLAG_INTR_REMAP ? " (interrupt remapping" : "",
-           d.flags & DMAR_FLAG_X2APIC_OPT_OUT ? ", x2APIC opt-out" : "",
-           d.flags & DMAR_FLAG_INTR_REMAP ? ")" : "");
-    for (unsigned i = 0; i < d.ndrhd; i++) {
-        const struct dmar_drhd *u = &d.drhd[i];
-        printf("  DRHD %u: registers at 0x%llx (%u pages), segment %u%s\n", i, (unsigned long long)u->base,
-               1u << u->size, u->segment, u->flags & DMAR_DRHD_INCLUDE_PCI_ALL ? ", INCLUDE_PCI_ALL" : "");
-        text_scopes(&u->scopes);
-    }
-    for (unsigned i = 0; i < d.nrmrr; i++) {
-        const struct dmar_rmrr *r = &d.rmrr[i];
-        printf("  RMRR %u: segment %u, 0x%llx-0x%llx\n", i, r->segment, (unsigned long long)r->base,
-               (unsigned long long)r->limit);
-        text_scopes(&r->scopes);
-    }
-    for (unsigned i = 0; i < d.natsr; i++) {
-        printf("  ATSR %u: segment %u%s\n", i, d.atsr[i].segment,
-               d.atsr[i].flags & DMAR_ATSR_ALL_PORTS ? ", all ports" : "");
-        text_scopes(&d.atsr[i].scopes);
-    }
-    for (unsigned i = 0; i < d.nsatc; i++) {
-        printf("  SATC %u: segment %u%s\n", i, d.satc[i].segment,
-               d.satc[i].flags & DMAR_SATC_ATC_REQUIRED ? ", ATC required" : "");
-        text_scopes(&d.satc[i].scopes);
-    }
-    for (unsigned i = 0; i < d.nrhsa; i++)
-        printf("  RHSA %u: unit at 0x%llx in proximity domain %u\n", i, (unsigned long long)d.rhsa[i].base,
-               d.rhsa[i].proximity_domain);
-    for (unsigned i = 0; i < d.nandd; i++)
-        printf("  ANDD %u: ACPI device %u is %s\n", i, d.andd[i].device_number, d.andd[i].name);
-    for (unsigned i = 0; i < d.nproblems; i++)
-        printf("  problem: %s\n", d.problems[i]);
+    dmar_describe(&d, text_line);
 }
 
 /* ---------------------------------------------------------------- main */
