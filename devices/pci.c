@@ -1,6 +1,8 @@
 #include <stdio.h>
 #include <string.h>
 #include "pci.h"
+#include "pci_pasid.h"
+#include "../lib/bits.h"
 #include "../kernel/acpi.h"
 #include "../kernel/printk.h"
 #include "../lib/errno.h"
@@ -70,7 +72,8 @@ static void find_caps(struct pci_dev *d)
     }
 }
 
-static void scan_bus(const struct mcfg_entry *m, volatile uint8_t *ecam[PCI_BUSES], unsigned bus, unsigned depth)
+static void scan_bus(const struct mcfg_entry *m, volatile uint8_t *ecam[PCI_BUSES], unsigned bus, unsigned depth,
+                     struct pci_dev *parent)
 {
     if (bus < m->bus_start || bus > m->bus_end || depth > (unsigned)(m->bus_end - m->bus_start))
         return;
@@ -98,6 +101,7 @@ static void scan_bus(const struct mcfg_entry *m, volatile uint8_t *ecam[PCI_BUSE
             d->bus = (uint8_t)bus;
             d->dev = (uint8_t)dev;
             d->fn = (uint8_t)fn;
+            d->parent = parent;
             d->vendor = vendor;
             d->device = pci_read16(d, PCI_DEVICE_ID);
             d->class_rev = pci_read32(d, PCI_CLASS_REVISION);
@@ -106,7 +110,7 @@ static void scan_bus(const struct mcfg_entry *m, volatile uint8_t *ecam[PCI_BUSE
             if ((d->header_type & PCI_HEADER_TYPE_MASK) == PCI_HEADER_BRIDGE) {
                 uint8_t secondary = pci_read8(d, PCI_SECONDARY_BUS);
                 if (secondary > bus)
-                    scan_bus(m, ecam, secondary, depth + 1);
+                    scan_bus(m, ecam, secondary, depth + 1, d);
             }
             if (fn == 0 && !(d->header_type & PCI_HEADER_MULTIFUNC))
                 break;
@@ -124,7 +128,7 @@ int pci_init(void)
     static volatile uint8_t *ecam[MCFG_MAX][PCI_BUSES];
     ndevs = 0;
     for (size_t i = 0; i < n && i < MCFG_MAX; i++)
-        scan_bus(&m[i], ecam[i], m[i].bus_start, 0);
+        scan_bus(&m[i], ecam[i], m[i].bus_start, 0, NULL);
     return (int)ndevs;
 }
 
@@ -166,6 +170,42 @@ volatile void *pci_map_bar(struct pci_dev *d, unsigned bar, uint64_t *size)
     d->bar_size[bar] = sz;
     d->bar_map[bar] = mmio_map(base, sz);
     return d->bar_map[bar];
+}
+
+uint16_t pci_requester_id(const struct pci_dev *d)
+{
+    struct pci_hop up[PCI_BUSES];
+    unsigned n = 0;
+    for (const struct pci_dev *b = d->parent; b && n < PCI_BUSES; b = b->parent) {
+        unsigned type = b->cap_pcie ? (unsigned)bits_get(pci_read16(b, b->cap_pcie + PCIE_CAP_FLAGS), PCIE_FLAGS_TYPE) : 0;
+        up[n++] = (struct pci_hop){ pci_source_id(b), pci_read8(b, PCI_SECONDARY_BUS),
+                                    pci_bridge_kind(b->cap_pcie != 0, type) };
+    }
+    return pci_requester_alias(pci_source_id(d), up, n);
+}
+
+int pci_pasid_enable(struct pci_dev *d, int priv)
+{
+    if (!d->ext_pasid)
+        return -E_NOENT;
+    uint16_t cap = pci_read16(d, d->ext_pasid + PCI_PASID_CAP), ctrl;
+    int err = pci_pasid_control(cap, priv, &ctrl);
+    if (err)
+        return err;
+    pci_write16(d, d->ext_pasid + PCI_PASID_CTRL, ctrl);
+    uint16_t seen = pci_read16(d, d->ext_pasid + PCI_PASID_CTRL);
+    if (seen != ctrl) {
+        printk("# pci: %02x:%02x.%x PASID control reads 0x%04x after writing 0x%04x (firmware may lock it)\n", d->bus,
+               d->dev, d->fn, seen, ctrl);
+        return -E_IO;
+    }
+    return 0;
+}
+
+void pci_pasid_disable(struct pci_dev *d)
+{
+    if (d->ext_pasid)
+        pci_write16(d, d->ext_pasid + PCI_PASID_CTRL, 0);
 }
 
 void pci_enable_bus_master(struct pci_dev *d)

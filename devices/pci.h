@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include "../iommu/dmar.h"
+#include "pci_bridge.h"
 
 #define PCI_MAX_DEVICES 64
 #define PCI_CFG_SIZE    4096
@@ -60,6 +61,7 @@ struct pci_dev {
     uint8_t cap_msi, cap_msix, cap_pcie;           /* 0: absent */
     uint16_t ext_ats, ext_pri, ext_pasid;          /* 0: absent */
     volatile uint8_t *cfg;                         /* its 4 KiB of ECAM */
+    struct pci_dev *parent;                        /* the bridge above it; NULL on a root bus */
     volatile void *bar_map[PCI_BAR_COUNT];         /* mapped once, kept */
     uint64_t bar_size[PCI_BAR_COUNT];
 };
@@ -79,6 +81,13 @@ static inline uint16_t pci_source_id(const struct pci_dev *d)
 {
     return (uint16_t)(d->bus << PCI_SID_BUS_SHIFT | pci_devfn(d));
 }
+static inline uint8_t pci_sid_bus(uint16_t sid) { return (uint8_t)(sid >> PCI_SID_BUS_SHIFT); }
+static inline uint8_t pci_sid_devfn(uint16_t sid) { return (uint8_t)sid; }
+
+/* The requester id d's DMA carries at the remapping unit: its own, or the
+ * alias a bridge above it gives it (devices/pci_bridge.h). Context entries
+ * and fault records use this one. */
+uint16_t pci_requester_id(const struct pci_dev *d);
 
 /* Enumerates every segment MCFG lists; returns the number of functions
  * found, or a negative error (no MCFG). */
@@ -99,6 +108,11 @@ void pci_write16(const struct pci_dev *d, uint16_t off, uint16_t v);
  * uncached, once; NULL when the BAR is absent or I/O. */
 volatile void *pci_map_bar(struct pci_dev *d, unsigned bar, uint64_t *size);
 void pci_enable_bus_master(struct pci_dev *d);
+/* Enables the PASID capability (with privileged mode when priv): 0,
+ * -E_NOENT without the capability, -E_RANGE when privileged mode is asked
+ * and not supported; the control register is read back. */
+int pci_pasid_enable(struct pci_dev *d, int priv);
+void pci_pasid_disable(struct pci_dev *d);
 /* Fixed-delivery, edge MSI to the given APIC ID and vector. */
 int pci_msi_enable(struct pci_dev *d, uint32_t apic_id, uint8_t vector);
 /* Any MSI address and data, e.g. the remappable format (iommu/intremap.h). */

@@ -46,7 +46,8 @@ int vtd_rmrr_identity(const struct dmar_info *d, const struct dmar_drhd *unit, s
                 struct vtd_context_entry ce;
                 err = err ? err : vtd_context_legacy_encode(&ce, dom->pt.root_pa, vtd_aw_for_levels(dom->levels),
                                                             dom->did, VTD_TT_UNTRANSLATED, 0);
-                err = err ? err : vtd_legacy_context_set(u, t, p->bus, pci_devfn(p), &ce);
+                uint16_t rid = pci_requester_id(p);
+                err = err ? err : vtd_legacy_context_set(u, t, pci_sid_bus(rid), pci_sid_devfn(rid), &ce);
                 if (err)
                     return err;
                 (*devices)++;

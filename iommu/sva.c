@@ -77,7 +77,8 @@ int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct
     err = err ? err : pasid_entry_set_wpe(&pe, s->priv == SVA_SUPERVISOR && (read_cr0() & CR0_WP));
     err = err ? err : pasid_entry_set_pwsnp(&pe, ECAP_SMPWC(u->ecap));
     kva_set_walk_snooped(ECAP_SMPWC(u->ecap));
-    err = err ? err : vtd_sm_attach(u, qi, &s->tables, dev->bus, pci_devfn(dev), pasid, &pe, override_width);
+    uint16_t rid = pci_requester_id(dev);
+    err = err ? err : vtd_sm_attach(u, qi, &s->tables, pci_sid_bus(rid), pci_sid_devfn(rid), pasid, &pe, override_width);
     if (err) {
         kva_set_walk_snooped(1);
         vtd_sm_tables_free(&s->tables);

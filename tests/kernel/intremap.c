@@ -338,7 +338,7 @@ static void source_validation_blocks_another_requester(struct test *t)
     scene_up(t, &s, 0);
     if (!s.have_other)
         test_skip(t, "needs a second edu device for a second source-id");
-    uint16_t other_sid = pci_source_id(s.other.pci);
+    uint16_t other_sid = pci_requester_id(s.other.pci);
     set_entry(t, &s, HANDLE, VEC_IR_A, 0, other_sid);
     set_entry(t, &s, HANDLE + 1, VEC_IR_B, 0, other_sid);
     point_edu_at(t, &s.fx.edu, HANDLE, 0, 0);

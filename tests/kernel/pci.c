@@ -32,7 +32,8 @@ static void edu_found_with_msi(struct test *t)
     struct pci_dev *d = pci_find(EDU_VENDOR, EDU_DEVICE);
     if (!d)
         test_skip(t, "no edu device (the profile has none)");
-    test_diag(t, "edu at %02x:%02x.%x, source-id 0x%04x", d->bus, d->dev, d->fn, pci_source_id(d));
+    test_diag(t, "edu at %02x:%02x.%x, source-id 0x%04x, requester id at the unit 0x%04x%s", d->bus, d->dev, d->fn,
+              pci_source_id(d), pci_requester_id(d), pci_requester_id(d) != pci_source_id(d) ? " (a bridge's alias)" : "");
     EXPECT_TRUE(t, d->cap_msi != 0, "edu has no MSI capability");
     uint64_t size = 0;
     volatile void *bar = pci_map_bar(d, 0, &size);

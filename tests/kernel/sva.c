@@ -264,8 +264,9 @@ static void pass_through_pasid_entry_uses_physical_addresses(struct test *t)
     ASSERT_EQ(t, pasid_entry_set_pgtt(&pe, PGTT_PASS_THROUGH), 0);
     ASSERT_EQ(t, pasid_entry_set_aw(&pe, PE_AW_48BIT), 0);
     ASSERT_EQ(t, pasid_entry_set_did(&pe, FIXTURE_DID), 0);
-    struct pci_dev *d = fx.edu.pci;
-    fixture_translation_on_or_skip(t, &fx.u, vtd_sm_attach(&fx.u, &fx.qi, &tables, d->bus, pci_devfn(d), SVA_PASID, &pe, 0),
+    fixture_translation_on_or_skip(t, &fx.u,
+                                   vtd_sm_attach(&fx.u, &fx.qi, &tables, pci_sid_bus(fx.sid), pci_sid_devfn(fx.sid),
+                                                 SVA_PASID, &pe, 0),
                                    "attaching the pass-through PASID entry");
     uint64_t src = page_alloc(), dst = page_alloc();
     ASSERT_TRUE(t, src && dst, "out of frames");

@@ -73,8 +73,7 @@ static void fpd_suppresses_faults(struct test *t)
     struct vtd_context_entry ce;
     ASSERT_EQ(t, vtd_context_legacy_encode(&ce, fx.dom.pt.root_pa, vtd_aw_for_levels(fx.dom.levels), FIXTURE_DID,
                                            VTD_TT_UNTRANSLATED, 1), 0);
-    ASSERT_EQ(t, vtd_legacy_context_set(&fx.u, &fx.tables, fx.edu.pci->bus,
-                                        pci_devfn(fx.edu.pci), &ce), 0);
+    ASSERT_EQ(t, vtd_legacy_context_set(&fx.u, &fx.tables, pci_sid_bus(fx.sid), pci_sid_devfn(fx.sid), &ce), 0);
     ASSERT_EQ(t, vtd_reg_invalidate_context(&fx.u, VTD_INV_DEVICE_OR_PAGE, FIXTURE_DID, fx.sid), 0);
     uint32_t events = fx.u.fault_events;
     ASSERT_EQ(t, fixture_dma_from_device(&fx, UNMAPPED_IOVA, PAGE_SIZE), 0);

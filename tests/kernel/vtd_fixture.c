@@ -104,7 +104,7 @@ void fixture_find(struct test *t, struct vtd_fixture *fx)
                   fx->edu.pci->fn);
     int err = vtd_unit_init(&fx->u, unit);
     ASSERT_EQ(t, err, 0);
-    fx->sid = pci_source_id(fx->edu.pci);
+    fx->sid = pci_requester_id(fx->edu.pci);
     /* Leftovers of an earlier case, as the unit reports them (GSTS):
      * translation and the queue off, old faults cleared. */
     uint32_t gsts = vtd_read32(&fx->u, VTD_GSTS);
@@ -135,8 +135,7 @@ void fixture_legacy_up_levels(struct test *t, struct vtd_fixture *fx, int levels
     struct vtd_context_entry ce;
     ASSERT_EQ(t, vtd_context_legacy_encode(&ce, fx->dom.pt.root_pa, vtd_aw_for_levels(fx->dom.levels),
                                            FIXTURE_DID, VTD_TT_UNTRANSLATED, 0), 0);
-    ASSERT_EQ(t, vtd_legacy_context_set(&fx->u, &fx->tables, fx->edu.pci->bus,
-                                        pci_devfn(fx->edu.pci), &ce), 0);
+    ASSERT_EQ(t, vtd_legacy_context_set(&fx->u, &fx->tables, pci_sid_bus(fx->sid), pci_sid_devfn(fx->sid), &ce), 0);
     unsigned rmrr_devices = fixture_rmrr_identity(t, fx, iommu_dmar());
     if (rmrr_devices)
         test_diag(t, "%u device(s) with reserved memory keep identity access to it", rmrr_devices);

@@ -145,7 +145,7 @@ static void rmrr_device_keeps_identity_access(struct test *t)
     ASSERT_EQ(t, edu_dma(&other, pa + 2 * PAGE_SIZE, 0, EDU_BUFFER_SIZE, 0), 0);
     fixture_faults(t, &fx, &log);
     ASSERT_EQ(t, log.count, 1);
-    EXPECT_EQ(t, log.f[0].sid, pci_source_id(other.pci));
+    EXPECT_EQ(t, log.f[0].sid, pci_requester_id(other.pci));
     EXPECT_EQ(t, log.f[0].addr, pa + 2 * PAGE_SIZE);
     fixture_down(t, &fx);
     for (unsigned i = 0; i < 3; i++)

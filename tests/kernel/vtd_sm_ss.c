@@ -41,8 +41,9 @@ static void up(struct test *t, struct ss *s)
     ASSERT_EQ(t, pasid_entry_set_slptptr(&pe, s->fx.dom.pt.root_pa), 0);
     ASSERT_EQ(t, pasid_entry_set_aw(&pe, vtd_aw_for_levels(s->fx.dom.levels)), 0);
     ASSERT_EQ(t, pasid_entry_set_did(&pe, FIXTURE_DID), 0);
-    struct pci_dev *d = s->fx.edu.pci;
-    fixture_translation_on_or_skip(t, u, vtd_sm_attach(u, &s->fx.qi, &s->tables, d->bus, pci_devfn(d), RID_PASID, &pe, 1),
+    fixture_translation_on_or_skip(t, u,
+                                   vtd_sm_attach(u, &s->fx.qi, &s->tables, pci_sid_bus(s->fx.sid),
+                                                 pci_sid_devfn(s->fx.sid), RID_PASID, &pe, 1),
                                    "attaching the second-stage PASID entry");
 }
 
