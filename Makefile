@@ -194,7 +194,10 @@ HOST_TESTS  := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(sort $(wildcard tests
 # The pure modules host tests link against.
 HOST_PURE   := lib/glob.c iommu/dmar.c iommu/cap.c iommu/qi_desc.c iommu/context_entry.c iommu/fault_record.c lib/errno.c kernel/cmdline.c kernel/ktap.c kernel/acpi_tables.c mm/frame.c mm/pgtable.c mm/heap.c iommu/pasid_entry.c kernel/pvh_info.c iommu/irte.c devices/dsa_desc.c devices/pci_bridge.c devices/pci_pasid.c
 
-$(BUILD)/host/%: tests/host/%.c $(HOST_PURE) $(wildcard tests/host/*.h)
+# Some host tests compile a kernel source whole (#include "../../devices/dsa.c"): they
+# depend on the headers and sources of the layers they draw from.
+HOST_INCLUDED := $(wildcard tests/host/*.h devices/*.[ch] iommu/*.[ch] mm/*.[ch] kernel/*.h lib/*.h)
+$(BUILD)/host/%: tests/host/%.c $(HOST_PURE) $(HOST_INCLUDED)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  HOSTCC  $@")
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $< $(HOST_PURE) -o $@ -lcmocka

@@ -1,5 +1,6 @@
 /* Intel DSA: capabilities, commands and one dedicated WQ (devices/dsa.h). */
 #include <stdio.h>
+#include <string.h>
 #include "dsa.h"
 #include "../kernel/clock.h"
 #include "../kernel/printk.h"
@@ -105,6 +106,7 @@ int dsa_configure_dedicated(struct dsa *d, unsigned wq, uint32_t pasid, int priv
         err = dsa_command(d, DSA_CMD_ENABLE_DEVICE, 0);
     }
     err = err ? err : dsa_command(d, DSA_CMD_ENABLE_WQ, wq);
+    d->wq = wq;
     if (!err && bits_get(dsa_read32(d, wqcfg_dword(d, wq, WQCFG_STATE_DWORD)), WQCFG_STATE) != WQ_ENABLED) {
         printk("# dsa: WQ %u did not enable: WQCFG dword 2 reads 0x%08x (PASID 0x%x%s)\n", wq,
                dsa_read32(d, wqcfg_dword(d, wq, 2)), pasid, priv ? ", privileged" : "");
@@ -113,4 +115,26 @@ int dsa_configure_dedicated(struct dsa *d, unsigned wq, uint32_t pasid, int priv
     if (err)
         dsa_command(d, DSA_CMD_DISABLE_DEVICE, 0); /* left disabled, whatever happened */
     return err;
+}
+
+int dsa_execute(struct dsa *d, const struct dsa_desc *desc, volatile struct dsa_completion *record)
+{
+    memset((void *)record, 0, sizeof(*record));
+    dsa_portal_write(d, desc);
+    if (!WAIT_UNTIL(record->status != DSA_COMP_NONE, DSA_COMPLETION_WAIT_US)) {
+        printk("# dsa: no completion within %u us (opcode 0x%02lx on WQ %u): GENSTS 0x%08x, SWERR 0x%016lx, "
+               "WQCFG state dword 0x%08x\n", DSA_COMPLETION_WAIT_US, (unsigned long)bits_get(desc->qw[0], DSA_DESC_OPCODE),
+               d->wq, dsa_read32(d, DSA_GENSTS), (unsigned long)dsa_read64(d, DSA_SWERR),
+               dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_STATE_DWORD)));
+        return -E_TIMEDOUT;
+    }
+    struct dsa_completion seen;
+    memcpy(&seen, (const void *)record, sizeof(seen));
+    if ((seen.status & DSA_STATUS_MASK) == DSA_COMP_SUCCESS)
+        return 0;
+    char text[128];
+    dsa_completion_describe(&seen, text, sizeof(text));
+    printk("# dsa: opcode 0x%02lx completed with %s\n", (unsigned long)bits_get(desc->qw[0], DSA_DESC_OPCODE), text);
+    uint8_t status = seen.status & DSA_STATUS_MASK;
+    return status == DSA_COMP_PAGE_FAULT_NOBOF || status == DSA_COMP_PAGE_FAULT_IR ? -E_FAULT : -E_IO;
 }

@@ -11,7 +11,8 @@
 #include "dsa_desc.h"
 
 #define DSA_VENDOR 0x8086
-#define DSA_DEVICE_SPR 0x0b25   /* Sapphire Rapids and later */
+#define DSA_DEVICE_SPR 0x0b25   /* Sapphire Rapids and Emerald Rapids */
+#define DSA_DEVICE_GNR 0x11fb   /* Granite Rapids (DSA 2.0) */
 
 /* BAR0 registers. */
 enum dsa_reg {
@@ -23,9 +24,17 @@ enum dsa_reg {
 #define DSA_WQCFG_MIN_SHIFT 5      /* WQCFG size = 2^(5 + WQCAP's field) bytes */
 enum { DSA_STATE_DISABLED = 0, DSA_STATE_ENABLED = 1, DSA_STATE_DRAIN = 2, DSA_STATE_HALT = 3 };
 #define DSA_CMD_WAIT_US 1000000u   /* a command takes microseconds */
+#define DSA_BAR_REGS   0
+#define DSA_BAR_PORTALS 2
+/* A WQ's portals in BAR2: four pages a WQ, the unlimited MSI-X one first. */
+#define DSA_WQ_PORTAL_STRIDE 0x4000u
+/* A 4 KiB copy takes microseconds; a second is a device that will not answer. */
+#define DSA_COMPLETION_WAIT_US 1000000u
 
 struct dsa {
     volatile uint8_t *bar0;        /* NULL for the host tests' fake */
+    volatile uint8_t *bar2;        /* the WQ portals */
+    unsigned wq;                   /* the WQ dsa_configure_dedicated enabled */
     uint32_t version;
     unsigned wq_total_size, max_wqs, max_groups, max_engines, wqcfg_size;
     int dedicated_mode;
@@ -52,5 +61,21 @@ const char *dsa_cmd_error_name(uint8_t code);
  * device and the WQ enabled and the WQ's state read back. On any failure
  * the device is left disabled. */
 int dsa_configure_dedicated(struct dsa *d, unsigned wq, uint32_t pasid, int priv);
+
+/* Whether this CPU has MOVDIR64B, the only way to submit to a dedicated
+ * WQ (CPUID.(7,0):ECX[28]). */
+int dsa_cpu_can_submit(void);
+/* Writes a descriptor to the enabled WQ's portal as one 64-byte store
+ * (SFENCE, then MOVDIR64B); the host tests replace it with a scripted
+ * device. */
+void dsa_portal_write(struct dsa *d, const struct dsa_desc *desc);
+/* Runs one descriptor that asks for a completion record: the record
+ * (which the CPU reads at `record` and the device writes at the address
+ * the descriptor names) is cleared, the descriptor submitted, and the
+ * record's status polled within DSA_COMPLETION_WAIT_US. 0 on success;
+ * -E_FAULT for a page fault (its address and the bytes done in the log),
+ * -E_IO for any other status (decoded); -E_TIMEDOUT with the device's
+ * state. */
+int dsa_execute(struct dsa *d, const struct dsa_desc *desc, volatile struct dsa_completion *record);
 
 #endif

@@ -20,6 +20,14 @@ struct vtd_fault {
     uint16_t ir_index;
 };
 
+/* First-stage fault reasons the suites expect (VT-d spec appendix A). */
+enum {
+    FR_FS_NOT_PRESENT = 0x71,
+    FR_FS_NON_CANONICAL = 0x80,
+    FR_FS_USER_TO_SUPERVISOR = 0x81,
+    FR_FS_WRITE_READ_ONLY = 0x85,
+};
+
 /* Pure: one 128-bit record (low, high qwords) to fields; 0 if F is clear. */
 int vtd_fault_decode(uint64_t lo, uint64_t hi, struct vtd_fault *f);
 const char *vtd_fault_reason_name(uint8_t reason);

@@ -9,9 +9,9 @@
 
 static struct sva *bound; /* the one binding the flush hook serves */
 
-enum sva_privilege sva_privilege(const struct vtd_unit *u)
+enum sva_privilege sva_privilege(const struct vtd_unit *u, int device_supervisor)
 {
-    return ECAP_SRS(u->ecap) ? SVA_SUPERVISOR : SVA_USER;
+    return ECAP_SRS(u->ecap) && device_supervisor ? SVA_SUPERVISOR : SVA_USER;
 }
 
 int sva_flush_range(struct sva *s, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
@@ -50,8 +50,8 @@ static int kva_flush_completed(uint64_t seq)
 
 static const struct kva_flusher sva_flusher = { kva_flush, kva_flush_completed };
 
-int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, uint32_t pasid,
-                    uint16_t did, int override_width)
+int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, int device_supervisor,
+                    uint32_t pasid, uint16_t did, int override_width)
 {
     memset(s, 0, sizeof(*s));
     if (!ECAP_SMTS(u->ecap) || !ECAP_FLTS(u->ecap) || !ECAP_PASID(u->ecap))
@@ -65,7 +65,7 @@ int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct
     s->dev = dev;
     s->pasid = pasid;
     s->did = did;
-    s->priv = sva_privilege(u);
+    s->priv = sva_privilege(u, device_supervisor);
     kva_set_user_access(s->priv == SVA_USER);
 
     struct vtd_pasid_entry pe;

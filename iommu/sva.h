@@ -15,7 +15,9 @@
  * every entry on the device's path needs U/S=1. QEMU's emulated devices
  * only ever make user requests, and QEMU has SRS=0. */
 enum sva_privilege { SVA_USER, SVA_SUPERVISOR };
-enum sva_privilege sva_privilege(const struct vtd_unit *u);
+/* device_supervisor: whether the device can make supervisor requests at
+ * all (DSA with PASID privileged mode; never QEMU's edu). */
+enum sva_privilege sva_privilege(const struct vtd_unit *u, int device_supervisor);
 
 struct sva {
     struct vtd_unit *u;
@@ -32,8 +34,8 @@ struct sva {
  * and the kernel-VA flusher registered with mm/reclaim. The queue must be on with 256-
  * bit descriptors. Errors name what the unit lacks (-E_RANGE) and leave no
  * entry present. override_width: use a PASID beyond ECAP.PSS knowingly. */
-int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, uint32_t pasid,
-                    uint16_t did, int override_width);
+int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, int device_supervisor,
+                    uint32_t pasid, uint16_t did, int override_width);
 /* Clears the PASID entry, then invalidates the PASID cache, the PASID's
  * IOTLB entries and (if the unit has device-TLBs) the device's, in that
  * order. Translation stays on, so the device's next request faults; the

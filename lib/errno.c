@@ -11,6 +11,7 @@ const char *err_name(int err)
     case E_RANGE: return "out of range";
     case E_NOENT: return "not found";
     case E_IO: return "I/O error";
+    case E_FAULT: return "the device's access faulted";
     case E_NODEV: return "no such device";
     case E_DEADLK: return "would deadlock";
     case E_TIMEDOUT: return "timed out";

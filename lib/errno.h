@@ -11,6 +11,7 @@ enum {
     E_RANGE = 34,
     E_NOENT = 2,
     E_IO = 5,
+    E_FAULT = 14,   /* a device reported a translation fault on its access */
     E_NODEV = 19,
     E_DEADLK = 35,
     E_TIMEDOUT = 110,

@@ -1,8 +1,10 @@
-/* DSA's command state machine and WQ set-up (devices/dsa.c) against a
- * scripted fake device: capabilities from literal register values, the
- * GRPCFG and WQCFG bytes written, the commands issued in order, an error
- * code, a command that never completes, and a WQ that does not take the
- * PASID, each leaving the device disabled. */
+/* DSA's command state machine, WQ set-up and descriptor execution
+ * (devices/dsa.c) against a scripted fake device: capabilities from
+ * literal register values, the GRPCFG and WQCFG bytes written, the
+ * commands issued in order, an error code, a command that never
+ * completes, and a WQ that does not take the PASID, each leaving the
+ * device disabled; descriptors the fake carries out through its portal
+ * (a copy, a page fault part-way, an unsupported opcode, silence). */
 #include "host.h"
 
 #include "../../devices/dsa.c"
@@ -50,6 +52,42 @@ void dsa_write32(struct dsa *d, uint32_t off, uint32_t v)
         set32(WQCFG_AT + operand * 32 + 24, 1u << 30);   /* WQCFG dword 6, state 1 */
 }
 
+/* The portal: the fake reads the 64-byte descriptor and, as the script
+ * says, carries it out on host memory (addresses are host pointers) and
+ * writes the completion record where the descriptor asks. */
+enum portal_script { DO_IT, FAULT_AFTER_1K, NEVER_COMPLETE };
+static struct {
+    enum portal_script script;
+    struct dsa_desc last;
+    unsigned submitted, wq;
+} portal;
+
+void dsa_portal_write(struct dsa *d, const struct dsa_desc *desc)
+{
+    portal.last = *desc;
+    portal.submitted++;
+    portal.wq = d->wq;
+    if (portal.script == NEVER_COMPLETE)
+        return;
+    struct dsa_completion *rec = (struct dsa_completion *)(uintptr_t)desc->qw[DSA_QW_COMPLETION];
+    unsigned opcode = (unsigned)(desc->qw[0] >> 56);
+    uint32_t size = (uint32_t)desc->qw[DSA_QW_SIZE];
+    uint8_t *src = (uint8_t *)(uintptr_t)desc->qw[DSA_QW_SRC], *dst = (uint8_t *)(uintptr_t)desc->qw[DSA_QW_DST];
+    memset(rec, 0, sizeof(*rec));
+    if (opcode != DSA_OP_MEMMOVE) {
+        rec->status = DSA_COMP_BAD_OPCODE;
+        return;
+    }
+    if (portal.script == FAULT_AFTER_1K) {
+        memcpy(dst, src, 1024);
+        rec->bytes_completed = 1024;
+        rec->fault_addr = (uint64_t)(uintptr_t)(dst + 1024);
+        rec->status = DSA_COMP_PAGE_FAULT_NOBOF | DSA_STATUS_FAULT_WRITE;
+        return;
+    }
+    memcpy(dst, src, size);
+    rec->status = DSA_COMP_SUCCESS;
+}
 
 static struct dsa dev;
 
@@ -59,6 +97,7 @@ static struct dsa dev;
 static int setup(void **state)
 {
     memset(&hw, 0, sizeof(hw));
+    memset(&portal, 0, sizeof(portal));
     printed[0] = 0;
     memset(&dev, 0, sizeof(dev));
     dsa_write64(&dev, DSA_WQCAP, 0x0003000000080080ul);
@@ -144,6 +183,68 @@ static void a_wq_that_does_not_take_the_pasid(void **state)
     assert_int_equal(dsa_configure_dedicated(&dev, 8, 5, 1), -E_RANGE);   /* past the WQs */
 }
 
+static _Alignas(32) struct dsa_completion record;
+static uint8_t from[4096], to[4096];
+
+static void a_memmove_runs_and_completes(void **state)
+{
+    assert_int_equal(dsa_read_caps(&dev), 0);
+    assert_int_equal(dsa_configure_dedicated(&dev, 3, 1, 1), 0);
+    for (unsigned i = 0; i < sizeof(from); i++)
+        from[i] = (uint8_t)(i * 7 + 1);
+    memset(to, 0, sizeof(to));
+    record.status = 0x7f;   /* stale: dsa_execute must clear it before it submits */
+    struct dsa_desc d;
+    assert_int_equal(dsa_desc_memmove(&d, 1, 1, (uint64_t)(uintptr_t)from, (uint64_t)(uintptr_t)to, sizeof(from),
+                                      (uint64_t)(uintptr_t)&record, 0), 0);
+    assert_int_equal(dsa_execute(&dev, &d, &record), 0);
+    assert_int_equal(portal.submitted, 1);
+    assert_int_equal(portal.wq, 3);   /* the WQ that was enabled */
+    assert_memory_equal(to, from, sizeof(from));
+    assert_memory_equal(&portal.last, &d, sizeof(d));
+}
+
+static void a_page_fault_is_decoded(void **state)
+{
+    assert_int_equal(dsa_read_caps(&dev), 0);
+    assert_int_equal(dsa_configure_dedicated(&dev, 0, 1, 1), 0);
+    portal.script = FAULT_AFTER_1K;
+    struct dsa_desc d;
+    assert_int_equal(dsa_desc_memmove(&d, 1, 1, (uint64_t)(uintptr_t)from, (uint64_t)(uintptr_t)to, sizeof(from),
+                                      (uint64_t)(uintptr_t)&record, 0), 0);
+    assert_int_equal(dsa_execute(&dev, &d, &record), -E_FAULT);
+    char want[96];
+    snprintf(want, sizeof(want), "writing 0x%lx: 1024 bytes done", (unsigned long)(uintptr_t)(to + 1024));
+    assert_non_null(strstr(printed, want));
+    assert_non_null(strstr(printed, "page fault"));
+}
+
+static void an_unsupported_opcode_is_named(void **state)
+{
+    assert_int_equal(dsa_read_caps(&dev), 0);
+    assert_int_equal(dsa_configure_dedicated(&dev, 0, 1, 1), 0);
+    struct dsa_desc d;
+    assert_int_equal(dsa_desc_memfill(&d, 1, 1, 0x5a, (uint64_t)(uintptr_t)to, 64, (uint64_t)(uintptr_t)&record, 0), 0);
+    assert_int_equal(dsa_execute(&dev, &d, &record), -E_IO);
+    assert_non_null(strstr(printed, "opcode 0x04 completed with"));
+    assert_non_null(strstr(printed, "status 0x10"));
+}
+
+static void a_completion_that_never_arrives_is_bounded(void **state)
+{
+    assert_int_equal(dsa_read_caps(&dev), 0);
+    assert_int_equal(dsa_configure_dedicated(&dev, 0, 1, 1), 0);
+    portal.script = NEVER_COMPLETE;
+    struct dsa_desc d;
+    assert_int_equal(dsa_desc_memmove(&d, 1, 1, (uint64_t)(uintptr_t)from, (uint64_t)(uintptr_t)to, 64,
+                                      (uint64_t)(uintptr_t)&record, 0), 0);
+    uint64_t t0 = rdtsc();
+    assert_int_equal(dsa_execute(&dev, &d, &record), -E_TIMEDOUT);
+    assert_true(rdtsc() - t0 < 20000000000ul);
+    assert_non_null(strstr(printed, "no completion within"));
+    assert_non_null(strstr(printed, "GENSTS 0x00000001"));   /* the device's state, as it reads */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -153,6 +254,10 @@ int main(void)
         cmocka_unit_test_setup(a_command_error_leaves_it_disabled, setup),
         cmocka_unit_test_setup(a_command_that_never_completes_is_bounded, setup),
         cmocka_unit_test_setup(a_wq_that_does_not_take_the_pasid, setup),
+        cmocka_unit_test_setup(a_memmove_runs_and_completes, setup),
+        cmocka_unit_test_setup(a_page_fault_is_decoded, setup),
+        cmocka_unit_test_setup(an_unsupported_opcode_is_named, setup),
+        cmocka_unit_test_setup(a_completion_that_never_arrives_is_bounded, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -235,14 +235,14 @@ static void flush_collateral(struct test *t)
         for (unsigned i = 0; i < WS_PAGES; i++)
             ASSERT_EQ(t, kva_map(VA_WS(all) + (uint64_t)i * PAGE_SIZE, ws, PT_LEVEL_PT, PTE_NX), 0);
         for (unsigned i = 0; i < WS_PAGES; i++)
-            ASSERT_EQ(t, edu_dma(&sf.fx.edu, VA_WS(all) + (uint64_t)i * PAGE_SIZE, 0, PAGE_SIZE, 1), 0);
+            ASSERT_EQ(t, dma_dev_read(&sf.dev, VA_WS(all) + (uint64_t)i * PAGE_SIZE, PAGE_SIZE), 0);
         uint64_t d0 = READ_ONCE(sf.fx.qi.descriptors) - READ_ONCE(sf.fx.qi.waits);
         for (unsigned r = 0; r < rounds; r++) {
             map_range(t, VA_BENCH, frame, SCALE_PAGES);
             ASSERT_EQ(t, kva_unmap_range(VA_BENCH, (uint64_t)SCALE_PAGES * PAGE_SIZE), 0);
             ASSERT_EQ(t, reclaim_drain(), 0);
             for (unsigned i = 0; i < WS_PAGES; i++)
-                ASSERT_EQ(t, edu_dma(&sf.fx.edu, VA_WS(all) + (uint64_t)i * PAGE_SIZE, 0, PAGE_SIZE, 1), 0);
+                ASSERT_EQ(t, dma_dev_read(&sf.dev, VA_WS(all) + (uint64_t)i * PAGE_SIZE, PAGE_SIZE), 0);
         }
         char name[64];
         const char *mode = reclaim_flush_name(reclaim_get_flush_mode());

@@ -1,23 +1,42 @@
-/* dsa: Intel DSA brought up far enough to take work: capabilities read,
- * one group with one engine and one dedicated WQ for a PASID, enabled as
- * the device itself reports (GENSTS, WQCFG), then disabled again. Only on
- * hardware: no emulator models DSA, so under QEMU the case skips. The
- * register-level code is host-tested (tests/host/test_dsa_cmd.c). */
-#include "devices/dsa.h"
+/* dsa: Intel DSA doing SVA DMA through the kernel's own page tables. The
+ * device is brought up (capabilities, one group with one engine and one
+ * dedicated WQ for a PASID, enabled as GENSTS and WQCFG report), then
+ * bound by the SVA fixture, which points a PASID entry at the kernel's
+ * root table: memmove, memfill and compare through kva addresses, checked
+ * in memory; a copy into an unmapped VA ends with a page-fault completion
+ * naming the address, and the unit's fault record names DSA, the PASID and
+ * the reason. Only on hardware: no emulator models DSA, so under QEMU every
+ * case skips. The register-level code is host-tested (test_dsa_cmd.c). */
+#include <string.h>
+#include "devices/dma_dev.h"
 #include "devices/pci.h"
+#include "iommu/fault.h"
 #include "kernel/harness.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
+#include "mm/mm.h"
+#include "vtd_fixture.h"
 
-#define DSA_BAR_REGS 0
 #define TEST_PASID   1
 #define GENSTS_STATE 1, 0
+#define GIB          (1ul << 30)
+#define VA_SRC       (KVA_BASE + 40 * GIB)
+#define VA_DST       (VA_SRC + PAGE_SIZE)
+#define VA_UNMAPPED  (VA_SRC + 2 * PAGE_SIZE)
+#define FILL_WORD    0x5a5aa5a5f00dd00dul
+#define DIFF_AT      1000   /* the byte compare must find */
+
+static struct pci_dev *dsa_or_skip(struct test *t)
+{
+    struct pci_dev *p = dma_dev_find_dsa();
+    if (!p)
+        test_skip(t, "no Intel DSA (" DSA_IDS_TEXT "): DSA runs on hardware only, no emulator models it");
+    return p;
+}
 
 static void dsa_found_and_a_dedicated_wq_enabled(struct test *t)
 {
-    struct pci_dev *p = pci_find(DSA_VENDOR, DSA_DEVICE_SPR);
-    if (!p)
-        test_skip(t, "no Intel DSA (PCI 8086:0b25): DSA runs on hardware only, no emulator models it");
+    struct pci_dev *p = dsa_or_skip(t);
     struct dsa d = { 0 };
     d.bar0 = pci_map_bar(p, DSA_BAR_REGS, NULL);
     ASSERT_TRUE(t, d.bar0 != NULL, "cannot map DSA's BAR0");
@@ -35,4 +54,101 @@ static void dsa_found_and_a_dedicated_wq_enabled(struct test *t)
     EXPECT_EQ(t, bits_get(dsa_read32(&d, DSA_GENSTS), GENSTS_STATE), DSA_STATE_DISABLED);
 }
 
-TEST_SUITE(dsa, 60, 0, TEST(dsa_found_and_a_dedicated_wq_enabled));
+/* The SVA fixture with DSA as its device, and two kva pages. */
+struct scene {
+    struct sva_fixture sf;
+    uint64_t src, dst;
+};
+
+static void up(struct test *t, struct scene *s)
+{
+    dsa_or_skip(t);
+    fixture_sva_up(t, &s->sf, TEST_PASID, 0);
+    if (s->sf.dev.kind != DMA_DEV_DSA) {
+        fixture_sva_down(t, &s->sf);
+        test_skip(t, "the DSA cannot take work here (the log says why): the fixture fell back to edu");
+    }
+    test_diag(t, "DSA %02x:%02x.%x bound to PASID 0x%x with %s requests", s->sf.dev.pci->bus, s->sf.dev.pci->dev,
+              s->sf.dev.pci->fn, TEST_PASID, s->sf.dev.supervisor ? "supervisor" : "user");
+    s->src = page_alloc();
+    s->dst = page_alloc();
+    ASSERT_TRUE(t, s->src && s->dst, "out of frames");
+    ASSERT_EQ(t, kva_map(VA_SRC, s->src, PT_LEVEL_PT, PTE_NX), 0);
+    ASSERT_EQ(t, kva_map(VA_DST, s->dst, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+}
+
+static void down(struct test *t, struct scene *s)
+{
+    EXPECT_EQ(t, kva_unmap_range(VA_SRC, 2 * PAGE_SIZE), 0);
+    fixture_sva_down(t, &s->sf);
+    page_free(s->src);
+    page_free(s->dst);
+}
+
+static int execute(struct scene *s, const struct dsa_desc *d)
+{
+    return dsa_execute(&s->sf.dev.dsa, d, phys_to_virt(s->sf.dev.record_pa));
+}
+
+static const struct dsa_completion *record(struct scene *s) { return phys_to_virt(s->sf.dev.record_pa); }
+
+static void memmove_fill_and_compare_through_kernel_vas(struct test *t)
+{
+    struct scene s;
+    up(t, &s);
+    uint8_t *src = phys_to_virt(s.src), *dst = phys_to_virt(s.dst);
+    for (unsigned i = 0; i < PAGE_SIZE; i++)
+        src[i] = (uint8_t)(i * 13 + 7);
+    memset(dst, 0, PAGE_SIZE);
+    struct dsa_desc d;
+    int priv = s.sf.dev.supervisor;
+    ASSERT_EQ(t, dsa_desc_memmove(&d, TEST_PASID, priv, VA_SRC, VA_DST, PAGE_SIZE, DMA_DEV_DSA_RECORD_VA, 0), 0);
+    ASSERT_EQ(t, execute(&s, &d), 0);
+    EXPECT_TRUE(t, memcmp(src, dst, PAGE_SIZE) == 0, "the copy through kva addresses differs from its source");
+
+    ASSERT_EQ(t, dsa_desc_compare(&d, TEST_PASID, priv, VA_SRC, VA_DST, PAGE_SIZE, DMA_DEV_DSA_RECORD_VA, 0), 0);
+    ASSERT_EQ(t, execute(&s, &d), 0);
+    EXPECT_EQ(t, record(&s)->result, 0);
+    dst[DIFF_AT] ^= 0xff;
+    ASSERT_EQ(t, execute(&s, &d), 0);
+    EXPECT_EQ(t, record(&s)->result, 1);
+    EXPECT_EQ(t, record(&s)->bytes_completed, DIFF_AT);
+
+    ASSERT_EQ(t, dsa_desc_memfill(&d, TEST_PASID, priv, FILL_WORD, VA_DST, PAGE_SIZE, DMA_DEV_DSA_RECORD_VA, 0), 0);
+    ASSERT_EQ(t, execute(&s, &d), 0);
+    const uint64_t *w = (const uint64_t *)dst;
+    unsigned wrong = 0;
+    for (unsigned i = 0; i < PAGE_SIZE / sizeof(*w); i++)
+        wrong += w[i] != FILL_WORD;
+    EXPECT_EQ(t, wrong, 0);
+    down(t, &s);
+}
+
+/* A copy into an unmapped kernel VA: DSA completes with a page fault
+ * naming the address (block-on-fault off), and the unit records why. */
+static void a_copy_to_an_unmapped_va_faults_in_both_records(struct test *t)
+{
+    struct scene s;
+    up(t, &s);
+    struct dsa_desc d;
+    ASSERT_EQ(t, dsa_desc_memmove(&d, TEST_PASID, s.sf.dev.supervisor, VA_SRC, VA_UNMAPPED, PAGE_SIZE,
+                                  DMA_DEV_DSA_RECORD_VA, 0), 0);
+    EXPECT_EQ(t, execute(&s, &d), -E_FAULT);
+    EXPECT_EQ(t, record(&s)->fault_addr & PAGE_MASK, VA_UNMAPPED);
+    EXPECT_EQ(t, record(&s)->bytes_completed, 0);
+    struct vtd_fault_log log;
+    fixture_faults(t, &s.sf.fx, &log);
+    ASSERT_EQ(t, log.count, 1);
+    EXPECT_EQ(t, log.f[0].reason, FR_FS_NOT_PRESENT);
+    EXPECT_EQ(t, log.f[0].sid, s.sf.fx.sid);
+    EXPECT_EQ(t, log.f[0].addr, VA_UNMAPPED);
+    EXPECT_TRUE(t, log.f[0].pasid_present && log.f[0].pasid == TEST_PASID, "the record does not name PASID 0x%x",
+                TEST_PASID);
+    EXPECT_EQ(t, log.f[0].priv, s.sf.dev.supervisor);
+    down(t, &s);
+}
+
+TEST_SUITE(dsa, 60, 0,
+           TEST(dsa_found_and_a_dedicated_wq_enabled),
+           TEST(memmove_fill_and_compare_through_kernel_vas),
+           TEST(a_copy_to_an_unmapped_va_faults_in_both_records));

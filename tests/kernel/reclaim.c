@@ -110,8 +110,8 @@ static void run_scenario(struct test *t, enum reclaim_policy policy, struct outc
 
     /* The device loads the pattern and writes it through VA_TARGET: the
      * translation is now cached. */
-    ASSERT_EQ(t, edu_dma(&sf.fx.edu, VA_PATTERN, 0, PAGE_SIZE, 1), 0);
-    ASSERT_EQ(t, edu_dma(&sf.fx.edu, VA_TARGET, 0, PAGE_SIZE, 0), 0);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, VA_PATTERN, PAGE_SIZE), 0);
+    ASSERT_EQ(t, dma_dev_write(&sf.dev, VA_TARGET, PAGE_SIZE), 0);
     ASSERT_TRUE(t, ((uint64_t *)phys_to_virt(data))[0] == PATTERN_WORD, "the first write did not reach the page");
 
     unsigned head = fixture_unit_head(&sf.fx.qi);
@@ -132,7 +132,7 @@ static void run_scenario(struct test *t, enum reclaim_policy policy, struct outc
         o->frames_reused++;
     }
 
-    ASSERT_EQ(t, edu_dma(&sf.fx.edu, VA_TARGET, 0, PAGE_SIZE, 0), 0);
+    ASSERT_EQ(t, dma_dev_write(&sf.dev, VA_TARGET, PAGE_SIZE), 0);
     for (unsigned i = 0; i < nfreed && !o->stale_pa; i++)
         if (taken[i] && !words_intact(freed[i], level_of[i] ? sink_entry(sink) : CANARY_WORD)) {
             o->stale_pa = freed[i];
@@ -542,7 +542,7 @@ static uint64_t torture_shared(unsigned index, unsigned k)
 }
 
 struct torture {
-    struct vtd_fixture *fx;
+    struct sva_fixture *sf;
     int round, stop;
     uint64_t frames[SMP_MAX_CPUS][TORTURE_PAGES];
     unsigned churn_ops, churn_errors, wrong_data;
@@ -589,7 +589,7 @@ static void victim(struct torture *k)
             break;
         }
         fill_words(frame, 0);
-        if (edu_dma(&k->fx->edu, va, 0, PAGE_SIZE, 0))
+        if (dma_dev_write(&k->sf->dev, va, PAGE_SIZE))
             k->dma_errors++;
         if (((uint64_t *)phys_to_virt(frame))[0] != PATTERN_WORD)
             k->live_missed++;
@@ -605,7 +605,7 @@ static void victim(struct torture *k)
             fill_words(frame, CANARY_WORD);
             k->reused++;
         }
-        if (edu_dma(&k->fx->edu, va, 0, PAGE_SIZE, 0))
+        if (dma_dev_write(&k->sf->dev, va, PAGE_SIZE))
             k->dma_errors++;
         if (taken) {
             if (!words_intact(frame, CANARY_WORD))
@@ -613,7 +613,7 @@ static void victim(struct torture *k)
             page_free(frame);
         }
         struct vtd_fault_log log;
-        vtd_fault_collect(&k->fx->u, &log);
+        vtd_fault_collect(&k->sf->fx.u, &log);
     }
     store_release(&k->stop, 1);
 }
@@ -631,7 +631,7 @@ static void run_torture(struct test *t, enum reclaim_policy p, struct torture *k
     ASSERT_EQ(t, reclaim_set_policy(p), 0);
     unsigned n = smp_online_count();
     memset(k, 0, sizeof(*k));
-    k->fx = &sf->fx;
+    k->sf = sf;
     for (unsigned c = 0; c < n; c++)
         for (unsigned i = 0; i < TORTURE_PAGES; i++)
             ASSERT_TRUE(t, (k->frames[c][i] = page_alloc()) != 0, "out of frames");
@@ -640,7 +640,7 @@ static void run_torture(struct test *t, enum reclaim_policy p, struct torture *k
     ASSERT_TRUE(t, pattern, "out of frames");
     fill_words(pattern, PATTERN_WORD);
     ASSERT_EQ(t, kva_map(VA_PATTERN, pattern, PT_LEVEL_PT, PTE_NX), 0);
-    ASSERT_EQ(t, edu_dma(&sf->fx.edu, VA_PATTERN, 0, PAGE_SIZE, 1), 0);
+    ASSERT_EQ(t, dma_dev_read(&sf->dev, VA_PATTERN, PAGE_SIZE), 0);
     ASSERT_EQ(t, kva_unmap(VA_PATTERN), 0);
     ASSERT_EQ(t, reclaim_drain(), 0);
     page_free(pattern);
@@ -744,7 +744,7 @@ static const char *const order_name[ORDERS] = {
 };
 
 static struct {
-    struct vtd_fixture *fx;
+    struct sva_fixture *sf;
     uint64_t frame;
     unsigned other;
     int taken, dma_err;
@@ -761,7 +761,7 @@ static void take_in_window(void *arg)
 static void in_window(uint64_t start, uint64_t end)
 {
     smp_call_on(win.other, take_in_window, NULL);
-    win.dma_err = edu_dma(&win.fx->edu, VA_ORDER, 0, PAGE_SIZE, 0);
+    win.dma_err = dma_dev_write(&win.sf->dev, VA_ORDER, PAGE_SIZE);
 }
 
 static void knobs_off(uintptr_t unused)
@@ -784,18 +784,18 @@ static void invalidation_and_the_page_table_lock(struct test *t)
     ASSERT_TRUE(t, pattern, "out of frames");
     fill_words(pattern, PATTERN_WORD);
     ASSERT_EQ(t, kva_map(VA_PATTERN, pattern, PT_LEVEL_PT, PTE_NX), 0);
-    ASSERT_EQ(t, edu_dma(&sf.fx.edu, VA_PATTERN, 0, PAGE_SIZE, 1), 0);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, VA_PATTERN, PAGE_SIZE), 0);
     int stale[ORDERS];
     for (int o = 0; o < ORDERS; o++) {
         kva_set_flush_under_lock(o == FLUSH_UNDER_LOCK);
         reclaim_set_free_before_flush(o == FREE_BEFORE_FLUSH);
         memset(&win, 0, sizeof(win));
-        win.fx = &sf.fx;
+        win.sf = &sf;
         win.other = smp_last_online();
         win.frame = page_alloc();
         ASSERT_TRUE(t, win.frame, "out of frames");
         ASSERT_EQ(t, kva_map(VA_ORDER, win.frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
-        ASSERT_EQ(t, edu_dma(&sf.fx.edu, VA_ORDER, 0, PAGE_SIZE, 0), 0);
+        ASSERT_EQ(t, dma_dev_write(&sf.dev, VA_ORDER, PAGE_SIZE), 0);
         reclaim_set_window_hook(in_window);
         ASSERT_EQ(t, kva_unmap_free(VA_ORDER), 0);
         reclaim_set_window_hook(NULL);
@@ -845,7 +845,7 @@ static void invalidation_and_the_page_table_lock(struct test *t)
 static void dma_lands(struct test *t, struct sva_fixture *sf, uint64_t base_pa, unsigned page)
 {
     fill_words(base_pa + (uint64_t)page * PAGE_SIZE, 0);
-    ASSERT_EQ(t, edu_dma(&sf->fx.edu, VA_SPLIT + (uint64_t)page * PAGE_SIZE, 0, PAGE_SIZE, 0), 0);
+    ASSERT_EQ(t, dma_dev_write(&sf->dev, VA_SPLIT + (uint64_t)page * PAGE_SIZE, PAGE_SIZE), 0);
     EXPECT_TRUE(t, ((uint64_t *)phys_to_virt(base_pa + (uint64_t)page * PAGE_SIZE))[0] == PATTERN_WORD,
                 "the device's write through page %u of the 2 MiB range did not land", page);
 }
@@ -860,7 +860,7 @@ static void split_and_collapse_free_tables_through_the_policy(struct test *t)
     ASSERT_TRUE(t, pattern, "out of frames");
     fill_words(pattern, PATTERN_WORD);
     ASSERT_EQ(t, kva_map(VA_PATTERN, pattern, PT_LEVEL_PT, PTE_NX), 0);
-    ASSERT_EQ(t, edu_dma(&sf.fx.edu, VA_PATTERN, 0, PAGE_SIZE, 1), 0);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, VA_PATTERN, PAGE_SIZE), 0);
     ASSERT_EQ(t, kva_map(VA_SPLIT, pa, PT_LEVEL_PD, PTE_RW | PTE_NX), 0);
     dma_lands(t, &sf, pa, 5);
 

@@ -21,7 +21,6 @@
 #define VA_FAR       (VA_T + 8 * PAGE_SIZE)
 #define VA_COST      (KVA_BASE + 33 * GIB)
 #define PATTERN_WORD 0x5eed5eed00000000ul
-#define FR_FS_WRITE_READ_ONLY 0x85
 #define COST_PAGES   16
 /* A range flush of RANGE_PAGES at VA_RANGE (aligned to its size, so the
  * address mask covers exactly it), with one neighbour on each side and an
@@ -41,7 +40,7 @@ static enum landed device_write(struct test *t, struct scene *s)
 {
     memset(phys_to_virt(s->a), 0, PAGE_SIZE);
     memset(phys_to_virt(s->b), 0, PAGE_SIZE);
-    ASSERT_EQ(t, edu_dma(&s->sf.fx.edu, VA_T, 0, PAGE_SIZE, 0), 0);
+    ASSERT_EQ(t, dma_dev_write(&s->sf.dev, VA_T, PAGE_SIZE), 0);
     return where_pattern_landed(s->a, s->b, PATTERN_WORD);
 }
 
@@ -58,7 +57,7 @@ static void set_up(struct test *t, struct scene *s, uint64_t t_attrs)
     fill_pattern(s->x, PATTERN_WORD);
     ASSERT_EQ(t, kva_map(VA_X, s->x, PT_LEVEL_PT, PTE_NX), 0);
     ASSERT_EQ(t, kva_map(VA_T, s->a, PT_LEVEL_PT, t_attrs), 0);
-    ASSERT_EQ(t, edu_dma(&s->sf.fx.edu, VA_X, 0, PAGE_SIZE, 1), 0);
+    ASSERT_EQ(t, dma_dev_read(&s->sf.dev, VA_X, PAGE_SIZE), 0);
 }
 
 static void warm(struct test *t, struct scene *s)
@@ -195,9 +194,9 @@ static void page_selective_flush_is_precise(struct test *t)
         else
             ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PASID, VA_T, 0, 0), 0);
         submit(t, &s, &d);
-        ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_X, 0, PAGE_SIZE, 1), 0); /* read through VA_X */
+        ASSERT_EQ(t, dma_dev_read(&s.sf.dev, VA_X, PAGE_SIZE), 0); /* read through VA_X */
         memset(phys_to_virt(s.b), 0, PAGE_SIZE);
-        ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_T, 0, PAGE_SIZE, 0), 0); /* and write it out through fresh VA_T */
+        ASSERT_EQ(t, dma_dev_write(&s.sf.dev, VA_T, PAGE_SIZE), 0); /* and write it out through fresh VA_T */
         int old_x = where_pattern_landed(s.a, s.b, PATTERN_WORD) == LANDED_IN_B;
         int new_x = where_pattern_landed(s.a, s.b, new_pattern) == LANDED_IN_B;
         test_diag(t, "%s flush: VA_X read the %s page", all ? "all-in-PASID" : "page-selective",
@@ -238,9 +237,9 @@ static void range_flush_drops_every_page_and_keeps_neighbours(struct test *t)
     }
     /* The device's buffer holds the pattern (read through VA_X); each write
      * through a range VA caches its translation. */
-    ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_X, 0, PAGE_SIZE, 1), 0);
+    ASSERT_EQ(t, dma_dev_read(&s.sf.dev, VA_X, PAGE_SIZE), 0);
     for (unsigned i = 0; i < RANGE_VAS; i++)
-        ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, range_va(i), 0, PAGE_SIZE, 0), 0);
+        ASSERT_EQ(t, dma_dev_write(&s.sf.dev, range_va(i), PAGE_SIZE), 0);
     for (unsigned i = 0; i < RANGE_VAS; i++) {
         ASSERT_TRUE(t, where_pattern_landed(old[i], new[i], PATTERN_WORD) == LANDED_IN_A,
                     "the first write through VA %u did not reach its page", i);
@@ -257,7 +256,7 @@ static void range_flush_drops_every_page_and_keeps_neighbours(struct test *t)
     ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PASID, addr, am, 0), 0);
     submit(t, &s, &d);
     for (unsigned i = 0; i < RANGE_VAS; i++) {
-        ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, range_va(i), 0, PAGE_SIZE, 0), 0);
+        ASSERT_EQ(t, dma_dev_write(&s.sf.dev, range_va(i), PAGE_SIZE), 0);
         enum landed l = where_pattern_landed(old[i], new[i], PATTERN_WORD);
         test_diag(t, "VA %u (%s): the write landed in the %s frame", i, in_range(i) ? "in the range" : "neighbour",
                   l == LANDED_IN_A ? "old" : l == LANDED_IN_B ? "new" : "no");
@@ -291,7 +290,7 @@ static void downgrade_needs_invalidation(struct test *t)
     warm(t, &s);
     ASSERT_EQ(t, kva_protect(VA_T, PTE_NX), 0);
     memset(phys_to_virt(s.a), 0, PAGE_SIZE);
-    ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_T, 0, PAGE_SIZE, 0), 0);
+    ASSERT_EQ(t, dma_dev_write(&s.sf.dev, VA_T, PAGE_SIZE), 0);
     test_diag(t, "RW->RO without invalidation: the write %s", (where_pattern_landed(s.a, s.b, PATTERN_WORD) == LANDED_IN_A) ? "still landed (cached RW entry)"
                                                                                 : "was refused");
     struct vtd_fault_log log;
@@ -300,7 +299,7 @@ static void downgrade_needs_invalidation(struct test *t)
     ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PASID, VA_T, 0, 0), 0);
     submit(t, &s, &d);
     memset(phys_to_virt(s.a), 0, PAGE_SIZE);
-    ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_T, 0, PAGE_SIZE, 0), 0);
+    ASSERT_EQ(t, dma_dev_write(&s.sf.dev, VA_T, PAGE_SIZE), 0);
     EXPECT_TRUE(t, !(where_pattern_landed(s.a, s.b, PATTERN_WORD) == LANDED_IN_A), "after RW->RO and invalidation the write still landed");
     fixture_faults(t, &s.sf.fx, &log);
     EXPECT_EQ(t, log.count, 1);
@@ -316,11 +315,11 @@ static void upgrade_takes_effect_after_invalidation(struct test *t)
 {
     struct scene s;
     set_up(t, &s, PTE_NX);
-    ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_T, 0, PAGE_SIZE, 1), 0); /* read: caches VA_T -> A read-only */
-    ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_X, 0, PAGE_SIZE, 1), 0); /* the pattern back in the buffer */
+    ASSERT_EQ(t, dma_dev_read(&s.sf.dev, VA_T, PAGE_SIZE), 0); /* read: caches VA_T -> A read-only */
+    ASSERT_EQ(t, dma_dev_read(&s.sf.dev, VA_X, PAGE_SIZE), 0); /* the pattern back in the buffer */
     ASSERT_EQ(t, kva_protect(VA_T, PTE_RW | PTE_NX), 0);
     memset(phys_to_virt(s.a), 0, PAGE_SIZE);
-    ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_T, 0, PAGE_SIZE, 0), 0);
+    ASSERT_EQ(t, dma_dev_write(&s.sf.dev, VA_T, PAGE_SIZE), 0);
     struct vtd_fault_log log;
     fixture_faults(t, &s.sf.fx, &log);
     /* RECLAIM.md question 6. The spec lets a unit that cached the
@@ -334,7 +333,7 @@ static void upgrade_takes_effect_after_invalidation(struct test *t)
     ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PASID, VA_T, 0, 0), 0);
     submit(t, &s, &d);
     memset(phys_to_virt(s.a), 0, PAGE_SIZE);
-    ASSERT_EQ(t, edu_dma(&s.sf.fx.edu, VA_T, 0, PAGE_SIZE, 0), 0);
+    ASSERT_EQ(t, dma_dev_write(&s.sf.dev, VA_T, PAGE_SIZE), 0);
     EXPECT_TRUE(t, (where_pattern_landed(s.a, s.b, PATTERN_WORD) == LANDED_IN_A), "after RO->RW and invalidation the write did not land");
     fixture_faults(t, &s.sf.fx, &log);
     EXPECT_EQ(t, log.count, 0);

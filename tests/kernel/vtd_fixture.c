@@ -21,6 +21,7 @@ static struct {
     struct vtd_legacy_tables tables;
     struct vtd_domain dom, rmrr_dom;
     struct vtd_sm_tables sm;
+    struct dma_dev dev;          /* a device bound for SVA (DSA: disabled first) */
     uint64_t irt_pa;             /* an interrupt remapping table, its pages */
     unsigned irt_pages;
 } live;
@@ -45,6 +46,8 @@ static void take_down_after_abort(uintptr_t unused)
         return;
     live.active = 0;
     struct vtd_unit *u = &live.u;
+    /* The device stops making requests before the unit goes down. */
+    dma_dev_unbind(&live.dev);
     if (live.sva)
         sva_forget();
     /* The unit's own view of what is on, not the copy's. */
@@ -89,22 +92,33 @@ void fixture_translation_on_or_skip(struct test *t, struct vtd_unit *u, int err,
     ASSERT_TRUE(t, err == 0, "%s failed: %s", what, err_name(err));
 }
 
-void fixture_find(struct test *t, struct vtd_fixture *fx)
+static void skip_without_unit(struct test *t)
 {
-    memset(fx, 0, sizeof(*fx));
     const struct dmar_info *d = iommu_dmar();
     if (!d || !d->ndrhd)
         test_skip(t, "no VT-d unit (no DMAR table)");
+}
+
+void fixture_find(struct test *t, struct vtd_fixture *fx)
+{
+    memset(fx, 0, sizeof(*fx));
+    skip_without_unit(t);
     if (edu_probe(&fx->edu))
         test_skip(t, "no edu device to do DMA with");
-    /* The unit that covers edu; the others are left as they are. */
-    const struct dmar_drhd *unit = iommu_unit_for(fx->edu.pci);
+    fixture_find_for(t, fx, fx->edu.pci);
+}
+
+void fixture_find_for(struct test *t, struct vtd_fixture *fx, struct pci_dev *dev)
+{
+    skip_without_unit(t);
+    /* The unit that covers the device; the others are left as they are. */
+    const struct dmar_drhd *unit = iommu_unit_for(dev);
     if (!unit)
-        test_skip(t, "no remapping unit covers edu at %02x:%02x.%x", fx->edu.pci->bus, fx->edu.pci->dev,
-                  fx->edu.pci->fn);
+        test_skip(t, "no remapping unit covers %04x:%04x at %02x:%02x.%x", dev->vendor, dev->device, dev->bus,
+                  dev->dev, dev->fn);
     int err = vtd_unit_init(&fx->u, unit);
     ASSERT_EQ(t, err, 0);
-    fx->sid = pci_requester_id(fx->edu.pci);
+    fx->sid = pci_requester_id(dev);
     /* Leftovers of an earlier case, as the unit reports them (GSTS):
      * translation and the queue off, old faults cleared. */
     uint32_t gsts = vtd_read32(&fx->u, VTD_GSTS);
@@ -233,7 +247,11 @@ int fixture_dma_from_device(struct vtd_fixture *fx, uint64_t iova, uint32_t len)
 void fixture_sva_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, int override_width)
 {
     memset(sf, 0, sizeof(*sf));
-    fixture_find(t, &sf->fx);
+    skip_without_unit(t);
+    char why[128];
+    if (dma_dev_probe(&sf->dev, why, sizeof(why)))
+        test_skip(t, "%s", why);
+    fixture_find_for(t, &sf->fx, sf->dev.pci);
     struct vtd_unit *u = &sf->fx.u;
     if (!ECAP_SMTS(u->ecap))
         test_skip(t, "the unit has no scalable mode (ECAP.SMTS = 0)");
@@ -252,13 +270,22 @@ void fixture_sva_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, int 
                   pasid, vtd_pasid_limit(u), (unsigned long)ECAP_PSS(u->ecap));
     case_forget_flusher_after(t);
     remember(&sf->fx, NULL);
-    int err = sva_bind_kernel(&sf->sva, u, &sf->fx.qi, sf->fx.edu.pci, pasid, FIXTURE_DID, override_width);
+    int err = sva_bind_kernel(&sf->sva, u, &sf->fx.qi, sf->dev.pci, dma_dev_can_supervise(&sf->dev), pasid,
+                              FIXTURE_DID, override_width);
     fixture_translation_on_or_skip(t, u, err, "binding the kernel's tables");
     remember(&sf->fx, &sf->sva.tables);
+    err = dma_dev_bind(&sf->dev, pasid, sf->sva.priv == SVA_SUPERVISOR);
+    ASSERT_TRUE(t, err == 0, "readying %s for PASID 0x%x: %s", dma_dev_name(&sf->dev), pasid, err_name(err));
+    live.dev = sf->dev;
 }
 
 void fixture_sva_down(struct test *t, struct sva_fixture *sf)
 {
+    dma_dev_unbind(&sf->dev);
+    live.dev.bound = 0;
+    if (sf->dev.kind == DMA_DEV_DSA)
+        test_diag(t, "%s reported %u refused access(es) in its completion records", dma_dev_name(&sf->dev),
+                  sf->dev.faults_reported);
     if (sf->sva.u)
         EXPECT_EQ(t, sva_unbind(&sf->sva), 0);
     fixture_down(t, &sf->fx);

@@ -5,6 +5,7 @@
 #ifndef VTDLAB_TESTS_VTD_FIXTURE_H
 #define VTDLAB_TESTS_VTD_FIXTURE_H
 
+#include "devices/dma_dev.h"
 #include "devices/edu.h"
 #include "iommu/context.h"
 #include "iommu/domain.h"
@@ -35,6 +36,8 @@ struct vtd_fixture {
  * it, saying what was being done. */
 void fixture_translation_on_or_skip(struct test *t, struct vtd_unit *u, int err, const char *what);
 void fixture_find(struct test *t, struct vtd_fixture *fx);
+/* The same for another device than edu: the unit that covers dev. */
+void fixture_find_for(struct test *t, struct vtd_fixture *fx, struct pci_dev *dev);
 /* fixture_find, then legacy tables and a domain with tables of `levels`
  * (0: the widest the unit has), the DMAR's reserved memory regions mapped
  * 1:1 for the devices that have them, TE on. */
@@ -59,10 +62,14 @@ unsigned fixture_rmrr_identity(struct test *t, struct vtd_fixture *fx, const str
  * collect them first): it fails the case. */
 void fixture_down(struct test *t, struct vtd_fixture *fx);
 /* SVA on the kernel's tables: the unit in scalable mode with a 256-bit
- * queue, edu bound at `pasid` (its RID_PASID). Skips, naming the missing
- * capability, on a unit without scalable mode or first-stage translation. */
+ * queue, the device (devices/dma_dev.h: DSA on hardware, else edu) bound
+ * at `pasid` (also its RID_PASID, which edu's untagged requests use), with
+ * supervisor requests where the unit and the device both can. Skips,
+ * naming the missing capability, on a unit without scalable mode or
+ * first-stage translation, or with no device. */
 struct sva_fixture {
     struct vtd_fixture fx;
+    struct dma_dev dev;
     struct sva sva;
 };
 void fixture_sva_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, int override_width);

@@ -1,0 +1,70 @@
+/* "The device" of the SVA suites: a DMA engine that moves data between a
+ * buffer of its own and addresses its requests carry, which the IOMMU
+ * translates (under SVA: kernel virtual addresses). QEMU's edu under QEMU;
+ * Intel DSA on hardware, whose requests carry a PASID and, where its PASID
+ * capability allows, supervisor privilege. One interface, so that sva,
+ * sva_stale, reclaim (the torture included) and pwc run on either. */
+#ifndef VTDLAB_DEVICES_DMA_DEV_H
+#define VTDLAB_DEVICES_DMA_DEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dsa.h"
+#include "edu.h"
+#include "../mm/layout.h"
+
+#define DMA_DEV_BUFFER_SIZE EDU_BUFFER_SIZE
+/* Where DSA's buffer and completion record are mapped while it is bound:
+ * its requests reach them through the bound PASID like any other kernel
+ * VA, with user or supervisor privilege alike (the kva area carries U/S
+ * when requests are user requests). A 1 GiB slot of its own, clear of the
+ * suites' slots. */
+#define DMA_DEV_DSA_VA      (KVA_BASE + (500ul << 30))
+#define DMA_DEV_DSA_RECORD_VA (DMA_DEV_DSA_VA + PAGE_SIZE)
+
+enum dma_dev_kind { DMA_DEV_EDU, DMA_DEV_DSA };
+
+struct dma_dev {
+    enum dma_dev_kind kind;
+    struct pci_dev *pci;
+    struct edu edu;              /* DMA_DEV_EDU */
+    struct dsa dsa;              /* DMA_DEV_DSA */
+    uint64_t buffer_pa, record_pa;  /* DSA while bound; 0 otherwise */
+    uint32_t pasid;
+    int supervisor;              /* requests carry supervisor privilege */
+    int bound;
+    unsigned faults_reported;    /* accesses the device itself reported refused (DSA's page-fault status) */
+};
+
+const char *dma_dev_name(const struct dma_dev *d);
+/* The first Intel DSA function, or NULL. */
+struct pci_dev *dma_dev_find_dsa(void);
+#define DSA_IDS_TEXT "PCI 8086:0b25 or 8086:11fb"
+/* The device the suites use: an Intel DSA that can take work (MOVDIR64B
+ * on this CPU, a PASID capability, a free dedicated WQ), else the first
+ * edu. -E_NOENT when there is neither, with why in `why` (a DSA that was
+ * found and not usable says what it lacks). */
+int dma_dev_probe(struct dma_dev *d, char *why, size_t size);
+/* Whether its requests can carry supervisor privilege: DSA where the
+ * PASID capability supports privileged mode; edu never (QEMU's devices
+ * make user requests). */
+int dma_dev_can_supervise(const struct dma_dev *d);
+/* Readies the device to make requests for pasid, with supervisor
+ * privilege when asked. edu: nothing to do (its requests carry no PASID:
+ * the unit takes the context entry's RID_PASID). DSA: the PASID
+ * capability on, its buffer and completion record mapped at
+ * DMA_DEV_DSA_VA, one dedicated WQ for pasid enabled. On failure the
+ * device is left disabled and nothing stays mapped. */
+int dma_dev_bind(struct dma_dev *d, uint32_t pasid, int supervisor);
+/* DSA: the device disabled, its PASID capability off, the mappings gone
+ * (through the reclaim policy, like any kva unmap). */
+void dma_dev_unbind(struct dma_dev *d);
+/* The device reads len bytes at va into its buffer, or writes its buffer
+ * to va. 0 once the device has finished, whether or not the IOMMU refused
+ * the access: edu cannot tell, DSA counts it in faults_reported; the
+ * unit's fault record says why. Negative when the device itself failed
+ * (-E_TIMEDOUT, -E_IO, with its state in the log). */
+int dma_dev_read(struct dma_dev *d, uint64_t va, uint32_t len);
+int dma_dev_write(struct dma_dev *d, uint64_t va, uint32_t len);
+
+#endif
