@@ -6,14 +6,24 @@
 
 #define CACHE_LINE 64
 
-void vtd_flush_lines(const struct vtd_unit *u, const volatile void *p, uint64_t len)
+static void flush_lines(const volatile void *p, uint64_t len)
 {
-    if (ECAP_C(u->ecap))
-        return;
     uint64_t a = (uint64_t)p & ~(uint64_t)(CACHE_LINE - 1), end = (uint64_t)p + len;
     for (; a < end; a += CACHE_LINE)
         __asm__ volatile("clflush (%0)" : : "r"(a) : "memory");
     __asm__ volatile("mfence" ::: "memory");
+}
+
+void vtd_flush_lines(const struct vtd_unit *u, const volatile void *p, uint64_t len)
+{
+    if (!ECAP_C(u->ecap))
+        flush_lines(p, len);
+}
+
+void vtd_flush_first_stage_lines(const struct vtd_unit *u, const volatile void *p, uint64_t len)
+{
+    if (!ECAP_SMPWC(u->ecap))
+        flush_lines(p, len);
 }
 
 void vtd_entry_write(const struct vtd_unit *u, volatile uint64_t *dst, const uint64_t *src, unsigned n,

@@ -41,6 +41,9 @@ void vtd_entry_write(const struct vtd_unit *u, volatile uint64_t *dst, const uin
                      unsigned present_word);
 void vtd_entry_clear(const struct vtd_unit *u, volatile uint64_t *dst, unsigned n, unsigned present_word);
 void vtd_flush_lines(const struct vtd_unit *u, const volatile void *p, uint64_t len);
+/* The same for first-stage tables in scalable mode, whose walks snoop
+ * only where ECAP.SMPWC says so. */
+void vtd_flush_first_stage_lines(const struct vtd_unit *u, const volatile void *p, uint64_t len);
 
 struct vtd_legacy_tables {
     uint64_t root_pa;

@@ -50,8 +50,8 @@ static int kva_flush_completed(uint64_t seq)
 
 static const struct kva_flusher sva_flusher = { kva_flush, kva_flush_completed };
 
-int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, int device_supervisor,
-                    uint32_t pasid, uint16_t did, int override_width)
+static int bind(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, int device_supervisor,
+                uint64_t root_pa, int kernel, uint32_t pasid, uint16_t did, int override_width)
 {
     memset(s, 0, sizeof(*s));
     if (!ECAP_SMTS(u->ecap) || !ECAP_FLTS(u->ecap) || !ECAP_PASID(u->ecap))
@@ -65,31 +65,49 @@ int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct
     s->dev = dev;
     s->pasid = pasid;
     s->did = did;
+    s->kernel = kernel;
     s->priv = sva_privilege(u, device_supervisor);
-    kva_set_user_access(s->priv == SVA_USER);
+    if (kernel)
+        kva_set_user_access(s->priv == SVA_USER);
 
     struct vtd_pasid_entry pe;
     int err = vtd_sm_tables_init(&s->tables);
-    err = err ? err : pasid_entry_first_stage(&pe, kernel_pt()->root_pa, did, s->priv == SVA_SUPERVISOR);
+    err = err ? err : pasid_entry_first_stage(&pe, root_pa, did, s->priv == SVA_SUPERVISOR);
     /* Supervisor requests honour read-only kernel pages only when WPE
      * follows the CPU's CR0.WP; walks snoop the caches only where the unit
      * says it can (ECAP.SMPWC), else mm flushes every table write. */
     err = err ? err : pasid_entry_set_wpe(&pe, s->priv == SVA_SUPERVISOR && (read_cr0() & CR0_WP));
     err = err ? err : pasid_entry_set_pwsnp(&pe, ECAP_SMPWC(u->ecap));
-    kva_set_walk_snooped(ECAP_SMPWC(u->ecap));
+    if (kernel)
+        kva_set_walk_snooped(ECAP_SMPWC(u->ecap));
     uint16_t rid = pci_requester_id(dev);
     err = err ? err : vtd_sm_attach(u, qi, &s->tables, pci_sid_bus(rid), pci_sid_devfn(rid), pasid, &pe, override_width);
     if (err) {
-        kva_set_walk_snooped(1);
+        if (kernel)
+            kva_set_walk_snooped(1);
         vtd_sm_tables_free(&s->tables);
         return err;
     }
+    if (!kernel)
+        return 0;
     bound = s;
     /* Pages an earlier binding left pending are flushed through this one. */
     int derr = reclaim_set_flusher(&sva_flusher);
     if (derr)
         printk("# sva: pages left pending before the bind could not be drained: %s\n", err_name(derr));
     return 0;
+}
+
+int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, int device_supervisor,
+                    uint32_t pasid, uint16_t did, int override_width)
+{
+    return bind(s, u, qi, dev, device_supervisor, kernel_pt()->root_pa, 1, pasid, did, override_width);
+}
+
+int sva_bind_space(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, int device_supervisor,
+                   uint64_t root_pa, uint32_t pasid, uint16_t did)
+{
+    return bind(s, u, qi, dev, device_supervisor, root_pa, 0, pasid, did, 0);
 }
 
 void sva_forget(void)
@@ -100,12 +118,14 @@ void sva_forget(void)
 
 int sva_unbind(struct sva *s)
 {
-    /* What is pending is flushed through this binding before it goes. */
-    int err = reclaim_set_flusher(NULL);
-    if (err)
-        printk("# sva: pages pending reclaim could not be flushed before the unbind: %s\n", err_name(err));
-    bound = NULL;
-    kva_set_walk_snooped(1);
+    if (s->kernel) {
+        /* What is pending is flushed through this binding before it goes. */
+        int err = reclaim_set_flusher(NULL);
+        if (err)
+            printk("# sva: pages pending reclaim could not be flushed before the unbind: %s\n", err_name(err));
+        bound = NULL;
+        kva_set_walk_snooped(1);
+    }
     vtd_pasid_clear(s->u, &s->tables, s->pasid);
     struct qi_desc d[4];
     unsigned n = 0;

@@ -27,6 +27,7 @@ struct sva {
     uint32_t pasid;           /* also the context entry's RID_PASID */
     uint16_t did;
     enum sva_privilege priv;
+    int kernel;               /* the kernel's own tables (else a private space) */
 };
 
 /* Scalable-mode tables, the context entry for dev with RID_PASID = pasid,
@@ -36,6 +37,13 @@ struct sva {
  * entry present. override_width: use a PASID beyond ECAP.PSS knowingly. */
 int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, int device_supervisor,
                     uint32_t pasid, uint16_t did, int override_width);
+/* The same binding over a first-stage space that is not the kernel's (a
+ * test's private tables rooted at root_pa): no kernel-VA flusher is
+ * registered and the kva area's settings are left alone; the owner of the
+ * tables flushes its writes from the caches where walks do not snoop
+ * (ECAP.SMPWC = 0) and invalidates after changing them. */
+int sva_bind_space(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, int device_supervisor,
+                   uint64_t root_pa, uint32_t pasid, uint16_t did);
 /* Clears the PASID entry, then invalidates the PASID cache, the PASID's
  * IOTLB entries and (if the unit has device-TLBs) the device's, in that
  * order. Translation stays on, so the device's next request faults; the

@@ -19,7 +19,7 @@
 /* ctx_restore values: how a case ended early. */
 enum case_exit { CASE_RETURNED = 0, CASE_ABORTED, CASE_SKIPPED, CASE_TIMED_OUT, CASE_EXCEPTION };
 
-#define CLEANUPS_MAX 8
+#define CLEANUPS_MAX 32  /* a case that sets a fixture up once per policy registers its cleanups each time */
 /* How long the end of a case waits for a CPU still running deferred work. */
 #define WORK_SETTLE_US 100000u
 

@@ -49,25 +49,6 @@
 static const enum reclaim_policy fixes[] = { RECLAIM_SYNC, RECLAIM_ASYNC, RECLAIM_ASYNC_PERCPU, RECLAIM_RCU };
 #define NFIXES (sizeof(fixes) / sizeof(fixes[0]))
 
-/* Valid-looking entries (present, writable, user) that all lead to the
- * sink, whatever level a stale walk reads them at. */
-static uint64_t sink_entry(uint64_t sink) { return sink | PTE_P | PTE_RW | PTE_US; }
-
-static void fill_words(uint64_t pa, uint64_t word)
-{
-    uint64_t *p = phys_to_virt(pa);
-    for (size_t i = 0; i < PAGE_SIZE / sizeof(*p); i++)
-        p[i] = word;
-}
-
-static int words_intact(uint64_t pa, uint64_t word)
-{
-    const uint64_t *p = phys_to_virt(pa);
-    for (size_t i = 0; i < PAGE_SIZE / sizeof(*p); i++)
-        if (READ_ONCE(p[i]) != word)
-            return 0;
-    return 1;
-}
 
 struct outcome {
     uint64_t stale_pa;             /* first reused frame the device changed, or 0 */

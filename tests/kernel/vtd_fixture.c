@@ -244,7 +244,22 @@ int fixture_dma_from_device(struct vtd_fixture *fx, uint64_t iova, uint32_t len)
     return edu_dma(&fx->edu, iova, 0, len, 0);
 }
 
+static void first_stage_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, int override_width,
+                           uint64_t space_root);
+
 void fixture_sva_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, int override_width)
+{
+    first_stage_up(t, sf, pasid, override_width, 0);
+}
+
+void fixture_space_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, uint64_t root_pa)
+{
+    first_stage_up(t, sf, pasid, 0, root_pa);
+}
+
+/* space_root 0: the kernel's own tables. */
+static void first_stage_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, int override_width,
+                           uint64_t space_root)
 {
     memset(sf, 0, sizeof(*sf));
     skip_without_unit(t);
@@ -270,8 +285,11 @@ void fixture_sva_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, int 
                   pasid, vtd_pasid_limit(u), (unsigned long)ECAP_PSS(u->ecap));
     case_forget_flusher_after(t);
     remember(&sf->fx, NULL);
-    int err = sva_bind_kernel(&sf->sva, u, &sf->fx.qi, sf->dev.pci, dma_dev_can_supervise(&sf->dev), pasid,
-                              FIXTURE_DID, override_width);
+    int supervise = dma_dev_can_supervise(&sf->dev);
+    int err = space_root ? sva_bind_space(&sf->sva, u, &sf->fx.qi, sf->dev.pci, supervise, space_root, pasid,
+                                          FIXTURE_DID)
+                         : sva_bind_kernel(&sf->sva, u, &sf->fx.qi, sf->dev.pci, supervise, pasid, FIXTURE_DID,
+                                           override_width);
     fixture_translation_on_or_skip(t, u, err, "binding the kernel's tables");
     remember(&sf->fx, &sf->sva.tables);
     err = dma_dev_bind(&sf->dev, pasid, sf->sva.priv == SVA_SUPERVISOR);
@@ -291,6 +309,24 @@ void fixture_sva_down(struct test *t, struct sva_fixture *sf)
     fixture_down(t, &sf->fx);
     /* fixture_down returned: translation is off (it asserts GSTS). */
     vtd_sm_tables_free(&sf->sva.tables);
+}
+
+uint64_t sink_entry(uint64_t sink) { return sink | PTE_P | PTE_RW | PTE_US; }
+
+void fill_words(uint64_t pa, uint64_t word)
+{
+    uint64_t *p = phys_to_virt(pa);
+    for (size_t i = 0; i < PAGE_SIZE / sizeof(*p); i++)
+        p[i] = word;
+}
+
+int words_intact(uint64_t pa, uint64_t word)
+{
+    const uint64_t *p = phys_to_virt(pa);
+    for (size_t i = 0; i < PAGE_SIZE / sizeof(*p); i++)
+        if (READ_ONCE(p[i]) != word)
+            return 0;
+    return 1;
 }
 
 const char *const landed_name[] = { "nowhere", "the old page A", "the new page B" };

@@ -73,6 +73,9 @@ struct sva_fixture {
     struct sva sva;
 };
 void fixture_sva_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, int override_width);
+/* The same, with the device bound to a private first-stage space rooted
+ * at root_pa instead of the kernel's tables (sva_bind_space). */
+void fixture_space_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, uint64_t root_pa);
 void fixture_sva_down(struct test *t, struct sva_fixture *sf);
 
 /* Where a device write landed, for the stale-translation suites: the old
@@ -82,6 +85,16 @@ enum landed { LANDED_NOWHERE, LANDED_IN_A, LANDED_IN_B };
 extern const char *const landed_name[];
 void fill_pattern(uint64_t pa, uint64_t pattern);
 enum landed where_pattern_landed(uint64_t a, uint64_t b, uint64_t pattern);
+
+/* The sink (../shared/RECLAIM.md): a frame filled with valid-looking
+ * entries (present, writable, user) that all point at the sink itself, so
+ * a walk that reads one as a table entry, at whatever level, ends in the
+ * sink and the device's write changes it. Reused table frames are filled
+ * the same way. */
+uint64_t sink_entry(uint64_t sink);
+void fill_words(uint64_t pa, uint64_t word);
+/* Whether every word of the frame still holds word. */
+int words_intact(uint64_t pa, uint64_t word);
 
 /* Faults recorded since the last call, each printed as a diagnostic. */
 void fixture_faults(struct test *t, struct vtd_fixture *fx, struct vtd_fault_log *log);
