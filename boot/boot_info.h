@@ -55,6 +55,7 @@ struct boot_info {
     uint64_t mmap_size;
     uint64_t mmap_desc_size;
     uint64_t rsdp_phys;          /* ACPI 2.0+ RSDP, 0 if none */
+    uint64_t smbios_phys;        /* SMBIOS entry point (3.0 preferred), 0 if none */
     uint64_t symtab_phys;        /* kernel.elf .symtab copy, for backtraces */
     uint64_t symtab_size;
     uint64_t strtab_phys;

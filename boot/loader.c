@@ -197,12 +197,22 @@ static void elf_copy_symbols(const UINT8 *img, UINTN size, struct boot_info *bi)
     }
 }
 
-static void find_rsdp(struct boot_info *bi)
+static UINT64 config_table(EFI_GUID guid)
 {
-    EFI_GUID acpi20 = ACPI_20_TABLE_GUID;
     for (UINTN i = 0; i < ST->NumberOfTableEntries; i++)
-        if (!CompareGuid(&ST->ConfigurationTable[i].VendorGuid, &acpi20))
-            bi->rsdp_phys = (UINT64)ST->ConfigurationTable[i].VendorTable;
+        if (!CompareGuid(&ST->ConfigurationTable[i].VendorGuid, &guid))
+            return (UINT64)ST->ConfigurationTable[i].VendorTable;
+    return 0;
+}
+
+/* The firmware tables the kernel reads: ACPI, and SMBIOS to name the
+ * machine (the 64-bit 3.0 entry point where the firmware has one). */
+static void find_firmware_tables(struct boot_info *bi)
+{
+    bi->rsdp_phys = config_table((EFI_GUID)ACPI_20_TABLE_GUID);
+    bi->smbios_phys = config_table((EFI_GUID)SMBIOS3_TABLE_GUID);
+    if (!bi->smbios_phys)
+        bi->smbios_phys = config_table((EFI_GUID)SMBIOS_TABLE_GUID);
 }
 
 static void find_framebuffer(struct boot_info *bi)
@@ -282,7 +292,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     bi->kernel_phys_base = phys_base;
     bi->kernel_span = span;
     elf_copy_symbols(elf, elf_size, bi);
-    find_rsdp(bi);
+    find_firmware_tables(bi);
     reserve_trampoline(bi);
     find_framebuffer(bi);
 

@@ -18,6 +18,7 @@
 #include "printk.h"
 #include "pvh_info.h"
 #include "serial.h"
+#include "smbios.h"
 #include "summary.h"
 #include "symbols.h"
 #include "traps.h"
@@ -27,6 +28,30 @@
 #define CMDLINE_ERR_MAX 192
 
 static void timer_tick(struct trap_frame *f) { harness_tick(); }
+
+/* What the machine calls itself (SMBIOS) and its ACPI OEM ids: the first
+ * line of a hardware report (tools/vtdlab parse --report hw). */
+static void report_machine(const struct boot_info *bi)
+{
+    struct smbios_system sys = { 0 };
+    struct smbios_entry e;
+    const char *why = "the firmware gave no SMBIOS entry point";
+    const uint8_t *ep = bi->smbios_phys ? phys_map_cached(bi->smbios_phys, SMBIOS_EP_MAX) : NULL;
+    if (ep && !smbios_entry_parse(ep, SMBIOS_EP_MAX, &e, &why)) {
+        const uint8_t *table = e.table_len ? phys_map_cached(e.table, e.table_len) : NULL;
+        why = !table ? "the SMBIOS structure table could not be mapped"
+              : smbios_system(table, e.table_len, &sys) ? "the SMBIOS structure table is malformed" : NULL;
+    }
+    if (why)
+        printk("# vtdlab: machine: unnamed (%s)\n", why);
+    else
+        printk("# vtdlab: machine: %s %s; firmware %s %s (SMBIOS %u.%u)\n", sys.manufacturer, sys.product,
+               sys.bios_vendor, sys.bios_version, e.major, e.minor);
+    const struct acpi_header *fadt = acpi_find("FACP");
+    if (fadt)
+        printk("# vtdlab: ACPI OEM: %.6s %.8s revision 0x%x\n", fadt->oem_id, fadt->oem_table_id,
+               fadt->oem_revision);
+}
 
 static void report_platform(const struct boot_info *bi, const char *acpi_problem)
 {
@@ -44,6 +69,7 @@ static void report_platform(const struct boot_info *bi, const char *acpi_problem
         printk("\n");
     }
     printk("# vtdlab: platform: %s\n", platform_name(platform_kind()));
+    report_machine(bi);
     printk("# vtdlab: clock: TSC %lu kHz, calibrated against the %s\n", clock_tsc_hz() / 1000,
            clock_source_name(clock_source()));
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "pvh_info.h"
 #include "printk.h"
+#include "smbios.h"
 
 /* From linker.ld: where the segments were loaded, and the image's end. */
 extern char kernel_pvh_phys[], __kernel_end[];
@@ -31,6 +32,10 @@ struct boot_info *pvh_boot_info(const struct hvm_start_info *si)
     bi->kernel_phys_base = (uint64_t)kernel_pvh_phys;
     bi->kernel_span = ((uint64_t)__kernel_end - KERNEL_VMA_BASE + LARGE_PAGE - 1) & ~(LARGE_PAGE - 1);
     bi->rsdp_phys = si->rsdp_paddr;
+    /* SeaBIOS leaves the SMBIOS entry point in the BIOS area, where the
+     * identity map reaches it. */
+    long ep = smbios_scan((const uint8_t *)(uintptr_t)SMBIOS_SCAN_START, SMBIOS_SCAN_END - SMBIOS_SCAN_START);
+    bi->smbios_phys = ep < 0 ? 0 : SMBIOS_SCAN_START + (uint64_t)ep;
 
     struct pvh_owned owned[PVH_OWNED_MAX];
     unsigned nowned = 0;
