@@ -18,7 +18,7 @@ import tempfile
 import time
 from typing import List, Optional
 
-from . import bench, ktap, lava, qemu, verdict
+from . import bench, hwreport, ktap, lava, qemu, verdict
 
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_SILENCE_S = 60.0
@@ -264,6 +264,14 @@ def cmd_parse(a) -> int:
     verdict.apply_expectations(run, expected, complete=bool(a.expect), source=a.expect or "")
     _write(a.junit, verdict.to_junit(run))
     _write(a.json, verdict.to_json(run))
+    if a.report == "hw":
+        page = hwreport.build(text, run, source=os.path.basename(a.log))
+        if a.output:
+            _write(a.output, page)
+            print(f"vtdlab: hardware report: {a.output}")
+        else:
+            print(page)
+            return EXIT_OK if run.ok else EXIT_FAILED
     summarize(run)
     return EXIT_OK if run.ok else EXIT_FAILED
 
@@ -463,6 +471,10 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--junit")
     ps.add_argument("--json")
     ps.add_argument("--expect")
+    ps.add_argument("--report", choices=["hw"],
+                    help="hw: a Markdown page from a real machine's log (machine, units, DSA, the pwc table, "
+                         "reclaim verdicts) to send in")
+    ps.add_argument("-o", "--output", help="write the report here instead of printing it")
     ps.set_defaults(func=cmd_parse)
 
     d = sub.add_parser("debug", help="QEMU paused with gdb attached, kernel symbols loaded")
