@@ -48,7 +48,16 @@ static int kva_flush_completed(uint64_t seq)
     return bound && qi_completed(bound->qi, (uint32_t)seq);
 }
 
-static const struct kva_flusher sva_flusher = { kva_flush, kva_flush_completed };
+/* Caching mode (CAP.CM): the unit may have cached the not-present entries
+ * a map just filled, at any level (the map may have linked new tables), so
+ * the range is invalidated as after a table change: IH=0. */
+static int kva_mapped(uint64_t start, uint64_t end)
+{
+    return bound ? sva_flush_range(bound, start, end, 1, NULL) : 0;
+}
+
+static const struct kva_flusher sva_flusher = { kva_flush, kva_flush_completed, NULL };
+static const struct kva_flusher sva_flusher_caching_mode = { kva_flush, kva_flush_completed, kva_mapped };
 
 static int bind(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, int device_supervisor,
                 uint64_t root_pa, int kernel, uint32_t pasid, uint16_t did, int override_width)
@@ -92,7 +101,7 @@ static int bind(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci
         return 0;
     bound = s;
     /* Pages an earlier binding left pending are flushed through this one. */
-    int derr = reclaim_set_flusher(&sva_flusher);
+    int derr = reclaim_set_flusher(CAP_CM(u->cap) ? &sva_flusher_caching_mode : &sva_flusher);
     if (derr)
         printk("# sva: pages left pending before the bind could not be drained: %s\n", err_name(derr));
     return 0;

@@ -48,6 +48,10 @@ struct kva_flusher {
      * unit's status memory: how reclaim checks a flush rather than trusting
      * its return. */
     int (*completed)(uint64_t seq);
+    /* NULL unless the unit may cache not-present entries (VT-d CAP.CM,
+     * caching mode): then called after a kva map made [start, end)
+     * present, so the unit forgets what it cached of it. */
+    int (*mapped)(uint64_t start, uint64_t end);
 };
 
 /* Changing the policy or the flusher drains every pending page first (with

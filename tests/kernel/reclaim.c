@@ -295,7 +295,7 @@ static int fake_flush(uint64_t start, uint64_t end, int tables_freed, uint64_t *
 
 static int fake_completed(uint64_t seq) { return fake.completes && seq <= fake.seq; }
 
-static const struct kva_flusher fake_flusher = { fake_flush, fake_completed };
+static const struct kva_flusher fake_flusher = { fake_flush, fake_completed, NULL };
 
 /* The table frames of the single page mapped at va. */
 static unsigned tables_of(uint64_t va, uint64_t *out)

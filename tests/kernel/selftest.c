@@ -126,7 +126,7 @@ static void ap_failures_recorded_and_cpus_back(struct test *t)
 /* A flusher nobody may call: the one a binding would register. */
 static int selftest_flush(uint64_t start, uint64_t end, int tables_freed, uint64_t *seq) { return 0; }
 static int selftest_completed(uint64_t seq) { return 1; }
-static const struct kva_flusher selftest_flusher = { selftest_flush, selftest_completed };
+static const struct kva_flusher selftest_flusher = { selftest_flush, selftest_completed, NULL };
 
 /* Changes global state the way the VT-d suites do, then faults before it
  * could undo any of it itself. */

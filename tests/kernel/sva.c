@@ -341,6 +341,43 @@ static void supervisor_write_to_read_only_kernel_page_faults(struct test *t)
     fixture_sva_down(t, &sf);
 }
 
+/* A page-selective PASID-based invalidation of exactly this VA with IH=0,
+ * for this PASID. */
+struct flush_of {
+    uint64_t va;
+    uint32_t pasid;
+};
+
+static int is_flush_of(const struct qi_desc *d, const void *arg)
+{
+    const struct flush_of *f = arg;
+    return qi_desc_type(d) == QI_PASID_IOTLB && bits_get(d->qw[0], QI_GRAN) == QI_PIOTLB_PAGE &&
+           bits_get(d->qw[0], QI_PASID) == f->pasid && bits_get(d->qw[1], QI_ADDR_QW1) << PAGE_SHIFT == f->va &&
+           bits_get(d->qw[1], QI_AM_QW1) == 0 && bits_get(d->qw[1], QI_IH_QW1) == 0;
+}
+
+/* CAP.CM under SVA: the unit may cache the not-present entries a kva map
+ * fills (at any level: the map may link new tables), so the map is
+ * followed by one PASID-based invalidation of the page with IH=0; a unit
+ * without caching mode is sent nothing. Read from the ring. */
+static void kva_map_invalidated_only_in_caching_mode(struct test *t)
+{
+    struct sva_fixture sf;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    uint64_t frame = page_alloc(), va = SVA_SLOT(7);
+    ASSERT_TRUE(t, frame, "out of frames");
+    unsigned head = fixture_unit_head(&sf.fx.qi);
+    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    struct flush_of f = { va, SVA_PASID };
+    unsigned seen = fixture_count_consumed(&sf.fx.qi, head, fixture_unit_head(&sf.fx.qi), is_flush_of, &f);
+    test_diag(t, "CAP.CM %lu: %u invalidation(s) of the new mapping", (unsigned long)CAP_CM(sf.fx.u.cap), seen);
+    EXPECT_EQ(t, seen, CAP_CM(sf.fx.u.cap) ? 1 : 0);
+    roundtrip(t, &sf.dev, va, frame, va, frame);   /* and the mapping works */
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    fixture_sva_down(t, &sf);
+    page_free(frame);
+}
+
 TEST_SUITE(sva, 50, 0,
            TEST(pasid_entry_follows_cr0_wp_and_walk_coherency),
            TEST(supervisor_write_to_read_only_kernel_page_faults),
@@ -352,4 +389,5 @@ TEST_SUITE(sva, 50, 0,
            TEST(wide_rid_pasid_walks_directory_and_table),
            TEST(dma_after_unbind_faults),
            TEST(pasid_table_allocation_failure_leaves_nothing),
-           TEST(pass_through_pasid_entry_uses_physical_addresses));
+           TEST(pass_through_pasid_entry_uses_physical_addresses),
+           TEST(kva_map_invalidated_only_in_caching_mode));

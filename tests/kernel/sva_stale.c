@@ -82,6 +82,18 @@ static void tear_down(struct test *t, struct scene *s)
     page_free(s->x);
 }
 
+/* Under caching mode every kva map is invalidated (the flusher's mapped
+ * hook), so a remap leaves nothing stale to see: the cases that need a
+ * stale entry skip, naming it. */
+static void skip_in_caching_mode(struct test *t, struct scene *s)
+{
+    if (!CAP_CM(s->sf.fx.u.cap))
+        return;
+    tear_down(t, s);
+    test_skip(t, "the unit is in caching mode (CAP.CM = 1): every kva map is invalidated, so no stale translation "
+              "is left");
+}
+
 static void submit(struct test *t, struct scene *s, const struct qi_desc *d)
 {
     ASSERT_EQ(t, qi_sync(&s->sf.fx.qi, d, 1), 0);
@@ -104,6 +116,7 @@ static void remap_without_invalidation_uses_old_translation(struct test *t)
 {
     struct scene s;
     set_up(t, &s, PTE_RW | PTE_NX);
+    skip_in_caching_mode(t, &s);
     warm(t, &s);
     remap_to_b(t, &s);
     expect(t, &s, LANDED_IN_A, "a remap with no invalidation");
@@ -116,6 +129,8 @@ static void remap_then_submit(struct test *t, const struct qi_desc *d, enum land
 {
     struct scene s;
     set_up(t, &s, PTE_RW | PTE_NX);
+    if (want == LANDED_IN_A)
+        skip_in_caching_mode(t, &s);
     warm(t, &s);
     remap_to_b(t, &s);
     submit(t, &s, d);
@@ -182,6 +197,7 @@ static void page_selective_flush_is_precise(struct test *t)
     for (int all = 0; all <= 1; all++) {
         struct scene s;
         set_up(t, &s, PTE_RW | PTE_NX);
+        skip_in_caching_mode(t, &s);
         uint64_t x2 = page_alloc();
         ASSERT_TRUE(t, x2, "out of frames");
         fill_pattern(x2, new_pattern);
@@ -226,6 +242,7 @@ static void range_flush_drops_every_page_and_keeps_neighbours(struct test *t)
 {
     struct scene s;
     set_up(t, &s, PTE_RW | PTE_NX);
+    skip_in_caching_mode(t, &s);
     uint64_t old[RANGE_VAS], new[RANGE_VAS], anchor = page_alloc();
     ASSERT_TRUE(t, anchor, "out of frames");
     ASSERT_EQ(t, kva_map(VA_ANCHOR, anchor, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
