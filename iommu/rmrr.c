@@ -1,5 +1,8 @@
+#include <string.h>
 #include "rmrr.h"
+#include "cap.h"
 #include "iommu.h"
+#include "pasid.h"
 #include "../devices/pci.h"
 #include "../lib/errno.h"
 #include "../mm/layout.h"
@@ -17,9 +20,12 @@ static int map_range(struct vtd_domain *dom, uint64_t base, uint64_t limit)
     return 0;
 }
 
-int vtd_rmrr_identity(const struct dmar_info *d, const struct dmar_drhd *unit, struct vtd_unit *u,
-                      struct vtd_legacy_tables *t, struct vtd_domain *dom, const struct pci_dev *skip,
-                      unsigned *devices)
+/* Calls attach(p, rmrr) for every device an RMRR of d names that this
+ * unit covers (other than skip), after mapping the range 1:1 into dom
+ * when there is one; stops at the first error. */
+typedef int (*attach_fn)(const struct pci_dev *p, void *arg);
+static int for_each_rmrr_device(const struct dmar_info *d, const struct dmar_drhd *unit, struct vtd_domain *dom,
+                                const struct pci_dev *skip, attach_fn attach, void *arg, unsigned *devices)
 {
     *devices = 0;
     /* unit may come from another copy of the table: find it by address */
@@ -42,12 +48,8 @@ int vtd_rmrr_identity(const struct dmar_info *d, const struct dmar_drhd *unit, s
                 if (p == skip || p->segment != rm->segment || !pci_scope_covers(s, p) ||
                     dmar_unit_for(d, p->segment, pci_scope_covers_device, p) != unit_index)
                     continue;
-                int err = map_range(dom, rm->base, rm->limit);
-                struct vtd_context_entry ce;
-                err = err ? err : vtd_context_legacy_encode(&ce, dom->pt.root_pa, vtd_aw_for_levels(dom->levels),
-                                                            dom->did, VTD_TT_UNTRANSLATED, 0);
-                uint16_t rid = pci_requester_id(p);
-                err = err ? err : vtd_legacy_context_set(u, t, pci_sid_bus(rid), pci_sid_devfn(rid), &ce);
+                int err = dom ? map_range(dom, rm->base, rm->limit) : 0;
+                err = err ? err : attach(p, arg);
                 if (err)
                     return err;
                 (*devices)++;
@@ -55,4 +57,69 @@ int vtd_rmrr_identity(const struct dmar_info *d, const struct dmar_drhd *unit, s
         }
     }
     return 0;
+}
+
+struct legacy_attach {
+    struct vtd_unit *u;
+    struct vtd_legacy_tables *t;
+    struct vtd_domain *dom;
+};
+
+static int attach_legacy(const struct pci_dev *p, void *arg)
+{
+    struct legacy_attach *a = arg;
+    struct vtd_context_entry ce;
+    int err = vtd_context_legacy_encode(&ce, a->dom->pt.root_pa, vtd_aw_for_levels(a->dom->levels), a->dom->did,
+                                        VTD_TT_UNTRANSLATED, 0);
+    uint16_t rid = pci_requester_id(p);
+    return err ? err : vtd_legacy_context_set(a->u, a->t, pci_sid_bus(rid), pci_sid_devfn(rid), &ce);
+}
+
+int vtd_rmrr_identity(const struct dmar_info *d, const struct dmar_drhd *unit, struct vtd_unit *u,
+                      struct vtd_legacy_tables *t, struct vtd_domain *dom, const struct pci_dev *skip,
+                      unsigned *devices)
+{
+    struct legacy_attach a = { u, t, dom };
+    return for_each_rmrr_device(d, unit, dom, skip, attach_legacy, &a, devices);
+}
+
+struct sm_attach {
+    struct vtd_unit *u;
+    struct vtd_sm_tables *t;
+    uint32_t pasid;
+};
+
+static int attach_sm(const struct pci_dev *p, void *arg)
+{
+    struct sm_attach *a = arg;
+    uint16_t rid = pci_requester_id(p);
+    return vtd_sm_context_set(a->u, a->t, pci_sid_bus(rid), pci_sid_devfn(rid), a->pasid, 0);
+}
+
+int vtd_rmrr_identity_sm(const struct dmar_info *d, const struct dmar_drhd *unit, struct vtd_unit *u,
+                         struct vtd_sm_tables *t, struct vtd_domain *dom, uint16_t did, uint32_t pasid,
+                         const struct pci_dev *skip, unsigned *devices)
+{
+    *devices = 0;
+    int any = 0;
+    for (unsigned r = 0; r < d->nrmrr; r++)
+        any |= d->rmrr[r].segment == unit->segment;
+    if (!any)
+        return 0;
+    struct vtd_pasid_entry pe;
+    memset(&pe, 0, sizeof(pe));
+    int bad;
+    if (dom)
+        bad = pasid_entry_set_pgtt(&pe, PGTT_SECOND_STAGE) || pasid_entry_set_slptptr(&pe, dom->pt.root_pa) ||
+              pasid_entry_set_aw(&pe, vtd_aw_for_levels(dom->levels));
+    else if (ECAP_PT(u->ecap))
+        bad = pasid_entry_set_pgtt(&pe, PGTT_PASS_THROUGH) || pasid_entry_set_aw(&pe, PE_AW_48BIT);
+    else
+        return -E_RANGE;
+    if (bad || pasid_entry_set_did(&pe, did))
+        return -E_RANGE;
+    /* The entry first: a context entry never points at an absent one. */
+    int err = vtd_pasid_install(u, t, pasid, &pe, 0);
+    struct sm_attach a = { u, t, pasid };
+    return err ? err : for_each_rmrr_device(d, unit, dom, skip, attach_sm, &a, devices);
 }

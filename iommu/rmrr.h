@@ -20,4 +20,19 @@ int vtd_rmrr_identity(const struct dmar_info *d, const struct dmar_drhd *unit, s
                       struct vtd_legacy_tables *t, struct vtd_domain *dom, const struct pci_dev *skip,
                       unsigned *devices);
 
+/* Scalable mode: the same devices get context entries in t whose
+ * RID_PASID is pasid, and pasid's entry gives identity access: second
+ * stage over dom (the ranges only, mapped here) where the caller has a
+ * domain (the unit has ECAP.SLTS), else pass-through (ECAP.PT: all of
+ * memory 1:1, the only identity a first-stage-only unit such as QEMU's
+ * x-flts=on offers without tables of its own). The PASID tables are the
+ * binding's (t), so pasid must differ from the binding's own. Nothing is
+ * invalidated. 0 (also when no RMRR concerns the unit); -E_RANGE for a
+ * unit with neither way. did: the entry's domain (dom's own when there
+ * is one). */
+struct vtd_sm_tables;
+int vtd_rmrr_identity_sm(const struct dmar_info *d, const struct dmar_drhd *unit, struct vtd_unit *u,
+                         struct vtd_sm_tables *t, struct vtd_domain *dom, uint16_t did, uint32_t pasid,
+                         const struct pci_dev *skip, unsigned *devices);
+
 #endif

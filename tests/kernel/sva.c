@@ -378,6 +378,31 @@ static void kva_map_invalidated_only_in_caching_mode(struct test *t)
     page_free(frame);
 }
 
+/* Scalable mode with SVA bound: a device with a reserved memory region
+ * (added to a copy of the DMAR for the second edu) keeps identity access
+ * to it through its own RID_PASID. A unit with first-stage translation
+ * alone (QEMU's x-flts=on) gives it pass-through; vtd_sm_ss checks the
+ * second-stage identity, which also refuses the page past the region. */
+static void rmrr_device_keeps_identity_access(struct test *t)
+{
+    struct sva_fixture sf;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    struct edu other;
+    uint64_t pa;
+    const struct dmar_info *d = fixture_dmar_with_rmrr(t, &other, &pa);
+    int whole_memory = 0;
+    EXPECT_EQ(t, fixture_rmrr_identity_sm(t, &sf.fx, &sf.sva.tables, d, SVA_PASID, &whole_memory), 1);
+    fixture_rmrr_device_checked(t, &sf.fx, &other, pa, whole_memory);
+    /* the bound device is untouched by it */
+    uint64_t frame = page_alloc();
+    ASSERT_TRUE(t, frame, "out of frames");
+    ASSERT_EQ(t, kva_map(SVA_SLOT(8), frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    roundtrip(t, &sf.dev, SVA_SLOT(8), frame, SVA_SLOT(8), frame);
+    ASSERT_EQ(t, kva_unmap(SVA_SLOT(8)), 0);
+    fixture_sva_down(t, &sf);
+    page_free(frame);
+}
+
 TEST_SUITE(sva, 50, 0,
            TEST(pasid_entry_follows_cr0_wp_and_walk_coherency),
            TEST(supervisor_write_to_read_only_kernel_page_faults),
@@ -390,4 +415,5 @@ TEST_SUITE(sva, 50, 0,
            TEST(dma_after_unbind_faults),
            TEST(pasid_table_allocation_failure_leaves_nothing),
            TEST(pass_through_pasid_entry_uses_physical_addresses),
-           TEST(kva_map_invalidated_only_in_caching_mode));
+           TEST(kva_map_invalidated_only_in_caching_mode),
+           TEST(rmrr_device_keeps_identity_access));

@@ -19,6 +19,8 @@
 #define FIXTURE_DID      1
 #define FIXTURE_IOVA     0x40000000ul   /* a 1 GiB aligned IOVA region for tests */
 #define FIXTURE_RMRR_DID 2              /* the identity domain of devices with reserved memory */
+#define FIXTURE_RMRR_PASID 0            /* their RID_PASID in scalable mode (1 when the binding uses 0) */
+#define RMRR_PAGES       2              /* the reserved region the RMRR cases add */
 
 struct vtd_fixture {
     struct vtd_unit u;
@@ -57,6 +59,24 @@ void fixture_remember_irt(const struct vtd_irt *irt);
  * identity domain made if need be and the devices attached; returns how
  * many. Does not invalidate. */
 unsigned fixture_rmrr_identity(struct test *t, struct vtd_fixture *fx, const struct dmar_info *d);
+/* Scalable mode: the RMRR devices of d for the fixture's unit get identity
+ * access through their RID_PASID in the binding's tables (a PASID other
+ * than binding_pasid): second stage over the identity domain where the
+ * unit has ECAP.SLTS, else pass-through; then the context, PASID and IOTLB
+ * caches are invalidated through the (256-bit) queue. Returns how many
+ * devices; *whole_memory (may be NULL) says pass-through was used. */
+unsigned fixture_rmrr_identity_sm(struct test *t, struct vtd_fixture *fx, struct vtd_sm_tables *tables,
+                                  const struct dmar_info *d, uint32_t binding_pasid, int *whole_memory);
+/* QEMU's DMAR has no RMRR: a copy of it with one, two pages at *pa (a
+ * third, unreserved page follows them), naming the second edu, which
+ * *other gets. Skips without a second edu on the root bus. */
+const struct dmar_info *fixture_dmar_with_rmrr(struct test *t, struct edu *other, uint64_t *pa);
+/* The RMRR device reads the region's first page and writes its second at
+ * their physical addresses, checked in memory with no fault; then, unless
+ * the whole of memory is 1:1 (pass-through), its write just past the
+ * region faults, naming it. The pages are freed. */
+void fixture_rmrr_device_checked(struct test *t, struct vtd_fixture *fx, struct edu *other, uint64_t pa,
+                                 int whole_memory);
 /* Turns translation and the queue off and frees the tables. A fault still
  * recorded then is one the case did not expect (cases that expect faults
  * collect them first): it fails the case. */

@@ -116,40 +116,14 @@ static void rmrr_device_keeps_identity_access(struct test *t)
     struct vtd_fixture fx;
     fixture_legacy_up(t, &fx);
     struct edu other;
-    if (edu_probe_nth(&other, 1))
-        test_skip(t, "needs a second edu device to own the reserved region");
-    if (other.pci->bus != 0)
-        test_skip(t, "the second edu is behind a bridge: the scope built here names root-bus devices only");
-    uint64_t pa = pages_alloc_contig(3, 1);
-    ASSERT_TRUE(t, pa, "no 3 contiguous frames");
-    static struct dmar_info d;
-    d = *iommu_dmar();
-    ASSERT_TRUE(t, d.nrmrr < DMAR_MAX_RMRR, "no room for one more RMRR");
-    struct dmar_rmrr *r = &d.rmrr[d.nrmrr++];
-    *r = (struct dmar_rmrr){ .segment = other.pci->segment, .base = pa, .limit = pa + 2 * PAGE_SIZE - 1 };
-    r->scopes.count = 1;
-    r->scopes.s[0] = (struct dmar_scope){ DMAR_SCOPE_PCI_ENDPOINT, 0, 0, 1, { { other.pci->dev, other.pci->fn } } };
-    EXPECT_EQ(t, fixture_rmrr_identity(t, &fx, &d), 1);
+    uint64_t pa;
+    const struct dmar_info *d = fixture_dmar_with_rmrr(t, &other, &pa);
+    EXPECT_EQ(t, fixture_rmrr_identity(t, &fx, d), 1);
     /* Translation is on already: what the unit cached goes. */
     ASSERT_EQ(t, vtd_reg_invalidate_context(&fx.u, VTD_INV_GLOBAL, 0, 0), 0);
     ASSERT_EQ(t, vtd_reg_invalidate_iotlb(&fx.u, VTD_INV_GLOBAL, 0, 0, 0), 0);
-    fill(phys_to_virt(pa), 0x7e);
-    memset(phys_to_virt(pa + PAGE_SIZE), 0, PAGE_SIZE);
-    ASSERT_EQ(t, edu_dma(&other, pa, 0, EDU_BUFFER_SIZE, 1), 0);
-    ASSERT_EQ(t, edu_dma(&other, pa + PAGE_SIZE, 0, EDU_BUFFER_SIZE, 0), 0);
-    EXPECT_EQ(t, count_differences(t, phys_to_virt(pa), phys_to_virt(pa + PAGE_SIZE)), 0);
-    struct vtd_fault_log log;
-    fixture_faults(t, &fx, &log);
-    EXPECT_EQ(t, log.count, 0);
-    /* Just past the region: not mapped, so the unit refuses it. */
-    ASSERT_EQ(t, edu_dma(&other, pa + 2 * PAGE_SIZE, 0, EDU_BUFFER_SIZE, 0), 0);
-    fixture_faults(t, &fx, &log);
-    ASSERT_EQ(t, log.count, 1);
-    EXPECT_EQ(t, log.f[0].sid, pci_requester_id(other.pci));
-    EXPECT_EQ(t, log.f[0].addr, pa + 2 * PAGE_SIZE);
+    fixture_rmrr_device_checked(t, &fx, &other, pa, 0);
     fixture_down(t, &fx);
-    for (unsigned i = 0; i < 3; i++)
-        page_free(pa + i * PAGE_SIZE);
 }
 
 TEST_SUITE(vtd_legacy, 40, 0,

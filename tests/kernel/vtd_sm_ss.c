@@ -123,6 +123,23 @@ static void did_invalidation_covers_second_stage_pasid(struct test *t)
     page_free(b);
 }
 
+/* The second-stage identity for a device with a reserved memory region:
+ * its ranges only, so the page past the region faults. */
+static void rmrr_device_keeps_identity_access(struct test *t)
+{
+    struct ss s;
+    up(t, &s);
+    struct edu other;
+    uint64_t pa;
+    const struct dmar_info *d = fixture_dmar_with_rmrr(t, &other, &pa);
+    int whole_memory = 1;
+    EXPECT_EQ(t, fixture_rmrr_identity_sm(t, &s.fx, &s.tables, d, RID_PASID, &whole_memory), 1);
+    EXPECT_EQ(t, whole_memory, 0);
+    fixture_rmrr_device_checked(t, &s.fx, &other, pa, whole_memory);
+    down(t, &s);
+}
+
 TEST_SUITE(vtd_sm_ss, 45, 0,
            TEST(dma_through_second_stage_pasid_entry),
-           TEST(did_invalidation_covers_second_stage_pasid));
+           TEST(did_invalidation_covers_second_stage_pasid),
+           TEST(rmrr_device_keeps_identity_access));
