@@ -235,51 +235,61 @@ static void skip_off_qemu(struct test *t)
         test_skip(t, "not QEMU: the hardware cases of this suite characterise this unit");
 }
 
-/* Hardware: the table nobody has published. IH=0 must drop every level
- * (VT-d spec 6.5.2.4): the positive control. Whether a level is cached,
- * and kept across IH=1, is the unit's choice: characterised. */
-static void levels_cached_and_kept_across_ih1(struct test *t)
+/* Probes every level three ways in one private space, handing each row
+ * to check. */
+typedef void (*row_check)(struct test *t, int level, const struct level_row *row);
+static void probe_every_level(struct test *t, row_check check)
 {
-    skip_on_qemu(t);
     struct probe p;
     probe_up(t, &p);
     for (unsigned i = 0; i < NLEVELS; i++) {
-        int level = probed_levels[i];
         struct level_row row;
-        probe_all_ways(t, &p, level, &row);
-        char name[48];
-        snprintf(name, sizeof(name), "%s_cached", metric_prefix[level]);
-        test_characterisation(t, name, row.cached, "%s %s cached without invalidation", entry_name[level],
-                              row.cached ? "is" : "is not");
-        snprintf(name, sizeof(name), "%s_kept_across_ih1", metric_prefix[level]);
-        test_characterisation(t, name, row.kept_ih1, "%s %s kept across a leaf-only (IH=1) invalidation",
-                              entry_name[level], row.kept_ih1 ? "is" : "is not");
-        EXPECT_TRUE(t, row.dropped_ih0, "%s survived a page-selective invalidation with IH=0 (spec 6.5.2.4: it must "
-                    "not)", entry_name[level]);
+        probe_all_ways(t, &p, probed_levels[i], &row);
+        check(t, probed_levels[i], &row);
     }
     probe_down(t, &p);
 }
 
+/* Hardware: whether a level is cached, and kept across IH=1, is the
+ * unit's choice: characterised. IH=0 must drop every level (VT-d spec
+ * 6.5.2.4): the positive control. */
+static void hardware_row(struct test *t, int level, const struct level_row *row)
+{
+    char name[48];
+    snprintf(name, sizeof(name), "%s_cached", metric_prefix[level]);
+    test_characterisation(t, name, row->cached, "%s %s cached without invalidation", entry_name[level],
+                          row->cached ? "is" : "is not");
+    snprintf(name, sizeof(name), "%s_kept_across_ih1", metric_prefix[level]);
+    test_characterisation(t, name, row->kept_ih1, "%s %s kept across a leaf-only (IH=1) invalidation",
+                          entry_name[level], row->kept_ih1 ? "is" : "is not");
+    EXPECT_TRUE(t, row->dropped_ih0, "%s survived a page-selective invalidation with IH=0 (spec 6.5.2.4: it must not)",
+                entry_name[level]);
+}
+
+/* The table nobody has published. */
+static void levels_cached_and_kept_across_ih1(struct test *t)
+{
+    skip_on_qemu(t);
+    probe_every_level(t, hardware_row);
+}
+
 /* QEMU (edu): no level is cached, whatever the invalidation, while X's
  * own leaf is (the IOTLB): the probe tells the two apart. */
+static void qemu_row(struct test *t, int level, const struct level_row *row)
+{
+    EXPECT_TRUE(t, row->none == SINK, "%s: Y landed in %s; QEMU has no paging-structure cache", entry_name[level],
+                where_name[row->none]);
+    EXPECT_TRUE(t, row->ih1 == SINK && row->ih0 == SINK, "%s: after an invalidation Y landed in %s (IH=1), %s (IH=0)",
+                entry_name[level], where_name[row->ih1], where_name[row->ih0]);
+    EXPECT_TRUE(t, row->leaf_kept, "%s: X's leaf was not cached, so the probe could not tell a cache from none",
+                entry_name[level]);
+}
+
 static void qemu_caches_leaf_entries_only(struct test *t)
 {
     skip_off_qemu(t);
-    struct probe p;
-    probe_up(t, &p);
-    for (unsigned i = 0; i < NLEVELS; i++) {
-        int level = probed_levels[i];
-        struct level_row row;
-        probe_all_ways(t, &p, level, &row);
-        EXPECT_TRUE(t, row.none == SINK, "%s: Y landed in %s; QEMU has no paging-structure cache", entry_name[level],
-                    where_name[row.none]);
-        EXPECT_TRUE(t, row.ih1 == SINK && row.ih0 == SINK, "%s: after an invalidation Y landed in %s (IH=1), %s (IH=0)",
-                    entry_name[level], where_name[row.ih1], where_name[row.ih0]);
-        EXPECT_TRUE(t, row.leaf_kept, "%s: X's leaf was not cached, so the probe could not tell a cache from none",
-                    entry_name[level]);
-    }
+    probe_every_level(t, qemu_row);
     test_diag(t, "no paging-structure cache observed (QEMU caches leaf translations only)");
-    probe_down(t, &p);
 }
 
 /* The page-table form of the 2025 bug, through the kernel's own tables:
