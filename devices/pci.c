@@ -238,30 +238,37 @@ int pci_msi_enable(struct pci_dev *d, uint32_t apic_id, uint8_t vector)
 
 int pci_scope_covers_device(const struct dmar_scope *s, const void *device) { return pci_scope_covers(s, device); }
 
-/* Follows the path from its start bus through bridges (8.3.1). */
-int pci_scope_covers(const struct dmar_scope *s, const struct pci_dev *d)
+/* Follows the path from its start bus through bridges (VT-d spec 8.3.1). */
+const struct pci_dev *pci_scope_target(const struct dmar_scope *s, uint16_t segment)
 {
     if (s->type != DMAR_SCOPE_PCI_ENDPOINT && s->type != DMAR_SCOPE_PCI_SUBHIERARCHY)
-        return 0;
+        return NULL;
     unsigned bus = s->start_bus;
+    const struct pci_dev *hop = NULL;
     for (unsigned i = 0; i < s->path_len; i++) {
-        const struct pci_dev *hop = NULL;
+        hop = NULL;
         for (unsigned j = 0; j < ndevs; j++)
-            if (devs[j].segment == d->segment && devs[j].bus == bus && devs[j].dev == s->path[i].device &&
+            if (devs[j].segment == segment && devs[j].bus == bus && devs[j].dev == s->path[i].device &&
                 devs[j].fn == s->path[i].function)
                 hop = &devs[j];
         if (!hop)
-            return 0;
-        if (i + 1 == s->path_len) {
-            if (hop == d)
-                return 1;
-            if (s->type != DMAR_SCOPE_PCI_SUBHIERARCHY || (hop->header_type & PCI_HEADER_TYPE_MASK) != PCI_HEADER_BRIDGE)
-                return 0;
-            /* d is below the bridge if its bus is within the bridge's range */
-            uint8_t secondary = pci_read8(hop, PCI_SECONDARY_BUS), subordinate = pci_read8(hop, PCI_SUBORDINATE_BUS);
-            return d->bus >= secondary && d->bus <= subordinate;
-        }
-        bus = pci_read8(hop, PCI_SECONDARY_BUS);
+            return NULL;
+        if (i + 1 < s->path_len)
+            bus = pci_read8(hop, PCI_SECONDARY_BUS);
     }
-    return 0;
+    return hop;
+}
+
+int pci_scope_covers(const struct dmar_scope *s, const struct pci_dev *d)
+{
+    const struct pci_dev *target = pci_scope_target(s, d->segment);
+    if (!target)
+        return 0;
+    if (target == d)
+        return 1;
+    if (s->type != DMAR_SCOPE_PCI_SUBHIERARCHY || (target->header_type & PCI_HEADER_TYPE_MASK) != PCI_HEADER_BRIDGE)
+        return 0;
+    /* d is below the bridge if its bus is within the bridge's range */
+    uint8_t secondary = pci_read8(target, PCI_SECONDARY_BUS), subordinate = pci_read8(target, PCI_SUBORDINATE_BUS);
+    return d->bus >= secondary && d->bus <= subordinate;
 }

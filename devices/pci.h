@@ -118,6 +118,9 @@ int pci_msi_enable(struct pci_dev *d, uint32_t apic_id, uint8_t vector);
 /* Any MSI address and data, e.g. the remappable format (iommu/intremap.h). */
 int pci_msi_program(struct pci_dev *d, uint32_t address, uint16_t data);
 
+/* The function a PCI device scope's path ends at (bridges followed), or
+ * NULL when a bus or function on it does not exist. */
+const struct pci_dev *pci_scope_target(const struct dmar_scope *s, uint16_t segment);
 /* Whether a DMAR device scope covers the function: an endpoint path ends
  * at it, a sub-hierarchy path ends at a bridge above it. */
 int pci_scope_covers(const struct dmar_scope *s, const struct pci_dev *d);

@@ -126,6 +126,9 @@ int dmar_parse(const void *table, size_t len, struct dmar_info *d)
                 if (r->limit < r->base)
                     problem(d, "RMRR %u: limit 0x%lx below base 0x%lx", d->nrmrr, (unsigned long)r->limit,
                             (unsigned long)r->base);
+                else if (!dmar_rmrr_aligned(r))
+                    problem(d, "RMRR %u: 0x%lx-0x%lx is not 4 KiB aligned (the base and limit + 1 must be)", d->nrmrr,
+                            (unsigned long)r->base, (unsigned long)r->limit);
                 parse_scopes(d, "RMRR", d->nrmrr, s + DMAR_RMRR_SCOPES, end, &r->scopes);
                 d->nrmrr++;
             }
@@ -237,6 +240,15 @@ void dmar_describe(const struct dmar_info *d, void (*line)(const char *))
         line(buf);
         describe_scopes(&d->rmrr[i].scopes, line);
     }
+    /* Overlaps are allowed (firmware often reserves one range for several
+     * devices), but worth a line: the shared pages are mapped once. */
+    for (unsigned i = 0; i < d->nrmrr; i++)
+        for (unsigned j = 0; j < i; j++)
+            if (d->rmrr[i].segment == d->rmrr[j].segment && d->rmrr[i].base <= d->rmrr[j].limit &&
+                d->rmrr[j].base <= d->rmrr[i].limit) {
+                snprintf(buf, sizeof(buf), "  note: RMRR %u overlaps RMRR %u: their shared pages are mapped once", i, j);
+                line(buf);
+            }
     for (unsigned i = 0; i < d->natsr; i++) {
         snprintf(buf, sizeof(buf), "  ATSR %u: ATS on segment %u%s", i, d->atsr[i].segment,
                  d->atsr[i].flags & DMAR_ATSR_ALL_PORTS ? ", all root ports" : "");
@@ -262,4 +274,9 @@ void dmar_describe(const struct dmar_info *d, void (*line)(const char *))
         snprintf(buf, sizeof(buf), "  problem: %s", d->problems[i]);
         line(buf);
     }
+}
+
+int dmar_rmrr_aligned(const struct dmar_rmrr *r)
+{
+    return !(r->base & (DMAR_RMRR_ALIGN - 1)) && !((r->limit + 1) & (DMAR_RMRR_ALIGN - 1)) && r->limit >= r->base;
 }

@@ -142,4 +142,9 @@ const char *dmar_scope_type_name(uint8_t type);
  * SATCs, RHSAs, ANDDs, problems. */
 void dmar_describe(const struct dmar_info *d, void (*line)(const char *));
 
+/* An RMRR's range is 4 KiB aligned (VT-d spec 8.4: base aligned, limit + 1
+ * aligned) and not inverted: the only kind that can be mapped 1:1. */
+#define DMAR_RMRR_ALIGN 4096u
+int dmar_rmrr_aligned(const struct dmar_rmrr *r);
+
 #endif

@@ -3,9 +3,12 @@
 #include "../kernel/acpi.h"
 #include "../devices/pci.h"
 #include "../kernel/printk.h"
+#include "../lib/errno.h"
+#include "unit.h"
 
 static struct dmar_info dmar;
 static int have_dmar;
+static uint8_t unit_answers[DMAR_MAX_UNITS];
 
 const struct dmar_info *iommu_dmar(void) { return have_dmar ? &dmar : NULL; }
 
@@ -24,6 +27,62 @@ void iommu_init(void)
     }
     have_dmar = 1;
     dmar_describe(&dmar, report_line);
+    iommu_report_absent_scopes(&dmar, report_line);
+    for (unsigned i = 0; i < dmar.ndrhd; i++) {
+        char why[128];
+        unit_answers[i] = iommu_unit_check(&dmar.drhd[i], why, sizeof(why)) == 0;
+        if (!unit_answers[i])
+            printk("# vtdlab:   DRHD %u does not answer: %s; left alone, its devices are not remapped here\n", i, why);
+    }
+}
+
+int iommu_unit_check(const struct dmar_drhd *d, char *why, size_t size)
+{
+    struct vtd_unit u;
+    int err = vtd_unit_init(&u, d);
+    if (err == -E_IO)
+        snprintf(why, size, "its registers at 0x%lx read VER 0x%08x, CAP 0x%016lx", (unsigned long)d->base, u.ver,
+                 (unsigned long)u.cap);
+    else if (err)
+        snprintf(why, size, "its registers at 0x%lx cannot be mapped: %s", (unsigned long)d->base, err_name(err));
+    return err;
+}
+
+int iommu_unit_answers(const struct dmar_drhd *u)
+{
+    return have_dmar && u >= dmar.drhd && u < dmar.drhd + dmar.ndrhd && unit_answers[u - dmar.drhd];
+}
+
+static unsigned absent_in(const char *what, unsigned idx, uint16_t segment, const struct dmar_scopes *scopes,
+                          void (*line)(const char *))
+{
+    unsigned n = 0;
+    for (unsigned k = 0; k < scopes->count; k++) {
+        const struct dmar_scope *s = &scopes->s[k];
+        if ((s->type != DMAR_SCOPE_PCI_ENDPOINT && s->type != DMAR_SCOPE_PCI_SUBHIERARCHY) ||
+            pci_scope_target(s, segment))
+            continue;
+        char buf[160];
+        int len = snprintf(buf, sizeof(buf), "  %s %u: scope on bus %u, path", what, idx, s->start_bus);
+        for (unsigned h = 0; h < s->path_len && len > 0 && (size_t)len < sizeof(buf); h++)
+            len += snprintf(buf + len, sizeof(buf) - (size_t)len, " %02x.%x", s->path[h].device, s->path[h].function);
+        if (len > 0 && (size_t)len < sizeof(buf))
+            snprintf(buf + len, sizeof(buf) - (size_t)len, ": no such PCI function (a bus or device that does not "
+                     "exist): ignored");
+        line(buf);
+        n++;
+    }
+    return n;
+}
+
+unsigned iommu_report_absent_scopes(const struct dmar_info *d, void (*line)(const char *))
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < d->ndrhd; i++)
+        n += absent_in("DRHD", i, d->drhd[i].segment, &d->drhd[i].scopes, line);
+    for (unsigned i = 0; i < d->nrmrr; i++)
+        n += absent_in("RMRR", i, d->rmrr[i].segment, &d->rmrr[i].scopes, line);
+    return n;
 }
 
 const struct dmar_drhd *iommu_unit_for(const struct pci_dev *d)

@@ -3,6 +3,7 @@
 #ifndef VTDLAB_IOMMU_IOMMU_H
 #define VTDLAB_IOMMU_IOMMU_H
 
+#include <stddef.h>
 #include "dmar.h"
 
 /* Parses the DMAR table, if there is one, and reports it in words. */
@@ -12,5 +13,15 @@ const struct dmar_info *iommu_dmar(void);
 struct pci_dev;
 /* The unit that remaps d (dmar_unit_for over the PCI topology), or NULL. */
 const struct dmar_drhd *iommu_unit_for(const struct pci_dev *d);
+/* Whether the unit's registers answer (checked once at boot): a unit
+ * whose VER reads all ones or whose CAP reads 0 is left alone. */
+int iommu_unit_answers(const struct dmar_drhd *u);
+/* 0 when the unit at u answers, else -E_IO with what its registers read
+ * in why. */
+int iommu_unit_check(const struct dmar_drhd *u, char *why, size_t size);
+/* One line for every PCI device scope of d (DRHD and RMRR) whose path
+ * names no function: a bus or device that does not exist. Returns how
+ * many. */
+unsigned iommu_report_absent_scopes(const struct dmar_info *d, void (*line)(const char *));
 
 #endif

@@ -4,13 +4,12 @@
 #include "iommu.h"
 #include "pasid.h"
 #include "../devices/pci.h"
+#include "../kernel/printk.h"
 #include "../lib/errno.h"
 #include "../mm/layout.h"
 
 static int map_range(struct vtd_domain *dom, uint64_t base, uint64_t limit)
 {
-    if ((base & ~PAGE_MASK) || ((limit + 1) & ~PAGE_MASK) || limit < base)
-        return -E_INVAL;
     for (uint64_t pa = base; pa <= limit; pa += PAGE_SIZE) {
         int err = vtd_domain_map(dom, pa, pa, PT_LEVEL_PT, SL_RW);
         /* Two RMRRs may share pages: already mapped 1:1 is fine. */
@@ -39,6 +38,13 @@ static int for_each_rmrr_device(const struct dmar_info *d, const struct dmar_drh
         const struct dmar_rmrr *rm = &d->rmrr[r];
         if (rm->segment != unit->segment)
             continue;
+        if (!dmar_rmrr_aligned(rm)) {
+            /* The parse reported it; its devices get no identity access
+             * rather than a range rounded to what the firmware did not say. */
+            printk("# rmrr: RMRR %u (0x%lx-0x%lx) skipped: not a 4 KiB aligned range\n", r, (unsigned long)rm->base,
+                   (unsigned long)rm->limit);
+            continue;
+        }
         for (unsigned k = 0; k < rm->scopes.count; k++) {
             const struct dmar_scope *s = &rm->scopes.s[k];
             if (s->type != DMAR_SCOPE_PCI_ENDPOINT)

@@ -15,7 +15,8 @@ struct pci_dev;
  * the range 1:1 into dom, read and write, and points the device's legacy
  * context entry at dom. *devices counts the devices attached. Nothing is
  * invalidated: the caller does that (before or after turning translation
- * on). 0, or the first error (-E_INVAL for a range not 4 KiB aligned). */
+ * on). An RMRR whose range is not 4 KiB aligned is skipped with a message.
+ * 0, or the first error. */
 int vtd_rmrr_identity(const struct dmar_info *d, const struct dmar_drhd *unit, struct vtd_unit *u,
                       struct vtd_legacy_tables *t, struct vtd_domain *dom, const struct pci_dev *skip,
                       unsigned *devices);

@@ -163,6 +163,54 @@ static void rmrr_and_rhsa(void **state)
     assert_int_equal(d.rhsa[0].proximity_domain, 3);
 }
 
+/* RMRRs laid out one after another behind QEMU's structures, each with
+ * one endpoint scope (00:14.0). */
+static size_t put_rmrrs(uint8_t *t, const uint64_t (*ranges)[2], unsigned n)
+{
+    const size_t rmrr = 24 + 8;
+    memcpy(t, qemu, DMAR_STRUCTS_OFFSET);
+    uint8_t *r = t + DMAR_STRUCTS_OFFSET;
+    for (unsigned i = 0; i < n; i++, r += rmrr) {
+        memset(r, 0, rmrr);
+        put16(r, DMAR_TYPE_RMRR);
+        put16(r + 2, (uint16_t)rmrr);
+        memcpy(r + 8, &ranges[i][0], 8);
+        memcpy(r + 16, &ranges[i][1], 8);
+        const uint8_t scope[8] = { DMAR_SCOPE_PCI_ENDPOINT, 8, 0, 0, 0, 0, 0x14, 0 };
+        memcpy(r + 24, scope, sizeof(scope));
+    }
+    return (size_t)(r - t);
+}
+
+static char described[4096];
+static void collect(const char *line)
+{
+    strncat(described, line, sizeof(described) - strlen(described) - 2);
+    strcat(described, "\n");
+}
+
+/* A range not 4 KiB aligned is a problem (and dmar_rmrr_aligned says no);
+ * overlapping ranges are legal and get a note, not a problem. */
+static void misaligned_and_overlapping_rmrrs(void **state)
+{
+    uint8_t t[MAX_TABLE];
+    const uint64_t ranges[][2] = { { 0x7f000000, 0x7f003fff }, { 0x7f002000, 0x7f005fff }, { 0x7f100800, 0x7f101fff },
+                                   { 0x7f200000, 0x7f2007ff } };
+    size_t len = put_rmrrs(t, ranges, 4);
+    assert_int_equal(dmar_parse(t, len, &d), 0);
+    assert_int_equal(d.nrmrr, 4);
+    assert_true(dmar_rmrr_aligned(&d.rmrr[0]) && dmar_rmrr_aligned(&d.rmrr[1]));
+    assert_false(dmar_rmrr_aligned(&d.rmrr[2]));   /* base 0x...800 */
+    assert_false(dmar_rmrr_aligned(&d.rmrr[3]));   /* limit + 1 = 0x...800 */
+    assert_true(has_problem("RMRR 2: 0x7f100800-0x7f101fff is not 4 KiB aligned"));
+    assert_true(has_problem("RMRR 3: 0x7f200000-0x7f2007ff is not 4 KiB aligned"));
+    assert_int_equal(d.nproblems, 2);
+    described[0] = 0;
+    dmar_describe(&d, collect);
+    assert_non_null(strstr(described, "note: RMRR 1 overlaps RMRR 0"));
+    assert_null(strstr(described, "RMRR 2 overlaps"));
+}
+
 /* Which unit a device belongs to: a listing scope in its segment first,
  * then the segment's INCLUDE_PCI_ALL unit; a segment with neither has none.
  * The covers() stand-in says "the device is the scope with this path". */
@@ -209,6 +257,7 @@ int main(void)
         cmocka_unit_test(unknown_type_is_skipped_and_the_walk_goes_on),
         cmocka_unit_test(too_many_units),
         cmocka_unit_test(rmrr_and_rhsa),
+        cmocka_unit_test(misaligned_and_overlapping_rmrrs),
     };
     return cmocka_run_group_tests_name("dmar", tests, load, NULL);
 }

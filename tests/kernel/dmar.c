@@ -4,9 +4,11 @@
 #include "iommu/iommu.h"
 #include "iommu/regs.h"
 #include <stdio.h>
+#include <string.h>
 #include "kernel/acpi.h"
 #include "kernel/exit.h"
 #include "kernel/harness.h"
+#include "lib/errno.h"
 #include "mm/mm.h"
 
 /* Where QEMU's q35 puts its one intel-iommu (Q35_HOST_BRIDGE_IOMMU_ADDR). */
@@ -63,7 +65,58 @@ static void every_unit_answers(struct test *t)
         uint32_t ver = regs[VTD_VER / 4];
         test_diag(t, "unit %u at 0x%lx: version %u.%u", i, d->drhd[i].base, VTD_VER_MAJOR(ver), ver & 0xf);
         EXPECT_TRUE(t, ver != 0 && ver != UINT32_MAX, "unit %u version register reads 0x%x", i, ver);
+        EXPECT_TRUE(t, iommu_unit_answers(&d->drhd[i]), "the boot check left unit %u alone", i);
     }
+}
+
+/* A DRHD whose registers read all ones (a unit the firmware lists but
+ * that is not there): the check names what it read, and the unit would be
+ * left alone. The "registers" are a frame of RAM the case fills with ones,
+ * so the path is the one a dead unit takes, whatever QEMU returns for
+ * unassigned addresses. */
+static void a_unit_reading_all_ones_is_left_alone(struct test *t)
+{
+    const uint8_t all_ones = 0xff;
+    uint64_t frame = page_alloc();
+    ASSERT_TRUE(t, frame, "out of frames");
+    memset(phys_to_virt(frame), all_ones, PAGE_SIZE);
+    struct dmar_drhd dead = { .base = frame };
+    char why[128] = "";
+    EXPECT_EQ(t, iommu_unit_check(&dead, why, sizeof(why)), -E_IO);
+    test_diag(t, "%s", why);
+    EXPECT_TRUE(t, strstr(why, "VER 0xffffffff") != NULL, "the message does not say what the unit read");
+    EXPECT_TRUE(t, !iommu_unit_answers(&dead), "a unit outside the firmware's table counted as answering");
+    page_free(frame);
+}
+
+static struct test *reporting;
+static unsigned reported;
+static void report_line(const char *line)
+{
+    test_diag(reporting, "%s", line);
+    reported++;
+}
+
+/* A device scope naming a bus that does not exist (added to a copy of the
+ * table): one line says so, and the real devices still find their unit. */
+static void a_scope_naming_no_device_is_reported(struct test *t)
+{
+    const struct dmar_info *real = need_dmar(t);
+    reporting = t;
+    reported = 0;
+    EXPECT_EQ(t, iommu_report_absent_scopes(real, report_line), 0);
+    static struct dmar_info d;
+    d = *real;
+    struct dmar_scopes *sc = &d.drhd[0].scopes;
+    ASSERT_TRUE(t, sc->count < DMAR_MAX_SCOPES, "no room for one more scope");
+    const uint8_t absent_bus = 0x77;
+    sc->s[sc->count++] = (struct dmar_scope){ DMAR_SCOPE_PCI_ENDPOINT, 0, absent_bus, 1, { { 0, 0 } } };
+    EXPECT_EQ(t, iommu_report_absent_scopes(&d, report_line), 1);
+    EXPECT_EQ(t, reported, 1);
+    struct pci_dev *p = pci_get(0);
+    ASSERT_TRUE(t, p != NULL, "no PCI function");
+    EXPECT_EQ(t, dmar_unit_for(&d, p->segment, pci_scope_covers_device, p),
+              dmar_unit_for(real, p->segment, pci_scope_covers_device, p));
 }
 
 static struct test *describing;
@@ -115,5 +168,7 @@ TEST_SUITE(dmar, 30, 0,
            TEST(parsed_without_problems),
            TEST(qemu_has_one_unit_for_all_devices),
            TEST(every_unit_answers),
+           TEST(a_unit_reading_all_ones_is_left_alone),
+           TEST(a_scope_naming_no_device_is_reported),
            TEST(capabilities_decoded),
            TEST(raw_table_dump));

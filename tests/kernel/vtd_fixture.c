@@ -116,6 +116,9 @@ void fixture_find_for(struct test *t, struct vtd_fixture *fx, struct pci_dev *de
     if (!unit)
         test_skip(t, "no remapping unit covers %04x:%04x at %02x:%02x.%x", dev->vendor, dev->device, dev->bus,
                   dev->dev, dev->fn);
+    if (!iommu_unit_answers(unit))
+        test_skip(t, "the unit at 0x%lx that covers %02x:%02x.%x does not answer (the boot log says what it read)",
+                  (unsigned long)unit->base, dev->bus, dev->dev, dev->fn);
     int err = vtd_unit_init(&fx->u, unit);
     ASSERT_EQ(t, err, 0);
     fx->sid = pci_requester_id(dev);
@@ -210,7 +213,7 @@ unsigned fixture_rmrr_identity_sm(struct test *t, struct vtd_fixture *fx, struct
     return n;
 }
 
-const struct dmar_info *fixture_dmar_with_rmrr(struct test *t, struct edu *other, uint64_t *pa)
+struct dmar_info *fixture_dmar_with_rmrr(struct test *t, struct edu *other, uint64_t *pa)
 {
     if (edu_probe_nth(other, 1))
         test_skip(t, "needs a second edu device to own the reserved region");

@@ -70,7 +70,7 @@ unsigned fixture_rmrr_identity_sm(struct test *t, struct vtd_fixture *fx, struct
 /* QEMU's DMAR has no RMRR: a copy of it with one, two pages at *pa (a
  * third, unreserved page follows them), naming the second edu, which
  * *other gets. Skips without a second edu on the root bus. */
-const struct dmar_info *fixture_dmar_with_rmrr(struct test *t, struct edu *other, uint64_t *pa);
+struct dmar_info *fixture_dmar_with_rmrr(struct test *t, struct edu *other, uint64_t *pa);
 /* The RMRR device reads the region's first page and writes its second at
  * their physical addresses, checked in memory with no fault; then, unless
  * the whole of memory is 1:1 (pass-through), its write just past the

@@ -126,9 +126,29 @@ static void rmrr_device_keeps_identity_access(struct test *t)
     fixture_down(t, &fx);
 }
 
+/* An RMRR whose range is not 4 KiB aligned is skipped with a message: its
+ * device gets no identity access and nothing else changes. */
+static void misaligned_rmrr_is_skipped(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_legacy_up(t, &fx);
+    struct edu other;
+    uint64_t pa;
+    struct dmar_info *d = fixture_dmar_with_rmrr(t, &other, &pa);
+    const uint64_t half_page = PAGE_SIZE / 2;
+    d->rmrr[d->nrmrr - 1].base += half_page;
+    EXPECT_EQ(t, fixture_rmrr_identity(t, &fx, d), 0);
+    EXPECT_TRUE(t, !fx.rmrr_dom.u || fx.rmrr_dom.tables == 1, "the skipped range was mapped anyway");
+    roundtrip_fresh_pages(t, &fx, PT_LEVEL_PT);   /* the fixture's own device is unaffected */
+    fixture_down(t, &fx);
+    for (unsigned i = 0; i <= RMRR_PAGES; i++)
+        page_free(pa + i * PAGE_SIZE);
+}
+
 TEST_SUITE(vtd_legacy, 40, 0,
            TEST(dma_through_4k_leaves),
            TEST(dma_through_a_2m_leaf),
            TEST(dma_through_a_1g_leaf),
            TEST(dma_through_3_level_tables),
-           TEST(rmrr_device_keeps_identity_access));
+           TEST(rmrr_device_keeps_identity_access),
+           TEST(misaligned_rmrr_is_skipped));
