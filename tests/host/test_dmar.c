@@ -211,6 +211,32 @@ static void misaligned_and_overlapping_rmrrs(void **state)
     assert_null(strstr(described, "RMRR 2 overlaps"));
 }
 
+/* An SoC-integrated address translation cache (SATC, VT-d spec 8.8): type
+ * 5, flags bit 0 ATC_REQUIRED, the segment, then device scopes. Literal
+ * bytes: Debian 12's iasl (20200925) predates SATC and cannot build one. */
+static void satc_with_its_scope(void **state)
+{
+    uint8_t t[MAX_TABLE];
+    memcpy(t, qemu, DMAR_STRUCTS_OFFSET);
+    const uint8_t satc[] = { 0x05, 0x00, 0x10, 0x00,     /* type 5, length 16 */
+                             0x01, 0x00, 0x01, 0x00,     /* ATC required, reserved, segment 1 */
+                             0x01, 0x08, 0x00, 0x00,     /* endpoint scope, 8 bytes */
+                             0x00, 0x80, 0x02, 0x00 };   /* enumeration id 0, bus 0x80, path 02.0 */
+    memcpy(t + DMAR_STRUCTS_OFFSET, satc, sizeof(satc));
+    assert_int_equal(dmar_parse(t, DMAR_STRUCTS_OFFSET + sizeof(satc), &d), 0);
+    assert_int_equal(d.nproblems, 0);
+    assert_int_equal(d.nsatc, 1);
+    assert_int_equal(d.satc[0].segment, 1);
+    assert_true(d.satc[0].flags & DMAR_SATC_ATC_REQUIRED);
+    assert_int_equal(d.satc[0].scopes.count, 1);
+    assert_int_equal(d.satc[0].scopes.s[0].start_bus, 0x80);
+    assert_int_equal(d.satc[0].scopes.s[0].path[0].device, 2);
+    described[0] = 0;
+    dmar_describe(&d, collect);
+    assert_non_null(strstr(described, "SATC 0: SoC-integrated ATC on segment 1, ATC required"));
+    assert_non_null(strstr(described, "bus 128, path 02.0"));
+}
+
 /* Which unit a device belongs to: a listing scope in its segment first,
  * then the segment's INCLUDE_PCI_ALL unit; a segment with neither has none.
  * The covers() stand-in says "the device is the scope with this path". */
@@ -258,6 +284,7 @@ int main(void)
         cmocka_unit_test(too_many_units),
         cmocka_unit_test(rmrr_and_rhsa),
         cmocka_unit_test(misaligned_and_overlapping_rmrrs),
+        cmocka_unit_test(satc_with_its_scope),
     };
     return cmocka_run_group_tests_name("dmar", tests, load, NULL);
 }

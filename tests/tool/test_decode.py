@@ -1,8 +1,11 @@
 """vtdlab decode: the kernel's decoders on the host. The DMAR decoder is
 checked field by field against iasl's own disassembly (Debian's
-acpica-tools, which make deps installs) of a table iasl compiled from
-tests/acpi/dmar-two-segments.asl: two units in two segments, bridge, I/O
-APIC and HPET scopes, INCLUDE_PCI_ALL, RMRR, ATSR, RHSA and ANDD."""
+acpica-tools, which make deps installs) of tables iasl compiled from
+tests/acpi/: dmar-two-segments.asl (two units in two segments, bridge, I/O
+APIC and HPET scopes, INCLUDE_PCI_ALL, RMRR, ATSR, RHSA and ANDD) and
+dmar-three-units.asl (a one-socket server's shape, written after the
+decoder: three units, overlapping RMRRs, an all-ports ATSR, two RHSAs and
+two ANDDs)."""
 import json
 import os
 import re
@@ -14,7 +17,13 @@ import pytest
 from vtdlabtool import cli, qemu
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SOURCE = os.path.join(TOP, "tests", "acpi", "dmar-two-segments.asl")
+ACPI = os.path.join(TOP, "tests", "acpi")
+SOURCE = os.path.join(ACPI, "dmar-two-segments.asl")
+# Each table and how many of each structure it has.
+TABLES = {
+    "dmar-two-segments.asl": {"drhd": 2, "rmrr": 1, "atsr": 1, "rhsa": 1, "andd": 1},
+    "dmar-three-units.asl": {"drhd": 3, "rmrr": 2, "atsr": 1, "rhsa": 2, "andd": 2},
+}
 DECODE = os.path.join(qemu.BUILD, "host", "vtdlab-decode")
 IASL = shutil.which("iasl")
 
@@ -29,10 +38,10 @@ def built():
 FIELD = re.compile(r"^\[[0-9A-F]+h [0-9]+ +[0-9]+\] +([^:]+?) : (.*)$")
 
 
-def compiled(tmp_path):
+def compiled(tmp_path, source=SOURCE):
     assert IASL, "iasl is missing: make deps installs acpica-tools"
     src = tmp_path / "dmar.asl"
-    shutil.copyfile(SOURCE, src)
+    shutil.copyfile(source, src)
     subprocess.run([IASL, "-p", str(tmp_path / "dmar"), str(src)], check=True, stdin=subprocess.DEVNULL,
                    capture_output=True, timeout=30)
     return tmp_path / "dmar.aml"
@@ -91,8 +100,9 @@ def same_scopes(ours, theirs):
         assert o["path"] == t["paths"]
 
 
-def test_dmar_decoded_as_iasl_disassembles_it(tmp_path):
-    aml = compiled(tmp_path)
+@pytest.mark.parametrize("table", sorted(TABLES))
+def test_dmar_decoded_as_iasl_disassembles_it(tmp_path, table):
+    aml = compiled(tmp_path, os.path.join(ACPI, table))
     fields = disassembled(aml)
     ours = decode("dmar", aml)
     head = dict(fields[:12])
@@ -127,7 +137,7 @@ def test_dmar_decoded_as_iasl_disassembles_it(tmp_path):
             seen["andd"] += 1
             assert n["device_number"] == hex_(f["Device Number"])
             assert n["name"] == f["Device Name"].strip('"')
-    assert seen == {"drhd": 2, "rmrr": 1, "atsr": 1, "rhsa": 1, "andd": 1}
+    assert seen == TABLES[table]
     assert {k: len(ours[k]) for k in seen} == seen
     assert ours["problems"] == []
 
