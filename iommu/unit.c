@@ -23,6 +23,7 @@ static unsigned trace_next;
 static int tracing;
 
 void vtd_mmio_trace_enable(int on) { tracing = on; }
+int vtd_mmio_trace_enabled(void) { return tracing; }
 
 static void trace(uint32_t off, int width, int write, uint64_t v)
 {
@@ -30,6 +31,21 @@ static void trace(uint32_t off, int width, int write, uint64_t v)
         return;
     unsigned slot = atomic_fetch_add(&trace_next, 1);
     trace_ring[slot % MMIO_TRACE_ENTRIES] = (struct mmio_access){ off, (uint8_t)width, (uint8_t)write, v };
+}
+
+unsigned vtd_mmio_trace_mark(void) { return READ_ONCE(trace_next); }
+
+int vtd_mmio_trace_writes_since(unsigned mark, uint32_t off, uint64_t bits, unsigned *count)
+{
+    unsigned next = READ_ONCE(trace_next);
+    if (!tracing || next - mark > MMIO_TRACE_ENTRIES)
+        return -E_RANGE;
+    *count = 0;
+    for (unsigned i = mark; i != next; i++) {
+        const struct mmio_access *a = &trace_ring[i % MMIO_TRACE_ENTRIES];
+        *count += a->write && a->off == off && (a->value & bits) == bits;
+    }
+    return 0;
 }
 
 void vtd_mmio_trace_dump(void)

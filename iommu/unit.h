@@ -56,5 +56,11 @@ void vtd_gsts_describe(uint32_t gsts, char *buf, unsigned size);
  * panic or by vtd_mmio_trace_dump. */
 void vtd_mmio_trace_enable(int on);
 void vtd_mmio_trace_dump(void);
+int vtd_mmio_trace_enabled(void);
+/* For tests that check what was written to a register: a mark, then how
+ * many writes to off with all of bits set came after it. -E_RANGE when
+ * tracing is off or the ring has wrapped past the mark. */
+unsigned vtd_mmio_trace_mark(void);
+int vtd_mmio_trace_writes_since(unsigned mark, uint32_t off, uint64_t bits, unsigned *count);
 
 #endif
