@@ -10,101 +10,15 @@
 #include "../../devices/dsa.c"
 #include "kernel_shims.h"
 
-#define REGS 0x2000
-#define GRPCFG_AT 0x400         /* TABLE_OFFSET fields: 4 and 5 units of 0x100 */
-#define WQCFG_AT  0x500
-
-static struct fake {
-    uint8_t regs[REGS];
-    unsigned cmds[16], ncmds;
-    uint8_t fail_cmd, fail_code;   /* that command ends with that error */
-    uint8_t hang_cmd;              /* that command never completes */
-    int refuse_pasid;              /* ENABLE_WQ "succeeds" but the WQ stays disabled */
-} hw;
-
-uint32_t dsa_read32(struct dsa *d, uint32_t off) { uint32_t v; memcpy(&v, hw.regs + off, 4); return v; }
-uint64_t dsa_read64(struct dsa *d, uint32_t off) { uint64_t v; memcpy(&v, hw.regs + off, 8); return v; }
-void dsa_write64(struct dsa *d, uint32_t off, uint64_t v) { memcpy(hw.regs + off, &v, 8); }
-
-static void set32(uint32_t off, uint32_t v) { memcpy(hw.regs + off, &v, 4); }
-
-void dsa_write32(struct dsa *d, uint32_t off, uint32_t v)
-{
-    set32(off, v);
-    if (off != DSA_CMD)
-        return;
-    unsigned cmd = (v >> 20) & 0x1f, operand = v & 0xfffff;
-    hw.cmds[hw.ncmds++ % 16] = cmd;
-    if (cmd == hw.hang_cmd) {
-        set32(DSA_CMDSTS, 0x80000000u);
-        return;
-    }
-    if (cmd == hw.fail_cmd) {
-        set32(DSA_CMDSTS, hw.fail_code);
-        return;
-    }
-    set32(DSA_CMDSTS, 0);
-    if (cmd == DSA_CMD_ENABLE_DEVICE)
-        set32(DSA_GENSTS, DSA_STATE_ENABLED);
-    if (cmd == DSA_CMD_DISABLE_DEVICE || cmd == DSA_CMD_RESET_DEVICE)
-        set32(DSA_GENSTS, DSA_STATE_DISABLED);
-    if (cmd == DSA_CMD_ENABLE_WQ && !hw.refuse_pasid)
-        set32(WQCFG_AT + operand * 32 + 24, 1u << 30);   /* WQCFG dword 6, state 1 */
-}
-
-/* The portal: the fake reads the 64-byte descriptor and, as the script
- * says, carries it out on host memory (addresses are host pointers) and
- * writes the completion record where the descriptor asks. */
-enum portal_script { DO_IT, FAULT_AFTER_1K, NEVER_COMPLETE };
-static struct {
-    enum portal_script script;
-    struct dsa_desc last;
-    unsigned submitted, wq;
-} portal;
-
-void dsa_portal_write(struct dsa *d, const struct dsa_desc *desc)
-{
-    portal.last = *desc;
-    portal.submitted++;
-    portal.wq = d->wq;
-    if (portal.script == NEVER_COMPLETE)
-        return;
-    struct dsa_completion *rec = (struct dsa_completion *)(uintptr_t)desc->qw[DSA_QW_COMPLETION];
-    unsigned opcode = (unsigned)(desc->qw[0] >> 56);
-    uint32_t size = (uint32_t)desc->qw[DSA_QW_SIZE];
-    uint8_t *src = (uint8_t *)(uintptr_t)desc->qw[DSA_QW_SRC], *dst = (uint8_t *)(uintptr_t)desc->qw[DSA_QW_DST];
-    memset(rec, 0, sizeof(*rec));
-    if (opcode != DSA_OP_MEMMOVE) {
-        rec->status = DSA_COMP_BAD_OPCODE;
-        return;
-    }
-    if (portal.script == FAULT_AFTER_1K) {
-        memcpy(dst, src, 1024);
-        rec->bytes_completed = 1024;
-        rec->fault_addr = (uint64_t)(uintptr_t)(dst + 1024);
-        rec->status = DSA_COMP_PAGE_FAULT_NOBOF | DSA_STATUS_FAULT_WRITE;
-        return;
-    }
-    memcpy(dst, src, size);
-    rec->status = DSA_COMP_SUCCESS;
-}
+#include "fake_dsa.h"
 
 static struct dsa dev;
 
-/* A DSA 1.0 as Sapphire Rapids reports it, in literal register values:
- * WQCAP 128 entries, 8 WQs, 32-byte WQCFG, dedicated and shared modes;
- * 4 groups; 4 engines; GRPCFG at 0x400, WQCFG at 0x500. */
 static int setup(void **state)
 {
-    memset(&hw, 0, sizeof(hw));
-    memset(&portal, 0, sizeof(portal));
+    fake_dsa_reset();
     printed[0] = 0;
     memset(&dev, 0, sizeof(dev));
-    dsa_write64(&dev, DSA_WQCAP, 0x0003000000080080ul);
-    dsa_write64(&dev, DSA_GRPCAP, 0x4);
-    dsa_write64(&dev, DSA_ENGCAP, 0x4);
-    dsa_write64(&dev, DSA_TABLE_OFFSET, 0x0000000000050004ul);
-    set32(DSA_VERSION, 0x100);
     return 0;
 }
 
