@@ -146,20 +146,15 @@ static int dsa_move(struct dma_dev *d, uint64_t src, uint64_t dst, uint32_t len)
     return err;
 }
 
-int dma_dev_read(struct dma_dev *d, uint64_t va, uint32_t len)
+/* to_device: va into the device's buffer; else the buffer to va. */
+static int transfer(struct dma_dev *d, uint64_t va, uint32_t len, int to_device)
 {
     if (d->kind == DMA_DEV_EDU)
-        return edu_dma(&d->edu, va, 0, len, 1);
+        return edu_dma(&d->edu, va, 0, len, to_device);
     if (!d->bound || !len || len > DMA_DEV_BUFFER_SIZE)
         return -E_INVAL;
-    return dsa_move(d, va, DMA_DEV_DSA_VA, len);
+    return to_device ? dsa_move(d, va, DMA_DEV_DSA_VA, len) : dsa_move(d, DMA_DEV_DSA_VA, va, len);
 }
 
-int dma_dev_write(struct dma_dev *d, uint64_t va, uint32_t len)
-{
-    if (d->kind == DMA_DEV_EDU)
-        return edu_dma(&d->edu, va, 0, len, 0);
-    if (!d->bound || !len || len > DMA_DEV_BUFFER_SIZE)
-        return -E_INVAL;
-    return dsa_move(d, DMA_DEV_DSA_VA, va, len);
-}
+int dma_dev_read(struct dma_dev *d, uint64_t va, uint32_t len) { return transfer(d, va, len, 1); }
+int dma_dev_write(struct dma_dev *d, uint64_t va, uint32_t len) { return transfer(d, va, len, 0); }
