@@ -19,7 +19,7 @@ static int map_range(struct vtd_domain *dom, uint64_t base, uint64_t limit)
     return 0;
 }
 
-/* Calls attach(p, rmrr) for every device an RMRR of d names that this
+/* Calls attach(p, arg) for every device an RMRR of d names that this
  * unit covers (other than skip), after mapping the range 1:1 into dom
  * when there is one; stops at the first error. */
 typedef int (*attach_fn)(const struct pci_dev *p, void *arg);
