@@ -194,13 +194,13 @@ HOST_TESTS  := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(sort $(wildcard tests
 # The pure modules host tests link against.
 HOST_PURE   := lib/glob.c iommu/dmar.c iommu/cap.c iommu/qi_desc.c iommu/context_entry.c iommu/fault_record.c lib/errno.c kernel/cmdline.c kernel/ktap.c kernel/acpi_tables.c mm/frame.c mm/pgtable.c mm/heap.c iommu/pasid_entry.c kernel/pvh_info.c iommu/irte.c devices/dsa_desc.c devices/pci_bridge.c devices/pci_pasid.c kernel/smbios.c
 
-# Some host tests compile a kernel source whole (#include "../../devices/dsa.c"): they
-# depend on the headers and sources of the layers they draw from.
-HOST_INCLUDED := $(wildcard tests/host/*.h devices/*.[ch] iommu/*.[ch] mm/*.[ch] kernel/*.h lib/*.h)
-$(BUILD)/host/%: tests/host/%.c $(HOST_PURE) $(HOST_INCLUDED)
+# What each test's source includes (some compile a kernel source whole,
+# #include "../../devices/dsa.c") is listed by the compiler in $@.d.
+$(BUILD)/host/%: tests/host/%.c $(HOST_PURE)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  HOSTCC  $@")
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $< $(HOST_PURE) -o $@ -lcmocka
+	$(Q)$(HOST_CC) -I. -DHOST_TEST -MM -MT $@ $< > $@.d
 
 # ACPI tables QEMU profiles add with -acpitable (tests/acpi/*.asl, through iasl).
 $(BUILD)/acpi/%.aml: tests/acpi/%.asl | $(BUILD)/.deps-ok
@@ -243,5 +243,5 @@ test: $(BUILD)/.deps-ok $(ESP_IMG) $(USB_IMG) $(HOST_TESTS) $(DECODE) $(ACPI_TAB
 clean:
 	rm -rf $(BUILD)
 
--include $(KERNEL_OBJ:.o=.d)
+-include $(KERNEL_OBJ:.o=.d) $(HOST_TESTS:=.d)
 .SECONDARY:
