@@ -276,6 +276,14 @@ void dmar_describe(const struct dmar_info *d, void (*line)(const char *))
     }
 }
 
+int dmar_segment_has_rmrr(const struct dmar_info *d, uint16_t segment)
+{
+    for (unsigned r = 0; r < d->nrmrr; r++)
+        if (d->rmrr[r].segment == segment)
+            return 1;
+    return 0;
+}
+
 int dmar_rmrr_aligned(const struct dmar_rmrr *r)
 {
     return !(r->base & (DMAR_RMRR_ALIGN - 1)) && !((r->limit + 1) & (DMAR_RMRR_ALIGN - 1)) && r->limit >= r->base;

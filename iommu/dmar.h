@@ -146,5 +146,7 @@ void dmar_describe(const struct dmar_info *d, void (*line)(const char *));
  * aligned) and not inverted: the only kind that can be mapped 1:1. */
 #define DMAR_RMRR_ALIGN 4096u
 int dmar_rmrr_aligned(const struct dmar_rmrr *r);
+/* Whether any RMRR of d is in this PCI segment. */
+int dmar_segment_has_rmrr(const struct dmar_info *d, uint16_t segment);
 
 #endif

@@ -107,10 +107,7 @@ int vtd_rmrr_identity_sm(const struct dmar_info *d, const struct dmar_drhd *unit
                          const struct pci_dev *skip, unsigned *devices)
 {
     *devices = 0;
-    int any = 0;
-    for (unsigned r = 0; r < d->nrmrr; r++)
-        any |= d->rmrr[r].segment == unit->segment;
-    if (!any)
+    if (!dmar_segment_has_rmrr(d, unit->segment))
         return 0;
     struct vtd_pasid_entry pe;
     memset(&pe, 0, sizeof(pe));

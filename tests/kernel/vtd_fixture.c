@@ -166,10 +166,7 @@ void fixture_legacy_up_levels(struct test *t, struct vtd_fixture *fx, int levels
 
 unsigned fixture_rmrr_identity(struct test *t, struct vtd_fixture *fx, const struct dmar_info *d)
 {
-    int any = 0;
-    for (unsigned r = 0; r < d->nrmrr; r++)
-        any |= d->rmrr[r].segment == fx->u.drhd->segment;
-    if (!any)
+    if (!dmar_segment_has_rmrr(d, fx->u.drhd->segment))
         return 0;
     if (!fx->rmrr_dom.u)
         ASSERT_EQ(t, vtd_domain_init(&fx->rmrr_dom, &fx->u, FIXTURE_RMRR_DID, fx->dom.levels), 0);
@@ -183,10 +180,7 @@ unsigned fixture_rmrr_identity(struct test *t, struct vtd_fixture *fx, const str
 unsigned fixture_rmrr_identity_sm(struct test *t, struct vtd_fixture *fx, struct vtd_sm_tables *tables,
                                   const struct dmar_info *d, uint32_t binding_pasid, int *whole_memory)
 {
-    int any = 0;
-    for (unsigned r = 0; r < d->nrmrr; r++)
-        any |= d->rmrr[r].segment == fx->u.drhd->segment;
-    if (!any)
+    if (!dmar_segment_has_rmrr(d, fx->u.drhd->segment))
         return 0;
     int second_stage = ECAP_SLTS(fx->u.ecap) != 0;
     if (second_stage && !fx->rmrr_dom.u)
