@@ -89,9 +89,10 @@ def cmd_run(a) -> int:
     source = qemu.KERNEL_ELF if a.pvh else a.image or (qemu.USB_IMAGE if a.usb else qemu.ESP_IMAGE)
     top = qemu.BUILD if os.path.isdir(qemu.BUILD) else tempfile.gettempdir()
     _remove_dead_runs(top)
-    workdir = tempfile.mkdtemp(prefix=RUN_DIR_PREFIX, dir=top)
-    with open(os.path.join(workdir, RUN_PID_FILE), "w") as f:
-        f.write(f"{os.getpid()}\n")
+    # The pid is in the name from the moment the directory exists: a pid
+    # file written after mkdtemp left a window in which another tool's
+    # _remove_dead_runs took the new directory for a dead run's.
+    workdir = tempfile.mkdtemp(prefix=f"{RUN_DIR_PREFIX}{os.getpid()}-", dir=top)
     try:
         return _run_boots(a, profile, firmware, expected, base_cmdline, source, workdir)
     finally:
@@ -100,23 +101,25 @@ def cmd_run(a) -> int:
 
 
 RUN_DIR_PREFIX = "vtdlab-run-"
-RUN_PID_FILE = "pid"
+
+
+def _run_dir_pid(name: str) -> Optional[int]:
+    """The pid a run directory's name carries (vtdlab-run-<pid>-<random>),
+    None for a name without one."""
+    pid = name[len(RUN_DIR_PREFIX):].split("-", 1)[0]
+    return int(pid) if pid.isdigit() else None
 
 
 def _remove_dead_runs(top: str) -> None:
     """Run directories whose tool died without cleaning up (SIGKILL): the
-    pid they name is gone. Those of runs still going are left alone."""
+    pid their name carries is gone. Those of runs still going are left
+    alone; a name without a pid is an older tool's leftover."""
     for name in os.listdir(top):
         if not name.startswith(RUN_DIR_PREFIX):
             continue
-        path = os.path.join(top, name)
-        try:
-            with open(os.path.join(path, RUN_PID_FILE)) as f:
-                pid = int(f.read())
-        except (OSError, ValueError):
-            pid = None  # no pid file: an older tool's leftover
+        pid = _run_dir_pid(name)
         if pid is None or not _alive(pid):
-            shutil.rmtree(path, ignore_errors=True)
+            shutil.rmtree(os.path.join(top, name), ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
