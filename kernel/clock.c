@@ -56,49 +56,90 @@ static void hpet_setup(void)
     hpet[HPET_GEN_CONF / 8] |= HPET_ENABLE_CNF;
 }
 
-static uint64_t measure_hpet(void)
+/* One calibration window: the TSC ticks between its start and its end lie
+ * in [min, max]. Each end is known only between two TSC reads around the
+ * counter access that saw it, so a vCPU the host preempted there (under
+ * TCG the TSC and the counters run on in host time meanwhile) shows up as
+ * a wide bracket rather than as a silently wrong rate. */
+struct tsc_window {
+    uint64_t min, max;
+};
+
+/* A window whose two ends together are uncertain by more than this part
+ * of it is discarded (1/WINDOW_SPREAD_DIV: 0.5 %, where an undisturbed
+ * window is off by a few counter accesses, microseconds in 10 ms). */
+#define WINDOW_SPREAD_DIV 200u
+/* Windows tried before the narrowest one is taken as it is: enough for a
+ * busy host to let the vCPU run undisturbed for 10 ms at least once. */
+#define WINDOW_TRIES      16u
+
+static int measure_hpet(struct tsc_window *w)
 {
     uint64_t ticks = CALIBRATION_US * 1000 * FS_PER_NS / hpet_period_fs();
-    uint64_t h0 = hpet[HPET_MAIN_COUNTER / 8], t0 = rdtsc();
+    uint64_t a0 = rdtsc(), h0 = hpet[HPET_MAIN_COUNTER / 8], b0 = rdtsc();
     for (uint32_t i = 0; i < CALIBRATION_SPIN_MAX; i++) {
-        uint64_t h = hpet[HPET_MAIN_COUNTER / 8];
+        uint64_t a = rdtsc(), h = hpet[HPET_MAIN_COUNTER / 8], b = rdtsc();
         if (h - h0 >= ticks) {
-            uint64_t t = rdtsc();
-            /* ~1e7 ns elapsed and ~1e7..1e8 TSC ticks: the product
-             * stays far below 2^64. */
+            /* ~1e7 ns elapsed and ~1e7..1e8 TSC ticks: the products
+             * stay far below 2^64. Scaled to exactly CALIBRATION_US. */
             uint64_t elapsed_ns = (h - h0) * hpet_period_fs() / FS_PER_NS;
-            return (t - t0) * NS_PER_S / elapsed_ns;
+            w->min = (a - b0) * CALIBRATION_US * 1000 / elapsed_ns;
+            w->max = (b - a0) * CALIBRATION_US * 1000 / elapsed_ns;
+            return 1;
         }
     }
     return 0;
 }
 
-static uint64_t measure_pit(void)
+static int measure_pit(struct tsc_window *w)
 {
     uint16_t count = (uint16_t)((uint64_t)PIT_HZ * CALIBRATION_US / US_PER_S);
     uint8_t p61 = inb(PORT_61);
+    int done = 0;
     outb(PORT_61, (p61 & ~PORT_61_SPEAKER) | PORT_61_GATE2);
     outb(PIT_MODE_CMD, PIT_CH2_MODE0_LOHI);
     outb(PIT_CH2_DATA, count & 0xff);
+    /* The count starts with its high byte. */
+    uint64_t a0 = rdtsc();
     outb(PIT_CH2_DATA, count >> 8);
-    uint64_t t0 = rdtsc(), hz = 0;
+    uint64_t b0 = rdtsc(), low = b0;
     for (uint32_t i = 0; i < CALIBRATION_SPIN_MAX; i++) {
+        uint64_t a = rdtsc();
         if (inb(PORT_61) & PORT_61_OUT2) {
-            hz = (rdtsc() - t0) * US_PER_S / CALIBRATION_US;
+            /* OUT2 rose after the last read that saw it low began and
+             * before this one ended. */
+            w->min = low - b0;
+            w->max = rdtsc() - a0;
+            done = 1;
             break;
         }
+        low = a;
     }
     outb(PORT_61, p61);
-    return hz;
+    return done;
+}
+
+static int measure_window(enum clock_source s, struct tsc_window *w)
+{
+    switch (s) {
+    case CLOCK_HPET: return hpet && measure_hpet(w);
+    case CLOCK_PIT: return measure_pit(w);
+    default: return 0;
+    }
 }
 
 uint64_t clock_measure_tsc_hz(enum clock_source s)
 {
-    switch (s) {
-    case CLOCK_HPET: return hpet ? measure_hpet() : 0;
-    case CLOCK_PIT: return measure_pit();
-    default: return 0;
+    struct tsc_window best = { 0, UINT64_MAX }, w;
+    for (unsigned i = 0; i < WINDOW_TRIES; i++) {
+        if (!measure_window(s, &w))
+            return 0;
+        if (w.max - w.min < best.max - best.min)
+            best = w;
+        if ((best.max - best.min) * WINDOW_SPREAD_DIV <= best.min)
+            break;
     }
+    return (best.min + best.max) / 2 * (US_PER_S / CALIBRATION_US);
 }
 
 void clock_init(void)
