@@ -378,8 +378,16 @@ static int in_kva(uint64_t va, uint64_t size)
     return va >= KVA_BASE && va < KVA_BASE + KVA_SIZE && size <= KVA_BASE + KVA_SIZE - va;
 }
 
+/* Nothing in the kva area is global: a shootdown's CR3 reload keeps
+ * global TLB entries (SDM vol. 3, 4.10.4.1) and the reclaim policies'
+ * whole-PASID flush is non-globals-within-PASID (VT-d spec 6.5.2.4), so
+ * either would leave a PTE_G entry cached. */
+static int kva_attrs_allowed(uint64_t attrs) { return !(attrs & PTE_G); }
+
 int kva_map(uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs)
 {
+    if (!kva_attrs_allowed(attrs))
+        return -E_INVAL;
     if (leaf_level < PT_LEVEL_PT || leaf_level > info.max_leaf_level || !in_kva(va, pt_leaf_size(leaf_level)))
         return -E_INVAL;
     spin_lock(&kva_lock);
@@ -393,7 +401,7 @@ int kva_map(uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs)
 
 int kva_protect(uint64_t va, uint64_t attrs)
 {
-    if (!in_kva(va, PAGE_SIZE))
+    if (!in_kva(va, PAGE_SIZE) || !kva_attrs_allowed(attrs))
         return -E_INVAL;
     int level;
     spin_lock(&kva_lock);

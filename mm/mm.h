@@ -64,7 +64,9 @@ void *phys_map_cached(uint64_t pa, uint64_t size);
 /* The kva area: callers map and unmap pages there; page-table pages come
  * and go on demand. kva_unmap flushes the CPU's TLB and paging-structure
  * caches, on this CPU and (shootdown, mm/tlb.h) every other, before the
- * unlinked table pages are freed. */
+ * unlinked table pages are freed. kva_map and kva_protect refuse PTE_G
+ * (-E_INVAL, nothing changed): those flushes assume nothing there is
+ * global. */
 int kva_map(uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs);
 int kva_unmap(uint64_t va);
 /* Unmaps every leaf in [va, va+size) (page-aligned, all mapped) with one

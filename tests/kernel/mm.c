@@ -138,6 +138,30 @@ static void kva_1g_leaf(struct test *t)
 }
 
 /* A write the kernel's own tables must refuse: returns the fault seen. */
+/* PTE_G is refused in kva attributes: the shootdown's CR3 reload and the
+ * reclaim policies' all-in-PASID flushes assume nothing in the kva area is
+ * global (a global entry survives both). Refused before anything changes:
+ * no entry, no table, and a protect leaves the entry as it was. */
+static void kva_refuses_global_entries(struct test *t)
+{
+    uint64_t pa = page_alloc(), va = kva_slot(4);
+    ASSERT_TRUE(t, pa, "out of frames");
+    struct pt_page_stats s0 = pt_page_stats();
+    int level;
+    EXPECT_EQ(t, kva_map(va, pa, PT_LEVEL_PT, PTE_RW | PTE_NX | PTE_G), -E_INVAL);
+    EXPECT_EQ(t, pt_lookup(kernel_pt(), va, &level), 0);
+    EXPECT_EQ(t, pt_page_stats().allocated, s0.allocated);
+    ASSERT_EQ(t, kva_map(va, pa, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    uint64_t before = pt_lookup(kernel_pt(), va, &level);
+    EXPECT_EQ(t, kva_protect(va, PTE_NX | PTE_G), -E_INVAL);
+    uint64_t after = pt_lookup(kernel_pt(), va, &level);
+    EXPECT_EQ(t, after, before);
+    EXPECT_EQ(t, after & PTE_G, 0);
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    ASSERT_EQ(t, reclaim_drain(), 0);
+    page_free(pa);
+}
+
 static void expect_write_fault(struct test *t, volatile uint8_t *p, const char *what)
 {
     struct trap_catch c;
@@ -226,6 +250,7 @@ TEST_SUITE(mm, 20, 0,
            TEST(kva_tables_shared_and_released),
            TEST(kva_2m_leaf),
            TEST(kva_1g_leaf),
+           TEST(kva_refuses_global_entries),
            TEST(text_is_not_writable),
            TEST(rodata_is_not_writable),
            TEST(text_alias_in_direct_map_is_not_writable),
