@@ -16,6 +16,7 @@
 #define IOVA_T       FIXTURE_IOVA
 #define IOVA_X       (FIXTURE_IOVA + PAGE_SIZE)   /* the pattern page; keeps T's page table alive */
 #define IOVA_FAR     (FIXTURE_IOVA + 8 * PAGE_SIZE)
+#define IOVA_ALONE   (FIXTURE_IOVA + (2ul << 20))    /* alone in its page table: its unmap unlinks the table */
 #define PATTERN_WORD 0xc0ffee0000000000ul
 
 struct stale {
@@ -205,6 +206,60 @@ static void context_cache_invalidation_alone_keeps_it(struct test *t)
     tear_down(t, &s);
 }
 
+/* The page table a second-stage leaf sits in, read from the tables. */
+static uint64_t leaf_table(struct vtd_domain *d, uint64_t iova)
+{
+    uint64_t pa = d->pt.root_pa;
+    for (int level = d->levels; level > PT_LEVEL_PT; level--) {
+        uint64_t e = ((uint64_t *)phys_to_virt(pa))[pt_index(iova, level)];
+        if (!(e & SL_RW) || pte_is_leaf(e, level))
+            return 0;
+        pa = pte_addr(e);
+    }
+    return pa;
+}
+
+/* The unmap of the last page of a page table while the device caches a
+ * translation through it: the table must stay out of the pool until an
+ * invalidation covering it completed (a unit with a paging-structure cache
+ * may still walk it). Before: the device's write still uses the old
+ * translation and the frame cannot be taken by a new owner. After the
+ * domain's flush: the frame is back and the write faults. */
+static void unmap_of_a_tables_last_page_keeps_the_table_until_invalidated(struct test *t)
+{
+    struct stale s;
+    set_up(t, &s, 1);
+    ASSERT_EQ(t, vtd_domain_map(&s.fx.dom, IOVA_ALONE, s.a, PT_LEVEL_PT, SL_RW), 0);
+    uint64_t table = leaf_table(&s.fx.dom, IOVA_ALONE);
+    ASSERT_TRUE(t, table != 0, "no page table on the path of 0x%lx", IOVA_ALONE);
+    memset(phys_to_virt(s.a), 0, PAGE_SIZE);
+    ASSERT_EQ(t, fixture_dma_from_device(&s.fx, IOVA_ALONE, PAGE_SIZE), 0); /* caches IOVA_ALONE -> A */
+    ASSERT_EQ(t, vtd_domain_unmap(&s.fx.dom, IOVA_ALONE), 0);
+    int taken = page_take_specific(table) == 0;
+    if (taken) {
+        /* The new owner's use of the frame: entries the unit would follow
+         * into the sink page if it still walked the table. */
+        fill_words(table, sink_entry(s.b));
+    }
+    memset(phys_to_virt(s.a), 0, PAGE_SIZE);
+    ASSERT_EQ(t, fixture_dma_from_device(&s.fx, IOVA_ALONE, PAGE_SIZE), 0);
+    enum landed l = where_pattern_landed(s.a, s.b, PATTERN_WORD);
+    test_diag(t, "after the unmap, before any invalidation: the device's write landed in %s; the unlinked table at "
+              "0x%lx was %s", landed_name[l], table, taken ? "TAKEN by a new owner" : "still held");
+    EXPECT_TRUE(t, !taken, "the page table at 0x%lx went back to the pool before any invalidation (the device's write "
+                "through it landed in %s)", table, landed_name[l]);
+    if (taken)
+        page_free(table);
+    ASSERT_EQ(t, vtd_domain_flush(&s.fx.dom), 0);
+    EXPECT_EQ(t, page_take_specific(table), 0);
+    page_free(table);
+    ASSERT_EQ(t, fixture_dma_from_device(&s.fx, IOVA_ALONE, PAGE_SIZE), 0);
+    struct vtd_fault_log log;
+    fixture_faults(t, &s.fx, &log);
+    EXPECT_EQ(t, log.count, 1);
+    tear_down(t, &s);
+}
+
 TEST_SUITE(vtd_stale, 43, 0,
            TEST(remap_without_invalidation_uses_old_translation),
            TEST(unmap_without_invalidation_still_translates),
@@ -215,4 +270,5 @@ TEST_SUITE(vtd_stale, 43, 0,
            TEST(unmap_then_invalidation_faults),
            TEST(wrong_domain_invalidation_keeps_it),
            TEST(wrong_page_invalidation_keeps_it),
-           TEST(context_cache_invalidation_alone_keeps_it));
+           TEST(context_cache_invalidation_alone_keeps_it),
+           TEST(unmap_of_a_tables_last_page_keeps_the_table_until_invalidated));
