@@ -39,17 +39,23 @@ const void *tlb_last_remote_batch(void) { return READ_ONCE(last_remote_arg); }
 
 static void flush_local(void *arg)
 {
+    /* One read of the slot: a lost CPU may read it while its owner writes
+     * the next batch, and must not loop over a range it reads twice. */
     const struct batch *b = arg;
+    struct tlb_range r[TLB_BATCH_RANGES];
     unsigned n = READ_ONCE(b->n);
     uint64_t pages = 0;
-    for (unsigned i = 0; i < n && i < TLB_BATCH_RANGES; i++)
-        pages += (READ_ONCE(b->r[i].end) - READ_ONCE(b->r[i].start)) >> PAGE_SHIFT;
+    for (unsigned i = 0; i < n && i < TLB_BATCH_RANGES; i++) {
+        r[i].start = READ_ONCE(b->r[i].start);
+        r[i].end = READ_ONCE(b->r[i].end);
+        pages += r[i].end > r[i].start ? (r[i].end - r[i].start) >> PAGE_SHIFT : TLB_FLUSH_PAGES_MAX + 1;
+    }
     if (n > TLB_BATCH_RANGES || pages > TLB_FLUSH_PAGES_MAX) {
         write_cr3(read_cr3());
         return;
     }
     for (unsigned i = 0; i < n; i++)
-        for (uint64_t va = b->r[i].start; va < b->r[i].end; va += PAGE_SIZE)
+        for (uint64_t va = r[i].start; va < r[i].end; va += PAGE_SIZE)
             invlpg(va);
 }
 

@@ -5,6 +5,7 @@
 #include "host.h"
 #include "iommu/fault.h"
 #include "iommu/intremap.h"
+#include "lib/bits.h"
 #include "lib/errno.h"
 
 static void remapped_entry_in_xapic_and_x2apic_format(void **state)
@@ -149,7 +150,7 @@ static int fake_sync(void *ctx)
     return l->sync_err;
 }
 
-static int is_present(const struct vtd_irte *e) { return (e->lo & 1) != 0; }
+static int is_present(const struct vtd_irte *e) { return bits_get(e->lo, IRTE_P) != 0; }
 static int same(const struct vtd_irte *a, const struct vtd_irte *b) { return a->lo == b->lo && a->hi == b->hi; }
 
 /* Every state the unit can read after a store is not present, the old

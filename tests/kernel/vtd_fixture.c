@@ -472,6 +472,13 @@ void fixture_read_consumed(struct vtd_qi *q, unsigned from, unsigned to, struct 
     }
 }
 
+int fixture_qi_iotlb_page(struct vtd_fixture *fx, uint64_t iova, unsigned am)
+{
+    struct qi_desc d;
+    int err = qi_desc_iotlb(&d, QI_IOTLB_PAGE, FIXTURE_DID, iova, am, 0);
+    return err ? err : qi_sync(&fx->qi, &d, 1);
+}
+
 /* Whether any word of a page's half (upper or lower) was written. */
 static int half_written(uint64_t pa, int upper)
 {

@@ -115,6 +115,10 @@ enum landed where_pattern_landed(uint64_t a, uint64_t b, uint64_t pattern);
  * (vtd_domain_flush) and freed after. */
 #define STRADDLE_PAGES 2
 typedef int (*fixture_invalidate_fn)(struct vtd_fixture *fx, uint64_t iova, unsigned am);
+/* A page-selective IOTLB invalidation of the fixture's DID over 2^am
+ * pages from iova through the queue, waited for (a fixture_invalidate_fn;
+ * in scalable mode the one for second-stage-only mappings, 6.5.2.3). */
+int fixture_qi_iotlb_page(struct vtd_fixture *fx, uint64_t iova, unsigned am);
 void fixture_straddled_remap(struct test *t, struct vtd_fixture *fx, uint64_t iova, fixture_invalidate_fn invalidate,
                              unsigned am, enum landed landed[STRADDLE_PAGES]);
 

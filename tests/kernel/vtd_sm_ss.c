@@ -142,17 +142,9 @@ static void did_invalidation_covers_second_stage_pasid(struct test *t)
     page_free(b);
 }
 
-/* Second-stage-only mappings are invalidated by the IOTLB descriptor
- * (VT-d spec 6.5.2.3), page-selective over 2^am pages. */
-static int page_invalidation(struct vtd_fixture *fx, uint64_t iova, unsigned am)
-{
-    struct qi_desc d;
-    int err = qi_desc_iotlb(&d, QI_IOTLB_PAGE, FIXTURE_DID, iova, am, 0);
-    return err ? err : qi_sync(&fx->qi, &d, 1);
-}
-
-/* Two pages cached by the device, remapped, one page-selective
- * invalidation with the mask covering both: the device uses the new
+/* Two pages cached by the device, remapped, one page-selective IOTLB
+ * invalidation (the descriptor for second-stage-only mappings, VT-d spec
+ * 6.5.2.3) with the mask covering both: the device uses the new
  * mapping of each, the last page included. */
 static void page_selective_invalidation_covers_every_page_of_its_mask(struct test *t)
 {
@@ -167,7 +159,7 @@ static void page_selective_invalidation_covers_every_page_of_its_mask(struct tes
     ASSERT_EQ(t, vtd_domain_map(&s.fx.dom, IOVA_SRC, x, PT_LEVEL_PT, SL_R), 0);
     ASSERT_EQ(t, edu_dma(&s.fx.edu, IOVA_SRC, 0, PAGE_SIZE, 1), 0);
     enum landed l[STRADDLE_PAGES];
-    fixture_straddled_remap(t, &s.fx, IOVA_PAIR, page_invalidation, PAIR_AM, l);
+    fixture_straddled_remap(t, &s.fx, IOVA_PAIR, fixture_qi_iotlb_page, PAIR_AM, l);
     for (unsigned i = 0; i < STRADDLE_PAGES; i++)
         EXPECT_TRUE(t, l[i] == LANDED_IN_B, "after a page-selective invalidation of %u pages (am %u) page %u's write "
                     "landed in %s", 1u << PAIR_AM, PAIR_AM, i, landed_name[l[i]]);

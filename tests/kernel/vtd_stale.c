@@ -208,13 +208,6 @@ static void context_cache_invalidation_alone_keeps_it(struct test *t)
     tear_down(t, &s);
 }
 
-static int qi_page_invalidation(struct vtd_fixture *fx, uint64_t iova, unsigned am)
-{
-    struct qi_desc d;
-    int err = qi_desc_iotlb(&d, QI_IOTLB_PAGE, FIXTURE_DID, iova, am, 0);
-    return err ? err : qi_sync(&fx->qi, &d, 1);
-}
-
 static int register_page_invalidation(struct vtd_fixture *fx, uint64_t iova, unsigned am)
 {
     return vtd_reg_invalidate_iotlb(&fx->u, VTD_INV_DEVICE_OR_PAGE, FIXTURE_DID, iova, am);
@@ -244,7 +237,7 @@ static void pair_remap_then_invalidate(struct test *t, int use_qi, unsigned am, 
     fill_pattern(s.x, PATTERN_WORD);
     ASSERT_EQ(t, vtd_domain_map(&s.fx.dom, IOVA_X, s.x, PT_LEVEL_PT, SL_R), 0);
     ASSERT_EQ(t, fixture_dma_to_device(&s.fx, IOVA_X, PAGE_SIZE), 0);
-    fixture_straddled_remap(t, &s.fx, IOVA_PAIR, use_qi ? qi_page_invalidation : register_page_invalidation, am,
+    fixture_straddled_remap(t, &s.fx, IOVA_PAIR, use_qi ? fixture_qi_iotlb_page : register_page_invalidation, am,
                             landed);
     for (unsigned i = 0; i < STRADDLE_PAGES; i++)
         test_diag(t, "am %u: page %u's part of the write landed in %s", am, i, landed_name[landed[i]]);
