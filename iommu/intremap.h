@@ -110,8 +110,9 @@ int vtd_irt_enable(struct vtd_irt *t);
 /* Writes entry index through irte_update (one CMPXCHG16B where CPUID
  * has it; else the word holding P last when it becomes present, first
  * when it stops, and a present entry changing in both halves made not
- * present and invalidated first), then invalidates that index and waits. Refused before anything is written when irte_check fails or the
- * index is past the table. */
+ * present and invalidated first), then invalidates that index and waits.
+ * Refused before anything is written when irte_check fails or the index
+ * is past the table. */
 int vtd_irte_write(struct vtd_irt *t, unsigned index, const struct vtd_irte *e);
 /* Interrupt-entry-cache invalidation through the queue, with its wait:
  * index-selective over 2^im entries from index (index aligned to them),

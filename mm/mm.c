@@ -380,38 +380,40 @@ static int in_kva(uint64_t va, uint64_t size)
 
 /* Pages of unmaps whose shootdown some CPU did not acknowledge (it was
  * declared lost, kernel/smp.h): that CPU may still walk the tables or use
- * the frames through what it cached, so they are never freed. Kept, up to
- * WITHHELD_MAX (past it only counted), for kva_withheld_release; the lock
- * owns the lists and may nest inside kva_lock. */
+ * the frames through what it cached, so they are never freed. Listed, up
+ * to WITHHELD_MAX each (past it simply leaked), for kva_withheld_release;
+ * the lock owns the lists and may nest inside kva_lock. */
 #define WITHHELD_MAX (4 * PT_LEVELS)
 static struct spinlock withheld_lock = SPINLOCK_INIT("kva withheld");
 static struct {
     uint64_t tables[WITHHELD_MAX], frames[WITHHELD_MAX];
     unsigned ntables, nframes;
     uint64_t start, end;     /* the ranges they came from, merged */
-    uint64_t leaked;         /* past the lists: leaked for good */
 } withheld;
 
-static void withhold(const uint64_t *tables, unsigned ntables, const uint64_t *frames, unsigned nframes,
-                     uint64_t start, uint64_t end)
+/* Returns how many pages did not fit the lists. */
+static unsigned withhold(const uint64_t *tables, unsigned ntables, const uint64_t *frames, unsigned nframes,
+                         uint64_t start, uint64_t end)
 {
+    unsigned unlisted = 0;
     spin_lock(&withheld_lock);
     for (unsigned i = 0; i < ntables; i++) {
         if (withheld.ntables < WITHHELD_MAX)
             withheld.tables[withheld.ntables++] = tables[i];
         else
-            withheld.leaked++;
+            unlisted++;
     }
     for (unsigned i = 0; i < nframes; i++) {
         if (withheld.nframes < WITHHELD_MAX)
             withheld.frames[withheld.nframes++] = frames[i];
         else
-            withheld.leaked++;
+            unlisted++;
     }
     int first = withheld.start == withheld.end;
     withheld.start = first || start < withheld.start ? start : withheld.start;
     withheld.end = first || end > withheld.end ? end : withheld.end;
     spin_unlock(&withheld_lock);
+    return unlisted;
 }
 
 /* After the shootdown of c's range: the policy flushes the devices and
@@ -423,9 +425,10 @@ static int hand_over(const struct reclaim_change *c, int shootdown_err)
     if (!shootdown_err)
         return reclaim_kva_changed(c);
     if (c->ntables || c->nframes) {
-        withhold(c->tables, c->ntables, c->frames, c->nframes, c->start, c->end);
+        unsigned unlisted = withhold(c->tables, c->ntables, c->frames, c->nframes, c->start, c->end);
         printk("# vtdlab: mm: a CPU did not acknowledge the shootdown of [0x%lx, 0x%lx): its %u page table(s) and "
-               "%u frame(s) are withheld, not freed\n", c->start, c->end, c->ntables, c->nframes);
+               "%u frame(s) are withheld, not freed (%u of them leaked for good: the list is full)\n", c->start,
+               c->end, c->ntables, c->nframes, unlisted);
     }
     struct reclaim_change bare = { c->start, c->end, c->unmapped, NULL, NULL, 0, 0 };
     reclaim_kva_changed(&bare);
