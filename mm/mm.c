@@ -427,8 +427,8 @@ static int hand_over(const struct reclaim_change *c, int shootdown_err)
     if (c->ntables || c->nframes) {
         unsigned unlisted = withhold(c->tables, c->ntables, c->frames, c->nframes, c->start, c->end);
         printk("# vtdlab: mm: a CPU did not acknowledge the shootdown of [0x%lx, 0x%lx): its %u page table(s) and "
-               "%u frame(s) are withheld, not freed (%u of them leaked for good: the list is full)\n", c->start,
-               c->end, c->ntables, c->nframes, unlisted);
+               "%u frame(s) are withheld, not freed%s\n", c->start, c->end, c->ntables, c->nframes,
+               unlisted ? " (some leaked for good: the withheld list is full)" : "");
     }
     struct reclaim_change bare = { c->start, c->end, c->unmapped, NULL, NULL, 0, 0 };
     reclaim_kva_changed(&bare);
