@@ -104,15 +104,43 @@ int vtd_domain_protect(struct vtd_domain *d, uint64_t iova, uint64_t access)
 
 int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova)
 {
+    /* Room for the most one unmap can unlink, checked before anything
+     * changes. */
+    if (d->nunlinked + (unsigned)(d->levels - 1) > VTD_DOMAIN_UNLINKED_MAX)
+        return -E_BUSY;
     struct pt_unlinked un;
     int err = pt_unmap_page(&d->pt, iova, NULL, &un);
     if (err)
         return err;
     flush_path(d, iova);
-    for (int i = 0; i < un.count; i++) {
-        page_free(un.pa[i]);
+    /* A unit may hold the cleared path in its IOTLB or paging-structure
+     * caches and keep walking the unlinked tables until an invalidation
+     * drops them (VT-d spec 6.5.1): held, not freed. */
+    for (int i = 0; i < un.count; i++)
+        d->unlinked[d->nunlinked++] = un.pa[i];
+    return 0;
+}
+
+int vtd_domain_flush(struct vtd_domain *d)
+{
+    /* The unmaps' cleared entries reach memory the unit reads first. */
+    int err = CAP_RWBF(d->u->cap) ? vtd_gcmd(d->u, VTD_GCMD_WBF, 1) : 0;
+    if (err)
+        return err;
+    if (d->qi) {
+        struct qi_desc q;
+        err = qi_desc_iotlb(&q, QI_IOTLB_DOMAIN, d->did, 0, 0, 0);
+        err = err ? err : qi_sync(d->qi, &q, 1);
+    } else {
+        err = vtd_reg_invalidate_iotlb(d->u, VTD_INV_DOMAIN, d->did, 0, 0);
+    }
+    if (err)
+        return err;
+    for (unsigned i = 0; i < d->nunlinked; i++) {
+        page_free(d->unlinked[i]);
         d->tables--;
     }
+    d->nunlinked = 0;
     return 0;
 }
 
@@ -128,6 +156,11 @@ static void free_tree(struct vtd_domain *d, uint64_t pa, int level)
 
 void vtd_domain_destroy(struct vtd_domain *d)
 {
+    for (unsigned i = 0; i < d->nunlinked; i++) {
+        page_free(d->unlinked[i]);
+        d->tables--;
+    }
+    d->nunlinked = 0;
     if (d->pt.root_pa)
         free_tree(d, d->pt.root_pa, d->levels);
     d->pt.root_pa = 0;

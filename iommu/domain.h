@@ -12,6 +12,10 @@
 #define SL_W   (1ul << 1)
 #define SL_RW  (SL_R | SL_W)
 
+/* Tables held between an unmap and the domain's flush: a few unmaps'
+ * worth (one unmap unlinks at most levels - 1). */
+#define VTD_DOMAIN_UNLINKED_MAX 12
+
 extern const struct pt_format vtd_sl_format_3level, vtd_sl_format_4level;
 
 struct vtd_domain {
@@ -23,6 +27,11 @@ struct vtd_domain {
     /* The unit's queue once it is on: invalidations the capability rules
      * ask for go through it (register-based ones are not allowed then). */
     struct vtd_qi *qi;
+    /* Tables unmaps unlinked: the unit may still walk them through a
+     * cached entry, so they stay out of the pool until vtd_domain_flush's
+     * invalidation completed. */
+    uint64_t unlinked[VTD_DOMAIN_UNLINKED_MAX];
+    unsigned nunlinked;
 };
 struct vtd_qi;
 
@@ -38,9 +47,19 @@ int vtd_domain_init(struct vtd_domain *d, struct vtd_unit *u, uint16_t did, int 
 int vtd_domain_map(struct vtd_domain *d, uint64_t iova, uint64_t pa, int leaf_level, uint64_t access);
 void vtd_domain_use_queue(struct vtd_domain *d, struct vtd_qi *qi);
 int vtd_domain_protect(struct vtd_domain *d, uint64_t iova, uint64_t access);
-/* Clears the leaf and frees the tables that emptied. Only for callers that
- * have made sure no translation through them can be cached any more. */
+/* Clears the leaf and unlinks the tables that emptied, without any
+ * invalidation (the stale-translation cases rely on that): the unlinked
+ * tables are held until vtd_domain_flush. -E_BUSY, nothing changed, when
+ * the held tables could not take this unmap's: flush first. */
 int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova);
+/* A domain-selective IOTLB invalidation (which also drops the domain's
+ * paging-structure-cache entries, VT-d spec 6.5.1.2 and 6.5.2.3) through
+ * the queue or the registers, waited for; then the tables unmaps unlinked
+ * go back to the pool. On an error they stay held. */
+int vtd_domain_flush(struct vtd_domain *d);
+/* Frees every table, held ones included. Only once the unit no longer
+ * translates through the domain (translation off, or the domain detached
+ * and invalidated). */
 void vtd_domain_destroy(struct vtd_domain *d);
 
 #endif

@@ -1,7 +1,8 @@
 /* The interrupt remapping table's life: allocated zeroed (nothing present),
- * pointed at with SIRTP, entries written present-word-last and always
- * followed by an interrupt-entry-cache invalidation, freed only after the
- * unit says IRE is off. */
+ * pointed at with SIRTP, entries written so the unit never reads a torn
+ * one (irte_update: one 16-byte store where the CPU has CMPXCHG16B) and
+ * always followed by an interrupt-entry-cache invalidation, freed only
+ * after the unit says IRE is off. */
 #include <string.h>
 #include "intremap.h"
 #include "cap.h"
@@ -9,6 +10,7 @@
 #include "../kernel/printk.h"
 #include "../lib/atomic.h"
 #include "../lib/errno.h"
+#include "../kernel/x86.h"
 #include "../mm/mm.h"
 
 int vtd_irt_init(struct vtd_irt *t, struct vtd_unit *u, struct vtd_qi *qi, unsigned entries, int eime)
@@ -59,24 +61,56 @@ int vtd_irt_enable(struct vtd_irt *t)
     return err ? err : vtd_gcmd(t->u, VTD_GCMD_IRE, 1);
 }
 
+/* CPUID.01H:ECX.CMPXCHG16B[bit 13] (SDM vol. 2A, CPUID). */
+#define CPUID_FEATURES      1u
+#define CPUID_ECX_CX16      (1u << 13)
+
+static int cpu_has_cmpxchg16b(void)
+{
+    uint32_t r[4];
+    cpuid(CPUID_FEATURES, 0, r);
+    return (r[2] & CPUID_ECX_CX16) != 0;
+}
+
+struct irte_target {
+    struct vtd_irt *t;
+    unsigned index;
+};
+
+static void store64(void *ctx, uint64_t *word, uint64_t v)
+{
+    WRITE_ONCE(*word, v);
+    __asm__ volatile("" ::: "memory");
+}
+
+/* One locked CMPXCHG16B (the slot is 16-byte aligned in the table): on a
+ * mismatch it loads the current value, so the second round succeeds. */
+static void store128(void *ctx, struct vtd_irte *slot, const struct vtd_irte *e)
+{
+    uint64_t lo = READ_ONCE(slot->lo), hi = READ_ONCE(slot->hi);
+    uint8_t done;
+    do {
+        __asm__ volatile("lock cmpxchg16b %1\n\tsete %0"
+                         : "=q"(done), "+m"(*slot), "+a"(lo), "+d"(hi)
+                         : "b"(e->lo), "c"(e->hi)
+                         : "memory", "cc");
+    } while (!done);
+}
+
+static int sync_entry(void *ctx)
+{
+    struct irte_target *x = ctx;
+    vtd_flush_lines(x->t->u, &x->t->e[x->index], sizeof(struct vtd_irte));
+    return vtd_iec_invalidate(x->t->qi, 1, x->index, 0);
+}
+
 int vtd_irte_write(struct vtd_irt *t, unsigned index, const struct vtd_irte *e)
 {
     if (index >= t->entries || irte_check(e, t->eime))
         return -E_RANGE;
-    struct vtd_irte *slot = &t->e[index];
-    /* The unit reads the 128 bits at any time: the half holding P goes
-     * last when the entry becomes present, first when it stops. */
-    if (bits_get(e->lo, IRTE_P)) {
-        WRITE_ONCE(slot->hi, e->hi);
-        __asm__ volatile("" ::: "memory");
-        WRITE_ONCE(slot->lo, e->lo);
-    } else {
-        WRITE_ONCE(slot->lo, e->lo);
-        __asm__ volatile("" ::: "memory");
-        WRITE_ONCE(slot->hi, e->hi);
-    }
-    vtd_flush_lines(t->u, slot, sizeof(*slot));
-    return vtd_iec_invalidate(t->qi, 1, index, 0);
+    struct irte_target x = { t, index };
+    struct irte_store_ops ops = { store64, cpu_has_cmpxchg16b() ? store128 : NULL, sync_entry, &x };
+    return irte_update(&t->e[index], e, &ops);
 }
 
 int vtd_irt_disable(struct vtd_irt *t)

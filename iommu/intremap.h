@@ -63,6 +63,23 @@ int irte_remapped(struct vtd_irte *e, unsigned vector, uint32_t dest, int eime, 
  * bits clear, vector allowed, an xAPIC destination when EIME is off. */
 int irte_check(const struct vtd_irte *e, int eime);
 
+/* How an entry reaches a table the unit reads at any time (9.10: the unit
+ * reads the 128 bits of an entry, not two halves at one instant). */
+struct irte_store_ops {
+    /* One 64-bit store. */
+    void (*store64)(void *ctx, uint64_t *word, uint64_t v);
+    /* One 16-byte atomic store; NULL where the CPU has none. */
+    void (*store128)(void *ctx, struct vtd_irte *slot, const struct vtd_irte *e);
+    /* Makes the stores so far visible to the unit and drops its cached
+     * copy of the entry (an interrupt-entry-cache invalidation, waited
+     * for): 0 or an error. */
+    int (*sync)(void *ctx);
+    void *ctx;
+};
+/* Writes e over *slot so that the unit never sees a present entry that is
+ * neither the old nor the new one, then syncs. Pure (host-tested). */
+int irte_update(struct vtd_irte *slot, const struct vtd_irte *e, const struct irte_store_ops *ops);
+
 /* The remappable MSI format (5.1.5.2): address bits 19:5 and 2 hold the
  * 16-bit handle, bit 4 says remappable, bit 3 SHV; with SHV the data's
  * bits 15:0 are a subhandle added to the handle. */
@@ -90,10 +107,12 @@ int vtd_irt_init(struct vtd_irt *t, struct vtd_unit *u, struct vtd_qi *qi, unsig
  * keep entries of an earlier table), CFI off (compatibility-format
  * interrupts blocked), then IRE. */
 int vtd_irt_enable(struct vtd_irt *t);
-/* Writes entry index (the word holding P last when it becomes present,
- * first when it stops being present), then invalidates that index and
- * waits. Refused before anything is written when irte_check fails or the
- * index is past the table. */
+/* Writes entry index through irte_update (one CMPXCHG16B where CPUID
+ * has it; else the word holding P last when it becomes present, first
+ * when it stops, and a present entry changing in both halves made not
+ * present and invalidated first), then invalidates that index and waits.
+ * Refused before anything is written when irte_check fails or the index
+ * is past the table. */
 int vtd_irte_write(struct vtd_irt *t, unsigned index, const struct vtd_irte *e);
 /* Interrupt-entry-cache invalidation through the queue, with its wait:
  * index-selective over 2^im entries from index (index aligned to them),

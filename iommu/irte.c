@@ -60,6 +60,44 @@ int irte_check(const struct vtd_irte *e, int eime)
     return 0;
 }
 
+int irte_update(struct vtd_irte *slot, const struct vtd_irte *e, const struct irte_store_ops *ops)
+{
+    struct vtd_irte old = *slot;
+    int was_present = (int)bits_get(old.lo, IRTE_P), present = (int)bits_get(e->lo, IRTE_P);
+    if (ops->store128) {
+        ops->store128(ops->ctx, slot, e);
+        return ops->sync(ops->ctx);
+    }
+    /* Two 64-bit stores: between them the unit could read one half of
+     * each entry. Where both halves change, the entry goes not present
+     * and the unit's cached copy is dropped before either new half is
+     * written (an interrupt then arriving faults instead of going to a
+     * mixed destination). */
+    if (was_present && present && old.lo != e->lo && old.hi != e->hi) {
+        uint64_t off = old.lo;
+        bits_set(&off, IRTE_P, 0);
+        ops->store64(ops->ctx, &slot->lo, off);
+        int err = ops->sync(ops->ctx);
+        if (err)
+            return err;
+        old.lo = off;
+    }
+    /* The half holding P goes last when the entry becomes present, first
+     * when it stops; a half that does not change is not written. */
+    if (present) {
+        if (old.hi != e->hi)
+            ops->store64(ops->ctx, &slot->hi, e->hi);
+        if (old.lo != e->lo)
+            ops->store64(ops->ctx, &slot->lo, e->lo);
+    } else {
+        if (old.lo != e->lo)
+            ops->store64(ops->ctx, &slot->lo, e->lo);
+        if (old.hi != e->hi)
+            ops->store64(ops->ctx, &slot->hi, e->hi);
+    }
+    return ops->sync(ops->ctx);
+}
+
 /* Address bits (5.1.5.2): handle[14:0] at 19:5, handle[15] at 2. */
 #define MSI_HANDLE_LOW   19, 5
 #define MSI_HANDLE_15    2, 2

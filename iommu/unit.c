@@ -5,6 +5,7 @@
 #include "../kernel/clock.h"
 #include "../kernel/printk.h"
 #include "../lib/atomic.h"
+#include "../lib/bits.h"
 #include "../lib/errno.h"
 #include "../mm/mm.h"
 
@@ -95,6 +96,17 @@ uint32_t vtd_fault_record_offset(const struct vtd_unit *u, unsigned i)
     return (uint32_t)CAP_FRO(u->cap) * VTD_IRO_UNIT + i * VTD_FRCD_SIZE;
 }
 
+/* VER (VT-d spec 11.4.1): major version at 7:4; every unit is 1.0 or
+ * later. Registers reading all ones (nothing decodes the address) or zero
+ * (a bus that returns zeros), a version 0.x or no capabilities at all are
+ * no unit's: it is not there. */
+#define VTD_VER_MAJOR 7, 4
+
+static int regs_plausible(uint32_t ver, uint64_t cap)
+{
+    return ver != UINT32_MAX && bits_get(ver, VTD_VER_MAJOR) != 0 && cap != 0 && cap != UINT64_MAX;
+}
+
 int vtd_unit_init(struct vtd_unit *u, const struct dmar_drhd *d)
 {
     memset(u, 0, sizeof(*u));
@@ -107,7 +119,7 @@ int vtd_unit_init(struct vtd_unit *u, const struct dmar_drhd *d)
     u->ver = vtd_read32(u, VTD_VER);
     u->cap = vtd_read64(u, VTD_CAP);
     u->ecap = vtd_read64(u, VTD_ECAP);
-    if (u->ver == UINT32_MAX || !u->cap)
+    if (!regs_plausible(u->ver, u->cap))
         return -E_IO;
     /* Whatever the firmware left on stays on in the copy, so the next
      * GCMD write does not switch it off by accident. */

@@ -21,7 +21,9 @@ struct vtd_unit {
     uint32_t fault_events;      /* fault event interrupts taken (atomic) */
 };
 
-/* Maps the registers and reads VER, CAP, ECAP and the enables already on. */
+/* Maps the registers and reads VER, CAP, ECAP and the enables already on;
+ * -E_IO when what they read cannot be a unit's (all ones, zero, version
+ * 0.x, CAP 0 or all ones). */
 int vtd_unit_init(struct vtd_unit *u, const struct dmar_drhd *d);
 
 uint32_t vtd_read32(struct vtd_unit *u, enum vtd_reg32 r);

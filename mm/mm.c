@@ -378,8 +378,95 @@ static int in_kva(uint64_t va, uint64_t size)
     return va >= KVA_BASE && va < KVA_BASE + KVA_SIZE && size <= KVA_BASE + KVA_SIZE - va;
 }
 
+/* Pages of unmaps whose shootdown some CPU did not acknowledge (it was
+ * declared lost, kernel/smp.h): that CPU may still walk the tables or use
+ * the frames through what it cached, so they are never freed. Listed, up
+ * to WITHHELD_MAX each (past it simply leaked), for kva_withheld_release;
+ * the lock owns the lists and may nest inside kva_lock. */
+#define WITHHELD_MAX (4 * PT_LEVELS)
+static struct spinlock withheld_lock = SPINLOCK_INIT("kva withheld");
+static struct {
+    uint64_t tables[WITHHELD_MAX], frames[WITHHELD_MAX];
+    unsigned ntables, nframes;
+    uint64_t start, end;     /* the ranges they came from, merged */
+} withheld;
+
+/* Returns how many pages did not fit the lists. */
+static unsigned withhold(const uint64_t *tables, unsigned ntables, const uint64_t *frames, unsigned nframes,
+                         uint64_t start, uint64_t end)
+{
+    unsigned unlisted = 0;
+    spin_lock(&withheld_lock);
+    for (unsigned i = 0; i < ntables; i++) {
+        if (withheld.ntables < WITHHELD_MAX)
+            withheld.tables[withheld.ntables++] = tables[i];
+        else
+            unlisted++;
+    }
+    for (unsigned i = 0; i < nframes; i++) {
+        if (withheld.nframes < WITHHELD_MAX)
+            withheld.frames[withheld.nframes++] = frames[i];
+        else
+            unlisted++;
+    }
+    int first = withheld.start == withheld.end;
+    withheld.start = first || start < withheld.start ? start : withheld.start;
+    withheld.end = first || end > withheld.end ? end : withheld.end;
+    spin_unlock(&withheld_lock);
+    return unlisted;
+}
+
+/* After the shootdown of c's range: the policy flushes the devices and
+ * frees c's pages. If a CPU did not acknowledge (shootdown_err), the
+ * devices are flushed all the same but the pages are withheld and the
+ * shootdown's error is returned. */
+static int hand_over(const struct reclaim_change *c, int shootdown_err)
+{
+    if (!shootdown_err)
+        return reclaim_kva_changed(c);
+    if (c->ntables || c->nframes) {
+        unsigned unlisted = withhold(c->tables, c->ntables, c->frames, c->nframes, c->start, c->end);
+        printk("# vtdlab: mm: a CPU did not acknowledge the shootdown of [0x%lx, 0x%lx): its %u page table(s) and "
+               "%u frame(s) are withheld, not freed%s\n", c->start, c->end, c->ntables, c->nframes,
+               unlisted ? " (some leaked for good: the withheld list is full)" : "");
+    }
+    struct reclaim_change bare = { c->start, c->end, c->unmapped, NULL, NULL, 0, 0 };
+    reclaim_kva_changed(&bare);
+    return shootdown_err;
+}
+
+int kva_withheld_release(void)
+{
+    uint64_t tables[WITHHELD_MAX], frames[WITHHELD_MAX];
+    spin_lock(&withheld_lock);
+    unsigned nt = withheld.ntables, nf = withheld.nframes;
+    uint64_t start = withheld.start, end = withheld.end;
+    memcpy(tables, withheld.tables, nt * sizeof(tables[0]));
+    memcpy(frames, withheld.frames, nf * sizeof(frames[0]));
+    withheld.ntables = withheld.nframes = 0;
+    withheld.start = withheld.end = 0;
+    spin_unlock(&withheld_lock);
+    if (!nt && !nf)
+        return 0;
+    int err = tlb_shootdown(start, end);
+    if (err) {
+        withhold(tables, nt, frames, nf, start, end);
+        return err;
+    }
+    struct reclaim_change c = { start, end, 1, tables, frames, nt, nf };
+    return reclaim_kva_changed(&c);
+}
+
+/* Nothing in the kva area is global: a shootdown's CR3 reload keeps
+ * global TLB entries (SDM vol. 3, 4.10.4.1) and the reclaim policies'
+ * whole-PASID flush is non-globals-within-PASID (VT-d spec 6.5.2.4), so
+ * either would leave a PTE_G entry cached. */
+static int kva_attrs_allowed(uint64_t attrs) { return !(attrs & PTE_G); }
+
 int kva_map(uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs)
 {
+    if (!kva_attrs_allowed(attrs))
+        return -E_INVAL;
     if (leaf_level < PT_LEVEL_PT || leaf_level > info.max_leaf_level || !in_kva(va, pt_leaf_size(leaf_level)))
         return -E_INVAL;
     spin_lock(&kva_lock);
@@ -393,7 +480,7 @@ int kva_map(uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs)
 
 int kva_protect(uint64_t va, uint64_t attrs)
 {
-    if (!in_kva(va, PAGE_SIZE))
+    if (!in_kva(va, PAGE_SIZE) || !kva_attrs_allowed(attrs))
         return -E_INVAL;
     int level;
     spin_lock(&kva_lock);
@@ -402,9 +489,10 @@ int kva_protect(uint64_t va, uint64_t attrs)
     if (err)
         return err;
     uint64_t start = va & ~(pt_leaf_size(level) - 1);
-    tlb_shootdown(start, start + pt_leaf_size(level));
+    int serr = tlb_shootdown(start, start + pt_leaf_size(level));
     struct reclaim_change c = { .start = start, .end = start + pt_leaf_size(level) };
-    return reclaim_kva_changed(&c);
+    err = reclaim_kva_changed(&c);
+    return serr ? serr : err;
 }
 
 int kva_split_2m(uint64_t va)
@@ -414,9 +502,7 @@ int kva_split_2m(uint64_t va)
     spin_lock(&kva_lock);
     int err = pt_split_leaf(&kva_pt, va);
     spin_unlock(&kva_lock);
-    if (!err)
-        tlb_shootdown(va, va + pt_leaf_size(PT_LEVEL_PD));
-    return err;
+    return err ? err : tlb_shootdown(va, va + pt_leaf_size(PT_LEVEL_PD));
 }
 
 int kva_collapse_2m(uint64_t va)
@@ -429,11 +515,11 @@ int kva_collapse_2m(uint64_t va)
     spin_unlock(&kva_lock);
     if (err)
         return err;
-    tlb_shootdown(va, va + pt_leaf_size(PT_LEVEL_PD));
+    int serr = tlb_shootdown(va, va + pt_leaf_size(PT_LEVEL_PD));
     /* The page table is freed like an unmap's: the policy flushes
      * paging-structure caches before it goes (RECLAIM.md question 7). */
     struct reclaim_change c = { va, va + pt_leaf_size(PT_LEVEL_PD), 1, u.pa, NULL, (unsigned)u.count, 0 };
-    return reclaim_kva_changed(&c);
+    return hand_over(&c, serr);
 }
 
 /* Tables one pass of kva_unmap_range collects before it hands them over;
@@ -486,16 +572,12 @@ static int unmap(uint64_t va, uint64_t end, int free_frames)
          * hazard is freeing before the flush, not flushing after the
          * unlock); other CPUs spinning on the lock answer the shootdown
          * either way, their interrupts being on. */
-        if (under) {
-            tlb_shootdown(start, va);
-            rerr = reclaim_kva_changed(&c);
-        }
+        if (under)
+            rerr = hand_over(&c, tlb_shootdown(start, va));
         WRITE_ONCE(last_hold_cycles, rdtsc() - t0);
         spin_unlock(&kva_lock);
-        if (!under) {
-            tlb_shootdown(start, va);
-            rerr = reclaim_kva_changed(&c);
-        }
+        if (!under)
+            rerr = hand_over(&c, tlb_shootdown(start, va));
         err = err ? err : rerr;
     }
     return err;

@@ -64,7 +64,9 @@ void *phys_map_cached(uint64_t pa, uint64_t size);
 /* The kva area: callers map and unmap pages there; page-table pages come
  * and go on demand. kva_unmap flushes the CPU's TLB and paging-structure
  * caches, on this CPU and (shootdown, mm/tlb.h) every other, before the
- * unlinked table pages are freed. */
+ * unlinked table pages are freed. kva_map and kva_protect refuse PTE_G
+ * (-E_INVAL, nothing changed): those flushes assume nothing there is
+ * global. */
 int kva_map(uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs);
 int kva_unmap(uint64_t va);
 /* Unmaps every leaf in [va, va+size) (page-aligned, all mapped) with one
@@ -76,6 +78,14 @@ int kva_unmap_range(uint64_t va, uint64_t size);
  * through the reclaim policy (vfree's shape: mapping and memory go
  * together). 4 KiB leaves only (-E_INVAL otherwise). */
 int kva_unmap_free(uint64_t va);
+/* Every unmap, split, collapse and protect returns the shootdown's
+ * -E_TIMEDOUT when a CPU did not acknowledge it; the page tables and
+ * frames such an unmap would free are withheld (that CPU may still reach
+ * them), reported, and never freed, unless kva_withheld_release gives them
+ * to the policy: a new shootdown over their ranges first. For tests that
+ * injected the failure (tlb_inject_unacknowledged): a CPU truly lost is
+ * left out of later shootdowns, so only they know every CPU flushed. */
+int kva_withheld_release(void);
 /* Experiment knob (RECLAIM.md question 5), for tests only: the shootdown
  * and the reclaim policy's flush and free run with the kva lock held
  * instead of after it is dropped. */

@@ -22,5 +22,12 @@ int tlb_shootdown_batch(const struct tlb_range *r, unsigned n);
 void tlb_set_remote_shootdown(int on);
 /* Shootdowns that reached other CPUs since boot, for metrics. */
 uint64_t tlb_remote_shootdowns(void);
+/* Tests only: the next shootdown that reaches other CPUs returns
+ * -E_TIMEDOUT although they all flushed, as when a target is declared lost
+ * (its caller must then treat the pages as still reachable). */
+void tlb_inject_unacknowledged(void);
+/* What the last shootdown handed another CPU, as that CPU received it: for
+ * the test that it does not point into the initiator's stack. */
+const void *tlb_last_remote_batch(void);
 
 #endif

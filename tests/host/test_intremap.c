@@ -5,6 +5,7 @@
 #include "host.h"
 #include "iommu/fault.h"
 #include "iommu/intremap.h"
+#include "lib/bits.h"
 #include "lib/errno.h"
 
 static void remapped_entry_in_xapic_and_x2apic_format(void **state)
@@ -109,6 +110,145 @@ static void interrupt_fault_record_decoded(void **state)
     assert_int_equal(f.addr, 0x12345000ul);
 }
 
+/* A fake of the CPU's stores and the unit's view: every store and sync is
+ * recorded in order; replaying them gives each state the unit could read
+ * between two of them. */
+#define EVENTS_MAX 16
+enum event_kind { STORE_LO, STORE_HI, STORE_128, SYNC };
+struct store_log {
+    struct vtd_irte *slot;
+    struct { enum event_kind kind; struct vtd_irte after; } ev[EVENTS_MAX];
+    unsigned n;
+    int sync_err;   /* what sync returns */
+};
+
+static void record(struct store_log *l, enum event_kind k)
+{
+    assert_true(l->n < EVENTS_MAX);
+    l->ev[l->n].kind = k;
+    l->ev[l->n].after = *l->slot;
+    l->n++;
+}
+
+static void fake_store64(void *ctx, uint64_t *word, uint64_t v)
+{
+    struct store_log *l = ctx;
+    *word = v;
+    record(l, word == &l->slot->lo ? STORE_LO : STORE_HI);
+}
+
+static void fake_store128(void *ctx, struct vtd_irte *slot, const struct vtd_irte *e)
+{
+    *slot = *e;
+    record(ctx, STORE_128);
+}
+
+static int fake_sync(void *ctx)
+{
+    struct store_log *l = ctx;
+    record(l, SYNC);
+    return l->sync_err;
+}
+
+static int is_present(const struct vtd_irte *e) { return bits_get(e->lo, IRTE_P) != 0; }
+static int same(const struct vtd_irte *a, const struct vtd_irte *b) { return a->lo == b->lo && a->hi == b->hi; }
+
+/* Every state the unit can read after a store is not present, the old
+ * entry or the new one: never a present mix of the two. */
+static void assert_never_torn(const struct store_log *l, const struct vtd_irte *old, const struct vtd_irte *new)
+{
+    for (unsigned i = 0; i < l->n; i++) {
+        const struct vtd_irte *s = &l->ev[i].after;
+        if (is_present(s) && !same(s, old) && !same(s, new))
+            fail_msg("after store %u the unit can read a present entry mixing old and new halves: "
+                     "lo 0x%016lx (%s), hi 0x%016lx (%s)", i, (unsigned long)s->lo, s->lo == new->lo ? "new" : "old",
+                     (unsigned long)s->hi, s->hi == new->hi ? "new" : "old");
+    }
+    assert_true(l->n > 0 && l->ev[l->n - 1].kind == SYNC);
+    assert_true(same(&l->ev[l->n - 1].after, new));
+}
+
+/* Two present entries differing in both halves: vector/destination (lo)
+ * and source id (hi). */
+static void two_present_entries(struct vtd_irte *a, struct vtd_irte *b)
+{
+    assert_int_equal(irte_remapped(a, 0x46, 1, 0, 0x0020), 0);
+    assert_int_equal(irte_remapped(b, 0x47, 2, 0, 0x0028), 0);
+    assert_true(a->lo != b->lo && a->hi != b->hi);
+}
+
+static void present_to_present_is_never_seen_torn_without_16_byte_stores(void **state)
+{
+    struct vtd_irte old, new;
+    two_present_entries(&old, &new);
+    struct vtd_irte slot = old;
+    struct store_log l = { .slot = &slot };
+    struct irte_store_ops ops = { fake_store64, NULL, fake_sync, &l };
+    assert_int_equal(irte_update(&slot, &new, &ops), 0);
+    assert_never_torn(&l, &old, &new);
+    /* the entry went not present and its cached copy was dropped before
+     * the new halves went in */
+    assert_int_equal(l.ev[0].kind, STORE_LO);
+    assert_false(is_present(&l.ev[0].after));
+    assert_int_equal(l.ev[1].kind, SYNC);
+}
+
+static void present_to_present_is_one_16_byte_store_where_the_cpu_has_it(void **state)
+{
+    struct vtd_irte old, new;
+    two_present_entries(&old, &new);
+    struct vtd_irte slot = old;
+    struct store_log l = { .slot = &slot };
+    struct irte_store_ops ops = { fake_store64, fake_store128, fake_sync, &l };
+    assert_int_equal(irte_update(&slot, &new, &ops), 0);
+    assert_never_torn(&l, &old, &new);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.ev[0].kind, STORE_128);
+}
+
+static void one_half_changing_is_one_store(void **state)
+{
+    struct vtd_irte old, new;
+    two_present_entries(&old, &new);
+    new.hi = old.hi;   /* only the vector and destination change */
+    struct vtd_irte slot = old;
+    struct store_log l = { .slot = &slot };
+    struct irte_store_ops ops = { fake_store64, NULL, fake_sync, &l };
+    assert_int_equal(irte_update(&slot, &new, &ops), 0);
+    assert_never_torn(&l, &old, &new);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.ev[0].kind, STORE_LO);
+}
+
+static void present_bit_goes_last_on_and_first_off(void **state)
+{
+    struct vtd_irte zero = { 0, 0 }, e, slot = zero;
+    assert_int_equal(irte_remapped(&e, 0x46, 1, 0, 0x0020), 0);
+    struct store_log l = { .slot = &slot };
+    struct irte_store_ops ops = { fake_store64, NULL, fake_sync, &l };
+    assert_int_equal(irte_update(&slot, &e, &ops), 0);
+    assert_never_torn(&l, &zero, &e);
+    assert_int_equal(l.ev[l.n - 2].kind, STORE_LO);
+    l.n = 0;
+    assert_int_equal(irte_update(&slot, &zero, &ops), 0);
+    assert_never_torn(&l, &e, &zero);
+    assert_int_equal(l.ev[0].kind, STORE_LO);
+}
+
+/* The invalidation after P went off fails: the error comes back and the
+ * entry stays not present (no new half is written behind a cached copy). */
+static void a_failed_invalidation_leaves_the_entry_not_present(void **state)
+{
+    struct vtd_irte old, new;
+    two_present_entries(&old, &new);
+    struct vtd_irte slot = old;
+    struct store_log l = { .slot = &slot, .sync_err = -E_IO };
+    struct irte_store_ops ops = { fake_store64, NULL, fake_sync, &l };
+    assert_int_equal(irte_update(&slot, &new, &ops), -E_IO);
+    assert_false(is_present(&slot));
+    assert_int_equal(slot.hi, old.hi);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -118,6 +258,11 @@ int main(void)
         cmocka_unit_test(remappable_msi_address),
         cmocka_unit_test(irta_value),
         cmocka_unit_test(interrupt_fault_record_decoded),
+        cmocka_unit_test(present_to_present_is_never_seen_torn_without_16_byte_stores),
+        cmocka_unit_test(present_to_present_is_one_16_byte_store_where_the_cpu_has_it),
+        cmocka_unit_test(one_half_changing_is_one_store),
+        cmocka_unit_test(present_bit_goes_last_on_and_first_off),
+        cmocka_unit_test(a_failed_invalidation_leaves_the_entry_not_present),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

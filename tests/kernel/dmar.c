@@ -89,6 +89,44 @@ static void a_unit_reading_all_ones_is_left_alone(struct test *t)
     page_free(frame);
 }
 
+/* The same for a DRHD whose registers read zero (nothing answers and the
+ * bus returns zeros): VER 0.0 and CAP 0 are no unit's. */
+static void a_unit_reading_zeros_is_left_alone(struct test *t)
+{
+    uint64_t frame = page_alloc();
+    ASSERT_TRUE(t, frame, "out of frames");
+    memset(phys_to_virt(frame), 0, PAGE_SIZE);
+    struct dmar_drhd dead = { .base = frame };
+    char why[128] = "";
+    EXPECT_EQ(t, iommu_unit_check(&dead, why, sizeof(why)), -E_IO);
+    test_diag(t, "%s", why);
+    EXPECT_TRUE(t, strstr(why, "VER 0x00000000") != NULL, "the message does not say what the unit read");
+    page_free(frame);
+}
+
+/* Version 0.x with capabilities that look real (the live unit's CAP and
+ * ECAP copied in): no VT-d unit has major version 0 (VT-d spec 11.4.1),
+ * so the unit is left alone all the same. */
+static void a_unit_of_version_zero_is_left_alone(struct test *t)
+{
+    const struct dmar_info *d = need_dmar(t);
+    if (!d->ndrhd)
+        test_skip(t, "the DMAR lists no unit to copy capabilities from");
+    volatile uint64_t *live = mmio_map(d->drhd[0].base, PAGE_SIZE);
+    ASSERT_TRUE(t, live != NULL, "cannot map unit 0 at 0x%lx", d->drhd[0].base);
+    uint64_t frame = page_alloc();
+    ASSERT_TRUE(t, frame, "out of frames");
+    uint64_t *regs = phys_to_virt(frame);
+    memset(regs, 0, PAGE_SIZE);
+    regs[VTD_CAP / sizeof(*regs)] = live[VTD_CAP / sizeof(*regs)];
+    regs[VTD_ECAP / sizeof(*regs)] = live[VTD_ECAP / sizeof(*regs)];
+    struct dmar_drhd dead = { .base = frame };
+    char why[128] = "";
+    EXPECT_EQ(t, iommu_unit_check(&dead, why, sizeof(why)), -E_IO);
+    test_diag(t, "%s", why);
+    page_free(frame);
+}
+
 static struct test *reporting;
 static unsigned reported;
 static void report_line(const char *line)
@@ -169,6 +207,8 @@ TEST_SUITE(dmar, 30, 0,
            TEST(qemu_has_one_unit_for_all_devices),
            TEST(every_unit_answers),
            TEST(a_unit_reading_all_ones_is_left_alone),
+           TEST(a_unit_reading_zeros_is_left_alone),
+           TEST(a_unit_of_version_zero_is_left_alone),
            TEST(a_scope_naming_no_device_is_reported),
            TEST(capabilities_decoded),
            TEST(raw_table_dump));

@@ -8,12 +8,19 @@
 #include "mm/heap.h"
 #include "mm/mm.h"
 #include "mm/reclaim.h"
+#include "mm/tlb.h"
+#include "kernel/smp.h"
 
 #define FRAMES_TO_TAKE   64
 #define PATTERN          0x5a5aa5a5c3c33c3cul
 #define GIB              (1ul << 30)
 #define X86_RET          0xc3
 #define KVA_PAGES_SPREAD 64
+/* How far below a caller's local variable the frames of the calls it makes
+ * can reach: an argument in that window lives on the caller's stack. */
+#define CALLEE_STACK_WINDOW (16ul << 10)
+/* A 4 KiB kva leaf in a fresh slot sits in its own PD and PT. */
+#define SLOT_TABLES 2
 
 extern char __text_start[], __rodata_start[], boot_stack_guard[];
 
@@ -138,6 +145,103 @@ static void kva_1g_leaf(struct test *t)
 }
 
 /* A write the kernel's own tables must refuse: returns the fault seen. */
+/* PTE_G is refused in kva attributes: the shootdown's CR3 reload and the
+ * reclaim policies' all-in-PASID flushes assume nothing in the kva area is
+ * global (a global entry survives both). Refused before anything changes:
+ * no entry, no table, and a protect leaves the entry as it was. */
+static void kva_refuses_global_entries(struct test *t)
+{
+    uint64_t pa = page_alloc(), va = kva_slot(4);
+    ASSERT_TRUE(t, pa, "out of frames");
+    struct pt_page_stats s0 = pt_page_stats();
+    int level;
+    EXPECT_EQ(t, kva_map(va, pa, PT_LEVEL_PT, PTE_RW | PTE_NX | PTE_G), -E_INVAL);
+    EXPECT_EQ(t, pt_lookup(kernel_pt(), va, &level), 0);
+    EXPECT_EQ(t, pt_page_stats().allocated, s0.allocated);
+    ASSERT_EQ(t, kva_map(va, pa, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    uint64_t before = pt_lookup(kernel_pt(), va, &level);
+    EXPECT_EQ(t, kva_protect(va, PTE_NX | PTE_G), -E_INVAL);
+    uint64_t after = pt_lookup(kernel_pt(), va, &level);
+    EXPECT_EQ(t, after, before);
+    EXPECT_EQ(t, after & PTE_G, 0);
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    ASSERT_EQ(t, reclaim_drain(), 0);
+    page_free(pa);
+}
+
+static void skip_without_a_second_cpu(struct test *t)
+{
+    if (smp_online_count() < 2)
+        test_skip(t, "one CPU online: no shootdown reaches another");
+}
+
+/* What the other CPU is handed by a shootdown does not point into the
+ * initiator's stack: a CPU declared lost may run the call after the
+ * initiator returned, and would read whatever the stack then holds. The
+ * address is the one the other CPU received. */
+static void shootdown_hands_other_cpus_nothing_on_the_stack(struct test *t)
+{
+    skip_without_a_second_cpu(t);
+    uint64_t before = tlb_remote_shootdowns(), va = kva_slot(5);
+    volatile uint8_t here = 0;
+    ASSERT_EQ(t, tlb_shootdown(va, va + PAGE_SIZE), 0);
+    ASSERT_TRUE(t, tlb_remote_shootdowns() > before, "the shootdown did not reach another CPU");
+    uintptr_t arg = (uintptr_t)tlb_last_remote_batch(), top = (uintptr_t)&here;
+    test_diag(t, "the other CPU was handed 0x%lx; the caller's local is at 0x%lx", (unsigned long)arg,
+              (unsigned long)top);
+    EXPECT_TRUE(t, !(arg <= top && arg >= top - CALLEE_STACK_WINDOW),
+                "the other CPU was handed 0x%lx, %lu bytes below the caller's local: a pointer into its stack",
+                (unsigned long)arg, (unsigned long)(top - arg));
+}
+
+/* The PD and PT on va's path in the kernel's tables, read from them. */
+static unsigned slot_tables(uint64_t va, uint64_t out[SLOT_TABLES])
+{
+    uint64_t pa = kernel_pt()->root_pa;
+    unsigned n = 0;
+    for (int level = PT_LEVEL_PML4; level > PT_LEVEL_PT; level--) {
+        uint64_t e = ((const uint64_t *)phys_to_virt(pa))[pt_index(va, level)];
+        if (!pte_present(e) || pte_is_leaf(e, level))
+            break;
+        pa = pte_addr(e);
+        if (level <= PT_LEVEL_PDPT)
+            out[n++] = pa;
+    }
+    return n;
+}
+
+/* An unmap whose shootdown a CPU did not acknowledge (injected: as when
+ * the target is declared lost) returns the error and frees neither its
+ * page tables nor its frame: the CPU may still walk or write them. The
+ * pool says so (the frames cannot be taken). Given back afterwards. */
+static void unacknowledged_shootdown_frees_nothing(struct test *t)
+{
+    skip_without_a_second_cpu(t);
+    uint64_t pa = page_alloc(), va = kva_slot(5), tables[SLOT_TABLES];
+    ASSERT_TRUE(t, pa, "out of frames");
+    ASSERT_EQ(t, kva_map(va, pa, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    ASSERT_EQ(t, slot_tables(va, tables), SLOT_TABLES);
+    tlb_inject_unacknowledged();
+    EXPECT_EQ(t, kva_unmap_free(va), -E_TIMEDOUT);
+    EXPECT_EQ(t, reclaim_drain(), 0);
+    const uint64_t pages[] = { tables[0], tables[1], pa };
+    const char *what[] = { "page directory", "page table", "data frame" };
+    for (unsigned i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+        int taken = page_take_specific(pages[i]) == 0;
+        EXPECT_TRUE(t, !taken, "the %s at 0x%lx went back to the pool although a CPU never acknowledged the "
+                    "shootdown", what[i], pages[i]);
+        if (taken)
+            page_free(pages[i]);
+    }
+    /* Every CPU did flush: the withheld pages can go. */
+    EXPECT_EQ(t, kva_withheld_release(), 0);
+    EXPECT_EQ(t, reclaim_drain(), 0);
+    for (unsigned i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+        EXPECT_EQ(t, page_take_specific(pages[i]), 0);
+        page_free(pages[i]);
+    }
+}
+
 static void expect_write_fault(struct test *t, volatile uint8_t *p, const char *what)
 {
     struct trap_catch c;
@@ -226,6 +330,9 @@ TEST_SUITE(mm, 20, 0,
            TEST(kva_tables_shared_and_released),
            TEST(kva_2m_leaf),
            TEST(kva_1g_leaf),
+           TEST(kva_refuses_global_entries),
+           TEST(shootdown_hands_other_cpus_nothing_on_the_stack),
+           TEST(unacknowledged_shootdown_frees_nothing),
            TEST(text_is_not_writable),
            TEST(rodata_is_not_writable),
            TEST(text_alias_in_direct_map_is_not_writable),

@@ -106,6 +106,22 @@ extern const char *const landed_name[];
 void fill_pattern(uint64_t pa, uint64_t pattern);
 enum landed where_pattern_landed(uint64_t a, uint64_t b, uint64_t pattern);
 
+/* A page-selective invalidation seen by the device: STRADDLE_PAGES pages
+ * at iova (aligned to them, each mapped to an old frame) are cached by one
+ * device write that straddles them, remapped to new frames, then
+ * invalidate(fx, iova, am) runs and the device writes again; landed[i]
+ * says which frame page i's part reached (A old, B new). The caller has
+ * put nonzero data in edu's buffer. Everything is unmapped, invalidated
+ * (vtd_domain_flush) and freed after. */
+#define STRADDLE_PAGES 2
+typedef int (*fixture_invalidate_fn)(struct vtd_fixture *fx, uint64_t iova, unsigned am);
+/* A page-selective IOTLB invalidation of the fixture's DID over 2^am
+ * pages from iova through the queue, waited for (a fixture_invalidate_fn;
+ * in scalable mode the one for second-stage-only mappings, 6.5.2.3). */
+int fixture_qi_iotlb_page(struct vtd_fixture *fx, uint64_t iova, unsigned am);
+void fixture_straddled_remap(struct test *t, struct vtd_fixture *fx, uint64_t iova, fixture_invalidate_fn invalidate,
+                             unsigned am, enum landed landed[STRADDLE_PAGES]);
+
 /* The sink (../shared/RECLAIM.md): a frame filled with valid-looking
  * entries (present, writable, user) that all point at the sink itself, so
  * a walk that reads one as a table entry, at whatever level, ends in the

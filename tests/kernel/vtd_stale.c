@@ -16,6 +16,9 @@
 #define IOVA_T       FIXTURE_IOVA
 #define IOVA_X       (FIXTURE_IOVA + PAGE_SIZE)   /* the pattern page; keeps T's page table alive */
 #define IOVA_FAR     (FIXTURE_IOVA + 8 * PAGE_SIZE)
+#define IOVA_PAIR    (FIXTURE_IOVA + (4ul << 20))    /* STRADDLE_PAGES pages, aligned to them */
+#define PAIR_AM      1                               /* 2^1 pages: the pair */
+#define IOVA_ALONE   (FIXTURE_IOVA + (2ul << 20))    /* alone in its page table: its unmap unlinks the table */
 #define PATTERN_WORD 0xc0ffee0000000000ul
 
 struct stale {
@@ -205,6 +208,127 @@ static void context_cache_invalidation_alone_keeps_it(struct test *t)
     tear_down(t, &s);
 }
 
+static int register_page_invalidation(struct vtd_fixture *fx, uint64_t iova, unsigned am)
+{
+    return vtd_reg_invalidate_iotlb(&fx->u, VTD_INV_DEVICE_OR_PAGE, FIXTURE_DID, iova, am);
+}
+
+/* Two pages remapped and one page-selective invalidation with the mask
+ * that covers both (am 1), or one short (am 0): what the device then
+ * uses for each page, its last page included. */
+static void pair_remap_then_invalidate(struct test *t, int use_qi, unsigned am, enum landed landed[STRADDLE_PAGES])
+{
+    struct stale s;
+    memset(&s, 0, sizeof(s));
+    if (use_qi)
+        fixture_qi_up(t, &s.fx);
+    else
+        fixture_legacy_up(t, &s.fx);
+    if (!CAP_PSI(s.fx.u.cap) || CAP_MAMV(s.fx.u.cap) < PAIR_AM)
+        test_skip(t, "the unit has no page-selective invalidation of %u pages (CAP.PSI %lu, CAP.MAMV %lu)",
+                  1u << PAIR_AM, (unsigned long)CAP_PSI(s.fx.u.cap), (unsigned long)CAP_MAMV(s.fx.u.cap));
+    /* Past a short mask only a cached translation can show; under caching
+     * mode vtd_domain_map invalidated each new one already. */
+    if (am < PAIR_AM && CAP_CM(s.fx.u.cap))
+        test_skip(t, "the unit is in caching mode (CAP.CM = 1): every map is invalidated, so no stale translation "
+                  "is left");
+    s.x = page_alloc();
+    ASSERT_TRUE(t, s.x, "out of frames");
+    fill_pattern(s.x, PATTERN_WORD);
+    ASSERT_EQ(t, vtd_domain_map(&s.fx.dom, IOVA_X, s.x, PT_LEVEL_PT, SL_R), 0);
+    ASSERT_EQ(t, fixture_dma_to_device(&s.fx, IOVA_X, PAGE_SIZE), 0);
+    fixture_straddled_remap(t, &s.fx, IOVA_PAIR, use_qi ? fixture_qi_iotlb_page : register_page_invalidation, am,
+                            landed);
+    for (unsigned i = 0; i < STRADDLE_PAGES; i++)
+        test_diag(t, "am %u: page %u's part of the write landed in %s", am, i, landed_name[landed[i]]);
+    fixture_down(t, &s.fx);
+    page_free(s.x);
+}
+
+static void expect_every_page_fresh(struct test *t, int use_qi)
+{
+    enum landed l[STRADDLE_PAGES];
+    pair_remap_then_invalidate(t, use_qi, PAIR_AM, l);
+    for (unsigned i = 0; i < STRADDLE_PAGES; i++)
+        EXPECT_TRUE(t, l[i] == LANDED_IN_B, "after a page-selective invalidation of %u pages (am %u) page %u's write "
+                    "landed in %s", 1u << PAIR_AM, PAIR_AM, i, landed_name[l[i]]);
+}
+
+static void page_selective_invalidation_covers_every_page_of_its_mask(struct test *t) { expect_every_page_fresh(t, 1); }
+
+static void register_page_invalidation_covers_every_page_of_its_mask(struct test *t) { expect_every_page_fresh(t, 0); }
+
+/* The negative control: a mask one short leaves the last page stale. */
+static void mask_one_short_leaves_the_last_page_stale(struct test *t)
+{
+    enum landed l[STRADDLE_PAGES];
+    pair_remap_then_invalidate(t, 1, PAIR_AM - 1, l);
+    EXPECT_TRUE(t, l[0] == LANDED_IN_B, "the first page, inside the mask, landed in %s", landed_name[l[0]]);
+    if (platform_is_qemu()) {
+        EXPECT_TRUE(t, l[1] == LANDED_IN_A, "the last page, outside the mask, landed in %s: the invalidation "
+                    "reached past its mask or nothing was cached", landed_name[l[1]]);
+    } else {
+        ASSERT_TRUE(t, l[1] != LANDED_NOWHERE, "the last page's write landed nowhere");
+        test_characterisation(t, "stale_translation_used", l[1] == LANDED_IN_A, "past the mask the %s",
+                              l[1] == LANDED_IN_A ? "device still used the old translation: cached"
+                                                  : "unit re-walked the tables: caching not observed");
+    }
+}
+
+/* The page table a second-stage leaf sits in, read from the tables. */
+static uint64_t leaf_table(struct vtd_domain *d, uint64_t iova)
+{
+    uint64_t pa = d->pt.root_pa;
+    for (int level = d->levels; level > PT_LEVEL_PT; level--) {
+        uint64_t e = ((uint64_t *)phys_to_virt(pa))[pt_index(iova, level)];
+        if (!(e & SL_RW) || pte_is_leaf(e, level))
+            return 0;
+        pa = pte_addr(e);
+    }
+    return pa;
+}
+
+/* The unmap of the last page of a page table while the device caches a
+ * translation through it: the table must stay out of the pool until an
+ * invalidation covering it completed (a unit with a paging-structure cache
+ * may still walk it). Before: the device's write still uses the old
+ * translation and the frame cannot be taken by a new owner. After the
+ * domain's flush: the frame is back and the write faults. */
+static void unmap_of_a_tables_last_page_keeps_the_table_until_invalidated(struct test *t)
+{
+    struct stale s;
+    set_up(t, &s, 1);
+    ASSERT_EQ(t, vtd_domain_map(&s.fx.dom, IOVA_ALONE, s.a, PT_LEVEL_PT, SL_RW), 0);
+    uint64_t table = leaf_table(&s.fx.dom, IOVA_ALONE);
+    ASSERT_TRUE(t, table != 0, "no page table on the path of 0x%lx", IOVA_ALONE);
+    memset(phys_to_virt(s.a), 0, PAGE_SIZE);
+    ASSERT_EQ(t, fixture_dma_from_device(&s.fx, IOVA_ALONE, PAGE_SIZE), 0); /* caches IOVA_ALONE -> A */
+    ASSERT_EQ(t, vtd_domain_unmap(&s.fx.dom, IOVA_ALONE), 0);
+    int taken = page_take_specific(table) == 0;
+    if (taken) {
+        /* The new owner's use of the frame: entries the unit would follow
+         * into the sink page if it still walked the table. */
+        fill_words(table, sink_entry(s.b));
+    }
+    memset(phys_to_virt(s.a), 0, PAGE_SIZE);
+    ASSERT_EQ(t, fixture_dma_from_device(&s.fx, IOVA_ALONE, PAGE_SIZE), 0);
+    enum landed l = where_pattern_landed(s.a, s.b, PATTERN_WORD);
+    test_diag(t, "after the unmap, before any invalidation: the device's write landed in %s; the unlinked table at "
+              "0x%lx was %s", landed_name[l], table, taken ? "TAKEN by a new owner" : "still held");
+    EXPECT_TRUE(t, !taken, "the page table at 0x%lx went back to the pool before any invalidation (the device's write "
+                "through it landed in %s)", table, landed_name[l]);
+    if (taken)
+        page_free(table);
+    ASSERT_EQ(t, vtd_domain_flush(&s.fx.dom), 0);
+    EXPECT_EQ(t, page_take_specific(table), 0);
+    page_free(table);
+    ASSERT_EQ(t, fixture_dma_from_device(&s.fx, IOVA_ALONE, PAGE_SIZE), 0);
+    struct vtd_fault_log log;
+    fixture_faults(t, &s.fx, &log);
+    EXPECT_EQ(t, log.count, 1);
+    tear_down(t, &s);
+}
+
 TEST_SUITE(vtd_stale, 43, 0,
            TEST(remap_without_invalidation_uses_old_translation),
            TEST(unmap_without_invalidation_still_translates),
@@ -215,4 +339,8 @@ TEST_SUITE(vtd_stale, 43, 0,
            TEST(unmap_then_invalidation_faults),
            TEST(wrong_domain_invalidation_keeps_it),
            TEST(wrong_page_invalidation_keeps_it),
-           TEST(context_cache_invalidation_alone_keeps_it));
+           TEST(context_cache_invalidation_alone_keeps_it),
+           TEST(unmap_of_a_tables_last_page_keeps_the_table_until_invalidated),
+           TEST(page_selective_invalidation_covers_every_page_of_its_mask),
+           TEST(register_page_invalidation_covers_every_page_of_its_mask),
+           TEST(mask_one_short_leaves_the_last_page_stale));
