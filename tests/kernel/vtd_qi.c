@@ -67,7 +67,8 @@ static void expect_iqe(struct test *t, struct vtd_fixture *fx, const struct qi_d
     EXPECT_EQ(t, fx->qi.error.index, at);
     EXPECT_EQ(t, fx->qi.error.desc.qw[0], bad->qw[0]);
     EXPECT_TRUE(t, fx->qi.error.fsts & VTD_FSTS_IQE, "%s: FSTS 0x%x has no IQE", what, fx->qi.error.fsts);
-    EXPECT_TRUE(t, qi_completed(&fx->qi, seq), "%s: the wait after the bad descriptor never completed", what);
+    EXPECT_TRUE(t, qi_wait_ran(&fx->qi, seq), "%s: the wait after the bad descriptor never ran", what);
+    EXPECT_TRUE(t, !qi_completed(&fx->qi, seq), "%s: the refused batch reads as completed", what);
     EXPECT_EQ(t, vtd_read32(&fx->u, VTD_FSTS) & VTD_FSTS_IQE, 0);
     expect_still_works(t, fx);
 }
@@ -128,6 +129,9 @@ static void wait_without_status_or_interrupt_raises_iqe(struct test *t)
     fixture_down(t, &fx);
 }
 
+/* QEMU gives no IQERCD.IQEI (it reads 0), so the valid descriptor at IQH is
+ * the only candidate for the blame: its batch fails, its wait still runs.
+ * (A unit that names the tail leaves it alone: the host test.) */
 static void tail_past_the_queue_raises_iqe(struct test *t)
 {
     struct vtd_fixture fx;
@@ -141,7 +145,7 @@ static void tail_past_the_queue_raises_iqe(struct test *t)
     ASSERT_EQ(t, qi_submit(&fx.qi, &d, 1, &seq), 0);
     int err = qi_wait(&fx.qi, seq);
     EXPECT_TRUE(t, err == -E_IO, "expected the error to be reported, got %s", err_name(err));
-    EXPECT_TRUE(t, qi_completed(&fx.qi, seq), "the batch after the bad tail never completed");
+    EXPECT_TRUE(t, qi_wait_ran(&fx.qi, seq), "the wait after the bad tail never ran");
     expect_still_works(t, &fx);
     fixture_down(t, &fx);
 }
