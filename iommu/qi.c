@@ -230,12 +230,15 @@ int qi_force_off(struct vtd_unit *u)
     qi_desc_wait(&w, scratch, done, 1, 0, 0);
     memcpy(ring + (size_t)at * size, &w, size);
     __asm__ volatile("sfence" ::: "memory");
-    /* The tail first, while an error still holds the queue: clearing it
-     * lets the unit go on (QEMU resumes at once) and it must find the
-     * wait as the last descriptor. What was queued past a wait put at
-     * IQH is dropped: translation is off, the queue is going away. */
-    vtd_write64(u, VTD_IQT, (uint64_t)((at + 1) % entries) << shift);
+    /* The tail goes behind the wait before the error is cleared, so a unit
+     * that resumes on the clear stops at the wait; QEMU resumes only on an
+     * IQT write made with IQE clear (vtd_handle_iqt_write), hence the
+     * second write. What was queued past a wait put at IQH is dropped:
+     * translation is off and the queue is going away. */
+    uint64_t new_tail = (uint64_t)((at + 1) % entries) << shift;
+    vtd_write64(u, VTD_IQT, new_tail);
     vtd_write32(u, VTD_FSTS, queue_errors);
+    vtd_write64(u, VTD_IQT, new_tail);
     int err = WAIT_UNTIL(*status == done, VTD_WAIT_US) ? vtd_gcmd(u, VTD_GCMD_QIE, 0) : -E_TIMEDOUT;
     if (err == -E_TIMEDOUT) {
         /* The unit may still write the status page: it is never freed. */

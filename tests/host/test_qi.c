@@ -29,6 +29,7 @@ static struct fake {
     int devtlb_times_out;   /* a device-TLB invalidation ends in ITE */
     int devtlb_bad_completion; /* ... or is answered by an invalid completion (ICE) */
     int no_iqei;            /* IQERCD.IQEI reads 0 (info not available), as in QEMU */
+    int resume_on_iqt_only; /* clearing an error does not resume the queue; the next IQT write does (QEMU) */
     unsigned iqe_raised, ite_raised;
     unsigned waits_dropped;
     unsigned last_type;     /* of the last descriptor carried out */
@@ -103,7 +104,8 @@ void vtd_write32(struct vtd_unit *u, enum vtd_reg32 r, uint32_t v)
     if (r != VTD_FSTS)
         return;
     hw.fsts &= ~(v & (FSTS_IQE | FSTS_ICE | FSTS_ITE)); /* RW1C */
-    fake_run();
+    if (!hw.resume_on_iqt_only)
+        fake_run();
 }
 
 void vtd_write64(struct vtd_unit *u, enum vtd_reg64 r, uint64_t v)
@@ -476,6 +478,19 @@ static void force_off_replaces_a_refused_descriptor(void **state)
     forced_wait_at(at);
 }
 
+/* The same on a unit that, like QEMU, resumes only on an IQT write made
+ * after the error is cleared. */
+static void force_off_on_a_unit_that_resumes_only_on_a_tail_write(void **state)
+{
+    hw.resume_on_iqt_only = 1;
+    hw.gsts = VTD_GCMD_QIE;
+    unsigned at = q.tail;
+    submit(&bad_type, 1);
+    assert_int_equal(qi_force_off(&unit), 0);
+    assert_int_equal(hw.gsts & VTD_GCMD_QIE, 0);
+    forced_wait_at(at);
+}
+
 /* ... its control: on a queue with no error, the wait goes at the tail and
  * what was queued before it is carried out, not replaced. */
 static void force_off_appends_to_a_healthy_queue(void **state)
@@ -509,6 +524,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(an_iqe_from_a_bad_tail_leaves_the_valid_descriptor, setup, teardown),
         cmocka_unit_test_setup_teardown(an_iqe_without_iqei_blames_the_descriptor_at_iqh, setup, teardown),
         cmocka_unit_test_setup_teardown(force_off_replaces_a_refused_descriptor, setup, teardown),
+        cmocka_unit_test_setup_teardown(force_off_on_a_unit_that_resumes_only_on_a_tail_write, setup, teardown),
         cmocka_unit_test_setup_teardown(force_off_appends_to_a_healthy_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(force_off_with_the_tail_past_the_ring, setup, teardown),
     };
