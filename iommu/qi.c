@@ -354,9 +354,9 @@ static void recover(struct vtd_qi *q, uint32_t fsts)
     }
     if (fsts & VTD_FSTS_ITE) {
         /* A device-TLB invalidation timed out: the unit dropped the waits
-         * it had fetched and not completed (before IQH, after the last
-         * status written). IQH points at the next unfetched descriptor,
-         * which is good: the ring is not touched. */
+         * it had fetched and not completed (before IQH, their own status
+         * slots never written). IQH points at the next unfetched
+         * descriptor, which is good: the ring is not touched. */
         if (nearest_wait(q, (idx + q->entries - 1) % q->entries, q->entries - 1, &seq) && !qi_wait_ran(q, seq))
             mark_failed(q, first_dropped(q, seq), seq);
     }

@@ -56,8 +56,9 @@ enum qi_iqei {
 #define QI_RING_ENTRIES_MAX (QI_RING_BYTES / QI_DESC_128)
 
 struct vtd_qi {
-    /* The sequence number, the ring, the tail write and error recovery:
-     * one CPU at a time. Waiting for a sequence needs no lock. */
+    /* The sequence number, the ring, the tail write, error recovery and
+     * the failed ranges: one CPU at a time. Waiting for a sequence reads
+     * its status slot without the lock. */
     struct spinlock lock;
     struct vtd_unit *u;
     uint8_t *ring;
