@@ -332,7 +332,7 @@ static uint32_t fill_to_one_free_slot(void)
     return seq;
 }
 
-/* Defect 1: a device-TLB invalidation times out (ITE) while the next
+/* Issue 19, defect 1: a device-TLB invalidation times out (ITE) while the next
  * submitter waits for room. Its batch then times out too, so its own wait
  * is dropped: no status may read as that batch's before the unit carried
  * it out. */
@@ -367,7 +367,7 @@ static void a_batch_submitted_after_an_ite_for_room_completes(void **state)
     assert_int_equal(qi_wait(&q, fill), 0);
 }
 
-/* Defect 2: a batch whose wait the unit dropped (ITE) is not completed by
+/* Issue 19, defect 2: a batch whose wait the unit dropped (ITE) is not completed by
  * the wait of a later batch writing its status. */
 static void a_dropped_batch_is_not_completed_by_a_later_wait(void **state)
 {
@@ -381,7 +381,7 @@ static void a_dropped_batch_is_not_completed_by_a_later_wait(void **state)
     assert_int_equal(qi_wait(&q, dropped), -E_IO);
 }
 
-/* Defect 2: a batch with a refused descriptor (IQE) has its own wait
+/* Issue 19, defect 2: a batch with a refused descriptor (IQE) has its own wait
  * carried out, yet never reads as completed; the next one does. */
 static void a_refused_batch_never_reads_as_completed(void **state)
 {
@@ -395,7 +395,7 @@ static void a_refused_batch_never_reads_as_completed(void **state)
     assert_false(qi_completed(&q, bad));
 }
 
-/* Defect 2, the wrap: sequence numbers go past 2^32 - 1 to 0 and on; no
+/* Issue 19, defect 2, the wrap: sequence numbers go past 2^32 - 1 to 0 and on; no
  * failed range an error never recorded holds 0, and a sequence never
  * handed out does not read as completed. */
 static void sequence_numbers_wrap_past_zero(void **state)
@@ -414,7 +414,7 @@ static void sequence_numbers_wrap_past_zero(void **state)
     assert_false(qi_completed(&q, seq[2] + 1));
 }
 
-/* Item 9: an IQE the unit blames on the tail (IQERCD.IQEI 1) leaves the
+/* Issue 19, item 9: an IQE the unit blames on the tail (IQERCD.IQEI 1) leaves the
  * valid descriptor at IQH as it is, and its batch completes. */
 static void an_iqe_from_a_bad_tail_leaves_the_valid_descriptor(void **state)
 {
@@ -452,7 +452,7 @@ static uint64_t *forced_wait_at(unsigned idx)
     return d;
 }
 
-/* Defect 3: a case left IQT past the ring: the clean-up bounds it
+/* Issue 19, defect 3: a case left IQT past the ring: the clean-up bounds it
  * (nothing is written past the ring page; ASan watches) and still turns
  * the queue off. */
 static void force_off_with_the_tail_past_the_ring(void **state)
@@ -464,7 +464,7 @@ static void force_off_with_the_tail_past_the_ring(void **state)
     forced_wait_at(0);
 }
 
-/* Defect 3: a refused descriptor at IQH is replaced by the wait, so the
+/* Issue 19, defect 3: a refused descriptor at IQH is replaced by the wait, so the
  * unit carries out a wait last with IQH == IQT and lets the queue go off
  * (the fake, like QEMU, refuses otherwise). */
 static void force_off_replaces_a_refused_descriptor(void **state)
