@@ -29,21 +29,24 @@ void vtd_fault_events_enable(struct vtd_unit *u)
     vtd_write32(u, VTD_FECTL, 0);
 }
 
+static uint64_t record_read(void *ctx, unsigned i, unsigned qword)
+{
+    struct vtd_unit *u = ctx;
+    return vtd_read64_at(u, vtd_fault_record_offset(u, i) + qword * sizeof(uint64_t));
+}
+
+static void record_clear(void *ctx, unsigned i)
+{
+    struct vtd_unit *u = ctx;
+    vtd_write64_at(u, vtd_fault_record_offset(u, i) + sizeof(uint64_t), VTD_FRCD_HI_F); /* RW1C */
+}
+
 void vtd_fault_collect(struct vtd_unit *u, struct vtd_fault_log *log)
 {
     memset(log, 0, sizeof(*log));
     spin_lock(&u->fault_lock);
-    unsigned n = (unsigned)CAP_NFR(u->cap);
-    for (unsigned i = 0; i < n; i++) {
-        uint32_t off = vtd_fault_record_offset(u, i);
-        uint64_t hi = vtd_read64_at(u, off + sizeof(uint64_t));
-        if (!(hi & VTD_FRCD_HI_F))
-            continue;
-        uint64_t lo = vtd_read64_at(u, off);
-        if (log->count < VTD_FAULTS_MAX)
-            vtd_fault_decode(lo, hi, &log->f[log->count++]);
-        vtd_write64_at(u, off + sizeof(uint64_t), VTD_FRCD_HI_F); /* RW1C */
-    }
+    const struct vtd_fault_records r = { u, (unsigned)CAP_NFR(u->cap), record_read, record_clear };
+    vtd_fault_scan(vtd_read32(u, VTD_FSTS), &r, log);
     uint32_t fsts = vtd_read32(u, VTD_FSTS);
     log->overflow = (fsts & VTD_FSTS_PFO) != 0;
     if (log->overflow)

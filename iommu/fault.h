@@ -41,6 +41,18 @@ struct vtd_fault_log {
     int overflow;         /* FSTS.PFO was set */
 };
 
+/* How the scan reaches the primary fault records (VT-d spec 11.4.14):
+ * the qword (0 low, 1 high) of record i, and clearing its F bit. */
+struct vtd_fault_records {
+    void *ctx;
+    unsigned count;       /* CAP.NFR + 1 */
+    uint64_t (*read)(void *ctx, unsigned i, unsigned qword);
+    void (*clear)(void *ctx, unsigned i);
+};
+/* Pure: reads and clears every record with F set into log, from the one
+ * FSTS.FRI names on, wrapping (the oldest first). */
+void vtd_fault_scan(uint32_t fsts, const struct vtd_fault_records *r, struct vtd_fault_log *log);
+
 /* Routes fault events to this CPU (FEDATA/FEADDR) and unmasks them. */
 void vtd_fault_events_enable(struct vtd_unit *u);
 /* Fault events count for no unit any more (the unit's owner is gone). */

@@ -26,6 +26,31 @@ int vtd_fault_decode(uint64_t lo, uint64_t hi, struct vtd_fault *f)
     return 1;
 }
 
+/* Where the oldest pending fault is: the unit fills its records as a ring
+ * and FSTS.FRI names the record of the first pending fault, valid only
+ * while FSTS.PPF is set (VT-d spec 7.2.1, 11.4.9.1). An FRI past the
+ * records cannot be right: the scan then starts at 0. */
+static unsigned first_record(uint32_t fsts, unsigned count)
+{
+    unsigned fri = (fsts & VTD_FSTS_FRI_MASK) >> VTD_FSTS_FRI_SHIFT;
+    return (fsts & VTD_FSTS_PPF) && fri < count ? fri : 0;
+}
+
+void vtd_fault_scan(uint32_t fsts, const struct vtd_fault_records *r, struct vtd_fault_log *log)
+{
+    unsigned from = first_record(fsts, r->count);
+    for (unsigned k = 0; k < r->count; k++) {
+        unsigned i = (from + k) % r->count;
+        uint64_t hi = r->read(r->ctx, i, 1);
+        if (!(hi & VTD_FRCD_HI_F))
+            continue;
+        uint64_t lo = r->read(r->ctx, i, 0);
+        if (log->count < VTD_FAULTS_MAX)
+            vtd_fault_decode(lo, hi, &log->f[log->count++]);
+        r->clear(r->ctx, i);
+    }
+}
+
 /* Fault reasons (VT-d spec appendix A), legacy and scalable mode. */
 const char *vtd_fault_reason_name(uint8_t r)
 {

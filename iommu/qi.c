@@ -35,6 +35,13 @@ int qi_enable(struct vtd_qi *q, struct vtd_unit *u, int wide)
         return -E_NOMEM;
     q->ring = phys_to_virt(q->ring_pa);
     q->status = phys_to_virt(q->status_pa);
+    /* Each slot starts with a value no wait for it writes (those write
+     * numbers equal to the slot modulo QI_STATUS_SLOTS): a zeroed page
+     * would read as sequence 0 completed once the numbers wrap. */
+    for (unsigned i = 0; i < QI_STATUS_SLOTS; i++)
+        q->status[i] = i + 1;
+    for (unsigned i = 0; i < QI_FAILED_RANGES; i++)
+        q->failed[i] = (struct qi_seq_range)QI_SEQ_RANGE_EMPTY;
     q->desc_size = wide ? QI_DESC_256 : QI_DESC_128;
     q->shift = wide ? VTD_IQ_INDEX_SHIFT_256 : VTD_IQ_INDEX_SHIFT_128;
     q->entries = (unsigned)QI_RING_BYTES / q->desc_size;
@@ -108,16 +115,6 @@ static void put(struct vtd_qi *q, const struct qi_desc *d)
     q->descriptors++;
 }
 
-static int append(struct vtd_qi *q, const struct qi_desc *d, unsigned n)
-{
-    if (n >= q->entries)
-        return -E_INVAL;
-    int err = wait_for_space(q, n);
-    for (unsigned i = 0; !err && i < n; i++)
-        put(q, &d[i]);
-    return err;
-}
-
 static void kick(struct vtd_qi *q)
 {
     __asm__ volatile("sfence" ::: "memory"); /* descriptors before the tail moves */
@@ -131,25 +128,36 @@ void qi_write_tail_raw(struct vtd_qi *q, uint64_t iqt)
     spin_unlock(&q->lock);
 }
 
+static unsigned status_slot(uint32_t seq) { return seq % QI_STATUS_SLOTS; }
+
+static uint64_t status_addr(const struct vtd_qi *q, uint32_t seq)
+{
+    return q->status_pa + status_slot(seq) * sizeof(*q->status);
+}
+
 /* Status write only: QEMU 10.0.2 aborts on SW and IF together. */
 static int qi_wait_desc_for(struct qi_desc *d, const struct vtd_qi *q, uint32_t seq)
 {
-    return qi_desc_wait(d, q->status_pa, seq, 1, 0, 0);
+    return qi_desc_wait(d, status_addr(q, seq), seq, 1, 0, 0);
 }
 
 int qi_submit(struct vtd_qi *q, const struct qi_desc *d, unsigned n, uint32_t *seq)
 {
     if (n + 1 >= q->entries)
-        return -E_INVAL; /* more than the ring holds; also bounds the array below */
-    struct qi_desc batch[n + 1];
-    if (n)
-        memcpy(batch, d, n * sizeof(*d));
+        return -E_INVAL; /* more than the ring holds */
     spin_lock(&q->lock);
+    /* Waiting for room may recover a queue error; only after it is the
+     * sequence number taken, and the lock is held until its wait is in
+     * the ring, so no other wait can carry the same number. */
+    int err = wait_for_space(q, n + 1);
     uint32_t s = q->seq + 1;
-    int err = qi_wait_desc_for(&batch[n], q, s);
+    struct qi_desc w;
     if (!err)
-        err = append(q, batch, n + 1);
+        err = qi_wait_desc_for(&w, q, s);
     if (!err) {
+        for (unsigned i = 0; i < n; i++)
+            put(q, &d[i]);
+        put(q, &w);
         q->seq = s;
         q->waits++;
         kick(q);
@@ -160,6 +168,29 @@ int qi_submit(struct vtd_qi *q, const struct qi_desc *d, unsigned n, uint32_t *s
     return err;
 }
 
+/* Whether IQERCD blames the descriptor at IQH for an IQE: an invalid
+ * type or reserved field does; the tail, a failed fetch or the width in
+ * IQA do not. With no information (0) or a reason this code does not
+ * know, the descriptor at IQH is the only candidate. */
+static int iqe_blames_descriptor(uint64_t iqercd)
+{
+    switch (iqercd & VTD_IQERCD_IQEI_MASK) {
+    case QI_IQEI_TAIL:
+    case QI_IQEI_FETCH:
+    case QI_IQEI_WIDTH:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/* IQT that a descriptor cannot be at: past the ring, or between two
+ * descriptors (VT-d spec 6.5.2: the tail indexes whole descriptors). */
+static int tail_outside(uint64_t iqt, unsigned shift, unsigned entries)
+{
+    return (iqt & ~VTD_IQ_INDEX_MASK) || (iqt & ((1ul << shift) - 1)) || (iqt >> shift) >= entries;
+}
+
 int qi_force_off(struct vtd_unit *u)
 {
     uint64_t iqa = vtd_read64(u, VTD_IQA), scratch = page_alloc();
@@ -168,16 +199,46 @@ int qi_force_off(struct vtd_unit *u)
     int wide = (iqa & VTD_IQA_DW_256) != 0;
     unsigned size = wide ? QI_DESC_256 : QI_DESC_128, shift = wide ? VTD_IQ_INDEX_SHIFT_256 : VTD_IQ_INDEX_SHIFT_128;
     unsigned entries = (unsigned)((PAGE_SIZE << (iqa & VTD_IQA_QS_MASK)) / size);
-    unsigned tail = (unsigned)((vtd_read64(u, VTD_IQT) & VTD_IQ_INDEX_MASK) >> shift);
+    uint64_t iqh = vtd_read64(u, VTD_IQH), iqt = vtd_read64(u, VTD_IQT);
+    uint32_t fsts = vtd_read32(u, VTD_FSTS);
+    if (tail_outside(iqh, shift, entries)) {
+        printk("# qi: the queue left on has IQH 0x%lx outside its ring of %u descriptors: it is not touched\n", iqh,
+               entries);
+        page_free(scratch);
+        return -E_IO;
+    }
+    unsigned head = (unsigned)(iqh >> shift), at;
+    if (tail_outside(iqt, shift, entries)) {
+        /* Nothing can be queued at such a tail (a case may have set it on
+         * purpose): the wait goes at IQH and IQT is written afresh. */
+        printk("# qi: the queue left on has IQT 0x%lx outside its ring of %u descriptors: the wait goes at IQH %u\n",
+               iqt, entries, head);
+        at = head;
+    } else if ((fsts & VTD_FSTS_IQE) && iqe_blames_descriptor(vtd_read64(u, VTD_IQERCD))) {
+        /* The unit would refuse the descriptor at IQH again and never get
+         * to a wait: the wait takes its place. QEMU turns the queue off
+         * only once IQH == IQT and the last descriptor it carried out was
+         * a wait (vtd_queued_inv_disable_check). */
+        at = head;
+    } else {
+        at = (unsigned)(iqt >> shift);
+    }
     uint8_t *ring = phys_to_virt(iqa & PAGE_MASK);
     volatile uint32_t *status = phys_to_virt(scratch);
     const uint32_t done = 1;
     struct qi_desc w;
     qi_desc_wait(&w, scratch, done, 1, 0, 0);
-    memcpy(ring + (size_t)tail * size, &w, size);
+    memcpy(ring + (size_t)at * size, &w, size);
     __asm__ volatile("sfence" ::: "memory");
+    /* The tail goes behind the wait before the error is cleared, so a unit
+     * that resumes on the clear stops at the wait; QEMU resumes only on an
+     * IQT write made with IQE clear (vtd_handle_iqt_write), hence the
+     * second write. What was queued past a wait put at IQH is dropped:
+     * translation is off and the queue is going away. */
+    uint64_t new_tail = (uint64_t)((at + 1) % entries) << shift;
+    vtd_write64(u, VTD_IQT, new_tail);
     vtd_write32(u, VTD_FSTS, queue_errors);
-    vtd_write64(u, VTD_IQT, (uint64_t)((tail + 1) % entries) << shift);
+    vtd_write64(u, VTD_IQT, new_tail);
     int err = WAIT_UNTIL(*status == done, VTD_WAIT_US) ? vtd_gcmd(u, VTD_GCMD_QIE, 0) : -E_TIMEDOUT;
     if (err == -E_TIMEDOUT) {
         /* The unit may still write the status page: it is never freed. */
@@ -190,14 +251,11 @@ int qi_force_off(struct vtd_unit *u)
     return err;
 }
 
-int qi_completed(const struct vtd_qi *q, uint32_t seq)
-{
-    return (int32_t)(*q->status - seq) >= 0;
-}
+int qi_wait_ran(const struct vtd_qi *q, uint32_t seq) { return q->status[status_slot(seq)] == seq; }
 
 static int seq_in(const struct qi_seq_range *r, uint32_t seq)
 {
-    return (int32_t)(seq - r->first) >= 0 && (int32_t)(r->last - seq) >= 0;
+    return (int32_t)(r->last - r->first) >= 0 && (int32_t)(seq - r->first) >= 0 && (int32_t)(r->last - seq) >= 0;
 }
 
 static void mark_failed(struct vtd_qi *q, uint32_t first, uint32_t last)
@@ -208,25 +266,28 @@ static void mark_failed(struct vtd_qi *q, uint32_t first, uint32_t last)
     q->failed_next = (q->failed_next + 1) % QI_FAILED_RANGES;
 }
 
-static int seq_failed(struct vtd_qi *q, uint32_t seq)
+/* Whether an error kept seq's batch from completing; with the queue stuck
+ * every wait not yet run counts too. */
+static int seq_failed(struct vtd_qi *q, uint32_t seq, int stuck_counts)
 {
     spin_lock(&q->lock);
-    int failed = q->stuck;
+    int failed = stuck_counts && q->stuck;
     for (unsigned i = 0; i < QI_FAILED_RANGES && !failed; i++)
         failed = seq_in(&q->failed[i], seq);
     spin_unlock(&q->lock);
     return failed;
 }
 
+int qi_completed(struct vtd_qi *q, uint32_t seq) { return qi_wait_ran(q, seq) && !seq_failed(q, seq, 0); }
+
 /* The sequence number a wait descriptor of this queue at idx writes. */
 static int our_wait_at(const struct vtd_qi *q, unsigned idx, uint32_t *seq)
 {
     const struct qi_desc *d = (const struct qi_desc *)(q->ring + (size_t)idx * q->desc_size);
-    if (qi_desc_type(d) != QI_WAIT || !bits_get(d->qw[0], QI_WAIT_SW) ||
-        bits_get(d->qw[1], QI_WAIT_ADDR_QW1) << 2 != q->status_pa)
+    if (qi_desc_type(d) != QI_WAIT || !bits_get(d->qw[0], QI_WAIT_SW))
         return 0;
     *seq = (uint32_t)bits_get(d->qw[0], QI_WAIT_DATA);
-    return 1;
+    return bits_get(d->qw[1], QI_WAIT_ADDR_QW1) << 2 == status_addr(q, *seq);
 }
 
 /* The nearest of our waits from idx on (step 1) or before idx (step
@@ -240,6 +301,17 @@ static int nearest_wait(const struct vtd_qi *q, unsigned idx, unsigned step, uin
             return 1;
     }
     return 0;
+}
+
+/* The first of the waits an ITE dropped, last being the latest: waits
+ * complete in order, so they are the ones back from last whose own slot
+ * was never written (no more than the ring holds). */
+static uint32_t first_dropped(const struct vtd_qi *q, uint32_t last)
+{
+    uint32_t first = last;
+    for (unsigned k = 1; k < q->entries && k < q->waits && !qi_wait_ran(q, last - k); k++)
+        first = last - k;
+    return first;
 }
 
 /* Called with q->lock held, FSTS showing a queue error. */
@@ -261,7 +333,13 @@ static void recover(struct vtd_qi *q, uint32_t fsts)
     struct qi_desc harmless;
     /* A global context-cache invalidation: valid in every mode. */
     qi_desc_context_cache(&harmless, QI_CC_GLOBAL, 0, 0, 0);
-    if (fsts & VTD_FSTS_IQE) {
+    if ((fsts & VTD_FSTS_IQE) && !iqe_blames_descriptor(q->error.iqercd)) {
+        /* The tail, a fetch or the queue's set-up, not the descriptor at
+         * IQH: it stays, and so does its batch (the kick below writes the
+         * tail software keeps). */
+        printk("# qi: IQERCD.IQEI %lu does not blame the descriptor at %u: it is left in place\n",
+               (unsigned long)(q->error.iqercd & VTD_IQERCD_IQEI_MASK), idx);
+    } else if (fsts & VTD_FSTS_IQE) {
         /* IQH rests on the refused descriptor; the batch it belongs to is
          * the one whose wait follows it. */
         if (!memcmp(&at, &harmless, q->desc_size)) {
@@ -276,30 +354,27 @@ static void recover(struct vtd_qi *q, uint32_t fsts)
     }
     if (fsts & VTD_FSTS_ITE) {
         /* A device-TLB invalidation timed out: the unit dropped the waits
-         * it had fetched and not completed (before IQH, after the last
-         * status written). IQH points at the next unfetched descriptor,
-         * which is good: the ring is not touched. */
-        if (nearest_wait(q, (idx + q->entries - 1) % q->entries, q->entries - 1, &seq))
-            mark_failed(q, *q->status + 1, seq);
+         * it had fetched and not completed (before IQH, their own status
+         * slots never written). IQH points at the next unfetched
+         * descriptor, which is good: the ring is not touched. */
+        if (nearest_wait(q, (idx + q->entries - 1) % q->entries, q->entries - 1, &seq) && !qi_wait_ran(q, seq))
+            mark_failed(q, first_dropped(q, seq), seq);
     }
     vtd_write32(q->u, VTD_FSTS, fsts & queue_errors);
-    /* The dropped waits never write: one more wait that does lets their
-     * waiters see the end of the wait for them. */
-    if ((fsts & VTD_FSTS_ITE) && space(q) >= 1) {
-        struct qi_desc w;
-        qi_wait_desc_for(&w, q, q->seq + 1);
-        put(q, &w);
-        q->seq++;
-        q->waits++;
-    }
+    /* The dropped waits never write their slots: their waiters learn of
+     * the failure from the failed range. */
+    q->errors++;
     kick(q);
 }
 
 int qi_wait(struct vtd_qi *q, uint32_t seq)
 {
     struct deadline d = deadline_after_us(VTD_WAIT_US);
+    /* One look at the failed ranges first (an error recovered before this
+     * call may have dropped the wait), then one after each recovery. */
+    unsigned errors_seen = READ_ONCE(q->errors) - 1;
     for (;;) {
-        int done = qi_completed(q, seq);
+        int done = qi_wait_ran(q, seq);
         if (READ_ONCE(q->stuck))
             return -E_IO;
         /* Read even when done, so an error the batch raised on its way
@@ -315,13 +390,20 @@ int qi_wait(struct vtd_qi *q, uint32_t seq)
             spin_unlock(&q->lock);
         }
         if (done)
-            return seq_failed(q, seq) ? -E_IO : 0;
+            return seq_failed(q, seq, 1) ? -E_IO : 0;
+        /* Once no error is pending (this waiter recovers any first). */
+        unsigned errors = READ_ONCE(q->errors);
+        if (!(fsts & queue_errors) && errors != errors_seen) {
+            errors_seen = errors;
+            if (seq_failed(q, seq, 1))
+                return -E_IO;
+        }
         if (deadline_passed(d))
             break;
         cpu_relax();
     }
-    printk("# qi: sequence %u not reached in %u us: status %u, IQH %u, IQT %u, FSTS 0x%x\n", seq, VTD_WAIT_US,
-           *q->status, head_index(q), q->tail, vtd_read32(q->u, VTD_FSTS));
+    printk("# qi: sequence %u not reached in %u us: its status slot %u, IQH %u, IQT %u, FSTS 0x%x\n", seq,
+           VTD_WAIT_US, q->status[status_slot(seq)], head_index(q), q->tail, vtd_read32(q->u, VTD_FSTS));
     return -E_TIMEDOUT;
 }
 

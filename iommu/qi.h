@@ -26,6 +26,29 @@ struct vtd_qi_error {
 struct qi_seq_range {
     uint32_t first, last;    /* inclusive; first > last (wrap-safe): empty */
 };
+/* What an unused entry holds: a zeroed one would be {0, 0}, sequence 0
+ * failed, met once the numbers wrap. */
+#define QI_SEQ_RANGE_EMPTY { 1, 0 }
+
+/* Each wait descriptor writes its own sequence number into its own slot
+ * of the status page (seq % QI_STATUS_SLOTS), so a batch reads as
+ * completed only once its own wait ran, never because a later wait wrote
+ * a larger number. A sequence more than QI_STATUS_SLOTS waits old has its
+ * slot reused and no longer reads as completed. */
+#define QI_STATUS_SLOTS (PAGE_SIZE / sizeof(uint32_t))
+
+/* IQERCD.IQEI: why the unit set FSTS.IQE (VT-d spec, Invalidation Queue
+ * Error Record Register). Only the descriptor kinds blame the descriptor
+ * at IQH; 0 (an older unit, or QEMU) leaves it the only candidate. */
+#define VTD_IQERCD_IQEI_MASK 0xful
+enum qi_iqei {
+    QI_IQEI_NOT_AVAILABLE = 0,
+    QI_IQEI_TAIL = 1,        /* an invalid tail pointer */
+    QI_IQEI_FETCH = 2,       /* fetching a descriptor failed */
+    QI_IQEI_TYPE = 3,        /* an invalid descriptor type */
+    QI_IQEI_RESERVED = 4,    /* a reserved field set in a valid type */
+    QI_IQEI_WIDTH = 5,       /* an invalid descriptor width in IQA */
+};
 
 #define QI_RING_PAGES_LOG2 0      /* IQA.QS: one 4 KiB page */
 #define QI_RING_BYTES       (PAGE_SIZE << QI_RING_PAGES_LOG2)
@@ -33,15 +56,16 @@ struct qi_seq_range {
 #define QI_RING_ENTRIES_MAX (QI_RING_BYTES / QI_DESC_128)
 
 struct vtd_qi {
-    /* The sequence number, the ring, the tail write and error recovery:
-     * one CPU at a time. Waiting for a sequence needs no lock. */
+    /* The sequence number, the ring, the tail write, error recovery and
+     * the failed ranges: one CPU at a time. Waiting for a sequence reads
+     * its status slot without the lock. */
     struct spinlock lock;
     struct vtd_unit *u;
     uint8_t *ring;
     uint64_t ring_pa;
     unsigned entries, desc_size, shift;
     unsigned tail;
-    volatile uint32_t *status;   /* where wait descriptors write */
+    volatile uint32_t *status;   /* QI_STATUS_SLOTS slots, one per sequence */
     uint64_t status_pa;
     uint32_t seq;                /* the last sequence number handed out */
     uint64_t descriptors, waits; /* submitted, for metrics */
@@ -49,6 +73,7 @@ struct vtd_qi {
     struct vtd_qi_error error;   /* the last queue error recovered from */
     struct qi_seq_range failed[QI_FAILED_RANGES];
     unsigned failed_next;
+    unsigned errors;             /* queue errors recovered: a waiter looks at failed[] again when it moves */
     /* The unit refused even the harmless descriptor put in place of a bad
      * one: the queue stays stopped (IQE left set) and every wait and submit
      * fails with -E_IO until the queue is turned off. */
@@ -62,20 +87,31 @@ int qi_enable(struct vtd_qi *q, struct vtd_unit *u, int wide);
  * nothing pending, and QEMU refuses unless the last descriptor was a wait. */
 int qi_disable(struct vtd_qi *q);
 /* The same for a queue someone else left on (an aborted case, firmware):
- * the ring is found through IQA, a wait appended at IQT. */
+ * the ring is found through IQA, a wait appended at IQT, or put at IQH in
+ * place of a descriptor the unit refused, or when IQT is not in the ring.
+ * Nothing is written outside the ring IQA describes. */
 int qi_force_off(struct vtd_unit *u);
 
 /* Queues n descriptors and one wait descriptor behind them; *seq is what
- * that wait writes. Does not wait. */
+ * that wait writes. The number is taken only once there is room for the
+ * batch, with the lock held until its wait is in the ring, so no other
+ * wait ever carries it. Does not wait. */
 int qi_submit(struct vtd_qi *q, const struct qi_desc *d, unsigned n, uint32_t *seq);
-/* Whether the wait carrying seq has written its status (wrap-safe). */
-int qi_completed(const struct vtd_qi *q, uint32_t seq);
+/* Whether the batch of seq completed, read from memory the unit wrote:
+ * its own wait wrote seq into its own status slot, and no queue error
+ * kept the batch from completing (not in a failed range). Independent of
+ * what qi_wait returned. */
+int qi_completed(struct vtd_qi *q, uint32_t seq);
+/* Whether the wait of seq itself ran (its slot holds seq), whatever
+ * happened to the descriptors before it. */
+int qi_wait_ran(const struct vtd_qi *q, uint32_t seq);
 /* Waits for seq with a deadline. A queue error on the way is recovered as
  * the spec asks for its kind (VT-d spec 6.5.2.10): after IQE the refused
- * descriptor is replaced by a harmless one and the queue restarted; after
- * ITE the ring is left alone (IQH is past the descriptors the unit
- * dropped) and a fresh wait queued so the dropped waits' waiters see an
- * end; ICE is recorded and cleared. q->error is filled in each case. A
+ * descriptor is replaced by a harmless one and the queue restarted (only
+ * when IQERCD.IQEI does not name the tail or a fetch instead); after ITE
+ * the ring is left alone (IQH is past the descriptors the unit dropped)
+ * and the dropped waits' batches are marked failed; ICE is recorded and
+ * cleared. q->error is filled in each case. A
  * batch the error kept from completing ends in -E_IO, for any waiter;
  * -E_TIMEDOUT with the queue registers in the log. Errors are also
  * recovered while qi_submit waits for ring space. */

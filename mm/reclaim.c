@@ -183,6 +183,11 @@ static int flush_now(const struct kva_flusher *f, uint64_t start, uint64_t end, 
             l->state = LIFE_FLUSHED;
             l->flush_seq = seq;
             stats.flushed++;
+        } else if (l && l->state == LIFE_FLUSHED) {
+            /* Still pending from a batch that failed after its flush: this
+             * flush covers it too, and its wait is the one whose status
+             * free_table can still read (an old one's slot gets reused). */
+            l->flush_seq = seq;
         }
     }
     spin_unlock(&life_lock);

@@ -17,6 +17,8 @@
 #define FSTS_IQE            (1u << 4)
 #define FSTS_ICE            (1u << 5)
 #define FSTS_ITE            (1u << 6)
+#define IQEI_NOT_AVAILABLE  0
+#define IQEI_INVALID_TAIL   1
 #define IQEI_INVALID_TYPE   3
 #define ECAP_QUEUED_INV     (1ul << 1)
 
@@ -26,25 +28,42 @@ static struct fake {
     int refuse_at;          /* refuse whatever sits at this index; -1: none */
     int devtlb_times_out;   /* a device-TLB invalidation ends in ITE */
     int devtlb_bad_completion; /* ... or is answered by an invalid completion (ICE) */
+    int no_iqei;            /* IQERCD.IQEI reads 0 (info not available), as in QEMU */
+    int resume_on_iqt_only; /* clearing an error does not resume the queue; the next IQT write does (QEMU) */
     unsigned iqe_raised, ite_raised;
     unsigned waits_dropped;
+    unsigned last_type;     /* of the last descriptor carried out */
 } hw;
 
 static unsigned fake_shift(void) { return (hw.iqa & (1ul << 11)) ? 5 : 4; }
 static unsigned fake_entries(void) { return 4096u >> fake_shift(); }
 static uint64_t *fake_desc(unsigned idx) { return (uint64_t *)((hw.iqa & ~0xffful) + ((uint64_t)idx << fake_shift())); }
 
+static void raise_iqe(unsigned iqei)
+{
+    hw.fsts |= FSTS_IQE;
+    hw.iqercd = hw.no_iqei ? IQEI_NOT_AVAILABLE : iqei;
+    hw.iqe_raised++;
+}
+
+/* A tail past the ring or not on a descriptor boundary (IQT_REG;
+ * IQERCD.IQEI 1). */
+static int fake_tail_invalid(void)
+{
+    return (hw.iqt & ((1ul << fake_shift()) - 1)) || (hw.iqt >> fake_shift()) >= fake_entries();
+}
+
 /* Fetches and executes from IQH to IQT until an error stops it. */
 static void fake_run(void)
 {
+    if ((hw.fsts & (FSTS_IQE | FSTS_ITE)) || fake_tail_invalid())
+        return;
     unsigned n = fake_entries(), head = (unsigned)(hw.iqh >> fake_shift()), tail = (unsigned)(hw.iqt >> fake_shift());
     while (head != tail && !(hw.fsts & (FSTS_IQE | FSTS_ITE))) {
         uint64_t *d = fake_desc(head);
         unsigned type = DESC_TYPE(d[0]);
         if ((int)head == hw.refuse_at || type == 0 || type > 8) {
-            hw.fsts |= FSTS_IQE;
-            hw.iqercd = IQEI_INVALID_TYPE;
-            hw.iqe_raised++;
+            raise_iqe(IQEI_INVALID_TYPE);
             break; /* IQH stays on the refused descriptor */
         }
         head = (head + 1) % n;
@@ -65,6 +84,7 @@ static void fake_run(void)
         }
         if (type == TYPE_WAIT && (d[0] & WAIT_SW))
             *(volatile uint32_t *)(uintptr_t)(d[1] & ~3ul) = (uint32_t)(d[0] >> 32);
+        hw.last_type = type;
     }
     hw.iqh = (uint64_t)head << fake_shift();
 }
@@ -84,7 +104,8 @@ void vtd_write32(struct vtd_unit *u, enum vtd_reg32 r, uint32_t v)
     if (r != VTD_FSTS)
         return;
     hw.fsts &= ~(v & (FSTS_IQE | FSTS_ICE | FSTS_ITE)); /* RW1C */
-    fake_run();
+    if (!hw.resume_on_iqt_only)
+        fake_run();
 }
 
 void vtd_write64(struct vtd_unit *u, enum vtd_reg64 r, uint64_t v)
@@ -92,13 +113,22 @@ void vtd_write64(struct vtd_unit *u, enum vtd_reg64 r, uint64_t v)
     if (r == VTD_IQA)
         hw.iqa = v;
     if (r == VTD_IQT) {
+        /* The tail is checked when it is written; the queue then waits
+         * for IQE to be cleared and the next IQT write. */
         hw.iqt = v;
-        fake_run();
+        if (fake_tail_invalid())
+            raise_iqe(IQEI_INVALID_TAIL);
+        else
+            fake_run();
     }
 }
 
+/* Like QEMU (vtd_queued_inv_disable_check), the queue goes off only
+ * drained: IQH == IQT and the last descriptor carried out a wait. */
 int vtd_gcmd(struct vtd_unit *u, uint32_t bit, int on)
 {
+    if (!on && bit == VTD_GCMD_QIE && (hw.iqh != hw.iqt || hw.last_type != TYPE_WAIT))
+        return -E_TIMEDOUT;
     hw.gsts = on ? hw.gsts | bit : hw.gsts & ~bit;
     if (!on && bit == VTD_GCMD_QIE)
         hw.iqh = 0; /* the spec resets IQH when the queue goes off */
@@ -107,7 +137,13 @@ int vtd_gcmd(struct vtd_unit *u, uint32_t bit, int on)
 
 /* ------------------------------------------------------------ the rest of the kernel qi.c calls */
 
-uint64_t page_alloc(void) { return (uint64_t)(uintptr_t)aligned_alloc(4096, 4096); }
+/* Zeroed, like the kernel's. */
+uint64_t page_alloc(void)
+{
+    void *p = aligned_alloc(4096, 4096);
+    memset(p, 0, 4096);
+    return (uint64_t)(uintptr_t)p;
+}
 void page_free(uint64_t pa) { free((void *)(uintptr_t)pa); }
 void *phys_to_virt(uint64_t pa) { return (void *)(uintptr_t)pa; }
 
@@ -216,7 +252,8 @@ static void iqe_again_after_recovery_ends_the_wait(void **state)
 
 /* ITE: IQH is past the dropped wait and points at a good descriptor,
  * which must not be touched; the dropped batch fails, the one behind it
- * completes, and a fresh wait ends the wait for the dropped one. */
+ * completes, and recovery queues no wait of its own (one that could carry
+ * a number a submitter is about to use). */
 static void ite_leaves_the_ring_alone(void **state)
 {
     hw.devtlb_times_out = 1;
@@ -233,12 +270,13 @@ static void ite_leaves_the_ring_alone(void **state)
     assert_int_equal(hw.fsts, 0);
     assert_true(q.error.fsts & FSTS_ITE);
     assert_int_equal(qi_wait(&q, behind), 0);
-    /* the fresh wait recovery queued has completed too */
-    assert_int_equal(*q.status, q.seq);
-    assert_true(q.seq > behind);
+    assert_true(qi_completed(&q, behind));
+    assert_false(qi_completed(&q, dropped));
+    assert_int_equal(q.seq, behind);
 }
 
-/* ITE with nothing queued behind: only recovery's own wait can end it. */
+/* ITE with nothing queued behind: no later wait ever writes, and the
+ * failed range recovery records ends the wait for the dropped one. */
 static void ite_on_the_last_batch_still_ends(void **state)
 {
     hw.devtlb_times_out = 1;
@@ -278,6 +316,195 @@ static void an_error_while_waiting_for_space_is_recovered(void **state)
     assert_int_equal(qi_wait(&q, second), 0);
 }
 
+/* Free slots the fake's head leaves to software, one kept empty. */
+static unsigned ring_room(void) { return ((unsigned)(hw.iqh >> 4) + q.entries - q.tail - 1) % q.entries; }
+
+/* Fills the ring behind a stopped head until exactly one slot is left, so
+ * the next batch (two slots or more) has to wait for room. */
+static uint32_t fill_to_one_free_slot(void)
+{
+    static struct qi_desc fill[QI_RING_ENTRIES_MAX];
+    unsigned n = ring_room() - 2; /* n descriptors and their wait */
+    for (unsigned i = 0; i < n; i++)
+        fill[i] = iotlb_global;
+    uint32_t seq = submit(fill, n);
+    assert_int_equal(ring_room(), 1);
+    return seq;
+}
+
+/* Issue 19, defect 1: a device-TLB invalidation times out (ITE) while the next
+ * submitter waits for room. Its batch then times out too, so its own wait
+ * is dropped: no status may read as that batch's before the unit carried
+ * it out. */
+static void an_ite_while_waiting_for_room_does_not_complete_the_next_batch(void **state)
+{
+    hw.devtlb_times_out = 1;
+    uint32_t dropped = submit(&device_tlb, 1);
+    assert_int_equal(hw.fsts & FSTS_ITE, FSTS_ITE);
+    uint32_t fill = fill_to_one_free_slot();
+    uint32_t next = submit(&device_tlb, 1); /* recovers ITE for room, then times out itself */
+    assert_int_equal(hw.ite_raised, 2);
+    assert_int_equal(hw.waits_dropped, 2);
+    assert_false(qi_completed(&q, next));
+    assert_int_equal(qi_wait(&q, next), -E_IO);
+    assert_int_equal(qi_wait(&q, dropped), -E_IO);
+    assert_int_equal(qi_wait(&q, fill), 0);
+}
+
+/* ... and its control: the same wait for room with a device-TLB
+ * invalidation that does complete. */
+static void a_batch_submitted_after_an_ite_for_room_completes(void **state)
+{
+    hw.devtlb_times_out = 1;
+    uint32_t dropped = submit(&device_tlb, 1);
+    uint32_t fill = fill_to_one_free_slot();
+    hw.devtlb_times_out = 0;
+    uint32_t next = submit(&device_tlb, 1);
+    assert_int_equal(hw.ite_raised, 1);
+    assert_int_equal(qi_wait(&q, next), 0);
+    assert_true(qi_completed(&q, next));
+    assert_int_equal(qi_wait(&q, dropped), -E_IO);
+    assert_int_equal(qi_wait(&q, fill), 0);
+}
+
+/* Issue 19, defect 2: a batch whose wait the unit dropped (ITE) is not completed by
+ * the wait of a later batch writing its status. */
+static void a_dropped_batch_is_not_completed_by_a_later_wait(void **state)
+{
+    hw.devtlb_times_out = 1;
+    uint32_t dropped = submit(&device_tlb, 1);
+    hw.devtlb_times_out = 0;
+    uint32_t behind = submit(&iotlb_global, 1);
+    assert_int_equal(qi_wait(&q, behind), 0);
+    assert_true(qi_completed(&q, behind));
+    assert_false(qi_completed(&q, dropped));
+    assert_int_equal(qi_wait(&q, dropped), -E_IO);
+}
+
+/* Issue 19, defect 2: a batch with a refused descriptor (IQE) has its own wait
+ * carried out, yet never reads as completed; the next one does. */
+static void a_refused_batch_never_reads_as_completed(void **state)
+{
+    struct qi_desc batch[] = { bad_type, iotlb_global };
+    uint32_t bad = submit(batch, 2);
+    assert_int_equal(qi_wait(&q, bad), -E_IO);
+    assert_false(qi_completed(&q, bad));
+    uint32_t next = submit(&iotlb_global, 1);
+    assert_int_equal(qi_wait(&q, next), 0);
+    assert_true(qi_completed(&q, next));
+    assert_false(qi_completed(&q, bad));
+}
+
+/* Issue 19, defect 2, the wrap: sequence numbers go past 2^32 - 1 to 0 and on; no
+ * failed range an error never recorded holds 0, and a sequence never
+ * handed out does not read as completed. */
+static void sequence_numbers_wrap_past_zero(void **state)
+{
+    assert_false(qi_completed(&q, 0));
+    assert_false(qi_completed(&q, 1));
+    q.seq = UINT32_MAX - 1;
+    uint32_t seq[3];
+    for (unsigned i = 0; i < 3; i++)
+        seq[i] = submit(&iotlb_global, 1);
+    assert_int_equal(seq[1], 0);
+    for (unsigned i = 0; i < 3; i++) {
+        assert_int_equal(qi_wait(&q, seq[i]), 0);
+        assert_true(qi_completed(&q, seq[i]));
+    }
+    assert_false(qi_completed(&q, seq[2] + 1));
+}
+
+/* Issue 19, item 9: an IQE the unit blames on the tail (IQERCD.IQEI 1) leaves the
+ * valid descriptor at IQH as it is, and its batch completes. */
+static void an_iqe_from_a_bad_tail_leaves_the_valid_descriptor(void **state)
+{
+    qi_write_tail_raw(&q, (uint64_t)q.entries << 4);
+    assert_int_equal(hw.fsts & FSTS_IQE, FSTS_IQE);
+    unsigned at = q.tail;
+    uint32_t seq = submit(&iotlb_global, 1);
+    assert_int_equal(qi_wait(&q, seq), 0);
+    assert_int_equal(ring_slot(at)[0], iotlb_global.qw[0]);
+    assert_true(q.error.valid);
+    assert_int_equal(q.error.iqercd, IQEI_INVALID_TAIL);
+    assert_int_equal(hw.fsts, 0);
+}
+
+/* ... its control: a unit that gives no IQEI (QEMU) leaves only the
+ * descriptor at IQH to blame; it is replaced and its batch fails. */
+static void an_iqe_without_iqei_blames_the_descriptor_at_iqh(void **state)
+{
+    hw.no_iqei = 1;
+    qi_write_tail_raw(&q, (uint64_t)q.entries << 4);
+    unsigned at = q.tail;
+    uint32_t seq = submit(&iotlb_global, 1);
+    assert_int_equal(qi_wait(&q, seq), -E_IO);
+    assert_int_equal(ring_slot(at)[0], 0x11ul);
+    uint32_t next = submit(&iotlb_global, 1);
+    assert_int_equal(qi_wait(&q, next), 0);
+}
+
+/* The scratch status page qi_force_off's wait writes, found from the wait
+ * it left in the ring at idx. */
+static uint64_t *forced_wait_at(unsigned idx)
+{
+    uint64_t *d = ring_slot(idx);
+    assert_int_equal(DESC_TYPE(d[0]), TYPE_WAIT);
+    return d;
+}
+
+/* Issue 19, defect 3: a case left IQT past the ring: the clean-up bounds it
+ * (nothing is written past the ring page; ASan watches) and still turns
+ * the queue off. */
+static void force_off_with_the_tail_past_the_ring(void **state)
+{
+    hw.gsts = VTD_GCMD_QIE;
+    qi_write_tail_raw(&q, (uint64_t)q.entries << 4);
+    assert_int_equal(qi_force_off(&unit), 0);
+    assert_int_equal(hw.gsts & VTD_GCMD_QIE, 0);
+    forced_wait_at(0);
+}
+
+/* Issue 19, defect 3: a refused descriptor at IQH is replaced by the wait, so the
+ * unit carries out a wait last with IQH == IQT and lets the queue go off
+ * (the fake, like QEMU, refuses otherwise). */
+static void force_off_replaces_a_refused_descriptor(void **state)
+{
+    hw.gsts = VTD_GCMD_QIE;
+    unsigned at = q.tail;
+    submit(&bad_type, 1);
+    assert_int_equal(hw.fsts & FSTS_IQE, FSTS_IQE);
+    assert_int_equal(qi_force_off(&unit), 0);
+    assert_int_equal(hw.gsts & VTD_GCMD_QIE, 0);
+    forced_wait_at(at);
+}
+
+/* The same on a unit that, like QEMU, resumes only on an IQT write made
+ * after the error is cleared. */
+static void force_off_on_a_unit_that_resumes_only_on_a_tail_write(void **state)
+{
+    hw.resume_on_iqt_only = 1;
+    hw.gsts = VTD_GCMD_QIE;
+    unsigned at = q.tail;
+    submit(&bad_type, 1);
+    assert_int_equal(qi_force_off(&unit), 0);
+    assert_int_equal(hw.gsts & VTD_GCMD_QIE, 0);
+    forced_wait_at(at);
+}
+
+/* ... its control: on a queue with no error, the wait goes at the tail and
+ * what was queued before it is carried out, not replaced. */
+static void force_off_appends_to_a_healthy_queue(void **state)
+{
+    hw.gsts = VTD_GCMD_QIE;
+    uint32_t seq = submit(&iotlb_global, 1);
+    unsigned tail = q.tail;
+    assert_int_equal(qi_force_off(&unit), 0);
+    assert_int_equal(hw.gsts & VTD_GCMD_QIE, 0);
+    assert_int_equal(ring_slot(tail - 2)[0], iotlb_global.qw[0]);
+    forced_wait_at(tail);
+    assert_true(qi_completed(&q, seq));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +516,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(ite_on_the_last_batch_still_ends, setup, teardown),
         cmocka_unit_test_setup_teardown(ice_is_recorded_and_cleared, setup, teardown),
         cmocka_unit_test_setup_teardown(an_error_while_waiting_for_space_is_recovered, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_ite_while_waiting_for_room_does_not_complete_the_next_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_batch_submitted_after_an_ite_for_room_completes, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_dropped_batch_is_not_completed_by_a_later_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_refused_batch_never_reads_as_completed, setup, teardown),
+        cmocka_unit_test_setup_teardown(sequence_numbers_wrap_past_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_iqe_from_a_bad_tail_leaves_the_valid_descriptor, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_iqe_without_iqei_blames_the_descriptor_at_iqh, setup, teardown),
+        cmocka_unit_test_setup_teardown(force_off_replaces_a_refused_descriptor, setup, teardown),
+        cmocka_unit_test_setup_teardown(force_off_on_a_unit_that_resumes_only_on_a_tail_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(force_off_appends_to_a_healthy_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(force_off_with_the_tail_past_the_ring, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
