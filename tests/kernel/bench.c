@@ -182,7 +182,7 @@ static void unmap_cost(struct test *t)
         for (unsigned s = 0; s < NSIZES; s++)
             measure(t, "baseline", sizes[s], NULL, frame);
     }
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, PASID, 0);
     /* Every invalidation the binding's queue is given from here to the
      * unbind, warm-up rounds included: what QEMU's trace of the run must
@@ -223,7 +223,7 @@ static void flush_collateral(struct test *t)
 {
     case_set_reclaim_policy(t, reclaim_get_policy());
     test_on_exit(t, restore_flush_mode, reclaim_get_flush_mode());
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, PASID, 0);
     ASSERT_EQ(t, reclaim_set_policy(RECLAIM_ASYNC), 0);
     uint64_t ws = page_alloc(), frame = page_alloc();

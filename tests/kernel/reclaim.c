@@ -64,7 +64,7 @@ static void run_scenario(struct test *t, enum reclaim_policy policy, struct outc
 {
     memset(o, 0, sizeof(*o));
     case_set_reclaim_policy(t, policy);
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, PASID, 0);
     struct reclaim_stats before = reclaim_stats();
 
@@ -229,7 +229,7 @@ static const unsigned cost_sizes[] = { 1, 16, 512 };
 
 static void unmap_cost_per_policy(struct test *t)
 {
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, PASID, 0);
     uint64_t frame = page_alloc();
     ASSERT_TRUE(t, frame, "out of frames");
@@ -687,7 +687,7 @@ static void torture_set_up(struct test *t, struct sva_fixture *sf)
 static void torture_under_none_shows_stale_accesses(struct test *t)
 {
     static struct torture k;
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     torture_set_up(t, &sf);
     run_torture(t, RECLAIM_NONE, &k, &sf);
     EXPECT_TRUE(t, k.stale > 0, "reclaim=none: %u rounds reused their frame, and no stale write was seen", k.reused);
@@ -697,7 +697,7 @@ static void torture_under_none_shows_stale_accesses(struct test *t)
 static void torture_under_every_fix_stays_clean(struct test *t)
 {
     static struct torture k;
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     torture_set_up(t, &sf);
     for (unsigned i = 0; i < NFIXES; i++)
         run_torture(t, fixes[i], &k, &sf);
@@ -757,7 +757,7 @@ static void invalidation_and_the_page_table_lock(struct test *t)
     unsigned n = smp_online_count();
     if (n < 2)
         test_skip(t, "needs 2 CPUs, %u online", n);
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     case_set_reclaim_policy(t, RECLAIM_SYNC);
     fixture_sva_up(t, &sf, PASID, 0);
     test_on_exit(t, knobs_off, 0);
@@ -833,7 +833,7 @@ static void dma_lands(struct test *t, struct sva_fixture *sf, uint64_t base_pa, 
 
 static void split_and_collapse_free_tables_through_the_policy(struct test *t)
 {
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, PASID, 0);
     uint64_t pa = pages_alloc_contig(SPLIT_SIZE / PAGE_SIZE, SPLIT_SIZE / PAGE_SIZE), pattern = page_alloc();
     if (!pa)
