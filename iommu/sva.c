@@ -70,6 +70,10 @@ static int kva_mapped(uint64_t start, uint64_t end)
     return bound ? sva_flush_range(bound, start, end, 1, NULL) : 0;
 }
 
+/* One flush: qi_submit may wait for ring space, then qi_wait for the wait
+ * descriptor, each bounded by VTD_WAIT_US; reclaim allows a flush no more. */
+_Static_assert(2ul * VTD_WAIT_US <= KVA_FLUSH_WAIT_MAX_US, "a flush may outlast what reclaim allows it");
+
 static const struct kva_flusher sva_flusher = { kva_flush, kva_flush_completed, NULL };
 static const struct kva_flusher sva_flusher_caching_mode = { kva_flush, kva_flush_completed, kva_mapped };
 

@@ -569,6 +569,126 @@ static void pending_pages_stay_bounded(struct test *t)
     page_free(frame);
 }
 
+/* A drain holds its lock while it waits for the unit and for a grace
+ * period, which may together outlast the spinlock limit
+ * (LOCK_SPIN_LIMIT_MS) on a slow unit: a CPU that wants to drain meanwhile
+ * waits for it, bounded by what a drain may take, instead of failing the
+ * case with a lock violation. The slow unit is the bound one behind a
+ * flusher that first waits a little past the lock limit; the deferred
+ * drain on the worker holds the lock through it while this CPU drains. */
+#define SLOW_UNIT_US ((uint64_t)LOCK_SPIN_LIMIT_MS * US_PER_MS + 500000u)
+#define VA_SLOW      RECLAIM_SLOT(30)
+
+static struct {
+    const struct kva_flusher *unit;
+    int in_flush;
+} slow;
+
+static int slow_flush(uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
+{
+    store_release(&slow.in_flush, 1);
+    udelay(SLOW_UNIT_US);
+    return slow.unit->flush(start, end, tables_freed, seq);
+}
+
+static int slow_completed(uint64_t seq) { return slow.unit->completed(seq); }
+
+static const struct kva_flusher slow_flusher = { slow_flush, slow_completed, NULL };
+
+static void a_drain_waits_out_a_slow_unit_without_a_lock_violation(struct test *t)
+{
+    unsigned n = smp_online_count();
+    if (n < 2)
+        test_skip(t, "needs 2 CPUs, %u online", n);
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, PASID, 0);
+    case_set_reclaim_policy(t, RECLAIM_ASYNC);
+    memset(&slow, 0, sizeof(slow));
+    slow.unit = reclaim_flusher();
+    ASSERT_TRUE(t, slow.unit && !slow.unit->mapped, "the binding's flusher is not the plain one (caching mode?)");
+    ASSERT_EQ(t, reclaim_set_flusher(&slow_flusher), 0);
+    uint64_t frame = page_alloc();
+    ASSERT_TRUE(t, frame, "out of frames");
+    ASSERT_EQ(t, kva_map(VA_SLOW, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    struct reclaim_stats s0 = reclaim_stats();
+    ASSERT_EQ(t, kva_unmap(VA_SLOW), 0);
+    reclaim_release_frame(frame);
+    /* The deferred drain is on the worker CPU, inside the slow flush. */
+    ASSERT_TRUE(t, WAIT_UNTIL(load_acquire(&slow.in_flush), SLOW_UNIT_US),
+                "the deferred drain did not reach the flush in %lu us", SLOW_UNIT_US);
+    uint64_t t0 = clock_us();
+    EXPECT_EQ(t, reclaim_drain(), 0);
+    test_diag(t, "this CPU waited %lu us for the drain on cpu %u (the lock limit is %u ms)", clock_us() - t0,
+              work_worker_cpu(), LOCK_SPIN_LIMIT_MS);
+    ASSERT_EQ(t, work_flush(), 0);
+    struct reclaim_stats s1 = reclaim_stats();
+    EXPECT_EQ(t, s1.pending, s0.pending);
+    EXPECT_EQ(t, s1.freed_before_flush, s0.freed_before_flush);
+    EXPECT_TRUE(t, frame_now_free(frame), "the data frame was not freed after the slow flush");
+    ASSERT_EQ(t, reclaim_set_flusher(slow.unit), 0);
+    fixture_sva_down(t, &sf);
+}
+
+/* Under rcu, a CPU whose list fills inside a read-side section drains it
+ * there: the grace period that batch needs cannot come before the section
+ * ends, so the batch is left, flushed, for the drain after it. Nothing is
+ * freed inside the section, the drain there reports no failure, and
+ * everything is freed after it. The worker CPU is kept in a part of the
+ * case meanwhile, so its own drain cannot hold the lock through the
+ * section. */
+#define SECTION_FRAMES  (2 * RECLAIM_LIST_MAX + 1)
+#define SECTION_WAIT_US 5000000u
+
+static struct {
+    uint64_t frames[SECTION_FRAMES];
+    int drain_err, done;
+    unsigned freed_inside;
+} section;
+
+static void release_inside_a_section(struct test *t, unsigned index, void *arg)
+{
+    if (index) {
+        if (!WAIT_UNTIL(load_acquire(&section.done), SECTION_WAIT_US))
+            test_diag(t, "the section's part did not finish in %u us", SECTION_WAIT_US);
+        return;
+    }
+    rcu_read_lock();
+    for (unsigned i = 0; i < SECTION_FRAMES; i++)
+        reclaim_release_frame(section.frames[i]); /* forced drains inside */
+    section.drain_err = reclaim_drain();
+    for (unsigned i = 0; i < SECTION_FRAMES; i++)
+        section.freed_inside += frame_now_free(section.frames[i]);
+    rcu_read_unlock();
+    store_release(&section.done, 1);
+}
+
+static void a_drain_inside_a_read_side_section_frees_after_it(struct test *t)
+{
+    if (reclaim_flusher())
+        test_skip(t, "a flusher is already bound");
+    case_set_reclaim_policy(t, RECLAIM_RCU);
+    memset(&section, 0, sizeof(section));
+    for (unsigned i = 0; i < SECTION_FRAMES; i++)
+        ASSERT_TRUE(t, (section.frames[i] = page_alloc()) != 0, "out of frames");
+    struct reclaim_stats s0 = reclaim_stats();
+    if (smp_online_count() > 1)
+        test_run_on_cpus(t, 2, release_inside_a_section, NULL);
+    else
+        release_inside_a_section(t, 0, NULL);
+    struct reclaim_stats s1 = reclaim_stats();
+    test_diag(t, "%u frames released inside one read-side section: %lu forced drain(s), the drain there gave %s, "
+              "%u frame(s) free before the section ended", SECTION_FRAMES, s1.forced_drains - s0.forced_drains,
+              err_name(section.drain_err), section.freed_inside);
+    EXPECT_EQ(t, section.drain_err, 0);
+    EXPECT_EQ(t, section.freed_inside, 0);
+    ASSERT_EQ(t, work_flush(), 0);
+    ASSERT_EQ(t, reclaim_drain(), 0);
+    unsigned free_after = 0;
+    for (unsigned i = 0; i < SECTION_FRAMES; i++)
+        free_after += frame_now_free(section.frames[i]);
+    EXPECT_EQ(t, free_after, SECTION_FRAMES);
+}
+
 /* ------------------------------------------------------ lock-free walker */
 
 /* Question 4: a walker that takes no lock holds a pointer to a page table
@@ -1146,6 +1266,8 @@ TEST_SUITE(reclaim, 51, 0,
            TEST(unmap_cost_per_policy),
            TEST(pages_stay_pending_until_a_flush_is_seen_completed),
            TEST(pending_pages_stay_bounded),
+           TEST(a_drain_waits_out_a_slow_unit_without_a_lock_violation),
+           TEST(a_drain_inside_a_read_side_section_frees_after_it),
            TEST(walker_reads_freed_table_under_sync),
            TEST(walker_reads_freed_table_under_async),
            TEST(walker_never_reads_freed_table_under_rcu),
