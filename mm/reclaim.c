@@ -316,10 +316,7 @@ static void defer(enum reclaim_policy p, uint64_t start, uint64_t end, const uin
         if (done < n) {
             atomic_add(&forced_drains, 1);
             int err = reclaim_drain();
-            spin_lock(&l->lock);
-            int still_full = l->n == RECLAIM_LIST_MAX;
-            spin_unlock(&l->lock);
-            if ((err || still_full) && ++full_tries > 1) {
+            if (err && ++full_tries > 1) {
                 if (p == RECLAIM_RCU && rcu_in_section(smp_cpu_id()))
                     panic("reclaim: cpu %u queued more pages inside one RCU read-side section than a batch holds "
                           "(%lu pending): none can be freed before the section ends", smp_cpu_id(),
@@ -337,11 +334,13 @@ static void defer(enum reclaim_policy p, uint64_t start, uint64_t end, const uin
  * before it was queued; the batch takes each list whole under that list's
  * lock, and its one flush is issued after the last list was taken, so it
  * covers every page in the batch, whichever CPU queued it. Pages queued
- * after their list was taken wait for the next batch. */
-static void take_list(struct pending_list *l)
+ * after their list was taken wait for the next batch. 0 when the list does
+ * not fit beside the batch (it waits for the next). */
+static int take_list(struct pending_list *l)
 {
     spin_lock(&l->lock);
-    if (batch.n + l->n <= BATCH_MAX) {
+    int fits = batch.n + l->n <= BATCH_MAX;
+    if (fits) {
         memcpy(&batch.e[batch.n], l->e, l->n * sizeof(l->e[0]));
         batch.n += l->n;
         merge_range(&batch.start, &batch.end, l->start, l->end);
@@ -349,13 +348,14 @@ static void take_list(struct pending_list *l)
         l->start = l->end = 0;
     }
     spin_unlock(&l->lock);
+    return fits;
 }
 
 static int drain_locked(void)
 {
-    take_list(&global_list);
+    int all_taken = take_list(&global_list);
     for (unsigned c = 0; c < SMP_MAX_CPUS; c++)
-        take_list(&cpu_lists[c]);
+        all_taken &= take_list(&cpu_lists[c]);
     /* With no page waiting, the range is kept for the batch that frees the
      * data frames it covers. */
     if (!batch.n)
@@ -387,9 +387,10 @@ static int drain_locked(void)
     if (reclaim_get_policy() == RECLAIM_RCU) {
         /* A drain inside a read-side section (a CPU whose list filled
          * there) can never see the grace period it needs: the batch stays,
-         * flushed, for the deferred drain after the section to free. */
+         * flushed, for the deferred drain after the section to free. A
+         * list that no longer fits beside it cannot be emptied until then. */
         if (rcu_in_section(smp_cpu_id()))
-            return 0;
+            return all_taken ? 0 : -E_DEADLK;
         unsigned stuck = 0;
         int err = rcu_synchronize(&stuck);
         if (err) {
