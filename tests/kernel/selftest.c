@@ -159,7 +159,8 @@ static void next_case_starts_clean(struct test *t)
  * last act, so the drain cannot run while the frame was still intact; the
  * frame that set the binding up is overwritten first, as the harness's own
  * calls would overwrite it after an abort, only certainly. The case after
- * the next checks the aftermath (unit off, nothing pending, memory back).
+ * it (sva_abort_left_the_unit_off_and_the_memory_back) checks the
+ * aftermath: the unit off, nothing pending, every frame back.
  * A binding on the stack is refused, which keeps this from happening. */
 #define SVA_ABORT_VA       (KVA_BASE + 96ul * (1ul << 30))
 #define SVA_ABORT_HOLD_US  2000000u
