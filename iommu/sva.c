@@ -7,7 +7,21 @@
 #include "../mm/mm.h"
 #include "../mm/reclaim.h"
 
-static struct sva *bound; /* the one binding the flush hook serves */
+/* The one binding the flush hook serves. Deferred drains reach it from any
+ * CPU at any later time (the end-of-case work flush, a cleanup after an
+ * aborted case), so it and what it points at must not live on a stack
+ * (bind refuses that). */
+static struct sva *bound;
+
+/* The boot CPU's stack (kernel/entry.asm): test cases run on it, and a case
+ * that aborts leaves it to be reused at once by the harness. */
+extern char boot_stack_guard[], boot_stack_top[];
+
+static int on_boot_stack(const void *p, uint64_t size)
+{
+    uint64_t a = (uint64_t)p, lo = (uint64_t)boot_stack_guard, hi = (uint64_t)boot_stack_top;
+    return a < hi && a + size > lo;
+}
 
 enum sva_privilege sva_privilege(const struct vtd_unit *u, int device_supervisor)
 {
@@ -56,6 +70,10 @@ static int kva_mapped(uint64_t start, uint64_t end)
     return bound ? sva_flush_range(bound, start, end, 1, NULL) : 0;
 }
 
+/* One flush: qi_submit may wait for ring space, then qi_wait for the wait
+ * descriptor, each bounded by VTD_WAIT_US; reclaim allows a flush no more. */
+_Static_assert(2ul * VTD_WAIT_US <= KVA_FLUSH_WAIT_MAX_US, "a flush may outlast what reclaim allows it");
+
 static const struct kva_flusher sva_flusher = { kva_flush, kva_flush_completed, NULL };
 static const struct kva_flusher sva_flusher_caching_mode = { kva_flush, kva_flush_completed, kva_mapped };
 
@@ -69,6 +87,14 @@ static int bind(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci
         return -E_INVAL;
     if (pasid >= vtd_pasid_limit(u) && !override_width)
         return -E_RANGE;
+    /* What the registered flusher dereferences must outlive every drain
+     * that may call it, an aborted case's included: not stack memory. */
+    if (kernel && (on_boot_stack(s, sizeof(*s)) || on_boot_stack(u, sizeof(*u)) || on_boot_stack(qi, sizeof(*qi)))) {
+        printk("# sva: refusing to bind the kernel's tables with the binding, its unit or its queue on the stack "
+               "(at %p, %p, %p): deferred drains would flush through them after the frame is gone\n",
+               (void *)s, (void *)u, (void *)qi);
+        return -E_INVAL;
+    }
     s->u = u;
     s->qi = qi;
     s->dev = dev;

@@ -34,7 +34,10 @@ struct sva {
  * the PASID entry over the kernel's root table, caches invalidated, TE on,
  * and the kernel-VA flusher registered with mm/reclaim. The queue must be on with 256-
  * bit descriptors. Errors name what the unit lacks (-E_RANGE) and leave no
- * entry present. override_width: use a PASID beyond ECAP.PSS knowingly. */
+ * entry present. override_width: use a PASID beyond ECAP.PSS knowingly.
+ * The flusher keeps pointers to s, u and qi until sva_unbind or sva_forget,
+ * and deferred drains use them meanwhile from any CPU (after an aborted
+ * case too): they must not be on a stack (-E_INVAL, printed). */
 int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, int device_supervisor,
                     uint32_t pasid, uint16_t did, int override_width);
 /* The same binding over a first-stage space that is not the kernel's (a

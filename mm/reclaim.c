@@ -1,6 +1,7 @@
 #include <string.h>
 #include "reclaim.h"
 #include "mm.h"
+#include "../kernel/clock.h"
 #include "../kernel/lock.h"
 #include "../kernel/printk.h"
 #include "../kernel/smp.h"
@@ -46,7 +47,10 @@ struct pending_list {
  *   free.
  * - drain_lock: the batch (with what failed batches left), one drain at a
  *   time; the flusher changes only under it, so a batch never flushes
- *   through a unit that is being unbound.
+ *   through a unit that is being unbound. Its holder waits for the unit and
+ *   for a grace period, which together may last longer than the spinlock's
+ *   LOCK_SPIN_LIMIT_MS: takers wait for it with take_drain_lock, bounded by
+ *   what the holder may wait for, never with spin_lock.
  * - policy and flush mode: single words, changed between cases (draining
  *   first). The flusher is set by the CPU that binds or unbinds while no
  *   other CPU changes kernel mappings. */
@@ -68,6 +72,13 @@ static enum reclaim_flush flush_mode = RECLAIM_FLUSH_RANGE;
 static const struct kva_flusher *flusher;
 /* Outside life_lock, so the free path takes no shared lock for them. */
 static uint64_t pending_now, pending_peak, forced_drains, lock_takes, lock_cycles;
+
+/* A taker of drain_lock spins this long, then halts between tries (the
+ * holder is waiting for the unit or a grace period: no hurry). */
+#define DRAIN_SPIN_US       1000u
+/* Beyond its flush and its grace period, the time a drain may take to free
+ * a full batch (poisoning every table page). */
+#define DRAIN_WORK_US       (LOCK_SPIN_LIMIT_MS * US_PER_MS)
 
 static void drain_work(struct work *w);
 static struct work reclaim_work = { .fn = drain_work };
@@ -99,11 +110,45 @@ void reclaim_set_flush_mode(enum reclaim_flush m) { WRITE_ONCE(flush_mode, m); }
 
 static int drain_locked(void);
 
+/* The longest a drain may hold drain_lock: its flush, its grace period and
+ * its frees. */
+static uint64_t drain_hold_max_us(void)
+{
+    return KVA_FLUSH_WAIT_MAX_US + (uint64_t)RCU_GRACE_TIMEOUT_MS * US_PER_MS + DRAIN_WORK_US;
+}
+
+/* Takes drain_lock, waiting as long as its holder may legitimately hold it
+ * (a slow unit is not a lock bug); 0, or -E_TIMEDOUT reported. */
+static int take_drain_lock(void)
+{
+    unsigned me = smp_cpu_id();
+    /* A drain reached again from inside one is a bug: spin_lock reports it. */
+    if (READ_ONCE(drain_lock.owner) == (int32_t)me)
+        spin_lock(&drain_lock);
+    uint64_t limit = drain_hold_max_us();
+    struct deadline spin = deadline_after_us(DRAIN_SPIN_US), d = deadline_after_us(limit);
+    int can_halt = (read_rflags() & RFLAGS_IF) != 0;
+    while (!spin_trylock(&drain_lock)) {
+        if (deadline_passed(d)) {
+            printk("# reclaim: cpu %u waited %lu us for the drain, longer than a drain may take; held by cpu %d\n",
+                   me, limit, (int)READ_ONCE(drain_lock.owner));
+            return -E_TIMEDOUT;
+        }
+        if (can_halt && deadline_passed(spin))
+            wait_for_interrupt();
+        else
+            cpu_relax();
+    }
+    return 0;
+}
+
 int reclaim_set_flusher(const struct kva_flusher *f)
 {
-    spin_lock(&drain_lock);
+    int err = take_drain_lock();
+    if (err)
+        return err;
     /* The old flusher covers what was queued while it was bound. */
-    int err = drain_locked();
+    err = drain_locked();
     WRITE_ONCE(flusher, f);
     spin_unlock(&drain_lock);
     return err;
@@ -275,9 +320,15 @@ static void defer(enum reclaim_policy p, uint64_t start, uint64_t end, const uin
         pending_changed((int64_t)added);
         if (done < n) {
             atomic_add(&forced_drains, 1);
-            if (reclaim_drain() && ++full_tries > 1)
-                panic("reclaim: the %s list is full and draining it fails: %lu pages pending unflushed",
-                      reclaim_policy_name(p), READ_ONCE(pending_now));
+            int err = reclaim_drain();
+            if (err && ++full_tries > 1) {
+                if (p == RECLAIM_RCU && rcu_in_section(smp_cpu_id()))
+                    panic("reclaim: cpu %u queued more pages inside one RCU read-side section than a batch holds "
+                          "(%lu pending): none can be freed before the section ends", smp_cpu_id(),
+                          READ_ONCE(pending_now));
+                panic("reclaim: the %s list is full and draining it fails (%s): %lu pages pending",
+                      reclaim_policy_name(p), err_name(err), READ_ONCE(pending_now));
+            }
         }
     }
     work_queue(&reclaim_work);
@@ -288,11 +339,13 @@ static void defer(enum reclaim_policy p, uint64_t start, uint64_t end, const uin
  * before it was queued; the batch takes each list whole under that list's
  * lock, and its one flush is issued after the last list was taken, so it
  * covers every page in the batch, whichever CPU queued it. Pages queued
- * after their list was taken wait for the next batch. */
-static void take_list(struct pending_list *l)
+ * after their list was taken wait for the next batch. 0 when the list does
+ * not fit beside the batch (it waits for the next). */
+static int take_list(struct pending_list *l)
 {
     spin_lock(&l->lock);
-    if (batch.n + l->n <= BATCH_MAX) {
+    int fits = batch.n + l->n <= BATCH_MAX;
+    if (fits) {
         memcpy(&batch.e[batch.n], l->e, l->n * sizeof(l->e[0]));
         batch.n += l->n;
         merge_range(&batch.start, &batch.end, l->start, l->end);
@@ -300,13 +353,14 @@ static void take_list(struct pending_list *l)
         l->start = l->end = 0;
     }
     spin_unlock(&l->lock);
+    return fits;
 }
 
 static int drain_locked(void)
 {
-    take_list(&global_list);
+    int all_taken = take_list(&global_list);
     for (unsigned c = 0; c < SMP_MAX_CPUS; c++)
-        take_list(&cpu_lists[c]);
+        all_taken &= take_list(&cpu_lists[c]);
     /* With no page waiting, the range is kept for the batch that frees the
      * data frames it covers. */
     if (!batch.n)
@@ -336,6 +390,12 @@ static int drain_locked(void)
         return -E_NODEV;
     }
     if (reclaim_get_policy() == RECLAIM_RCU) {
+        /* A drain inside a read-side section (a CPU whose list filled
+         * there) can never see the grace period it needs: the batch stays,
+         * flushed, for the deferred drain after the section to free. A
+         * list that no longer fits beside it cannot be emptied until then. */
+        if (rcu_in_section(smp_cpu_id()))
+            return all_taken ? 0 : -E_DEADLK;
         unsigned stuck = 0;
         int err = rcu_synchronize(&stuck);
         if (err) {
@@ -372,8 +432,10 @@ static int drain_locked(void)
 
 int reclaim_drain(void)
 {
-    spin_lock(&drain_lock);
-    int err = drain_locked();
+    int err = take_drain_lock();
+    if (err)
+        return err;
+    err = drain_locked();
     spin_unlock(&drain_lock);
     return err;
 }

@@ -53,6 +53,9 @@ struct kva_flusher {
      * present, so the unit forgets what it cached of it. */
     int (*mapped)(uint64_t start, uint64_t end);
 };
+/* The longest one call of a flusher's flush may take (its waits are
+ * bounded by it): a drain waiting for a drain in progress allows it. */
+#define KVA_FLUSH_WAIT_MAX_US 2000000ul
 
 /* Changing the policy or the flusher drains every pending page first (with
  * the old one), so no page is freed under rules it was not queued under.
@@ -106,7 +109,11 @@ int reclaim_kva_changed(const struct reclaim_change *c);
 void reclaim_release_frame(uint64_t pa);
 /* Runs every pending batch now, on this CPU. 0; -E_NODEV when pages a
  * device may cache wait and no flusher is bound; a flush's or the grace
- * period's error. Pages that could not be freed stay pending. */
+ * period's error; -E_TIMEDOUT when a drain in progress on another CPU
+ * outlasted what it may wait for. Pages that could not be freed stay
+ * pending. Under rcu, inside a read-side section, the batch is flushed and
+ * left for the grace period after the section (the deferred drain frees
+ * it): 0. */
 int reclaim_drain(void);
 
 /* Experiment knobs (RECLAIM.md question 5), for tests only: sync frees

@@ -94,7 +94,7 @@ static const struct dsa_completion *record(struct scene *s) { return phys_to_vir
 
 static void memmove_fill_and_compare_through_kernel_vas(struct test *t)
 {
-    struct scene s;
+    static struct scene s;
     up(t, &s);
     uint8_t *src = phys_to_virt(s.src), *dst = phys_to_virt(s.dst);
     for (unsigned i = 0; i < PAGE_SIZE; i++)
@@ -128,7 +128,7 @@ static void memmove_fill_and_compare_through_kernel_vas(struct test *t)
  * naming the address (block-on-fault off), and the unit records why. */
 static void a_copy_to_an_unmapped_va_faults_in_both_records(struct test *t)
 {
-    struct scene s;
+    static struct scene s;
     up(t, &s);
     struct dsa_desc d;
     ASSERT_EQ(t, dsa_desc_memmove(&d, TEST_PASID, s.sf.dev.supervisor, VA_SRC, VA_UNMAPPED, PAGE_SIZE,

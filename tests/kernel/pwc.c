@@ -310,7 +310,7 @@ static void stale_table_walk(struct test *t, enum reclaim_policy policy, struct 
 {
     memset(o, 0, sizeof(*o));
     case_set_reclaim_policy(t, policy);
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, PWC_PASID, 0);
     uint64_t pattern = page_alloc(), sink = page_alloc(), fa = page_alloc(), fb = page_alloc();
     ASSERT_TRUE(t, pattern && sink && fa && fb, "out of frames");

@@ -64,7 +64,7 @@ static void run_scenario(struct test *t, enum reclaim_policy policy, struct outc
 {
     memset(o, 0, sizeof(*o));
     case_set_reclaim_policy(t, policy);
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, PASID, 0);
     struct reclaim_stats before = reclaim_stats();
 
@@ -195,6 +195,178 @@ static void no_stale_access_under_cmdline_policy(struct test *t)
     EXPECT_EQ(t, o.freed_before_flush, 0);
 }
 
+/* ------------------------------------------------------------ coverage */
+
+/* Every page a policy unmaps is flushed before the device can reach it
+ * again, and nothing beside it is: under each policy every CPU (up to
+ * COVER_CPUS) unmaps a range of its own at once and gives its frames back
+ * (vfree's shape), so the deferred policies flush ranges other CPUs queued
+ * (async-percpu: on other CPUs' lists). The device first writes through the
+ * first and last page of each range and a seeded random page between (its
+ * IOTLB now holds them); after the policy freed the frames they are taken
+ * back and filled with canaries, and the device writes through the old VAs
+ * again: every canary must hold (the write faults), while the pages just
+ * outside each range, still mapped, must take the device's write. edu does
+ * one DMA per 100 ms of virtual time, so the pages between first and last
+ * are sampled, not walked. The ranges are 2^k + 1 pages from an aligned
+ * start (a flush one page short uses half the address mask and misses the
+ * last page), each in its own aligned block (a flush that loses one CPU's
+ * range covers nothing of it). reclaim=none is the negative control: on
+ * QEMU every page the device cached takes the stale write. */
+#define VA_COVER        RECLAIM_SLOT(24)
+#define COVER_CPUS      2u
+#define COVER_PAGES     9u               /* 2^3 + 1 */
+#define COVER_BLOCK     32u              /* pages between range starts: their masks stay apart */
+#define COVER_FIRST     64u              /* the first range's page in the slot, so its left neighbour shares its PT */
+#define COVER_CHECKED   3u               /* first, last and one sampled page between */
+#define COVER_WAIT_US   2000000u
+
+static const enum reclaim_policy cover_policies[] = { RECLAIM_NONE, RECLAIM_SYNC, RECLAIM_ASYNC, RECLAIM_ASYNC_PERCPU,
+                                                      RECLAIM_RCU };
+
+/* Each policy in a 2 MiB region of its own: what reclaim=none left cached
+ * is no business of the next policy's. */
+static uint64_t cover_va(unsigned policy, unsigned range, int page)
+{
+    return VA_COVER + (uint64_t)policy * pt_leaf_size(PT_LEVEL_PD) + ((uint64_t)COVER_FIRST + (uint64_t)range * COVER_BLOCK + (uint64_t)(int64_t)page) * PAGE_SIZE;
+}
+
+struct cover {
+    unsigned ncpus, policy;
+    uint64_t frames[COVER_CPUS][COVER_PAGES];
+    uint64_t neighbour[COVER_CPUS][2];    /* the pages at -1 and COVER_PAGES */
+    unsigned checked[COVER_CPUS][COVER_CHECKED];
+    int unmapped, errors;
+};
+
+/* splitmix64: the sampled pages follow from the printed seed. */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ul);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ul;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebul;
+    return z ^ (z >> 31);
+}
+
+static void cover_unmap_part(struct test *t, unsigned index, void *arg)
+{
+    struct cover *c = arg;
+    if (kva_unmap_range(cover_va(c->policy, index, 0), (uint64_t)COVER_PAGES * PAGE_SIZE))
+        atomic_add(&c->errors, 1);
+    for (unsigned i = 0; i < COVER_PAGES; i++)
+        reclaim_release_frame(c->frames[index][i]);
+    /* Every CPU has queued its range before any part returns (a worker
+     * CPU drains only once its part is done). */
+    atomic_add(&c->unmapped, 1);
+    if (!WAIT_UNTIL(load_acquire(&c->unmapped) == (int)c->ncpus, COVER_WAIT_US))
+        atomic_add(&c->errors, 1);
+}
+
+static void cover_one_policy(struct test *t, struct sva_fixture *sf, unsigned policy, uint64_t *rng)
+{
+    static struct cover c;
+    memset(&c, 0, sizeof(c));
+    enum reclaim_policy p = cover_policies[policy];
+    c.policy = policy;
+    c.ncpus = smp_online_count() < COVER_CPUS ? smp_online_count() : COVER_CPUS;
+    ASSERT_EQ(t, reclaim_set_policy(p), 0);
+    const char *pn = reclaim_policy_name(p);
+    for (unsigned r = 0; r < c.ncpus; r++) {
+        for (unsigned i = 0; i < COVER_PAGES; i++) {
+            ASSERT_TRUE(t, (c.frames[r][i] = page_alloc()) != 0, "out of frames");
+            ASSERT_EQ(t, kva_map(cover_va(c.policy, r, (int)i), c.frames[r][i], PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+        }
+        for (unsigned n = 0; n < 2; n++) {
+            ASSERT_TRUE(t, (c.neighbour[r][n] = page_alloc()) != 0, "out of frames");
+            ASSERT_EQ(t, kva_map(cover_va(c.policy, r, n ? (int)COVER_PAGES : -1), c.neighbour[r][n], PT_LEVEL_PT,
+                                 PTE_RW | PTE_NX), 0);
+        }
+        c.checked[r][0] = 0;
+        c.checked[r][1] = COVER_PAGES - 1;
+        c.checked[r][2] = 1 + (unsigned)(next_random(rng) % (COVER_PAGES - 2));
+        /* The device caches the pages it will be checked on. */
+        for (unsigned k = 0; k < COVER_CHECKED; k++) {
+            unsigned page = c.checked[r][k];
+            fill_words(c.frames[r][page], 0);
+            ASSERT_EQ(t, dma_dev_write(&sf->dev, cover_va(c.policy, r, (int)page), PAGE_SIZE), 0);
+            ASSERT_TRUE(t, ((uint64_t *)phys_to_virt(c.frames[r][page]))[0] == PATTERN_WORD,
+                        "reclaim=%s: the device's write through page %u of range %u did not land before the unmap",
+                        pn, page, r);
+        }
+    }
+    struct reclaim_stats s0 = reclaim_stats();
+    if (c.ncpus > 1)
+        test_run_on_cpus(t, c.ncpus, cover_unmap_part, &c);
+    else
+        cover_unmap_part(t, 0, &c);
+    ASSERT_EQ(t, c.errors, 0);
+    ASSERT_EQ(t, work_flush(), 0);
+    ASSERT_EQ(t, reclaim_drain(), 0);
+    unsigned stale = 0, reached = 0, faults = 0;
+    for (unsigned r = 0; r < c.ncpus; r++) {
+        for (unsigned k = 0; k < COVER_CHECKED; k++) {
+            unsigned page = c.checked[r][k];
+            uint64_t frame = c.frames[r][page], va = cover_va(c.policy, r, (int)page);
+            ASSERT_EQ(t, page_take_specific(frame), 0);
+            fill_words(frame, CANARY_WORD);
+            ASSERT_EQ(t, dma_dev_write(&sf->dev, va, PAGE_SIZE), 0);
+            int changed = !words_intact(frame, CANARY_WORD);
+            page_free(frame);
+            /* Collected after each write: QEMU folds a device's faults into
+             * one record while the last is still pending. */
+            struct vtd_fault_log log;
+            fixture_faults(t, &sf->fx, &log);
+            faults += log.count;
+            stale += changed;
+            EXPECT_TRUE(t, !changed || p == RECLAIM_NONE, "reclaim=%s: the device wrote through page %u of the %u-page range CPU %u unmapped "
+                          "(va 0x%lx) after its frame was freed", pn, page, COVER_PAGES, r, va);
+            EXPECT_TRUE(t, changed || p != RECLAIM_NONE || !platform_is_qemu(), "reclaim=none: the device's cached page %u of range %u (va 0x%lx) took no stale write",
+                          page, r, va);
+        }
+        for (unsigned n = 0; n < 2; n++) {
+            int page = n ? (int)COVER_PAGES : -1;
+            fill_words(c.neighbour[r][n], 0);
+            ASSERT_EQ(t, dma_dev_write(&sf->dev, cover_va(c.policy, r, page), PAGE_SIZE), 0);
+            int landed = ((uint64_t *)phys_to_virt(c.neighbour[r][n]))[0] == PATTERN_WORD;
+            reached += landed;
+            EXPECT_TRUE(t, landed, "reclaim=%s: the device's write to page %d beside range %u (still mapped) did "
+                        "not land", pn, page, r);
+        }
+    }
+    struct reclaim_stats s1 = reclaim_stats();
+    test_diag(t, "reclaim=%s: %u CPU(s) unmapped %u pages each; of %u checked pages the device reached %u after "
+              "the free, %u fault(s); %u of %u neighbours reached; %lu batch(es)", pn, c.ncpus, COVER_PAGES,
+              c.ncpus * COVER_CHECKED, stale, faults, reached, 2 * c.ncpus, s1.batches - s0.batches);
+    if (p != RECLAIM_NONE)
+        EXPECT_EQ(t, faults, c.ncpus * COVER_CHECKED);
+    for (unsigned r = 0; r < c.ncpus; r++)
+        for (unsigned n = 0; n < 2; n++) {
+            ASSERT_EQ(t, kva_unmap(cover_va(c.policy, r, n ? (int)COVER_PAGES : -1)), 0);
+            reclaim_release_frame(c.neighbour[r][n]);
+        }
+    ASSERT_EQ(t, reclaim_drain(), 0);
+}
+
+static void every_policy_flushes_each_unmapped_range_whole(struct test *t)
+{
+    case_set_reclaim_policy(t, reclaim_get_policy());
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, PASID, 0);
+    uint64_t seed = test_cmdline(t)->seed ? test_cmdline(t)->seed : rdtsc();
+    test_diag(t, "sampled pages from seed=%lu (seed= on the cmdline repeats them)", seed);
+    uint64_t pattern = page_alloc();
+    ASSERT_TRUE(t, pattern, "out of frames");
+    fill_words(pattern, PATTERN_WORD);
+    ASSERT_EQ(t, kva_map(VA_PATTERN, pattern, PT_LEVEL_PT, PTE_NX), 0);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, VA_PATTERN, PAGE_SIZE), 0);
+    uint64_t rng = seed;
+    for (unsigned i = 0; i < sizeof(cover_policies) / sizeof(cover_policies[0]); i++)
+        cover_one_policy(t, &sf, i, &rng);
+    ASSERT_EQ(t, kva_unmap(VA_PATTERN), 0);
+    page_free(pattern);
+    fixture_sva_down(t, &sf);
+}
+
 /* ------------------------------------------------------------------ cost */
 
 /* What one unmap of `pages` pages costs the CPU that unmaps, read from the
@@ -229,7 +401,7 @@ static const unsigned cost_sizes[] = { 1, 16, 512 };
 
 static void unmap_cost_per_policy(struct test *t)
 {
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, PASID, 0);
     uint64_t frame = page_alloc();
     ASSERT_TRUE(t, frame, "out of frames");
@@ -395,6 +567,126 @@ static void pending_pages_stay_bounded(struct test *t)
     EXPECT_EQ(t, s1.pending, 0);
     EXPECT_EQ(t, s1.freed - s0.freed, 2 * rounds);
     page_free(frame);
+}
+
+/* A drain holds its lock while it waits for the unit and for a grace
+ * period, which may together outlast the spinlock limit
+ * (LOCK_SPIN_LIMIT_MS) on a slow unit: a CPU that wants to drain meanwhile
+ * waits for it, bounded by what a drain may take, instead of failing the
+ * case with a lock violation. The slow unit is the bound one behind a
+ * flusher that first waits a little past the lock limit; the deferred
+ * drain on the worker holds the lock through it while this CPU drains. */
+#define SLOW_UNIT_US ((uint64_t)LOCK_SPIN_LIMIT_MS * US_PER_MS + 500000u)
+#define VA_SLOW      RECLAIM_SLOT(30)
+
+static struct {
+    const struct kva_flusher *unit;
+    int in_flush;
+} slow;
+
+static int slow_flush(uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
+{
+    store_release(&slow.in_flush, 1);
+    udelay(SLOW_UNIT_US);
+    return slow.unit->flush(start, end, tables_freed, seq);
+}
+
+static int slow_completed(uint64_t seq) { return slow.unit->completed(seq); }
+
+static const struct kva_flusher slow_flusher = { slow_flush, slow_completed, NULL };
+
+static void a_drain_waits_out_a_slow_unit_without_a_lock_violation(struct test *t)
+{
+    unsigned n = smp_online_count();
+    if (n < 2)
+        test_skip(t, "needs 2 CPUs, %u online", n);
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, PASID, 0);
+    case_set_reclaim_policy(t, RECLAIM_ASYNC);
+    memset(&slow, 0, sizeof(slow));
+    slow.unit = reclaim_flusher();
+    ASSERT_TRUE(t, slow.unit && !slow.unit->mapped, "the binding's flusher is not the plain one (caching mode?)");
+    ASSERT_EQ(t, reclaim_set_flusher(&slow_flusher), 0);
+    uint64_t frame = page_alloc();
+    ASSERT_TRUE(t, frame, "out of frames");
+    ASSERT_EQ(t, kva_map(VA_SLOW, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    struct reclaim_stats s0 = reclaim_stats();
+    ASSERT_EQ(t, kva_unmap(VA_SLOW), 0);
+    reclaim_release_frame(frame);
+    /* The deferred drain is on the worker CPU, inside the slow flush. */
+    ASSERT_TRUE(t, WAIT_UNTIL(load_acquire(&slow.in_flush), SLOW_UNIT_US),
+                "the deferred drain did not reach the flush in %lu us", SLOW_UNIT_US);
+    uint64_t t0 = clock_us();
+    EXPECT_EQ(t, reclaim_drain(), 0);
+    test_diag(t, "this CPU waited %lu us for the drain on cpu %u (the lock limit is %u ms)", clock_us() - t0,
+              work_worker_cpu(), LOCK_SPIN_LIMIT_MS);
+    ASSERT_EQ(t, work_flush(), 0);
+    struct reclaim_stats s1 = reclaim_stats();
+    EXPECT_EQ(t, s1.pending, s0.pending);
+    EXPECT_EQ(t, s1.freed_before_flush, s0.freed_before_flush);
+    EXPECT_TRUE(t, frame_now_free(frame), "the data frame was not freed after the slow flush");
+    ASSERT_EQ(t, reclaim_set_flusher(slow.unit), 0);
+    fixture_sva_down(t, &sf);
+}
+
+/* Under rcu, a CPU whose list fills inside a read-side section drains it
+ * there: the grace period that batch needs cannot come before the section
+ * ends, so the batch is left, flushed, for the drain after it. Nothing is
+ * freed inside the section, the drain there reports no failure, and
+ * everything is freed after it. The worker CPU is kept in a part of the
+ * case meanwhile, so its own drain cannot hold the lock through the
+ * section. */
+#define SECTION_FRAMES  (2 * RECLAIM_LIST_MAX + 1)
+#define SECTION_WAIT_US 5000000u
+
+static struct {
+    uint64_t frames[SECTION_FRAMES];
+    int drain_err, done;
+    unsigned freed_inside;
+} section;
+
+static void release_inside_a_section(struct test *t, unsigned index, void *arg)
+{
+    if (index) {
+        if (!WAIT_UNTIL(load_acquire(&section.done), SECTION_WAIT_US))
+            test_diag(t, "the section's part did not finish in %u us", SECTION_WAIT_US);
+        return;
+    }
+    rcu_read_lock();
+    for (unsigned i = 0; i < SECTION_FRAMES; i++)
+        reclaim_release_frame(section.frames[i]); /* forced drains inside */
+    section.drain_err = reclaim_drain();
+    for (unsigned i = 0; i < SECTION_FRAMES; i++)
+        section.freed_inside += frame_now_free(section.frames[i]);
+    rcu_read_unlock();
+    store_release(&section.done, 1);
+}
+
+static void a_drain_inside_a_read_side_section_frees_after_it(struct test *t)
+{
+    if (reclaim_flusher())
+        test_skip(t, "a flusher is already bound");
+    case_set_reclaim_policy(t, RECLAIM_RCU);
+    memset(&section, 0, sizeof(section));
+    for (unsigned i = 0; i < SECTION_FRAMES; i++)
+        ASSERT_TRUE(t, (section.frames[i] = page_alloc()) != 0, "out of frames");
+    struct reclaim_stats s0 = reclaim_stats();
+    if (smp_online_count() > 1)
+        test_run_on_cpus(t, 2, release_inside_a_section, NULL);
+    else
+        release_inside_a_section(t, 0, NULL);
+    struct reclaim_stats s1 = reclaim_stats();
+    test_diag(t, "%u frames released inside one read-side section: %lu forced drain(s), the drain there gave %s, "
+              "%u frame(s) free before the section ended", SECTION_FRAMES, s1.forced_drains - s0.forced_drains,
+              err_name(section.drain_err), section.freed_inside);
+    EXPECT_EQ(t, section.drain_err, 0);
+    EXPECT_EQ(t, section.freed_inside, 0);
+    ASSERT_EQ(t, work_flush(), 0);
+    ASSERT_EQ(t, reclaim_drain(), 0);
+    unsigned free_after = 0;
+    for (unsigned i = 0; i < SECTION_FRAMES; i++)
+        free_after += frame_now_free(section.frames[i]);
+    EXPECT_EQ(t, free_after, SECTION_FRAMES);
 }
 
 /* ------------------------------------------------------ lock-free walker */
@@ -687,7 +979,7 @@ static void torture_set_up(struct test *t, struct sva_fixture *sf)
 static void torture_under_none_shows_stale_accesses(struct test *t)
 {
     static struct torture k;
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     torture_set_up(t, &sf);
     run_torture(t, RECLAIM_NONE, &k, &sf);
     EXPECT_TRUE(t, k.stale > 0, "reclaim=none: %u rounds reused their frame, and no stale write was seen", k.reused);
@@ -697,7 +989,7 @@ static void torture_under_none_shows_stale_accesses(struct test *t)
 static void torture_under_every_fix_stays_clean(struct test *t)
 {
     static struct torture k;
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     torture_set_up(t, &sf);
     for (unsigned i = 0; i < NFIXES; i++)
         run_torture(t, fixes[i], &k, &sf);
@@ -757,7 +1049,7 @@ static void invalidation_and_the_page_table_lock(struct test *t)
     unsigned n = smp_online_count();
     if (n < 2)
         test_skip(t, "needs 2 CPUs, %u online", n);
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     case_set_reclaim_policy(t, RECLAIM_SYNC);
     fixture_sva_up(t, &sf, PASID, 0);
     test_on_exit(t, knobs_off, 0);
@@ -833,7 +1125,7 @@ static void dma_lands(struct test *t, struct sva_fixture *sf, uint64_t base_pa, 
 
 static void split_and_collapse_free_tables_through_the_policy(struct test *t)
 {
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, PASID, 0);
     uint64_t pa = pages_alloc_contig(SPLIT_SIZE / PAGE_SIZE, SPLIT_SIZE / PAGE_SIZE), pattern = page_alloc();
     if (!pa)
@@ -970,9 +1262,12 @@ TEST_SUITE(reclaim, 51, 0,
            TEST(async_percpu_leaves_reused_frames_alone),
            TEST(rcu_leaves_reused_frames_alone),
            TEST(no_stale_access_under_cmdline_policy),
+           TEST(every_policy_flushes_each_unmapped_range_whole),
            TEST(unmap_cost_per_policy),
            TEST(pages_stay_pending_until_a_flush_is_seen_completed),
            TEST(pending_pages_stay_bounded),
+           TEST(a_drain_waits_out_a_slow_unit_without_a_lock_violation),
+           TEST(a_drain_inside_a_read_side_section_frees_after_it),
            TEST(walker_reads_freed_table_under_sync),
            TEST(walker_reads_freed_table_under_async),
            TEST(walker_never_reads_freed_table_under_rcu),

@@ -11,7 +11,11 @@
  * runs only when named (tests=selftest.*). */
 #include "kernel/harness.h"
 #include "kernel/lock.h"
+#include "kernel/clock.h"
+#include "kernel/printk.h"
 #include "kernel/smp.h"
+#include "kernel/work.h"
+#include "lib/errno.h"
 #include "mm/mm.h"
 #include "mm/reclaim.h"
 #include "case_state.h"
@@ -148,6 +152,70 @@ static void next_case_starts_clean(struct test *t)
     EXPECT_TRUE(t, reclaim_flusher() == NULL, "a flusher is still registered");
 }
 
+/* A binding whose frame is gone while a batch it must flush is still
+ * queued, then an abort: the deferred drain runs after the case, on the
+ * worker, and must flush through a binding that is still alive. The
+ * worker is held (a work item queued ahead of the drain) until the case's
+ * last act, so the drain cannot run while the frame was still intact; the
+ * frame that set the binding up is overwritten first, as the harness's own
+ * calls would overwrite it after an abort, only certainly. The case after
+ * it (sva_abort_left_the_unit_off_and_the_memory_back) checks the
+ * aftermath: the unit off, nothing pending, every frame back.
+ * A binding on the stack is refused, which keeps this from happening. */
+#define SVA_ABORT_VA       (KVA_BASE + 96ul * (1ul << 30))
+#define SVA_ABORT_HOLD_US  2000000u
+#define STACK_POISON       0x5a
+/* Enough to cover the frame of bind_and_unmap_async (the fixture and its
+ * locals) from the same depth. */
+#define STACK_REUSE_BYTES  (2 * sizeof(struct sva_fixture) + 1024)
+
+static int worker_held;
+
+static void hold_worker(struct work *w)
+{
+    if (!WAIT_UNTIL(!load_acquire(&worker_held), SVA_ABORT_HOLD_US))
+        printk("# selftest: the worker was held %u us and let go without the case's word\n", SVA_ABORT_HOLD_US);
+}
+
+static struct work hold_work = { .fn = hold_worker };
+
+static void let_worker_go(uintptr_t unused) { store_release(&worker_held, 0); }
+
+static __attribute__((noinline)) void bind_and_unmap_async(struct test *t)
+{
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, 1, 0);
+    /* The guard: a kernel binding whose storage is on the stack. */
+    struct sva on_stack;
+    ASSERT_EQ(t, sva_bind_kernel(&on_stack, &sf.fx.u, &sf.fx.qi, sf.dev.pci, 0, 1, FIXTURE_DID, 0), -E_INVAL);
+    case_set_reclaim_policy(t, RECLAIM_ASYNC);
+    test_on_exit(t, let_worker_go, 0);
+    store_release(&worker_held, 1);
+    work_queue(&hold_work);
+    uint64_t data = page_alloc();
+    ASSERT_TRUE(t, data, "out of frames");
+    ASSERT_EQ(t, kva_map(SVA_ABORT_VA, data, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    ASSERT_EQ(t, dma_dev_write(&sf.dev, SVA_ABORT_VA, PAGE_SIZE), 0); /* cached now */
+    ASSERT_EQ(t, kva_unmap_range(SVA_ABORT_VA, PAGE_SIZE), 0);
+    reclaim_release_frame(data);
+    ASSERT_TRUE(t, reclaim_stats().pending > 0, "reclaim=async freed the unmapped pages at once");
+}
+
+static __attribute__((noinline)) void reuse_the_stack(void)
+{
+    volatile uint8_t frame[STACK_REUSE_BYTES];
+    for (size_t i = 0; i < sizeof(frame); i++)
+        frame[i] = STACK_POISON;
+}
+
+static void faults_after_an_unmap_with_sva_bound_on_purpose(struct test *t)
+{
+    bind_and_unmap_async(t);
+    reuse_the_stack();
+    store_release(&worker_held, 0);
+    (void)*(volatile uint64_t *)VA_NEVER_MAPPED;
+}
+
 /* Leaves the CPU no way to deliver an exception: with an empty IDT the
  * breakpoint becomes #GP, then #DF, then a triple fault, and the machine
  * resets. Nothing in the kernel can report this; the host tool sees the
@@ -184,7 +252,7 @@ static void faults_with_sva_bound_on_purpose(struct test *t)
     ASSERT_EQ(t, reclaim_drain(), 0);
     free_before_sva_abort = frames_free_count();
     tables_before_sva_abort = kernel_tables_live();
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, 1, 0);
     (void)*(volatile uint64_t *)VA_NEVER_MAPPED;
 }
@@ -225,6 +293,7 @@ TEST_SUITE(selftest, 90, SUITE_EXPLICIT,
            TEST(faults_with_global_state_changed_on_purpose),
            TEST(next_case_starts_clean),
            TEST(faults_with_sva_bound_on_purpose),
+           TEST(faults_after_an_unmap_with_sva_bound_on_purpose),
            TEST(sva_abort_left_the_unit_off_and_the_memory_back),
            TEST(resets_machine_on_purpose),
            TEST(resumed_after_the_reset));

@@ -43,7 +43,7 @@ static void roundtrip(struct test *t, struct dma_dev *dev, uint64_t va_src, uint
 
 static void dma_through_kernel_va_4k(struct test *t)
 {
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, SVA_PASID, 0);
     test_diag(t, "requests walk with %s privilege", sf.sva.priv == SVA_USER ? "user" : "supervisor");
     uint64_t src = page_alloc(), dst = page_alloc(), va_src = SVA_SLOT(0), va_dst = SVA_SLOT(0) + PAGE_SIZE;
@@ -66,7 +66,7 @@ static void dma_through_kernel_va_4k(struct test *t)
 
 static void dma_through_kernel_va_2m(struct test *t)
 {
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, SVA_PASID, 0);
     const uint64_t frames = pt_leaf_size(PT_LEVEL_PD) / PAGE_SIZE;
     uint64_t pfn = pages_alloc_contig((unsigned)frames, (unsigned)frames) >> PAGE_SHIFT;
@@ -82,7 +82,7 @@ static void dma_through_kernel_va_2m(struct test *t)
 
 static void dma_through_kernel_va_1g(struct test *t)
 {
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, SVA_PASID, 0);
     if (!CAP_FL1GP(sf.fx.u.cap))
         test_skip(t, "the unit has no first-stage 1 GiB pages (CAP.FL1GP = 0)");
@@ -114,7 +114,7 @@ static void expect_fs_fault(struct test *t, struct sva_fixture *sf, uint64_t va,
 
 static void first_stage_faults_name_reason_and_pasid(struct test *t)
 {
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, SVA_PASID, 0);
     uint64_t ro = page_alloc(), va_ro = SVA_SLOT(3);
     ASSERT_TRUE(t, ro, "out of frames");
@@ -134,7 +134,7 @@ static void first_stage_faults_name_reason_and_pasid(struct test *t)
  * through any RID_PASID, hence the knowing override. */
 static void wide_rid_pasid_walks_directory_and_table(struct test *t)
 {
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, SVA_WIDE_PASID, 1);
     uint64_t src = page_alloc(), dst = page_alloc(), va = SVA_SLOT(4);
     ASSERT_TRUE(t, src && dst, "out of frames");
@@ -175,7 +175,7 @@ static void bind_refuses_what_the_unit_cannot_do(struct test *t)
  * faults instead of using the old translation. */
 static void dma_after_unbind_faults(struct test *t)
 {
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, SVA_PASID, 0);
     uint64_t pa = page_alloc(), va = SVA_SLOT(5);
     ASSERT_TRUE(t, pa, "out of frames");
@@ -219,12 +219,13 @@ static void dma_after_unbind_faults(struct test *t)
  * error, translation stays off, nothing is registered, no entry is left. */
 static void pasid_table_allocation_failure_leaves_nothing(struct test *t)
 {
-    struct vtd_fixture fx;
+    /* Off the stack, as a kernel binding must be (sva_bind_kernel). */
+    static struct vtd_fixture fx;
     fixture_find(t, &fx);
     if (!ECAP_SMTS(fx.u.ecap) || !ECAP_FLTS(fx.u.ecap) || !ECAP_PASID(fx.u.ecap))
         test_skip(t, "the unit cannot bind (no scalable mode, first stage or PASIDs)");
     ASSERT_EQ(t, qi_enable(&fx.qi, &fx.u, 1), 0);
-    struct sva s;
+    static struct sva s;
     struct reclaim_stats before = reclaim_stats();
     /* sva_bind_kernel allocates the root table, the directory, then the
      * PASID table: the third allocation fails */
@@ -286,7 +287,7 @@ static uint64_t pe_field(const struct vtd_pasid_entry *e, unsigned qw, unsigned 
  * see it: on a unit that does not snoop, that is the flush at work. */
 static void pasid_entry_follows_cr0_wp_and_walk_coherency(struct test *t)
 {
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, SVA_PASID, 0);
     const struct vtd_pasid_entry *pe =
         (const struct vtd_pasid_entry *)phys_to_virt(sf.sva.tables.pasid_table_pa[SVA_PASID >> PASID_DIR_SHIFT]) +
@@ -316,7 +317,7 @@ static void pasid_entry_follows_cr0_wp_and_walk_coherency(struct test *t)
  * page faults and leaves the page alone, as a CPU write would (CR0.WP). */
 static void supervisor_write_to_read_only_kernel_page_faults(struct test *t)
 {
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, SVA_PASID, 0);
     if (sf.sva.priv != SVA_SUPERVISOR) {
         int unit_can = ECAP_SRS(sf.fx.u.ecap) != 0;
@@ -362,7 +363,7 @@ static int is_flush_of(const struct qi_desc *d, const void *arg)
  * without caching mode is sent nothing. Read from the ring. */
 static void kva_map_invalidated_only_in_caching_mode(struct test *t)
 {
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, SVA_PASID, 0);
     uint64_t frame = page_alloc(), va = SVA_SLOT(7);
     ASSERT_TRUE(t, frame, "out of frames");
@@ -385,7 +386,7 @@ static void kva_map_invalidated_only_in_caching_mode(struct test *t)
  * second-stage identity, which also refuses the page past the region. */
 static void rmrr_device_keeps_identity_access(struct test *t)
 {
-    struct sva_fixture sf;
+    static struct sva_fixture sf;
     fixture_sva_up(t, &sf, SVA_PASID, 0);
     struct edu other;
     uint64_t pa;

@@ -114,7 +114,7 @@ static void expect(struct test *t, struct scene *s, enum landed want, const char
 
 static void remap_without_invalidation_uses_old_translation(struct test *t)
 {
-    struct scene s;
+    static struct scene s;
     set_up(t, &s, PTE_RW | PTE_NX);
     skip_in_caching_mode(t, &s);
     warm(t, &s);
@@ -127,7 +127,7 @@ static void remap_without_invalidation_uses_old_translation(struct test *t)
  * device's write lands. */
 static void remap_then_submit(struct test *t, const struct qi_desc *d, enum landed want, const char *after)
 {
-    struct scene s;
+    static struct scene s;
     set_up(t, &s, PTE_RW | PTE_NX);
     if (want == LANDED_IN_A)
         skip_in_caching_mode(t, &s);
@@ -195,7 +195,7 @@ static void page_selective_flush_is_precise(struct test *t)
 {
     const uint64_t new_pattern = PATTERN_WORD ^ 0xff00000000ul;
     for (int all = 0; all <= 1; all++) {
-        struct scene s;
+        static struct scene s;
         set_up(t, &s, PTE_RW | PTE_NX);
         skip_in_caching_mode(t, &s);
         uint64_t x2 = page_alloc();
@@ -240,7 +240,7 @@ static int in_range(unsigned i) { return i >= 1 && i <= RANGE_PAGES; }
  * through the neighbours, whose entries the flush must keep. */
 static void range_flush_drops_every_page_and_keeps_neighbours(struct test *t)
 {
-    struct scene s;
+    static struct scene s;
     set_up(t, &s, PTE_RW | PTE_NX);
     skip_in_caching_mode(t, &s);
     uint64_t old[RANGE_VAS], new[RANGE_VAS], anchor = page_alloc();
@@ -302,7 +302,7 @@ static void range_flush_drops_every_page_and_keeps_neighbours(struct test *t)
  * does); after the PASID-based invalidation it must fault. */
 static void downgrade_needs_invalidation(struct test *t)
 {
-    struct scene s;
+    static struct scene s;
     set_up(t, &s, PTE_RW | PTE_NX);
     warm(t, &s);
     ASSERT_EQ(t, kva_protect(VA_T, PTE_NX), 0);
@@ -330,7 +330,7 @@ static void downgrade_needs_invalidation(struct test *t)
  * faults until invalidated); after invalidation it must land. */
 static void upgrade_takes_effect_after_invalidation(struct test *t)
 {
-    struct scene s;
+    static struct scene s;
     set_up(t, &s, PTE_NX);
     ASSERT_EQ(t, dma_dev_read(&s.sf.dev, VA_T, PAGE_SIZE), 0); /* read: caches VA_T -> A read-only */
     ASSERT_EQ(t, dma_dev_read(&s.sf.dev, VA_X, PAGE_SIZE), 0); /* the pattern back in the buffer */
@@ -361,7 +361,7 @@ static void upgrade_takes_effect_after_invalidation(struct test *t)
  * page at a time, and the rounding of a range to its address mask. */
 static void sync_invalidation_cost(struct test *t)
 {
-    struct scene s;
+    static struct scene s;
     set_up(t, &s, PTE_RW | PTE_NX);
     case_set_reclaim_policy(t, RECLAIM_SYNC);
     uint64_t pa = page_alloc();

@@ -69,3 +69,38 @@ def test_a_log_cut_short_is_marked_incomplete(tmp_path, capsys):
     doc = json.loads((out / "results.json").read_text())
     assert not doc["complete"]
     assert "INCOMPLETE" in (out / "results.md").read_text()
+
+
+def _report(tmp_path, log_text):
+    log = tmp_path / "hw.log"
+    log.write_text(log_text)
+    out = tmp_path / "out"
+    assert cli.main(["bench", "--parse", str(log), "--out", str(out)]) == 0
+    return (out / "results.md").read_text()
+
+
+def test_a_policy_cheaper_than_the_baseline_is_withheld(tmp_path, capsys):
+    # async does the baseline's unmap and more, yet reads 0.09x of it: the
+    # comparison contradicts itself and is not printed as a figure
+    md = _report(tmp_path, LOG.replace("async_16pages_unmap_median=1100", "async_16pages_unmap_median=90"))
+    assert "| async | 16 | 0.100 | 0.100 | 2.00 | 0.050 | 90 |" in md
+    assert "0.09x" not in md.split("Withheld")[0]
+    assert "| async | 16 | 0.100 | 0.100 | 2.00 | 0.050 | 90 | 0 | WITHHELD |" in md
+    assert "- async at 16 pages measured 0.09x the no-device baseline, cheaper than doing nothing" in md
+    assert "| async costs at most 1.2x the no-device baseline per 16-page unmap (median, timed) | withheld: " \
+           "async at 16 pages measured 0.09x the no-device baseline, cheaper than doing nothing | not measured |" in md
+
+
+def test_a_baseline_that_drifted_withholds_every_comparison_at_its_size(tmp_path, capsys):
+    end = "    # metric bench_unmap.unmap_cost.baseline-end_16pages_unmap_median=5000 TSC cycles\n"
+    md = _report(tmp_path, LOG.replace("    ok 1 unmap_cost", end + "    ok 1 unmap_cost"))
+    assert "- 16 pages: the baseline drifted from 1000 to 5000 across the run" in md
+    assert "| async | 16 | 0.100 | 0.100 | 2.00 | 0.050 | 1100 | 0 | WITHHELD |" in md
+    assert "withheld: the baseline drifted from 1000 to 5000 across the run | not measured |" in md
+
+
+def test_a_baseline_that_held_still_gives_ratios(tmp_path, capsys):
+    end = "    # metric bench_unmap.unmap_cost.baseline-end_16pages_unmap_median=1200 TSC cycles\n"
+    md = _report(tmp_path, LOG.replace("    ok 1 unmap_cost", end + "    ok 1 unmap_cost"))
+    assert "Withheld" not in md
+    assert "| async | 16 | 0.100 | 0.100 | 2.00 | 0.050 | 1100 | 0 | 1.10x |" in md
