@@ -544,6 +544,8 @@ static void pages_stay_pending_until_a_flush_is_seen_completed(struct test *t)
 
 /* Pending pages are bounded: the CPU that would overfill its list drains
  * it first. */
+#define ASYNC_PENDING_BOUND (2 * RECLAIM_LIST_MAX)
+
 static void pending_pages_stay_bounded(struct test *t)
 {
     case_set_reclaim_policy(t, RECLAIM_ASYNC);
@@ -562,8 +564,11 @@ static void pending_pages_stay_bounded(struct test *t)
     test_metric(t, "pending_peak", s1.pending_peak, "pages");
     test_metric(t, "forced_drains", s1.forced_drains - s0.forced_drains, "drains");
     test_metric(t, "batches", s1.batches - s0.batches, "batches");
-    EXPECT_TRUE(t, s1.pending_peak <= RECLAIM_LIST_MAX, "%lu pages were pending at once, the bound is %u",
-                s1.pending_peak, RECLAIM_LIST_MAX);
+    /* What the design bounds, however the host schedules the worker: one
+     * full list, and one batch (the list it took) still in flight on the
+     * worker while the list fills again. */
+    EXPECT_TRUE(t, s1.pending_peak <= ASYNC_PENDING_BOUND, "%lu pages were pending at once, the bound is %u",
+                s1.pending_peak, ASYNC_PENDING_BOUND);
     EXPECT_EQ(t, s1.pending, 0);
     EXPECT_EQ(t, s1.freed - s0.freed, 2 * rounds);
     page_free(frame);
@@ -819,6 +824,7 @@ struct torture {
     int round, stop;
     uint64_t frames[SMP_MAX_CPUS][TORTURE_PAGES];
     unsigned churn_ops, churn_errors, wrong_data;
+    unsigned churn_rounds; /* rounds the churning CPUs finished, all of them together */
     unsigned live_missed, stale, reused, dma_errors;
 };
 
@@ -848,12 +854,27 @@ static void churn(struct torture *k, unsigned index)
                 atomic_add(&k->churn_errors, 1);
             atomic_add(&k->churn_ops, 1);
         }
+        atomic_add(&k->churn_rounds, 1);
     }
+}
+
+/* Before round r the victim waits for every churning CPU to finish round
+ * r - 1: each round then runs beside all of them whatever the host does
+ * with the vCPU threads (without it a CPU the host held back skipped the
+ * rounds the victim ran meanwhile). The deadline only catches a CPU that
+ * stopped; its missing rounds then fail the case. */
+static void wait_for_churn(struct torture *k, unsigned rounds)
+{
+    unsigned want = (smp_online_count() - 1) * rounds;
+    struct deadline d = deadline_after_us(TORTURE_WAIT_US);
+    while (load_acquire(&k->churn_rounds) < want && !deadline_passed(d))
+        wait_for_interrupt();
 }
 
 static void victim(struct torture *k)
 {
     for (unsigned r = 1; r <= TORTURE_ROUNDS; r++) {
+        wait_for_churn(k, r - 1);
         store_release(&k->round, (int)r);
         uint64_t va = (r & 1) ? VA_SHARED : torture_private(0, r % TORTURE_PAGES);
         uint64_t frame = page_alloc();
