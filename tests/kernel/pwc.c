@@ -185,14 +185,16 @@ static void probe_level(struct test *t, struct probe *p, int level, enum after_c
     fixture_faults(t, &p->sf.fx, &log);
     r->faults = log.count;
 
-    struct pt_unlinked un;
-    ASSERT_EQ(t, pt_unmap_page(&p->pt, x, NULL, &un), 0);
-    for (int i = 0; i < un.count; i++)
-        page_free(un.pa[i]);
-    ASSERT_EQ(t, pt_unmap_page(&p->pt, y, NULL, &un), 0);
+    /* Tables and frames go back only after the invalidation that covers
+     * them, whichever unmap unlinked them. */
+    struct pt_unlinked ux, uy;
+    ASSERT_EQ(t, pt_unmap_page(&p->pt, x, NULL, &ux), 0);
+    ASSERT_EQ(t, pt_unmap_page(&p->pt, y, NULL, &uy), 0);
     invalidate_all(t, p);
-    for (int i = 0; i < un.count; i++)
-        page_free(un.pa[i]);
+    for (int i = 0; i < ux.count; i++)
+        page_free(ux.pa[i]);
+    for (int i = 0; i < uy.count; i++)
+        page_free(uy.pa[i]);
     page_free(fx);
     page_free(fy);
 }
