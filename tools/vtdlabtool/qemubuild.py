@@ -517,6 +517,9 @@ def build(say: Callable[[str], None] = progress) -> str:
         say(f"qemu: building vtdlab's QEMU {key} in {root} (about 6-10 minutes on 2 cores)")
         _, bld = prepare_tree(source, root, say)
         _ninja(bld, [BINARY], os.path.join(bld, "vtdlab-ninja.log"), say)
+        if cache_key(source) != key:
+            raise QemuBuildError("qemu/patches changed during the build: run it again to build "
+                                 "and install what is there now")
         seconds = time.monotonic() - start
         path = _install(source, root, key, patches, os.path.join(bld, BINARY), seconds)
     say(f"qemu: built vtdlab's QEMU {key} in {seconds / 60:.1f} min: {path}")
@@ -557,16 +560,20 @@ def check(names: List[str], say: Callable[[str], None] = progress) -> int:
             start = time.monotonic()
             test = os.path.join(bld, "tests", "qtest", name)
             try:
-                r = subprocess.run([test, "--tap", "-k"], env=env, capture_output=True, text=True,
-                                   timeout=QTEST_TIMEOUT_S, cwd=bld)
-                out, code = r.stdout + r.stderr, r.returncode
+                r = subprocess.run([test, "--tap", "-k"], env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, timeout=QTEST_TIMEOUT_S, cwd=bld)
+                out, ended = r.stdout.decode(errors="replace"), r.returncode and f"exit {r.returncode}"
             except subprocess.TimeoutExpired as e:
-                out, code = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) \
-                    else (e.stdout or ""), f"timeout after {QTEST_TIMEOUT_S} s"
-            oks = len(re.findall(r"^ok ", out, re.M))
-            bad = [line for line in out.splitlines() if line.startswith("not ok")]
-            verdict = "PASS" if code == 0 and not bad else f"FAIL (exit {code})"
-            say(f"qemu-check: {verdict:6} {name}: {oks} ok, {len(bad)} not ok, {time.monotonic() - start:.1f} s")
+                out, ended = (e.stdout or b"").decode(errors="replace"), f"killed after {QTEST_TIMEOUT_S} s"
+            results = [line for line in out.splitlines() if re.match(r"(not )?ok ", line)]
+            bad = [line for line in results if line.startswith("not ok")]
+            skipped = [line for line in results if re.search(r"#\s*SKIP", line, re.I)]
+            if bad or ended or not results:
+                verdict = "FAIL" + (f" ({ended})" if ended else "" if results else " (no results)")
+            else:
+                verdict = "PASS"
+            say(f"qemu-check: {verdict:6} {name}: {len(results) - len(bad) - len(skipped)} ok, "
+                f"{len(skipped)} skipped, {len(bad)} not ok, {time.monotonic() - start:.1f} s")
             for line in bad:
                 say(f"  {line}")
             if verdict != "PASS":
