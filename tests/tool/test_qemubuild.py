@@ -255,3 +255,27 @@ def test_stock_qemu_is_the_one_on_path(tmp_path, monkeypatch):
 def test_unknown_qemu_kind_is_named():
     with pytest.raises(qemu.SetupError, match="profile's \"qemu\" is 'debian', not one of vtdlab, stock"):
         qemu.find_qemu({"qemu": "debian"})
+
+
+def test_an_installed_key_is_reused_without_building(cache, monkeypatch):
+    key, path = install_fake(cache)
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("a built key must not be rebuilt")
+    monkeypatch.setattr(qemubuild, "check_deps", no_build)
+    monkeypatch.setattr(qemubuild, "prepare_tree", no_build)
+    said = []
+    assert qemubuild.build(say=said.append) == path
+    assert said == [f"qemu: vtdlab's QEMU {key} is built: {path}"]
+
+
+def test_install_renames_a_whole_directory_into_place(cache, tmp_path):
+    built = tmp_path / "qemu-system-x86_64"
+    built.write_text("#!/bin/sh\n")
+    s = qemubuild.load_source()
+    path = qemubuild._install(s, str(cache), "k1", [], str(built), 1.0)
+    assert path == str(cache / "k1" / "bin" / qemubuild.BINARY) and os.access(path, os.X_OK)
+    assert '"key": "k1"' in (cache / "k1" / "BUILD-INFO.json").read_text()
+    # Another build installed the same key first: its binary stays, no debris.
+    assert qemubuild._install(s, str(cache), "k1", [], str(built), 1.0) == path
+    assert sorted(os.listdir(cache)) == ["k1"]
