@@ -23,7 +23,7 @@ PKGS=(ovmf nasm gnu-efi mtools dosfstools fdisk   # meson, ninja-build: QEMU_BUI
 QEMU_MESON_MIN=1.5
 QEMU_BUILD_PKGS=(meson ninja-build gcc pkg-config python3-venv libglib2.0-dev libpixman-1-dev
                  libfdt-dev device-tree-compiler patch xz-utils debian-archive-keyring
-                 qemu-system-data seabios)   # the ROMs vtdlab's build runs with (-L)
+                 qemu-system-data seabios ipxe-qemu)   # the ROMs vtdlab's build runs with (-L)
 
 missing_qemu_build() {
     local m=() v

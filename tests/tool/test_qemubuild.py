@@ -234,7 +234,7 @@ def test_vtdlab_qemu_runs_with_debian_roms(cache):
     b = qemu.find_qemu({"qemu": "vtdlab"})
     assert (b.kind, b.path, b.label) == ("vtdlab", path, f"vtdlab {key}")
     cmd = qemu.build_command({}, None, "/k.elf", pvh_cmdline="", binary=b)
-    assert cmd[:5] == [path, "-L", "/usr/share/qemu", "-L", "/usr/share/seabios"]
+    assert cmd[:7] == [path, "-L", "/usr/share/qemu", "-L", "/usr/share/seabios", "-L", "/usr/lib/ipxe/qemu"]
     # --qemu overrides the profile, both ways.
     assert qemu.find_qemu({"qemu": "stock"}, "vtdlab").path == path
     assert qemu.find_qemu({"qemu": "vtdlab"}, "stock").kind == "stock"

@@ -54,9 +54,11 @@ CACHE_ENV = "VTDLAB_QEMU_CACHE"
 KEY_SCHEME = 1
 KEY_HASH_CHARS = 12
 
-# Debian's ROM directories (qemu-system-data, seabios): the +ds source has no
-# firmware blobs, so vtdlab's build reads Debian's at run time through -L.
-ROM_DIRS = ("/usr/share/qemu", "/usr/share/seabios")
+# Debian's ROM directories (qemu-system-data, seabios, ipxe-qemu), the
+# firmware path Debian's own binary is configured with (`-L help` lists it):
+# the +ds source has no firmware blobs, so vtdlab's build reads Debian's at
+# run time through -L. (q35's default NIC wants ipxe's efi-e1000e.rom.)
+ROM_DIRS = ("/usr/share/qemu", "/usr/share/seabios", "/usr/lib/ipxe/qemu")
 
 # QEMU's own tests for the unit: intel-iommu-test reads the registers of
 # a scalable-mode, first-stage unit and checks them across a reset;
@@ -530,7 +532,7 @@ def rom_args() -> List[str]:
     missing = [d for d in ROM_DIRS if not os.path.isdir(d)]
     if missing:
         raise QemuBuildError(f"Debian's QEMU ROMs are missing ({', '.join(missing)}): "
-                             "install qemu-system-data and seabios (make deps)")
+                             "install qemu-system-data, seabios and ipxe-qemu (make deps)")
     return [a for d in ROM_DIRS for a in ("-L", d)]
 
 
