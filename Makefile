@@ -1,7 +1,8 @@
 # vtdlab build. `make` builds the loader, the kernel and the ESP image;
 # `make run` boots the default suite; `make test` runs every test.
 # Everything goes to build/; nothing outside it is written except by
-# `make deps` (as root).
+# `make deps` (as root) and `make qemu`, whose build is shared by every clone
+# on the machine (/var/cache/vtdlab/qemu, or ~/.cache/vtdlab/qemu without root).
 
 BUILD      := build
 CC         := gcc
@@ -65,7 +66,8 @@ GPT_PART_GUID := 1c9e2f64-8a3d-4b5e-a7c0-5e6f7a8b9c0d
 FAT_VOLUME_ID := 0x7644746c
 DEFAULT_CMDLINE := tests=*
 
-.PHONY: all kernel loader image run test test-host test-tool test-kernel deps debug clean bench-boot bench fuzz
+.PHONY: all kernel loader image run test test-host test-tool test-kernel deps debug clean bench-boot bench fuzz \
+        qemu qemu-check
 
 # The kernel's VT-d decoders built for the host: tools/vtdlab decode.
 DECODE := $(BUILD)/host/vtdlab-decode
@@ -171,6 +173,15 @@ $(BUILD)/.deps-ok: scripts/deps.sh
 	@mkdir -p $(BUILD)
 	@bash scripts/fetch-deb.sh trixie ovmf $(BUILD)/ovmf >/dev/null 2>&1 || echo "note: using the installed OVMF (trixie's could not be fetched)"
 	@touch $@
+
+# vtdlab's QEMU: Debian's pinned source with qemu/patches/ (qemu/README.md),
+# built once per version and patch series (~6-10 min on 2 cores) into a cache
+# every clone reuses. qemu-check runs QEMU's own qtests for the unit on it.
+qemu:
+	@bash qemu/build.sh build
+
+qemu-check:
+	@bash qemu/build.sh check
 
 run: $(BUILD)/.deps-ok $(ESP_IMG)
 	$(VTDLAB) run

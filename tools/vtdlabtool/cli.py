@@ -77,7 +77,7 @@ def cmd_run(a) -> int:
                                   "or --firmware")
         profile = qemu.get_profile(a.profile)
         firmware = None if a.pvh else qemu.find_firmware(a.firmware)
-        qemu.find_qemu()
+        binary = qemu.find_qemu(profile, a.qemu)
         expected = _load_expectations(a.expect)
         if a.pvh and not os.path.isfile(qemu.KERNEL_ELF):
             raise qemu.SetupError(f"'{qemu.KERNEL_ELF}' does not exist; run 'make'")
@@ -94,7 +94,7 @@ def cmd_run(a) -> int:
     # _remove_dead_runs took the new directory for a dead run's.
     workdir = tempfile.mkdtemp(prefix=f"{RUN_DIR_PREFIX}{os.getpid()}-", dir=top)
     try:
-        return _run_boots(a, profile, firmware, expected, base_cmdline, source, workdir)
+        return _run_boots(a, profile, binary, firmware, expected, base_cmdline, source, workdir)
     finally:
         # The run's copy of the image goes on every exit path.
         shutil.rmtree(workdir, ignore_errors=True)
@@ -152,7 +152,7 @@ def _screendump_on_mark(monitor: str, out: str, show, run):
     return on_line
 
 
-def _run_boots(a, profile, firmware, expected, base_cmdline, source, workdir) -> int:
+def _run_boots(a, profile, binary, firmware, expected, base_cmdline, source, workdir) -> int:
     """Boots until the run is complete (resuming after a crashed case); the
     JUnit and JSON reports are written however it ends, with the reason."""
     log_path = a.log or _default_log(a.profile)
@@ -193,7 +193,7 @@ def _run_boots(a, profile, firmware, expected, base_cmdline, source, workdir) ->
                 extra += ["-monitor", f"unix:{monitor},server=on,wait=off"]
                 on_line = _screendump_on_mark(monitor, os.path.abspath(a.screendump), show, run)
             cmd = qemu.build_command(profile, firmware, image, a.usb, extra,
-                                     pvh_cmdline=cmdline if a.pvh else None)
+                                     pvh_cmdline=cmdline if a.pvh else None, binary=binary)
             if a.verbose:
                 print("vtdlab: " + " ".join(shlex.quote(x) for x in cmd), file=sys.stderr)
             this_log = log_path if boot_no == 1 else f"{log_path}.boot{boot_no}"
@@ -283,7 +283,7 @@ def cmd_debug(a) -> int:
     try:
         profile = qemu.get_profile(a.profile)
         firmware = qemu.find_firmware(a.firmware)
-        qemu.find_qemu()
+        binary = qemu.find_qemu(profile, a.qemu)
         workdir = tempfile.mkdtemp(prefix="vtdlab-debug-", dir=qemu.BUILD)
         cmdline = " ".join(x for x in (f"tests={a.tests}" if a.tests else "", a.cmdline or "") if x)
         image = qemu.prepare_image(qemu.ESP_IMAGE, workdir, cmdline, False)
@@ -291,7 +291,7 @@ def cmd_debug(a) -> int:
         _err(str(e))
         return EXIT_SETUP
     log_path = os.path.join(workdir, "serial.log")
-    cmd = qemu.build_command(profile, firmware, image, False, a.qemu_arg, gdb=True)
+    cmd = qemu.build_command(profile, firmware, image, False, a.qemu_arg, gdb=True, binary=binary)
     cmd[cmd.index("stdio")] = f"file:{log_path}"
     print(f"vtdlab: QEMU paused with its gdb stub on :1234; serial log: {log_path}")
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
@@ -314,6 +314,7 @@ def cmd_bench_boot(a) -> int:
     try:
         firmware = qemu.find_firmware(a.firmware)
         profile = qemu.get_profile(a.profile)
+        binary = qemu.find_qemu(profile, a.qemu)
         empty = os.path.join(qemu.BUILD, "empty.efi")
         if not os.path.isfile(empty):
             raise qemu.SetupError(f"{empty} is missing; run 'make bench-boot'")
@@ -322,12 +323,12 @@ def cmd_bench_boot(a) -> int:
         return EXIT_SETUP
     workdir = tempfile.mkdtemp(prefix="vtdlab-bench-", dir=qemu.BUILD)
     try:
-        return _bench_boot(a, firmware, profile, empty, workdir)
+        return _bench_boot(a, firmware, profile, binary, empty, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _bench_boot(a, firmware, profile, empty, workdir) -> int:
+def _bench_boot(a, firmware, profile, binary, empty, workdir) -> int:
     base = qemu.prepare_image(qemu.ESP_IMAGE, workdir, f"tests={a.tests}", False)
     empty_img = os.path.join(workdir, "empty.img")
     os.rename(base, empty_img)
@@ -337,10 +338,10 @@ def _bench_boot(a, firmware, profile, empty, workdir) -> int:
     results = {"empty_efi": [], "vtdlab": [], "vtdlab_first_ktap": [], "vtdlab_pvh": [], "vtdlab_pvh_first_ktap": []}
     # the same profile (devices, icount) for all: the differences are
     # vtdlab's own and the firmware's
-    commands = (("empty_efi", qemu.build_command(profile, firmware, empty_img)),
-                ("vtdlab", qemu.build_command(profile, firmware, image)),
+    commands = (("empty_efi", qemu.build_command(profile, firmware, empty_img, binary=binary)),
+                ("vtdlab", qemu.build_command(profile, firmware, image, binary=binary)),
                 ("vtdlab_pvh", qemu.build_command(profile, firmware, qemu.KERNEL_ELF,
-                                                  pvh_cmdline=f"tests={a.tests}")))
+                                                  pvh_cmdline=f"tests={a.tests}", binary=binary)))
     for _ in range(a.runs):
         for name, cmd in commands:
             boot = qemu.run_boot(cmd, os.path.join(workdir, name + ".log"), DEFAULT_TIMEOUT_S, DEFAULT_SILENCE_S)
@@ -432,7 +433,7 @@ def cmd_decode(a) -> int:
 
 def cmd_profiles(a) -> int:
     for name, p in sorted(qemu.load_profiles().items()):
-        print(f"{name:12} {p.get('description', '')}")
+        print(f"{name:12} [{p.get('qemu', qemu.DEFAULT_QEMU)}] {p.get('description', '')}")
     return EXIT_OK
 
 
@@ -445,6 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--tests", help="comma-separated globs over suite.case (kernel default: *)")
         sp.add_argument("--cmdline", help="more kernel cmdline, 'key=value ...'")
         sp.add_argument("--qemu-arg", action="append", default=[], help="passed to QEMU after the profile's")
+        sp.add_argument("--qemu", choices=qemu.QEMU_KINDS,
+                        help="run on vtdlab's QEMU build (make qemu) or Debian's stock one, "
+                             "whatever the profile says")
         sp.add_argument("--firmware", help="OVMF image to use instead of the best one found")
 
     r = sub.add_parser("run", help="boot in QEMU and give a verdict")
@@ -488,6 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench-boot", help="boot time against a bare OVMF boot")
     b.add_argument("--profile", default="default")
     b.add_argument("--firmware")
+    b.add_argument("--qemu", choices=qemu.QEMU_KINDS, help="as for run")
     b.add_argument("--tests", default="boot.*,mm.*", help="suites to run (default: boot and mm, the boot cost)")
     b.add_argument("--runs", type=int, default=5)
     b.set_defaults(func=cmd_bench_boot)

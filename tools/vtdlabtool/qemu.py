@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, List, Optional
 
+from . import qemubuild
 from .ktap import clean_line
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -72,11 +73,50 @@ def find_firmware(explicit: Optional[str] = None) -> str:
                      "); run 'make deps' as root")
 
 
-def find_qemu() -> str:
-    path = shutil.which(QEMU)
-    if not path:
-        raise SetupError(f"{QEMU} is not installed; run 'make deps' as root")
-    return path
+# Which QEMU a profile runs on, its "qemu" key: "vtdlab", vtdlab's own build
+# of Debian's source with qemu/patches/ (qemu/README.md), or "stock",
+# Debian's packaged binary on PATH (the control). A profile without the key
+# runs on DEFAULT_QEMU.
+QEMU_VTDLAB, QEMU_STOCK = "vtdlab", "stock"
+QEMU_KINDS = (QEMU_VTDLAB, QEMU_STOCK)
+DEFAULT_QEMU = QEMU_STOCK
+
+
+@dataclass(frozen=True)
+class QemuBinary:
+    kind: str          # one of QEMU_KINDS
+    path: str
+    args: List[str]    # before every other argument: the ROM directories (-L)
+    label: str         # for messages: "stock" or "vtdlab <key>"
+
+
+def qemu_kind(profile: dict, override: Optional[str] = None) -> str:
+    """The QEMU a run uses: --qemu, else the profile's "qemu", else the default."""
+    kind = override or profile.get("qemu", DEFAULT_QEMU)
+    if kind not in QEMU_KINDS:
+        where = "--qemu" if override else 'the profile\'s "qemu"'
+        raise SetupError(f"{where} is '{kind}', not one of {', '.join(QEMU_KINDS)}")
+    return kind
+
+
+def find_qemu(profile: Optional[dict] = None, override: Optional[str] = None) -> QemuBinary:
+    """The binary a profile runs on. vtdlab's build is never replaced by the
+    stock one: when it is not built, the run cannot start."""
+    kind = qemu_kind(profile or {}, override)
+    if kind == QEMU_STOCK:
+        path = shutil.which(QEMU)
+        if not path:
+            raise SetupError(f"{QEMU} is not installed; run 'make deps' as root")
+        return QemuBinary(kind, path, [], "stock")
+    try:
+        key = qemubuild.cache_key(qemubuild.load_source())
+        path = qemubuild.installed_binary(key)
+        if not path:
+            raise SetupError(f"vtdlab's QEMU {key} is not built: run `make qemu`")
+        # Debian's ROMs: the source package vtdlab builds from has none.
+        return QemuBinary(kind, path, qemubuild.rom_args(), f"vtdlab {key}")
+    except qemubuild.QemuBuildError as e:
+        raise SetupError(str(e))
 
 
 def prepare_image(source: str, workdir: str, cmdline: str, usb: bool) -> str:
@@ -118,12 +158,14 @@ def profile_args(profile: dict) -> List[str]:
 
 def build_command(profile: dict, firmware: str, image: str, usb: bool = False,
                   extra: Optional[List[str]] = None, gdb: bool = False,
-                  pvh_cmdline: Optional[str] = None) -> List[str]:
+                  pvh_cmdline: Optional[str] = None, binary: Optional[QemuBinary] = None) -> List[str]:
     """The QEMU command for one boot: of the image through UEFI firmware, or,
     with pvh_cmdline, of kernel.elf (image) directly through its PVH entry
     on QEMU's default BIOS, with the cmdline on -append and kernel.elf
-    again as the module its symbols are read from (kernel/pvh.c)."""
-    cmd = [QEMU, "-machine", "q35", "-accel", profile.get("accel", "tcg"), "-nodefaults", "-no-reboot",
+    again as the module its symbols are read from (kernel/pvh.c). binary
+    (find_qemu's) is the QEMU; without it, the stock one on PATH."""
+    head = [binary.path, *binary.args] if binary else [QEMU]
+    cmd = head + ["-machine", "q35", "-accel", profile.get("accel", "tcg"), "-nodefaults", "-no-reboot",
            "-display", "none", "-m", profile.get("memory", "256M"),
            "-cpu", profile.get("cpu", "max")] + ([] if pvh_cmdline is not None else ["-bios", firmware]) + \
           serial_args(profile) + DEBUG_EXIT_ARGS
