@@ -8,6 +8,10 @@
 
 #define LOCK_WHAT_MAX 96
 
+/* The locks a CPU holds, and the one it is taking (pushed before its
+ * compare-exchange, so a CPU stopped at any instruction, by an NMI recall
+ * or the end of a case, has every lock it may own listed: the owner field
+ * tells held from being taken). */
 struct held_locks {
     const struct spinlock *l[LOCKS_HELD_MAX];
     unsigned n;
@@ -31,16 +35,15 @@ static void violation(const struct spinlock *l, const char *what)
     panic("lock '%s': %s", l->name, what);
 }
 
-static void note_taken(struct spinlock *l, unsigned cpu)
+static void push_held(struct spinlock *l, unsigned cpu)
 {
-    WRITE_ONCE(l->owner, (int32_t)cpu);
     struct held_locks *h = &held[cpu];
     if (h->n < LOCKS_HELD_MAX)
         h->l[h->n] = l;
     h->n++;
 }
 
-static void note_released(struct spinlock *l, unsigned cpu)
+static void pop_held(struct spinlock *l, unsigned cpu)
 {
     struct held_locks *h = &held[cpu];
     unsigned n = h->n < LOCKS_HELD_MAX ? h->n : LOCKS_HELD_MAX;
@@ -54,59 +57,86 @@ static void note_released(struct spinlock *l, unsigned cpu)
         h->n--;
 }
 
-/* The next ticket to serve after the current holder, skipping one whose
- * taker gave up. */
-static void serve_next(struct spinlock *l)
+/* Test, then test-and-set: the compare-exchange only when the lock looks
+ * free, so waiters spin on a shared cache line without writing it. */
+static int try_take(struct spinlock *l, unsigned cpu)
 {
-    uint32_t s = l->serving + 1;
-    if (s == READ_ONCE(l->abandoned))
-        s++;
-    store_release(&l->serving, s);
+    if (READ_ONCE(l->owner) != LOCK_NO_OWNER || !atomic_cmpxchg(&l->owner, LOCK_NO_OWNER, (int32_t)cpu))
+        return 0;
+    /* Only the holder writes takes. */
+    WRITE_ONCE(l->takes, l->takes + 1);
+    return 1;
 }
 
-/* If the holder released to this ticket before it saw it abandoned, this
- * CPU owns the lock after all and passes it on. */
-static void give_up_ticket(struct spinlock *l, uint32_t ticket)
+static void check_not_mine(struct spinlock *l, unsigned me)
 {
-    atomic_xchg(&l->abandoned, ticket);
-    if (load_acquire(&l->serving) == ticket)
-        serve_next(l);
-}
-
-void spin_lock(struct spinlock *l)
-{
-    unsigned me = smp_cpu_id();
     if (READ_ONCE(l->owner) == (int32_t)me) {
         char what[LOCK_WHAT_MAX];
         snprintf(what, sizeof(what), "taken twice by cpu %u", me);
         violation(l, what);
     }
-    uint32_t ticket = atomic_fetch_add(&l->next, 1);
-    if (load_acquire(&l->serving) != ticket) {
-        /* A spin has a bound like every other wait: a lock held this long
-         * is a bug in its holder, reported rather than hung on. */
-        struct deadline d = deadline_after_us((uint64_t)LOCK_SPIN_LIMIT_MS * US_PER_MS);
-        while (load_acquire(&l->serving) != ticket) {
-            if (deadline_passed(d)) {
-                char what[LOCK_WHAT_MAX];
-                snprintf(what, sizeof(what), "cpu %u waited %u ms for it; held by cpu %d", me,
-                         LOCK_SPIN_LIMIT_MS, (int)READ_ONCE(l->owner));
-                give_up_ticket(l, ticket);
-                violation(l, what);
-            }
+}
+
+/* Spins until this CPU takes l (1) or nobody took it for limit_us (0).
+ * The bound restarts whenever the lock changed hands: it measures one
+ * holder, not the queue (lock.h, LOCK_SPIN_LIMIT_MS). The clock is read
+ * once per LOCK_POLLS polls: QEMU serialises RDTSC across vCPUs, so a
+ * waiter reading it on every poll would slow the holder it waits for. */
+#define LOCK_POLLS 256u
+
+static int spin_until_taken(struct spinlock *l, unsigned me, uint64_t limit_us)
+{
+    if (try_take(l, me))
+        return 1;
+    uint32_t seen = READ_ONCE(l->takes);
+    struct deadline d = deadline_after_us(limit_us);
+    for (;;) {
+        for (unsigned i = 0; i < LOCK_POLLS; i++) {
             cpu_relax();
+            if (try_take(l, me))
+                return 1;
+        }
+        uint32_t now = READ_ONCE(l->takes);
+        if (now != seen) {
+            seen = now;
+            d = deadline_after_us(limit_us);
+        } else if (deadline_passed(d)) {
+            return 0;
         }
     }
-    note_taken(l, me);
+}
+
+int spin_lock_bounded(struct spinlock *l, uint64_t limit_us)
+{
+    unsigned me = smp_cpu_id();
+    check_not_mine(l, me);
+    push_held(l, me);
+    if (spin_until_taken(l, me, limit_us))
+        return 0;
+    pop_held(l, me);
+    return -E_TIMEDOUT;
+}
+
+void spin_lock(struct spinlock *l)
+{
+    if (!spin_lock_bounded(l, (uint64_t)LOCK_SPIN_LIMIT_MS * US_PER_MS))
+        return;
+    /* A hold this long is a bug in its holder, reported rather than hung
+     * on; this CPU has left the lock as it found it. */
+    char what[LOCK_WHAT_MAX];
+    snprintf(what, sizeof(what), "cpu %u waited %u ms without it changing hands; held by cpu %d", smp_cpu_id(),
+             LOCK_SPIN_LIMIT_MS, (int)READ_ONCE(l->owner));
+    violation(l, what);
 }
 
 int spin_trylock(struct spinlock *l)
 {
-    uint32_t s = load_acquire(&l->serving);
-    if (READ_ONCE(l->next) != s || !atomic_cmpxchg(&l->next, s, s + 1))
-        return 0;
-    note_taken(l, smp_cpu_id());
-    return 1;
+    unsigned me = smp_cpu_id();
+    push_held(l, me);
+    if (try_take(l, me))
+        return 1;
+    pop_held(l, me);
+    return 0;
 }
 
 void spin_unlock(struct spinlock *l)
@@ -118,9 +148,10 @@ void spin_unlock(struct spinlock *l)
                  (int)READ_ONCE(l->owner));
         violation(l, what);
     }
-    note_released(l, me);
-    WRITE_ONCE(l->owner, LOCK_NO_OWNER);
-    serve_next(l);
+    /* Released before it leaves the list: stopped in between, the entry
+     * names a lock this CPU no longer owns, which the harness skips. */
+    store_release(&l->owner, LOCK_NO_OWNER);
+    pop_held(l, me);
 }
 
 uint64_t spin_lock_irqsave(struct spinlock *l)
@@ -138,33 +169,54 @@ void spin_unlock_irqrestore(struct spinlock *l, uint64_t flags)
         irq_enable();
 }
 
-unsigned lock_held_count(unsigned cpu) { return cpu < SMP_MAX_CPUS ? held[cpu].n : 0; }
-
-const struct spinlock *lock_held(unsigned cpu, unsigned i)
+/* The i-th entry of cpu's list that it owns now (one it was only taking
+ * is not held). */
+static const struct spinlock *owned(unsigned cpu, unsigned i)
 {
-    return cpu < SMP_MAX_CPUS && i < held[cpu].n && i < LOCKS_HELD_MAX ? held[cpu].l[i] : NULL;
+    const struct held_locks *h = &held[cpu];
+    unsigned n = h->n < LOCKS_HELD_MAX ? h->n : LOCKS_HELD_MAX;
+    for (unsigned k = 0; k < n; k++)
+        if (READ_ONCE(h->l[k]->owner) == (int32_t)cpu && i-- == 0)
+            return h->l[k];
+    return NULL;
 }
+
+unsigned lock_held_count(unsigned cpu)
+{
+    unsigned n = 0;
+    while (cpu < SMP_MAX_CPUS && owned(cpu, n))
+        n++;
+    return n;
+}
+
+const struct spinlock *lock_held(unsigned cpu, unsigned i) { return cpu < SMP_MAX_CPUS ? owned(cpu, i) : NULL; }
 
 void lock_release_all_held(unsigned cpu)
 {
     struct held_locks *h = &held[cpu];
     unsigned n = h->n < LOCKS_HELD_MAX ? h->n : LOCKS_HELD_MAX;
-    for (unsigned i = n; i-- > 0;) {
-        struct spinlock *l = (struct spinlock *)h->l[i];
-        WRITE_ONCE(l->owner, LOCK_NO_OWNER);
-        serve_next(l);
-    }
+    /* Only where cpu is the owner: a lock it was still taking may be
+     * another CPU's by now. */
+    for (unsigned i = n; i-- > 0;)
+        atomic_cmpxchg(&((struct spinlock *)h->l[i])->owner, (int32_t)cpu, LOCK_NO_OWNER);
     h->n = 0;
 }
 
 /* Per CPU: depth is written only by its CPU; phase is odd while the CPU is
  * inside a section and moves on every entry and exit, so a waiter that saw
- * an odd value knows the section it saw has ended once the value changes. */
+ * an odd value knows the section it saw has ended once the value changes.
+ * The two change together with interrupts off: a handler that opens its
+ * own section between the depth change and the phase store would
+ * otherwise find the depth already moved and the phase not (on entry: it
+ * leaves the phase even, its section unseen; on exit: it moves an odd
+ * phase to even while it reads). */
 static uint32_t rcu_depth[SMP_MAX_CPUS];
 static uint32_t rcu_phase[SMP_MAX_CPUS];
 
 void rcu_read_lock(void)
 {
+    uint64_t flags = read_rflags();
+    irq_disable();
     unsigned cpu = smp_cpu_id();
     if (rcu_depth[cpu]++ == 0) {
         WRITE_ONCE(rcu_phase[cpu], rcu_phase[cpu] + 1);
@@ -174,13 +226,19 @@ void rcu_read_lock(void)
          * sees the unlink. */
         smp_mb();
     }
+    if (flags & RFLAGS_IF)
+        irq_enable();
 }
 
 void rcu_read_unlock(void)
 {
+    uint64_t flags = read_rflags();
+    irq_disable();
     unsigned cpu = smp_cpu_id();
     if (rcu_depth[cpu] && --rcu_depth[cpu] == 0)
         store_release(&rcu_phase[cpu], rcu_phase[cpu] + 1);
+    if (flags & RFLAGS_IF)
+        irq_enable();
 }
 
 int rcu_in_section(unsigned cpu) { return cpu < SMP_MAX_CPUS && (READ_ONCE(rcu_phase[cpu]) & 1); }

@@ -158,13 +158,18 @@ static void post_call(unsigned cpu, void (*fn)(void *), void *arg)
     apic_send_ipi(cpus[cpu].apic_id, APIC_DM_FIXED, VEC_IPI_CALL);
 }
 
+/* Polls of a call's answer between two clock reads: QEMU serialises RDTSC
+ * across vCPUs, so a sender reading the clock on every poll slows the CPU
+ * it waits for (each TLB shootdown is such a wait). */
+#define CALL_POLLS 256u
+
 static int wait_call(unsigned cpu)
 {
     struct call_slot *slot = &cpus[cpu].calls[smp_cpu_id()];
     struct deadline d = deadline_after_us(CALL_TIMEOUT_US);
-    while (load_acquire(&slot->ack) != slot->req) {
+    for (unsigned polls = 0; load_acquire(&slot->ack) != slot->req; polls++) {
         smp_poll_calls();
-        if (deadline_passed(d)) {
+        if (polls % CALL_POLLS == 0 && deadline_passed(d)) {
             printk("# vtdlab: smp: cpu %u (APIC id %u) did not run a call from cpu %u in %u us; "
                    "its registers follow and it is left out from now on\n",
                    cpu, cpus[cpu].apic_id, smp_cpu_id(), CALL_TIMEOUT_US);

@@ -27,16 +27,15 @@ bool work_queue_on(unsigned cpu, struct work *w)
 {
     if (!smp_cpu_online(cpu))
         cpu = SMP_BOOT_CPU;
+    /* Claimed before any queue's lock is taken: two CPUs queueing the same
+     * item onto different queues (the worker CPU changed between their
+     * work_queue calls) hold different locks, so a check under the lock
+     * would let both link it, one list's link overwriting the other's.
+     * One compare-exchange decides; the loser finds it pending. */
+    if (!atomic_cmpxchg(&w->pending, 0, 1))
+        return false;
     struct work_queue *q = queue_of(cpu);
     uint64_t flags = spin_lock_irqsave(&q->lock);
-    /* pending is only ever changed under the lock of the queue it is on,
-     * so this read is stable for an item on this queue; an item pending
-     * on another queue is refused by the flag alone. */
-    if (READ_ONCE(w->pending)) {
-        spin_unlock_irqrestore(&q->lock, flags);
-        return false;
-    }
-    WRITE_ONCE(w->pending, 1);
     w->cpu = cpu;
     w->next = 0;
     if (q->tail)
@@ -72,8 +71,10 @@ unsigned work_run_here(void)
         q->head = w->next;
         if (!q->head)
             q->tail = 0;
-        /* Cleared before it runs: the item may queue itself again. */
-        WRITE_ONCE(w->pending, 0);
+        /* Cleared before it runs, so the item may queue itself again, and
+         * after its link was read: a CPU that claims it next may link it
+         * anywhere. */
+        store_release(&w->pending, 0);
         spin_unlock_irqrestore(&q->lock, flags);
         w->fn(w);
         flags = spin_lock_irqsave(&q->lock);

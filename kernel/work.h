@@ -19,7 +19,7 @@ typedef void (*work_fn)(struct work *w);
 struct work {
     struct work *next;
     work_fn fn;
-    int pending;     /* queued and not yet started */
+    int pending;     /* queued and not yet started: claimed by compare-exchange */
     unsigned cpu;    /* the queue it was put on */
 };
 

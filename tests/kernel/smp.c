@@ -1,5 +1,6 @@
 /* smp: every CPU the MADT lists is online and answers; then the shared
- * state under several CPUs at once: a lock (with its negative control),
+ * state under several CPUs at once: a lock (with its negative control, and
+ * waiters that give up or are recalled), RCU sections in interrupts,
  * TLB shootdown (with its negative control), the frame allocator, the kva
  * area's tables and deferred work. Cases that need two CPUs skip with the
  * number online (cpus=1). */
@@ -22,9 +23,10 @@
 #define MIB2              (2ul << 20)
 /* kva slots (1 GiB each) of this suite, clear of mm's and sva's. */
 #define SMP_KVA_SLOT      200u
-#define TICK_WAIT_US      100000u
-#define MIN_TICKS         3u       /* 100 Hz for 100 ms: 10 expected */
-#define LOCK_ITERATIONS   20000u
+/* Each CPU must take this many timer interrupts (100 Hz: 30 ms' worth);
+ * the wait for them is a hang bound, far past that. */
+#define MIN_TICKS         3u
+#define TICK_WAIT_US      2000000u
 /* Pauses between the load and the store of a shared counter: the window a
  * second CPU's update can fall into (a round-robin TCG vCPU switch too). */
 #define RACE_WINDOW       16u
@@ -33,10 +35,20 @@
 #define NEW_VALUE         0x0e40e40e40e40e4ul
 #define FRAME_ROUNDS      16u
 #define FRAMES_PER_CPU    32u
-#define KVA_ROUNDS        12u
+/* Rounds of the kva torture: each CPU maps and unmaps until the window has
+ * passed and it did the minimum (every unmap is a shootdown, a handshake
+ * with the other vCPU: a loaded host makes each one slow). */
+#define KVA_WINDOW_US     100000u
+#define KVA_MIN_ROUNDS    3u
 #define KVA_PAGES         8u
 #define WORK_PER_CPU      8u
 #define WORK_DELAY_US     200u
+
+/* The tortures run until they have done enough to show something, however
+ * long a loaded host takes to run both vCPUs at once; their deadline is
+ * there to catch a hang, so it is far past what they take on a quiet one
+ * (tens of milliseconds). */
+#define TORTURE_TIMEOUT_MS 30000u
 
 static uint64_t slot_va(unsigned n) { return KVA_BASE + (uint64_t)(SMP_KVA_SLOT + n) * GIB; }
 
@@ -53,6 +65,11 @@ struct barrier {
     unsigned n, count, gen;
 };
 
+/* Polls between two clock reads: QEMU serialises RDTSC across vCPUs, so a
+ * wait that reads the clock on every poll slows the CPU it waits for, and
+ * lets the parts go far apart. */
+#define BARRIER_POLLS 1024u
+
 static void barrier_wait(struct test *t, struct barrier *b)
 {
     unsigned gen = load_acquire(&b->gen);
@@ -61,8 +78,13 @@ static void barrier_wait(struct test *t, struct barrier *b)
         store_release(&b->gen, gen + 1);
         return;
     }
-    ASSERT_TRUE(t, WAIT_UNTIL(load_acquire(&b->gen) != gen, STAGE_WAIT_US),
-                "barrier: %u of %u CPUs arrived in %u us", READ_ONCE(b->count), b->n, STAGE_WAIT_US);
+    struct deadline d = deadline_after_us(STAGE_WAIT_US);
+    while (load_acquire(&b->gen) == gen) {
+        for (unsigned i = 0; i < BARRIER_POLLS && load_acquire(&b->gen) == gen; i++)
+            cpu_relax();
+        ASSERT_TRUE(t, load_acquire(&b->gen) != gen || !deadline_passed(d), "barrier: %u of %u CPUs arrived in %u us",
+                    READ_ONCE(b->count), b->n, STAGE_WAIT_US);
+    }
 }
 
 /* ------------------------------------------------------------ bring-up */
@@ -113,18 +135,21 @@ static void every_cpu_answers_an_ipi_with_its_apic_id(struct test *t)
     EXPECT_EQ(t, n, smp_online_count());
 }
 
+/* Counted, not timed: a vCPU the host does not run for a while takes its
+ * ticks later, not fewer of them. */
 static void every_cpu_takes_timer_interrupts(struct test *t)
 {
     uint64_t before[SMP_MAX_CPUS];
     for (unsigned c = 0; c < SMP_MAX_CPUS; c++)
         before[c] = apic_timer_ticks_on(c);
-    udelay(TICK_WAIT_US);
+    uint64_t t0 = clock_us();
     for (unsigned c = 0; c < SMP_MAX_CPUS; c++) {
         if (!smp_cpu_online(c))
             continue;
+        int ok = WAIT_UNTIL(apic_timer_ticks_on(c) - before[c] >= MIN_TICKS, TICK_WAIT_US);
         uint64_t got = apic_timer_ticks_on(c) - before[c];
-        test_diag(t, "cpu %u: %lu timer interrupts in %u ms", c, got, TICK_WAIT_US / 1000);
-        EXPECT_TRUE(t, got >= MIN_TICKS, "cpu %u took %lu timer interrupts in %u ms", c, got, TICK_WAIT_US / 1000);
+        test_diag(t, "cpu %u: %lu timer interrupts %lu us after the start", c, got, clock_us() - t0);
+        EXPECT_TRUE(t, ok, "cpu %u took %lu timer interrupts in %u ms", c, got, TICK_WAIT_US / 1000);
     }
 }
 
@@ -149,9 +174,12 @@ static uint64_t spin_for_window(void)
 {
     volatile uint64_t n = 0;
     struct deadline d = deadline_after_us(PROGRESS_WINDOW_US);
-    while (!deadline_passed(d))
+    /* One chunk at least: a vCPU the host kept off its CPU for the whole
+     * window still shows it runs. */
+    do
         for (unsigned i = 0; i < PROGRESS_CHUNK; i++)
             n++;
+    while (!deadline_passed(d));
     return n;
 }
 
@@ -182,10 +210,19 @@ static void cpus_make_progress_side_by_side(struct test *t)
 
 /* ------------------------------------------------------------ locks */
 
+/* Sized by time and progress, never a count that must fit in a time: each
+ * part increments until the window has passed and it has done its
+ * minimum, and the counter must come to what the parts did between them.
+ * (A fixed 2 x 20000 under a FIFO lock did not finish in 10 s on a loaded
+ * host: every hand-off waited for the next vCPU thread to be scheduled.) */
+#define LOCK_WINDOW_US       50000u
+#define LOCK_MIN_INCREMENTS  1000u
+
 struct counter_race {
     struct barrier start;   /* every part starts counting together */
     struct spinlock lock;
     volatile uint64_t counter;
+    uint64_t done[SMP_MAX_CPUS];  /* each part's own count, written once at its end */
     int locked;
 };
 
@@ -193,7 +230,9 @@ static void increment(struct test *t, unsigned index, void *arg)
 {
     struct counter_race *r = arg;
     barrier_wait(t, &r->start);
-    for (unsigned i = 0; i < LOCK_ITERATIONS; i++) {
+    struct deadline d = deadline_after_us(LOCK_WINDOW_US);
+    uint64_t n = 0;
+    while (n < LOCK_MIN_INCREMENTS || !deadline_passed(d)) {
         if (r->locked)
             spin_lock(&r->lock);
         uint64_t v = r->counter;
@@ -202,40 +241,261 @@ static void increment(struct test *t, unsigned index, void *arg)
         r->counter = v + 1;
         if (r->locked)
             spin_unlock(&r->lock);
+        n++;
     }
+    r->done[index] = n;
 }
 
-static uint64_t race(struct test *t, unsigned n, int locked)
+/* The increments the parts made between them; *counter what the shared
+ * counter came to. */
+static uint64_t race(struct test *t, unsigned n, int locked, uint64_t *counter)
 {
     static struct counter_race r;
-    r = (struct counter_race){ { n, 0, 0 }, SPINLOCK_INIT("smp torture"), 0, locked };
+    r = (struct counter_race){ .start = { n, 0, 0 }, .lock = SPINLOCK_INIT("smp torture"), .locked = locked };
     test_run_on_cpus(t, n, increment, &r);
-    uint64_t want = (uint64_t)n * LOCK_ITERATIONS;
-    test_diag(t, "%u CPUs x %u increments %s the lock: counter %lu, %lu lost", n, LOCK_ITERATIONS,
+    uint64_t want = 0;
+    for (unsigned i = 0; i < n; i++)
+        want += r.done[i];
+    test_diag(t, "%u CPUs, %lu increments (cpu 0: %lu) %s the lock: counter %lu, %lu lost", n, want, r.done[0],
               locked ? "under" : "without", r.counter, want - r.counter);
     test_metric(t, "lost_updates", want - r.counter, "increments");
-    return r.counter;
+    *counter = r.counter;
+    return want;
 }
 
 static void lock_keeps_a_shared_counter_exact(struct test *t)
 {
     unsigned n = need_two(t);
-    EXPECT_EQ(t, race(t, n, 1), (uint64_t)n * LOCK_ITERATIONS);
+    uint64_t counter, want = race(t, n, 1, &counter);
+    EXPECT_EQ(t, counter, want);
 }
 
 /* The negative control: the same loop without the lock loses updates, so
- * the case above can fail. Tried a few times: on a loaded host the vCPU
- * threads may not overlap during one short race. */
-#define RACE_TRIES 5u
-
+ * the case above can fail. Raced again until it does: on a loaded host the
+ * vCPU threads may not overlap during one short race (a platform that
+ * never runs them together times the case out). */
 static void counter_without_the_lock_loses_updates(struct test *t)
 {
     unsigned n = need_two(t);
-    uint64_t got = (uint64_t)n * LOCK_ITERATIONS;
-    for (unsigned i = 0; i < RACE_TRIES && got == (uint64_t)n * LOCK_ITERATIONS; i++)
-        got = race(t, n, 0);
-    EXPECT_TRUE(t, got < (uint64_t)n * LOCK_ITERATIONS, "no update was lost in %u tries of %u x %u unlocked increments",
-                RACE_TRIES, n, LOCK_ITERATIONS);
+    uint64_t counter, want, races = 0;
+    do {
+        want = race(t, n, 0, &counter);
+        races++;
+    } while (counter == want);
+    test_diag(t, "updates lost in race %lu", races);
+}
+
+/* Waiters that give up while the holder releases. The holder (part 0)
+ * takes the lock with spin_lock each round and holds it for a while that
+ * steps around the waiter's bound: past it, so the waiter gives up (and
+ * tries again, and may give up again within one hold), and right at it,
+ * so a give-up meets the release. A give-up that left the lock to nobody
+ * shows as the holder's next spin_lock running into the lock's limit. */
+#define GIVEUP_BOUND_US      200u
+#define GIVEUP_HOLD_STEP_US  (GIVEUP_BOUND_US / 2)
+#define GIVEUP_HOLD_STEPS    5u     /* holds of 0 to 2 bounds */
+#define GIVEUP_GAP_US        (GIVEUP_BOUND_US / 4)
+#define GIVEUP_WINDOW_US     100000u
+#define GIVEUP_MIN           20u    /* give-ups and takes by the waiter, each */
+
+struct giveup {
+    struct barrier start;
+    struct spinlock lock;
+    volatile uint64_t counter;
+    uint64_t holder_takes, waiter_takes, giveups;
+    unsigned stop;
+};
+
+/* Spun, not halted: a halting delay would last a whole timer tick. */
+static void spin_delay_us(uint64_t us)
+{
+    struct deadline d = deadline_after_us(us);
+    while (!deadline_passed(d))
+        cpu_relax();
+}
+
+static void locked_increment(volatile uint64_t *counter)
+{
+    uint64_t v = *counter;
+    for (unsigned w = 0; w < RACE_WINDOW; w++)
+        cpu_relax();
+    *counter = v + 1;
+}
+
+static void giveup_parts(struct test *t, unsigned index, void *arg)
+{
+    struct giveup *g = arg;
+    barrier_wait(t, &g->start);
+    if (index == 0) {
+        struct deadline window = deadline_after_us(GIVEUP_WINDOW_US);
+        for (unsigned round = 0;; round++) {
+            spin_lock(&g->lock);
+            locked_increment(&g->counter);
+            spin_delay_us((round % GIVEUP_HOLD_STEPS) * GIVEUP_HOLD_STEP_US);
+            spin_unlock(&g->lock);
+            g->holder_takes++;
+            /* Work outside the lock, as real holders do (the waiter too):
+             * the lock is not fair, so without a gap this CPU would take
+             * it back before the other's compare-exchange came round. */
+            spin_delay_us(GIVEUP_GAP_US);
+            int enough = READ_ONCE(g->giveups) >= GIVEUP_MIN && READ_ONCE(g->waiter_takes) >= GIVEUP_MIN;
+            if (enough && deadline_passed(window))
+                break;
+        }
+        store_release(&g->stop, 1);
+        return;
+    }
+    if (index != 1)
+        return;
+    while (!load_acquire(&g->stop)) {
+        if (spin_lock_bounded(&g->lock, GIVEUP_BOUND_US)) {
+            WRITE_ONCE(g->giveups, g->giveups + 1);
+            continue;
+        }
+        locked_increment(&g->counter);
+        spin_unlock(&g->lock);
+        WRITE_ONCE(g->waiter_takes, g->waiter_takes + 1);
+        spin_delay_us(GIVEUP_GAP_US);
+    }
+}
+
+static void lock_survives_waiters_giving_up_as_it_is_released(struct test *t)
+{
+    need_two(t);
+    static struct giveup g;
+    g = (struct giveup){ .start = { 2, 0, 0 }, .lock = SPINLOCK_INIT("smp give-up torture") };
+    test_run_on_cpus(t, 2, giveup_parts, &g);
+    test_diag(t, "holder took the lock %lu times, the waiter %lu times and gave up %lu times (bound %u us)",
+              g.holder_takes, g.waiter_takes, g.giveups, GIVEUP_BOUND_US);
+    EXPECT_EQ(t, g.counter, g.holder_takes + g.waiter_takes);
+    EXPECT_TRUE(t, spin_trylock(&g.lock), "the lock is still taken after both parts ended");
+    spin_unlock(&g.lock);
+}
+
+/* A job spinning on a held lock, recalled by NMI the way the harness
+ * recalls the parts of a case that ended (settle_cpus): with interrupts
+ * off, stopped at whatever instruction of the spin the NMI finds. It held
+ * nothing, so it must leave nothing: the holder releases, and the AP and
+ * then the boot CPU take the lock again. */
+#define RECALL_ROUNDS   2u
+/* Long enough that the job is spinning when the NMI comes, most times: a
+ * recall before the spin began shows nothing but fails nothing either. */
+#define RECALL_SPIN_US  2000u
+
+struct recall {
+    struct spinlock lock;
+    unsigned stage;
+};
+enum { RECALL_STARTED = 1, RECALL_TOOK_IT, RECALL_TOOK_IT_AFTER };
+
+static void spin_on_held_lock(void *arg)
+{
+    struct recall *r = arg;
+    store_release(&r->stage, RECALL_STARTED);
+    uint64_t flags = spin_lock_irqsave(&r->lock);
+    store_release(&r->stage, RECALL_TOOK_IT);
+    spin_unlock_irqrestore(&r->lock, flags);
+}
+
+static void take_and_release(void *arg)
+{
+    struct recall *r = arg;
+    spin_lock(&r->lock);
+    store_release(&r->stage, RECALL_TOOK_IT_AFTER);
+    spin_unlock(&r->lock);
+}
+
+static void run_job_on(struct test *t, unsigned cpu, void (*fn)(void *), struct recall *r)
+{
+    ASSERT_EQ(t, smp_job_post(cpu, fn, r), 0);
+    ASSERT_TRUE(t, WAIT_UNTIL(smp_job_state(cpu) == SMP_JOB_DONE, STAGE_WAIT_US), "cpu %u's job did not end", cpu);
+    smp_job_reset(cpu);
+}
+
+static void lock_survives_a_spinner_recalled_by_nmi(struct test *t)
+{
+    need_two(t);
+    unsigned ap = smp_last_online();
+    static struct recall r;
+    r = (struct recall){ .lock = SPINLOCK_INIT("smp recall torture") };
+    for (unsigned round = 0; round < RECALL_ROUNDS; round++) {
+        spin_lock(&r.lock);
+        WRITE_ONCE(r.stage, 0);
+        ASSERT_EQ(t, smp_job_post(ap, spin_on_held_lock, &r), 0);
+        ASSERT_TRUE(t, WAIT_UNTIL(load_acquire(&r.stage) == RECALL_STARTED, STAGE_WAIT_US),
+                    "cpu %u did not start its job", ap);
+        udelay(RECALL_SPIN_US);
+        smp_job_recall(ap);
+        ASSERT_EQ(t, smp_job_state(ap), SMP_JOB_DONE);
+        smp_job_reset(ap);
+        EXPECT_EQ(t, load_acquire(&r.stage), RECALL_STARTED);
+        EXPECT_EQ(t, lock_held_count(ap), 0);
+        spin_unlock(&r.lock);
+    }
+    run_job_on(t, ap, take_and_release, &r);
+    EXPECT_EQ(t, load_acquire(&r.stage), RECALL_TOOK_IT_AFTER);
+    spin_lock(&r.lock);
+    spin_unlock(&r.lock);
+}
+
+/* ------------------------------------------------------------ RCU */
+
+/* An interrupt handler's read-side section, opened while the interrupted
+ * code enters and leaves its own, must read as a section to a grace-period
+ * waiter (the phase rcu_synchronize reads is odd). Part 1 sends the boot
+ * CPU IPIs one after another; part 0 enters and leaves sections in a loop,
+ * so they land at every instruction of both. */
+#define RCU_IRQ_WINDOW_US 50000u
+#define RCU_IRQ_MIN       200u     /* interrupts handled, at least */
+/* How long the sender waits for one IPI to be handled before it sends the
+ * next anyway (they are not queued: one pending is enough). */
+#define RCU_IPI_WAIT_US   1000u
+
+struct rcu_irq {
+    unsigned handled, unseen, stop;
+};
+static struct rcu_irq ri;
+
+static void rcu_reader_irq(struct trap_frame *f)
+{
+    apic_eoi();
+    rcu_read_lock();
+    if (!rcu_in_section(smp_cpu_id()))
+        WRITE_ONCE(ri.unseen, ri.unseen + 1);
+    rcu_read_unlock();
+    store_release(&ri.handled, ri.handled + 1);
+}
+
+static void rcu_irq_parts(struct test *t, unsigned index, void *arg)
+{
+    if (index == 0) {
+        struct deadline window = deadline_after_us(RCU_IRQ_WINDOW_US);
+        while (!(READ_ONCE(ri.handled) >= RCU_IRQ_MIN && deadline_passed(window))) {
+            rcu_read_lock();
+            rcu_read_unlock();
+        }
+        store_release(&ri.stop, 1);
+        return;
+    }
+    if (index != 1)
+        return;
+    while (!load_acquire(&ri.stop)) {
+        unsigned before = load_acquire(&ri.handled);
+        apic_send_ipi(smp_apic_id(SMP_BOOT_CPU), APIC_DM_FIXED, VEC_TEST);
+        WAIT_UNTIL(load_acquire(&ri.handled) != before || load_acquire(&ri.stop), RCU_IPI_WAIT_US);
+    }
+}
+
+static void rcu_section_in_an_interrupt_is_seen_while_the_cpu_enters_and_leaves_one(struct test *t)
+{
+    need_two(t);
+    memset(&ri, 0, sizeof(ri));
+    irq_set_handler(VEC_TEST, rcu_reader_irq);
+    test_run_on_cpus(t, 2, rcu_irq_parts, NULL);
+    irq_set_handler(VEC_TEST, NULL);
+    test_diag(t, "%u interrupts took a read-side section on cpu 0 while it entered and left its own: %u unseen",
+              ri.handled, ri.unseen);
+    EXPECT_EQ(t, ri.unseen, 0);
 }
 
 /* ------------------------------------------------------------ sequence counter */
@@ -485,6 +745,7 @@ struct kva_torture {
     unsigned n;
     uint64_t frames[SMP_MAX_CPUS][KVA_PAGES];
     unsigned wrong_translation, wrong_data, map_errors, unmap_errors;
+    unsigned rounds[SMP_MAX_CPUS];
 };
 
 /* Pages of the shared table interleave between CPUs; private ones are in a
@@ -495,7 +756,9 @@ static uint64_t private_va(unsigned index, unsigned k) { return slot_va(2) + ind
 static void kva_parts(struct test *t, unsigned index, void *arg)
 {
     struct kva_torture *k = arg;
-    for (unsigned round = 0; round < KVA_ROUNDS; round++) {
+    struct deadline window = deadline_after_us(KVA_WINDOW_US);
+    unsigned round;
+    for (round = 0; round < KVA_MIN_ROUNDS || !deadline_passed(window); round++) {
         for (unsigned i = 0; i < KVA_PAGES; i++) {
             uint64_t pa = k->frames[index][i];
             if (kva_map(shared_va(k->n, index, i), pa, PT_LEVEL_PT, PTE_RW | PTE_NX))
@@ -523,6 +786,7 @@ static void kva_parts(struct test *t, unsigned index, void *arg)
                 atomic_add(&k->unmap_errors, 1);
         }
     }
+    k->rounds[index] = round;
 }
 
 static void kva_tables_balance_under_concurrent_map_and_unmap(struct test *t)
@@ -546,8 +810,9 @@ static void kva_tables_balance_under_concurrent_map_and_unmap(struct test *t)
     for (unsigned c = 0; c < n; c++)
         for (unsigned i = 0; i < KVA_PAGES; i++)
             page_free(k.frames[c][i]);
-    test_diag(t, "%u CPUs x %u rounds x %u pages in a shared and a private table: %lu table pages allocated, %lu freed",
-              n, KVA_ROUNDS, KVA_PAGES, s1.allocated - s0.allocated, s1.freed - s0.freed);
+    test_diag(t, "%u CPUs (cpu 0: %u rounds, cpu %u: %u) x %u pages in a shared and a private table: "
+              "%lu table pages allocated, %lu freed", n, k.rounds[0], n - 1, k.rounds[n - 1], KVA_PAGES,
+              s1.allocated - s0.allocated, s1.freed - s0.freed);
     test_metric(t, "table_pages_allocated", s1.allocated - s0.allocated, "pages");
     EXPECT_EQ(t, k.map_errors, 0);
     EXPECT_EQ(t, k.unmap_errors, 0);
@@ -575,10 +840,7 @@ static struct work_run wr;
 static void work_item(struct work *w)
 {
     unsigned i = (unsigned)(w - wr.w);
-    /* Spun, not halted: a halting delay would last a whole timer tick. */
-    struct deadline d = deadline_after_us(WORK_DELAY_US);
-    while (!deadline_passed(d))
-        cpu_relax();
+    spin_delay_us(WORK_DELAY_US);
     atomic_add(&wr.ran[i], 1);
     if (smp_cpu_id() == work_worker_cpu())
         atomic_add(&wr.ran_on_worker, 1);
@@ -648,18 +910,90 @@ static void pending_work_is_not_queued_twice(struct test *t)
     EXPECT_EQ(t, wr.ran[0], 2);
 }
 
+/* Items queued from two CPUs at once, each CPU onto its own queue (what
+ * happens when the worker CPU changes between two work_queue calls): one
+ * of them may have each item, and it runs once. Each round both CPUs
+ * queue the same DQ_ITEMS items side by side, then each runs its own
+ * queue. Many items a round keep the handshakes few: on a loaded host
+ * each one waits for both vCPUs to be running. Rounds are sized by time. */
+#define DQ_ITEMS      32u
+#define DQ_WINDOW_US  100000u
+#define DQ_MIN_ROUNDS 50u
+#define DQ_JITTER_STEPS 8u   /* cpu_relax()es before each call: 0 to 7 */
+/* A linear congruential generator (Numerical Recipes' constants), its
+ * high bits used: enough to decorrelate two CPUs' pauses. */
+#define DQ_LCG_MUL    1664525u
+#define DQ_LCG_ADD    1013904223u
+#define DQ_LCG_SHIFT  16u
+
+struct double_queue {
+    struct barrier b;
+    struct work w[DQ_ITEMS];
+    unsigned accepted, ran, stop;
+    uint64_t rounds;
+};
+static struct double_queue dq;
+
+static void dq_item(struct work *w) { atomic_add(&dq.ran, 1); }
+
+static void dq_parts(struct test *t, unsigned index, void *arg)
+{
+    struct deadline window = deadline_after_us(DQ_WINDOW_US);
+    uint32_t seed = index + 1;
+    for (;;) {
+        barrier_wait(t, &dq.b);
+        if (load_acquire(&dq.stop))
+            return;
+        /* Each call after a pseudo-random pause, different on each CPU:
+         * the lead passes back and forth, so the two calls on one item
+         * meet at every offset, many times a round. */
+        for (unsigned i = 0; i < DQ_ITEMS; i++) {
+            seed = seed * DQ_LCG_MUL + DQ_LCG_ADD;
+            for (unsigned k = 0; k < (seed >> DQ_LCG_SHIFT) % DQ_JITTER_STEPS; k++)
+                cpu_relax();
+            if (work_queue_on(smp_cpu_id(), &dq.w[i]))
+                atomic_add(&dq.accepted, 1);
+        }
+        barrier_wait(t, &dq.b);
+        work_run_here();
+        if (index == 0) {
+            dq.rounds++;
+            if (dq.rounds >= DQ_MIN_ROUNDS && deadline_passed(window))
+                store_release(&dq.stop, 1);
+        }
+    }
+}
+
+static void work_queued_from_two_cpus_at_once_lands_on_one_queue(struct test *t)
+{
+    need_two(t);
+    memset(&dq, 0, sizeof(dq));
+    dq.b.n = 2;
+    for (unsigned i = 0; i < DQ_ITEMS; i++)
+        work_init(&dq.w[i], dq_item);
+    test_run_on_cpus(t, 2, dq_parts, NULL);
+    test_diag(t, "%lu rounds of %u items queued from 2 CPUs at once: accepted %u times, ran %u times", dq.rounds,
+              DQ_ITEMS, dq.accepted, dq.ran);
+    EXPECT_EQ(t, dq.accepted, dq.rounds * DQ_ITEMS);
+    EXPECT_EQ(t, dq.ran, dq.rounds * DQ_ITEMS);
+}
+
 TEST_SUITE(smp, 12, 0,
            TEST(cpus_online_match_madt_and_cmdline),
            TEST(every_cpu_answers_an_ipi_with_its_apic_id),
            TEST(every_cpu_takes_timer_interrupts),
            TEST(cpus_make_progress_side_by_side),
-           TEST(lock_keeps_a_shared_counter_exact),
-           TEST(counter_without_the_lock_loses_updates),
+           TEST_WITH_TIMEOUT(lock_keeps_a_shared_counter_exact, TORTURE_TIMEOUT_MS),
+           TEST_WITH_TIMEOUT(counter_without_the_lock_loses_updates, TORTURE_TIMEOUT_MS),
+           TEST_WITH_TIMEOUT(lock_survives_waiters_giving_up_as_it_is_released, TORTURE_TIMEOUT_MS),
+           TEST(lock_survives_a_spinner_recalled_by_nmi),
+           TEST_WITH_TIMEOUT(rcu_section_in_an_interrupt_is_seen_while_the_cpu_enters_and_leaves_one, TORTURE_TIMEOUT_MS),
            TEST(seqcount_reader_never_sees_a_torn_update),
            TEST(reader_without_seqcount_sees_torn_updates),
            TEST(remap_without_shootdown_leaves_the_old_frame_cached),
            TEST(remap_with_shootdown_reaches_the_new_frame),
            TEST(frame_allocator_hands_each_frame_once),
-           TEST(kva_tables_balance_under_concurrent_map_and_unmap),
+           TEST_WITH_TIMEOUT(kva_tables_balance_under_concurrent_map_and_unmap, TORTURE_TIMEOUT_MS),
            TEST(deferred_work_runs_each_item_once),
-           TEST(pending_work_is_not_queued_twice));
+           TEST(pending_work_is_not_queued_twice),
+           TEST_WITH_TIMEOUT(work_queued_from_two_cpus_at_once_lands_on_one_queue, TORTURE_TIMEOUT_MS));
