@@ -49,18 +49,19 @@ def cmd_run(a) -> int:
 
 def _run_options(a) -> run.Options:
     """The run's options from the arguments; with --run, from runs.json
-    (--tests narrows the run's selection, --cmdline adds to its own) with
-    the expectations its cases resolve to."""
+    (--tests narrows the run's selection, --cmdline adds to its own,
+    --pvh boots it without firmware) with the expectations its cases
+    resolve to."""
     o = run.Options(profile=a.profile or "default", tests=a.tests, cmdline=a.cmdline, pvh=a.pvh, usb=a.usb,
                     image=a.image, firmware=a.firmware, qemu_args=list(a.qemu_arg), log=a.log, junit=a.junit,
                     json=a.json, timeout=a.timeout, deadline=a.deadline, silence=a.silence,
                     screendump=a.screendump, quiet=a.quiet, verbose=a.verbose)
     if a.run:
-        if a.profile or a.pvh or a.usb or a.expect:
+        if a.profile or a.usb or a.expect:
             raise qemu.SetupError(f"--run {a.run} sets the profile, how it boots and the expectations: "
-                                  "it takes no --profile, --pvh, --usb or --expect")
+                                  "it takes no --profile, --usb or --expect (--pvh boots a UEFI run directly)")
         r = runs.get_run(a.run)
-        o.profile, o.pvh, o.usb = r.profile, r.boot == "pvh", r.boot == "usb"
+        o.profile, o.pvh, o.usb = r.profile, r.boot == "pvh" or a.pvh, r.boot == "usb" and not a.pvh
         o.tests = a.tests or r.tests
         o.cmdline = " ".join(x for x in (r.cmdline, a.cmdline) if x) or None
         resolved = runs.resolve(runs.load_suites(), r.tag, o.tests or runs.KERNEL_ALL)
