@@ -1,4 +1,4 @@
-/* Intel DSA, the device that makes SVA real on hardware (../shared/DSA.md):
+/* Intel DSA, the device that makes SVA real on hardware (docs/dsa.md):
  * found on PCI, its capabilities read, one group with one engine and one
  * dedicated work queue configured for a PASID, enabled through CMD/CMDSTS
  * with bounded waits and decoded errors. No emulator models DSA: the

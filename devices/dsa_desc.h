@@ -3,7 +3,7 @@
  * include/uapi/linux/idxd.h): the 64-byte descriptor, the 32-byte
  * completion record, the CMD/CMDSTS words, WQCFG and GRPCFG. Pure encoders
  * and decoders, host-tested against literal encodings; the driver that
- * uses them (devices/dsa.c) is for hardware (see ../shared/DSA.md). */
+ * uses them (devices/dsa.c) is for hardware (see docs/dsa.md). */
 #ifndef VTDLAB_DEVICES_DSA_DESC_H
 #define VTDLAB_DEVICES_DSA_DESC_H
 

@@ -517,7 +517,7 @@ int kva_collapse_2m(uint64_t va)
         return err;
     int serr = tlb_shootdown(va, va + pt_leaf_size(PT_LEVEL_PD));
     /* The page table is freed like an unmap's: the policy flushes
-     * paging-structure caches before it goes (RECLAIM.md question 7). */
+     * paging-structure caches before it goes (docs/reclaim.md question 7). */
     struct reclaim_change c = { va, va + pt_leaf_size(PT_LEVEL_PD), 1, u.pa, NULL, (unsigned)u.count, 0 };
     return hand_over(&c, serr);
 }

@@ -86,7 +86,7 @@ int kva_unmap_free(uint64_t va);
  * injected the failure (tlb_inject_unacknowledged): a CPU truly lost is
  * left out of later shootdowns, so only they know every CPU flushed. */
 int kva_withheld_release(void);
-/* Experiment knob (RECLAIM.md question 5), for tests only: the shootdown
+/* Experiment knob (docs/reclaim.md question 5), for tests only: the shootdown
  * and the reclaim policy's flush and free run with the kva lock held
  * instead of after it is dropped. */
 void kva_set_flush_under_lock(int on);

@@ -116,7 +116,7 @@ void reclaim_release_frame(uint64_t pa);
  * it): 0. */
 int reclaim_drain(void);
 
-/* Experiment knobs (RECLAIM.md question 5), for tests only: sync frees
+/* Experiment knobs (docs/reclaim.md question 5), for tests only: sync frees
  * before it flushes instead of after (the bug's ordering), and a hook runs
  * on the unmapping CPU right before sync's flush, the window in which
  * another CPU may reuse what was freed. */

@@ -10,7 +10,7 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 
-/* QEMU 10.0.2, x-scalable-mode=on,x-flts=on,aw-bits=48 (QEMU-VTD.md) */
+/* QEMU 10.0.2, x-scalable-mode=on,x-flts=on,aw-bits=48 (docs/qemu.md) */
 #define QEMU_CAP  0x01d2008c222f0606ul
 #define QEMU_ECAP 0x0000890000f00f4aul
 

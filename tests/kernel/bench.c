@@ -1,5 +1,5 @@
 /* bench_unmap, bench_scaling: the reclaim policies measured side by side
- * (../shared/RECLAIM.md, questions 1-3). Explicit suites: they run only
+ * (docs/reclaim.md, questions 1-3). Explicit suites: they run only
  * when a tests= pattern names them (`make bench`, `vtdlab bench`). Each
  * measurement repeats bench_iters times and prints its median, p99 and
  * count; counted figures (descriptors and waits the unit was given, table

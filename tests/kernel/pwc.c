@@ -1,7 +1,7 @@
 /* pwc: which levels of the page walk the unit caches, and whether the
  * page-table form of the 2025 bug (a device walking a freed and reused
  * table through a cached upper-level entry) shows under each reclaim
- * policy. ../shared/RECLAIM.md has the background; the sink is its
+ * policy. docs/reclaim.md has the background; the sink is its
  * observation method.
  *
  * Levels: in a private first-stage space bound to the device, the device

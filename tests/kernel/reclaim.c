@@ -1,6 +1,6 @@
-/* reclaim: the stale page-table reproducer (CVE-2025-71089's shape) under
+/* reclaim: the stale page-table reproducer (the shape of the bug CVE-2025-71202 fixed) under
  * every policy, what each policy costs, and the experiments that compare
- * them (../shared/RECLAIM.md has the questions).
+ * them (docs/reclaim.md has the questions).
  *
  * The reproducer: map a kva page (its page-table pages allocated), let the
  * device write through it, unmap it so its page-table pages are unlinked,

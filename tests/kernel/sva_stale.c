@@ -339,7 +339,7 @@ static void upgrade_takes_effect_after_invalidation(struct test *t)
     ASSERT_EQ(t, dma_dev_write(&s.sf.dev, VA_T, PAGE_SIZE), 0);
     struct vtd_fault_log log;
     fixture_faults(t, &s.sf.fx, &log);
-    /* RECLAIM.md question 6. The spec lets a unit that cached the
+    /* docs/reclaim.md question 6. The spec lets a unit that cached the
      * read-only entry refuse the write (QEMU does, with no fault record)
      * or re-walk and let it land; reaching any other page is never right. */
     enum landed first = where_pattern_landed(s.a, s.b, PATTERN_WORD);

@@ -125,7 +125,7 @@ int fixture_qi_iotlb_page(struct vtd_fixture *fx, uint64_t iova, unsigned am);
 void fixture_straddled_remap(struct test *t, struct vtd_fixture *fx, uint64_t iova, fixture_invalidate_fn invalidate,
                              unsigned am, enum landed landed[STRADDLE_PAGES]);
 
-/* The sink (../shared/RECLAIM.md): a frame filled with valid-looking
+/* The sink (docs/reclaim.md): a frame filled with valid-looking
  * entries (present, writable, user) that all point at the sink itself, so
  * a walk that reads one as a table entry, at whatever level, ends in the
  * sink and the device's write changes it. Reused table frames are filled

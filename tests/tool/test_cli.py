@@ -7,7 +7,7 @@ import pytest
 
 from conftest import LOGS
 
-from vtdlabtool import cli
+from vtdlabtool import cli, run
 
 
 def test_parse_good_log(capsys):
@@ -90,16 +90,16 @@ def test_expectations_written_from_a_report_pass_on_the_same_log(tmp_path, capsy
 
 
 def test_run_directories_of_dead_runs_are_removed(tmp_path):
-    dead = tmp_path / f"{cli.RUN_DIR_PREFIX}999999999-abc"
+    dead = tmp_path / f"{run.RUN_DIR_PREFIX}999999999-abc"
     dead.mkdir()
     (dead / "esp.img").write_bytes(b"x")
-    alive = tmp_path / f"{cli.RUN_DIR_PREFIX}{os.getpid()}-def"
+    alive = tmp_path / f"{run.RUN_DIR_PREFIX}{os.getpid()}-def"
     alive.mkdir()
-    leftover = tmp_path / f"{cli.RUN_DIR_PREFIX}xyz"  # an older tool's, no pid in the name
+    leftover = tmp_path / f"{run.RUN_DIR_PREFIX}xyz"  # an older tool's, no pid in the name
     leftover.mkdir()
     other = tmp_path / "kernel.elf"
     other.write_bytes(b"x")
-    cli._remove_dead_runs(str(tmp_path))
+    run._remove_dead_runs(str(tmp_path))
     assert not dead.exists() and not leftover.exists() and alive.exists() and other.exists()
 
 
@@ -108,17 +108,17 @@ def test_a_run_directory_is_never_taken_for_a_dead_one_while_it_is_made(tmp_path
     writes next must leave the new directory alone (make test runs several
     tools at once: a pid file written after mkdtemp once lost that race)."""
     made = []
-    real = cli.tempfile.mkdtemp
+    real = run.tempfile.mkdtemp
 
     def mkdtemp_then_another_tool_cleans(**kw):
         path = real(**kw)
         made.append(path)
-        cli._remove_dead_runs(kw["dir"])
+        run._remove_dead_runs(kw["dir"])
         assert os.path.isdir(path), "the new run directory was removed as a dead run's"
         raise RuntimeError("stop here")
 
-    monkeypatch.setattr(cli.tempfile, "mkdtemp", mkdtemp_then_another_tool_cleans)
-    monkeypatch.setattr(cli.qemu, "BUILD", str(tmp_path))
+    monkeypatch.setattr(run.tempfile, "mkdtemp", mkdtemp_then_another_tool_cleans)
+    monkeypatch.setattr(run.qemu, "BUILD", str(tmp_path))
     with pytest.raises(RuntimeError, match="stop here"):
         cli.main(["run", "-q", "--profile", "no-iommu", "--pvh"])
     assert made

@@ -154,7 +154,7 @@ def test_a_malformed_dmar_names_the_offset(tmp_path):
 
 
 def test_registers_records_and_descriptors():
-    # QEMU's CAP and ECAP (../shared/QEMU-VTD.md)
+    # QEMU's CAP and ECAP (docs/qemu.md)
     cap = decode("cap", "0x01d2008c222f0606")["fields"]
     assert cap["SAGAW"] == 0x6 and cap["ND"] == 6 and cap["MGAW"] == 47
     ecap = decode("ecap", "0x0000890000f00f4a")["fields"]

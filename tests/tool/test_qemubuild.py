@@ -66,7 +66,8 @@ def test_checked_in_source_pins_parse():
     s = qemubuild.load_source()
     assert s.version == s.deb_version.split(":")[-1]
     assert "--target-list=x86_64-softmmu" in s.configure
-    assert qemubuild.read_series() == []
+    series = qemubuild.read_series()
+    assert series and all(os.path.isfile(os.path.join(qemubuild.PATCH_DIR, n)) for n in series), series
 
 
 def test_verify_accepts_pinned_files(tmp_path):

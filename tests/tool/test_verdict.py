@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ET
 
 from conftest import read_log
 
-from vtdlabtool import ktap, qemu, verdict
+from vtdlabtool import runs, ktap, qemu, verdict
 
 
 def run_of(text, exit_code=qemu.EXIT_DONE, hang=None):
@@ -29,8 +29,7 @@ def test_failures_fail_the_run_with_reasons():
 
 def test_expectations_turn_expected_failures_into_xfail():
     run, _ = run_of(read_log("selftest.log"))
-    with open(verdict.__file__.replace("tools/vtdlabtool/verdict.py", "tests/expected/selftest.json")) as f:
-        expected = json.load(f)
+    expected = runs.resolve(runs.load_suites(), "selftest", runs.get_run("selftest").selection)
     # this log holds the first five cases (the full self-test resets the machine)
     verdict.apply_expectations(run, {k: v for k, v in expected.items() if k in {c.full_name for c in run.cases}})
     assert run.ok, [(c.full_name, c.status, c.reason) for c in run.cases]

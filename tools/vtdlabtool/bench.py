@@ -11,30 +11,32 @@ import sys
 import time
 from typing import Dict, List, Optional, Tuple
 
-from . import ktap, qemu, verdict
+from . import ktap, qemu, run, runs, verdict
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(TOP, "build", "bench")
-TOOL = os.path.join(TOP, "tools", "vtdlab")
+# make test's one iteration of every benchmark (runs.json): the benchmark
+# boots use its profile, so the smoke run checks the machine they measure.
+SMOKE_RUN = "bench-smoke"
 
 ITERS_MAX = 10000   # kernel/cmdline.h: BENCH_ITERS_MAX
 POLICIES = ["none", "sync", "async", "async-percpu", "rcu"]
 SIZES = [1, 16, 512]
 
-# What each boot runs; seconds per 100 iterations, measured on this
+# What each boot runs (on the smoke run's profile); seconds per 100 iterations, measured on this
 # repository's 2-core reference machine, for the estimate printed first.
 BOOTS = [
-    {"name": "unmap", "profile": "smp", "tests": "bench_unmap.*", "s_per_100": 1.5, "fixed": 3.0},
-    {"name": "scaling", "profile": "smp", "tests": "bench_scaling.*", "s_per_100": 0.3, "fixed": 1.5},
-    {"name": "queue", "profile": "smp", "tests": "bench_queue.*", "s_per_100": 0.3, "fixed": 1.5},
+    {"name": "unmap", "tests": "bench_unmap.*", "s_per_100": 1.5, "fixed": 3.0},
+    {"name": "scaling", "tests": "bench_scaling.*", "s_per_100": 0.3, "fixed": 1.5},
+    {"name": "queue", "tests": "bench_queue.*", "s_per_100": 0.3, "fixed": 1.5},
     # Question 3's collateral cost: the device's IOTLB misses on a working set
     # that did not change, after range and all-in-PASID flushes, from QEMU's
     # own trace. Every DMA waits 100 ms here (edu's timer, no icount).
-    {"name": "collateral", "profile": "smp", "tests": "bench_collateral.*", "s_per_100": 0.0, "fixed": 10.0,
+    {"name": "collateral", "tests": "bench_collateral.*", "s_per_100": 0.0, "fixed": 10.0,
      "qemu": ["-trace", "vtd_iotlb_page_hit", "-trace", "vtd_iotlb_page_update"]},
     # The hand check: QEMU's own count of PASID-based invalidations for one
     # policy, against what the metrics say.
-    {"name": "trace", "profile": "smp", "tests": "bench_unmap.*", "s_per_100": 0.2, "fixed": 2.0,
+    {"name": "trace", "tests": "bench_unmap.*", "s_per_100": 0.2, "fixed": 2.0,
      "cmdline": "bench_policies=async", "qemu": ["-trace", "vtd_inv_desc"]},
 ]
 
@@ -102,22 +104,18 @@ def metrics_of(report: dict) -> Dict[str, Tuple[float, str]]:
     return out
 
 
-def run_boot(b: dict, iters: int, policies: Optional[str], out: str) -> dict:
+def run_boot(b: dict, iters: int, policies: Optional[str], out: str, profile: str) -> dict:
     log = os.path.join(out, f"{b['name']}.log")
     rep = os.path.join(out, f"{b['name']}.json")
     cmdline = f"bench_iters={iters}" + (f" bench_policies={policies}" if policies and "cmdline" not in b else "")
     if "cmdline" in b:
         cmdline += " " + b["cmdline"]
-    cmd = [sys.executable, TOOL, "run", "-q", "--profile", b["profile"], "--tests", b["tests"],
-           "--cmdline", cmdline, "--log", log, "--json", rep]
-    for q in b.get("qemu", []):
-        cmd += ["--qemu-arg", q]
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    try:
-        with open(rep) as f:
-            report = json.load(f)
-    except (OSError, ValueError):
-        report = {"verdict": "fail", "problems": [p.stderr.strip() or "no report"], "metrics": {}, "cases": []}
+    code, result = run.run(run.Options(profile=profile, tests=b["tests"], cmdline=cmdline, log=log, json=rep,
+                                       qemu_args=list(b.get("qemu", [])), quiet=True, summary=False))
+    if result is None:
+        report = {"verdict": "fail", "problems": ["the run could not start (see above)"], "metrics": {}, "cases": []}
+    else:
+        report = json.loads(verdict.to_json(result))
     problems = list(report.get("problems", []))
     for c in report.get("cases", []):
         if c.get("status") != ktap.PASS:
@@ -141,8 +139,8 @@ def run_boot(b: dict, iters: int, policies: Optional[str], out: str) -> dict:
                 trace = sum(1 for line in f if "type p-iotlb" in line)
         except OSError:
             problems.append("no QEMU trace was written")
-    return {"name": b["name"], "profile": b["profile"], "cmdline": cmdline, "log": log,
-            "complete": p.returncode == 0 and not problems, "problems": problems,
+    return {"name": b["name"], "profile": profile, "cmdline": cmdline, "log": log,
+            "complete": code == run.EXIT_OK and not problems, "problems": problems,
             "metrics": {k: {"value": v, "unit": u} for k, (v, u) in metrics_of(report).items()},
             "traced_p_iotlb": trace, "iotlb": iotlb}
 
@@ -440,16 +438,20 @@ def main(iters: int, policies: Optional[str], out: str, log: Optional[str], quic
         total = estimate_s(boots, iters)
         print(f"vtdlab bench: {len(boots)} boots, {iters} iterations each measurement; about {total:.0f} s "
               f"on a 2-core machine like the reference", flush=True)
+        try:
+            profile = runs.get_run(SMOKE_RUN).profile
+        except runs.RunsError as e:
+            raise BenchError(str(e))
         os.makedirs(out, exist_ok=True)
-        runs, start = [], time.monotonic()
+        done, start = [], time.monotonic()
         for i, b in enumerate(boots, 1):
-            print(f"  [{i}/{len(boots)}] {b['name']}: profile {b['profile']}, {b['tests']} ...", end="", flush=True)
+            print(f"  [{i}/{len(boots)}] {b['name']}: profile {profile}, {b['tests']} ...", end="", flush=True)
             t = time.monotonic()
-            r = run_boot(b, iters, policies, out)
-            runs.append(r)
+            r = run_boot(b, iters, policies, out, profile)
+            done.append(r)
             print(f" {time.monotonic() - t:.0f} s, {len(r['metrics'])} metrics"
                   + ("" if r["complete"] else f", INCOMPLETE: {'; '.join(r['problems'])[:200]}"), flush=True)
-        doc = assemble(runs, iters, out)
+        doc = assemble(done, iters, out)
         print(f"vtdlab bench: {time.monotonic() - start:.0f} s in all", flush=True)
     print(f"results: {os.path.join(out, 'results.md')}, {os.path.join(out, 'results.json')}"
           + (f", plots: {', '.join(os.path.basename(p) for p in doc['plots'])}" if doc["plots"] else

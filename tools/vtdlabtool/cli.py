@@ -9,34 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from typing import List, Optional
 
-from . import bench, hwreport, ktap, lava, qemu, verdict
-
-DEFAULT_TIMEOUT_S = 300.0
-DEFAULT_SILENCE_S = 60.0
-MAX_BOOTS = 8
-EXIT_OK, EXIT_FAILED, EXIT_SETUP = 0, 1, 2
-# What the kernel says when tests= selected nothing (kernel/harness.c).
-NO_CASE_MARK = "no test case matches"
-
-
-def _err(msg: str) -> None:
-    print(f"vtdlab: error: {msg}", file=sys.stderr)
-
-
-def _write(path: Optional[str], text: str) -> None:
-    if path:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(text)
+from . import bench, hwreport, ktap, lava, qemu, run, runs, verdict
+from .run import DEFAULT_SILENCE_S, DEFAULT_TIMEOUT_S, EXIT_FAILED, EXIT_OK, EXIT_SETUP, summarize
+from .run import _err, write as _write
 
 
 def _load_expectations(path: Optional[str]) -> dict:
@@ -56,194 +38,38 @@ def _load_expectations(path: Optional[str]) -> dict:
     return data
 
 
-def summarize(run: verdict.RunResult, out=None) -> None:
-    out = out or sys.stdout
-    c = run.counts()
-    print(f"vtdlab: profile {run.profile}: {run.boots} boot(s), {run.seconds:.1f} s: "
-          f"{c['pass']} pass, {c['xfail']} expected failures, {c['skip']} skip, {c['fail']} fail, "
-          f"{c['timeout']} timeout, {c['error']} error", file=out)
-    for r in run.cases:
-        if r.status not in ktap.GOOD:
-            print(f"  {r.status.upper():8} {r.full_name}: {r.reason}", file=out)
-    for p in run.problems:
-        print(f"  PROBLEM  {p}", file=out)
-    print(f"{run.passed} passed, {run.failed} failed, {run.skipped} skipped", file=out)
-
-
 def cmd_run(a) -> int:
     try:
-        if a.pvh and (a.usb or a.image or a.firmware):
-            raise qemu.SetupError("--pvh boots build/kernel.elf without firmware: it takes no --usb, --image "
-                                  "or --firmware")
-        profile = qemu.get_profile(a.profile)
-        firmware = None if a.pvh else qemu.find_firmware(a.firmware)
-        binary = qemu.find_qemu(profile, a.qemu)
-        expected = _load_expectations(a.expect)
-        if a.pvh and not os.path.isfile(qemu.KERNEL_ELF):
-            raise qemu.SetupError(f"'{qemu.KERNEL_ELF}' does not exist; run 'make'")
-    except qemu.SetupError as e:
+        options = _run_options(a)
+    except (qemu.SetupError, runs.RunsError) as e:
         _err(str(e))
         return EXIT_SETUP
-    base_cmdline = " ".join(x for x in (f"tests={a.tests}" if a.tests else "", a.cmdline or "",
-                                        f"screen_hold_ms={qemu.SCREEN_HOLD_MS}" if a.screendump else "") if x)
-    source = qemu.KERNEL_ELF if a.pvh else a.image or (qemu.USB_IMAGE if a.usb else qemu.ESP_IMAGE)
-    top = qemu.BUILD if os.path.isdir(qemu.BUILD) else tempfile.gettempdir()
-    _remove_dead_runs(top)
-    # The pid is in the name from the moment the directory exists: a pid
-    # file written after mkdtemp left a window in which another tool's
-    # _remove_dead_runs took the new directory for a dead run's.
-    workdir = tempfile.mkdtemp(prefix=f"{RUN_DIR_PREFIX}{os.getpid()}-", dir=top)
-    try:
-        return _run_boots(a, profile, binary, firmware, expected, base_cmdline, source, workdir)
-    finally:
-        # The run's copy of the image goes on every exit path.
-        shutil.rmtree(workdir, ignore_errors=True)
+    return run.run(options)[0]
 
 
-RUN_DIR_PREFIX = "vtdlab-run-"
-
-
-def _run_dir_pid(name: str) -> Optional[int]:
-    """The pid a run directory's name carries (vtdlab-run-<pid>-<random>),
-    None for a name without one."""
-    pid = name[len(RUN_DIR_PREFIX):].split("-", 1)[0]
-    return int(pid) if pid.isdigit() else None
-
-
-def _remove_dead_runs(top: str) -> None:
-    """Run directories whose tool died without cleaning up (SIGKILL): the
-    pid their name carries is gone. Those of runs still going are left
-    alone; a name without a pid is an older tool's leftover."""
-    for name in os.listdir(top):
-        if not name.startswith(RUN_DIR_PREFIX):
-            continue
-        pid = _run_dir_pid(name)
-        if pid is None or not _alive(pid):
-            shutil.rmtree(os.path.join(top, name), ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    """A process that exists and is not a zombie waiting to be reaped."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _default_log(profile: str) -> str:
-    """Without --log, the latest run of each profile keeps its log here."""
-    d = os.path.join(qemu.BUILD if os.path.isdir(qemu.BUILD) else tempfile.gettempdir(), "runs")
-    os.makedirs(d, exist_ok=True)
-    return os.path.join(d, f"{profile}.log")
-
-
-def _screendump_on_mark(monitor: str, out: str, show, run):
-    """An on_line callback: echoes as show does, and once the kernel says
-    its summary is on the screen, has QEMU dump the screen to out."""
-    def on_line(line: str) -> None:
-        if show:
-            show(line)
-        if qemu.SCREEN_SUMMARY_MARK in line:
-            try:
-                qemu.screendump(monitor, out)
-            except (OSError, qemu.SetupError) as e:
-                run.problems.append(f"no screendump: {e}")
-    return on_line
-
-
-def _run_boots(a, profile, binary, firmware, expected, base_cmdline, source, workdir) -> int:
-    """Boots until the run is complete (resuming after a crashed case); the
-    JUnit and JSON reports are written however it ends, with the reason."""
-    log_path = a.log or _default_log(a.profile)
-    run = verdict.RunResult(profile=a.profile)
-    start = time.monotonic()
-    deadline = start + a.deadline if a.deadline else None
-    resume = 0
-    exit_code = None   # set when the run could not go on: setup or loader error
-    last_lines: List[str] = []
-    show = (lambda line: print(line, flush=True)) if not a.quiet else None
-
-    def stop(problem: str, code: int, message: Optional[str] = None) -> None:
-        nonlocal exit_code
-        _err(message or problem)
-        run.problems.append(problem)
-        exit_code = code
-
-    try:
-        for boot_no in range(1, MAX_BOOTS + 1):
-            cmdline = " ".join(x for x in (base_cmdline, f"resume={resume}" if resume else "") if x)
-            timeout = a.timeout
-            if deadline is not None:
-                timeout = min(timeout, deadline - time.monotonic())
-                if timeout <= 0:
-                    run.problems.append(f"the run passed its --deadline of {a.deadline:g} s")
-                    break
-            try:
-                # A direct boot reads kernel.elf as it is; a UEFI boot its
-                # own copy of the image, with this boot's cmdline in it.
-                image = source if a.pvh else qemu.prepare_image(source, workdir, cmdline, a.usb)
-            except qemu.SetupError as e:
-                stop(str(e), EXIT_SETUP)
-                break
-            extra = list(a.qemu_arg)
-            on_line = show
-            if a.screendump:
-                monitor = os.path.join(workdir, "monitor.sock")
-                extra += ["-monitor", f"unix:{monitor},server=on,wait=off"]
-                on_line = _screendump_on_mark(monitor, os.path.abspath(a.screendump), show, run)
-            cmd = qemu.build_command(profile, firmware, image, a.usb, extra,
-                                     pvh_cmdline=cmdline if a.pvh else None, binary=binary)
-            if a.verbose:
-                print("vtdlab: " + " ".join(shlex.quote(x) for x in cmd), file=sys.stderr)
-            this_log = log_path if boot_no == 1 else f"{log_path}.boot{boot_no}"
-            boot = qemu.run_boot(cmd, this_log, timeout, a.silence, on_line)
-            log = ktap.parse(boot.text)
-            last_lines = log.lines
-            if boot.exit_code not in (qemu.EXIT_DONE, qemu.EXIT_BAD_CMDLINE, qemu.EXIT_PANIC, 0) \
-                    and not log.started and boot.stderr.strip():
-                stop(f"QEMU failed (exit {boot.exit_code}): {boot.stderr.strip().splitlines()[-1]}", EXIT_SETUP)
-                break
-            if log.cmdline_error:
-                stop(f"the kernel rejected the cmdline '{cmdline}': {log.cmdline_error}", EXIT_SETUP)
-                break
-            if log.loader_error:
-                stop(f"the UEFI loader stopped: {log.loader_error}", EXIT_FAILED,
-                     f"the UEFI loader stopped: {log.loader_error} (log: {this_log})")
-                break
-            if boot.hang and deadline is not None and time.monotonic() >= deadline:
-                boot.hang = f"the run passed its --deadline of {a.deadline:g} s"
-            problem = verdict.boot_problem(log, boot.exit_code, boot.hang)
-            resume = verdict.add_boot(run, log, boot_no, problem)
-            if resume is None:
-                break
-            print(f"vtdlab: boot {boot_no} crashed in {log.running} ({problem}); "
-                  f"rebooting to go on from case {resume}", file=sys.stderr)
-        else:
-            run.problems.append(f"gave up after {MAX_BOOTS} boots")
-    except qemu.Interrupted as e:
-        run.problems.append(f"interrupted by {e} before the run ended (QEMU stopped)")
-        exit_code = EXIT_FAILED
-    run.seconds = time.monotonic() - start
-    if run.cases:
-        # Beside every boot's log, the run as one document (what a resumed
-        # run's separate logs cannot be for a KTAP parser).
-        _write(log_path + ".ktap", verdict.to_ktap(run))
-    verdict.apply_expectations(run, expected, complete=bool(a.expect) and exit_code is None,
-                               source=a.expect or "")
-    if not run.cases and not run.problems:
-        why = next((l.strip("# ") for l in last_lines if NO_CASE_MARK in l), "")
-        run.problems.append("no test case ran" + (f": {why}" if why else ""))
-    _write(a.junit, verdict.to_junit(run))
-    _write(a.json, verdict.to_json(run))
-    if exit_code is not None:
-        if not a.quiet:
-            summarize(run)
-        return exit_code
-    if not a.quiet or not run.ok:
-        print(f"vtdlab: serial log: {log_path}")
-    summarize(run)
-    return EXIT_OK if run.ok else EXIT_FAILED
+def _run_options(a) -> run.Options:
+    """The run's options from the arguments; with --run, from runs.json
+    (--tests narrows the run's selection, --cmdline adds to its own,
+    --pvh boots it without firmware) with the expectations its cases
+    resolve to."""
+    o = run.Options(profile=a.profile or "default", tests=a.tests, cmdline=a.cmdline, pvh=a.pvh, usb=a.usb,
+                    image=a.image, firmware=a.firmware, qemu_args=list(a.qemu_arg), log=a.log, junit=a.junit,
+                    json=a.json, timeout=a.timeout, deadline=a.deadline, silence=a.silence,
+                    screendump=a.screendump, quiet=a.quiet, verbose=a.verbose, qemu=a.qemu)
+    if a.run:
+        if a.profile or a.usb or a.expect:
+            raise qemu.SetupError(f"--run {a.run} sets the profile, how it boots and the expectations: "
+                                  "it takes no --profile, --usb or --expect (--pvh boots a UEFI run directly)")
+        r = runs.get_run(a.run)
+        o.profile, o.pvh, o.usb = r.profile, r.boot == "pvh" or a.pvh, r.boot == "usb" and not a.pvh
+        o.tests = a.tests or r.tests
+        o.cmdline = " ".join(x for x in (r.cmdline, a.cmdline) if x) or None
+        resolved = runs.resolve(runs.load_suites(), r.tag, o.tests or runs.KERNEL_ALL)
+        o.expected = {k: v for k, v in resolved.items() if v is not None}
+        o.expected_source = f"{os.path.relpath(runs.SUITES)}/<suite>.json (run {r.tag})"
+    elif a.expect:
+        o.expected, o.expected_source = _load_expectations(a.expect), a.expect
+    return o
 
 
 def cmd_parse(a) -> int:
@@ -281,7 +107,7 @@ def cmd_parse(a) -> int:
 
 def cmd_debug(a) -> int:
     try:
-        profile = qemu.get_profile(a.profile)
+        profile = qemu.get_profile(a.profile or "default")
         firmware = qemu.find_firmware(a.firmware)
         binary = qemu.find_qemu(profile, a.qemu)
         workdir = tempfile.mkdtemp(prefix="vtdlab-debug-", dir=qemu.BUILD)
@@ -367,7 +193,13 @@ def cmd_bench(a) -> int:
 
 def cmd_expectations(a) -> int:
     """An expectations file from a run's JSON report: every case with the
-    outcome it had (and a skip's reason), for review before it is kept."""
+    outcome it had (and a skip's reason), for review before it is kept.
+    --fold and --check work on make test's expectations instead."""
+    if a.fold or a.check:
+        return _suite_expectations(a)
+    if not a.report:
+        _err("expectations: give a --json report, or --fold or --check")
+        return EXIT_SETUP
     try:
         with open(a.report) as f:
             doc = json.load(f)
@@ -387,6 +219,22 @@ def cmd_expectations(a) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def _suite_expectations(a) -> int:
+    try:
+        kernel_runs = runs.load_runs()
+        if a.fold:
+            written, removed = runs.fold_tree(kernel_runs)
+            print(f"vtdlab: folded {len(removed)} per-run file(s) into {len(written)} suite file(s) in "
+                  f"{os.path.relpath(runs.SUITES)}")
+        problems = runs.check(runs.load_suites(), kernel_runs)
+    except runs.RunsError as e:
+        _err(str(e))
+        return EXIT_SETUP
+    for p in problems:
+        print(f"vtdlab: expectations: {p}")
+    return EXIT_FAILED if problems else EXIT_OK
 
 
 def cmd_lava_job(a) -> int:
@@ -432,8 +280,19 @@ def cmd_decode(a) -> int:
 
 
 def cmd_profiles(a) -> int:
-    for name, p in sorted(qemu.load_profiles().items()):
-        print(f"{name:12} [{p.get('qemu', qemu.DEFAULT_QEMU)}] {p.get('description', '')}")
+    try:
+        profiles, kernel_runs = qemu.load_profiles(), runs.load_runs()
+    except (qemu.SetupError, runs.RunsError) as e:
+        _err(str(e))
+        return EXIT_SETUP
+    print("profiles:")
+    for name, p in sorted(profiles.items()):
+        print(f"  {name:22} [{p.get('qemu', qemu.DEFAULT_QEMU)}] {p.get('description', '')}")
+    print("runs (make test; vtdlab run --run TAG):")
+    for r in kernel_runs:
+        what = ", ".join(x for x in (f"profile {r.profile}", r.boot, f"tests={r.tests}" if r.tests else "",
+                                     r.cmdline or "") if x)
+        print(f"  {r.tag:22} {r.description} ({what})")
     return EXIT_OK
 
 
@@ -442,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp):
-        sp.add_argument("--profile", default="default", help="QEMU profile (see 'vtdlab profiles')")
+        sp.add_argument("--profile", help="QEMU profile (see 'vtdlab profiles'; default: default)")
         sp.add_argument("--tests", help="comma-separated globs over suite.case (kernel default: *)")
         sp.add_argument("--cmdline", help="more kernel cmdline, 'key=value ...'")
         sp.add_argument("--qemu-arg", action="append", default=[], help="passed to QEMU after the profile's")
@@ -453,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="boot in QEMU and give a verdict")
     common(r)
+    r.add_argument("--run", metavar="TAG", help="one of make test's runs (tools/vtdlabtool/runs.json, 'vtdlab "
+                   "profiles' lists them): its profile, boot, cases and cmdline, checked against its expectations "
+                   "in tests/expected/suites/")
     r.add_argument("--log", help="where to keep the serial log")
     r.add_argument("--junit", help="write JUnit XML here")
     r.add_argument("--json", help="write a JSON summary here")
@@ -505,9 +367,14 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--quick", action="store_true", help="leave out the QEMU-trace run")
     bn.set_defaults(func=cmd_bench)
 
-    ex = sub.add_parser("expectations", help="an --expect file from a run's --json report")
-    ex.add_argument("report")
+    ex = sub.add_parser("expectations", help="an --expect file from a run's --json report; --fold, --check: "
+                        "the expectations of make test's runs")
+    ex.add_argument("report", nargs="?")
     ex.add_argument("-o", "--output")
+    ex.add_argument("--fold", action="store_true", help="fold tests/expected/<run>.json files into "
+                    "tests/expected/suites/<suite>.json (beside the suite files there) and remove them")
+    ex.add_argument("--check", action="store_true", help="report overrides no run uses, entries no run "
+                    "selects and cases a selecting run gets no outcome for")
     ex.set_defaults(func=cmd_expectations)
 
     lj = sub.add_parser("lava-job", help="a LAVA job definition: a machine class, or a profile under QEMU")
@@ -528,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument("what", nargs=argparse.REMAINDER)
     dc.set_defaults(func=cmd_decode)
 
-    pr = sub.add_parser("profiles", help="list the QEMU profiles")
+    pr = sub.add_parser("profiles", help="list the QEMU profiles and make test's runs")
     pr.set_defaults(func=cmd_profiles)
     return p
 
