@@ -36,8 +36,9 @@ int qi_enable(struct vtd_qi *q, struct vtd_unit *u, int wide)
     q->ring = phys_to_virt(q->ring_pa);
     q->status = phys_to_virt(q->status_pa);
     /* Each slot starts with a value no wait for it writes (those write
-     * numbers equal to the slot modulo QI_STATUS_SLOTS): a zeroed page
-     * would read as sequence 0 completed once the numbers wrap. */
+     * numbers equal to the slot modulo QI_STATUS_SLOTS, or QI_STATUS_REFUSED
+     * past it): a zeroed page would read as sequence 0 completed once the
+     * numbers wrap. */
     for (unsigned i = 0; i < QI_STATUS_SLOTS; i++)
         q->status[i] = i + 1;
     for (unsigned i = 0; i < QI_FAILED_RANGES; i++)
@@ -81,6 +82,7 @@ static unsigned space(struct vtd_qi *q)
 
 static const uint32_t queue_errors = VTD_FSTS_IQE | VTD_FSTS_ITE | VTD_FSTS_ICE;
 static void recover(struct vtd_qi *q, uint32_t fsts);
+static int tail_outside(uint64_t iqt, unsigned shift, unsigned entries);
 
 /* Waits for room for n descriptors; called with q->lock held, so it is
  * also the one to recover a queue error that stops the head meanwhile
@@ -124,6 +126,8 @@ static void kick(struct vtd_qi *q)
 void qi_write_tail_raw(struct vtd_qi *q, uint64_t iqt)
 {
     spin_lock(&q->lock);
+    if (tail_outside(iqt, q->shift, q->entries))
+        q->bad_tail_written = 1;
     vtd_write64(q->u, VTD_IQT, iqt);
     spin_unlock(&q->lock);
 }
@@ -168,17 +172,22 @@ int qi_submit(struct vtd_qi *q, const struct qi_desc *d, unsigned n, uint32_t *s
     return err;
 }
 
-/* Whether IQERCD blames the descriptor at IQH for an IQE: an invalid
- * type or reserved field does; the tail, a failed fetch or the width in
- * IQA do not. With no information (0) or a reason this code does not
- * know, the descriptor at IQH is the only candidate. */
-static int iqe_blames_descriptor(uint64_t iqercd)
+/* Whether an IQE is the descriptor's at IQH: an invalid type or reserved
+ * field in IQERCD.IQEI says so; the tail, a failed fetch or the width in
+ * IQA say not. With no information (0), a tail outside the ring software
+ * knows it wrote (bad_tail_written) is the cause the unit raised IQE for
+ * when it was written (VT-d spec, Invalidation Queue Tail Register);
+ * otherwise, as for a reason this code does not know, the descriptor at
+ * IQH is the only candidate. */
+static int iqe_blames_descriptor(uint64_t iqercd, int bad_tail_written)
 {
     switch (iqercd & VTD_IQERCD_IQEI_MASK) {
     case QI_IQEI_TAIL:
     case QI_IQEI_FETCH:
     case QI_IQEI_WIDTH:
         return 0;
+    case QI_IQEI_NOT_AVAILABLE:
+        return !bad_tail_written;
     default:
         return 1;
     }
@@ -214,11 +223,18 @@ int qi_force_off(struct vtd_unit *u)
         printk("# qi: the queue left on has IQT 0x%lx outside its ring of %u descriptors: the wait goes at IQH %u\n",
                iqt, entries, head);
         at = head;
-    } else if ((fsts & VTD_FSTS_IQE) && iqe_blames_descriptor(vtd_read64(u, VTD_IQERCD))) {
+    } else if ((fsts & VTD_FSTS_IQE) && iqe_blames_descriptor(vtd_read64(u, VTD_IQERCD), 0)) {
         /* The unit would refuse the descriptor at IQH again and never get
          * to a wait: the wait takes its place. QEMU turns the queue off
          * only once IQH == IQT and the last descriptor it carried out was
          * a wait (vtd_queued_inv_disable_check). */
+        at = head;
+    } else if (((iqt >> shift) + 1) % entries == head) {
+        /* A full ring (a queue error stopped the head with the ring full,
+         * e.g. an ITE): a wait at IQT would move the tail onto IQH, the
+         * ring would read empty and the wait never run. */
+        printk("# qi: the queue left on is full (IQH %u, IQT %u): the wait goes at IQH\n", head,
+               (unsigned)(iqt >> shift));
         at = head;
     } else {
         at = (unsigned)(iqt >> shift);
@@ -251,7 +267,13 @@ int qi_force_off(struct vtd_unit *u)
     return err;
 }
 
-int qi_wait_ran(const struct vtd_qi *q, uint32_t seq) { return q->status[status_slot(seq)] == seq; }
+static uint32_t refused_status(uint32_t seq) { return seq + QI_STATUS_REFUSED; }
+
+int qi_wait_ran(const struct vtd_qi *q, uint32_t seq)
+{
+    uint32_t status = q->status[status_slot(seq)];
+    return status == seq || status == refused_status(seq);
+}
 
 static int seq_in(const struct qi_seq_range *r, uint32_t seq)
 {
@@ -278,27 +300,46 @@ static int seq_failed(struct vtd_qi *q, uint32_t seq, int stuck_counts)
     return failed;
 }
 
-int qi_completed(struct vtd_qi *q, uint32_t seq) { return qi_wait_ran(q, seq) && !seq_failed(q, seq, 0); }
+int qi_completed(struct vtd_qi *q, uint32_t seq)
+{
+    return q->status[status_slot(seq)] == seq && !seq_failed(q, seq, 0);
+}
 
-/* The sequence number a wait descriptor of this queue at idx writes. */
+static struct qi_desc *ring_desc(const struct vtd_qi *q, unsigned idx)
+{
+    return (struct qi_desc *)(q->ring + (size_t)idx * q->desc_size);
+}
+
+/* The sequence number of the batch a wait descriptor of this queue at idx
+ * ends: the number it writes into that number's slot, or one recovery
+ * made it write QI_STATUS_REFUSED past it. */
 static int our_wait_at(const struct vtd_qi *q, unsigned idx, uint32_t *seq)
 {
-    const struct qi_desc *d = (const struct qi_desc *)(q->ring + (size_t)idx * q->desc_size);
+    const struct qi_desc *d = ring_desc(q, idx);
     if (qi_desc_type(d) != QI_WAIT || !bits_get(d->qw[0], QI_WAIT_SW))
         return 0;
-    *seq = (uint32_t)bits_get(d->qw[0], QI_WAIT_DATA);
-    return bits_get(d->qw[1], QI_WAIT_ADDR_QW1) << 2 == status_addr(q, *seq);
+    uint32_t data = (uint32_t)bits_get(d->qw[0], QI_WAIT_DATA);
+    uint64_t addr = bits_get(d->qw[1], QI_WAIT_ADDR_QW1) << 2;
+    if (addr == status_addr(q, data)) {
+        *seq = data;
+        return 1;
+    }
+    *seq = data - QI_STATUS_REFUSED;
+    return addr == status_addr(q, *seq);
 }
 
 /* The nearest of our waits from idx on (step 1) or before idx (step
- * entries - 1), within the descriptors software has queued. */
-static int nearest_wait(const struct vtd_qi *q, unsigned idx, unsigned step, uint32_t *seq)
+ * entries - 1), within the descriptors software has queued: its batch's
+ * number and where it is. */
+static int nearest_wait(const struct vtd_qi *q, unsigned idx, unsigned step, uint32_t *seq, unsigned *at)
 {
     for (unsigned i = 0; i < q->entries - 1; i++, idx = (idx + step) % q->entries) {
         if (step == 1 && idx == q->tail)
             return 0;
-        if (our_wait_at(q, idx, seq))
+        if (our_wait_at(q, idx, seq)) {
+            *at = idx;
             return 1;
+        }
     }
     return 0;
 }
@@ -314,6 +355,17 @@ static uint32_t first_dropped(const struct vtd_qi *q, uint32_t last)
     return first;
 }
 
+/* The wait at idx, not yet fetched, writes QI_STATUS_REFUSED past seq
+ * instead of seq: its batch can then never read as completed, whatever
+ * becomes of the failed ranges. One store of the qword the data is in. */
+static void make_wait_refused(struct vtd_qi *q, unsigned idx, uint32_t seq)
+{
+    volatile uint64_t *qw0 = &ring_desc(q, idx)->qw[0];
+    uint64_t v = *qw0;
+    bits_set(&v, QI_WAIT_DATA, refused_status(seq));
+    *qw0 = v;
+}
+
 /* Called with q->lock held, FSTS showing a queue error. */
 static void recover(struct vtd_qi *q, uint32_t fsts)
 {
@@ -323,22 +375,43 @@ static void recover(struct vtd_qi *q, uint32_t fsts)
     q->error.fsts = fsts;
     q->error.iqercd = vtd_read64(q->u, VTD_IQERCD);
     struct qi_desc at = { { 0 } };
-    memcpy(&at, q->ring + (size_t)idx * q->desc_size, q->desc_size);
+    memcpy(&at, ring_desc(q, idx), q->desc_size);
     q->error.desc = at;
     char text[QI_TEXT];
     qi_desc_describe(&at, text, sizeof(text));
     printk("# qi: queue error (FSTS 0x%x, IQERCD 0x%lx) with IQH at %u: %016lx %016lx %s\n", fsts,
            q->error.iqercd, idx, at.qw[0], at.qw[1], text);
+    /* The IQE before this one left the queue as it was, and neither IQH
+     * nor what was submitted changed since (so IQH did not go round). */
+    int kept_before = q->kept_valid && q->kept_head == idx && q->kept_descriptors == q->descriptors;
+    int bad_tail = q->bad_tail_written;
+    q->kept_valid = 0;
+    if (fsts & VTD_FSTS_IQE)
+        q->bad_tail_written = 0; /* this IQE is the one it raised */
     uint32_t seq;
+    unsigned wait_at;
     struct qi_desc harmless;
     /* A global context-cache invalidation: valid in every mode. */
     qi_desc_context_cache(&harmless, QI_CC_GLOBAL, 0, 0, 0);
-    if ((fsts & VTD_FSTS_IQE) && !iqe_blames_descriptor(q->error.iqercd)) {
+    if ((fsts & VTD_FSTS_IQE) && !iqe_blames_descriptor(q->error.iqercd, bad_tail)) {
+        if (kept_before && !bad_tail) {
+            /* Restarting changed nothing: the cause (a fetch that keeps
+             * failing, the queue's set-up) persists, and recovering again
+             * would only loop until the deadline. */
+            printk("# qi: IQE again with IQH still at %u and nothing queued since (IQERCD.IQEI %lu): "
+                   "the queue stays stopped\n", idx, (unsigned long)(q->error.iqercd & VTD_IQERCD_IQEI_MASK));
+            q->stuck = 1;
+            return;
+        }
         /* The tail, a fetch or the queue's set-up, not the descriptor at
          * IQH: it stays, and so does its batch (the kick below writes the
          * tail software keeps). */
-        printk("# qi: IQERCD.IQEI %lu does not blame the descriptor at %u: it is left in place\n",
-               (unsigned long)(q->error.iqercd & VTD_IQERCD_IQEI_MASK), idx);
+        printk("# qi: IQE not the descriptor's at %u (IQERCD.IQEI %lu%s): it is left in place\n", idx,
+               (unsigned long)(q->error.iqercd & VTD_IQERCD_IQEI_MASK),
+               bad_tail ? ", a tail outside the ring was written" : "");
+        q->kept_valid = 1;
+        q->kept_head = idx;
+        q->kept_descriptors = q->descriptors;
     } else if (fsts & VTD_FSTS_IQE) {
         /* IQH rests on the refused descriptor; the batch it belongs to is
          * the one whose wait follows it. */
@@ -348,16 +421,25 @@ static void recover(struct vtd_qi *q, uint32_t fsts)
             q->stuck = 1;
             return;
         }
-        if (nearest_wait(q, idx, 1, &seq))
+        /* The unit stopped at IQH, so that wait is not fetched yet (VT-d
+         * spec 6.5.2.10): it is made to write a number that says refused,
+         * and the failed range tells its waiters meanwhile. (Were the
+         * refused descriptor the wait itself, the replacement overwrites
+         * it and only the failed range says so.) */
+        if (nearest_wait(q, idx, 1, &seq, &wait_at)) {
             mark_failed(q, seq, seq);
-        memcpy(q->ring + (size_t)idx * q->desc_size, &harmless, q->desc_size);
+            make_wait_refused(q, wait_at, seq);
+        }
+        memcpy(ring_desc(q, idx), &harmless, q->desc_size);
     }
     if (fsts & VTD_FSTS_ITE) {
         /* A device-TLB invalidation timed out: the unit dropped the waits
          * it had fetched and not completed (before IQH, their own status
-         * slots never written). IQH points at the next unfetched
+         * slots never written, and never to be: no number of theirs can
+         * read as completed). IQH points at the next unfetched
          * descriptor, which is good: the ring is not touched. */
-        if (nearest_wait(q, (idx + q->entries - 1) % q->entries, q->entries - 1, &seq) && !qi_wait_ran(q, seq))
+        if (nearest_wait(q, (idx + q->entries - 1) % q->entries, q->entries - 1, &seq, &wait_at) &&
+            !qi_wait_ran(q, seq))
             mark_failed(q, first_dropped(q, seq), seq);
     }
     vtd_write32(q->u, VTD_FSTS, fsts & queue_errors);
@@ -374,7 +456,7 @@ int qi_wait(struct vtd_qi *q, uint32_t seq)
      * call may have dropped the wait), then one after each recovery. */
     unsigned errors_seen = READ_ONCE(q->errors) - 1;
     for (;;) {
-        int done = qi_wait_ran(q, seq);
+        uint32_t status = q->status[status_slot(seq)];
         if (READ_ONCE(q->stuck))
             return -E_IO;
         /* Read even when done, so an error the batch raised on its way
@@ -389,7 +471,11 @@ int qi_wait(struct vtd_qi *q, uint32_t seq)
                 recover(q, fsts);
             spin_unlock(&q->lock);
         }
-        if (done)
+        /* What the batch's own wait wrote decides, whatever the failed
+         * ranges still hold. */
+        if (status == refused_status(seq))
+            return -E_IO;
+        if (status == seq)
             return seq_failed(q, seq, 1) ? -E_IO : 0;
         /* Once no error is pending (this waiter recovers any first). */
         unsigned errors = READ_ONCE(q->errors);

@@ -36,6 +36,12 @@ struct qi_seq_range {
  * a larger number. A sequence more than QI_STATUS_SLOTS waits old has its
  * slot reused and no longer reads as completed. */
 #define QI_STATUS_SLOTS (PAGE_SIZE / sizeof(uint32_t))
+/* What the wait of a batch the unit refused part of writes instead of its
+ * number: seq + QI_STATUS_REFUSED, a number of another slot, so the slot
+ * never reads as that batch (or any batch of the slot) completed, however
+ * many errors later, and its waiter is told -E_IO. A slot's initial value
+ * (slot + 1) is neither kind. */
+#define QI_STATUS_REFUSED (QI_STATUS_SLOTS / 2)
 
 /* IQERCD.IQEI: why the unit set FSTS.IQE (VT-d spec, Invalidation Queue
  * Error Record Register). Only the descriptor kinds blame the descriptor
@@ -74,9 +80,20 @@ struct vtd_qi {
     struct qi_seq_range failed[QI_FAILED_RANGES];
     unsigned failed_next;
     unsigned errors;             /* queue errors recovered: a waiter looks at failed[] again when it moves */
+    /* qi_write_tail_raw wrote a tail outside the ring since the last IQE
+     * was recovered: without IQERCD.IQEI, software's own record that an
+     * IQE may be the tail's (the next submit rewrites IQT and hides it). */
+    int bad_tail_written;
+    /* The last IQE recovered without blaming a descriptor: where IQH was
+     * and how many descriptors had been submitted then. The same IQE with
+     * neither changed means its cause persists. */
+    int kept_valid;
+    unsigned kept_head;
+    uint64_t kept_descriptors;
     /* The unit refused even the harmless descriptor put in place of a bad
-     * one: the queue stays stopped (IQE left set) and every wait and submit
-     * fails with -E_IO until the queue is turned off. */
+     * one, or raised an IQE that blames no descriptor again without IQH
+     * moving: the queue stays stopped (IQE left set) and every wait and
+     * submit fails with -E_IO until the queue is turned off. */
     int stuck;
 };
 
@@ -88,8 +105,9 @@ int qi_enable(struct vtd_qi *q, struct vtd_unit *u, int wide);
 int qi_disable(struct vtd_qi *q);
 /* The same for a queue someone else left on (an aborted case, firmware):
  * the ring is found through IQA, a wait appended at IQT, or put at IQH in
- * place of a descriptor the unit refused, or when IQT is not in the ring.
- * Nothing is written outside the ring IQA describes. */
+ * place of a descriptor the unit refused, when IQT is not in the ring, or
+ * when the ring is full. Nothing is written outside the ring IQA
+ * describes. */
 int qi_force_off(struct vtd_unit *u);
 
 /* Queues n descriptors and one wait descriptor behind them; *seq is what
@@ -98,20 +116,23 @@ int qi_force_off(struct vtd_unit *u);
  * wait ever carries it. Does not wait. */
 int qi_submit(struct vtd_qi *q, const struct qi_desc *d, unsigned n, uint32_t *seq);
 /* Whether the batch of seq completed, read from memory the unit wrote:
- * its own wait wrote seq into its own status slot, and no queue error
- * kept the batch from completing (not in a failed range). Independent of
- * what qi_wait returned. */
+ * its own wait wrote seq into its own status slot (a refused batch's
+ * wait writes another number), and no queue error kept the batch from
+ * completing (not in a failed range). Independent of what qi_wait
+ * returned. */
 int qi_completed(struct vtd_qi *q, uint32_t seq);
-/* Whether the wait of seq itself ran (its slot holds seq), whatever
- * happened to the descriptors before it. */
+/* Whether the wait of seq itself ran (its slot holds seq, or seq +
+ * QI_STATUS_REFUSED), whatever happened to the descriptors before it. */
 int qi_wait_ran(const struct vtd_qi *q, uint32_t seq);
 /* Waits for seq with a deadline. A queue error on the way is recovered as
  * the spec asks for its kind (VT-d spec 6.5.2.10): after IQE the refused
- * descriptor is replaced by a harmless one and the queue restarted (only
- * when IQERCD.IQEI does not name the tail or a fetch instead); after ITE
- * the ring is left alone (IQH is past the descriptors the unit dropped)
- * and the dropped waits' batches are marked failed; ICE is recorded and
- * cleared. q->error is filled in each case. A
+ * descriptor is replaced by a harmless one, its batch's wait made to write
+ * QI_STATUS_REFUSED past its number, and the queue restarted (only when
+ * neither IQERCD.IQEI nor a bad tail software wrote names the tail, a
+ * fetch or the set-up instead; such an IQE again with IQH not moved marks
+ * the queue stuck); after ITE the ring is left alone (IQH is past the
+ * descriptors the unit dropped) and the dropped waits' batches are marked
+ * failed; ICE is recorded and cleared. q->error is filled in each case. A
  * batch the error kept from completing ends in -E_IO, for any waiter;
  * -E_TIMEDOUT with the queue registers in the log. Errors are also
  * recovered while qi_submit waits for ring space. */
@@ -119,7 +140,9 @@ int qi_wait(struct vtd_qi *q, uint32_t seq);
 /* qi_submit + qi_wait. */
 int qi_sync(struct vtd_qi *q, const struct qi_desc *d, unsigned n);
 
-/* For tests that provoke errors: write any value to IQT. */
+/* For tests that provoke errors: write any value to IQT (one outside the
+ * ring is remembered, so the IQE it raises is not blamed on the
+ * descriptor at IQH). */
 void qi_write_tail_raw(struct vtd_qi *q, uint64_t iqt);
 
 #endif

@@ -19,6 +19,7 @@
 #define FSTS_ITE            (1u << 6)
 #define IQEI_NOT_AVAILABLE  0
 #define IQEI_INVALID_TAIL   1
+#define IQEI_FETCH_FAILED   2
 #define IQEI_INVALID_TYPE   3
 #define ECAP_QUEUED_INV     (1ul << 1)
 
@@ -30,6 +31,7 @@ static struct fake {
     int devtlb_bad_completion; /* ... or is answered by an invalid completion (ICE) */
     int no_iqei;            /* IQERCD.IQEI reads 0 (info not available), as in QEMU */
     int resume_on_iqt_only; /* clearing an error does not resume the queue; the next IQT write does (QEMU) */
+    int fetch_fails;        /* every fetch at IQH fails (IQERCD.IQEI 2), whatever the descriptor */
     unsigned iqe_raised, ite_raised;
     unsigned waits_dropped;
     unsigned last_type;     /* of the last descriptor carried out */
@@ -60,6 +62,10 @@ static void fake_run(void)
         return;
     unsigned n = fake_entries(), head = (unsigned)(hw.iqh >> fake_shift()), tail = (unsigned)(hw.iqt >> fake_shift());
     while (head != tail && !(hw.fsts & (FSTS_IQE | FSTS_ITE))) {
+        if (hw.fetch_fails) {
+            raise_iqe(IQEI_FETCH_FAILED);
+            break; /* IQH stays where the fetch failed */
+        }
         uint64_t *d = fake_desc(head);
         unsigned type = DESC_TYPE(d[0]);
         if ((int)head == hw.refuse_at || type == 0 || type > 8) {
@@ -429,18 +435,167 @@ static void an_iqe_from_a_bad_tail_leaves_the_valid_descriptor(void **state)
     assert_int_equal(hw.fsts, 0);
 }
 
-/* ... its control: a unit that gives no IQEI (QEMU) leaves only the
- * descriptor at IQH to blame; it is replaced and its batch fails. */
-static void an_iqe_without_iqei_blames_the_descriptor_at_iqh(void **state)
+/* A unit that gives no IQEI (QEMU): software still knows it wrote a tail
+ * past the ring, so the valid descriptor at IQH is not blamed for the IQE
+ * that tail raised, although the next submit rewrote IQT before anyone
+ * recovered; the batch completes. */
+static void an_iqe_from_a_bad_tail_without_iqei_leaves_the_valid_descriptor(void **state)
+{
+    hw.no_iqei = 1;
+    qi_write_tail_raw(&q, (uint64_t)q.entries << 4);
+    assert_int_equal(hw.fsts & FSTS_IQE, FSTS_IQE);
+    unsigned at = q.tail;
+    uint32_t seq = submit(&iotlb_global, 1);
+    assert_int_equal(qi_wait(&q, seq), 0);
+    assert_int_equal(ring_slot(at)[0], iotlb_global.qw[0]);
+    assert_true(qi_completed(&q, seq));
+    assert_int_equal(hw.fsts, 0);
+}
+
+/* ... its control: without IQEI and with no bad tail written, the
+ * descriptor at IQH is the only candidate; it is replaced and its batch
+ * fails. */
+static void without_iqei_a_refused_descriptor_is_still_blamed(void **state)
+{
+    hw.no_iqei = 1;
+    unsigned at = q.tail;
+    uint32_t bad = submit(&bad_type, 1);
+    assert_int_equal(qi_wait(&q, bad), -E_IO);
+    assert_int_equal(ring_slot(at)[0], 0x11ul);
+    uint32_t next = submit(&iotlb_global, 1);
+    assert_int_equal(qi_wait(&q, next), 0);
+}
+
+/* ... and when both happen (a bad tail written, then a refused
+ * descriptor at IQH): the first recovery leaves the descriptor, the unit
+ * refuses it again, and the second blames it; only its batch fails. */
+static void a_bad_tail_then_a_refused_descriptor_without_iqei(void **state)
 {
     hw.no_iqei = 1;
     qi_write_tail_raw(&q, (uint64_t)q.entries << 4);
     unsigned at = q.tail;
-    uint32_t seq = submit(&iotlb_global, 1);
-    assert_int_equal(qi_wait(&q, seq), -E_IO);
+    uint32_t bad = submit(&bad_type, 1);
+    uint32_t next = submit(&iotlb_global, 1);
+    assert_int_equal(qi_wait(&q, bad), -E_IO);
+    assert_int_equal(hw.iqe_raised, 2);
     assert_int_equal(ring_slot(at)[0], 0x11ul);
+    assert_false(q.stuck);
+    assert_int_equal(qi_wait(&q, next), 0);
+    assert_true(qi_completed(&q, next));
+}
+
+/* How often text was printed. */
+static unsigned printed_count(const char *text)
+{
+    unsigned n = 0;
+    for (const char *p = strstr(printed, text); p; p = strstr(p + 1, text))
+        n++;
+    return n;
+}
+
+/* An IQE that does not blame the descriptor (a fetch that keeps failing)
+ * comes back at once with IQH where it was: the queue is marked stuck
+ * with one message instead of recovering until the deadline. */
+static void a_repeated_iqe_that_blames_no_descriptor_marks_the_queue_stuck(void **state)
+{
+    hw.fetch_fails = 1;
+    unsigned at = q.tail;
+    uint32_t seq = submit(&iotlb_global, 1);
+    assert_int_equal(hw.fsts & FSTS_IQE, FSTS_IQE);
+    uint64_t t0 = rdtsc();
+    assert_int_equal(qi_wait(&q, seq), -E_IO);
+    assert_true(rdtsc() - t0 < 100000000ul); /* far inside the 1 s deadline */
+    assert_true(q.stuck);
+    assert_int_equal(hw.iqe_raised, 2);
+    assert_int_equal(hw.iqh >> 4, at);
+    assert_int_equal(ring_slot(at)[0], iotlb_global.qw[0]); /* never blamed */
+    assert_int_equal(printed_count("the queue stays stopped"), 1);
+    assert_int_equal(qi_submit(&q, &iotlb_global, 1, NULL), -E_IO);
+}
+
+/* The same for a submitter waiting for room behind the failing fetch. */
+static uint32_t fill_to_one_free_slot(void);
+static void a_repeated_iqe_that_blames_no_descriptor_ends_the_wait_for_room(void **state)
+{
+    hw.fetch_fails = 1;
+    fill_to_one_free_slot();
+    uint64_t t0 = rdtsc();
+    assert_int_equal(qi_submit(&q, &iotlb_global, 1, NULL), -E_IO);
+    assert_true(rdtsc() - t0 < 100000000ul);
+    assert_true(q.stuck);
+    assert_int_equal(printed_count("the queue stays stopped"), 1);
+}
+
+/* ... its control: two bad tails written one after the other with the
+ * head not moving in between are two errors, each recovered, not a stuck
+ * queue. */
+static void two_bad_tails_in_a_row_are_not_a_stuck_queue(void **state)
+{
+    uint32_t seq = submit(&iotlb_global, 1);
+    assert_int_equal(qi_wait(&q, seq), 0);
+    for (unsigned i = 0; i < 2; i++) {
+        qi_write_tail_raw(&q, (uint64_t)q.entries << 4);
+        assert_int_equal(hw.fsts & FSTS_IQE, FSTS_IQE);
+        assert_int_equal(qi_wait(&q, seq), 0); /* recovers on the way */
+        assert_int_equal(hw.fsts, 0);
+    }
+    assert_int_equal(hw.iqe_raised, 2);
+    assert_false(q.stuck);
     uint32_t next = submit(&iotlb_global, 1);
     assert_int_equal(qi_wait(&q, next), 0);
+}
+
+/* More refused batches than QI_FAILED_RANGES keeps: the first one's wait
+ * still ran (the unit carried it out after recovery), yet what it wrote
+ * never reads as that batch completed. */
+static void a_refused_batch_stays_failed_once_its_failed_range_is_overwritten(void **state)
+{
+    uint32_t bad = submit(&bad_type, 1);
+    assert_int_equal(qi_wait(&q, bad), -E_IO);
+    for (unsigned i = 0; i < QI_FAILED_RANGES; i++) {
+        uint32_t later = submit(&bad_type, 1);
+        assert_int_equal(qi_wait(&q, later), -E_IO);
+    }
+    assert_int_equal(hw.iqe_raised, QI_FAILED_RANGES + 1);
+    assert_false(qi_completed(&q, bad));
+    assert_int_equal(qi_wait(&q, bad), -E_IO);
+    /* what the unit wrote: the wait ran, and not the batch's number */
+    assert_true(qi_wait_ran(&q, bad));
+    assert_int_not_equal(q.status[bad % QI_STATUS_SLOTS], bad);
+    /* the control: a good batch after them completes */
+    uint32_t next = submit(&iotlb_global, 1);
+    assert_int_equal(qi_wait(&q, next), 0);
+    assert_true(qi_completed(&q, next));
+}
+
+/* The same check for a wait an ITE dropped: the unit never writes its
+ * slot, so nothing can read as that batch completed. */
+static void a_dropped_batch_stays_unfinished_once_its_failed_range_is_overwritten(void **state)
+{
+    hw.devtlb_times_out = 1;
+    uint32_t dropped = submit(&device_tlb, 1);
+    hw.devtlb_times_out = 0;
+    assert_int_equal(qi_wait(&q, dropped), -E_IO);
+    for (unsigned i = 0; i < QI_FAILED_RANGES; i++) {
+        uint32_t later = submit(&bad_type, 1);
+        assert_int_equal(qi_wait(&q, later), -E_IO);
+    }
+    assert_false(qi_wait_ran(&q, dropped));
+    assert_false(qi_completed(&q, dropped));
+}
+
+/* Two refused descriptors in one batch: two IQEs, one failed batch; the
+ * batch queued behind it is not blamed for the second. */
+static void a_batch_with_two_refused_descriptors_fails_alone(void **state)
+{
+    struct qi_desc batch[] = { bad_type, bad_type };
+    uint32_t bad = submit(batch, 2);
+    uint32_t next = submit(&iotlb_global, 1);
+    assert_int_equal(qi_wait(&q, bad), -E_IO);
+    assert_int_equal(hw.iqe_raised, 2);
+    assert_int_equal(qi_wait(&q, next), 0);
+    assert_true(qi_completed(&q, next));
+    assert_false(qi_completed(&q, bad));
 }
 
 /* The scratch status page qi_force_off's wait writes, found from the wait
@@ -491,6 +646,24 @@ static void force_off_on_a_unit_that_resumes_only_on_a_tail_write(void **state)
     forced_wait_at(at);
 }
 
+/* An ITE stopped a full ring (IQT + 1 == IQH): a wait at IQT would move
+ * the tail onto IQH, the ring would read empty and the wait never run.
+ * The wait goes at IQH and the queue goes off. */
+static void force_off_on_a_full_ring_stopped_by_an_ite(void **state)
+{
+    hw.gsts = VTD_GCMD_QIE;
+    hw.devtlb_times_out = 1;
+    submit(&device_tlb, 1);
+    assert_int_equal(hw.fsts & FSTS_ITE, FSTS_ITE);
+    unsigned head = (unsigned)(hw.iqh >> 4);
+    fill_to_one_free_slot();
+    submit(NULL, 0); /* a lone wait takes the last slot */
+    assert_int_equal(ring_room(), 0);
+    assert_int_equal(qi_force_off(&unit), 0);
+    assert_int_equal(hw.gsts & VTD_GCMD_QIE, 0);
+    forced_wait_at(head);
+}
+
 /* ... its control: on a queue with no error, the wait goes at the tail and
  * what was queued before it is carried out, not replaced. */
 static void force_off_appends_to_a_healthy_queue(void **state)
@@ -522,9 +695,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_refused_batch_never_reads_as_completed, setup, teardown),
         cmocka_unit_test_setup_teardown(sequence_numbers_wrap_past_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(an_iqe_from_a_bad_tail_leaves_the_valid_descriptor, setup, teardown),
-        cmocka_unit_test_setup_teardown(an_iqe_without_iqei_blames_the_descriptor_at_iqh, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_iqe_from_a_bad_tail_without_iqei_leaves_the_valid_descriptor, setup, teardown),
+        cmocka_unit_test_setup_teardown(without_iqei_a_refused_descriptor_is_still_blamed, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_bad_tail_then_a_refused_descriptor_without_iqei, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_repeated_iqe_that_blames_no_descriptor_marks_the_queue_stuck, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_repeated_iqe_that_blames_no_descriptor_ends_the_wait_for_room, setup, teardown),
+        cmocka_unit_test_setup_teardown(two_bad_tails_in_a_row_are_not_a_stuck_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_refused_batch_stays_failed_once_its_failed_range_is_overwritten, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_dropped_batch_stays_unfinished_once_its_failed_range_is_overwritten, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_batch_with_two_refused_descriptors_fails_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(force_off_replaces_a_refused_descriptor, setup, teardown),
         cmocka_unit_test_setup_teardown(force_off_on_a_unit_that_resumes_only_on_a_tail_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(force_off_on_a_full_ring_stopped_by_an_ite, setup, teardown),
         cmocka_unit_test_setup_teardown(force_off_appends_to_a_healthy_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(force_off_with_the_tail_past_the_ring, setup, teardown),
     };
