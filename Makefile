@@ -177,24 +177,24 @@ $(BUILD)/.deps-ok: scripts/deps.sh
 # vtdlab's QEMU: Debian's pinned source with qemu/patches/ (qemu/README.md),
 # built once per version and patch series (~6-10 min on 2 cores) into a cache
 # every clone reuses. qemu-check runs QEMU's own qtests for the unit on it.
-qemu:
+qemu: $(BUILD)/.deps-ok
 	@bash qemu/build.sh build
 
 qemu-check:
 	@bash qemu/build.sh check
 
-run: $(BUILD)/.deps-ok $(ESP_IMG)
+run: $(BUILD)/.deps-ok qemu $(ESP_IMG)
 	$(VTDLAB) run
 
-debug: $(BUILD)/.deps-ok $(ESP_IMG)
+debug: $(BUILD)/.deps-ok qemu $(ESP_IMG)
 	$(VTDLAB) debug
 
-bench-boot: $(BUILD)/.deps-ok $(ESP_IMG) $(BUILD)/empty.efi
+bench-boot: $(BUILD)/.deps-ok qemu $(ESP_IMG) $(BUILD)/empty.efi
 	$(VTDLAB) bench-boot
 
 # The reclaim benchmarks: build/bench/results.{json,md}, plots, serial logs.
 BENCH_ITERS ?= 200
-bench: $(BUILD)/.deps-ok $(ESP_IMG)
+bench: $(BUILD)/.deps-ok qemu $(ESP_IMG)
 	$(VTDLAB) bench --iters $(BENCH_ITERS)
 
 # ---------------------------------------------------------------- tests
@@ -248,7 +248,7 @@ $(KUNIT_TOOL): | $(BUILD)/.deps-ok
 	tar -xJf $(KUNIT_TARBALL) -C $(BUILD)/kunit --wildcards 'linux-source-6.12/tools/testing/kunit/*'
 	@touch $@
 
-test: $(BUILD)/.deps-ok $(ESP_IMG) $(USB_IMG) $(HOST_TESTS) $(DECODE) $(ACPI_TABLES) $(FUZZ_BIN) $(KUNIT_TOOL)
+test: $(BUILD)/.deps-ok qemu $(ESP_IMG) $(USB_IMG) $(HOST_TESTS) $(DECODE) $(ACPI_TABLES) $(FUZZ_BIN) $(KUNIT_TOOL)
 	$(PYTHON) tools/run-tests
 
 clean:

@@ -49,7 +49,7 @@ def test_missing_firmware(capsys):
 
 def test_missing_qemu(monkeypatch, capsys):
     monkeypatch.setenv("PATH", "/nonexistent")
-    assert cli.main(["run"]) == 2
+    assert cli.main(["run", "--qemu", "stock"]) == 2
     assert "qemu-system-x86_64 is not installed" in capsys.readouterr().err
 
 

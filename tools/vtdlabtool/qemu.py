@@ -79,7 +79,7 @@ def find_firmware(explicit: Optional[str] = None) -> str:
 # runs on DEFAULT_QEMU.
 QEMU_VTDLAB, QEMU_STOCK = "vtdlab", "stock"
 QEMU_KINDS = (QEMU_VTDLAB, QEMU_STOCK)
-DEFAULT_QEMU = QEMU_STOCK
+DEFAULT_QEMU = QEMU_VTDLAB
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from . import verdict
+from .qemu import QEMU_KINDS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -49,6 +50,7 @@ class Run:
     tests: Optional[str] = None
     cmdline: Optional[str] = None
     why: str = ""
+    qemu: Optional[str] = None   # vtdlab or stock: overrides the profile's binary (the control run)
 
     @property
     def selection(self) -> str:
@@ -62,6 +64,8 @@ class Run:
             a += ["--tests", self.tests]
         if self.cmdline:
             a += ["--cmdline", self.cmdline]
+        if self.qemu:
+            a += ["--qemu", self.qemu]
         return a
 
 
@@ -76,6 +80,9 @@ def load_runs(path: str = RUNS) -> List[Run]:
     dup = sorted(t for t, n in tags.items() if n > 1)
     if dup:
         raise RunsError(f"'{path}' defines these runs more than once: {', '.join(dup)}")
+    bad_qemu = [r.tag for r in runs if r.qemu not in (None,) + QEMU_KINDS]
+    if bad_qemu:
+        raise RunsError(f"'{path}': runs {', '.join(bad_qemu)} name a QEMU that is not one of {', '.join(QEMU_KINDS)}")
     bad = [r.tag for r in runs if r.boot not in BOOTS]
     if bad:
         raise RunsError(f"'{path}': runs {', '.join(bad)} boot neither of {', '.join(BOOTS)}")
