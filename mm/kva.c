@@ -6,6 +6,7 @@
 #include "mm.h"
 #include "reclaim.h"
 #include "tlb.h"
+#include "walker.h"
 #include "../kernel/lock.h"
 #include "../kernel/printk.h"
 #include "../kernel/x86.h"
@@ -135,10 +136,7 @@ int kva_map(uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs)
     spin_lock(&kva_lock);
     int err = pt_map_page(&kva_pt, va, pa, leaf_level, attrs | (kva_user ? PTE_US : 0));
     spin_unlock(&kva_lock);
-    const struct kva_flusher *f = reclaim_flusher();
-    if (!err && f && f->mapped)
-        err = f->mapped(va, va + pt_leaf_size(leaf_level));
-    return err;
+    return err ? err : kva_walkers_mapped(va, va + pt_leaf_size(leaf_level));
 }
 
 int kva_protect(uint64_t va, uint64_t attrs)

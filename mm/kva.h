@@ -50,7 +50,8 @@ uint64_t kva_table_pages(void);
 /* Takes the kernel's tables as they are after boot. */
 void kva_init(void);
 /* Whether devices walk the kva area with user privilege (QEMU's emulated
- * devices always do; SVA then needs U/S at every level of their path).
+ * devices always do; SVA then needs U/S at every level of their path): set
+ * from the registered walkers (mm/walker.h).
  * Sets U/S on the area's top entry and on every table and leaf mapped
  * from now on. */
 void kva_set_user_access(int on);

@@ -2,7 +2,7 @@
 #include "mm.h"
 #include "heap.h"
 #include "kva.h"
-#include "reclaim.h"
+#include "page_life.h"
 #include "../kernel/lock.h"
 #include "../kernel/printk.h"
 #include "../kernel/x86.h"
@@ -53,7 +53,7 @@ const struct pt_ctx *kernel_pt(void) { return &kpt; }
 const struct mm_info *mm_info(void) { return &info; }
 struct pt_page_stats pt_page_stats(void)
 {
-    return (struct pt_page_stats){ READ_ONCE(pt_allocated), reclaim_stats().freed };
+    return (struct pt_page_stats){ READ_ONCE(pt_allocated), page_life_stats().freed };
 }
 
 /* Allocations left before an injected failure; 0: none armed. */
@@ -136,7 +136,7 @@ uint64_t pt_page_alloc(void)
     uint64_t pa = page_alloc();
     if (pa) {
         atomic_add(&pt_allocated, 1);
-        reclaim_track_alloc(pa);
+        page_life_allocated(pa);
     }
     return pa;
 }
@@ -148,9 +148,10 @@ static int walks_snooped = 1;
 
 void kva_set_walk_snooped(int snooped)
 {
+    int was = READ_ONCE(walks_snooped);
     WRITE_ONCE(walks_snooped, snooped);
     /* What was written to the tables before is in memory too from now on. */
-    if (!snooped)
+    if (!snooped && was)
         wbinvd();
 }
 int kva_walk_snooped(void) { return READ_ONCE(walks_snooped); }

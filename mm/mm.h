@@ -63,8 +63,9 @@ void *mmio_map(uint64_t pa, uint64_t size);
 void *phys_map_cached(uint64_t pa, uint64_t size);
 
 /* Whether the devices that walk the kernel's tables snoop the CPU's caches
- * (the binding sets it from the unit's page-walk coherency); when they do
- * not, every table write and every new table is flushed from the caches. */
+ * (set from the registered walkers, mm/walker.h: all of them snoop); when
+ * they do not, every table write and every new table is flushed from the
+ * caches. */
 void kva_set_walk_snooped(int snooped);
 int kva_walk_snooped(void);
 
