@@ -4,6 +4,7 @@
 #include "page_life.h"
 #include "walker.h"
 #include "../kernel/clock.h"
+#include "../kernel/cmdline.h"
 #include "../kernel/lock.h"
 #include "../kernel/printk.h"
 #include "../kernel/smp.h"
@@ -71,17 +72,22 @@ static uint64_t flushes, flush_errors, batches, grace_periods, deferred_freed, d
 static void drain_work(struct work *w);
 static struct work reclaim_work = { .fn = drain_work };
 
-static const char *const policy_names[RECLAIM_POLICIES] = {
-    [RECLAIM_NONE] = "none", [RECLAIM_SYNC] = "sync", [RECLAIM_ASYNC] = "async",
-    [RECLAIM_ASYNC_PERCPU] = "async-percpu", [RECLAIM_RCU] = "rcu",
-};
+/* The cmdline's names, which are indexed by the same numbers. */
+#define NAME(choice, name) [choice] = name,
+static const char *const policy_names[] = { RECLAIM_POLICY_LIST(NAME) };
+static const char *const flush_names[] = { RECLAIM_FLUSH_LIST(NAME) };
+_Static_assert((int)RECLAIM_CHOICES == (int)RECLAIM_POLICIES &&
+               (int)RECLAIM_FLUSH_CHOICES == (int)RECLAIM_FLUSH_ALL + 1, "one cmdline name per policy and flush mode");
 
 const char *reclaim_policy_name(enum reclaim_policy p)
 {
     return (unsigned)p < RECLAIM_POLICIES ? policy_names[p] : "?";
 }
 
-const char *reclaim_flush_name(enum reclaim_flush m) { return m == RECLAIM_FLUSH_ALL ? "all" : "range"; }
+const char *reclaim_flush_name(enum reclaim_flush m)
+{
+    return flush_names[m == RECLAIM_FLUSH_ALL ? RECLAIM_FLUSH_ALL : RECLAIM_FLUSH_RANGE];
+}
 enum reclaim_policy reclaim_get_policy(void) { return READ_ONCE(policy); }
 enum reclaim_flush reclaim_get_flush_mode(void) { return READ_ONCE(flush_mode); }
 
