@@ -1,3 +1,8 @@
+/* The kernel's own page tables: built at boot over the memory map (the
+ * direct map and the image), shared by every CPU and by every walker of
+ * them (mm/walker.h); the MMIO region and AP stacks mapped into them; the
+ * page-table page count; the heap. The frame pool is page_alloc.c's, the
+ * kva area kva.c's. */
 #include <string.h>
 #include "mm.h"
 #include "heap.h"
@@ -16,13 +21,10 @@
 extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[];
 extern char __data_start[], __data_end[], boot_stack_guard[];
 
-/* Owners: frames_lock the frame pool (and the injected failure), heap_lock
- * the heap, region_lock the MMIO/stack region's next address and its
- * tables (the kva area's are kva.c's). */
-static struct spinlock frames_lock = SPINLOCK_INIT("frames");
+/* Owners: heap_lock the heap, region_lock the MMIO/stack region's next
+ * address and its tables (the kva area's are kva.c's). */
 static struct spinlock heap_lock = SPINLOCK_INIT("heap");
 static struct spinlock region_lock = SPINLOCK_INIT("mmio region");
-static struct frame_pool frames;
 static struct pt_ctx kpt;
 static uint64_t pt_allocated;
 static struct heap heap;
@@ -48,87 +50,11 @@ uint64_t virt_to_phys(const void *p)
     return pte ? pte_addr(pte) + (va & (pt_leaf_size(level) - 1)) : 0;
 }
 
-struct frame_pool *mm_frames(void) { return &frames; }
 const struct pt_ctx *kernel_pt(void) { return &kpt; }
 const struct mm_info *mm_info(void) { return &info; }
 struct pt_page_stats pt_page_stats(void)
 {
     return (struct pt_page_stats){ READ_ONCE(pt_allocated), page_life_stats().freed };
-}
-
-/* Allocations left before an injected failure; 0: none armed. */
-static unsigned fail_countdown;
-
-
-void mm_inject_page_alloc_failure(unsigned skip)
-{
-    spin_lock(&frames_lock);
-    fail_countdown = skip + 1;
-    spin_unlock(&frames_lock);
-}
-
-void mm_cancel_page_alloc_failure(void)
-{
-    spin_lock(&frames_lock);
-    fail_countdown = 0;
-    spin_unlock(&frames_lock);
-}
-
-int mm_page_alloc_failure_armed(void) { return READ_ONCE(fail_countdown) != 0; }
-
-uint64_t page_alloc(void)
-{
-    spin_lock(&frames_lock);
-    uint64_t pfn = fail_countdown && --fail_countdown == 0 ? FRAME_NONE : frame_alloc(&frames);
-    spin_unlock(&frames_lock);
-    if (pfn == FRAME_NONE)
-        return 0;
-    memset(phys_to_virt(pfn << PAGE_SHIFT), 0, PAGE_SIZE);
-    return pfn << PAGE_SHIFT;
-}
-
-uint64_t pages_alloc_contig(unsigned pages, unsigned align_pages)
-{
-    spin_lock(&frames_lock);
-    uint64_t pfn = frame_alloc_contig(&frames, pages, align_pages);
-    spin_unlock(&frames_lock);
-    if (pfn == FRAME_NONE)
-        return 0;
-    memset(phys_to_virt(pfn << PAGE_SHIFT), 0, (uint64_t)pages * PAGE_SIZE);
-    return pfn << PAGE_SHIFT;
-}
-
-void page_free(uint64_t pa)
-{
-    spin_lock(&frames_lock);
-    int err = frame_free(&frames, pa >> PAGE_SHIFT);
-    spin_unlock(&frames_lock);
-    if (err)
-        panic("page_free(0x%lx): %s", pa, err_name(err));
-}
-
-int page_take_specific(uint64_t pa)
-{
-    spin_lock(&frames_lock);
-    int err = frame_alloc_specific(&frames, pa >> PAGE_SHIFT);
-    spin_unlock(&frames_lock);
-    return err;
-}
-
-uint64_t frames_free_count(void)
-{
-    spin_lock(&frames_lock);
-    uint64_t n = frames.free_count;
-    spin_unlock(&frames_lock);
-    return n;
-}
-
-uint64_t frames_free_counted(void)
-{
-    spin_lock(&frames_lock);
-    uint64_t n = frame_pool_count_free(&frames);
-    spin_unlock(&frames_lock);
-    return n;
 }
 
 uint64_t pt_page_alloc(void)
@@ -227,6 +153,7 @@ static void map_image_part(const char *start, const char *end, uint64_t attrs, c
 
 struct boot_info *mm_init(struct boot_info *bi)
 {
+    struct frame_pool *frames = mm_frames();
     uint32_t r[4];
     cpuid(CPUID_EXT_FEATURES, 0, r);
     info.max_leaf_level = (r[3] & CPUID_EDX_PAGE1GB) ? PT_LEVEL_PDPT : PT_LEVEL_PD;
@@ -254,14 +181,14 @@ struct boot_info *mm_init(struct boot_info *bi)
     }
     if (!bitmap_pa)
         panic("mm: no conventional region holds the %lu-byte frame bitmap", bitmap_bytes);
-    frame_pool_init(&frames, (uint64_t *)bitmap_pa, max_pfn);
+    frame_pool_init(frames, (uint64_t *)bitmap_pa, max_pfn);
     for (uint64_t i = 0; i < n; i++) {
         const struct efi_mmap_desc *d = mmap_entry(bi, i);
         if (d->type == EFI_CONVENTIONAL_MEMORY)
-            frame_pool_add(&frames, d->phys_start >> PAGE_SHIFT, d->pages);
+            frame_pool_add(frames, d->phys_start >> PAGE_SHIFT, d->pages);
     }
-    frame_pool_reserve(&frames, bitmap_pa >> PAGE_SHIFT, bitmap_pages);
-    frame_pool_reserve(&frames, 0, LOW_MEMORY_END >> PAGE_SHIFT);
+    frame_pool_reserve(frames, bitmap_pa >> PAGE_SHIFT, bitmap_pages);
+    frame_pool_reserve(frames, 0, LOW_MEMORY_END >> PAGE_SHIFT);
 
     kpt.alloc_table = kpt_alloc;
     kpt.table_ptr = kpt_ptr;
@@ -301,22 +228,22 @@ struct boot_info *mm_init(struct boot_info *bi)
     write_cr0(read_cr0() | CR0_WP);
     write_cr3(kpt.root_pa);
     direct_map_live = 1;
-    frames.bitmap = phys_to_virt(bitmap_pa);
+    frames->bitmap = phys_to_virt(bitmap_pa);
     bi = phys_to_virt((uint64_t)bi);
 
     /* The firmware's page tables and pools are dead now. */
     for (uint64_t i = 0; i < n; i++) {
         const struct efi_mmap_desc *d = phys_to_virt(bi->mmap_phys + i * bi->mmap_desc_size);
         if (d->type == EFI_BOOT_SERVICES_CODE || d->type == EFI_BOOT_SERVICES_DATA)
-            frame_pool_add(&frames, d->phys_start >> PAGE_SHIFT, d->pages);
+            frame_pool_add(frames, d->phys_start >> PAGE_SHIFT, d->pages);
     }
-    frame_pool_reserve(&frames, 0, LOW_MEMORY_END >> PAGE_SHIFT);
+    frame_pool_reserve(frames, 0, LOW_MEMORY_END >> PAGE_SHIFT);
 
-    uint64_t heap_pfn = frame_alloc_contig(&frames, HEAP_SIZE / PAGE_SIZE, 1);
+    uint64_t heap_pfn = frame_alloc_contig(frames, HEAP_SIZE / PAGE_SIZE, 1);
     if (heap_pfn == FRAME_NONE)
         panic("mm: no %lu contiguous bytes for the heap", HEAP_SIZE);
     heap_init(&heap, phys_to_virt(heap_pfn << PAGE_SHIFT), HEAP_SIZE);
-    info.usable_at_boot = frames.free_count * PAGE_SIZE;
+    info.usable_at_boot = frames->free_count * PAGE_SIZE;
     return bi;
 }
 
