@@ -38,10 +38,10 @@ struct pending_list {
  *   free.
  * - drain_lock: the batch (with what failed batches left), one drain at a
  *   time; the walkers change only under it (reclaim_hold), so a batch never
- *   flushes through a unit that is being unbound. Its holder waits for the unit and
- *   for a grace period, which together may last longer than the spinlock's
- *   LOCK_SPIN_LIMIT_MS: takers wait for it with take_drain_lock, bounded by
- *   what the holder may wait for, never with spin_lock.
+ *   flushes through a unit that is being unbound. Its holder waits for the
+ *   unit and for a grace period, which together may last longer than the
+ *   spinlock's LOCK_SPIN_LIMIT_MS: takers wait for it with take_drain_lock,
+ *   bounded by what the holder may wait for, never with spin_lock.
  * - policy and flush mode: single words, changed between cases (draining
  *   first).
  * - the statistics: counters added to atomically, the batch's under
