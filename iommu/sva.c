@@ -1,3 +1,4 @@
+#include <stddef.h>
 #include <string.h>
 #include "sva.h"
 #include "cap.h"
@@ -5,13 +6,7 @@
 #include "../kernel/x86.h"
 #include "../lib/errno.h"
 #include "../mm/mm.h"
-#include "../mm/reclaim.h"
-
-/* The one binding the flush hook serves. Deferred drains reach it from any
- * CPU at any later time (the end-of-case work flush, a cleanup after an
- * aborted case), so it and what it points at must not live on a stack
- * (bind refuses that). */
-static struct sva *bound;
+#include "../mm/walker.h"
 
 /* The boot CPU's stack (kernel/entry.asm): test cases run on it, and a case
  * that aborts leaves it to be reused at once by the harness. */
@@ -52,30 +47,19 @@ int sva_flush_range(struct sva *s, uint64_t start, uint64_t end, int tables_free
     return err;
 }
 
-static int kva_flush(uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
+/* The binding as a walker of the kernel's tables (mm/walker.h). */
+static struct sva *sva_of(struct kva_walker *w) { return (struct sva *)((char *)w - offsetof(struct sva, walker)); }
+
+static int walker_flush(struct kva_walker *w, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
 {
-    return bound ? sva_flush_range(bound, start, end, tables_freed, seq) : -E_NODEV;
+    return sva_flush_range(sva_of(w), start, end, tables_freed, seq);
 }
 
-static int kva_flush_completed(uint64_t seq)
-{
-    return bound && qi_completed(bound->qi, (uint32_t)seq);
-}
-
-/* Caching mode (CAP.CM): the unit may have cached the not-present entries
- * a map just filled, at any level (the map may have linked new tables), so
- * the range is invalidated as after a table change: IH=0. */
-static int kva_mapped(uint64_t start, uint64_t end)
-{
-    return bound ? sva_flush_range(bound, start, end, 1, NULL) : 0;
-}
+static int walker_completed(struct kva_walker *w, uint64_t seq) { return qi_completed(sva_of(w)->qi, (uint32_t)seq); }
 
 /* One flush: qi_submit may wait for ring space, then qi_wait for the wait
  * descriptor, each bounded by VTD_WAIT_US; reclaim allows a flush no more. */
 _Static_assert(2ul * VTD_WAIT_US <= KVA_FLUSH_WAIT_MAX_US, "a flush may outlast what reclaim allows it");
-
-static const struct kva_flusher sva_flusher = { kva_flush, kva_flush_completed, NULL };
-static const struct kva_flusher sva_flusher_caching_mode = { kva_flush, kva_flush_completed, kva_mapped };
 
 static int bind(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, int device_supervisor,
                 uint64_t root_pa, int kernel, uint32_t pasid, uint16_t did, int override_width)
@@ -87,7 +71,7 @@ static int bind(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci
         return -E_INVAL;
     if (pasid >= vtd_pasid_limit(u) && !override_width)
         return -E_RANGE;
-    /* What the registered flusher dereferences must outlive every drain
+    /* What the registered walker dereferences must outlive every drain
      * that may call it, an aborted case's included: not stack memory. */
     if (kernel && (on_boot_stack(s, sizeof(*s)) || on_boot_stack(u, sizeof(*u)) || on_boot_stack(qi, sizeof(*qi)))) {
         printk("# sva: refusing to bind the kernel's tables with the binding, its unit or its queue on the stack "
@@ -102,8 +86,23 @@ static int bind(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci
     s->did = did;
     s->kernel = kernel;
     s->priv = sva_privilege(u, device_supervisor);
-    if (kernel)
-        kva_set_user_access(s->priv == SVA_USER);
+    /* Registered before the unit is told where the kernel's tables are:
+     * its needs (U/S for user requests; every table write flushed from the
+     * caches unless walks snoop them, ECAP.SMPWC) are in the tables by
+     * then, and every change from then on is flushed from it. Pages an
+     * earlier binding left pending are drained first. Caching mode
+     * (CAP.CM): the unit may cache not-present entries, so maps are
+     * flushed too. */
+    s->walker = (struct kva_walker){ .name = "sva", .user = s->priv == SVA_USER, .snoops = ECAP_SMPWC(u->ecap) != 0,
+                                     .caches_not_present = CAP_CM(u->cap) != 0, .flush = walker_flush,
+                                     .completed = walker_completed };
+    if (kernel) {
+        int derr = kva_walker_register(&s->walker);
+        if (derr == -E_EXIST || derr == -E_BUSY || derr == -E_TIMEDOUT)
+            return derr;
+        if (derr)
+            printk("# sva: pages left pending before the bind could not be drained: %s\n", err_name(derr));
+    }
 
     struct vtd_pasid_entry pe;
     int err = vtd_sm_tables_init(&s->tables);
@@ -113,23 +112,14 @@ static int bind(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci
      * says it can (ECAP.SMPWC), else mm flushes every table write. */
     err = err ? err : pasid_entry_set_wpe(&pe, s->priv == SVA_SUPERVISOR && (read_cr0() & CR0_WP));
     err = err ? err : pasid_entry_set_pwsnp(&pe, ECAP_SMPWC(u->ecap));
-    if (kernel)
-        kva_set_walk_snooped(ECAP_SMPWC(u->ecap));
     uint16_t rid = pci_requester_id(dev);
     err = err ? err : vtd_sm_attach(u, qi, &s->tables, pci_sid_bus(rid), pci_sid_devfn(rid), pasid, &pe, override_width);
     if (err) {
         if (kernel)
-            kva_set_walk_snooped(1);
+            kva_walker_unregister(&s->walker);
         vtd_sm_tables_free(&s->tables);
         return err;
     }
-    if (!kernel)
-        return 0;
-    bound = s;
-    /* Pages an earlier binding left pending are flushed through this one. */
-    int derr = reclaim_set_flusher(CAP_CM(u->cap) ? &sva_flusher_caching_mode : &sva_flusher);
-    if (derr)
-        printk("# sva: pages left pending before the bind could not be drained: %s\n", err_name(derr));
     return 0;
 }
 
@@ -145,21 +135,13 @@ int sva_bind_space(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct 
     return bind(s, u, qi, dev, device_supervisor, root_pa, 0, pasid, did, 0);
 }
 
-void sva_forget(void)
-{
-    bound = NULL;
-    kva_set_walk_snooped(1);
-}
-
 int sva_unbind(struct sva *s)
 {
     if (s->kernel) {
         /* What is pending is flushed through this binding before it goes. */
-        int err = reclaim_set_flusher(NULL);
+        int err = kva_walker_unregister(&s->walker);
         if (err)
             printk("# sva: pages pending reclaim could not be flushed before the unbind: %s\n", err_name(err));
-        bound = NULL;
-        kva_set_walk_snooped(1);
     }
     vtd_pasid_clear(s->u, &s->tables, s->pasid);
     struct qi_desc d[4];

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include "../devices/pci.h"
+#include "../mm/walker.h"
 #include "pasid.h"
 #include "qi.h"
 
@@ -28,35 +29,35 @@ struct sva {
     uint16_t did;
     enum sva_privilege priv;
     int kernel;               /* the kernel's own tables (else a private space) */
+    struct kva_walker walker; /* registered with mm while the kernel's tables are bound */
 };
 
 /* Scalable-mode tables, the context entry for dev with RID_PASID = pasid,
  * the PASID entry over the kernel's root table, caches invalidated, TE on,
- * and the kernel-VA flusher registered with mm/reclaim. The queue must be on with 256-
- * bit descriptors. Errors name what the unit lacks (-E_RANGE) and leave no
- * entry present. override_width: use a PASID beyond ECAP.PSS knowingly.
- * The flusher keeps pointers to s, u and qi until sva_unbind or sva_forget,
- * and deferred drains use them meanwhile from any CPU (after an aborted
- * case too): they must not be on a stack (-E_INVAL, printed). */
+ * and s->walker registered with mm (mm/walker.h) first. The queue must be
+ * on with 256-bit descriptors. Errors name what the unit lacks (-E_RANGE)
+ * and leave no entry present and no walker registered (-E_BUSY: mm has
+ * KVA_WALKERS_MAX already). override_width: use a PASID beyond ECAP.PSS
+ * knowingly. The walker keeps pointers to s, u and qi until it is
+ * unregistered (sva_unbind, or kva_walker_unregister after an aborted
+ * case), and deferred drains use them meanwhile from any CPU: they must
+ * not be on a stack (-E_INVAL, printed). */
 int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, int device_supervisor,
                     uint32_t pasid, uint16_t did, int override_width);
 /* The same binding over a first-stage space that is not the kernel's (a
- * test's private tables rooted at root_pa): no kernel-VA flusher is
- * registered and the kva area's settings are left alone; the owner of the
+ * test's private tables rooted at root_pa): no walker is registered, so
+ * the kernel's tables are left alone; the owner of the
  * tables flushes its writes from the caches where walks do not snoop
  * (ECAP.SMPWC = 0) and invalidates after changing them. */
 int sva_bind_space(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, int device_supervisor,
                    uint64_t root_pa, uint32_t pasid, uint16_t did);
-/* Clears the PASID entry, then invalidates the PASID cache, the PASID's
+/* Unregisters the walker (draining what is pending through it), clears
+ * the PASID entry, then invalidates the PASID cache, the PASID's
  * IOTLB entries and (if the unit has device-TLBs) the device's, in that
  * order. Translation stays on, so the device's next request faults; the
  * tables are freed by the caller (vtd_sm_tables_free) once TE is off. */
 int sva_unbind(struct sva *s);
-/* Forgets the binding without touching the unit (after an aborted case,
- * whose struct sva is gone; the caller turns the unit off itself). The
- * flusher must already be unregistered. */
-void sva_forget(void);
-/* What the flusher does, for tests that call it directly: a PASID-based
+/* What the walker's flush does, for tests that call it directly: a PASID-based
  * IOTLB invalidation of [start, end) (page-selective with the smallest
  * covering address mask, or all-in-PASID past MAMV), then a wait. */
 int sva_flush_range(struct sva *s, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq);

@@ -14,18 +14,11 @@ static const struct flag_name trace_flags[] = { { "qi", TRACE_QI }, { "mmio", TR
 static const struct flag_name inject_flags[] = {
     { "ap-fault", INJECT_AP_FAULT }, { "ap-hang", INJECT_AP_HANG }, { NULL, 0 }
 };
-static const struct flag_name reclaim_choices[] = {
-    { "none", RECLAIM_CHOICE_NONE }, { "sync", RECLAIM_CHOICE_SYNC }, { "async", RECLAIM_CHOICE_ASYNC },
-    { "async-percpu", RECLAIM_CHOICE_ASYNC_PERCPU }, { "rcu", RECLAIM_CHOICE_RCU }, { NULL, 0 }
-};
-static const struct flag_name bench_policy_flags[] = {
-    { "none", BENCH_POLICY(RECLAIM_CHOICE_NONE) }, { "sync", BENCH_POLICY(RECLAIM_CHOICE_SYNC) },
-    { "async", BENCH_POLICY(RECLAIM_CHOICE_ASYNC) }, { "async-percpu", BENCH_POLICY(RECLAIM_CHOICE_ASYNC_PERCPU) },
-    { "rcu", BENCH_POLICY(RECLAIM_CHOICE_RCU) }, { NULL, 0 }
-};
-static const struct flag_name reclaim_flush_choices[] = {
-    { "range", RECLAIM_FLUSH_CHOICE_RANGE }, { "all", RECLAIM_FLUSH_CHOICE_ALL }, { NULL, 0 }
-};
+#define CHOICE(choice, name) { name, choice },
+#define BENCH_FLAG(choice, name) { name, BENCH_POLICY(choice) },
+static const struct flag_name reclaim_choices[] = { RECLAIM_POLICY_LIST(CHOICE) { NULL, 0 } };
+static const struct flag_name bench_policy_flags[] = { RECLAIM_POLICY_LIST(BENCH_FLAG) { NULL, 0 } };
+static const struct flag_name reclaim_flush_choices[] = { RECLAIM_FLUSH_LIST(CHOICE) { NULL, 0 } };
 
 struct opt {
     const char *key;

@@ -38,11 +38,17 @@ enum { CONSOLE_FIRMWARE, CONSOLE_IO, CONSOLE_MMIO, CONSOLE_GOP, CONSOLE_NONE };
 #define CONSOLE_COM2 0x2f8
 
 /* reclaim=none|sync|async|async-percpu|rcu, reclaim_flush=range|all
- * (mm/reclaim.h has what each means; the values are its enums'). */
-enum {
-    RECLAIM_CHOICE_NONE, RECLAIM_CHOICE_SYNC, RECLAIM_CHOICE_ASYNC, RECLAIM_CHOICE_ASYNC_PERCPU, RECLAIM_CHOICE_RCU,
-};
-enum { RECLAIM_FLUSH_CHOICE_RANGE, RECLAIM_FLUSH_CHOICE_ALL };
+ * (mm/reclaim.h has what each means; the values are its enums'). The one
+ * place the names are written: cmdline.c parses reclaim=, reclaim_flush=
+ * and bench_policies= with these lists, mm/reclaim.c prints its names from
+ * them, and tools/vtdlabtool/bench.py reads the policies from this file. */
+#define RECLAIM_POLICY_LIST(X)                                                                   \
+    X(RECLAIM_CHOICE_NONE, "none") X(RECLAIM_CHOICE_SYNC, "sync") X(RECLAIM_CHOICE_ASYNC, "async") \
+    X(RECLAIM_CHOICE_ASYNC_PERCPU, "async-percpu") X(RECLAIM_CHOICE_RCU, "rcu")
+#define RECLAIM_FLUSH_LIST(X) X(RECLAIM_FLUSH_CHOICE_RANGE, "range") X(RECLAIM_FLUSH_CHOICE_ALL, "all")
+#define RECLAIM_CHOICE_ENUM(choice, name) choice,
+enum { RECLAIM_POLICY_LIST(RECLAIM_CHOICE_ENUM) RECLAIM_CHOICES };
+enum { RECLAIM_FLUSH_LIST(RECLAIM_CHOICE_ENUM) RECLAIM_FLUSH_CHOICES };
 #define CMDLINE_DEFAULT_RECLAIM RECLAIM_CHOICE_SYNC
 
 /* trace=qi,mmio: log every invalidation descriptor submitted; keep a ring

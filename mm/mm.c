@@ -1,8 +1,13 @@
+/* The kernel's own page tables: built at boot over the memory map (the
+ * direct map and the image), shared by every CPU and by every walker of
+ * them (mm/walker.h); the MMIO region and AP stacks mapped into them; the
+ * page-table page count; the heap. The frame pool is page_alloc.c's, the
+ * kva area kva.c's. */
 #include <string.h>
 #include "mm.h"
 #include "heap.h"
-#include "reclaim.h"
-#include "tlb.h"
+#include "kva.h"
+#include "page_life.h"
 #include "../kernel/lock.h"
 #include "../kernel/printk.h"
 #include "../kernel/x86.h"
@@ -16,20 +21,11 @@
 extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[];
 extern char __data_start[], __data_end[], boot_stack_guard[];
 
-/* Owners: frames_lock the frame pool (and the injected failure), heap_lock
- * the heap, kva_lock every change to the kva area's tables (a map's table
- * allocation and an unmap's empty-table check must not interleave),
- * region_lock the MMIO/stack region's next address. */
-static struct spinlock frames_lock = SPINLOCK_INIT("frames");
+/* Owners: heap_lock the heap, region_lock the MMIO/stack region's next
+ * address and its tables (the kva area's are kva.c's). */
 static struct spinlock heap_lock = SPINLOCK_INIT("heap");
-static struct spinlock kva_lock = SPINLOCK_INIT("kva");
 static struct spinlock region_lock = SPINLOCK_INIT("mmio region");
-static struct frame_pool frames;
 static struct pt_ctx kpt;
-/* The kva area through its own walker context: the same root, but table
- * entries that carry U/S when devices walk it with user privilege. */
-static struct pt_ctx kva_pt;
-static int kva_user;
 static uint64_t pt_allocated;
 static struct heap heap;
 static struct mm_info info;
@@ -54,87 +50,11 @@ uint64_t virt_to_phys(const void *p)
     return pte ? pte_addr(pte) + (va & (pt_leaf_size(level) - 1)) : 0;
 }
 
-struct frame_pool *mm_frames(void) { return &frames; }
 const struct pt_ctx *kernel_pt(void) { return &kpt; }
 const struct mm_info *mm_info(void) { return &info; }
 struct pt_page_stats pt_page_stats(void)
 {
-    return (struct pt_page_stats){ READ_ONCE(pt_allocated), reclaim_stats().freed };
-}
-
-/* Allocations left before an injected failure; 0: none armed. */
-static unsigned fail_countdown;
-
-
-void mm_inject_page_alloc_failure(unsigned skip)
-{
-    spin_lock(&frames_lock);
-    fail_countdown = skip + 1;
-    spin_unlock(&frames_lock);
-}
-
-void mm_cancel_page_alloc_failure(void)
-{
-    spin_lock(&frames_lock);
-    fail_countdown = 0;
-    spin_unlock(&frames_lock);
-}
-
-int mm_page_alloc_failure_armed(void) { return READ_ONCE(fail_countdown) != 0; }
-
-uint64_t page_alloc(void)
-{
-    spin_lock(&frames_lock);
-    uint64_t pfn = fail_countdown && --fail_countdown == 0 ? FRAME_NONE : frame_alloc(&frames);
-    spin_unlock(&frames_lock);
-    if (pfn == FRAME_NONE)
-        return 0;
-    memset(phys_to_virt(pfn << PAGE_SHIFT), 0, PAGE_SIZE);
-    return pfn << PAGE_SHIFT;
-}
-
-uint64_t pages_alloc_contig(unsigned pages, unsigned align_pages)
-{
-    spin_lock(&frames_lock);
-    uint64_t pfn = frame_alloc_contig(&frames, pages, align_pages);
-    spin_unlock(&frames_lock);
-    if (pfn == FRAME_NONE)
-        return 0;
-    memset(phys_to_virt(pfn << PAGE_SHIFT), 0, (uint64_t)pages * PAGE_SIZE);
-    return pfn << PAGE_SHIFT;
-}
-
-void page_free(uint64_t pa)
-{
-    spin_lock(&frames_lock);
-    int err = frame_free(&frames, pa >> PAGE_SHIFT);
-    spin_unlock(&frames_lock);
-    if (err)
-        panic("page_free(0x%lx): %s", pa, err_name(err));
-}
-
-int page_take_specific(uint64_t pa)
-{
-    spin_lock(&frames_lock);
-    int err = frame_alloc_specific(&frames, pa >> PAGE_SHIFT);
-    spin_unlock(&frames_lock);
-    return err;
-}
-
-uint64_t frames_free_count(void)
-{
-    spin_lock(&frames_lock);
-    uint64_t n = frames.free_count;
-    spin_unlock(&frames_lock);
-    return n;
-}
-
-uint64_t frames_free_counted(void)
-{
-    spin_lock(&frames_lock);
-    uint64_t n = frame_pool_count_free(&frames);
-    spin_unlock(&frames_lock);
-    return n;
+    return (struct pt_page_stats){ READ_ONCE(pt_allocated), page_life_stats().freed };
 }
 
 uint64_t pt_page_alloc(void)
@@ -142,7 +62,7 @@ uint64_t pt_page_alloc(void)
     uint64_t pa = page_alloc();
     if (pa) {
         atomic_add(&pt_allocated, 1);
-        reclaim_track_alloc(pa);
+        page_life_allocated(pa);
     }
     return pa;
 }
@@ -154,9 +74,10 @@ static int walks_snooped = 1;
 
 void kva_set_walk_snooped(int snooped)
 {
+    int was = READ_ONCE(walks_snooped);
     WRITE_ONCE(walks_snooped, snooped);
     /* What was written to the tables before is in memory too from now on. */
-    if (!snooped)
+    if (!snooped && was)
         wbinvd();
 }
 int kva_walk_snooped(void) { return READ_ONCE(walks_snooped); }
@@ -232,6 +153,7 @@ static void map_image_part(const char *start, const char *end, uint64_t attrs, c
 
 struct boot_info *mm_init(struct boot_info *bi)
 {
+    struct frame_pool *frames = mm_frames();
     uint32_t r[4];
     cpuid(CPUID_EXT_FEATURES, 0, r);
     info.max_leaf_level = (r[3] & CPUID_EDX_PAGE1GB) ? PT_LEVEL_PDPT : PT_LEVEL_PD;
@@ -259,14 +181,14 @@ struct boot_info *mm_init(struct boot_info *bi)
     }
     if (!bitmap_pa)
         panic("mm: no conventional region holds the %lu-byte frame bitmap", bitmap_bytes);
-    frame_pool_init(&frames, (uint64_t *)bitmap_pa, max_pfn);
+    frame_pool_init(frames, (uint64_t *)bitmap_pa, max_pfn);
     for (uint64_t i = 0; i < n; i++) {
         const struct efi_mmap_desc *d = mmap_entry(bi, i);
         if (d->type == EFI_CONVENTIONAL_MEMORY)
-            frame_pool_add(&frames, d->phys_start >> PAGE_SHIFT, d->pages);
+            frame_pool_add(frames, d->phys_start >> PAGE_SHIFT, d->pages);
     }
-    frame_pool_reserve(&frames, bitmap_pa >> PAGE_SHIFT, bitmap_pages);
-    frame_pool_reserve(&frames, 0, LOW_MEMORY_END >> PAGE_SHIFT);
+    frame_pool_reserve(frames, bitmap_pa >> PAGE_SHIFT, bitmap_pages);
+    frame_pool_reserve(frames, 0, LOW_MEMORY_END >> PAGE_SHIFT);
 
     kpt.alloc_table = kpt_alloc;
     kpt.table_ptr = kpt_ptr;
@@ -278,7 +200,7 @@ struct boot_info *mm_init(struct boot_info *bi)
     kpt.root_pa = pt_page_alloc();
     if (!kpt.root_pa)
         panic("mm: no frame for the root page table");
-    kva_pt = kpt;
+    kva_init();
 
     uint64_t kstart = kernel_phys_base, kend = kernel_phys_base + bi->kernel_span;
     for (uint64_t i = 0; i < n; i++) {
@@ -306,22 +228,22 @@ struct boot_info *mm_init(struct boot_info *bi)
     write_cr0(read_cr0() | CR0_WP);
     write_cr3(kpt.root_pa);
     direct_map_live = 1;
-    frames.bitmap = phys_to_virt(bitmap_pa);
+    frames->bitmap = phys_to_virt(bitmap_pa);
     bi = phys_to_virt((uint64_t)bi);
 
     /* The firmware's page tables and pools are dead now. */
     for (uint64_t i = 0; i < n; i++) {
         const struct efi_mmap_desc *d = phys_to_virt(bi->mmap_phys + i * bi->mmap_desc_size);
         if (d->type == EFI_BOOT_SERVICES_CODE || d->type == EFI_BOOT_SERVICES_DATA)
-            frame_pool_add(&frames, d->phys_start >> PAGE_SHIFT, d->pages);
+            frame_pool_add(frames, d->phys_start >> PAGE_SHIFT, d->pages);
     }
-    frame_pool_reserve(&frames, 0, LOW_MEMORY_END >> PAGE_SHIFT);
+    frame_pool_reserve(frames, 0, LOW_MEMORY_END >> PAGE_SHIFT);
 
-    uint64_t heap_pfn = frame_alloc_contig(&frames, HEAP_SIZE / PAGE_SIZE, 1);
+    uint64_t heap_pfn = frame_alloc_contig(frames, HEAP_SIZE / PAGE_SIZE, 1);
     if (heap_pfn == FRAME_NONE)
         panic("mm: no %lu contiguous bytes for the heap", HEAP_SIZE);
     heap_init(&heap, phys_to_virt(heap_pfn << PAGE_SHIFT), HEAP_SIZE);
-    info.usable_at_boot = frames.free_count * PAGE_SIZE;
+    info.usable_at_boot = frames->free_count * PAGE_SIZE;
     return bi;
 }
 
@@ -361,282 +283,13 @@ uint64_t kstack_alloc(uint64_t size)
 void *mmio_map(uint64_t pa, uint64_t size) { return map_phys(pa, size, PTE_RW | PTE_NX | PTE_PCD | PTE_PWT); }
 void *phys_map_cached(uint64_t pa, uint64_t size) { return map_phys(pa, size, PTE_NX); }
 
-void kva_set_user_access(int on)
-{
-    spin_lock(&kva_lock);
-    kva_user = on;
-    kva_pt = kpt;
-    kva_pt.fmt = on ? &pt_format_x86_user_tables : &pt_format_x86;
-    uint64_t *root = phys_to_virt(kpt.root_pa);
-    uint64_t *e = &root[pt_index(KVA_BASE, PT_LEVEL_PML4)];
-    WRITE_ONCE(*e, on ? (*e | PTE_US) : (*e & ~PTE_US));
-    spin_unlock(&kva_lock);
-}
-
-static int in_kva(uint64_t va, uint64_t size)
-{
-    return va >= KVA_BASE && va < KVA_BASE + KVA_SIZE && size <= KVA_BASE + KVA_SIZE - va;
-}
-
-/* Pages of unmaps whose shootdown some CPU did not acknowledge (it was
- * declared lost, kernel/smp.h): that CPU may still walk the tables or use
- * the frames through what it cached, so they are never freed. Listed, up
- * to WITHHELD_MAX each (past it simply leaked), for kva_withheld_release;
- * the lock owns the lists and may nest inside kva_lock. */
-#define WITHHELD_MAX (4 * PT_LEVELS)
-static struct spinlock withheld_lock = SPINLOCK_INIT("kva withheld");
-static struct {
-    uint64_t tables[WITHHELD_MAX], frames[WITHHELD_MAX];
-    unsigned ntables, nframes;
-    uint64_t start, end;     /* the ranges they came from, merged */
-} withheld;
-
-/* Returns how many pages did not fit the lists. */
-static unsigned withhold(const uint64_t *tables, unsigned ntables, const uint64_t *frames, unsigned nframes,
-                         uint64_t start, uint64_t end)
-{
-    unsigned unlisted = 0;
-    spin_lock(&withheld_lock);
-    for (unsigned i = 0; i < ntables; i++) {
-        if (withheld.ntables < WITHHELD_MAX)
-            withheld.tables[withheld.ntables++] = tables[i];
-        else
-            unlisted++;
-    }
-    for (unsigned i = 0; i < nframes; i++) {
-        if (withheld.nframes < WITHHELD_MAX)
-            withheld.frames[withheld.nframes++] = frames[i];
-        else
-            unlisted++;
-    }
-    int first = withheld.start == withheld.end;
-    withheld.start = first || start < withheld.start ? start : withheld.start;
-    withheld.end = first || end > withheld.end ? end : withheld.end;
-    spin_unlock(&withheld_lock);
-    return unlisted;
-}
-
-/* After the shootdown of c's range: the policy flushes the devices and
- * frees c's pages. If a CPU did not acknowledge (shootdown_err), the
- * devices are flushed all the same but the pages are withheld and the
- * shootdown's error is returned. */
-static int hand_over(const struct reclaim_change *c, int shootdown_err)
-{
-    if (!shootdown_err)
-        return reclaim_kva_changed(c);
-    if (c->ntables || c->nframes) {
-        unsigned unlisted = withhold(c->tables, c->ntables, c->frames, c->nframes, c->start, c->end);
-        printk("# vtdlab: mm: a CPU did not acknowledge the shootdown of [0x%lx, 0x%lx): its %u page table(s) and "
-               "%u frame(s) are withheld, not freed%s\n", c->start, c->end, c->ntables, c->nframes,
-               unlisted ? " (some leaked for good: the withheld list is full)" : "");
-    }
-    struct reclaim_change bare = { c->start, c->end, c->unmapped, NULL, NULL, 0, 0 };
-    reclaim_kva_changed(&bare);
-    return shootdown_err;
-}
-
-int kva_withheld_release(void)
-{
-    uint64_t tables[WITHHELD_MAX], frames[WITHHELD_MAX];
-    spin_lock(&withheld_lock);
-    unsigned nt = withheld.ntables, nf = withheld.nframes;
-    uint64_t start = withheld.start, end = withheld.end;
-    memcpy(tables, withheld.tables, nt * sizeof(tables[0]));
-    memcpy(frames, withheld.frames, nf * sizeof(frames[0]));
-    withheld.ntables = withheld.nframes = 0;
-    withheld.start = withheld.end = 0;
-    spin_unlock(&withheld_lock);
-    if (!nt && !nf)
-        return 0;
-    int err = tlb_shootdown(start, end);
-    if (err) {
-        withhold(tables, nt, frames, nf, start, end);
-        return err;
-    }
-    struct reclaim_change c = { start, end, 1, tables, frames, nt, nf };
-    return reclaim_kva_changed(&c);
-}
-
-/* Nothing in the kva area is global: a shootdown's CR3 reload keeps
- * global TLB entries (SDM vol. 3, 4.10.4.1) and the reclaim policies'
- * whole-PASID flush is non-globals-within-PASID (VT-d spec 6.5.2.4), so
- * either would leave a PTE_G entry cached. */
-static int kva_attrs_allowed(uint64_t attrs) { return !(attrs & PTE_G); }
-
-int kva_map(uint64_t va, uint64_t pa, int leaf_level, uint64_t attrs)
-{
-    if (!kva_attrs_allowed(attrs))
-        return -E_INVAL;
-    if (leaf_level < PT_LEVEL_PT || leaf_level > info.max_leaf_level || !in_kva(va, pt_leaf_size(leaf_level)))
-        return -E_INVAL;
-    spin_lock(&kva_lock);
-    int err = pt_map_page(&kva_pt, va, pa, leaf_level, attrs | (kva_user ? PTE_US : 0));
-    spin_unlock(&kva_lock);
-    const struct kva_flusher *f = reclaim_flusher();
-    if (!err && f && f->mapped)
-        err = f->mapped(va, va + pt_leaf_size(leaf_level));
-    return err;
-}
-
-int kva_protect(uint64_t va, uint64_t attrs)
-{
-    if (!in_kva(va, PAGE_SIZE) || !kva_attrs_allowed(attrs))
-        return -E_INVAL;
-    int level;
-    spin_lock(&kva_lock);
-    int err = pt_lookup(&kva_pt, va, &level) ? pt_protect(&kva_pt, va, attrs | (kva_user ? PTE_US : 0)) : -E_NOENT;
-    spin_unlock(&kva_lock);
-    if (err)
-        return err;
-    uint64_t start = va & ~(pt_leaf_size(level) - 1);
-    int serr = tlb_shootdown(start, start + pt_leaf_size(level));
-    struct reclaim_change c = { .start = start, .end = start + pt_leaf_size(level) };
-    err = reclaim_kva_changed(&c);
-    return serr ? serr : err;
-}
-
-int kva_split_2m(uint64_t va)
-{
-    if ((va & (pt_leaf_size(PT_LEVEL_PD) - 1)) || !in_kva(va, pt_leaf_size(PT_LEVEL_PD)))
-        return -E_INVAL;
-    spin_lock(&kva_lock);
-    int err = pt_split_leaf(&kva_pt, va);
-    spin_unlock(&kva_lock);
-    return err ? err : tlb_shootdown(va, va + pt_leaf_size(PT_LEVEL_PD));
-}
-
-int kva_collapse_2m(uint64_t va)
-{
-    if ((va & (pt_leaf_size(PT_LEVEL_PD) - 1)) || !in_kva(va, pt_leaf_size(PT_LEVEL_PD)))
-        return -E_INVAL;
-    struct pt_unlinked u;
-    spin_lock(&kva_lock);
-    int err = pt_collapse_table(&kva_pt, va, &u);
-    spin_unlock(&kva_lock);
-    if (err)
-        return err;
-    int serr = tlb_shootdown(va, va + pt_leaf_size(PT_LEVEL_PD));
-    /* The page table is freed like an unmap's: the policy flushes
-     * paging-structure caches before it goes (docs/reclaim.md question 7). */
-    struct reclaim_change c = { va, va + pt_leaf_size(PT_LEVEL_PD), 1, u.pa, NULL, (unsigned)u.count, 0 };
-    return hand_over(&c, serr);
-}
-
-/* Tables one pass of kva_unmap_range collects before it hands them over;
- * one leaf's unmap adds at most PT_LEVELS. */
-#define KVA_UNLINK_BATCH (4 * PT_LEVELS)
-
-static int flush_under_lock;
-static uint64_t last_hold_cycles;
-
-void kva_set_flush_under_lock(int on) { WRITE_ONCE(flush_under_lock, on); }
-uint64_t kva_last_unmap_hold_cycles(void) { return READ_ONCE(last_hold_cycles); }
-
-/* Unmaps [va, end) in passes of at most KVA_UNLINK_BATCH tables; free_frames:
- * the frames behind the leaves go to the policy with the tables. */
-static int unmap(uint64_t va, uint64_t end, int free_frames)
-{
-    int err = 0;
-    while (va < end && !err) {
-        uint64_t tables[KVA_UNLINK_BATCH], frames[KVA_UNLINK_BATCH], start = va;
-        unsigned n = 0, nf = 0;
-        int under = READ_ONCE(flush_under_lock);
-        spin_lock(&kva_lock);
-        uint64_t t0 = rdtsc();
-        while (va < end && n + PT_LEVELS <= KVA_UNLINK_BATCH && nf < KVA_UNLINK_BATCH) {
-            struct pt_unlinked u;
-            int level;
-            uint64_t leaf = pt_lookup(&kva_pt, va, &level);
-            err = pt_unmap_page(&kva_pt, va, &level, &u);
-            if (err)
-                break;
-            for (int i = 0; i < u.count; i++)
-                tables[n++] = u.pa[i];
-            if (free_frames)
-                frames[nf++] = pte_addr(leaf);
-            /* A large leaf goes whole, from its own start. */
-            uint64_t leaf_start = va & ~(pt_leaf_size(level) - 1);
-            start = leaf_start < start ? leaf_start : start;
-            va = leaf_start + pt_leaf_size(level);
-        }
-        struct reclaim_change c = { start, va, 1, tables, frames, n, nf };
-        int rerr = 0;
-        if (va == start) {
-            spin_unlock(&kva_lock);
-            break;
-        }
-        /* INVLPG also drops every paging-structure cache entry of the
-         * current PCID (SDM vol. 3, 4.10.4.1), so once every CPU has run
-         * it the unlinked tables are unreachable for CPUs; devices are the
-         * reclaim policy's. Normally after the unlock (question 5: the
-         * hazard is freeing before the flush, not flushing after the
-         * unlock); other CPUs spinning on the lock answer the shootdown
-         * either way, their interrupts being on. */
-        if (under)
-            rerr = hand_over(&c, tlb_shootdown(start, va));
-        WRITE_ONCE(last_hold_cycles, rdtsc() - t0);
-        spin_unlock(&kva_lock);
-        if (!under)
-            rerr = hand_over(&c, tlb_shootdown(start, va));
-        err = err ? err : rerr;
-    }
-    return err;
-}
-
-int kva_unmap_range(uint64_t va, uint64_t size)
-{
-    if (!size || (va | size) & ~PAGE_MASK || !in_kva(va, size))
-        return -E_INVAL;
-    return unmap(va, va + size, 0);
-}
-
-static int unmap_leaf(uint64_t va, int free_frame)
-{
-    if (!in_kva(va, PAGE_SIZE))
-        return -E_INVAL;
-    int level;
-    spin_lock(&kva_lock);
-    uint64_t pte = pt_lookup(&kva_pt, va, &level);
-    spin_unlock(&kva_lock);
-    if (!pte)
-        return -E_NOENT;
-    if (free_frame && level != PT_LEVEL_PT)
-        return -E_INVAL;
-    uint64_t start = va & ~(pt_leaf_size(level) - 1);
-    return unmap(start, start + pt_leaf_size(level), free_frame);
-}
-
-int kva_unmap(uint64_t va) { return unmap_leaf(va, 0); }
-int kva_unmap_free(uint64_t va) { return unmap_leaf(va, 1); }
-
-static uint64_t count_tables(uint64_t table_pa, int level)
-{
-    const uint64_t *t = phys_to_virt(table_pa);
-    uint64_t n = 0;
-    for (unsigned i = 0; i < PT_ENTRIES && level > PT_LEVEL_PT; i++) {
-        uint64_t e = READ_ONCE(t[i]);
-        if (pte_present(e) && !pte_is_leaf(e, level))
-            n += 1 + count_tables(pte_addr(e), level - 1);
-    }
-    return n;
-}
-
-uint64_t kva_table_pages(void)
-{
-    spin_lock(&kva_lock);
-    const uint64_t *root = phys_to_virt(kpt.root_pa);
-    uint64_t n = count_tables(pte_addr(root[pt_index(KVA_BASE, PT_LEVEL_PML4)]), PT_LEVEL_PDPT);
-    spin_unlock(&kva_lock);
-    return n;
-}
-
 uint64_t kernel_table_pages(void)
 {
-    /* Every path that writes the tables holds one of these two. */
+    /* Every path that writes the tables after boot holds one of these two. */
     spin_lock(&region_lock);
-    spin_lock(&kva_lock);
-    uint64_t n = 1 + count_tables(kpt.root_pa, PT_LEVEL_PML4);
-    spin_unlock(&kva_lock);
+    kva_lock_tables();
+    uint64_t n = 1 + pt_count_tables(&kpt, kpt.root_pa, PT_LEVEL_PML4);
+    kva_unlock_tables();
     spin_unlock(&region_lock);
     return n;
 }

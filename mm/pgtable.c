@@ -250,3 +250,15 @@ int pt_collapse_table(const struct pt_ctx *pt, uint64_t va, struct pt_unlinked *
     written(pt, parent);
     return 0;
 }
+
+uint64_t pt_count_tables(const struct pt_ctx *pt, uint64_t table_pa, int level)
+{
+    const uint64_t *t = table_at(pt, table_pa);
+    uint64_t n = 0;
+    for (unsigned i = 0; i < PT_ENTRIES && level > PT_LEVEL_PT; i++) {
+        uint64_t e = READ_ONCE(t[i]);
+        if (present(pt, e) && !is_leaf(e, level))
+            n += 1 + pt_count_tables(pt, pte_addr(e), level - 1);
+    }
+    return n;
+}

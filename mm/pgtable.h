@@ -65,5 +65,8 @@ int pt_split_leaf(const struct pt_ctx *pt, uint64_t va);
 int pt_collapse_table(const struct pt_ctx *pt, uint64_t va, struct pt_unlinked *unlinked);
 /* Changes the attribute bits of the leaf mapping va. */
 int pt_protect(const struct pt_ctx *pt, uint64_t va, uint64_t attrs);
+/* Tables reachable below the table at table_pa (a table at level), counted
+ * by walking them: independent of any allocation counter. */
+uint64_t pt_count_tables(const struct pt_ctx *pt, uint64_t table_pa, int level);
 
 #endif

@@ -1,7 +1,10 @@
 #include <string.h>
 #include "reclaim.h"
 #include "mm.h"
+#include "page_life.h"
+#include "walker.h"
 #include "../kernel/clock.h"
+#include "../kernel/cmdline.h"
 #include "../kernel/lock.h"
 #include "../kernel/printk.h"
 #include "../kernel/smp.h"
@@ -9,23 +12,14 @@
 #include "../kernel/x86.h"
 #include "../lib/errno.h"
 
-#define LIFE_SLOTS 4096    /* power of two: page-table pages alive at once */
 /* A batch: every list at its fullest, and what failed batches left over. */
 #define BATCH_MAX  (RECLAIM_LIST_MAX * (SMP_MAX_CPUS + 1) * 2)
-
-enum life { LIFE_EMPTY, LIFE_ALLOCATED, LIFE_UNLINKED, LIFE_FLUSHED, LIFE_FREED };
-
-struct page_life {
-    uint64_t pa;
-    uint8_t state;
-    uint64_t flush_seq;
-};
 
 struct pending {
     uint64_t pa;
     uint64_t queued_tsc;
     uint8_t table;          /* a page-table page (else a data frame) */
-    uint8_t under_flusher;  /* a device was bound when it was queued */
+    uint8_t under_walker;   /* a walker was registered when it was queued */
 };
 
 /* A deferred list and the union of the VA ranges changed since it was
@@ -38,25 +32,20 @@ struct pending_list {
 };
 
 /* Owners:
- * - life_lock: the page-life table and the statistics. It is the checker's
- *   lock, taken on every policy's path alike, so it is not what the policy
- *   comparison measures (list_lock_* is).
  * - global_list.lock: async's and rcu's one list.
  * - cpu_lists[c].lock: CPU c's list; only c adds to it, the drainer takes
  *   it to empty it, so on the free path it is never contended by another
  *   free.
  * - drain_lock: the batch (with what failed batches left), one drain at a
- *   time; the flusher changes only under it, so a batch never flushes
- *   through a unit that is being unbound. Its holder waits for the unit and
- *   for a grace period, which together may last longer than the spinlock's
- *   LOCK_SPIN_LIMIT_MS: takers wait for it with take_drain_lock, bounded by
- *   what the holder may wait for, never with spin_lock.
+ *   time; the walkers change only under it (reclaim_hold), so a batch never
+ *   flushes through a unit that is being unbound. Its holder waits for the
+ *   unit and for a grace period, which together may last longer than the
+ *   spinlock's LOCK_SPIN_LIMIT_MS: takers wait for it with take_drain_lock,
+ *   bounded by what the holder may wait for, never with spin_lock.
  * - policy and flush mode: single words, changed between cases (draining
- *   first). The flusher is set by the CPU that binds or unbinds while no
- *   other CPU changes kernel mappings. */
-static struct spinlock life_lock = SPINLOCK_INIT("page life");
-static struct page_life lives[LIFE_SLOTS];
-static struct reclaim_stats stats;
+ *   first).
+ * - the statistics: counters added to atomically, the batch's under
+ *   drain_lock. */
 static struct pending_list global_list = { .lock = SPINLOCK_INIT("reclaim global list") };
 static struct pending_list cpu_lists[SMP_MAX_CPUS] = {
     [0 ... SMP_MAX_CPUS - 1] = { .lock = SPINLOCK_INIT("reclaim per-CPU list") },
@@ -69,9 +58,9 @@ static struct {
 } batch;
 static enum reclaim_policy policy = RECLAIM_SYNC;
 static enum reclaim_flush flush_mode = RECLAIM_FLUSH_RANGE;
-static const struct kva_flusher *flusher;
-/* Outside life_lock, so the free path takes no shared lock for them. */
+/* No shared lock on the free path for these. */
 static uint64_t pending_now, pending_peak, forced_drains, lock_takes, lock_cycles;
+static uint64_t flushes, flush_errors, batches, grace_periods, deferred_freed, defer_cycles_sum, defer_cycles_max;
 
 /* A taker of drain_lock spins this long, then halts between tries (the
  * holder is waiting for the unit or a grace period: no hurry). */
@@ -83,20 +72,24 @@ static uint64_t pending_now, pending_peak, forced_drains, lock_takes, lock_cycle
 static void drain_work(struct work *w);
 static struct work reclaim_work = { .fn = drain_work };
 
-static const char *const policy_names[RECLAIM_POLICIES] = {
-    [RECLAIM_NONE] = "none", [RECLAIM_SYNC] = "sync", [RECLAIM_ASYNC] = "async",
-    [RECLAIM_ASYNC_PERCPU] = "async-percpu", [RECLAIM_RCU] = "rcu",
-};
+/* The cmdline's names, which are indexed by the same numbers. */
+#define NAME(choice, name) [choice] = name,
+static const char *const policy_names[] = { RECLAIM_POLICY_LIST(NAME) };
+static const char *const flush_names[] = { RECLAIM_FLUSH_LIST(NAME) };
+_Static_assert((int)RECLAIM_CHOICES == (int)RECLAIM_POLICIES &&
+               (int)RECLAIM_FLUSH_CHOICES == (int)RECLAIM_FLUSH_ALL + 1, "one cmdline name per policy and flush mode");
 
 const char *reclaim_policy_name(enum reclaim_policy p)
 {
     return (unsigned)p < RECLAIM_POLICIES ? policy_names[p] : "?";
 }
 
-const char *reclaim_flush_name(enum reclaim_flush m) { return m == RECLAIM_FLUSH_ALL ? "all" : "range"; }
+const char *reclaim_flush_name(enum reclaim_flush m)
+{
+    return flush_names[m == RECLAIM_FLUSH_ALL ? RECLAIM_FLUSH_ALL : RECLAIM_FLUSH_RANGE];
+}
 enum reclaim_policy reclaim_get_policy(void) { return READ_ONCE(policy); }
 enum reclaim_flush reclaim_get_flush_mode(void) { return READ_ONCE(flush_mode); }
-const struct kva_flusher *reclaim_flusher(void) { return READ_ONCE(flusher); }
 
 int reclaim_set_policy(enum reclaim_policy p)
 {
@@ -142,23 +135,26 @@ static int take_drain_lock(void)
     return 0;
 }
 
-int reclaim_set_flusher(const struct kva_flusher *f)
+int reclaim_hold(int *drained)
 {
     int err = take_drain_lock();
-    if (err)
-        return err;
-    /* The old flusher covers what was queued while it was bound. */
-    err = drain_locked();
-    WRITE_ONCE(flusher, f);
-    spin_unlock(&drain_lock);
+    if (!err)
+        *drained = drain_locked();
     return err;
 }
 
+void reclaim_release(void) { spin_unlock(&drain_lock); }
+
 struct reclaim_stats reclaim_stats(void)
 {
-    spin_lock(&life_lock);
-    struct reclaim_stats s = stats;
-    spin_unlock(&life_lock);
+    struct page_life_stats l = page_life_stats();
+    struct reclaim_stats s = {
+        .tracked = l.tracked, .unlinked = l.unlinked, .flushed = l.flushed, .freed = l.freed,
+        .freed_before_flush = l.freed_before_flush, .double_frees = l.double_frees,
+        .flushes = READ_ONCE(flushes), .flush_errors = READ_ONCE(flush_errors), .batches = READ_ONCE(batches),
+        .grace_periods = READ_ONCE(grace_periods), .deferred_freed = READ_ONCE(deferred_freed),
+        .defer_cycles_sum = READ_ONCE(defer_cycles_sum), .defer_cycles_max = READ_ONCE(defer_cycles_max),
+    };
     s.pending = READ_ONCE(pending_now);
     s.pending_peak = READ_ONCE(pending_peak);
     s.forced_drains = READ_ONCE(forced_drains);
@@ -169,104 +165,28 @@ struct reclaim_stats reclaim_stats(void)
 
 void reclaim_reset_peak(void) { WRITE_ONCE(pending_peak, READ_ONCE(pending_now)); }
 
-/* Open addressing on the frame number. A freed frame's record stays as a
- * tombstone (so probe chains stay whole and a second free of it is caught)
- * until a new frame needs the slot. */
-static struct page_life *find(uint64_t pa, int create)
+/* Flushes [start, end) from every walker (its waits checked in their
+ * status memory) before any covered table counts as flushed. */
+static int flush_now(uint64_t start, uint64_t end, const uint64_t *tables, unsigned ntables, int any_table)
 {
-    uint64_t h = (pa >> PAGE_SHIFT) & (LIFE_SLOTS - 1);
-    struct page_life *reusable = NULL;
-    for (unsigned n = 0; n < LIFE_SLOTS; n++, h = (h + 1) & (LIFE_SLOTS - 1)) {
-        struct page_life *l = &lives[h];
-        if (l->state == LIFE_EMPTY) {
-            if (!reusable)
-                reusable = l;
-            break;
-        }
-        if (l->pa == pa)
-            return l;
-        if (l->state == LIFE_FREED && !reusable)
-            reusable = l;
-    }
-    if (!create)
-        return NULL;
-    if (!reusable)
-        panic("reclaim: more than %d page-table pages alive at once", LIFE_SLOTS);
-    reusable->pa = pa;
-    return reusable;
-}
-
-void reclaim_track_alloc(uint64_t pa)
-{
-    spin_lock(&life_lock);
-    struct page_life *l = find(pa, 1);
-    l->state = LIFE_ALLOCATED;
-    l->flush_seq = 0;
-    stats.tracked++;
-    spin_unlock(&life_lock);
-}
-
-/* Flushes through f and checks the flush's wait in the unit's status
- * memory before any covered table counts as flushed. */
-static int flush_now(const struct kva_flusher *f, uint64_t start, uint64_t end, const uint64_t *tables,
-                     unsigned ntables, int any_table)
-{
-    uint64_t seq = 0;
-    int err = f->flush(start, end, any_table, &seq);
-    if (!err && !f->completed(seq)) {
-        printk("# reclaim: the flush returned, but its wait (sequence %lu) has not completed\n", seq);
-        err = -E_IO;
-    }
-    spin_lock(&life_lock);
-    if (err)
-        stats.flush_errors++;
-    else
-        stats.flushes++;
-    for (unsigned i = 0; !err && i < ntables; i++) {
-        struct page_life *l = find(tables[i], 0);
-        if (l && l->state == LIFE_UNLINKED) {
-            l->state = LIFE_FLUSHED;
-            l->flush_seq = seq;
-            stats.flushed++;
-        } else if (l && l->state == LIFE_FLUSHED) {
-            /* Still pending from a batch that failed after its flush: this
-             * flush covers it too, and its wait is the one whose status
-             * free_table can still read (an old one's slot gets reused). */
-            l->flush_seq = seq;
-        }
-    }
-    spin_unlock(&life_lock);
+    struct kva_flush f;
+    int err = kva_walkers_flush(start, end, any_table, &f);
+    atomic_add(err ? &flush_errors : &flushes, 1);
+    if (!err)
+        page_life_flushed(tables, ntables, &f);
     return err;
 }
 
-/* Poisons and frees a page-table page. With a device bound, only one whose
- * covering flush is seen completed may go back to the pool. */
-static int free_table(uint64_t pa, const struct kva_flusher *f)
+/* Checked and poisoned by the page-life checker, then back to the pool. */
+static int free_table(uint64_t pa)
 {
-    spin_lock(&life_lock);
-    struct page_life *l = find(pa, 0);
-    if (l && l->state == LIFE_FREED) {
-        stats.double_frees++;
-        spin_unlock(&life_lock);
-        return -E_EXIST;
-    }
-    if (f && !(l && l->state == LIFE_FLUSHED && f->completed(l->flush_seq)))
-        stats.freed_before_flush++;
-    if (l)
-        l->state = LIFE_FREED;
-    stats.freed++;
-    stats.tracked--;
-    spin_unlock(&life_lock);
-    /* Marked freed first, so a second free racing this one is refused;
-     * nobody can reach the page any more while it is poisoned. */
-    uint64_t *p = phys_to_virt(pa);
-    for (unsigned i = 0; i < PAGE_SIZE / sizeof(*p); i++)
-        WRITE_ONCE(p[i], RECLAIM_POISON);
-    page_free(pa);
-    return 0;
+    int err = page_life_freeing(pa);
+    if (!err)
+        page_free(pa);
+    return err;
 }
 
-int reclaim_free_table(uint64_t pa) { return free_table(pa, reclaim_flusher()); }
+int reclaim_free_table(uint64_t pa) { return free_table(pa); }
 
 static void merge_range(uint64_t *s, uint64_t *e, uint64_t start, uint64_t end)
 {
@@ -304,7 +224,7 @@ static void defer(enum reclaim_policy p, uint64_t start, uint64_t end, const uin
 {
     unsigned done = 0, full_tries = 0;
     int merged = 0;
-    uint8_t bound = reclaim_flusher() != NULL;
+    uint8_t bound = kva_walker_count() != 0;
     while (!merged || done < n) {
         struct pending_list *l = free_list(p);
         uint64_t t0 = rdtsc();
@@ -365,27 +285,26 @@ static int drain_locked(void)
      * data frames it covers. */
     if (!batch.n)
         return 0;
-    const struct kva_flusher *f = reclaim_flusher();
-    int any_table = 0, any_bound = 0;
+    int walked = kva_walker_count() != 0, any_table = 0, any_bound = 0;
     static uint64_t tables[BATCH_MAX]; /* drain_lock's, like the batch */
     unsigned ntables = 0;
     for (unsigned i = 0; i < batch.n; i++) {
-        any_bound |= batch.e[i].under_flusher;
+        any_bound |= batch.e[i].under_walker;
         if (batch.e[i].table) {
             any_table = 1;
             tables[ntables++] = batch.e[i].pa;
         }
     }
-    if (f && (any_table || batch.start < batch.end)) {
+    if (walked && (any_table || batch.start < batch.end)) {
         int all = reclaim_get_flush_mode() == RECLAIM_FLUSH_ALL;
-        int err = flush_now(f, all ? 0 : batch.start, all ? KVA_FLUSH_ALL : batch.end, tables, ntables, any_table);
+        int err = flush_now(all ? 0 : batch.start, all ? KVA_FLUSH_ALL : batch.end, tables, ntables, any_table);
         if (err) {
             printk("# reclaim: the flush of a batch of %u pages failed (%s); they stay pending\n", batch.n,
                    err_name(err));
             return err;
         }
-    } else if (!f && any_bound) {
-        printk("# reclaim: %u pages wait for a flush and no unit is bound to flush them; they stay pending\n",
+    } else if (!walked && any_bound) {
+        printk("# reclaim: %u pages wait for a flush and no walker is registered to flush them; they stay pending\n",
                batch.n);
         return -E_NODEV;
     }
@@ -403,27 +322,23 @@ static int drain_locked(void)
                    err_name(err), stuck, batch.n);
             return err;
         }
-        spin_lock(&life_lock);
-        stats.grace_periods++;
-        spin_unlock(&life_lock);
+        WRITE_ONCE(grace_periods, grace_periods + 1);
     }
     uint64_t now = rdtsc(), sum = 0, max = 0;
     for (unsigned i = 0; i < batch.n; i++) {
         if (batch.e[i].table)
-            free_table(batch.e[i].pa, f);
+            free_table(batch.e[i].pa);
         else
             page_free(batch.e[i].pa);
         uint64_t waited = now - batch.e[i].queued_tsc;
         sum += waited;
         max = waited > max ? waited : max;
     }
-    spin_lock(&life_lock);
-    stats.batches++;
-    stats.deferred_freed += batch.n;
-    stats.defer_cycles_sum += sum;
-    if (max > stats.defer_cycles_max)
-        stats.defer_cycles_max = max;
-    spin_unlock(&life_lock);
+    WRITE_ONCE(batches, batches + 1);
+    WRITE_ONCE(deferred_freed, deferred_freed + batch.n);
+    WRITE_ONCE(defer_cycles_sum, defer_cycles_sum + sum);
+    if (max > defer_cycles_max)
+        WRITE_ONCE(defer_cycles_max, max);
     pending_changed(-(int64_t)batch.n);
     batch.n = 0;
     batch.start = batch.end = 0;
@@ -448,40 +363,34 @@ static void (*window_hook)(uint64_t start, uint64_t end);
 void reclaim_set_free_before_flush(int on) { WRITE_ONCE(free_before_flush_on, on); }
 void reclaim_set_window_hook(void (*hook)(uint64_t start, uint64_t end)) { WRITE_ONCE(window_hook, hook); }
 
-static void free_now(const struct reclaim_change *c, const struct kva_flusher *f)
+static void free_now(const struct reclaim_change *c)
 {
     for (unsigned i = 0; i < c->ntables; i++)
-        free_table(c->tables[i], f);
+        free_table(c->tables[i]);
     for (unsigned i = 0; i < c->nframes; i++)
         page_free(c->frames[i]);
 }
 
 int reclaim_kva_changed(const struct reclaim_change *c)
 {
-    spin_lock(&life_lock);
-    for (unsigned i = 0; i < c->ntables; i++) {
-        struct page_life *l = find(c->tables[i], 1);
-        l->state = LIFE_UNLINKED;
-        stats.unlinked++;
-    }
-    spin_unlock(&life_lock);
+    page_life_unlinked(c->tables, c->ntables);
     enum reclaim_policy p = reclaim_get_policy();
-    const struct kva_flusher *f = reclaim_flusher();
+    int walked = kva_walker_count() != 0;
     if (!c->unmapped)
-        return p != RECLAIM_NONE && f ? flush_now(f, c->start, c->end, NULL, 0, 0) : 0;
+        return p != RECLAIM_NONE && walked ? flush_now(c->start, c->end, NULL, 0, 0) : 0;
     if (reclaim_policy_defers(p)) {
         defer(p, c->start, c->end, c->tables, c->ntables, 1);
         defer(p, 0, 0, c->frames, c->nframes, 0);
         return 0;
     }
-    if (p == RECLAIM_SYNC && f) {
+    if (p == RECLAIM_SYNC && walked) {
         int early = READ_ONCE(free_before_flush_on);
         if (early)
-            free_now(c, f);
+            free_now(c);
         void (*hook)(uint64_t, uint64_t) = READ_ONCE(window_hook);
         if (hook)
             hook(c->start, c->end);
-        int err = flush_now(f, c->start, c->end, c->tables, c->ntables, c->ntables > 0);
+        int err = flush_now(c->start, c->end, c->tables, c->ntables, c->ntables > 0);
         if (early)
             return err;
         if (err) {
@@ -491,7 +400,7 @@ int reclaim_kva_changed(const struct reclaim_change *c)
             return err;
         }
     }
-    free_now(c, f);
+    free_now(c);
     return 0;
 }
 

@@ -1,10 +1,10 @@
 /* Freeing kernel page-table pages (and the data frames behind kernel
- * mappings) while a device may still cache translations through them. Every
- * page-table page has a tracked life: allocated, unlinked (no longer
- * reachable from the root, perhaps still cached), flushed (a flush covering
- * it was issued and its wait descriptor is seen completed, by sequence
- * number), freed (poisoned and back in the frame pool). The policy decides
- * what happens between unlinked and freed:
+ * mappings) while a device may still cache translations through them. A
+ * page-table page is unlinked (no longer reachable from the root, perhaps
+ * still cached), flushed (a flush through every walker of the kernel's
+ * tables covered it, mm/walker.h) and freed; the page-life checker
+ * (mm/page_life.h) watches each step from outside. The policy decides what
+ * happens between unlinked and freed:
  *   none:         freed at once, no flush: the negative control;
  *   sync:         the unmapping CPU flushes the whole changed range (one
  *                 descriptor with the smallest covering address mask) and
@@ -18,11 +18,12 @@
  *   rcu:          async's global list, and the batch is freed only after a
  *                 grace period as well (kernel/lock.h), for lock-free walkers.
  * The flush mode says what a deferred batch flushes: the union of the VA
- * ranges changed since the previous batch, or everything of the bound PASID.
+ * ranges changed since the previous batch, or everything of each walker's
+ * PASID.
  *
- * The flusher is the one place mm calls into whoever caches kernel VAs (the
- * shape of Linux's iommu_sva_invalidate_kva_range); mm never reaches into
- * the IOMMU code. All policies live in reclaim.c behind reclaim_kva_changed. */
+ * The registered walkers (mm/walker.h) are the one way mm reaches whoever
+ * caches kernel VAs; mm never reaches into the IOMMU code. All policies
+ * live in reclaim.c behind reclaim_kva_changed. */
 #ifndef VTDLAB_MM_RECLAIM_H
 #define VTDLAB_MM_RECLAIM_H
 
@@ -35,48 +36,32 @@ enum reclaim_flush { RECLAIM_FLUSH_RANGE, RECLAIM_FLUSH_ALL };
 /* async, async-percpu and rcu: freeing waits for a batch. */
 static inline int reclaim_policy_defers(enum reclaim_policy p) { return p >= RECLAIM_ASYNC; }
 
-/* end for a flush of everything the device may cache for kernel VAs. */
-#define KVA_FLUSH_ALL UINT64_MAX
-
-struct kva_flusher {
-    /* Flushes [start, end) from every cache that may hold it and waits for
-     * the flush's wait descriptor; tables_freed: page-table pages were
-     * unlinked, so paging-structure caches must go too. 0 with the wait's
-     * sequence number in *seq, or an error. */
-    int (*flush)(uint64_t start, uint64_t end, int tables_freed, uint64_t *seq);
-    /* Whether the wait carrying seq has written its status, read from the
-     * unit's status memory: how reclaim checks a flush rather than trusting
-     * its return. */
-    int (*completed)(uint64_t seq);
-    /* NULL unless the unit may cache not-present entries (VT-d CAP.CM,
-     * caching mode): then called after a kva map made [start, end)
-     * present, so the unit forgets what it cached of it. */
-    int (*mapped)(uint64_t start, uint64_t end);
-};
-/* The longest one call of a flusher's flush may take (its waits are
- * bounded by it): a drain waiting for a drain in progress allows it. */
-#define KVA_FLUSH_WAIT_MAX_US 2000000ul
-
-/* Changing the policy or the flusher drains every pending page first (with
- * the old one), so no page is freed under rules it was not queued under.
- * 0, or the drain's error (the pages then stay pending). */
+/* Changing the policy drains every pending page first (with the old one),
+ * so no page is freed under rules it was not queued under. 0, or the
+ * drain's error (the pages then stay pending). */
 int reclaim_set_policy(enum reclaim_policy p);
 enum reclaim_policy reclaim_get_policy(void);
 const char *reclaim_policy_name(enum reclaim_policy p);
 void reclaim_set_flush_mode(enum reclaim_flush m);
 enum reclaim_flush reclaim_get_flush_mode(void);
 const char *reclaim_flush_name(enum reclaim_flush m);
-/* NULL when nothing caches kernel VAs (no device bound). */
-int reclaim_set_flusher(const struct kva_flusher *f);
-const struct kva_flusher *reclaim_flusher(void);
+/* For a change of the walkers (mm/walker.c): drains every pending page
+ * through the walkers registered now (the drain's result in *drained) and
+ * keeps every other drain out until reclaim_release, so no batch is flushed
+ * through a walker being added or removed. 0, or -E_TIMEDOUT (not held)
+ * when a drain in progress outlasted what it may take. */
+int reclaim_hold(int *drained);
+void reclaim_release(void);
 
 struct reclaim_stats {
+    /* The page-life checker's (mm/page_life.h). */
     uint64_t tracked;             /* page-table pages alive now */
     uint64_t unlinked, flushed, freed;
-    uint64_t flushes;             /* flusher calls that succeeded */
-    uint64_t flush_errors;        /* ... that failed (their pages stayed pending) */
-    uint64_t freed_before_flush;  /* freed while a device could still cache them */
+    uint64_t freed_before_flush;  /* freed while a walker could still cache them */
     uint64_t double_frees;        /* caught and refused */
+    /* The policies'. */
+    uint64_t flushes;             /* flushes through the walkers that succeeded */
+    uint64_t flush_errors;        /* ... that failed (their pages stayed pending) */
     uint64_t pending, pending_peak; /* pages (tables and data frames) waiting for a batch */
     uint64_t batches, forced_drains, grace_periods;
     uint64_t deferred_freed;      /* pages freed by a batch */
@@ -87,8 +72,6 @@ struct reclaim_stats reclaim_stats(void);
 /* Starts a new pending_peak measurement from what is pending now. */
 void reclaim_reset_peak(void);
 
-/* mm's side: a page-table page was allocated. */
-void reclaim_track_alloc(uint64_t pa);
 /* The kernel VA range [start, end) changed. unmapped: mappings were removed
  * and tables[0..ntables) unlinked (the caller has flushed every CPU's TLB),
  * and the data frames[0..nframes) that were mapped there are freed with
@@ -108,7 +91,7 @@ int reclaim_kva_changed(const struct reclaim_change *c);
  * (at once under none and sync, with the next batch otherwise). */
 void reclaim_release_frame(uint64_t pa);
 /* Runs every pending batch now, on this CPU. 0; -E_NODEV when pages a
- * device may cache wait and no flusher is bound; a flush's or the grace
+ * walker may cache wait and no walker is registered; a flush's or the grace
  * period's error; -E_TIMEDOUT when a drain in progress on another CPU
  * outlasted what it may wait for. Pages that could not be freed stay
  * pending. Under rcu, inside a read-side section, the batch is flushed and
@@ -127,10 +110,6 @@ void reclaim_set_window_hook(void (*hook)(uint64_t start, uint64_t end));
  * policy, checking its life (a freeing path that does not go through the
  * policy is caught here). 0 or -E_EXIST (already freed: refused). */
 int reclaim_free_table(uint64_t pa);
-
-/* What a freed page-table page is filled with: not-present entries a stale
- * walker can recognise. */
-#define RECLAIM_POISON 0xdeadbeefdeadbe00ul
 
 /* A deferred list holds at most this many pages; the CPU that would
  * overfill it drains first (a forced drain), so pending pages are bounded. */

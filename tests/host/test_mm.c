@@ -153,6 +153,23 @@ static void unmap_unlinks_empty_tables_bottom_up(void **state)
     assert_int_equal(pt_unmap_page(&pt, c, NULL, &u), -E_NOENT);
 }
 
+/* The count walks the tables themselves: a large leaf is no table, and
+ * every table on a path is counted once. */
+static void count_walks_tables_not_leaves(void **state)
+{
+    uint64_t a = 0xffffa00040000000ull, b = a + 0x1000, c = a + (2u << 20), d = a + (1u << 30);
+    assert_int_equal(pt_map_page(&pt, a, 0x1000, PT_LEVEL_PT, 0), 0);
+    assert_int_equal(pt_map_page(&pt, b, 0x2000, PT_LEVEL_PT, 0), 0);
+    assert_int_equal(pt_map_page(&pt, c, 0x200000, PT_LEVEL_PD, 0), 0);
+    assert_int_equal(pt_map_page(&pt, d, 0x3000, PT_LEVEL_PT, 0), 0);
+    /* PDPT, PD and PT for a and b; c is a leaf in that PD; d: PD and PT. */
+    assert_int_equal(pt_count_tables(&pt, pt.root_pa, PT_LEVEL_PML4), 5);
+    assert_int_equal(pt_count_tables(&pt, pt.root_pa, PT_LEVEL_PML4), mem.allocated - 1);
+    struct pt_unlinked u;
+    assert_int_equal(pt_unmap_page(&pt, d, NULL, &u), 0);
+    assert_int_equal(pt_count_tables(&pt, pt.root_pa, PT_LEVEL_PML4), 5 - (uint64_t)u.count);
+}
+
 static void keep_level_protects_top_tables(void **state)
 {
     pt.keep_level = PT_LEVEL_PDPT;
@@ -295,6 +312,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_1g_leaf_in_a_3_level_root, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_arguments_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(large_leaves_and_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(count_walks_tables_not_leaves, setup, teardown),
         cmocka_unit_test_setup_teardown(unmap_unlinks_empty_tables_bottom_up, setup, teardown),
         cmocka_unit_test_setup_teardown(keep_level_protects_top_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(map_range_picks_largest_leaves, setup, teardown),

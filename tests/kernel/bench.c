@@ -172,9 +172,10 @@ static void measure(struct test *t, const char *label, unsigned pages, struct vt
 
 static void restore_flush_mode(uintptr_t m) { reclaim_set_flush_mode((enum reclaim_flush)m); }
 
-/* The no-device cost of the same unmaps: the binding's flusher detached,
+/* The no-device cost of the same unmaps: the binding's walker unregistered,
  * so mm sees what it sees with no device bound (nothing to flush, every
- * page freed at once; the device makes no request meanwhile), while the
+ * page freed at once, table writes left in the caches; the device makes no
+ * request meanwhile), while the
  * rest of the machine is as the policies find it. Measured once, first in
  * the boot and before the binding, the baseline read up to 10x
  * reclaim=none with edu bound, which does the same work: an unmap's time
@@ -184,15 +185,14 @@ static void restore_flush_mode(uintptr_t m) { reclaim_set_flush_mode((enum recla
  * vCPU's thread, not by the guest. So the baseline is measured next to
  * the policies, before and after them, and the report withholds the
  * comparison when the two disagree. */
-static void measure_baseline(struct test *t, const char *label, uint64_t frame)
+static void measure_baseline(struct test *t, const char *label, struct kva_walker *w, uint64_t frame)
 {
-    const struct kva_flusher *f = reclaim_flusher();
     enum reclaim_policy p = reclaim_get_policy();
-    ASSERT_EQ(t, reclaim_set_flusher(NULL), 0);
+    ASSERT_EQ(t, kva_walker_unregister(w), 0);
     ASSERT_EQ(t, reclaim_set_policy(RECLAIM_SYNC), 0);
     for (unsigned s = 0; s < NSIZES; s++)
         measure(t, label, sizes[s], NULL, frame);
-    ASSERT_EQ(t, reclaim_set_flusher(f), 0);
+    ASSERT_EQ(t, kva_walker_register(w), 0);
     ASSERT_EQ(t, reclaim_set_policy(p), 0);
 }
 
@@ -204,7 +204,7 @@ static void unmap_cost(struct test *t)
     ASSERT_TRUE(t, frame, "out of frames");
     static struct sva_fixture sf;
     fixture_sva_up(t, &sf, PASID, 0);
-    measure_baseline(t, "baseline", frame);
+    measure_baseline(t, "baseline", &sf.sva.walker, frame);
     /* Every invalidation the binding's queue is given from here to the
      * unbind, warm-up rounds included: what QEMU's trace of the run must
      * show, plus the binding's and the unbinding's own. */
@@ -227,7 +227,7 @@ static void unmap_cost(struct test *t)
                 measure(t, label, sizes[s], &sf.fx.qi, frame);
         }
     }
-    measure_baseline(t, "baseline-end", frame);
+    measure_baseline(t, "baseline-end", &sf.sva.walker, frame);
     test_metric(t, "bound_invalidations", READ_ONCE(sf.fx.qi.descriptors) - READ_ONCE(sf.fx.qi.waits) - bound0,
                 "descriptors");
     fixture_sva_down(t, &sf);
@@ -346,8 +346,8 @@ static void scale_part(struct test *t, unsigned index, void *arg)
 
 static void unmap_scaling(struct test *t)
 {
-    if (reclaim_flusher())
-        test_skip(t, "a flusher is bound: scaling is measured with no device");
+    if (kva_walker_count())
+        test_skip(t, "a walker is registered: scaling is measured with no device");
     static struct scale s;
     case_set_reclaim_policy(t, reclaim_get_policy());
     unsigned online = smp_online_count();

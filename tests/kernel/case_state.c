@@ -18,9 +18,12 @@ void case_inject_page_alloc_failure(struct test *t, unsigned skip)
     mm_inject_page_alloc_failure(skip);
 }
 
-static void forget_flusher(uintptr_t unused) { reclaim_set_flusher(NULL); }
+static void unregister_walker(uintptr_t w) { kva_walker_unregister((struct kva_walker *)w); }
 
-void case_forget_flusher_after(struct test *t) { test_on_exit(t, forget_flusher, 0); }
+void case_unregister_walker_after(struct test *t, struct kva_walker *w)
+{
+    test_on_exit(t, unregister_walker, (uintptr_t)w);
+}
 
 static void forget_events(uintptr_t unused) { vtd_fault_events_forget(); }
 

@@ -6,6 +6,7 @@
 
 #include "kernel/harness.h"
 #include "mm/reclaim.h"
+#include "mm/walker.h"
 
 struct vtd_unit;
 
@@ -13,9 +14,9 @@ struct vtd_unit;
 void case_set_reclaim_policy(struct test *t, enum reclaim_policy p);
 /* mm_inject_page_alloc_failure, disarmed after the case if still armed. */
 void case_inject_page_alloc_failure(struct test *t, unsigned skip);
-/* A flusher that is unregistered after the case (the SVA fixture's
- * binding registers one; the self-test registers its own). */
-void case_forget_flusher_after(struct test *t);
+/* w unregistered after the case if it is still registered then (the SVA
+ * fixture's binding registers one; cases register fakes of their own). */
+void case_unregister_walker_after(struct test *t, struct kva_walker *w);
 /* Fault events of u counted until the case ends. */
 void case_fault_events(struct test *t, struct vtd_unit *u);
 

@@ -27,6 +27,7 @@
 #include "kernel/work.h"
 #include "lib/errno.h"
 #include "mm/mm.h"
+#include "mm/page_life.h"
 #include "mm/reclaim.h"
 #include "mm/tlb.h"
 #include "vtd_fixture.h"
@@ -449,14 +450,15 @@ static void unmap_cost_per_policy(struct test *t)
 
 /* ------------------------------------------------ life checks, bad input */
 
-/* A flusher with no device behind it, whose answers the case chooses. */
+/* A walker with no device behind it, whose answers the case chooses; it
+ * needs nothing of the tables. */
 static struct {
     int err;          /* what flush returns */
     int completes;    /* whether its wait is seen completed */
     uint64_t seq, calls;
 } fake;
 
-static int fake_flush(uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
+static int fake_flush(struct kva_walker *w, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
 {
     fake.calls++;
     if (fake.err)
@@ -465,9 +467,9 @@ static int fake_flush(uint64_t start, uint64_t end, int tables_freed, uint64_t *
     return 0;
 }
 
-static int fake_completed(uint64_t seq) { return fake.completes && seq <= fake.seq; }
+static int fake_completed(struct kva_walker *w, uint64_t seq) { return fake.completes && seq <= fake.seq; }
 
-static const struct kva_flusher fake_flusher = { fake_flush, fake_completed, NULL };
+static struct kva_walker fake_walker = { .name = "fake", .snoops = 1, .flush = fake_flush, .completed = fake_completed };
 
 /* The table frames of the single page mapped at va. */
 static unsigned tables_of(uint64_t va, uint64_t *out)
@@ -491,17 +493,17 @@ static int frame_now_free(uint64_t pa)
 }
 
 /* A flush that fails, one that returns without its wait completing, and a
- * drain with no flusher bound: the pages stay pending each time, reported,
+ * drain with no walker registered: the pages stay pending each time, reported,
  * never freed; the first flush that is seen completed frees them. */
 static void pages_stay_pending_until_a_flush_is_seen_completed(struct test *t)
 {
-    if (reclaim_flusher())
-        test_skip(t, "a flusher is already bound");
+    if (kva_walker_count())
+        test_skip(t, "a walker is already registered");
     case_set_reclaim_policy(t, RECLAIM_ASYNC);
-    case_forget_flusher_after(t);
+    case_unregister_walker_after(t, &fake_walker);
     memset(&fake, 0, sizeof(fake));
     fake.err = -E_TIMEDOUT;
-    ASSERT_EQ(t, reclaim_set_flusher(&fake_flusher), 0);
+    ASSERT_EQ(t, kva_walker_register(&fake_walker), 0);
     uint64_t data = page_alloc();
     ASSERT_TRUE(t, data, "out of frames");
     ASSERT_EQ(t, kva_map(VA_LIFE, data, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
@@ -518,14 +520,14 @@ static void pages_stay_pending_until_a_flush_is_seen_completed(struct test *t)
     EXPECT_TRUE(t, !frame_now_free(data), "the data frame was freed after a failed flush");
 
     /* Unbinding drains first; that fails too, and then nobody can flush. */
-    EXPECT_EQ(t, reclaim_set_flusher(NULL), -E_TIMEDOUT);
+    EXPECT_EQ(t, kva_walker_unregister(&fake_walker), -E_TIMEDOUT);
     EXPECT_EQ(t, reclaim_drain(), -E_NODEV);
     EXPECT_EQ(t, reclaim_stats().pending, s0.pending + n + 1);
 
     /* Binding again drains first, still with nobody to flush; then a
      * flush that says it is done while its wait has not written. */
     fake.err = 0;
-    EXPECT_EQ(t, reclaim_set_flusher(&fake_flusher), -E_NODEV);
+    EXPECT_EQ(t, kva_walker_register(&fake_walker), -E_NODEV);
     EXPECT_EQ(t, reclaim_drain(), -E_IO);
     EXPECT_EQ(t, reclaim_stats().pending, s0.pending + n + 1);
 
@@ -579,26 +581,27 @@ static void pending_pages_stay_bounded(struct test *t)
  * (LOCK_SPIN_LIMIT_MS) on a slow unit: a CPU that wants to drain meanwhile
  * waits for it, bounded by what a drain may take, instead of failing the
  * case with a lock violation. The slow unit is the bound one behind a
- * flusher that first waits a little past the lock limit; the deferred
+ * walker that first waits a little past the lock limit and stands in for
+ * the binding's; the deferred
  * drain on the worker holds the lock through it while this CPU drains. */
 #define SLOW_UNIT_US ((uint64_t)LOCK_SPIN_LIMIT_MS * US_PER_MS + 500000u)
 #define VA_SLOW      RECLAIM_SLOT(30)
 
 static struct {
-    const struct kva_flusher *unit;
+    struct kva_walker *unit;
     int in_flush;
 } slow;
 
-static int slow_flush(uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
+static int slow_flush(struct kva_walker *w, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
 {
     store_release(&slow.in_flush, 1);
     udelay(SLOW_UNIT_US);
-    return slow.unit->flush(start, end, tables_freed, seq);
+    return slow.unit->flush(slow.unit, start, end, tables_freed, seq);
 }
 
-static int slow_completed(uint64_t seq) { return slow.unit->completed(seq); }
+static int slow_completed(struct kva_walker *w, uint64_t seq) { return slow.unit->completed(slow.unit, seq); }
 
-static const struct kva_flusher slow_flusher = { slow_flush, slow_completed, NULL };
+static struct kva_walker slow_walker = { .name = "slow", .flush = slow_flush, .completed = slow_completed };
 
 static void a_drain_waits_out_a_slow_unit_without_a_lock_violation(struct test *t)
 {
@@ -609,9 +612,13 @@ static void a_drain_waits_out_a_slow_unit_without_a_lock_violation(struct test *
     fixture_sva_up(t, &sf, PASID, 0);
     case_set_reclaim_policy(t, RECLAIM_ASYNC);
     memset(&slow, 0, sizeof(slow));
-    slow.unit = reclaim_flusher();
-    ASSERT_TRUE(t, slow.unit && !slow.unit->mapped, "the binding's flusher is not the plain one (caching mode?)");
-    ASSERT_EQ(t, reclaim_set_flusher(&slow_flusher), 0);
+    slow.unit = &sf.sva.walker;
+    ASSERT_TRUE(t, !slow.unit->caches_not_present, "the binding's walker is not the plain one (caching mode?)");
+    slow_walker.user = slow.unit->user;
+    slow_walker.snoops = slow.unit->snoops;
+    case_unregister_walker_after(t, &slow_walker);
+    ASSERT_EQ(t, kva_walker_register(&slow_walker), 0);
+    ASSERT_EQ(t, kva_walker_unregister(slow.unit), 0);
     uint64_t frame = page_alloc();
     ASSERT_TRUE(t, frame, "out of frames");
     ASSERT_EQ(t, kva_map(VA_SLOW, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
@@ -630,7 +637,8 @@ static void a_drain_waits_out_a_slow_unit_without_a_lock_violation(struct test *
     EXPECT_EQ(t, s1.pending, s0.pending);
     EXPECT_EQ(t, s1.freed_before_flush, s0.freed_before_flush);
     EXPECT_TRUE(t, frame_now_free(frame), "the data frame was not freed after the slow flush");
-    ASSERT_EQ(t, reclaim_set_flusher(slow.unit), 0);
+    ASSERT_EQ(t, kva_walker_register(slow.unit), 0);
+    ASSERT_EQ(t, kva_walker_unregister(&slow_walker), 0);
     fixture_sva_down(t, &sf);
 }
 
@@ -669,8 +677,8 @@ static void release_inside_a_section(struct test *t, unsigned index, void *arg)
 
 static void a_drain_inside_a_read_side_section_frees_after_it(struct test *t)
 {
-    if (reclaim_flusher())
-        test_skip(t, "a flusher is already bound");
+    if (kva_walker_count())
+        test_skip(t, "a walker is already registered");
     case_set_reclaim_policy(t, RECLAIM_RCU);
     memset(&section, 0, sizeof(section));
     for (unsigned i = 0; i < SECTION_FRAMES; i++)
@@ -743,7 +751,7 @@ static void walker_part(struct test *t, unsigned index, void *arg)
     while (!load_acquire(&w->drained) && !deadline_passed(d))
         cpu_relax();
     for (unsigned i = 0; i < PT_ENTRIES && !w->no_pointer; i++)
-        if (READ_ONCE(table[i]) == RECLAIM_POISON)
+        if (READ_ONCE(table[i]) == PAGE_LIFE_POISON)
             w->saw_poison = 1;
     rcu_read_unlock();
 }
@@ -753,8 +761,8 @@ static void run_walker(struct test *t, enum reclaim_policy p, struct walk *w)
     unsigned n = smp_online_count();
     if (n < 2)
         test_skip(t, "needs 2 CPUs, %u online", n);
-    if (reclaim_flusher())
-        test_skip(t, "a flusher is already bound");
+    if (kva_walker_count())
+        test_skip(t, "a walker is already registered");
     case_set_reclaim_policy(t, p);
     uint64_t frame = page_alloc();
     ASSERT_TRUE(t, frame, "out of frames");
@@ -1259,12 +1267,12 @@ static void a_leaked_table_page_shows_in_the_walk(struct test *t)
  * after the accounting case, whose totals it spoils on purpose. */
 static void bypass_and_double_free_are_caught(struct test *t)
 {
-    if (reclaim_flusher())
-        test_skip(t, "a flusher is already bound");
-    case_forget_flusher_after(t);
+    if (kva_walker_count())
+        test_skip(t, "a walker is already registered");
+    case_unregister_walker_after(t, &fake_walker);
     memset(&fake, 0, sizeof(fake));
     fake.completes = 1;
-    ASSERT_EQ(t, reclaim_set_flusher(&fake_flusher), 0);
+    ASSERT_EQ(t, kva_walker_register(&fake_walker), 0);
     uint64_t pa = pt_page_alloc();
     ASSERT_TRUE(t, pa, "out of frames");
     struct reclaim_stats s0 = reclaim_stats();

@@ -127,10 +127,14 @@ static void ap_failures_recorded_and_cpus_back(struct test *t)
     spin_unlock(&left_held);
 }
 
-/* A flusher nobody may call: the one a binding would register. */
-static int selftest_flush(uint64_t start, uint64_t end, int tables_freed, uint64_t *seq) { return 0; }
-static int selftest_completed(uint64_t seq) { return 1; }
-static const struct kva_flusher selftest_flusher = { selftest_flush, selftest_completed, NULL };
+/* A walker nobody may call: one like a binding would register. */
+static int selftest_flush(struct kva_walker *w, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
+{
+    return 0;
+}
+static int selftest_completed(struct kva_walker *w, uint64_t seq) { return 1; }
+static struct kva_walker selftest_walker = { .name = "selftest", .snoops = 1, .flush = selftest_flush,
+                                             .completed = selftest_completed };
 
 /* Changes global state the way the VT-d suites do, then faults before it
  * could undo any of it itself. */
@@ -138,8 +142,8 @@ static void faults_with_global_state_changed_on_purpose(struct test *t)
 {
     case_set_reclaim_policy(t, RECLAIM_NONE);
     case_inject_page_alloc_failure(t, 1000);
-    case_forget_flusher_after(t);
-    reclaim_set_flusher(&selftest_flusher);
+    case_unregister_walker_after(t, &selftest_walker);
+    kva_walker_register(&selftest_walker);
     (void)*(volatile uint64_t *)VA_NEVER_MAPPED;
 }
 
@@ -149,7 +153,7 @@ static void next_case_starts_clean(struct test *t)
     EXPECT_EQ(t, harness_previous_status(1), KTAP_ERROR);
     EXPECT_EQ(t, reclaim_get_policy(), (enum reclaim_policy)test_cmdline(t)->reclaim);
     EXPECT_TRUE(t, !mm_page_alloc_failure_armed(), "a page allocation failure is still armed");
-    EXPECT_TRUE(t, reclaim_flusher() == NULL, "a flusher is still registered");
+    EXPECT_TRUE(t, kva_walker_count() == 0, "a walker is still registered");
 }
 
 /* A binding whose frame is gone while a batch it must flush is still
@@ -258,7 +262,7 @@ static void faults_with_sva_bound_on_purpose(struct test *t)
 }
 
 /* The cleanup after it turned the unit off, as the unit itself reports
- * (GSTS), unregistered the flusher and only then gave back every frame the
+ * (GSTS), unregistered the walker and only then gave back every frame the
  * binding held. */
 static void sva_abort_left_the_unit_off_and_the_memory_back(struct test *t)
 {
@@ -273,7 +277,7 @@ static void sva_abort_left_the_unit_off_and_the_memory_back(struct test *t)
     uint32_t gsts = vtd_read32(&u, VTD_GSTS);
     EXPECT_TRUE(t, !(gsts & VTD_GCMD_TE), "translation is still on (GSTS 0x%08x)", gsts);
     EXPECT_TRUE(t, !(gsts & VTD_GCMD_QIE), "the queue is still on (GSTS 0x%08x)", gsts);
-    EXPECT_TRUE(t, reclaim_flusher() == NULL, "a flusher is still registered");
+    EXPECT_TRUE(t, kva_walker_count() == 0, "a walker is still registered");
     ASSERT_EQ(t, reclaim_drain(), 0);
     uint64_t new_tables = kernel_tables_live() - tables_before_sva_abort;
     test_diag(t, "%lu page-table page(s) added for register mappings since", new_tables);

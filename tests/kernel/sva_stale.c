@@ -82,8 +82,8 @@ static void tear_down(struct test *t, struct scene *s)
     page_free(s->x);
 }
 
-/* Under caching mode every kva map is invalidated (the flusher's mapped
- * hook), so a remap leaves nothing stale to see: the cases that need a
+/* Under caching mode every kva map is invalidated (a walker that caches
+ * not-present entries, mm/walker.h), so a remap leaves nothing stale to see: the cases that need a
  * stale entry skip, naming it. */
 static void skip_in_caching_mode(struct test *t, struct scene *s)
 {

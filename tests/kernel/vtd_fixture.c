@@ -48,8 +48,6 @@ static void take_down_after_abort(uintptr_t unused)
     struct vtd_unit *u = &live.u;
     /* The device stops making requests before the unit goes down. */
     dma_dev_unbind(&live.dev);
-    if (live.sva)
-        sva_forget();
     /* The unit's own view of what is on, not the copy's. */
     u->gcmd = vtd_read32(u, VTD_GSTS) & VTD_GCMD_PERSISTENT;
     if (u->gcmd & VTD_GCMD_IRE)
@@ -358,7 +356,7 @@ static void first_stage_up(struct test *t, struct sva_fixture *sf, uint32_t pasi
     if (override_width && pasid >= vtd_pasid_limit(u))
         test_diag(t, "PASID 0x%x is beyond the %u PASIDs the unit advertises (ECAP.PSS %lu): used knowingly",
                   pasid, vtd_pasid_limit(u), (unsigned long)ECAP_PSS(u->ecap));
-    case_forget_flusher_after(t);
+    case_unregister_walker_after(t, &sf->sva.walker);
     remember(&sf->fx, NULL);
     int supervise = dma_dev_can_supervise(&sf->dev);
     int err = space_root ? sva_bind_space(&sf->sva, u, &sf->fx.qi, sf->dev.pci, supervise, space_root, pasid,

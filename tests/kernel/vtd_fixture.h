@@ -87,7 +87,7 @@ void fixture_down(struct test *t, struct vtd_fixture *fx);
  * supervisor requests where the unit and the device both can. Skips,
  * naming the missing capability, on a unit without scalable mode or
  * first-stage translation, or with no device. The kernel binding's
- * flusher points into the fixture until it is taken down, and deferred
+ * walker points into the fixture until it is taken down, and deferred
  * drains use it from any CPU, after a case that aborted too: declare it
  * static, never on the case's stack (sva_bind_kernel refuses that). */
 struct sva_fixture {

@@ -2,6 +2,7 @@
 report built from a saved serial log (what a run on hardware gives)."""
 import json
 import os
+import re
 
 import pytest
 
@@ -17,6 +18,22 @@ def test_iterations_out_of_range_are_refused(capsys, tmp_path):
 def test_unknown_policy_is_refused(capsys, tmp_path):
     assert cli.main(["bench", "--policies", "sync,lazy", "--out", str(tmp_path)]) == 2
     assert "unknown lazy (known: none, sync, async, async-percpu, rcu)" in capsys.readouterr().err
+
+
+def test_policy_names_are_read_from_the_kernels_one_list(tmp_path):
+    # Every policy the kernel enumerates, in its order.
+    with open(bench.CMDLINE_H) as f:
+        enumerated = re.findall(r"X\((RECLAIM_CHOICE_\w+), ", f.read())
+    assert len(bench.POLICIES) == len(enumerated) == len(set(bench.POLICIES))
+    assert bench.POLICIES[enumerated.index("RECLAIM_CHOICE_ASYNC_PERCPU")] == "async-percpu"
+    # Continued over lines or not, the list is read whole; no list is an error.
+    h = tmp_path / "cmdline.h"
+    h.write_text('#define RECLAIM_POLICY_LIST(X) \\\n    X(RECLAIM_CHOICE_A, "a") \\\n    X(RECLAIM_CHOICE_B, "b-c")\n'
+                 '#define OTHER(X) X(RECLAIM_CHOICE_C, "c")\n')
+    assert bench.policy_names(str(h)) == ["a", "b-c"]
+    h.write_text("")
+    with pytest.raises(bench.BenchError):
+        bench.policy_names(str(h))
 
 
 LOG = """KTAP version 1

@@ -20,7 +20,20 @@ OUT = os.path.join(TOP, "build", "bench")
 SMOKE_RUN = "bench-smoke"
 
 ITERS_MAX = 10000   # kernel/cmdline.h: BENCH_ITERS_MAX
-POLICIES = ["none", "sync", "async", "async-percpu", "rcu"]
+CMDLINE_H = os.path.join(TOP, "kernel", "cmdline.h")
+
+
+def policy_names(header: str = CMDLINE_H) -> List[str]:
+    """The reclaim policies' names in the kernel's order, read from the one
+    list the kernel parses and prints them from (RECLAIM_POLICY_LIST)."""
+    with open(header) as f:
+        text = f.read()
+    m = re.search(r"#define RECLAIM_POLICY_LIST\(X\)((?:[^\n]*\\\n)*[^\n]*)", text)
+    if not m:
+        raise BenchError(f"{header}: no RECLAIM_POLICY_LIST")
+    return re.findall(r'X\(RECLAIM_CHOICE_\w+, "([a-z-]+)"\)', m.group(1))
+
+
 SIZES = [1, 16, 512]
 
 # What each boot runs (on the smoke run's profile); seconds per 100 iterations, measured on this
@@ -66,6 +79,9 @@ SCALE = re.compile(r"^(?P<policy>[a-z-]+)_(?P<cpus>\d+)cpu_(?P<what>.+)$")
 
 class BenchError(Exception):
     pass
+
+
+POLICIES = policy_names()
 
 
 def environment() -> Dict[str, object]:
@@ -258,7 +274,7 @@ def write_markdown(doc: dict, path: str) -> str:
              "on any platform and lead here. Timed figures are " + timed + ": under QEMU an invalidation is "
              "processed inside the tail write, so they say little about silicon.", "",
              "## Per unmap (one CPU unmapping, edu bound by SVA; baseline: the same unmaps with nothing to flush "
-             "for, the binding's flusher detached, before the policies and again after them: baseline-end)", ""]
+             "for, the binding's walker unregistered, before the policies and again after them: baseline-end)", ""]
     configs = ["baseline", "sync-per-page"] + [c for p in POLICIES for c in (p, p + "+all") if c in unmap] + \
         ["baseline-end"]
     head = "| policy | pages | invalidations / unmap | waits / unmap | tables freed / unmap | invalidations / freed table | median | p99 | median vs baseline |"

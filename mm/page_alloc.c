@@ -1,0 +1,88 @@
+/* The frame pool behind its lock: what the rest of the kernel allocates
+ * frames with (the pool's bookkeeping itself is mm/frame.c, pure), and the
+ * injected allocation failures tests arm. */
+#include <string.h>
+#include "mm.h"
+#include "../kernel/lock.h"
+#include "../kernel/printk.h"
+#include "../lib/errno.h"
+
+/* frames_lock owns the pool and the injected failure. */
+static struct spinlock frames_lock = SPINLOCK_INIT("frames");
+static struct frame_pool frames;
+
+struct frame_pool *mm_frames(void) { return &frames; }
+
+/* Allocations left before an injected failure; 0: none armed. */
+static unsigned fail_countdown;
+
+void mm_inject_page_alloc_failure(unsigned skip)
+{
+    spin_lock(&frames_lock);
+    fail_countdown = skip + 1;
+    spin_unlock(&frames_lock);
+}
+
+void mm_cancel_page_alloc_failure(void)
+{
+    spin_lock(&frames_lock);
+    fail_countdown = 0;
+    spin_unlock(&frames_lock);
+}
+
+int mm_page_alloc_failure_armed(void) { return READ_ONCE(fail_countdown) != 0; }
+
+uint64_t page_alloc(void)
+{
+    spin_lock(&frames_lock);
+    uint64_t pfn = fail_countdown && --fail_countdown == 0 ? FRAME_NONE : frame_alloc(&frames);
+    spin_unlock(&frames_lock);
+    if (pfn == FRAME_NONE)
+        return 0;
+    memset(phys_to_virt(pfn << PAGE_SHIFT), 0, PAGE_SIZE);
+    return pfn << PAGE_SHIFT;
+}
+
+uint64_t pages_alloc_contig(unsigned pages, unsigned align_pages)
+{
+    spin_lock(&frames_lock);
+    uint64_t pfn = frame_alloc_contig(&frames, pages, align_pages);
+    spin_unlock(&frames_lock);
+    if (pfn == FRAME_NONE)
+        return 0;
+    memset(phys_to_virt(pfn << PAGE_SHIFT), 0, (uint64_t)pages * PAGE_SIZE);
+    return pfn << PAGE_SHIFT;
+}
+
+void page_free(uint64_t pa)
+{
+    spin_lock(&frames_lock);
+    int err = frame_free(&frames, pa >> PAGE_SHIFT);
+    spin_unlock(&frames_lock);
+    if (err)
+        panic("page_free(0x%lx): %s", pa, err_name(err));
+}
+
+int page_take_specific(uint64_t pa)
+{
+    spin_lock(&frames_lock);
+    int err = frame_alloc_specific(&frames, pa >> PAGE_SHIFT);
+    spin_unlock(&frames_lock);
+    return err;
+}
+
+uint64_t frames_free_count(void)
+{
+    spin_lock(&frames_lock);
+    uint64_t n = frames.free_count;
+    spin_unlock(&frames_lock);
+    return n;
+}
+
+uint64_t frames_free_counted(void)
+{
+    spin_lock(&frames_lock);
+    uint64_t n = frame_pool_count_free(&frames);
+    spin_unlock(&frames_lock);
+    return n;
+}
