@@ -2,6 +2,7 @@
 #include "iommu.h"
 #include "../kernel/acpi.h"
 #include "../devices/pci.h"
+#include "scope.h"
 #include "../kernel/printk.h"
 #include "../lib/errno.h"
 #include "unit.h"
@@ -60,7 +61,7 @@ static unsigned absent_in(const char *what, unsigned idx, uint16_t segment, cons
     for (unsigned k = 0; k < scopes->count; k++) {
         const struct dmar_scope *s = &scopes->s[k];
         if ((s->type != DMAR_SCOPE_PCI_ENDPOINT && s->type != DMAR_SCOPE_PCI_SUBHIERARCHY) ||
-            pci_scope_target(s, segment))
+            dmar_scope_target(s, segment))
             continue;
         char buf[160];
         int len = snprintf(buf, sizeof(buf), "  %s %u: scope on bus %u, path", what, idx, s->start_bus);
@@ -88,6 +89,6 @@ unsigned iommu_report_absent_scopes(const struct dmar_info *d, void (*line)(cons
 const struct dmar_drhd *iommu_unit_for(const struct pci_dev *d)
 {
     const struct dmar_info *info = iommu_dmar();
-    int i = info ? dmar_unit_for(info, d->segment, pci_scope_covers_device, d) : -1;
+    int i = info ? dmar_unit_for(info, d->segment, dmar_scope_covers_device, d) : -1;
     return i < 0 ? NULL : &info->drhd[i];
 }
