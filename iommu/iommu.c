@@ -6,6 +6,7 @@
 #include "../kernel/printk.h"
 #include "../lib/errno.h"
 #include "unit.h"
+#include "cap.h"
 
 static struct dmar_info dmar;
 static int have_dmar;
@@ -91,4 +92,21 @@ const struct dmar_drhd *iommu_unit_for(const struct pci_dev *d)
     const struct dmar_info *info = iommu_dmar();
     int i = info ? dmar_unit_for(info, d->segment, dmar_scope_covers_device, d) : -1;
     return i < 0 ? NULL : &info->drhd[i];
+}
+
+void iommu_unit_describe(unsigned i, char *text, size_t size)
+{
+    const struct dmar_drhd *d = &dmar.drhd[i];
+    struct vtd_unit u;
+    if (vtd_unit_init(&u, d) == -E_NOMEM) {
+        snprintf(text, size, "  unit %u at 0x%lx: registers cannot be mapped", i, d->base);
+        return;
+    }
+    /* a unit whose registers do not answer is described by what they read */
+    uint64_t cap = u.cap, ecap = u.ecap;
+    snprintf(text, size, "  unit %u at 0x%lx, segment %u:%s%s%s%s%s%s%s%s", i, d->base, d->segment,
+             ECAP_SMTS(ecap) ? " scalable" : " legacy only", ECAP_FLTS(ecap) ? ", first stage" : "",
+             ECAP_SLTS(ecap) || !ECAP_SMTS(ecap) ? ", second stage" : "", ECAP_PASID(ecap) ? ", PASID" : "",
+             ECAP_QI(ecap) ? ", queue" : ", no queue", ECAP_IR(ecap) ? ", interrupt remapping" : "",
+             CAP_CM(cap) ? ", caching mode" : "", ECAP_C(ecap) ? ", coherent" : ", walks not coherent");
 }
