@@ -1,6 +1,7 @@
 #include <string.h>
 #include "context.h"
 #include "cap.h"
+#include "inv_reg.h"
 #include "../lib/errno.h"
 #include "../mm/mm.h"
 
@@ -69,6 +70,16 @@ int vtd_legacy_context_set(const struct vtd_unit *u, struct vtd_legacy_tables *t
     struct vtd_context_entry *ctx = phys_to_virt(t->context_pa[bus]);
     vtd_entry_write(u, ctx[devfn].qw, e->qw, 2, 0);
     return 0;
+}
+
+int vtd_legacy_attach(struct vtd_unit *u, struct vtd_legacy_tables *t, uint8_t bus, uint8_t devfn,
+                      const struct vtd_context_entry *e)
+{
+    int err = vtd_legacy_context_set(u, t, bus, devfn, e);
+    err = err ? err : vtd_set_root_table(u, t->root_pa, 0);
+    err = err ? err : vtd_reg_invalidate_context(u, VTD_INV_GLOBAL, 0, 0);
+    err = err ? err : vtd_reg_invalidate_iotlb(u, VTD_INV_GLOBAL, 0, 0, 0);
+    return err ? err : vtd_gcmd(u, VTD_GCMD_TE, 1);
 }
 
 void vtd_legacy_tables_free(struct vtd_legacy_tables *t)

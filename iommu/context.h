@@ -56,5 +56,13 @@ int vtd_legacy_tables_init(struct vtd_legacy_tables *t);
 int vtd_legacy_context_set(const struct vtd_unit *u, struct vtd_legacy_tables *t, uint8_t bus, uint8_t devfn,
                            const struct vtd_context_entry *e);
 void vtd_legacy_tables_free(struct vtd_legacy_tables *t);
+/* The one legacy-mode bring-up for a device: e installed for bus:devfn,
+ * the root table set in legacy mode, every context and IOTLB cache
+ * invalidated through the registers (after SRTP nothing cached may
+ * survive, VT-d spec 6.5), translation on. Other devices' entries (e.g.
+ * the RMRR identity ones) go into t before it. -E_NODEV: the unit does
+ * not take GCMD.TE. */
+int vtd_legacy_attach(struct vtd_unit *u, struct vtd_legacy_tables *t, uint8_t bus, uint8_t devfn,
+                      const struct vtd_context_entry *e);
 
 #endif

@@ -3,7 +3,6 @@
 #include "case_state.h"
 #include "iommu/cap.h"
 #include "iommu/intremap.h"
-#include "iommu/inv_reg.h"
 #include "iommu/rmrr.h"
 #include "iommu/iommu.h"
 #include "kernel/printk.h"
@@ -152,15 +151,12 @@ void fixture_legacy_up_levels(struct test *t, struct vtd_fixture *fx, int levels
     struct vtd_context_entry ce;
     ASSERT_EQ(t, vtd_context_legacy_encode(&ce, fx->dom.pt.root_pa, vtd_aw_for_levels(fx->dom.levels),
                                            FIXTURE_DID, VTD_TT_UNTRANSLATED, 0), 0);
-    ASSERT_EQ(t, vtd_legacy_context_set(&fx->u, &fx->tables, pci_sid_bus(fx->sid), pci_sid_devfn(fx->sid), &ce), 0);
     unsigned rmrr_devices = fixture_rmrr_identity(t, fx, iommu_dmar());
     if (rmrr_devices)
         test_diag(t, "%u device(s) with reserved memory keep identity access to it", rmrr_devices);
-    ASSERT_EQ(t, vtd_set_root_table(&fx->u, fx->tables.root_pa, 0), 0);
-    /* After SRTP nothing cached may survive (VT-d spec 6.5). */
-    ASSERT_EQ(t, vtd_reg_invalidate_context(&fx->u, VTD_INV_GLOBAL, 0, 0), 0);
-    ASSERT_EQ(t, vtd_reg_invalidate_iotlb(&fx->u, VTD_INV_GLOBAL, 0, 0, 0), 0);
-    fixture_translation_on_or_skip(t, &fx->u, vtd_gcmd(&fx->u, VTD_GCMD_TE, 1), "turning translation on");
+    fixture_translation_on_or_skip(t, &fx->u, vtd_legacy_attach(&fx->u, &fx->tables, pci_sid_bus(fx->sid),
+                                                                pci_sid_devfn(fx->sid), &ce),
+                                   "the legacy-mode attach (context entry, SRTP, invalidation, TE)");
     remember(fx, NULL);
 }
 
