@@ -4,6 +4,7 @@
 #define VTDLAB_IOMMU_CONTEXT_H
 
 #include <stdint.h>
+#include "entry_write.h"
 #include "unit.h"
 
 struct vtd_root_entry { uint64_t qw[2]; };
@@ -33,17 +34,6 @@ static inline unsigned vtd_aw_for_levels(int levels) { return (unsigned)(levels 
 int vtd_root_entry_encode(struct vtd_root_entry *e, uint64_t context_table_pa);
 int vtd_context_legacy_encode(struct vtd_context_entry *e, uint64_t slptptr, unsigned aw, uint16_t did,
                               enum vtd_tt tt, int fpd);
-
-/* Writes an entry of n qwords into a live table: every other word first,
- * the one with the present bit last, then flushes the lines for a unit
- * that does not snoop (ECAP.C = 0). Clearing goes the other way round. */
-void vtd_entry_write(const struct vtd_unit *u, volatile uint64_t *dst, const uint64_t *src, unsigned n,
-                     unsigned present_word);
-void vtd_entry_clear(const struct vtd_unit *u, volatile uint64_t *dst, unsigned n, unsigned present_word);
-void vtd_flush_lines(const struct vtd_unit *u, const volatile void *p, uint64_t len);
-/* The same for first-stage tables in scalable mode, whose walks snoop
- * only where ECAP.SMPWC says so. */
-void vtd_flush_first_stage_lines(const struct vtd_unit *u, const volatile void *p, uint64_t len);
 
 struct vtd_legacy_tables {
     uint64_t root_pa;

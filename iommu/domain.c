@@ -1,7 +1,7 @@
 #include <string.h>
 #include "domain.h"
 #include "cap.h"
-#include "context.h"
+#include "entry_write.h"
 #include "inv_reg.h"
 #include "qi.h"
 #include "../lib/errno.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 #include "intremap.h"
 #include "cap.h"
-#include "context.h"
+#include "entry_write.h"
 #include "../kernel/printk.h"
 #include "../lib/atomic.h"
 #include "../lib/errno.h"

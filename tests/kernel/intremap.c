@@ -6,6 +6,7 @@
  * (for the interrupt-entry-cache invalidations). */
 #include <string.h>
 #include "iommu/cap.h"
+#include "iommu/entry_write.h"
 #include "iommu/intremap.h"
 #include "kernel/apic.h"
 #include "kernel/clock.h"

@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "iommu/cap.h"
-#include "iommu/context.h"
+#include "iommu/entry_write.h"
 #include "iommu/qi_desc.h"
 #include "kernel/exit.h"
 #include "kernel/work.h"
