@@ -6,7 +6,7 @@
 
 #include "context.h"
 #include "dmar.h"
-#include "domain.h"
+#include "second_stage.h"
 
 struct pci_dev;
 

@@ -1,5 +1,5 @@
 #include <string.h>
-#include "domain.h"
+#include "second_stage.h"
 #include "cap.h"
 #include "entry_write.h"
 #include "inv_reg.h"
