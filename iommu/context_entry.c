@@ -1,7 +1,7 @@
 /* Root and legacy context entry encoders: pure, host-tested. */
 #include <string.h>
-#include "cap.h"
-#include "context.h"
+#include "cap_reg.h"
+#include "legacy_mode.h"
 #include "../lib/bits.h"
 #include "../lib/errno.h"
 #include "../mm/layout.h"

@@ -2,7 +2,7 @@
  * its walks read, for every table here: root, context, PASID directory
  * and PASID tables, second-stage tables, the interrupt remapping table. */
 #include "entry_write.h"
-#include "cap.h"
+#include "cap_reg.h"
 
 #define CACHE_LINE 64
 

@@ -5,7 +5,7 @@
  * after the unit says IRE is off. */
 #include <string.h>
 #include "intremap.h"
-#include "cap.h"
+#include "cap_reg.h"
 #include "entry_write.h"
 #include "../kernel/printk.h"
 #include "../lib/atomic.h"

@@ -6,7 +6,7 @@
 #include "../kernel/printk.h"
 #include "../lib/errno.h"
 #include "unit.h"
-#include "cap.h"
+#include "cap_reg.h"
 
 static struct dmar_info dmar;
 static int have_dmar;

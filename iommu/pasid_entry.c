@@ -1,7 +1,7 @@
 /* Scalable-mode entry encoders: pure, host-tested. */
 #include <string.h>
-#include "cap.h"
-#include "pasid.h"
+#include "cap_reg.h"
+#include "scalable_mode.h"
 #include "../lib/bits.h"
 #include "../lib/errno.h"
 #include "../mm/layout.h"

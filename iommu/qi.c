@@ -1,6 +1,6 @@
 #include <string.h>
 #include "qi.h"
-#include "cap.h"
+#include "cap_reg.h"
 #include "../kernel/clock.h"
 #include "../kernel/printk.h"
 #include "../lib/bits.h"

@@ -1,8 +1,8 @@
 #include <string.h>
 #include "rmrr.h"
-#include "cap.h"
+#include "cap_reg.h"
 #include "iommu.h"
-#include "pasid.h"
+#include "scalable_mode.h"
 #include "../devices/pci.h"
 #include "scope.h"
 #include "../kernel/printk.h"

@@ -4,7 +4,7 @@
 #ifndef VTDLAB_IOMMU_RMRR_H
 #define VTDLAB_IOMMU_RMRR_H
 
-#include "context.h"
+#include "legacy_mode.h"
 #include "dmar.h"
 #include "second_stage.h"
 

@@ -1,6 +1,6 @@
 #include <string.h>
 #include "second_stage.h"
-#include "cap.h"
+#include "cap_reg.h"
 #include "entry_write.h"
 #include "inv_reg.h"
 #include "qi.h"

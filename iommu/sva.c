@@ -1,6 +1,6 @@
 #include <string.h>
 #include "sva.h"
-#include "cap.h"
+#include "cap_reg.h"
 #include "../kernel/printk.h"
 #include "../kernel/x86.h"
 #include "../lib/errno.h"

@@ -2,10 +2,10 @@
  * builders (6.5.2), root/context entries (9.1, 9.3), fault records
  * (11.4.14), CAP/ECAP (11.4.2-3) with QEMU 10.0.2's values. */
 #include "host.h"
-#include "iommu/cap.h"
-#include "iommu/context.h"
+#include "iommu/cap_reg.h"
+#include "iommu/legacy_mode.h"
 #include "iommu/fault.h"
-#include "iommu/pasid.h"
+#include "iommu/scalable_mode.h"
 #include "iommu/qi_desc.h"
 #include "lib/bits.h"
 #include "lib/errno.h"

@@ -1,6 +1,6 @@
 /* dmar: the firmware's DMAR table as the kernel parsed it. */
 #include "devices/pci.h"
-#include "iommu/cap.h"
+#include "iommu/cap_reg.h"
 #include "iommu/iommu.h"
 #include "iommu/regs.h"
 #include "iommu/scope.h"

@@ -19,7 +19,7 @@
  * QEMU's known behaviour: no level cached, X's leaf cached. */
 #include <stdio.h>
 #include <string.h>
-#include "iommu/cap.h"
+#include "iommu/cap_reg.h"
 #include "iommu/entry_write.h"
 #include "iommu/qi_desc.h"
 #include "kernel/exit.h"

@@ -19,7 +19,7 @@
  *         the flush covering them was seen completed. */
 #include <stdio.h>
 #include <string.h>
-#include "iommu/cap.h"
+#include "iommu/cap_reg.h"
 #include "kernel/clock.h"
 #include "kernel/exit.h"
 #include "kernel/lock.h"

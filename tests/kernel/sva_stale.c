@@ -4,7 +4,7 @@
  * reclaim=none so no flush happens behind the test's back; each case then
  * issues exactly the invalidation it is about. */
 #include <string.h>
-#include "iommu/cap.h"
+#include "iommu/cap_reg.h"
 #include "lib/bits.h"
 #include "kernel/exit.h"
 #include "mm/mm.h"

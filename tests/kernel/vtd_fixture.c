@@ -1,7 +1,7 @@
 #include <string.h>
 #include "vtd_fixture.h"
 #include "case_state.h"
-#include "iommu/cap.h"
+#include "iommu/cap_reg.h"
 #include "iommu/intremap.h"
 #include "iommu/rmrr.h"
 #include "iommu/iommu.h"

@@ -2,7 +2,7 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "mm/layout.h"
-#include "iommu/cap.h"
+#include "iommu/cap_reg.h"
 #include "mm/mm.h"
 #include "vtd_fixture.h"
 

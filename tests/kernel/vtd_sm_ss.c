@@ -5,8 +5,8 @@
  * PASID is invalidated by DID with the IOTLB descriptor. Needs ECAP.SLTS
  * (QEMU: x-flts=off, the sm-ss profile). */
 #include <string.h>
-#include "iommu/cap.h"
-#include "iommu/pasid.h"
+#include "iommu/cap_reg.h"
+#include "iommu/scalable_mode.h"
 #include "kernel/exit.h"
 #include "mm/mm.h"
 #include "vtd_fixture.h"

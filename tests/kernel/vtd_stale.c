@@ -7,7 +7,7 @@
  * so on hardware "fresh" after no invalidation is a skip, not a pass;
  * QEMU always caches. */
 #include <string.h>
-#include "iommu/cap.h"
+#include "iommu/cap_reg.h"
 #include "iommu/inv_reg.h"
 #include "kernel/exit.h"
 #include "mm/mm.h"

@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "iommu/cap.h"
+#include "iommu/cap_reg.h"
 #include "iommu/dmar.h"
 #include "iommu/fault.h"
 #include "iommu/qi_desc.h"

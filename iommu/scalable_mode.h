@@ -2,8 +2,8 @@
  * pointers, 256-bit context entries pointing at a PASID directory, 64-bit
  * directory entries, 512-bit PASID entries. Encoders are pure; the tables
  * of one unit are built in pasid.c. */
-#ifndef VTDLAB_IOMMU_PASID_H
-#define VTDLAB_IOMMU_PASID_H
+#ifndef VTDLAB_IOMMU_SCALABLE_MODE_H
+#define VTDLAB_IOMMU_SCALABLE_MODE_H
 
 #include <stdint.h>
 #include "unit.h"

@@ -1,6 +1,6 @@
 /* CAP and ECAP fields (11.4.2, 11.4.3), decoded by pure functions. */
-#ifndef VTDLAB_IOMMU_CAP_H
-#define VTDLAB_IOMMU_CAP_H
+#ifndef VTDLAB_IOMMU_CAP_REG_H
+#define VTDLAB_IOMMU_CAP_REG_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* Root and legacy-mode context entries (VT-d spec 9.1, 9.3) and the legacy
  * root/context tables of one unit. */
-#ifndef VTDLAB_IOMMU_CONTEXT_H
-#define VTDLAB_IOMMU_CONTEXT_H
+#ifndef VTDLAB_IOMMU_LEGACY_MODE_H
+#define VTDLAB_IOMMU_LEGACY_MODE_H
 
 #include <stdint.h>
 #include "entry_write.h"

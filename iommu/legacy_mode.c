@@ -1,5 +1,5 @@
 #include <string.h>
-#include "context.h"
+#include "legacy_mode.h"
 #include "inv_reg.h"
 #include "../lib/errno.h"
 #include "../mm/mm.h"
