@@ -1,7 +1,7 @@
 #include <string.h>
 #include "scalable_mode.h"
 #include "cap_reg.h"
-#include "legacy_mode.h"
+#include "entry_write.h"
 #include "qi.h"
 #include "../lib/bits.h"
 #include "../lib/errno.h"

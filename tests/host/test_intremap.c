@@ -3,8 +3,8 @@
  * from the VT-d spec's layouts (9.10 IRTE, 5.1.5.2 MSI address, 11.4.11.3
  * IRTA, 11.4.14.1 fault record), not from the encoders' own constants. */
 #include "host.h"
-#include "iommu/fault.h"
-#include "iommu/intremap.h"
+#include "iommu/fault_record.h"
+#include "iommu/irt_entry.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 

@@ -3,10 +3,11 @@
  * (11.4.14), CAP/ECAP (11.4.2-3) with QEMU 10.0.2's values. */
 #include "host.h"
 #include "iommu/cap_reg.h"
-#include "iommu/legacy_mode.h"
-#include "iommu/fault.h"
-#include "iommu/scalable_mode.h"
+#include "iommu/context_entry.h"
+#include "iommu/fault_record.h"
+#include "iommu/pasid_entry.h"
 #include "iommu/qi_desc.h"
+#include "iommu/root_entry.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 
