@@ -191,9 +191,9 @@ unsigned fixture_rmrr_identity_sm(struct test *t, struct vtd_fixture *fx, struct
                   "reserved memory regions' devices identity access");
     ASSERT_TRUE(t, err == 0, "giving the reserved memory regions' devices identity access: %s", err_name(err));
     struct qi_desc inv[3];
-    qi_desc_context_cache(&inv[0], QI_CC_GLOBAL, 0, 0, 0);
-    qi_desc_pasid_cache(&inv[1], QI_PC_GLOBAL, 0, 0);
-    qi_desc_iotlb(&inv[2], QI_IOTLB_GLOBAL, 0, 0, 0, 0);
+    qi_desc_context_cache(&inv[0], (struct qi_context_cache){ .gran = QI_CC_GLOBAL });
+    qi_desc_pasid_cache(&inv[1], (struct qi_pasid_cache){ .gran = QI_PC_GLOBAL });
+    qi_desc_iotlb(&inv[2], (struct qi_iotlb){ .gran = QI_IOTLB_GLOBAL });
     ASSERT_EQ(t, qi_sync(&fx->qi, inv, 3), 0);
     if (n)
         test_diag(t, "%u device(s) with reserved memory keep identity access through PASID %u (%s)", n, pasid,
@@ -471,7 +471,7 @@ void fixture_read_consumed(struct vtd_qi *q, unsigned from, unsigned to, struct 
 int fixture_qi_iotlb_page(struct vtd_fixture *fx, uint64_t iova, unsigned am)
 {
     struct qi_desc d;
-    int err = qi_desc_iotlb(&d, QI_IOTLB_PAGE, FIXTURE_DID, iova, am, 0);
+    int err = qi_desc_iotlb(&d, (struct qi_iotlb){ .gran = QI_IOTLB_PAGE, .did = FIXTURE_DID, .addr = iova, .am = am });
     return err ? err : qi_sync(&fx->qi, &d, 1);
 }
 
