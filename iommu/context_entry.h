@@ -8,13 +8,11 @@
 #include <stdint.h>
 #include "cap_reg.h"
 
-struct vtd_context_entry { uint64_t qw[2]; };
-struct vtd_sm_context_entry { uint64_t qw[4]; };
-_Static_assert(sizeof(struct vtd_context_entry) == 16, "legacy context entry is 128 bits");
-_Static_assert(sizeof(struct vtd_sm_context_entry) == 32, "scalable context entry is 256 bits");
-
 #define VTD_CONTEXT_ENTRIES  256
+
 /* Legacy context entry */
+struct vtd_context_entry { uint64_t qw[2]; };
+_Static_assert(sizeof(struct vtd_context_entry) == 16, "legacy context entry is 128 bits");
 #define CTX_P                0, 0
 #define CTX_FPD              1, 1
 #define CTX_TT               3, 2
@@ -26,8 +24,14 @@ _Static_assert(sizeof(struct vtd_sm_context_entry) == 32, "scalable context entr
 enum vtd_tt { VTD_TT_UNTRANSLATED = 0, VTD_TT_DEVICE_TLB = 1, VTD_TT_PASS_THROUGH = 2 };
 /* AW: 1 = 39-bit 3-level, 2 = 48-bit 4-level second-stage tables. */
 static inline unsigned vtd_aw_for_levels(int levels) { return (unsigned)(levels - 2); }
+int vtd_context_legacy_encode(struct vtd_context_entry *e, uint64_t slptptr, unsigned aw, uint16_t did,
+                              enum vtd_tt tt, int fpd);
+extern const struct vtd_entry_field vtd_context_entry_fields[];   /* legacy context entry, 2 qwords */
+extern const size_t vtd_context_entry_field_count;
 
 /* Scalable context entry */
+struct vtd_sm_context_entry { uint64_t qw[4]; };
+_Static_assert(sizeof(struct vtd_sm_context_entry) == 32, "scalable context entry is 256 bits");
 #define SM_CTX_P             0, 0    /* qword 0 */
 #define SM_CTX_FPD           1, 1
 #define SM_CTX_DTE           2, 2
@@ -38,14 +42,9 @@ static inline unsigned vtd_aw_for_levels(int levels) { return (unsigned)(levels 
 #define SM_CTX_RID_PASID     19, 0   /* qword 1 */
 #define SM_CTX_PDTS_BASE     7
 
-int vtd_context_legacy_encode(struct vtd_context_entry *e, uint64_t slptptr, unsigned aw, uint16_t did,
-                              enum vtd_tt tt, int fpd);
 /* paside: accept requests that carry a PASID (ECAP.PASID); DTE and PRE
  * stay off, vtdlab has no device-TLB or page-request user. */
 int vtd_sm_context_encode(struct vtd_sm_context_entry *e, uint64_t pasid_dir_pa, unsigned pdts, uint32_t rid_pasid,
                           int fpd, int paside);
-
-extern const struct vtd_entry_field vtd_context_entry_fields[];   /* legacy context entry, 2 qwords */
-extern const size_t vtd_context_entry_field_count;
 
 #endif

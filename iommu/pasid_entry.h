@@ -7,19 +7,20 @@
 #include <stdint.h>
 #include "cap_reg.h"
 
-struct vtd_pasid_dir_entry { uint64_t qw[1]; };
-struct vtd_pasid_entry { uint64_t qw[8]; };
-_Static_assert(sizeof(struct vtd_pasid_dir_entry) == 8, "PASID directory entry is 64 bits");
-_Static_assert(sizeof(struct vtd_pasid_entry) == 64, "PASID entry is 512 bits");
+#define PASID_DIR_SHIFT      6       /* directory index: pasid >> 6 */
+#define PASID_TABLE_ENTRIES  64      /* table index: pasid & 63 */
 
 /* PASID directory entry */
 #define PDE_P                0, 0
 #define PDE_FPD              1, 1
 #define PDE_PASIDPTR         63, 12
-#define PASID_DIR_SHIFT      6       /* directory index: pasid >> 6 */
-#define PASID_TABLE_ENTRIES  64      /* table index: pasid & 63 */
+struct vtd_pasid_dir_entry { uint64_t qw[1]; };
+_Static_assert(sizeof(struct vtd_pasid_dir_entry) == 8, "PASID directory entry is 64 bits");
+int vtd_pasid_dir_entry_encode(struct vtd_pasid_dir_entry *e, uint64_t pasid_table_pa);
 
 /* PASID entry (qword, hi, lo) */
+struct vtd_pasid_entry { uint64_t qw[8]; };
+_Static_assert(sizeof(struct vtd_pasid_entry) == 64, "PASID entry is 512 bits");
 #define PE_P                 0, 0, 0
 #define PE_FPD               0, 1, 1
 #define PE_AW                0, 4, 2
@@ -40,8 +41,6 @@ _Static_assert(sizeof(struct vtd_pasid_entry) == 64, "PASID entry is 512 bits");
 enum vtd_pgtt { PGTT_FIRST_STAGE = 1, PGTT_SECOND_STAGE = 2, PGTT_NESTED = 3, PGTT_PASS_THROUGH = 4 };
 enum vtd_flpm { FLPM_4LEVEL = 0, FLPM_5LEVEL = 1 };
 #define PE_AW_48BIT          2
-
-int vtd_pasid_dir_entry_encode(struct vtd_pasid_dir_entry *e, uint64_t pasid_table_pa);
 
 /* One setter per PASID entry field; each refuses a value that does not
  * fit its bits and leaves the entry unchanged then. */

@@ -6,18 +6,19 @@
 
 #include <stdint.h>
 
-struct vtd_root_entry { uint64_t qw[2]; };
-struct vtd_sm_root_entry { uint64_t qw[2]; };
-_Static_assert(sizeof(struct vtd_root_entry) == 16, "root entry is 128 bits");
-_Static_assert(sizeof(struct vtd_sm_root_entry) == 16, "scalable root entry is 128 bits");
-
 #define VTD_ROOT_ENTRIES     256
-/* Root entry, qword 0 */
+
+/* Legacy root entry, qword 0 */
 #define ROOT_P               0, 0
 #define ROOT_CTP             63, 12
 #define ROOT_RSVD0_MASK      0xffeul
+struct vtd_root_entry { uint64_t qw[2]; };
+_Static_assert(sizeof(struct vtd_root_entry) == 16, "root entry is 128 bits");
+int vtd_root_entry_encode(struct vtd_root_entry *e, uint64_t context_table_pa);
 
 /* Scalable root entry: lower half for devfn 0-127, upper for 128-255. */
+struct vtd_sm_root_entry { uint64_t qw[2]; };
+_Static_assert(sizeof(struct vtd_sm_root_entry) == 16, "scalable root entry is 128 bits");
 #define SM_ROOT_LP           0, 0    /* qword 0 */
 #define SM_ROOT_LCTP         63, 12
 #define SM_ROOT_UP           0, 0    /* qword 1 */
@@ -25,7 +26,6 @@ _Static_assert(sizeof(struct vtd_sm_root_entry) == 16, "scalable root entry is 1
 #define SM_CONTEXTS_PER_TABLE 128
 #define SM_DEVFN_UPPER       0x80
 
-int vtd_root_entry_encode(struct vtd_root_entry *e, uint64_t context_table_pa);
 int vtd_sm_root_entry_encode(struct vtd_sm_root_entry *e, uint64_t lower_ctp, uint64_t upper_ctp);
 
 #endif

@@ -435,103 +435,87 @@ static void unmap_cost_per_policy(struct test *t)
     fixture_sva_down(t, &sf);
 }
 
-/* ------------------------------------------------------ lock-free walker */
+/* ------------------------------------------------------ split, collapse */
 
-/* Question 4: a walker that takes no lock holds a pointer to a page table
- * while another CPU unmaps and frees it. The walker is the CPU 0 part; the
- * unmapper's drain under rcu cannot finish until the walker leaves its
- * read-side section, so the walker waits for it a bounded while only. */
-#define WALK_HOLD_US 50000u
-#define WALK_STEP_TIMEOUT_US 2000000u
+/* Question 7: every path that frees a kernel page-table page goes through
+ * the policy. Splitting a 2 MiB kva leaf (to make one page read-only)
+ * allocates a page table; collapsing it back frees that table, which must
+ * be flushed like an unmap's (one PASID-based invalidation with IH=0 over
+ * the 2 MiB) before it is freed. The negative control collapses around the
+ * policy, as the 2026 bug did, and the page-life check catches it; it
+ * runs after the accounting case, whose totals it spoils on purpose. */
+#define VA_SPLIT RECLAIM_SLOT(5)
+#define SPLIT_SIZE pt_leaf_size(PT_LEVEL_PD)
 
-struct walk {
-    int phase;           /* 1: the walker holds the PT; 2: it is unmapped */
-    int drained;
-    int saw_poison, no_pointer, timed_out;
-};
-
-static void walker_part(struct test *t, unsigned index, void *arg)
+static void dma_lands(struct test *t, struct sva_fixture *sf, uint64_t base_pa, unsigned page)
 {
-    struct walk *w = arg;
-    if (index == 1) {
-        if (!WAIT_UNTIL(load_acquire(&w->phase) >= 1, WALK_STEP_TIMEOUT_US))
-            test_diag(t, "the walker did not report holding the table within %u us; unmapping anyway",
-                      WALK_STEP_TIMEOUT_US);
-        ASSERT_EQ(t, kva_unmap(VA_WALK), 0);
-        store_release(&w->phase, 2);
-        ASSERT_EQ(t, reclaim_drain(), 0);
-        store_release(&w->drained, 1);
-        return;
-    }
-    if (index)
-        return;
-    rcu_read_lock();
-    const uint64_t *table = phys_to_virt(kernel_pt()->root_pa);
-    for (int level = PT_LEVEL_PML4; level > PT_LEVEL_PT; level--) {
-        uint64_t e = READ_ONCE(table[pt_index(VA_WALK, level)]);
-        if (!pte_present(e)) {
-            w->no_pointer = 1;
-            break;
-        }
-        table = phys_to_virt(pte_addr(e));
-    }
-    store_release(&w->phase, 1);
-    struct deadline d = deadline_after_us(WALK_STEP_TIMEOUT_US);
-    while (load_acquire(&w->phase) < 2 && !deadline_passed(d))
-        cpu_relax();
-    w->timed_out = load_acquire(&w->phase) < 2;
-    d = deadline_after_us(WALK_HOLD_US);
-    while (!load_acquire(&w->drained) && !deadline_passed(d))
-        cpu_relax();
-    for (unsigned i = 0; i < PT_ENTRIES && !w->no_pointer; i++)
-        if (READ_ONCE(table[i]) == RECLAIM_POISON)
-            w->saw_poison = 1;
-    rcu_read_unlock();
+    fill_words(base_pa + (uint64_t)page * PAGE_SIZE, 0);
+    ASSERT_EQ(t, dma_dev_write(&sf->dev, VA_SPLIT + (uint64_t)page * PAGE_SIZE, PAGE_SIZE), 0);
+    EXPECT_TRUE(t, ((uint64_t *)phys_to_virt(base_pa + (uint64_t)page * PAGE_SIZE))[0] == PATTERN_WORD,
+                "the device's write through page %u of the 2 MiB range did not land", page);
 }
 
-static void run_walker(struct test *t, enum reclaim_policy p, struct walk *w)
+static void split_and_collapse_free_tables_through_the_policy(struct test *t)
 {
-    unsigned n = smp_online_count();
-    if (n < 2)
-        test_skip(t, "needs 2 CPUs, %u online", n);
-    if (reclaim_flusher())
-        test_skip(t, "a flusher is already bound");
-    case_set_reclaim_policy(t, p);
-    uint64_t frame = page_alloc();
-    ASSERT_TRUE(t, frame, "out of frames");
-    ASSERT_EQ(t, kva_map(VA_WALK, frame, PT_LEVEL_PT, PTE_NX), 0);
-    memset(w, 0, sizeof(*w));
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, PASID, 0);
+    uint64_t pa = pages_alloc_contig(SPLIT_SIZE / PAGE_SIZE, SPLIT_SIZE / PAGE_SIZE), pattern = page_alloc();
+    if (!pa)
+        test_skip(t, "no 2 MiB of aligned contiguous free frames");
+    ASSERT_TRUE(t, pattern, "out of frames");
+    fill_words(pattern, PATTERN_WORD);
+    ASSERT_EQ(t, kva_map(VA_PATTERN, pattern, PT_LEVEL_PT, PTE_NX), 0);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, VA_PATTERN, PAGE_SIZE), 0);
+    ASSERT_EQ(t, kva_map(VA_SPLIT, pa, PT_LEVEL_PD, PTE_RW | PTE_NX), 0);
+    dma_lands(t, &sf, pa, 5);
+
+    struct pt_page_stats p0 = pt_page_stats();
+    ASSERT_EQ(t, kva_split_2m(VA_SPLIT), 0);
+    EXPECT_EQ(t, pt_page_stats().allocated - p0.allocated, 1);
+    /* What the split is for: one page's attributes, then back. */
+    ASSERT_EQ(t, kva_protect(VA_SPLIT + 5 * PAGE_SIZE, PTE_NX), 0);
+    ASSERT_EQ(t, kva_protect(VA_SPLIT + 5 * PAGE_SIZE, PTE_RW | PTE_NX), 0);
+    dma_lands(t, &sf, pa, 7);
+
     struct reclaim_stats s0 = reclaim_stats();
-    test_run_on_cpus(t, 2, walker_part, w);
+    unsigned head = fixture_unit_head(&sf.fx.qi);
+    ASSERT_EQ(t, kva_collapse_2m(VA_SPLIT), 0);
     ASSERT_EQ(t, work_flush(), 0);
+    struct vtd_consumed c;
+    fixture_read_consumed(&sf.fx.qi, head, fixture_unit_head(&sf.fx.qi), &c);
     struct reclaim_stats s1 = reclaim_stats();
-    test_diag(t, "reclaim=%s: the walker %s a freed, poisoned table; %lu grace period(s) waited",
-              reclaim_policy_name(p), w->saw_poison ? "READ" : "never read", s1.grace_periods - s0.grace_periods);
-    ASSERT_TRUE(t, !w->no_pointer, "the walker found no table to hold");
-    ASSERT_TRUE(t, !w->timed_out, "the unmapper never unmapped");
-    EXPECT_EQ(t, s1.freed - s0.freed, 2);
-    page_free(frame);
-}
+    test_diag(t, "collapse under reclaim=%s: %lu table page freed, %lu before its flush; the unit consumed %u "
+              "PASID-based invalidations (%u page-selective, last IH %d, %u all-in-PASID)",
+              reclaim_policy_name(reclaim_get_policy()), s1.freed - s0.freed,
+              s1.freed_before_flush - s0.freed_before_flush, c.pasid_iotlb, c.pasid_page, c.last_ih, c.pasid_all);
+    EXPECT_EQ(t, s1.freed - s0.freed, 1);
+    EXPECT_EQ(t, s1.freed_before_flush, s0.freed_before_flush);
+    EXPECT_EQ(t, c.pasid_iotlb, 1);
+    EXPECT_TRUE(t, c.pasid_all == 1 || c.last_ih == 0, "the flush after the collapse kept paging-structure caches (IH=1)");
+    int level = 0;
+    EXPECT_TRUE(t, pt_lookup(kernel_pt(), VA_SPLIT, &level) && level == PT_LEVEL_PD, "the range is not one 2 MiB leaf again");
+    dma_lands(t, &sf, pa, 9);
 
-static void walker_reads_freed_table_under_sync(struct test *t)
-{
-    struct walk w;
-    run_walker(t, RECLAIM_SYNC, &w);
-    EXPECT_TRUE(t, w.saw_poison, "reclaim=sync: expected the lock-free walker to read the freed table, it did not");
-}
+    /* The negative control: split again, then collapse around the policy
+     * and free the table at once. */
+    ASSERT_EQ(t, kva_split_2m(VA_SPLIT), 0);
+    struct pt_unlinked u;
+    ASSERT_EQ(t, pt_collapse_table(kernel_pt(), VA_SPLIT, &u), 0);
+    tlb_shootdown(VA_SPLIT, VA_SPLIT + SPLIT_SIZE);
+    struct reclaim_stats s2 = reclaim_stats();
+    EXPECT_EQ(t, reclaim_free_table(u.pa[0]), 0);
+    struct reclaim_stats s3 = reclaim_stats();
+    test_diag(t, "collapse around the policy: %lu page(s) caught freed before their flush",
+              s3.freed_before_flush - s2.freed_before_flush);
+    EXPECT_EQ(t, s3.freed_before_flush - s2.freed_before_flush, 1);
 
-static void walker_reads_freed_table_under_async(struct test *t)
-{
-    struct walk w;
-    run_walker(t, RECLAIM_ASYNC, &w);
-    EXPECT_TRUE(t, w.saw_poison, "reclaim=async: expected the lock-free walker to read the freed table, it did not");
-}
-
-static void walker_never_reads_freed_table_under_rcu(struct test *t)
-{
-    struct walk w;
-    run_walker(t, RECLAIM_RCU, &w);
-    EXPECT_TRUE(t, !w.saw_poison, "reclaim=rcu: the walker read a table freed inside its read-side section");
+    ASSERT_EQ(t, kva_unmap(VA_SPLIT), 0);
+    ASSERT_EQ(t, kva_unmap(VA_PATTERN), 0);
+    ASSERT_EQ(t, reclaim_drain(), 0);
+    for (uint64_t off = 0; off < SPLIT_SIZE; off += PAGE_SIZE)
+        page_free(pa + off);
+    page_free(pattern);
+    fixture_sva_down(t, &sf);
 }
 
 /* ------------------------------------------------------------- orderings */
@@ -641,87 +625,103 @@ static void invalidation_and_the_page_table_lock(struct test *t)
     fixture_sva_down(t, &sf);
 }
 
-/* ------------------------------------------------------ split, collapse */
+/* ------------------------------------------------------ lock-free walker */
 
-/* Question 7: every path that frees a kernel page-table page goes through
- * the policy. Splitting a 2 MiB kva leaf (to make one page read-only)
- * allocates a page table; collapsing it back frees that table, which must
- * be flushed like an unmap's (one PASID-based invalidation with IH=0 over
- * the 2 MiB) before it is freed. The negative control collapses around the
- * policy, as the 2026 bug did, and the page-life check catches it; it
- * runs after the accounting case, whose totals it spoils on purpose. */
-#define VA_SPLIT RECLAIM_SLOT(5)
-#define SPLIT_SIZE pt_leaf_size(PT_LEVEL_PD)
+/* Question 4: a walker that takes no lock holds a pointer to a page table
+ * while another CPU unmaps and frees it. The walker is the CPU 0 part; the
+ * unmapper's drain under rcu cannot finish until the walker leaves its
+ * read-side section, so the walker waits for it a bounded while only. */
+#define WALK_HOLD_US 50000u
+#define WALK_STEP_TIMEOUT_US 2000000u
 
-static void dma_lands(struct test *t, struct sva_fixture *sf, uint64_t base_pa, unsigned page)
+struct walk {
+    int phase;           /* 1: the walker holds the PT; 2: it is unmapped */
+    int drained;
+    int saw_poison, no_pointer, timed_out;
+};
+
+static void walker_part(struct test *t, unsigned index, void *arg)
 {
-    fill_words(base_pa + (uint64_t)page * PAGE_SIZE, 0);
-    ASSERT_EQ(t, dma_dev_write(&sf->dev, VA_SPLIT + (uint64_t)page * PAGE_SIZE, PAGE_SIZE), 0);
-    EXPECT_TRUE(t, ((uint64_t *)phys_to_virt(base_pa + (uint64_t)page * PAGE_SIZE))[0] == PATTERN_WORD,
-                "the device's write through page %u of the 2 MiB range did not land", page);
+    struct walk *w = arg;
+    if (index == 1) {
+        if (!WAIT_UNTIL(load_acquire(&w->phase) >= 1, WALK_STEP_TIMEOUT_US))
+            test_diag(t, "the walker did not report holding the table within %u us; unmapping anyway",
+                      WALK_STEP_TIMEOUT_US);
+        ASSERT_EQ(t, kva_unmap(VA_WALK), 0);
+        store_release(&w->phase, 2);
+        ASSERT_EQ(t, reclaim_drain(), 0);
+        store_release(&w->drained, 1);
+        return;
+    }
+    if (index)
+        return;
+    rcu_read_lock();
+    const uint64_t *table = phys_to_virt(kernel_pt()->root_pa);
+    for (int level = PT_LEVEL_PML4; level > PT_LEVEL_PT; level--) {
+        uint64_t e = READ_ONCE(table[pt_index(VA_WALK, level)]);
+        if (!pte_present(e)) {
+            w->no_pointer = 1;
+            break;
+        }
+        table = phys_to_virt(pte_addr(e));
+    }
+    store_release(&w->phase, 1);
+    struct deadline d = deadline_after_us(WALK_STEP_TIMEOUT_US);
+    while (load_acquire(&w->phase) < 2 && !deadline_passed(d))
+        cpu_relax();
+    w->timed_out = load_acquire(&w->phase) < 2;
+    d = deadline_after_us(WALK_HOLD_US);
+    while (!load_acquire(&w->drained) && !deadline_passed(d))
+        cpu_relax();
+    for (unsigned i = 0; i < PT_ENTRIES && !w->no_pointer; i++)
+        if (READ_ONCE(table[i]) == RECLAIM_POISON)
+            w->saw_poison = 1;
+    rcu_read_unlock();
 }
 
-static void split_and_collapse_free_tables_through_the_policy(struct test *t)
+static void run_walker(struct test *t, enum reclaim_policy p, struct walk *w)
 {
-    static struct sva_fixture sf;
-    fixture_sva_up(t, &sf, PASID, 0);
-    uint64_t pa = pages_alloc_contig(SPLIT_SIZE / PAGE_SIZE, SPLIT_SIZE / PAGE_SIZE), pattern = page_alloc();
-    if (!pa)
-        test_skip(t, "no 2 MiB of aligned contiguous free frames");
-    ASSERT_TRUE(t, pattern, "out of frames");
-    fill_words(pattern, PATTERN_WORD);
-    ASSERT_EQ(t, kva_map(VA_PATTERN, pattern, PT_LEVEL_PT, PTE_NX), 0);
-    ASSERT_EQ(t, dma_dev_read(&sf.dev, VA_PATTERN, PAGE_SIZE), 0);
-    ASSERT_EQ(t, kva_map(VA_SPLIT, pa, PT_LEVEL_PD, PTE_RW | PTE_NX), 0);
-    dma_lands(t, &sf, pa, 5);
-
-    struct pt_page_stats p0 = pt_page_stats();
-    ASSERT_EQ(t, kva_split_2m(VA_SPLIT), 0);
-    EXPECT_EQ(t, pt_page_stats().allocated - p0.allocated, 1);
-    /* What the split is for: one page's attributes, then back. */
-    ASSERT_EQ(t, kva_protect(VA_SPLIT + 5 * PAGE_SIZE, PTE_NX), 0);
-    ASSERT_EQ(t, kva_protect(VA_SPLIT + 5 * PAGE_SIZE, PTE_RW | PTE_NX), 0);
-    dma_lands(t, &sf, pa, 7);
-
+    unsigned n = smp_online_count();
+    if (n < 2)
+        test_skip(t, "needs 2 CPUs, %u online", n);
+    if (reclaim_flusher())
+        test_skip(t, "a flusher is already bound");
+    case_set_reclaim_policy(t, p);
+    uint64_t frame = page_alloc();
+    ASSERT_TRUE(t, frame, "out of frames");
+    ASSERT_EQ(t, kva_map(VA_WALK, frame, PT_LEVEL_PT, PTE_NX), 0);
+    memset(w, 0, sizeof(*w));
     struct reclaim_stats s0 = reclaim_stats();
-    unsigned head = fixture_unit_head(&sf.fx.qi);
-    ASSERT_EQ(t, kva_collapse_2m(VA_SPLIT), 0);
+    test_run_on_cpus(t, 2, walker_part, w);
     ASSERT_EQ(t, work_flush(), 0);
-    struct vtd_consumed c;
-    fixture_read_consumed(&sf.fx.qi, head, fixture_unit_head(&sf.fx.qi), &c);
     struct reclaim_stats s1 = reclaim_stats();
-    test_diag(t, "collapse under reclaim=%s: %lu table page freed, %lu before its flush; the unit consumed %u "
-              "PASID-based invalidations (%u page-selective, last IH %d, %u all-in-PASID)",
-              reclaim_policy_name(reclaim_get_policy()), s1.freed - s0.freed,
-              s1.freed_before_flush - s0.freed_before_flush, c.pasid_iotlb, c.pasid_page, c.last_ih, c.pasid_all);
-    EXPECT_EQ(t, s1.freed - s0.freed, 1);
-    EXPECT_EQ(t, s1.freed_before_flush, s0.freed_before_flush);
-    EXPECT_EQ(t, c.pasid_iotlb, 1);
-    EXPECT_TRUE(t, c.pasid_all == 1 || c.last_ih == 0, "the flush after the collapse kept paging-structure caches (IH=1)");
-    int level = 0;
-    EXPECT_TRUE(t, pt_lookup(kernel_pt(), VA_SPLIT, &level) && level == PT_LEVEL_PD, "the range is not one 2 MiB leaf again");
-    dma_lands(t, &sf, pa, 9);
+    test_diag(t, "reclaim=%s: the walker %s a freed, poisoned table; %lu grace period(s) waited",
+              reclaim_policy_name(p), w->saw_poison ? "READ" : "never read", s1.grace_periods - s0.grace_periods);
+    ASSERT_TRUE(t, !w->no_pointer, "the walker found no table to hold");
+    ASSERT_TRUE(t, !w->timed_out, "the unmapper never unmapped");
+    EXPECT_EQ(t, s1.freed - s0.freed, 2);
+    page_free(frame);
+}
 
-    /* The negative control: split again, then collapse around the policy
-     * and free the table at once. */
-    ASSERT_EQ(t, kva_split_2m(VA_SPLIT), 0);
-    struct pt_unlinked u;
-    ASSERT_EQ(t, pt_collapse_table(kernel_pt(), VA_SPLIT, &u), 0);
-    tlb_shootdown(VA_SPLIT, VA_SPLIT + SPLIT_SIZE);
-    struct reclaim_stats s2 = reclaim_stats();
-    EXPECT_EQ(t, reclaim_free_table(u.pa[0]), 0);
-    struct reclaim_stats s3 = reclaim_stats();
-    test_diag(t, "collapse around the policy: %lu page(s) caught freed before their flush",
-              s3.freed_before_flush - s2.freed_before_flush);
-    EXPECT_EQ(t, s3.freed_before_flush - s2.freed_before_flush, 1);
+static void walker_reads_freed_table_under_sync(struct test *t)
+{
+    struct walk w;
+    run_walker(t, RECLAIM_SYNC, &w);
+    EXPECT_TRUE(t, w.saw_poison, "reclaim=sync: expected the lock-free walker to read the freed table, it did not");
+}
 
-    ASSERT_EQ(t, kva_unmap(VA_SPLIT), 0);
-    ASSERT_EQ(t, kva_unmap(VA_PATTERN), 0);
-    ASSERT_EQ(t, reclaim_drain(), 0);
-    for (uint64_t off = 0; off < SPLIT_SIZE; off += PAGE_SIZE)
-        page_free(pa + off);
-    page_free(pattern);
-    fixture_sva_down(t, &sf);
+static void walker_reads_freed_table_under_async(struct test *t)
+{
+    struct walk w;
+    run_walker(t, RECLAIM_ASYNC, &w);
+    EXPECT_TRUE(t, w.saw_poison, "reclaim=async: expected the lock-free walker to read the freed table, it did not");
+}
+
+static void walker_never_reads_freed_table_under_rcu(struct test *t)
+{
+    struct walk w;
+    run_walker(t, RECLAIM_RCU, &w);
+    EXPECT_TRUE(t, !w.saw_poison, "reclaim=rcu: the walker read a table freed inside its read-side section");
 }
 
 TEST_SUITE(reclaim, 51, 0,
