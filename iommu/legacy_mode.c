@@ -1,5 +1,6 @@
 #include <string.h>
 #include "legacy_mode.h"
+#include "entry_write.h"
 #include "inv_reg.h"
 #include "../lib/errno.h"
 #include "../mm/mm.h"

@@ -1,4 +1,4 @@
-/* Legacy mode (VT-d spec 3.4): the root and context tables of one unit
+/* Legacy mode (VT-d spec 3.4.2): the root and context tables of one unit
  * and the bring-up of a device through them. The entries are encoded in
  * root_entry.c and context_entry.c. */
 #ifndef VTDLAB_IOMMU_LEGACY_MODE_H
@@ -6,7 +6,6 @@
 
 #include <stdint.h>
 #include "context_entry.h"
-#include "entry_write.h"
 #include "root_entry.h"
 #include "unit.h"
 

@@ -1,4 +1,4 @@
-/* Scalable mode (VT-d spec 3.5): the root, context, PASID directory and
+/* Scalable mode (VT-d spec 3.4.3): the root, context, PASID directory and
  * PASID tables of one unit and the bring-up of a device through them. The
  * entries are encoded in root_entry.c, context_entry.c and pasid_entry.c. */
 #ifndef VTDLAB_IOMMU_SCALABLE_MODE_H
