@@ -203,15 +203,17 @@ HOST_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I.
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 HOST_TESTS  := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(sort $(wildcard tests/host/test_*.c)))
 # The pure modules host tests link against.
-HOST_PURE   := lib/glob.c iommu/dmar.c iommu/cap.c iommu/qi_desc.c iommu/context_entry.c iommu/fault_record.c lib/errno.c kernel/cmdline.c kernel/ktap.c kernel/acpi_tables.c mm/frame.c mm/pgtable.c mm/heap.c iommu/pasid_entry.c kernel/pvh_info.c iommu/irte.c devices/dsa_desc.c devices/pci_bridge.c devices/pci_pasid.c kernel/smbios.c
+HOST_PURE   := lib/glob.c iommu/dmar.c iommu/cap_reg.c iommu/qi_desc.c iommu/context_entry.c iommu/root_entry.c iommu/fault_record.c lib/errno.c kernel/cmdline.c kernel/ktap.c kernel/acpi_tables.c mm/frame.c mm/pgtable.c mm/heap.c iommu/pasid_entry.c kernel/pvh_info.c iommu/irt_entry.c devices/dsa_desc.c devices/pci_bridge.c devices/pci_pasid.c kernel/smbios.c
 
 # What each test's source includes (some compile a kernel source whole,
-# #include "../../devices/dsa.c") is listed by the compiler in $@.d.
+# #include "../../devices/dsa.c") is listed by the compiler in $@.dep; with
+# -MP a header later removed or renamed does not stop the build (the
+# suffix is not .d so lists written without -MP are no longer read).
 $(BUILD)/host/%: tests/host/%.c $(HOST_PURE)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  HOSTCC  $@")
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $< $(HOST_PURE) -o $@ -lcmocka
-	$(Q)$(HOST_CC) -I. -DHOST_TEST -MM -MT $@ $< > $@.d
+	$(Q)$(HOST_CC) -I. -DHOST_TEST -MM -MP -MT $@ $< > $@.dep
 
 # ACPI tables QEMU profiles add with -acpitable (tests/acpi/*.asl, through iasl).
 $(BUILD)/acpi/%.aml: tests/acpi/%.asl | $(BUILD)/.deps-ok
@@ -254,5 +256,5 @@ test: $(BUILD)/.deps-ok qemu $(ESP_IMG) $(USB_IMG) $(HOST_TESTS) $(DECODE) $(ACP
 clean:
 	rm -rf $(BUILD)
 
--include $(KERNEL_OBJ:.o=.d) $(HOST_TESTS:=.d)
+-include $(KERNEL_OBJ:.o=.d) $(HOST_TESTS:=.dep)
 .SECONDARY:

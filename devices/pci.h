@@ -4,7 +4,6 @@
 #define VTDLAB_DEVICES_PCI_H
 
 #include <stdint.h>
-#include "../iommu/dmar.h"
 #include "pci_bridge.h"
 
 #define PCI_MAX_DEVICES 64
@@ -117,14 +116,5 @@ void pci_pasid_disable(struct pci_dev *d);
 int pci_msi_enable(struct pci_dev *d, uint32_t apic_id, uint8_t vector);
 /* Any MSI address and data, e.g. the remappable format (iommu/intremap.h). */
 int pci_msi_program(struct pci_dev *d, uint32_t address, uint16_t data);
-
-/* The function a PCI device scope's path ends at (bridges followed), or
- * NULL when a bus or function on it does not exist. */
-const struct pci_dev *pci_scope_target(const struct dmar_scope *s, uint16_t segment);
-/* Whether a DMAR device scope covers the function: an endpoint path ends
- * at it, a sub-hierarchy path ends at a bridge above it. */
-int pci_scope_covers(const struct dmar_scope *s, const struct pci_dev *d);
-/* The same as dmar_unit_for's covers() (device: a struct pci_dev). */
-int pci_scope_covers_device(const struct dmar_scope *s, const void *device);
 
 #endif

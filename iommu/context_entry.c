@@ -1,20 +1,9 @@
-/* Root and legacy context entry encoders: pure, host-tested. */
+/* Context entry encoders, legacy and scalable mode: pure, host-tested. */
 #include <string.h>
-#include "cap.h"
-#include "context.h"
+#include "context_entry.h"
 #include "../lib/bits.h"
 #include "../lib/errno.h"
 #include "../mm/layout.h"
-
-int vtd_root_entry_encode(struct vtd_root_entry *e, uint64_t ctp)
-{
-    memset(e, 0, sizeof(*e));
-    if (ctp & ~PAGE_MASK)
-        return -E_INVAL;
-    bits_set(&e->qw[0], ROOT_CTP, ctp >> PAGE_SHIFT);
-    bits_set(&e->qw[0], ROOT_P, 1);
-    return 0;
-}
 
 int vtd_context_legacy_encode(struct vtd_context_entry *e, uint64_t slptptr, unsigned aw, uint16_t did,
                               enum vtd_tt tt, int fpd)
@@ -27,6 +16,20 @@ int vtd_context_legacy_encode(struct vtd_context_entry *e, uint64_t slptptr, uns
     bits_set(&e->qw[0], CTX_FPD, fpd ? 1 : 0);
     bits_set(&e->qw[0], CTX_P, 1);
     return 0;
+}
+
+int vtd_sm_context_encode(struct vtd_sm_context_entry *e, uint64_t pasid_dir_pa, unsigned pdts, uint32_t rid_pasid,
+                          int fpd, int paside)
+{
+    memset(e, 0, sizeof(*e));
+    if ((pasid_dir_pa & ~PAGE_MASK) || bits_set(&e->qw[0], SM_CTX_PDTS, pdts) ||
+        bits_set(&e->qw[1], SM_CTX_RID_PASID, rid_pasid))
+        return -E_INVAL;
+    bits_set(&e->qw[0], SM_CTX_PASIDDIRPTR, pasid_dir_pa >> PAGE_SHIFT);
+    bits_set(&e->qw[0], SM_CTX_FPD, fpd ? 1 : 0);
+    bits_set(&e->qw[0], SM_CTX_PASIDE, paside ? 1 : 0);
+    bits_set(&e->qw[0], SM_CTX_P, 1);
+    return 0; /* qwords 2 and 3 stay zero: reserved (QEMU faults 0x0b otherwise) */
 }
 
 /* Legacy-mode context entry (VT-d spec 9.3). */

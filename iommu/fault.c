@@ -1,6 +1,6 @@
 #include <string.h>
 #include "fault.h"
-#include "cap.h"
+#include "cap_reg.h"
 #include "../devices/pci.h"
 #include "../kernel/apic.h"
 #include "../kernel/traps.h"

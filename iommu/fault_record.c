@@ -1,7 +1,7 @@
 /* Fault recording registers decoded: pure, host-tested. */
 #include <stdio.h>
 #include <string.h>
-#include "fault.h"
+#include "fault_record.h"
 #include "../devices/pci.h"
 
 int vtd_fault_decode(uint64_t lo, uint64_t hi, struct vtd_fault *f)

@@ -5,8 +5,8 @@
  * after the unit says IRE is off. */
 #include <string.h>
 #include "intremap.h"
-#include "cap.h"
-#include "context.h"
+#include "cap_reg.h"
+#include "entry_write.h"
 #include "../kernel/printk.h"
 #include "../lib/atomic.h"
 #include "../lib/errno.h"
@@ -38,7 +38,8 @@ int vtd_irt_init(struct vtd_irt *t, struct vtd_unit *u, struct vtd_qi *qi, unsig
 int vtd_iec_invalidate(struct vtd_qi *qi, int index_selective, unsigned index, unsigned im)
 {
     struct qi_desc d;
-    if ((index_selective && (index & ((1u << im) - 1))) || qi_desc_iec(&d, index_selective, index, im))
+    if ((index_selective && (index & ((1u << im) - 1))) ||
+        qi_desc_iec(&d, (struct qi_iec){ .index_selective = index_selective, .iidx = index, .im = im }))
         return -E_RANGE;
     return qi_sync(qi, &d, 1);
 }

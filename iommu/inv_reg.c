@@ -1,5 +1,5 @@
 #include "inv_reg.h"
-#include "cap.h"
+#include "cap_reg.h"
 #include "../kernel/clock.h"
 #include "../kernel/printk.h"
 #include "../lib/errno.h"

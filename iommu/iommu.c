@@ -2,9 +2,11 @@
 #include "iommu.h"
 #include "../kernel/acpi.h"
 #include "../devices/pci.h"
+#include "scope.h"
 #include "../kernel/printk.h"
 #include "../lib/errno.h"
 #include "unit.h"
+#include "cap_reg.h"
 
 static struct dmar_info dmar;
 static int have_dmar;
@@ -60,7 +62,7 @@ static unsigned absent_in(const char *what, unsigned idx, uint16_t segment, cons
     for (unsigned k = 0; k < scopes->count; k++) {
         const struct dmar_scope *s = &scopes->s[k];
         if ((s->type != DMAR_SCOPE_PCI_ENDPOINT && s->type != DMAR_SCOPE_PCI_SUBHIERARCHY) ||
-            pci_scope_target(s, segment))
+            dmar_scope_target(s, segment))
             continue;
         char buf[160];
         int len = snprintf(buf, sizeof(buf), "  %s %u: scope on bus %u, path", what, idx, s->start_bus);
@@ -88,6 +90,23 @@ unsigned iommu_report_absent_scopes(const struct dmar_info *d, void (*line)(cons
 const struct dmar_drhd *iommu_unit_for(const struct pci_dev *d)
 {
     const struct dmar_info *info = iommu_dmar();
-    int i = info ? dmar_unit_for(info, d->segment, pci_scope_covers_device, d) : -1;
+    int i = info ? dmar_unit_for(info, d->segment, dmar_scope_covers_device, d) : -1;
     return i < 0 ? NULL : &info->drhd[i];
+}
+
+void iommu_unit_describe(unsigned i, char *text, size_t size)
+{
+    const struct dmar_drhd *d = &dmar.drhd[i];
+    struct vtd_unit u;
+    if (vtd_unit_init(&u, d) == -E_NOMEM) {
+        snprintf(text, size, "  unit %u at 0x%lx: registers cannot be mapped", i, d->base);
+        return;
+    }
+    /* a unit whose registers do not answer is described by what they read */
+    uint64_t cap = u.cap, ecap = u.ecap;
+    snprintf(text, size, "  unit %u at 0x%lx, segment %u:%s%s%s%s%s%s%s%s", i, d->base, d->segment,
+             ECAP_SMTS(ecap) ? " scalable" : " legacy only", ECAP_FLTS(ecap) ? ", first stage" : "",
+             ECAP_SLTS(ecap) || !ECAP_SMTS(ecap) ? ", second stage" : "", ECAP_PASID(ecap) ? ", PASID" : "",
+             ECAP_QI(ecap) ? ", queue" : ", no queue", ECAP_IR(ecap) ? ", interrupt remapping" : "",
+             CAP_CM(cap) ? ", caching mode" : "", ECAP_C(ecap) ? ", coherent" : ", walks not coherent");
 }

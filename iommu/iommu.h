@@ -23,5 +23,8 @@ int iommu_unit_check(const struct dmar_drhd *u, char *why, size_t size);
  * names no function: a bus or device that does not exist. Returns how
  * many. */
 unsigned iommu_report_absent_scopes(const struct dmar_info *d, void (*line)(const char *));
+/* The run summary's line for DRHD i: its base, segment and the key
+ * capabilities its CAP and ECAP advertise. */
+void iommu_unit_describe(unsigned i, char *text, size_t size);
 
 #endif

@@ -1,42 +1,11 @@
-/* Scalable-mode entry encoders: pure, host-tested. */
+/* PASID directory and PASID table entry encoders: pure, host-tested. */
 #include <string.h>
-#include "cap.h"
-#include "pasid.h"
+#include "pasid_entry.h"
 #include "../lib/bits.h"
 #include "../lib/errno.h"
 #include "../mm/layout.h"
 
 #define PAGE_ALIGNED(pa) (((pa) & ~PAGE_MASK) == 0)
-
-int vtd_sm_root_entry_encode(struct vtd_sm_root_entry *e, uint64_t lower_ctp, uint64_t upper_ctp)
-{
-    memset(e, 0, sizeof(*e));
-    if (!PAGE_ALIGNED(lower_ctp) || !PAGE_ALIGNED(upper_ctp))
-        return -E_INVAL;
-    if (lower_ctp) {
-        bits_set(&e->qw[0], SM_ROOT_LCTP, lower_ctp >> PAGE_SHIFT);
-        bits_set(&e->qw[0], SM_ROOT_LP, 1);
-    }
-    if (upper_ctp) {
-        bits_set(&e->qw[1], SM_ROOT_UCTP, upper_ctp >> PAGE_SHIFT);
-        bits_set(&e->qw[1], SM_ROOT_UP, 1);
-    }
-    return 0;
-}
-
-int vtd_sm_context_encode(struct vtd_sm_context_entry *e, uint64_t pasid_dir_pa, unsigned pdts, uint32_t rid_pasid,
-                          int fpd, int paside)
-{
-    memset(e, 0, sizeof(*e));
-    if (!PAGE_ALIGNED(pasid_dir_pa) || bits_set(&e->qw[0], SM_CTX_PDTS, pdts) ||
-        bits_set(&e->qw[1], SM_CTX_RID_PASID, rid_pasid))
-        return -E_INVAL;
-    bits_set(&e->qw[0], SM_CTX_PASIDDIRPTR, pasid_dir_pa >> PAGE_SHIFT);
-    bits_set(&e->qw[0], SM_CTX_FPD, fpd ? 1 : 0);
-    bits_set(&e->qw[0], SM_CTX_PASIDE, paside ? 1 : 0);
-    bits_set(&e->qw[0], SM_CTX_P, 1);
-    return 0; /* qwords 2 and 3 stay zero: reserved (QEMU faults 0x0b otherwise) */
-}
 
 int vtd_pasid_dir_entry_encode(struct vtd_pasid_dir_entry *e, uint64_t pasid_table_pa)
 {

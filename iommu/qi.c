@@ -1,6 +1,6 @@
 #include <string.h>
 #include "qi.h"
-#include "cap.h"
+#include "cap_reg.h"
 #include "../kernel/clock.h"
 #include "../kernel/printk.h"
 #include "../lib/bits.h"
@@ -142,7 +142,7 @@ static uint64_t status_addr(const struct vtd_qi *q, uint32_t seq)
 /* Status write only: QEMU 10.0.2 aborts on SW and IF together. */
 static int qi_wait_desc_for(struct qi_desc *d, const struct vtd_qi *q, uint32_t seq)
 {
-    return qi_desc_wait(d, status_addr(q, seq), seq, 1, 0, 0);
+    return qi_desc_wait(d, (struct qi_wait){ .status_addr = status_addr(q, seq), .status_data = seq, .sw = 1 });
 }
 
 int qi_submit(struct vtd_qi *q, const struct qi_desc *d, unsigned n, uint32_t *seq)
@@ -243,7 +243,7 @@ int qi_force_off(struct vtd_unit *u)
     volatile uint32_t *status = phys_to_virt(scratch);
     const uint32_t done = 1;
     struct qi_desc w;
-    qi_desc_wait(&w, scratch, done, 1, 0, 0);
+    qi_desc_wait(&w, (struct qi_wait){ .status_addr = scratch, .status_data = done, .sw = 1 });
     memcpy(ring + (size_t)at * size, &w, size);
     __asm__ volatile("sfence" ::: "memory");
     /* The tail goes behind the wait before the error is cleared, so a unit
@@ -392,7 +392,7 @@ static void recover(struct vtd_qi *q, uint32_t fsts)
     unsigned wait_at;
     struct qi_desc harmless;
     /* A global context-cache invalidation: valid in every mode. */
-    qi_desc_context_cache(&harmless, QI_CC_GLOBAL, 0, 0, 0);
+    qi_desc_context_cache(&harmless, (struct qi_context_cache){ .gran = QI_CC_GLOBAL });
     if ((fsts & VTD_FSTS_IQE) && !iqe_blames_descriptor(q->error.iqercd, bad_tail)) {
         if (kept_before && !bad_tail) {
             /* Restarting changed nothing: the cause (a fetch that keeps

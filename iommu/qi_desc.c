@@ -21,112 +21,110 @@ static int addr_ok(uint64_t addr, unsigned am)
     return am < 64 - PAGE_SHIFT_4K && !(addr & ((1ul << (PAGE_SHIFT_4K + am)) - 1));
 }
 
-int qi_desc_context_cache(struct qi_desc *d, unsigned gran, uint16_t did, uint16_t sid, unsigned fm)
+int qi_desc_context_cache(struct qi_desc *d, struct qi_context_cache f)
 {
     int ok = 1;
     start(d, QI_CONTEXT_CACHE);
-    SET(d->qw[0], QI_GRAN, gran);
-    SET(d->qw[0], QI_DID, did);
-    SET(d->qw[0], QI_CC_SID, sid);
-    SET(d->qw[0], QI_CC_FM, fm);
-    return ok && gran ? 0 : -E_RANGE;
+    SET(d->qw[0], QI_GRAN, f.gran);
+    SET(d->qw[0], QI_DID, f.did);
+    SET(d->qw[0], QI_CC_SID, f.sid);
+    SET(d->qw[0], QI_CC_FM, f.fm);
+    return ok && f.gran ? 0 : -E_RANGE;
 }
 
-int qi_desc_iotlb(struct qi_desc *d, unsigned gran, uint16_t did, uint64_t addr, unsigned am, int ih)
+int qi_desc_iotlb(struct qi_desc *d, struct qi_iotlb f)
 {
     int ok = 1;
     start(d, QI_IOTLB);
-    SET(d->qw[0], QI_GRAN, gran);
+    SET(d->qw[0], QI_GRAN, f.gran);
     SET(d->qw[0], QI_IOTLB_DR, 1);
     SET(d->qw[0], QI_IOTLB_DW, 1);
-    SET(d->qw[0], QI_DID, did);
-    if (gran == QI_IOTLB_PAGE) {
-        ok &= addr_ok(addr, am);
-        SET(d->qw[1], QI_ADDR_QW1, addr >> PAGE_SHIFT_4K);
-        SET(d->qw[1], QI_AM_QW1, am);
-        SET(d->qw[1], QI_IH_QW1, ih ? 1 : 0);
+    SET(d->qw[0], QI_DID, f.did);
+    if (f.gran == QI_IOTLB_PAGE) {
+        ok &= addr_ok(f.addr, f.am);
+        SET(d->qw[1], QI_ADDR_QW1, f.addr >> PAGE_SHIFT_4K);
+        SET(d->qw[1], QI_AM_QW1, f.am);
+        SET(d->qw[1], QI_IH_QW1, f.ih ? 1 : 0);
     }
-    return ok && gran ? 0 : -E_RANGE;
+    return ok && f.gran ? 0 : -E_RANGE;
 }
 
-int qi_desc_device_tlb(struct qi_desc *d, uint16_t sid, uint16_t pfsid, unsigned mip, uint64_t addr, int size)
+int qi_desc_device_tlb(struct qi_desc *d, struct qi_device_tlb f)
 {
     int ok = 1;
     start(d, QI_DEVICE_TLB);
-    SET(d->qw[0], QI_DEVTLB_PFSID_LO, pfsid & 0xf);
-    SET(d->qw[0], QI_DEVTLB_PFSID_HI, pfsid >> 4);
-    SET(d->qw[0], QI_DEVTLB_MIP, mip);
-    SET(d->qw[0], QI_DEVTLB_SID, sid);
-    ok &= !(addr & ((1ul << PAGE_SHIFT_4K) - 1));
-    SET(d->qw[1], QI_ADDR_QW1, addr >> PAGE_SHIFT_4K);
-    SET(d->qw[1], QI_DEVTLB_S_QW1, size ? 1 : 0);
+    SET(d->qw[0], QI_DEVTLB_PFSID_LO, f.pfsid & 0xf);
+    SET(d->qw[0], QI_DEVTLB_PFSID_HI, f.pfsid >> 4);
+    SET(d->qw[0], QI_DEVTLB_MIP, f.mip);
+    SET(d->qw[0], QI_DEVTLB_SID, f.sid);
+    ok &= !(f.addr & ((1ul << PAGE_SHIFT_4K) - 1));
+    SET(d->qw[1], QI_ADDR_QW1, f.addr >> PAGE_SHIFT_4K);
+    SET(d->qw[1], QI_DEVTLB_S_QW1, f.size ? 1 : 0);
     return ok ? 0 : -E_RANGE;
 }
 
-int qi_desc_iec(struct qi_desc *d, int index_selective, unsigned iidx, unsigned im)
+int qi_desc_iec(struct qi_desc *d, struct qi_iec f)
 {
     int ok = 1;
     start(d, QI_IEC);
-    SET(d->qw[0], QI_IEC_G, index_selective ? 1 : 0);
-    SET(d->qw[0], QI_IEC_IM, im);
-    SET(d->qw[0], QI_IEC_IIDX, iidx);
+    SET(d->qw[0], QI_IEC_G, f.index_selective ? 1 : 0);
+    SET(d->qw[0], QI_IEC_IM, f.im);
+    SET(d->qw[0], QI_IEC_IIDX, f.iidx);
     return ok ? 0 : -E_RANGE;
 }
 
-int qi_desc_wait(struct qi_desc *d, uint64_t status_addr, uint32_t status_data, int sw, int iflag, int fn)
+int qi_desc_wait(struct qi_desc *d, struct qi_wait f)
 {
     int ok = 1;
     start(d, QI_WAIT);
-    SET(d->qw[0], QI_WAIT_IF, iflag ? 1 : 0);
-    SET(d->qw[0], QI_WAIT_SW, sw ? 1 : 0);
-    SET(d->qw[0], QI_WAIT_FN, fn ? 1 : 0);
-    SET(d->qw[0], QI_WAIT_DATA, status_data);
-    ok &= !(status_addr & 3); /* a dword-aligned status address */
-    SET(d->qw[1], QI_WAIT_ADDR_QW1, status_addr >> 2);
+    SET(d->qw[0], QI_WAIT_IF, f.iflag ? 1 : 0);
+    SET(d->qw[0], QI_WAIT_SW, f.sw ? 1 : 0);
+    SET(d->qw[0], QI_WAIT_FN, f.fn ? 1 : 0);
+    SET(d->qw[0], QI_WAIT_DATA, f.status_data);
+    ok &= !(f.status_addr & 3); /* a dword-aligned status address */
+    SET(d->qw[1], QI_WAIT_ADDR_QW1, f.status_addr >> 2);
     return ok ? 0 : -E_RANGE;
 }
 
-int qi_desc_pasid_iotlb(struct qi_desc *d, unsigned gran, uint16_t did, uint32_t pasid, uint64_t addr, unsigned am,
-                   int ih)
+int qi_desc_pasid_iotlb(struct qi_desc *d, struct qi_pasid_iotlb f)
 {
     int ok = 1;
     start(d, QI_PASID_IOTLB);
-    SET(d->qw[0], QI_GRAN, gran);
-    SET(d->qw[0], QI_DID, did);
-    SET(d->qw[0], QI_PASID, pasid);
-    if (gran == QI_PIOTLB_PAGE) {
-        ok &= addr_ok(addr, am);
-        SET(d->qw[1], QI_ADDR_QW1, addr >> PAGE_SHIFT_4K);
-        SET(d->qw[1], QI_AM_QW1, am);
-        SET(d->qw[1], QI_IH_QW1, ih ? 1 : 0);
+    SET(d->qw[0], QI_GRAN, f.gran);
+    SET(d->qw[0], QI_DID, f.did);
+    SET(d->qw[0], QI_PASID, f.pasid);
+    if (f.gran == QI_PIOTLB_PAGE) {
+        ok &= addr_ok(f.addr, f.am);
+        SET(d->qw[1], QI_ADDR_QW1, f.addr >> PAGE_SHIFT_4K);
+        SET(d->qw[1], QI_AM_QW1, f.am);
+        SET(d->qw[1], QI_IH_QW1, f.ih ? 1 : 0);
     }
-    return ok && (gran == QI_PIOTLB_ALL_IN_PASID || gran == QI_PIOTLB_PAGE) ? 0 : -E_RANGE;
+    return ok && (f.gran == QI_PIOTLB_ALL_IN_PASID || f.gran == QI_PIOTLB_PAGE) ? 0 : -E_RANGE;
 }
 
-int qi_desc_pasid_cache(struct qi_desc *d, unsigned gran, uint16_t did, uint32_t pasid)
+int qi_desc_pasid_cache(struct qi_desc *d, struct qi_pasid_cache f)
 {
     int ok = 1;
     start(d, QI_PASID_CACHE);
-    SET(d->qw[0], QI_GRAN, gran);
-    SET(d->qw[0], QI_DID, did);
-    SET(d->qw[0], QI_PASID, pasid);
-    return ok && gran != 2 ? 0 : -E_RANGE; /* granularity 2 is reserved */
+    SET(d->qw[0], QI_GRAN, f.gran);
+    SET(d->qw[0], QI_DID, f.did);
+    SET(d->qw[0], QI_PASID, f.pasid);
+    return ok && f.gran != 2 ? 0 : -E_RANGE; /* granularity 2 is reserved */
 }
 
-int qi_desc_pasid_device_tlb(struct qi_desc *d, uint16_t sid, uint16_t pfsid, uint32_t pasid, unsigned mip,
-                        uint64_t addr, int size, int global)
+int qi_desc_pasid_device_tlb(struct qi_desc *d, struct qi_pasid_device_tlb f)
 {
     int ok = 1;
     start(d, QI_PASID_DEVICE_TLB);
-    SET(d->qw[0], QI_PDEVTLB_MIP, mip);
-    SET(d->qw[0], QI_DEVTLB_PFSID_LO, pfsid & 0xf);
-    SET(d->qw[0], QI_DEVTLB_PFSID_HI, pfsid >> 4);
-    SET(d->qw[0], QI_PDEVTLB_SID, sid);
-    SET(d->qw[0], QI_PASID, pasid);
-    ok &= !(addr & ((1ul << PAGE_SHIFT_4K) - 1));
-    SET(d->qw[1], QI_ADDR_QW1, addr >> PAGE_SHIFT_4K);
-    SET(d->qw[1], QI_PDEVTLB_S_QW1, size ? 1 : 0);
-    SET(d->qw[1], QI_PDEVTLB_G_QW1, global ? 1 : 0);
+    SET(d->qw[0], QI_PDEVTLB_MIP, f.mip);
+    SET(d->qw[0], QI_DEVTLB_PFSID_LO, f.pfsid & 0xf);
+    SET(d->qw[0], QI_DEVTLB_PFSID_HI, f.pfsid >> 4);
+    SET(d->qw[0], QI_PDEVTLB_SID, f.sid);
+    SET(d->qw[0], QI_PASID, f.pasid);
+    ok &= !(f.addr & ((1ul << PAGE_SHIFT_4K) - 1));
+    SET(d->qw[1], QI_ADDR_QW1, f.addr >> PAGE_SHIFT_4K);
+    SET(d->qw[1], QI_PDEVTLB_S_QW1, f.size ? 1 : 0);
+    SET(d->qw[1], QI_PDEVTLB_G_QW1, f.global ? 1 : 0);
     return ok ? 0 : -E_RANGE;
 }
 

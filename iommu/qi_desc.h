@@ -56,18 +56,40 @@ enum { QI_IOTLB_GLOBAL = 1, QI_IOTLB_DOMAIN = 2, QI_IOTLB_PAGE = 3 };
 enum { QI_PIOTLB_ALL_IN_PASID = 2, QI_PIOTLB_PAGE = 3 };
 enum { QI_PC_DOMAIN = 0, QI_PC_PASID = 1, QI_PC_GLOBAL = 3 };
 
-/* Every builder returns 0, or -E_RANGE when a value does not fit its
- * field (or an address is not aligned for its mask). */
-int qi_desc_context_cache(struct qi_desc *d, unsigned gran, uint16_t did, uint16_t sid, unsigned fm);
-int qi_desc_iotlb(struct qi_desc *d, unsigned gran, uint16_t did, uint64_t addr, unsigned am, int ih);
-int qi_desc_device_tlb(struct qi_desc *d, uint16_t sid, uint16_t pfsid, unsigned mip, uint64_t addr, int size);
-int qi_desc_iec(struct qi_desc *d, int index_selective, unsigned iidx, unsigned im);
-int qi_desc_wait(struct qi_desc *d, uint64_t status_addr, uint32_t status_data, int sw, int iflag, int fn);
-int qi_desc_pasid_iotlb(struct qi_desc *d, unsigned gran, uint16_t did, uint32_t pasid, uint64_t addr, unsigned am,
-                   int ih);
-int qi_desc_pasid_cache(struct qi_desc *d, unsigned gran, uint16_t did, uint32_t pasid);
-int qi_desc_pasid_device_tlb(struct qi_desc *d, uint16_t sid, uint16_t pfsid, uint32_t pasid, unsigned mip,
-                        uint64_t addr, int size, int global);
+/* Each builder takes its descriptor's fields by name, e.g.
+ * qi_desc_iotlb(&d, (struct qi_iotlb){ .gran = QI_IOTLB_PAGE, .did = did,
+ * .addr = iova, .am = am }); a field left out is zero. Every builder
+ * returns 0, or -E_RANGE when a value does not fit its field (or an
+ * address is not aligned for its mask). */
+/* Context-cache invalidation (6.5.2.1); sid and fm for device granularity. */
+struct qi_context_cache { unsigned gran; uint16_t did, sid; unsigned fm; };
+/* IOTLB invalidation (6.5.2.3); addr, am (2^am pages) and ih (invalidation
+ * hint: leaf entries only) for page granularity. */
+struct qi_iotlb { unsigned gran; uint16_t did; uint64_t addr; unsigned am; int ih; };
+/* Device-TLB invalidation (6.5.2.5); size: the S bit. */
+struct qi_device_tlb { uint16_t sid, pfsid; unsigned mip; uint64_t addr; int size; };
+/* Interrupt-entry-cache invalidation (6.5.2.7): global, or index-selective
+ * over 2^im entries from iidx. */
+struct qi_iec { int index_selective; unsigned iidx, im; };
+/* Invalidation wait (6.5.2.8): sw writes status_data to status_addr,
+ * iflag raises the completion interrupt, fn fences later descriptors. */
+struct qi_wait { uint64_t status_addr; uint32_t status_data; int sw, iflag, fn; };
+/* PASID-based IOTLB invalidation (6.5.2.4); addr, am and ih for page
+ * granularity. */
+struct qi_pasid_iotlb { unsigned gran; uint16_t did; uint32_t pasid; uint64_t addr; unsigned am; int ih; };
+/* PASID-cache invalidation (6.5.2.2). */
+struct qi_pasid_cache { unsigned gran; uint16_t did; uint32_t pasid; };
+/* PASID-based device-TLB invalidation (6.5.2.6); global: the G bit. */
+struct qi_pasid_device_tlb { uint16_t sid, pfsid; uint32_t pasid; unsigned mip; uint64_t addr; int size, global; };
+
+int qi_desc_context_cache(struct qi_desc *d, struct qi_context_cache f);
+int qi_desc_iotlb(struct qi_desc *d, struct qi_iotlb f);
+int qi_desc_device_tlb(struct qi_desc *d, struct qi_device_tlb f);
+int qi_desc_iec(struct qi_desc *d, struct qi_iec f);
+int qi_desc_wait(struct qi_desc *d, struct qi_wait f);
+int qi_desc_pasid_iotlb(struct qi_desc *d, struct qi_pasid_iotlb f);
+int qi_desc_pasid_cache(struct qi_desc *d, struct qi_pasid_cache f);
+int qi_desc_pasid_device_tlb(struct qi_desc *d, struct qi_pasid_device_tlb f);
 
 /* The naturally aligned block of 2^am 4 KiB pages that covers [start, end):
  * what a page-selective invalidation of that range must name. */

@@ -1,9 +1,10 @@
 #include <string.h>
 #include "rmrr.h"
-#include "cap.h"
+#include "cap_reg.h"
 #include "iommu.h"
-#include "pasid.h"
+#include "scalable_mode.h"
 #include "../devices/pci.h"
+#include "scope.h"
 #include "../kernel/printk.h"
 #include "../lib/errno.h"
 #include "../mm/layout.h"
@@ -51,8 +52,8 @@ static int for_each_rmrr_device(const struct dmar_info *d, const struct dmar_drh
                 continue;
             for (unsigned i = 0; i < pci_count(); i++) {
                 const struct pci_dev *p = pci_get(i);
-                if (p == skip || p->segment != rm->segment || !pci_scope_covers(s, p) ||
-                    dmar_unit_for(d, p->segment, pci_scope_covers_device, p) != unit_index)
+                if (p == skip || p->segment != rm->segment || !dmar_scope_covers(s, p) ||
+                    dmar_unit_for(d, p->segment, dmar_scope_covers_device, p) != unit_index)
                     continue;
                 int err = dom ? map_range(dom, rm->base, rm->limit) : 0;
                 err = err ? err : attach(p, arg);

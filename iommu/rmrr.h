@@ -4,9 +4,9 @@
 #ifndef VTDLAB_IOMMU_RMRR_H
 #define VTDLAB_IOMMU_RMRR_H
 
-#include "context.h"
+#include "legacy_mode.h"
 #include "dmar.h"
-#include "domain.h"
+#include "second_stage.h"
 
 struct pci_dev;
 

@@ -1,7 +1,7 @@
 #include <stddef.h>
 #include <string.h>
 #include "sva.h"
-#include "cap.h"
+#include "cap_reg.h"
 #include "../kernel/printk.h"
 #include "../kernel/x86.h"
 #include "../lib/errno.h"
@@ -34,8 +34,11 @@ int sva_flush_range(struct sva *s, uint64_t start, uint64_t end, int tables_free
     /* IH=1 would let the unit keep paging-structure entries: only allowed
      * when no table was freed. */
     int err = !all && am <= CAP_MAMV(s->u->cap)
-                  ? qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, s->did, s->pasid, addr, am, !tables_freed)
-                  : qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, s->did, s->pasid, 0, 0, 0);
+                  ? qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_PAGE, .did = s->did,
+                                                                     .pasid = s->pasid, .addr = addr, .am = am,
+                                                                     .ih = !tables_freed })
+                  : qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID, .did = s->did,
+                                                                     .pasid = s->pasid });
     if (err)
         return err;
     uint32_t sq;
@@ -146,13 +149,15 @@ int sva_unbind(struct sva *s)
     vtd_pasid_clear(s->u, &s->tables, s->pasid);
     struct qi_desc d[4];
     unsigned n = 0;
-    qi_desc_pasid_cache(&d[n++], QI_PC_PASID, s->did, s->pasid);
-    qi_desc_pasid_iotlb(&d[n++], QI_PIOTLB_ALL_IN_PASID, s->did, s->pasid, 0, 0, 0);
+    qi_desc_pasid_cache(&d[n++], (struct qi_pasid_cache){ .gran = QI_PC_PASID, .did = s->did, .pasid = s->pasid });
+    qi_desc_pasid_iotlb(&d[n++], (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID, .did = s->did,
+                                                          .pasid = s->pasid });
     if (ECAP_DT(s->u->ecap))
-        qi_desc_pasid_device_tlb(&d[n++], pci_source_id(s->dev), 0, s->pasid, 0, 0, 0, 1);
+        qi_desc_pasid_device_tlb(&d[n++], (struct qi_pasid_device_tlb){ .sid = pci_source_id(s->dev),
+                                                                        .pasid = s->pasid, .global = 1 });
     /* QEMU 10.0.2 notices a cleared PASID entry only when the context cache
      * is refilled; on hardware this is harmless. */
-    qi_desc_context_cache(&d[n++], QI_CC_GLOBAL, 0, 0, 0);
+    qi_desc_context_cache(&d[n++], (struct qi_context_cache){ .gran = QI_CC_GLOBAL });
     /* Translation stays on: the device's next request must fault, not slip
      * through untranslated. The tables stay until translation is off. */
     return qi_sync(s->qi, d, n);

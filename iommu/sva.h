@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include "../devices/pci.h"
 #include "../mm/walker.h"
-#include "pasid.h"
+#include "scalable_mode.h"
 #include "qi.h"
 
 /* How the device's requests walk the kernel's tables, chosen in one place

@@ -1,7 +1,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "unit.h"
-#include "cap.h"
+#include "cap_reg.h"
 #include "../kernel/clock.h"
 #include "../kernel/printk.h"
 #include "../lib/atomic.h"

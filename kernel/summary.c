@@ -8,10 +8,7 @@
 #include "fbcon.h"
 #include "harness.h"
 #include "ktap.h"
-#include "../iommu/cap.h"
 #include "../iommu/iommu.h"
-#include "../iommu/regs.h"
-#include "../mm/mm.h"
 
 #define MARGIN          16
 #define VERDICT_SCALE   6
@@ -35,18 +32,7 @@ static unsigned units(unsigned y, uint32_t color)
     snprintf(text, sizeof(text), "VT-d: %u unit(s), host address width %u bits", d->ndrhd, d->host_address_width);
     y = line(y, 1, color, text);
     for (unsigned i = 0; i < d->ndrhd; i++) {
-        const volatile uint64_t *r = mmio_map(d->drhd[i].base, VTD_REGS_SIZE);
-        if (!r) {
-            snprintf(text, sizeof(text), "  unit %u at 0x%lx: registers cannot be mapped", i, d->drhd[i].base);
-        } else {
-            uint64_t cap = r[VTD_CAP / 8], ecap = r[VTD_ECAP / 8];
-            snprintf(text, sizeof(text), "  unit %u at 0x%lx, segment %u:%s%s%s%s%s%s%s%s", i, d->drhd[i].base,
-                     d->drhd[i].segment, ECAP_SMTS(ecap) ? " scalable" : " legacy only",
-                     ECAP_FLTS(ecap) ? ", first stage" : "", ECAP_SLTS(ecap) || !ECAP_SMTS(ecap) ? ", second stage" : "",
-                     ECAP_PASID(ecap) ? ", PASID" : "", ECAP_QI(ecap) ? ", queue" : ", no queue",
-                     ECAP_IR(ecap) ? ", interrupt remapping" : "", CAP_CM(cap) ? ", caching mode" : "",
-                     ECAP_C(ecap) ? ", coherent" : ", walks not coherent");
-        }
+        iommu_unit_describe(i, text, sizeof(text));
         y = line(y, 1, color, text);
     }
     return y;

@@ -6,7 +6,7 @@
  * bits are literals from the spec: FSTS.PPF bit 1, FRI bits 15:8; record
  * F bit 127, SID bits 79:64. */
 #include "host.h"
-#include "iommu/fault.h"
+#include "iommu/fault_record.h"
 
 #define FSTS_PPF        (1u << 1)
 #define FSTS_FRI(i)     ((uint32_t)(i) << 8)

@@ -1,10 +1,10 @@
-/* Interrupt-remapping encoders (iommu/irte.c) and the decoding of
+/* Interrupt-remapping encoders (iommu/irt_entry.c) and the decoding of
  * interrupt-remapping fault records, against literal values worked out
  * from the VT-d spec's layouts (9.10 IRTE, 5.1.5.2 MSI address, 11.4.11.3
  * IRTA, 11.4.14.1 fault record), not from the encoders' own constants. */
 #include "host.h"
-#include "iommu/fault.h"
-#include "iommu/intremap.h"
+#include "iommu/fault_record.h"
+#include "iommu/irt_entry.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 

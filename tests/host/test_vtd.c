@@ -2,11 +2,12 @@
  * builders (6.5.2), root/context entries (9.1, 9.3), fault records
  * (11.4.14), CAP/ECAP (11.4.2-3) with QEMU 10.0.2's values. */
 #include "host.h"
-#include "iommu/cap.h"
-#include "iommu/context.h"
-#include "iommu/fault.h"
-#include "iommu/pasid.h"
+#include "iommu/cap_reg.h"
+#include "iommu/context_entry.h"
+#include "iommu/fault_record.h"
+#include "iommu/pasid_entry.h"
 #include "iommu/qi_desc.h"
+#include "iommu/root_entry.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 
@@ -67,61 +68,75 @@ static void field_tables_describe_every_field(void **state)
 static void context_cache_descriptor(void **state)
 {
     struct qi_desc d;
-    assert_int_equal(qi_desc_context_cache(&d, QI_CC_DEVICE, 5, 0x0020, 1), 0);
+    assert_int_equal(qi_desc_context_cache(&d, (struct qi_context_cache){ .gran = QI_CC_DEVICE, .did = 5,
+                                                                          .sid = 0x0020, .fm = 1 }), 0);
     assert_int_equal(d.qw[0], 0x1ul | 3ul << 4 | 5ul << 16 | 0x20ul << 32 | 1ul << 48);
     assert_int_equal(d.qw[1], 0);
-    assert_int_equal(qi_desc_context_cache(&d, 0, 0, 0, 0), -E_RANGE);
-    assert_int_equal(qi_desc_context_cache(&d, QI_CC_GLOBAL, 0, 0, 4), -E_RANGE); /* FM is 2 bits */
+    assert_int_equal(qi_desc_context_cache(&d, (struct qi_context_cache){ 0 }), -E_RANGE);
+    assert_int_equal(qi_desc_context_cache(&d, (struct qi_context_cache){ .gran = QI_CC_GLOBAL, .fm = 4 }),
+        -E_RANGE); /* FM is 2 bits */
 }
 
 static void iotlb_descriptor(void **state)
 {
     struct qi_desc d;
-    assert_int_equal(qi_desc_iotlb(&d, QI_IOTLB_PAGE, 0x1234, 0x12344000, 2, 1), 0);
+    assert_int_equal(qi_desc_iotlb(&d, (struct qi_iotlb){ .gran = QI_IOTLB_PAGE, .did = 0x1234, .addr = 0x12344000,
+                                                          .am = 2, .ih = 1 }), 0);
     assert_int_equal(d.qw[0], 0x123400f2ul); /* type 2, G=3, DW, DR, DID */
     assert_int_equal(d.qw[1], 0x12344042ul); /* addr, IH, AM=2 */
-    assert_int_equal(qi_desc_iotlb(&d, QI_IOTLB_PAGE, 1, 0x12345000, 2, 0), -E_RANGE); /* not 16 KiB aligned */
-    assert_int_equal(qi_desc_iotlb(&d, 0, 1, 0, 0, 0), -E_RANGE);
-    assert_int_equal(qi_desc_iotlb(&d, QI_IOTLB_GLOBAL, 0, 0, 0, 0), 0);
+    assert_int_equal(qi_desc_iotlb(&d, (struct qi_iotlb){ .gran = QI_IOTLB_PAGE, .did = 1, .addr = 0x12345000,
+                                                          .am = 2 }), -E_RANGE); /* not 16 KiB aligned */
+    assert_int_equal(qi_desc_iotlb(&d, (struct qi_iotlb){ .did = 1 }), -E_RANGE);
+    assert_int_equal(qi_desc_iotlb(&d, (struct qi_iotlb){ .gran = QI_IOTLB_GLOBAL }), 0);
     assert_int_equal(d.qw[0], 0xd2ul);
 }
 
 static void device_tlb_descriptors(void **state)
 {
     struct qi_desc d;
-    assert_int_equal(qi_desc_device_tlb(&d, 0x0100, 0x1234, 3, 0x7000, 1), 0);
+    assert_int_equal(qi_desc_device_tlb(&d, (struct qi_device_tlb){ .sid = 0x0100, .pfsid = 0x1234, .mip = 3,
+                                                                    .addr = 0x7000, .size = 1 }), 0);
     assert_int_equal(d.qw[0], 0x3ul | 0x4ul << 12 | 3ul << 16 | 0x0100ul << 32 | 0x123ul << 52);
     assert_int_equal(d.qw[1], 0x7001ul);
-    assert_int_equal(qi_desc_pasid_device_tlb(&d, 0x0100, 0x1234, 0x54321, 3, 0x7000, 1, 1), 0);
+    assert_int_equal(qi_desc_pasid_device_tlb(&d, (struct qi_pasid_device_tlb){ .sid = 0x0100, .pfsid = 0x1234,
+                                                                                .pasid = 0x54321, .mip = 3,
+                                                                                .addr = 0x7000, .size = 1,
+                                                                                .global = 1 }), 0);
     assert_int_equal(d.qw[0], 0x8ul | 3ul << 4 | 0x4ul << 12 | 0x0100ul << 16 | 0x54321ul << 32 | 0x123ul << 52);
     assert_int_equal(d.qw[1], 0x7000ul | 1ul << 11 | 1);
-    assert_int_equal(qi_desc_pasid_device_tlb(&d, 0, 0, 1u << 20, 0, 0, 0, 0), -E_RANGE); /* PASID is 20 bits */
+    assert_int_equal(qi_desc_pasid_device_tlb(&d, (struct qi_pasid_device_tlb){ .pasid = 1u << 20 }),
+        -E_RANGE); /* PASID is 20 bits */
 }
 
 static void iec_and_wait_descriptors(void **state)
 {
     struct qi_desc d;
-    assert_int_equal(qi_desc_iec(&d, 1, 0x1234, 5), 0);
+    assert_int_equal(qi_desc_iec(&d, (struct qi_iec){ .index_selective = 1, .iidx = 0x1234, .im = 5 }), 0);
     assert_int_equal(d.qw[0], 0x4ul | 1ul << 4 | 5ul << 27 | 0x1234ul << 32);
-    assert_int_equal(qi_desc_iec(&d, 0, 0, 32), -E_RANGE);
-    assert_int_equal(qi_desc_wait(&d, 0x1000, 7, 1, 0, 0), 0);
+    assert_int_equal(qi_desc_iec(&d, (struct qi_iec){ .im = 32 }), -E_RANGE);
+    assert_int_equal(qi_desc_wait(&d, (struct qi_wait){ .status_addr = 0x1000, .status_data = 7, .sw = 1 }), 0);
     assert_int_equal(d.qw[0], 0x0000000700000025ul);
     assert_int_equal(d.qw[1], 0x1000ul);
-    assert_int_equal(qi_desc_wait(&d, 0x1002, 7, 1, 0, 0), -E_RANGE); /* status address is dword aligned */
+    assert_int_equal(qi_desc_wait(&d, (struct qi_wait){ .status_addr = 0x1002, .status_data = 7, .sw = 1 }),
+        -E_RANGE); /* status address is dword aligned */
 }
 
 static void pasid_descriptors(void **state)
 {
     struct qi_desc d;
-    assert_int_equal(qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, 7, 0x12345, 0x200000, 9, 0), 0);
+    assert_int_equal(qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_PAGE, .did = 7,
+                                                                      .pasid = 0x12345, .addr = 0x200000, .am = 9 }), 0);
     assert_int_equal(d.qw[0], 0x6ul | 3ul << 4 | 7ul << 16 | 0x12345ul << 32);
     assert_int_equal(d.qw[1], 0x200000ul | 9);
-    assert_int_equal(qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, 7, 1, 0, 0, 0), 0);
+    assert_int_equal(qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID, .did = 7,
+                                                                      .pasid = 1 }), 0);
     assert_int_equal(d.qw[1], 0);
-    assert_int_equal(qi_desc_pasid_iotlb(&d, QI_IOTLB_GLOBAL, 7, 1, 0, 0, 0), -E_RANGE);
-    assert_int_equal(qi_desc_pasid_cache(&d, QI_PC_PASID, 7, 0x12345), 0);
+    assert_int_equal(qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_IOTLB_GLOBAL, .did = 7,
+                                                                      .pasid = 1 }), -E_RANGE);
+    assert_int_equal(qi_desc_pasid_cache(&d, (struct qi_pasid_cache){ .gran = QI_PC_PASID, .did = 7,
+                                                                      .pasid = 0x12345 }), 0);
     assert_int_equal(d.qw[0], 0x7ul | 1ul << 4 | 7ul << 16 | 0x12345ul << 32);
-    assert_int_equal(qi_desc_pasid_cache(&d, 2, 7, 1), -E_RANGE);
+    assert_int_equal(qi_desc_pasid_cache(&d, (struct qi_pasid_cache){ .gran = 2, .did = 7, .pasid = 1 }), -E_RANGE);
 }
 
 static void descriptor_types_and_words(void **state)
@@ -133,7 +148,7 @@ static void descriptor_types_and_words(void **state)
     char text[160];
     qi_desc_describe(&d, text, sizeof(text));
     assert_non_null(strstr(text, "unknown"));
-    qi_desc_iotlb(&d, QI_IOTLB_DOMAIN, 3, 0, 0, 0);
+    qi_desc_iotlb(&d, (struct qi_iotlb){ .gran = QI_IOTLB_DOMAIN, .did = 3 });
     qi_desc_describe(&d, text, sizeof(text));
     assert_string_equal(text, "IOTLB gran 2 DID 3 addr 0x0 am 0 ih 0");
     assert_string_equal(qi_type_name(QI_PASID_CACHE), "PASID-cache");

@@ -293,7 +293,8 @@ static void queue_batches(struct test *t)
     for (unsigned bi = 0; bi < sizeof(batch_sizes) / sizeof(batch_sizes[0]); bi++) {
         unsigned n = batch_sizes[bi];
         for (unsigned i = 0; i < n; i++)
-            ASSERT_EQ(t, qi_desc_iotlb(&d[i], QI_IOTLB_PAGE, FIXTURE_DID, FIXTURE_IOVA + (uint64_t)i * PAGE_SIZE, 0, 0), 0);
+            ASSERT_EQ(t, qi_desc_iotlb(&d[i], (struct qi_iotlb){ .gran = QI_IOTLB_PAGE, .did = FIXTURE_DID,
+                                                                 .addr = FIXTURE_IOVA + (uint64_t)i * PAGE_SIZE }), 0);
         uint64_t d0 = READ_ONCE(fx.qi.descriptors), w0 = READ_ONCE(fx.qi.waits);
         for (unsigned it = 0; it < iters; it++) {
             uint64_t t0 = rdtsc();

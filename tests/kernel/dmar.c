@@ -1,8 +1,9 @@
 /* dmar: the firmware's DMAR table as the kernel parsed it. */
 #include "devices/pci.h"
-#include "iommu/cap.h"
+#include "iommu/cap_reg.h"
 #include "iommu/iommu.h"
 #include "iommu/regs.h"
+#include "iommu/scope.h"
 #include <stdio.h>
 #include <string.h>
 #include "kernel/acpi.h"
@@ -51,7 +52,7 @@ static void qemu_has_one_unit_for_all_devices(struct test *t)
         const struct pci_dev *p = pci_get(i);
         int covered = (u->flags & DMAR_DRHD_INCLUDE_PCI_ALL) != 0;
         for (unsigned s = 0; s < u->scopes.count && !covered; s++)
-            covered = pci_scope_covers(&u->scopes.s[s], p);
+            covered = dmar_scope_covers(&u->scopes.s[s], p);
         EXPECT_TRUE(t, covered, "%02x:%02x.%x is not under DRHD 0", p->bus, p->dev, p->fn);
     }
 }
@@ -153,8 +154,8 @@ static void a_scope_naming_no_device_is_reported(struct test *t)
     EXPECT_EQ(t, reported, 1);
     struct pci_dev *p = pci_get(0);
     ASSERT_TRUE(t, p != NULL, "no PCI function");
-    EXPECT_EQ(t, dmar_unit_for(&d, p->segment, pci_scope_covers_device, p),
-              dmar_unit_for(real, p->segment, pci_scope_covers_device, p));
+    EXPECT_EQ(t, dmar_unit_for(&d, p->segment, dmar_scope_covers_device, p),
+              dmar_unit_for(real, p->segment, dmar_scope_covers_device, p));
 }
 
 static struct test *describing;

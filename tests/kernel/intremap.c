@@ -5,7 +5,8 @@
  * Translation stays off: remapping interrupts needs only IR and the queue
  * (for the interrupt-entry-cache invalidations). */
 #include <string.h>
-#include "iommu/cap.h"
+#include "iommu/cap_reg.h"
+#include "iommu/entry_write.h"
 #include "iommu/intremap.h"
 #include "kernel/apic.h"
 #include "kernel/clock.h"

@@ -2,6 +2,7 @@
 #include "devices/edu.h"
 #include "devices/pci.h"
 #include "iommu/iommu.h"
+#include "iommu/scope.h"
 #include "kernel/harness.h"
 
 #define HOST_BRIDGE_CLASS 0x0600 /* class 06 (bridge), subclass 00 (host) */
@@ -53,7 +54,7 @@ static void edu_is_under_a_remapping_unit(struct test *t)
     ASSERT_TRUE(t, u != NULL, "no DRHD covers edu at %02x:%02x.%x", d->bus, d->dev, d->fn);
     int by_scope = 0;
     for (unsigned s = 0; s < u->scopes.count; s++)
-        by_scope |= pci_scope_covers(&u->scopes.s[s], d);
+        by_scope |= dmar_scope_covers(&u->scopes.s[s], d);
     EXPECT_TRUE(t, by_scope || (u->flags & DMAR_DRHD_INCLUDE_PCI_ALL), "the unit neither lists edu nor includes all");
     test_diag(t, "edu at %02x:%02x.%x is behind DRHD %ld at 0x%lx (%s)", d->bus, d->dev, d->fn,
               (long)(u - dm->drhd), u->base, by_scope ? "a device scope lists it" : "INCLUDE_PCI_ALL");

@@ -19,8 +19,8 @@
  * QEMU's known behaviour: no level cached, X's leaf cached. */
 #include <stdio.h>
 #include <string.h>
-#include "iommu/cap.h"
-#include "iommu/context.h"
+#include "iommu/cap_reg.h"
+#include "iommu/entry_write.h"
 #include "iommu/qi_desc.h"
 #include "kernel/exit.h"
 #include "kernel/work.h"
@@ -97,7 +97,8 @@ static void space_map(struct test *t, struct probe *p, uint64_t va, uint64_t pa)
 static void invalidate_all(struct test *t, struct probe *p)
 {
     struct qi_desc d;
-    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, FIXTURE_DID, PWC_PASID, 0, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID, .did = FIXTURE_DID,
+                                                                  .pasid = PWC_PASID }), 0);
     ASSERT_EQ(t, qi_sync(&p->sf.fx.qi, &d, 1), 0);
 }
 
@@ -168,7 +169,9 @@ static void probe_level(struct test *t, struct probe *p, int level, enum after_c
     space_written(p, e);
     if (how != NO_INVALIDATION) {
         struct qi_desc d;
-        ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PWC_PASID, x, 0, how == LEAF_ONLY_IH1), 0);
+        ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_PAGE, .did = FIXTURE_DID,
+                                                                      .pasid = PWC_PASID, .addr = x,
+                                                                      .ih = how == LEAF_ONLY_IH1 }), 0);
         ASSERT_EQ(t, qi_sync(&p->sf.fx.qi, &d, 1), 0);
     }
     ASSERT_EQ(t, dma_dev_write(&p->sf.dev, y, PAGE_SIZE), 0);

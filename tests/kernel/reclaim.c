@@ -16,10 +16,13 @@
  *         data frame's reuse shows there; the sink is the signal on
  *         hardware with paging-structure caches);
  *   sync, async, async-percpu, rcu: nothing stale, 0 pages freed before
- *         the flush covering them was seen completed. */
+ *         the flush covering them was seen completed.
+ *
+ * The suite's other cases: the page-life checks and the accounting in
+ * reclaim_life.c, the multi-CPU torture in reclaim_torture.c. */
 #include <stdio.h>
 #include <string.h>
-#include "iommu/cap.h"
+#include "iommu/cap_reg.h"
 #include "kernel/clock.h"
 #include "kernel/exit.h"
 #include "kernel/lock.h"
@@ -32,24 +35,9 @@
 #include "mm/tlb.h"
 #include "vtd_fixture.h"
 #include "case_state.h"
+#include "reclaim_cases.h"
 
-#define PASID          1
-#define GIB            (1ul << 30)
-/* Each in its own 1 GiB slot, so a mapping there owns its PD and PT. */
-#define RECLAIM_SLOT(n) (KVA_BASE + (uint64_t)(64 + (n)) * GIB)
-#define VA_TARGET      RECLAIM_SLOT(0)
-#define VA_PATTERN     RECLAIM_SLOT(1)
-#define VA_COST        RECLAIM_SLOT(2)
-#define VA_WALK        RECLAIM_SLOT(3)
-#define VA_LIFE        RECLAIM_SLOT(4)
-#define PATTERN_WORD   0xa11ce5ba5eba11ul
-#define CANARY_WORD    0xca4a41e5ca4a41e5ul
-/* The data frame and the tables only VA_TARGET uses (its PD and PT). */
-#define MAX_REUSED     (1 + PT_LEVELS)
-
-static const enum reclaim_policy fixes[] = { RECLAIM_SYNC, RECLAIM_ASYNC, RECLAIM_ASYNC_PERCPU, RECLAIM_RCU };
-#define NFIXES (sizeof(fixes) / sizeof(fixes[0]))
-
+const enum reclaim_policy fixes[RECLAIM_FIXES] = { RECLAIM_SYNC, RECLAIM_ASYNC, RECLAIM_ASYNC_PERCPU, RECLAIM_RCU };
 
 struct outcome {
     uint64_t stale_pa;             /* first reused frame the device changed, or 0 */
@@ -448,580 +436,86 @@ static void unmap_cost_per_policy(struct test *t)
     fixture_sva_down(t, &sf);
 }
 
-/* ------------------------------------------------ life checks, bad input */
+/* ------------------------------------------------------ split, collapse */
 
-/* A walker with no device behind it, whose answers the case chooses; it
- * needs nothing of the tables. */
-static struct {
-    int err;          /* what flush returns */
-    int completes;    /* whether its wait is seen completed */
-    uint64_t seq, calls;
-} fake;
+/* Question 7: every path that frees a kernel page-table page goes through
+ * the policy. Splitting a 2 MiB kva leaf (to make one page read-only)
+ * allocates a page table; collapsing it back frees that table, which must
+ * be flushed like an unmap's (one PASID-based invalidation with IH=0 over
+ * the 2 MiB) before it is freed. The negative control collapses around the
+ * policy, as the 2026 bug did, and the page-life check catches it; it
+ * runs after the accounting case, whose totals it spoils on purpose. */
+#define VA_SPLIT RECLAIM_SLOT(5)
+#define SPLIT_SIZE pt_leaf_size(PT_LEVEL_PD)
 
-static int fake_flush(struct kva_walker *w, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
+static void dma_lands(struct test *t, struct sva_fixture *sf, uint64_t base_pa, unsigned page)
 {
-    fake.calls++;
-    if (fake.err)
-        return fake.err;
-    *seq = ++fake.seq;
-    return 0;
+    fill_words(base_pa + (uint64_t)page * PAGE_SIZE, 0);
+    ASSERT_EQ(t, dma_dev_write(&sf->dev, VA_SPLIT + (uint64_t)page * PAGE_SIZE, PAGE_SIZE), 0);
+    EXPECT_TRUE(t, ((uint64_t *)phys_to_virt(base_pa + (uint64_t)page * PAGE_SIZE))[0] == PATTERN_WORD,
+                "the device's write through page %u of the 2 MiB range did not land", page);
 }
 
-static int fake_completed(struct kva_walker *w, uint64_t seq) { return fake.completes && seq <= fake.seq; }
-
-static struct kva_walker fake_walker = { .name = "fake", .snoops = 1, .flush = fake_flush, .completed = fake_completed };
-
-/* The table frames of the single page mapped at va. */
-static unsigned tables_of(uint64_t va, uint64_t *out)
+static void split_and_collapse_free_tables_through_the_policy(struct test *t)
 {
-    unsigned n = 0;
-    uint64_t table = kernel_pt()->root_pa;
-    for (int level = PT_LEVEL_PML4; level > PT_LEVEL_PT; level--) {
-        table = pte_addr(((uint64_t *)phys_to_virt(table))[pt_index(va, level)]);
-        if (level <= PT_LEVEL_PDPT)
-            out[n++] = table;
-    }
-    return n;
-}
-
-static int frame_now_free(uint64_t pa)
-{
-    if (page_take_specific(pa))
-        return 0;
-    page_free(pa);
-    return 1;
-}
-
-/* A flush that fails, one that returns without its wait completing, and a
- * drain with no walker registered: the pages stay pending each time, reported,
- * never freed; the first flush that is seen completed frees them. */
-static void pages_stay_pending_until_a_flush_is_seen_completed(struct test *t)
-{
-    if (kva_walker_count())
-        test_skip(t, "a walker is already registered");
-    case_set_reclaim_policy(t, RECLAIM_ASYNC);
-    case_unregister_walker_after(t, &fake_walker);
-    memset(&fake, 0, sizeof(fake));
-    fake.err = -E_TIMEDOUT;
-    ASSERT_EQ(t, kva_walker_register(&fake_walker), 0);
-    uint64_t data = page_alloc();
-    ASSERT_TRUE(t, data, "out of frames");
-    ASSERT_EQ(t, kva_map(VA_LIFE, data, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
-    uint64_t tables[PT_LEVELS];
-    unsigned n = tables_of(VA_LIFE, tables);
-    struct reclaim_stats s0 = reclaim_stats();
-    ASSERT_EQ(t, kva_unmap(VA_LIFE), 0);
-    reclaim_release_frame(data);
-
-    EXPECT_EQ(t, reclaim_drain(), -E_TIMEDOUT);
-    EXPECT_EQ(t, reclaim_stats().pending, s0.pending + n + 1);
-    for (unsigned i = 0; i < n; i++)
-        EXPECT_TRUE(t, !frame_now_free(tables[i]), "table 0x%lx was freed after a failed flush", tables[i]);
-    EXPECT_TRUE(t, !frame_now_free(data), "the data frame was freed after a failed flush");
-
-    /* Unbinding drains first; that fails too, and then nobody can flush. */
-    EXPECT_EQ(t, kva_walker_unregister(&fake_walker), -E_TIMEDOUT);
-    EXPECT_EQ(t, reclaim_drain(), -E_NODEV);
-    EXPECT_EQ(t, reclaim_stats().pending, s0.pending + n + 1);
-
-    /* Binding again drains first, still with nobody to flush; then a
-     * flush that says it is done while its wait has not written. */
-    fake.err = 0;
-    EXPECT_EQ(t, kva_walker_register(&fake_walker), -E_NODEV);
-    EXPECT_EQ(t, reclaim_drain(), -E_IO);
-    EXPECT_EQ(t, reclaim_stats().pending, s0.pending + n + 1);
-
-    fake.completes = 1;
-    EXPECT_EQ(t, reclaim_drain(), 0);
-    struct reclaim_stats s1 = reclaim_stats();
-    EXPECT_EQ(t, s1.pending, s0.pending);
-    EXPECT_EQ(t, s1.freed_before_flush, s0.freed_before_flush);
-    EXPECT_TRUE(t, s1.flush_errors >= s0.flush_errors + 3, "%lu failed flushes counted, expected 3 or more",
-                s1.flush_errors - s0.flush_errors);
-    for (unsigned i = 0; i < n; i++)
-        EXPECT_TRUE(t, frame_now_free(tables[i]), "table 0x%lx is still not free", tables[i]);
-    EXPECT_TRUE(t, frame_now_free(data), "the data frame is still not free");
-    test_diag(t, "%lu flush attempts for one batch of %u pages", fake.calls, n + 1);
-}
-
-/* Pending pages are bounded: the CPU that would overfill its list drains
- * it first. */
-#define ASYNC_PENDING_BOUND (2 * RECLAIM_LIST_MAX)
-
-static void pending_pages_stay_bounded(struct test *t)
-{
-    case_set_reclaim_policy(t, RECLAIM_ASYNC);
-    uint64_t frame = page_alloc();
-    ASSERT_TRUE(t, frame, "out of frames");
-    reclaim_reset_peak();
-    struct reclaim_stats s0 = reclaim_stats();
-    /* Each round frees a PD and a PT: enough for several full lists. */
-    const unsigned rounds = 4 * RECLAIM_LIST_MAX;
-    for (unsigned i = 0; i < rounds; i++) {
-        ASSERT_EQ(t, kva_map(VA_LIFE, frame, PT_LEVEL_PT, PTE_NX), 0);
-        ASSERT_EQ(t, kva_unmap(VA_LIFE), 0);
-    }
-    ASSERT_EQ(t, work_flush(), 0);
-    struct reclaim_stats s1 = reclaim_stats();
-    test_metric(t, "pending_peak", s1.pending_peak, "pages");
-    test_metric(t, "forced_drains", s1.forced_drains - s0.forced_drains, "drains");
-    test_metric(t, "batches", s1.batches - s0.batches, "batches");
-    /* What the design bounds, however the host schedules the worker: one
-     * full list, and one batch (the list it took) still in flight on the
-     * worker while the list fills again. */
-    EXPECT_TRUE(t, s1.pending_peak <= ASYNC_PENDING_BOUND, "%lu pages were pending at once, the bound is %u",
-                s1.pending_peak, ASYNC_PENDING_BOUND);
-    EXPECT_EQ(t, s1.pending, 0);
-    EXPECT_EQ(t, s1.freed - s0.freed, 2 * rounds);
-    page_free(frame);
-}
-
-/* A drain holds its lock while it waits for the unit and for a grace
- * period, which may together outlast the spinlock limit
- * (LOCK_SPIN_LIMIT_MS) on a slow unit: a CPU that wants to drain meanwhile
- * waits for it, bounded by what a drain may take, instead of failing the
- * case with a lock violation. The slow unit is the bound one behind a
- * walker that first waits a little past the lock limit and stands in for
- * the binding's; the deferred
- * drain on the worker holds the lock through it while this CPU drains. */
-#define SLOW_UNIT_US ((uint64_t)LOCK_SPIN_LIMIT_MS * US_PER_MS + 500000u)
-#define VA_SLOW      RECLAIM_SLOT(30)
-
-static struct {
-    struct kva_walker *unit;
-    int in_flush;
-} slow;
-
-static int slow_flush(struct kva_walker *w, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
-{
-    store_release(&slow.in_flush, 1);
-    udelay(SLOW_UNIT_US);
-    return slow.unit->flush(slow.unit, start, end, tables_freed, seq);
-}
-
-static int slow_completed(struct kva_walker *w, uint64_t seq) { return slow.unit->completed(slow.unit, seq); }
-
-static struct kva_walker slow_walker = { .name = "slow", .flush = slow_flush, .completed = slow_completed };
-
-static void a_drain_waits_out_a_slow_unit_without_a_lock_violation(struct test *t)
-{
-    unsigned n = smp_online_count();
-    if (n < 2)
-        test_skip(t, "needs 2 CPUs, %u online", n);
     static struct sva_fixture sf;
     fixture_sva_up(t, &sf, PASID, 0);
-    case_set_reclaim_policy(t, RECLAIM_ASYNC);
-    memset(&slow, 0, sizeof(slow));
-    slow.unit = &sf.sva.walker;
-    ASSERT_TRUE(t, !slow.unit->caches_not_present, "the binding's walker is not the plain one (caching mode?)");
-    slow_walker.user = slow.unit->user;
-    slow_walker.snoops = slow.unit->snoops;
-    case_unregister_walker_after(t, &slow_walker);
-    ASSERT_EQ(t, kva_walker_register(&slow_walker), 0);
-    ASSERT_EQ(t, kva_walker_unregister(slow.unit), 0);
-    uint64_t frame = page_alloc();
-    ASSERT_TRUE(t, frame, "out of frames");
-    ASSERT_EQ(t, kva_map(VA_SLOW, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
-    struct reclaim_stats s0 = reclaim_stats();
-    ASSERT_EQ(t, kva_unmap(VA_SLOW), 0);
-    reclaim_release_frame(frame);
-    /* The deferred drain is on the worker CPU, inside the slow flush. */
-    ASSERT_TRUE(t, WAIT_UNTIL(load_acquire(&slow.in_flush), SLOW_UNIT_US),
-                "the deferred drain did not reach the flush in %lu us", SLOW_UNIT_US);
-    uint64_t t0 = clock_us();
-    EXPECT_EQ(t, reclaim_drain(), 0);
-    test_diag(t, "this CPU waited %lu us for the drain on cpu %u (the lock limit is %u ms)", clock_us() - t0,
-              work_worker_cpu(), LOCK_SPIN_LIMIT_MS);
-    ASSERT_EQ(t, work_flush(), 0);
-    struct reclaim_stats s1 = reclaim_stats();
-    EXPECT_EQ(t, s1.pending, s0.pending);
-    EXPECT_EQ(t, s1.freed_before_flush, s0.freed_before_flush);
-    EXPECT_TRUE(t, frame_now_free(frame), "the data frame was not freed after the slow flush");
-    ASSERT_EQ(t, kva_walker_register(slow.unit), 0);
-    ASSERT_EQ(t, kva_walker_unregister(&slow_walker), 0);
-    fixture_sva_down(t, &sf);
-}
-
-/* Under rcu, a CPU whose list fills inside a read-side section drains it
- * there: the grace period that batch needs cannot come before the section
- * ends, so the batch is left, flushed, for the drain after it. Nothing is
- * freed inside the section, the drain there reports no failure, and
- * everything is freed after it. The worker CPU is kept in a part of the
- * case meanwhile, so its own drain cannot hold the lock through the
- * section. */
-#define SECTION_FRAMES  (2 * RECLAIM_LIST_MAX + 1)
-#define SECTION_WAIT_US 5000000u
-
-static struct {
-    uint64_t frames[SECTION_FRAMES];
-    int drain_err, done;
-    unsigned freed_inside;
-} section;
-
-static void release_inside_a_section(struct test *t, unsigned index, void *arg)
-{
-    if (index) {
-        if (!WAIT_UNTIL(load_acquire(&section.done), SECTION_WAIT_US))
-            test_diag(t, "the section's part did not finish in %u us", SECTION_WAIT_US);
-        return;
-    }
-    rcu_read_lock();
-    for (unsigned i = 0; i < SECTION_FRAMES; i++)
-        reclaim_release_frame(section.frames[i]); /* forced drains inside */
-    section.drain_err = reclaim_drain();
-    for (unsigned i = 0; i < SECTION_FRAMES; i++)
-        section.freed_inside += frame_now_free(section.frames[i]);
-    rcu_read_unlock();
-    store_release(&section.done, 1);
-}
-
-static void a_drain_inside_a_read_side_section_frees_after_it(struct test *t)
-{
-    if (kva_walker_count())
-        test_skip(t, "a walker is already registered");
-    case_set_reclaim_policy(t, RECLAIM_RCU);
-    memset(&section, 0, sizeof(section));
-    for (unsigned i = 0; i < SECTION_FRAMES; i++)
-        ASSERT_TRUE(t, (section.frames[i] = page_alloc()) != 0, "out of frames");
-    struct reclaim_stats s0 = reclaim_stats();
-    if (smp_online_count() > 1)
-        test_run_on_cpus(t, 2, release_inside_a_section, NULL);
-    else
-        release_inside_a_section(t, 0, NULL);
-    struct reclaim_stats s1 = reclaim_stats();
-    test_diag(t, "%u frames released inside one read-side section: %lu forced drain(s), the drain there gave %s, "
-              "%u frame(s) free before the section ended", SECTION_FRAMES, s1.forced_drains - s0.forced_drains,
-              err_name(section.drain_err), section.freed_inside);
-    EXPECT_EQ(t, section.drain_err, 0);
-    EXPECT_EQ(t, section.freed_inside, 0);
-    ASSERT_EQ(t, work_flush(), 0);
-    ASSERT_EQ(t, reclaim_drain(), 0);
-    unsigned free_after = 0;
-    for (unsigned i = 0; i < SECTION_FRAMES; i++)
-        free_after += frame_now_free(section.frames[i]);
-    EXPECT_EQ(t, free_after, SECTION_FRAMES);
-}
-
-/* ------------------------------------------------------ lock-free walker */
-
-/* Question 4: a walker that takes no lock holds a pointer to a page table
- * while another CPU unmaps and frees it. The walker is the CPU 0 part; the
- * unmapper's drain under rcu cannot finish until the walker leaves its
- * read-side section, so the walker waits for it a bounded while only. */
-#define WALK_HOLD_US 50000u
-#define WALK_STEP_TIMEOUT_US 2000000u
-
-struct walk {
-    int phase;           /* 1: the walker holds the PT; 2: it is unmapped */
-    int drained;
-    int saw_poison, no_pointer, timed_out;
-};
-
-static void walker_part(struct test *t, unsigned index, void *arg)
-{
-    struct walk *w = arg;
-    if (index == 1) {
-        if (!WAIT_UNTIL(load_acquire(&w->phase) >= 1, WALK_STEP_TIMEOUT_US))
-            test_diag(t, "the walker did not report holding the table within %u us; unmapping anyway",
-                      WALK_STEP_TIMEOUT_US);
-        ASSERT_EQ(t, kva_unmap(VA_WALK), 0);
-        store_release(&w->phase, 2);
-        ASSERT_EQ(t, reclaim_drain(), 0);
-        store_release(&w->drained, 1);
-        return;
-    }
-    if (index)
-        return;
-    rcu_read_lock();
-    const uint64_t *table = phys_to_virt(kernel_pt()->root_pa);
-    for (int level = PT_LEVEL_PML4; level > PT_LEVEL_PT; level--) {
-        uint64_t e = READ_ONCE(table[pt_index(VA_WALK, level)]);
-        if (!pte_present(e)) {
-            w->no_pointer = 1;
-            break;
-        }
-        table = phys_to_virt(pte_addr(e));
-    }
-    store_release(&w->phase, 1);
-    struct deadline d = deadline_after_us(WALK_STEP_TIMEOUT_US);
-    while (load_acquire(&w->phase) < 2 && !deadline_passed(d))
-        cpu_relax();
-    w->timed_out = load_acquire(&w->phase) < 2;
-    d = deadline_after_us(WALK_HOLD_US);
-    while (!load_acquire(&w->drained) && !deadline_passed(d))
-        cpu_relax();
-    for (unsigned i = 0; i < PT_ENTRIES && !w->no_pointer; i++)
-        if (READ_ONCE(table[i]) == PAGE_LIFE_POISON)
-            w->saw_poison = 1;
-    rcu_read_unlock();
-}
-
-static void run_walker(struct test *t, enum reclaim_policy p, struct walk *w)
-{
-    unsigned n = smp_online_count();
-    if (n < 2)
-        test_skip(t, "needs 2 CPUs, %u online", n);
-    if (kva_walker_count())
-        test_skip(t, "a walker is already registered");
-    case_set_reclaim_policy(t, p);
-    uint64_t frame = page_alloc();
-    ASSERT_TRUE(t, frame, "out of frames");
-    ASSERT_EQ(t, kva_map(VA_WALK, frame, PT_LEVEL_PT, PTE_NX), 0);
-    memset(w, 0, sizeof(*w));
-    struct reclaim_stats s0 = reclaim_stats();
-    test_run_on_cpus(t, 2, walker_part, w);
-    ASSERT_EQ(t, work_flush(), 0);
-    struct reclaim_stats s1 = reclaim_stats();
-    test_diag(t, "reclaim=%s: the walker %s a freed, poisoned table; %lu grace period(s) waited",
-              reclaim_policy_name(p), w->saw_poison ? "READ" : "never read", s1.grace_periods - s0.grace_periods);
-    ASSERT_TRUE(t, !w->no_pointer, "the walker found no table to hold");
-    ASSERT_TRUE(t, !w->timed_out, "the unmapper never unmapped");
-    EXPECT_EQ(t, s1.freed - s0.freed, 2);
-    page_free(frame);
-}
-
-static void walker_reads_freed_table_under_sync(struct test *t)
-{
-    struct walk w;
-    run_walker(t, RECLAIM_SYNC, &w);
-    EXPECT_TRUE(t, w.saw_poison, "reclaim=sync: expected the lock-free walker to read the freed table, it did not");
-}
-
-static void walker_reads_freed_table_under_async(struct test *t)
-{
-    struct walk w;
-    run_walker(t, RECLAIM_ASYNC, &w);
-    EXPECT_TRUE(t, w.saw_poison, "reclaim=async: expected the lock-free walker to read the freed table, it did not");
-}
-
-static void walker_never_reads_freed_table_under_rcu(struct test *t)
-{
-    struct walk w;
-    run_walker(t, RECLAIM_RCU, &w);
-    EXPECT_TRUE(t, !w.saw_poison, "reclaim=rcu: the walker read a table freed inside its read-side section");
-}
-
-/* --------------------------------------------------------------- torture */
-
-/* Several CPUs change kernel mappings at once while the device uses them.
- * CPU 0 is the victim: each round it maps a fresh frame, lets the device
- * write through it (live), unmaps it, gives the frame back, takes it again
- * when the policy has freed it, fills it with canaries and lets the device
- * write through the old VA (just unmapped). Every other CPU churns map,
- * write, read back and unmap in the same 2 MiB region (a shared page
- * table) and in a region of its own (private tables) meanwhile. It works
- * in bursts between the victim's DMAs and halts while the device works,
- * so icount can skip the device's delay. A canary changed is a stale
- * device access. */
-#define TORTURE_ROUNDS        24u
-#define TORTURE_OPS_PER_ROUND 96u
-#define TORTURE_PAGES         8u
-#define TORTURE_WAIT_US       5000000u
-#define VA_SHARED             RECLAIM_SLOT(8)
-static uint64_t torture_private(unsigned index, unsigned k)
-{
-    return RECLAIM_SLOT(9 + index) + (uint64_t)k * PAGE_SIZE;
-}
-static uint64_t torture_shared(unsigned index, unsigned k)
-{
-    return VA_SHARED + (uint64_t)(1 + index * TORTURE_PAGES + k) * PAGE_SIZE;
-}
-
-struct torture {
-    struct sva_fixture *sf;
-    int round, stop;
-    uint64_t frames[SMP_MAX_CPUS][TORTURE_PAGES];
-    unsigned churn_ops, churn_errors, wrong_data;
-    unsigned churn_rounds; /* rounds the churning CPUs finished, all of them together */
-    unsigned live_missed, stale, reused, dma_errors;
-};
-
-static void churn(struct torture *k, unsigned index)
-{
-    int last = 0;
-    while (!load_acquire(&k->stop)) {
-        struct deadline d = deadline_after_us(TORTURE_WAIT_US);
-        while (load_acquire(&k->round) == last && !load_acquire(&k->stop) && !deadline_passed(d))
-            wait_for_interrupt();
-        if (load_acquire(&k->round) == last)
-            return;
-        last = load_acquire(&k->round);
-        for (unsigned op = 0; op < TORTURE_OPS_PER_ROUND; op++) {
-            unsigned page = op % TORTURE_PAGES;
-            uint64_t va = (op & 1) ? torture_shared(index, page) : torture_private(index, page);
-            uint64_t pa = k->frames[index][page];
-            if (kva_map(va, pa, PT_LEVEL_PT, PTE_RW | PTE_NX)) {
-                atomic_add(&k->churn_errors, 1);
-                continue;
-            }
-            uint64_t word = ((uint64_t)index << 48) | ((uint64_t)last << 16) | op;
-            WRITE_ONCE(*(volatile uint64_t *)va, word);
-            if (READ_ONCE(*(uint64_t *)phys_to_virt(pa)) != word)
-                atomic_add(&k->wrong_data, 1);
-            if (kva_unmap(va))
-                atomic_add(&k->churn_errors, 1);
-            atomic_add(&k->churn_ops, 1);
-        }
-        atomic_add(&k->churn_rounds, 1);
-    }
-}
-
-/* Before round r the victim waits for every churning CPU to finish round
- * r - 1: each round then runs beside all of them whatever the host does
- * with the vCPU threads (without it a CPU the host held back skipped the
- * rounds the victim ran meanwhile). The deadline only catches a CPU that
- * stopped; its missing rounds then fail the case. */
-static void wait_for_churn(struct torture *k, unsigned rounds)
-{
-    unsigned want = (smp_online_count() - 1) * rounds;
-    struct deadline d = deadline_after_us(TORTURE_WAIT_US);
-    while (load_acquire(&k->churn_rounds) < want && !deadline_passed(d))
-        wait_for_interrupt();
-}
-
-static void victim(struct torture *k)
-{
-    for (unsigned r = 1; r <= TORTURE_ROUNDS; r++) {
-        wait_for_churn(k, r - 1);
-        store_release(&k->round, (int)r);
-        uint64_t va = (r & 1) ? VA_SHARED : torture_private(0, r % TORTURE_PAGES);
-        uint64_t frame = page_alloc();
-        if (!frame || kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX)) {
-            k->dma_errors++;
-            break;
-        }
-        fill_words(frame, 0);
-        if (dma_dev_write(&k->sf->dev, va, PAGE_SIZE))
-            k->dma_errors++;
-        if (((uint64_t *)phys_to_virt(frame))[0] != PATTERN_WORD)
-            k->live_missed++;
-        if (kva_unmap_range(va, PAGE_SIZE))
-            k->dma_errors++;
-        reclaim_release_frame(frame);
-        /* Half the rounds wait for the deferred work, as a caller that
-         * needs the memory back would; the others take their chance. */
-        if (r & 2)
-            reclaim_drain();
-        int taken = page_take_specific(frame) == 0;
-        if (taken) {
-            fill_words(frame, CANARY_WORD);
-            k->reused++;
-        }
-        if (dma_dev_write(&k->sf->dev, va, PAGE_SIZE))
-            k->dma_errors++;
-        if (taken) {
-            if (!words_intact(frame, CANARY_WORD))
-                k->stale++;
-            page_free(frame);
-        }
-        struct vtd_fault_log log;
-        vtd_fault_collect(&k->sf->fx.u, &log);
-    }
-    store_release(&k->stop, 1);
-}
-
-static void torture_part(struct test *t, unsigned index, void *arg)
-{
-    if (index == 0)
-        victim(arg);
-    else
-        churn(arg, index);
-}
-
-static void run_torture(struct test *t, enum reclaim_policy p, struct torture *k, struct sva_fixture *sf)
-{
-    ASSERT_EQ(t, reclaim_set_policy(p), 0);
-    unsigned n = smp_online_count();
-    memset(k, 0, sizeof(*k));
-    k->sf = sf;
-    for (unsigned c = 0; c < n; c++)
-        for (unsigned i = 0; i < TORTURE_PAGES; i++)
-            ASSERT_TRUE(t, (k->frames[c][i] = page_alloc()) != 0, "out of frames");
-    /* The device's buffer holds the pattern every write carries. */
-    uint64_t pattern = page_alloc();
+    uint64_t pa = pages_alloc_contig(SPLIT_SIZE / PAGE_SIZE, SPLIT_SIZE / PAGE_SIZE), pattern = page_alloc();
+    if (!pa)
+        test_skip(t, "no 2 MiB of aligned contiguous free frames");
     ASSERT_TRUE(t, pattern, "out of frames");
     fill_words(pattern, PATTERN_WORD);
     ASSERT_EQ(t, kva_map(VA_PATTERN, pattern, PT_LEVEL_PT, PTE_NX), 0);
-    ASSERT_EQ(t, dma_dev_read(&sf->dev, VA_PATTERN, PAGE_SIZE), 0);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, VA_PATTERN, PAGE_SIZE), 0);
+    ASSERT_EQ(t, kva_map(VA_SPLIT, pa, PT_LEVEL_PD, PTE_RW | PTE_NX), 0);
+    dma_lands(t, &sf, pa, 5);
+
+    struct pt_page_stats p0 = pt_page_stats();
+    ASSERT_EQ(t, kva_split_2m(VA_SPLIT), 0);
+    EXPECT_EQ(t, pt_page_stats().allocated - p0.allocated, 1);
+    /* What the split is for: one page's attributes, then back. */
+    ASSERT_EQ(t, kva_protect(VA_SPLIT + 5 * PAGE_SIZE, PTE_NX), 0);
+    ASSERT_EQ(t, kva_protect(VA_SPLIT + 5 * PAGE_SIZE, PTE_RW | PTE_NX), 0);
+    dma_lands(t, &sf, pa, 7);
+
+    struct reclaim_stats s0 = reclaim_stats();
+    unsigned head = fixture_unit_head(&sf.fx.qi);
+    ASSERT_EQ(t, kva_collapse_2m(VA_SPLIT), 0);
+    ASSERT_EQ(t, work_flush(), 0);
+    struct vtd_consumed c;
+    fixture_read_consumed(&sf.fx.qi, head, fixture_unit_head(&sf.fx.qi), &c);
+    struct reclaim_stats s1 = reclaim_stats();
+    test_diag(t, "collapse under reclaim=%s: %lu table page freed, %lu before its flush; the unit consumed %u "
+              "PASID-based invalidations (%u page-selective, last IH %d, %u all-in-PASID)",
+              reclaim_policy_name(reclaim_get_policy()), s1.freed - s0.freed,
+              s1.freed_before_flush - s0.freed_before_flush, c.pasid_iotlb, c.pasid_page, c.last_ih, c.pasid_all);
+    EXPECT_EQ(t, s1.freed - s0.freed, 1);
+    EXPECT_EQ(t, s1.freed_before_flush, s0.freed_before_flush);
+    EXPECT_EQ(t, c.pasid_iotlb, 1);
+    EXPECT_TRUE(t, c.pasid_all == 1 || c.last_ih == 0, "the flush after the collapse kept paging-structure caches (IH=1)");
+    int level = 0;
+    EXPECT_TRUE(t, pt_lookup(kernel_pt(), VA_SPLIT, &level) && level == PT_LEVEL_PD, "the range is not one 2 MiB leaf again");
+    dma_lands(t, &sf, pa, 9);
+
+    /* The negative control: split again, then collapse around the policy
+     * and free the table at once. */
+    ASSERT_EQ(t, kva_split_2m(VA_SPLIT), 0);
+    struct pt_unlinked u;
+    ASSERT_EQ(t, pt_collapse_table(kernel_pt(), VA_SPLIT, &u), 0);
+    tlb_shootdown(VA_SPLIT, VA_SPLIT + SPLIT_SIZE);
+    struct reclaim_stats s2 = reclaim_stats();
+    EXPECT_EQ(t, reclaim_free_table(u.pa[0]), 0);
+    struct reclaim_stats s3 = reclaim_stats();
+    test_diag(t, "collapse around the policy: %lu page(s) caught freed before their flush",
+              s3.freed_before_flush - s2.freed_before_flush);
+    EXPECT_EQ(t, s3.freed_before_flush - s2.freed_before_flush, 1);
+
+    ASSERT_EQ(t, kva_unmap(VA_SPLIT), 0);
     ASSERT_EQ(t, kva_unmap(VA_PATTERN), 0);
     ASSERT_EQ(t, reclaim_drain(), 0);
+    for (uint64_t off = 0; off < SPLIT_SIZE; off += PAGE_SIZE)
+        page_free(pa + off);
     page_free(pattern);
-
-    uint64_t tables0 = kva_table_pages(), free0 = frames_free_count();
-    reclaim_reset_peak();
-    struct reclaim_stats s0 = reclaim_stats();
-    test_run_on_cpus(t, n, torture_part, k);
-    ASSERT_EQ(t, work_flush(), 0);
-    ASSERT_EQ(t, reclaim_drain(), 0);
-    for (unsigned c = 0; c < n; c++)
-        for (unsigned i = 0; i < TORTURE_PAGES; i++)
-            page_free(k->frames[c][i]);
-    struct reclaim_stats s1 = reclaim_stats();
-    const char *pn = reclaim_policy_name(p);
-    test_diag(t, "reclaim=%s, %u CPUs: %u victim rounds (%u frames reused, %u stale device writes, %u live writes "
-              "missed), %u churn map/unmaps; %lu table pages freed, %lu freed before their flush, %lu batches, "
-              "%lu forced drains, pending peak %lu", pn, n, TORTURE_ROUNDS, k->reused, k->stale, k->live_missed,
-              k->churn_ops, s1.freed - s0.freed, s1.freed_before_flush - s0.freed_before_flush,
-              s1.batches - s0.batches, s1.forced_drains - s0.forced_drains, s1.pending_peak);
-    char name[64];
-    snprintf(name, sizeof(name), "%s_stale_device_writes", pn);
-    test_metric(t, name, k->stale, "writes");
-    if (reclaim_policy_defers(p)) {
-        uint64_t freed = s1.deferred_freed - s0.deferred_freed, takes = s1.list_lock_takes - s0.list_lock_takes;
-        snprintf(name, sizeof(name), "%s_pending_peak", pn);
-        test_metric(t, name, s1.pending_peak, "pages");
-        snprintf(name, sizeof(name), "%s_batches", pn);
-        test_metric(t, name, s1.batches - s0.batches, "batches");
-        snprintf(name, sizeof(name), "%s_unmap_to_free_mean", pn);
-        test_metric(t, name, freed ? (s1.defer_cycles_sum - s0.defer_cycles_sum) / freed : 0, test_timed_unit());
-        snprintf(name, sizeof(name), "%s_list_lock_per_free", pn);
-        test_metric(t, name, takes ? (s1.list_lock_cycles - s0.list_lock_cycles) / takes : 0, test_timed_unit());
-    }
-    EXPECT_EQ(t, k->dma_errors, 0);
-    EXPECT_EQ(t, k->churn_errors, 0);
-    EXPECT_EQ(t, k->wrong_data, 0);
-    EXPECT_EQ(t, k->live_missed, 0);
-    EXPECT_EQ(t, k->churn_ops, (n - 1) * TORTURE_ROUNDS * TORTURE_OPS_PER_ROUND);
-    /* No leak, no double free: the tables by walking them, the frames by
-     * the pool's count. */
-    EXPECT_EQ(t, kva_table_pages(), tables0);
-    EXPECT_EQ(t, frames_free_count(), free0 + (uint64_t)n * TORTURE_PAGES);
-    EXPECT_EQ(t, s1.double_frees, s0.double_frees);
-    EXPECT_EQ(t, s1.pending, 0);
-    if (p != RECLAIM_NONE) {
-        EXPECT_EQ(t, k->stale, 0);
-        EXPECT_EQ(t, s1.freed_before_flush, s0.freed_before_flush);
-        EXPECT_TRUE(t, k->reused >= TORTURE_ROUNDS / 2, "reclaim=%s: only %u of %u rounds got their frame back",
-                    pn, k->reused, TORTURE_ROUNDS);
-    }
-}
-
-static void torture_set_up(struct test *t, struct sva_fixture *sf)
-{
-    unsigned n = smp_online_count();
-    if (n < 2)
-        test_skip(t, "needs 2 CPUs, %u online", n);
-    case_set_reclaim_policy(t, reclaim_get_policy());
-    fixture_sva_up(t, sf, PASID, 0);
-}
-
-static void torture_under_none_shows_stale_accesses(struct test *t)
-{
-    static struct torture k;
-    static struct sva_fixture sf;
-    torture_set_up(t, &sf);
-    run_torture(t, RECLAIM_NONE, &k, &sf);
-    EXPECT_TRUE(t, k.stale > 0, "reclaim=none: %u rounds reused their frame, and no stale write was seen", k.reused);
-    fixture_sva_down(t, &sf);
-}
-
-static void torture_under_every_fix_stays_clean(struct test *t)
-{
-    static struct torture k;
-    static struct sva_fixture sf;
-    torture_set_up(t, &sf);
-    for (unsigned i = 0; i < NFIXES; i++)
-        run_torture(t, fixes[i], &k, &sf);
     fixture_sva_down(t, &sf);
 }
 
@@ -1132,156 +626,103 @@ static void invalidation_and_the_page_table_lock(struct test *t)
     fixture_sva_down(t, &sf);
 }
 
-/* ------------------------------------------------------ split, collapse */
+/* ------------------------------------------------------ lock-free walker */
 
-/* Question 7: every path that frees a kernel page-table page goes through
- * the policy. Splitting a 2 MiB kva leaf (to make one page read-only)
- * allocates a page table; collapsing it back frees that table, which must
- * be flushed like an unmap's (one PASID-based invalidation with IH=0 over
- * the 2 MiB) before it is freed. The negative control collapses around the
- * policy, as the 2026 bug did, and the page-life check catches it; it
- * runs after the accounting case, whose totals it spoils on purpose. */
-#define VA_SPLIT RECLAIM_SLOT(5)
-#define SPLIT_SIZE pt_leaf_size(PT_LEVEL_PD)
+/* Question 4: a walker that takes no lock holds a pointer to a page table
+ * while another CPU unmaps and frees it. The walker is the CPU 0 part; the
+ * unmapper's drain under rcu cannot finish until the walker leaves its
+ * read-side section, so the walker waits for it a bounded while only. */
+#define WALK_HOLD_US 50000u
+#define WALK_STEP_TIMEOUT_US 2000000u
 
-static void dma_lands(struct test *t, struct sva_fixture *sf, uint64_t base_pa, unsigned page)
+struct walk {
+    int phase;           /* 1: the walker holds the PT; 2: it is unmapped */
+    int drained;
+    int saw_poison, no_pointer, timed_out;
+};
+
+static void walker_part(struct test *t, unsigned index, void *arg)
 {
-    fill_words(base_pa + (uint64_t)page * PAGE_SIZE, 0);
-    ASSERT_EQ(t, dma_dev_write(&sf->dev, VA_SPLIT + (uint64_t)page * PAGE_SIZE, PAGE_SIZE), 0);
-    EXPECT_TRUE(t, ((uint64_t *)phys_to_virt(base_pa + (uint64_t)page * PAGE_SIZE))[0] == PATTERN_WORD,
-                "the device's write through page %u of the 2 MiB range did not land", page);
+    struct walk *w = arg;
+    if (index == 1) {
+        if (!WAIT_UNTIL(load_acquire(&w->phase) >= 1, WALK_STEP_TIMEOUT_US))
+            test_diag(t, "the walker did not report holding the table within %u us; unmapping anyway",
+                      WALK_STEP_TIMEOUT_US);
+        ASSERT_EQ(t, kva_unmap(VA_WALK), 0);
+        store_release(&w->phase, 2);
+        ASSERT_EQ(t, reclaim_drain(), 0);
+        store_release(&w->drained, 1);
+        return;
+    }
+    if (index)
+        return;
+    rcu_read_lock();
+    const uint64_t *table = phys_to_virt(kernel_pt()->root_pa);
+    for (int level = PT_LEVEL_PML4; level > PT_LEVEL_PT; level--) {
+        uint64_t e = READ_ONCE(table[pt_index(VA_WALK, level)]);
+        if (!pte_present(e)) {
+            w->no_pointer = 1;
+            break;
+        }
+        table = phys_to_virt(pte_addr(e));
+    }
+    store_release(&w->phase, 1);
+    struct deadline d = deadline_after_us(WALK_STEP_TIMEOUT_US);
+    while (load_acquire(&w->phase) < 2 && !deadline_passed(d))
+        cpu_relax();
+    w->timed_out = load_acquire(&w->phase) < 2;
+    d = deadline_after_us(WALK_HOLD_US);
+    while (!load_acquire(&w->drained) && !deadline_passed(d))
+        cpu_relax();
+    for (unsigned i = 0; i < PT_ENTRIES && !w->no_pointer; i++)
+        if (READ_ONCE(table[i]) == PAGE_LIFE_POISON)
+            w->saw_poison = 1;
+    rcu_read_unlock();
 }
 
-static void split_and_collapse_free_tables_through_the_policy(struct test *t)
+static void run_walker(struct test *t, enum reclaim_policy p, struct walk *w)
 {
-    static struct sva_fixture sf;
-    fixture_sva_up(t, &sf, PASID, 0);
-    uint64_t pa = pages_alloc_contig(SPLIT_SIZE / PAGE_SIZE, SPLIT_SIZE / PAGE_SIZE), pattern = page_alloc();
-    if (!pa)
-        test_skip(t, "no 2 MiB of aligned contiguous free frames");
-    ASSERT_TRUE(t, pattern, "out of frames");
-    fill_words(pattern, PATTERN_WORD);
-    ASSERT_EQ(t, kva_map(VA_PATTERN, pattern, PT_LEVEL_PT, PTE_NX), 0);
-    ASSERT_EQ(t, dma_dev_read(&sf.dev, VA_PATTERN, PAGE_SIZE), 0);
-    ASSERT_EQ(t, kva_map(VA_SPLIT, pa, PT_LEVEL_PD, PTE_RW | PTE_NX), 0);
-    dma_lands(t, &sf, pa, 5);
-
-    struct pt_page_stats p0 = pt_page_stats();
-    ASSERT_EQ(t, kva_split_2m(VA_SPLIT), 0);
-    EXPECT_EQ(t, pt_page_stats().allocated - p0.allocated, 1);
-    /* What the split is for: one page's attributes, then back. */
-    ASSERT_EQ(t, kva_protect(VA_SPLIT + 5 * PAGE_SIZE, PTE_NX), 0);
-    ASSERT_EQ(t, kva_protect(VA_SPLIT + 5 * PAGE_SIZE, PTE_RW | PTE_NX), 0);
-    dma_lands(t, &sf, pa, 7);
-
-    struct reclaim_stats s0 = reclaim_stats();
-    unsigned head = fixture_unit_head(&sf.fx.qi);
-    ASSERT_EQ(t, kva_collapse_2m(VA_SPLIT), 0);
-    ASSERT_EQ(t, work_flush(), 0);
-    struct vtd_consumed c;
-    fixture_read_consumed(&sf.fx.qi, head, fixture_unit_head(&sf.fx.qi), &c);
-    struct reclaim_stats s1 = reclaim_stats();
-    test_diag(t, "collapse under reclaim=%s: %lu table page freed, %lu before its flush; the unit consumed %u "
-              "PASID-based invalidations (%u page-selective, last IH %d, %u all-in-PASID)",
-              reclaim_policy_name(reclaim_get_policy()), s1.freed - s0.freed,
-              s1.freed_before_flush - s0.freed_before_flush, c.pasid_iotlb, c.pasid_page, c.last_ih, c.pasid_all);
-    EXPECT_EQ(t, s1.freed - s0.freed, 1);
-    EXPECT_EQ(t, s1.freed_before_flush, s0.freed_before_flush);
-    EXPECT_EQ(t, c.pasid_iotlb, 1);
-    EXPECT_TRUE(t, c.pasid_all == 1 || c.last_ih == 0, "the flush after the collapse kept paging-structure caches (IH=1)");
-    int level = 0;
-    EXPECT_TRUE(t, pt_lookup(kernel_pt(), VA_SPLIT, &level) && level == PT_LEVEL_PD, "the range is not one 2 MiB leaf again");
-    dma_lands(t, &sf, pa, 9);
-
-    /* The negative control: split again, then collapse around the policy
-     * and free the table at once. */
-    ASSERT_EQ(t, kva_split_2m(VA_SPLIT), 0);
-    struct pt_unlinked u;
-    ASSERT_EQ(t, pt_collapse_table(kernel_pt(), VA_SPLIT, &u), 0);
-    tlb_shootdown(VA_SPLIT, VA_SPLIT + SPLIT_SIZE);
-    struct reclaim_stats s2 = reclaim_stats();
-    EXPECT_EQ(t, reclaim_free_table(u.pa[0]), 0);
-    struct reclaim_stats s3 = reclaim_stats();
-    test_diag(t, "collapse around the policy: %lu page(s) caught freed before their flush",
-              s3.freed_before_flush - s2.freed_before_flush);
-    EXPECT_EQ(t, s3.freed_before_flush - s2.freed_before_flush, 1);
-
-    ASSERT_EQ(t, kva_unmap(VA_SPLIT), 0);
-    ASSERT_EQ(t, kva_unmap(VA_PATTERN), 0);
-    ASSERT_EQ(t, reclaim_drain(), 0);
-    for (uint64_t off = 0; off < SPLIT_SIZE; off += PAGE_SIZE)
-        page_free(pa + off);
-    page_free(pattern);
-    fixture_sva_down(t, &sf);
-}
-
-/* ------------------------------------------------------------ accounting */
-
-/* Across everything the suites did: no page-table page leaked, none was
- * freed twice, none is still pending. */
-static void page_table_pages_accounted(struct test *t)
-{
-    ASSERT_EQ(t, reclaim_drain(), 0);
-    struct reclaim_stats s = reclaim_stats();
-    struct pt_page_stats p = pt_page_stats();
-    test_metric(t, "pt_pages_allocated", p.allocated, "pages");
-    test_metric(t, "pt_pages_freed", p.freed, "pages");
-    test_metric(t, "pt_pages_live", s.tracked, "pages");
-    test_metric(t, "pt_pages_freed_before_flush", s.freed_before_flush, "pages");
-    test_metric(t, "kva_flushes", s.flushes, "flushes");
-    test_metric(t, "pending_peak", s.pending_peak, "pages");
-    EXPECT_EQ(t, p.allocated - p.freed, s.tracked);
-    EXPECT_EQ(t, s.double_frees, 0);
-    EXPECT_EQ(t, s.unlinked, s.freed);
-    EXPECT_EQ(t, s.pending, 0);
-    /* Independently of the counters: the tables the tree really links, and
-     * the free frames the allocator's bitmap really shows. */
-    uint64_t walked = kernel_table_pages();
-    test_metric(t, "pt_pages_reachable", walked, "pages");
-    EXPECT_EQ(t, walked, p.allocated - p.freed);
-    EXPECT_EQ(t, frames_free_counted(), frames_free_count());
-}
-
-/* The accounting check above can fail: a page-table page allocated and
- * never linked (a leak) makes the walk and the counters differ by one. */
-static void a_leaked_table_page_shows_in_the_walk(struct test *t)
-{
-    ASSERT_EQ(t, reclaim_drain(), 0);
-    struct pt_page_stats p0 = pt_page_stats();
-    EXPECT_EQ(t, kernel_table_pages(), p0.allocated - p0.freed);
-    uint64_t leaked = pt_page_alloc();
-    ASSERT_TRUE(t, leaked, "out of frames");
-    struct pt_page_stats p1 = pt_page_stats();
-    uint64_t walked = kernel_table_pages();
-    test_diag(t, "walked %lu, allocated and not freed %lu", walked, p1.allocated - p1.freed);
-    EXPECT_EQ(t, p1.allocated - p1.freed - walked, 1);
-    /* Given back, the two agree again. */
-    ASSERT_EQ(t, reclaim_free_table(leaked), 0);
-    ASSERT_EQ(t, reclaim_drain(), 0);
-    struct pt_page_stats p2 = pt_page_stats();
-    EXPECT_EQ(t, kernel_table_pages(), p2.allocated - p2.freed);
-}
-
-/* A path that frees a page-table page around the policy, while a device is
- * bound, is caught by the life check; freeing it again is refused. Runs
- * after the accounting case, whose totals it spoils on purpose. */
-static void bypass_and_double_free_are_caught(struct test *t)
-{
+    unsigned n = smp_online_count();
+    if (n < 2)
+        test_skip(t, "needs 2 CPUs, %u online", n);
     if (kva_walker_count())
         test_skip(t, "a walker is already registered");
-    case_unregister_walker_after(t, &fake_walker);
-    memset(&fake, 0, sizeof(fake));
-    fake.completes = 1;
-    ASSERT_EQ(t, kva_walker_register(&fake_walker), 0);
-    uint64_t pa = pt_page_alloc();
-    ASSERT_TRUE(t, pa, "out of frames");
+    case_set_reclaim_policy(t, p);
+    uint64_t frame = page_alloc();
+    ASSERT_TRUE(t, frame, "out of frames");
+    ASSERT_EQ(t, kva_map(VA_WALK, frame, PT_LEVEL_PT, PTE_NX), 0);
+    memset(w, 0, sizeof(*w));
     struct reclaim_stats s0 = reclaim_stats();
-    EXPECT_EQ(t, reclaim_free_table(pa), 0);
-    EXPECT_EQ(t, reclaim_free_table(pa), -E_EXIST);
+    test_run_on_cpus(t, 2, walker_part, w);
+    ASSERT_EQ(t, work_flush(), 0);
     struct reclaim_stats s1 = reclaim_stats();
-    EXPECT_EQ(t, s1.freed_before_flush - s0.freed_before_flush, 1);
-    EXPECT_EQ(t, s1.double_frees - s0.double_frees, 1);
-    EXPECT_EQ(t, fake.calls, 0);
+    test_diag(t, "reclaim=%s: the walker %s a freed, poisoned table; %lu grace period(s) waited",
+              reclaim_policy_name(p), w->saw_poison ? "READ" : "never read", s1.grace_periods - s0.grace_periods);
+    ASSERT_TRUE(t, !w->no_pointer, "the walker found no table to hold");
+    ASSERT_TRUE(t, !w->timed_out, "the unmapper never unmapped");
+    EXPECT_EQ(t, s1.freed - s0.freed, 2);
+    page_free(frame);
+}
+
+static void walker_reads_freed_table_under_sync(struct test *t)
+{
+    struct walk w;
+    run_walker(t, RECLAIM_SYNC, &w);
+    EXPECT_TRUE(t, w.saw_poison, "reclaim=sync: expected the lock-free walker to read the freed table, it did not");
+}
+
+static void walker_reads_freed_table_under_async(struct test *t)
+{
+    struct walk w;
+    run_walker(t, RECLAIM_ASYNC, &w);
+    EXPECT_TRUE(t, w.saw_poison, "reclaim=async: expected the lock-free walker to read the freed table, it did not");
+}
+
+static void walker_never_reads_freed_table_under_rcu(struct test *t)
+{
+    struct walk w;
+    run_walker(t, RECLAIM_RCU, &w);
+    EXPECT_TRUE(t, !w.saw_poison, "reclaim=rcu: the walker read a table freed inside its read-side section");
 }
 
 TEST_SUITE(reclaim, 51, 0,

@@ -1,7 +1,7 @@
 /* sva: edu's DMA translated by the kernel's own page tables through a
  * PASID entry (first stage), in the kva area. */
 #include <string.h>
-#include "iommu/cap.h"
+#include "iommu/cap_reg.h"
 #include "kernel/exit.h"
 #include "kernel/x86.h"
 #include "lib/bits.h"

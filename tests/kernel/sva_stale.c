@@ -4,7 +4,7 @@
  * reclaim=none so no flush happens behind the test's back; each case then
  * issues exactly the invalidation it is about. */
 #include <string.h>
-#include "iommu/cap.h"
+#include "iommu/cap_reg.h"
 #include "lib/bits.h"
 #include "kernel/exit.h"
 #include "mm/mm.h"
@@ -141,49 +141,55 @@ static void remap_then_submit(struct test *t, const struct qi_desc *d, enum land
 static void pasid_page_invalidation_drops_it(struct test *t)
 {
     struct qi_desc d;
-    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PASID, VA_T, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_PAGE, .did = FIXTURE_DID,
+                                                                  .pasid = PASID, .addr = VA_T }), 0);
     remap_then_submit(t, &d, LANDED_IN_B, "a page-selective PASID-based IOTLB invalidation of the VA");
 }
 
 static void pasid_all_invalidation_drops_it(struct test *t)
 {
     struct qi_desc d;
-    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, FIXTURE_DID, PASID, 0, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID, .did = FIXTURE_DID,
+                                                                  .pasid = PASID }), 0);
     remap_then_submit(t, &d, LANDED_IN_B, "an all-in-PASID invalidation");
 }
 
 static void wrong_pasid_keeps_it(struct test *t)
 {
     struct qi_desc d;
-    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, FIXTURE_DID, OTHER_PASID, 0, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID, .did = FIXTURE_DID,
+                                                                  .pasid = OTHER_PASID }), 0);
     remap_then_submit(t, &d, LANDED_IN_A, "an invalidation of another PASID");
 }
 
 static void wrong_did_keeps_it(struct test *t)
 {
     struct qi_desc d;
-    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, OTHER_DID, PASID, 0, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID, .did = OTHER_DID,
+                                                                  .pasid = PASID }), 0);
     remap_then_submit(t, &d, LANDED_IN_A, "an invalidation of the PASID under another DID");
 }
 
 static void wrong_range_keeps_it(struct test *t)
 {
     struct qi_desc d;
-    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PASID, VA_FAR, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_PAGE, .did = FIXTURE_DID,
+                                                                  .pasid = PASID, .addr = VA_FAR }), 0);
     remap_then_submit(t, &d, LANDED_IN_A, "a page-selective invalidation of another range");
 }
 
 static void context_cache_alone_keeps_it(struct test *t)
 {
     struct qi_desc d;
-    ASSERT_EQ(t, qi_desc_context_cache(&d, QI_CC_GLOBAL, 0, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_context_cache(&d, (struct qi_context_cache){ .gran = QI_CC_GLOBAL }), 0);
     remap_then_submit(t, &d, LANDED_IN_A, "a context-cache invalidation alone");
 }
 
 static void pasid_cache_alone_keeps_it(struct test *t)
 {
     struct qi_desc d;
-    ASSERT_EQ(t, qi_desc_pasid_cache(&d, QI_PC_PASID, FIXTURE_DID, PASID), 0);
+    ASSERT_EQ(t, qi_desc_pasid_cache(&d, (struct qi_pasid_cache){ .gran = QI_PC_PASID, .did = FIXTURE_DID,
+                                                                  .pasid = PASID }), 0);
     remap_then_submit(t, &d, LANDED_IN_A, "a PASID-cache invalidation alone");
 }
 
@@ -206,9 +212,11 @@ static void page_selective_flush_is_precise(struct test *t)
         ASSERT_EQ(t, kva_map(VA_X, x2, PT_LEVEL_PT, PTE_NX), 0);
         struct qi_desc d;
         if (all)
-            ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, FIXTURE_DID, PASID, 0, 0, 0), 0);
+            ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID,
+                                                                          .did = FIXTURE_DID, .pasid = PASID }), 0);
         else
-            ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PASID, VA_T, 0, 0), 0);
+            ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_PAGE, .did = FIXTURE_DID,
+                                                                          .pasid = PASID, .addr = VA_T }), 0);
         submit(t, &s, &d);
         ASSERT_EQ(t, dma_dev_read(&s.sf.dev, VA_X, PAGE_SIZE), 0); /* read through VA_X */
         memset(phys_to_virt(s.b), 0, PAGE_SIZE);
@@ -270,7 +278,8 @@ static void range_flush_drops_every_page_and_keeps_neighbours(struct test *t)
     ASSERT_EQ(t, addr, VA_RANGE);
     ASSERT_EQ(t, am, RANGE_AM);
     struct qi_desc d;
-    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PASID, addr, am, 0), 0);
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_PAGE, .did = FIXTURE_DID,
+                                                                  .pasid = PASID, .addr = addr, .am = am }), 0);
     submit(t, &s, &d);
     for (unsigned i = 0; i < RANGE_VAS; i++) {
         ASSERT_EQ(t, dma_dev_write(&s.sf.dev, range_va(i), PAGE_SIZE), 0);
@@ -313,7 +322,8 @@ static void downgrade_needs_invalidation(struct test *t)
     struct vtd_fault_log log;
     fixture_faults(t, &s.sf.fx, &log);
     struct qi_desc d;
-    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PASID, VA_T, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_PAGE, .did = FIXTURE_DID,
+                                                                  .pasid = PASID, .addr = VA_T }), 0);
     submit(t, &s, &d);
     memset(phys_to_virt(s.a), 0, PAGE_SIZE);
     ASSERT_EQ(t, dma_dev_write(&s.sf.dev, VA_T, PAGE_SIZE), 0);
@@ -347,7 +357,8 @@ static void upgrade_takes_effect_after_invalidation(struct test *t)
               first == LANDED_IN_A ? "landed" : "was refused", log.count);
     EXPECT_TRUE(t, first != LANDED_IN_B, "RO->RW without invalidation: the write reached the other page");
     struct qi_desc d;
-    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, PASID, VA_T, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_PAGE, .did = FIXTURE_DID,
+                                                                  .pasid = PASID, .addr = VA_T }), 0);
     submit(t, &s, &d);
     memset(phys_to_virt(s.a), 0, PAGE_SIZE);
     ASSERT_EQ(t, dma_dev_write(&s.sf.dev, VA_T, PAGE_SIZE), 0);

@@ -1,6 +1,6 @@
 /* vtd_fault: what the unit records when translation fails (legacy mode). */
 #include <string.h>
-#include "iommu/cap.h"
+#include "iommu/cap_reg.h"
 #include "iommu/inv_reg.h"
 #include "mm/mm.h"
 #include "vtd_fixture.h"

@@ -7,8 +7,8 @@
 
 #include "devices/dma_dev.h"
 #include "devices/edu.h"
-#include "iommu/context.h"
-#include "iommu/domain.h"
+#include "iommu/legacy_mode.h"
+#include "iommu/second_stage.h"
 #include "iommu/fault.h"
 #include "iommu/qi.h"
 #include "iommu/sva.h"

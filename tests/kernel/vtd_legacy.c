@@ -1,6 +1,6 @@
 /* vtd_legacy: DMA translated through legacy-mode second-stage tables. */
 #include <string.h>
-#include "iommu/cap.h"
+#include "iommu/cap_reg.h"
 #include "mm/mm.h"
 #include "iommu/inv_reg.h"
 #include "iommu/iommu.h"

@@ -2,7 +2,7 @@
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "mm/layout.h"
-#include "iommu/cap.h"
+#include "iommu/cap_reg.h"
 #include "mm/mm.h"
 #include "vtd_fixture.h"
 
@@ -20,23 +20,25 @@ static void each_descriptor_type_accepted(struct test *t)
     struct vtd_fixture fx;
     fixture_qi_up(t, &fx);
     struct qi_desc d;
-    ASSERT_EQ(t, qi_desc_context_cache(&d, QI_CC_GLOBAL, 0, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_context_cache(&d, (struct qi_context_cache){ .gran = QI_CC_GLOBAL }), 0);
     expect_sync(t, &fx, &d, "context-cache global");
-    ASSERT_EQ(t, qi_desc_context_cache(&d, QI_CC_DOMAIN, FIXTURE_DID, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_context_cache(&d, (struct qi_context_cache){ .gran = QI_CC_DOMAIN, .did = FIXTURE_DID }), 0);
     expect_sync(t, &fx, &d, "context-cache domain");
-    ASSERT_EQ(t, qi_desc_context_cache(&d, QI_CC_DEVICE, FIXTURE_DID, fx.sid, 0), 0);
+    ASSERT_EQ(t, qi_desc_context_cache(&d, (struct qi_context_cache){ .gran = QI_CC_DEVICE, .did = FIXTURE_DID,
+                                                                      .sid = fx.sid }), 0);
     expect_sync(t, &fx, &d, "context-cache device");
-    ASSERT_EQ(t, qi_desc_iotlb(&d, QI_IOTLB_GLOBAL, 0, 0, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_iotlb(&d, (struct qi_iotlb){ .gran = QI_IOTLB_GLOBAL }), 0);
     expect_sync(t, &fx, &d, "IOTLB global");
-    ASSERT_EQ(t, qi_desc_iotlb(&d, QI_IOTLB_DOMAIN, FIXTURE_DID, 0, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_iotlb(&d, (struct qi_iotlb){ .gran = QI_IOTLB_DOMAIN, .did = FIXTURE_DID }), 0);
     expect_sync(t, &fx, &d, "IOTLB domain");
-    ASSERT_EQ(t, qi_desc_iotlb(&d, QI_IOTLB_PAGE, FIXTURE_DID, FIXTURE_IOVA, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_iotlb(&d, (struct qi_iotlb){ .gran = QI_IOTLB_PAGE, .did = FIXTURE_DID,
+                                                      .addr = FIXTURE_IOVA }), 0);
     expect_sync(t, &fx, &d, "IOTLB page");
-    ASSERT_EQ(t, qi_desc_device_tlb(&d, fx.sid, 0, 0, FIXTURE_IOVA, 0), 0);
+    ASSERT_EQ(t, qi_desc_device_tlb(&d, (struct qi_device_tlb){ .sid = fx.sid, .addr = FIXTURE_IOVA }), 0);
     expect_sync(t, &fx, &d, "device-TLB");
-    ASSERT_EQ(t, qi_desc_iec(&d, 0, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_iec(&d, (struct qi_iec){ 0 }), 0);
     expect_sync(t, &fx, &d, "interrupt-entry-cache global");
-    ASSERT_EQ(t, qi_desc_iec(&d, 1, 5, 0), 0);
+    ASSERT_EQ(t, qi_desc_iec(&d, (struct qi_iec){ .index_selective = 1, .iidx = 5 }), 0);
     expect_sync(t, &fx, &d, "interrupt-entry-cache index");
     EXPECT_EQ(t, fx.qi.error.valid, 0);
     test_metric(t, "descriptors", fx.qi.descriptors, "descriptors");
@@ -47,7 +49,7 @@ static void each_descriptor_type_accepted(struct test *t)
 static void expect_still_works(struct test *t, struct vtd_fixture *fx)
 {
     struct qi_desc d;
-    qi_desc_iotlb(&d, QI_IOTLB_GLOBAL, 0, 0, 0, 0);
+    qi_desc_iotlb(&d, (struct qi_iotlb){ .gran = QI_IOTLB_GLOBAL });
     EXPECT_EQ(t, qi_sync(&fx->qi, &d, 1), 0);
 }
 
@@ -57,7 +59,7 @@ static void expect_iqe(struct test *t, struct vtd_fixture *fx, const struct qi_d
 {
     struct qi_desc batch[2];
     batch[0] = *bad;
-    qi_desc_context_cache(&batch[1], QI_CC_GLOBAL, 0, 0, 0);
+    qi_desc_context_cache(&batch[1], (struct qi_context_cache){ .gran = QI_CC_GLOBAL });
     unsigned at = fx->qi.tail;
     uint32_t seq;
     ASSERT_EQ(t, qi_submit(&fx->qi, batch, 2, &seq), 0);
@@ -78,9 +80,11 @@ static void pasid_descriptors_refused_in_128_bit_queue(struct test *t)
     struct vtd_fixture fx;
     fixture_qi_up(t, &fx);
     struct qi_desc d;
-    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, FIXTURE_DID, 1, 0, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID, .did = FIXTURE_DID,
+                                                                  .pasid = 1 }), 0);
     expect_iqe(t, &fx, &d, "PASID-IOTLB in a 128-bit queue");
-    ASSERT_EQ(t, qi_desc_pasid_device_tlb(&d, fx.sid, 0, 1, 0, 0, 0, 1), 0);
+    ASSERT_EQ(t, qi_desc_pasid_device_tlb(&d, (struct qi_pasid_device_tlb){ .sid = fx.sid, .pasid = 1, .global = 1 }),
+        0);
     expect_iqe(t, &fx, &d, "PASID-device-TLB in a 128-bit queue");
     fixture_down(t, &fx);
 }
@@ -102,7 +106,7 @@ static void reserved_bit_raises_iqe(struct test *t)
     fixture_qi_up(t, &fx);
     const unsigned reserved_bit = 8; /* IOTLB qword 0 bits 15:8 are reserved */
     struct qi_desc d;
-    qi_desc_iotlb(&d, QI_IOTLB_GLOBAL, 0, 0, 0, 0);
+    qi_desc_iotlb(&d, (struct qi_iotlb){ .gran = QI_IOTLB_GLOBAL });
     d.qw[0] |= 1ul << reserved_bit;
     expect_iqe(t, &fx, &d, "IOTLB with a reserved bit");
     fixture_down(t, &fx);
@@ -113,7 +117,7 @@ static void granularity_zero_raises_iqe(struct test *t)
     struct vtd_fixture fx;
     fixture_qi_up(t, &fx);
     struct qi_desc d;
-    EXPECT_EQ(t, qi_desc_iotlb(&d, 0, FIXTURE_DID, 0, 0, 0), -E_RANGE); /* the builder refuses it */
+    EXPECT_EQ(t, qi_desc_iotlb(&d, (struct qi_iotlb){ .did = FIXTURE_DID }), -E_RANGE); /* the builder refuses it */
     bits_set(&d.qw[0], QI_GRAN, 0);
     expect_iqe(t, &fx, &d, "IOTLB with granularity 0");
     fixture_down(t, &fx);
@@ -124,7 +128,7 @@ static void wait_without_status_or_interrupt_raises_iqe(struct test *t)
     struct vtd_fixture fx;
     fixture_qi_up(t, &fx);
     struct qi_desc d;
-    ASSERT_EQ(t, qi_desc_wait(&d, fx.qi.status_pa, 0, 0, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_wait(&d, (struct qi_wait){ .status_addr = fx.qi.status_pa }), 0);
     expect_iqe(t, &fx, &d, "wait with neither SW nor IF");
     fixture_down(t, &fx);
 }
@@ -141,7 +145,7 @@ static void tail_past_the_queue_raises_iqe(struct test *t)
     uint32_t fsts = vtd_read32(&fx.u, VTD_FSTS);
     EXPECT_TRUE(t, fsts & VTD_FSTS_IQE, "IQT past the ring: FSTS 0x%x has no IQE", fsts);
     struct qi_desc d;
-    qi_desc_iotlb(&d, QI_IOTLB_GLOBAL, 0, 0, 0, 0);
+    qi_desc_iotlb(&d, (struct qi_iotlb){ .gran = QI_IOTLB_GLOBAL });
     unsigned at = fx.qi.tail;
     uint32_t seq;
     ASSERT_EQ(t, qi_submit(&fx.qi, &d, 1, &seq), 0);
@@ -161,7 +165,8 @@ static void batch_behind_one_wait(struct test *t)
     fixture_qi_up(t, &fx);
     struct qi_desc d[BATCH];
     for (unsigned i = 0; i < BATCH; i++)
-        ASSERT_EQ(t, qi_desc_iotlb(&d[i], QI_IOTLB_PAGE, FIXTURE_DID, FIXTURE_IOVA + i * PAGE_SIZE, 0, 0), 0);
+        ASSERT_EQ(t, qi_desc_iotlb(&d[i], (struct qi_iotlb){ .gran = QI_IOTLB_PAGE, .did = FIXTURE_DID,
+                                                             .addr = FIXTURE_IOVA + i * PAGE_SIZE }), 0);
     uint64_t waits = fx.qi.waits, descs = fx.qi.descriptors;
     ASSERT_EQ(t, qi_sync(&fx.qi, d, BATCH), 0);
     EXPECT_EQ(t, fx.qi.waits - waits, 1);
@@ -177,7 +182,7 @@ static void async_batches_complete_in_order(struct test *t)
     struct vtd_fixture fx;
     fixture_qi_up(t, &fx);
     struct qi_desc d;
-    qi_desc_iotlb(&d, QI_IOTLB_DOMAIN, FIXTURE_DID, 0, 0, 0);
+    qi_desc_iotlb(&d, (struct qi_iotlb){ .gran = QI_IOTLB_DOMAIN, .did = FIXTURE_DID });
     uint32_t seq[3];
     for (int i = 0; i < 3; i++)
         ASSERT_EQ(t, qi_submit(&fx.qi, &d, 1, &seq[i]), 0);
@@ -204,7 +209,7 @@ static void a_stopped_head_is_recovered_while_waiting_for_room(struct test *t)
     /* Two thirds of the ring behind the stopped head, then a third more. */
     unsigned fill = fx.qi.entries * 2 / 3, more = fx.qi.entries / 3;
     struct qi_desc d;
-    qi_desc_iotlb(&d, QI_IOTLB_GLOBAL, 0, 0, 0, 0);
+    qi_desc_iotlb(&d, (struct qi_iotlb){ .gran = QI_IOTLB_GLOBAL });
     static struct qi_desc many[QI_RING_ENTRIES_MAX];
     for (unsigned i = 0; i < fill; i++)
         many[i] = d;

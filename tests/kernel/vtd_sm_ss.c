@@ -5,8 +5,8 @@
  * PASID is invalidated by DID with the IOTLB descriptor. Needs ECAP.SLTS
  * (QEMU: x-flts=off, the sm-ss profile). */
 #include <string.h>
-#include "iommu/cap.h"
-#include "iommu/pasid.h"
+#include "iommu/cap_reg.h"
+#include "iommu/scalable_mode.h"
 #include "kernel/exit.h"
 #include "mm/mm.h"
 #include "vtd_fixture.h"
@@ -125,14 +125,15 @@ static void did_invalidation_covers_second_stage_pasid(struct test *t)
         test_characterisation(t, "stale_translation_used", l == LANDED_IN_A, "without invalidation the %s",
                               l == LANDED_IN_A ? "device used the cached IOVA -> a" : "unit re-walked the tables");
     struct qi_desc d;
-    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_PAGE, FIXTURE_DID, RID_PASID, IOVA_DST, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_PAGE, .did = FIXTURE_DID,
+                                                                  .pasid = RID_PASID, .addr = IOVA_DST }), 0);
     ASSERT_EQ(t, qi_sync(&s.fx.qi, &d, 1), 0);
     l = write_dst(t, &s, a, b);
     ASSERT_TRUE(t, l != LANDED_NOWHERE, "after a PASID-based invalidation the write reached neither mapping");
     test_characterisation(t, "pasid_invalidation_reaches_second_stage", l == LANDED_IN_B,
                           "a PASID-based IOTLB invalidation %s the second-stage-only PASID's cached entry (the write "
                           "landed in %s)", l == LANDED_IN_B ? "dropped" : "left", landed_name[l]);
-    ASSERT_EQ(t, qi_desc_iotlb(&d, QI_IOTLB_DOMAIN, FIXTURE_DID, 0, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_iotlb(&d, (struct qi_iotlb){ .gran = QI_IOTLB_DOMAIN, .did = FIXTURE_DID }), 0);
     ASSERT_EQ(t, qi_sync(&s.fx.qi, &d, 1), 0);
     l = write_dst(t, &s, a, b);
     EXPECT_TRUE(t, l == LANDED_IN_B, "after the DID's IOTLB invalidation the write landed in %s", landed_name[l]);

@@ -7,7 +7,7 @@
  * so on hardware "fresh" after no invalidation is a skip, not a pass;
  * QEMU always caches. */
 #include <string.h>
-#include "iommu/cap.h"
+#include "iommu/cap_reg.h"
 #include "iommu/inv_reg.h"
 #include "kernel/exit.h"
 #include "mm/mm.h"
@@ -74,7 +74,7 @@ static void invalidate_iotlb(struct test *t, struct stale *s, unsigned gran, uin
 {
     if (s->use_qi) {
         struct qi_desc d;
-        ASSERT_EQ(t, qi_desc_iotlb(&d, gran, did, addr, 0, 0), 0);
+        ASSERT_EQ(t, qi_desc_iotlb(&d, (struct qi_iotlb){ .gran = gran, .did = did, .addr = addr }), 0);
         ASSERT_EQ(t, qi_sync(&s->fx.qi, &d, 1), 0);
     } else {
         ASSERT_EQ(t, vtd_reg_invalidate_iotlb(&s->fx.u, (enum vtd_inv_granularity)gran, did, addr, 0), 0);
@@ -202,7 +202,7 @@ static void context_cache_invalidation_alone_keeps_it(struct test *t)
     set_up(t, &s, 1);
     remap_to_b(t, &s);
     struct qi_desc d;
-    ASSERT_EQ(t, qi_desc_context_cache(&d, QI_CC_GLOBAL, 0, 0, 0), 0);
+    ASSERT_EQ(t, qi_desc_context_cache(&d, (struct qi_context_cache){ .gran = QI_CC_GLOBAL }), 0);
     ASSERT_EQ(t, qi_sync(&s.fx.qi, &d, 1), 0);
     expect_stale(t, &s, "a context-cache invalidation alone");
     tear_down(t, &s);

@@ -88,7 +88,7 @@ def test_unknown_reclaim_policy_or_flush_mode(capsys, line, message):
     assert "the kernel rejected the cmdline" in out and message in out
 
 
-# The reproducer's kva page (tests/kernel/reclaim.c: RECLAIM_SLOT(0)).
+# The reproducer's kva page (tests/kernel/reclaim_cases.h: RECLAIM_SLOT(0)).
 VA_TARGET = 0xffffa01000000000
 
 

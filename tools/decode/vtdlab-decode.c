@@ -16,9 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "iommu/cap.h"
+#include "iommu/cap_reg.h"
 #include "iommu/dmar.h"
-#include "iommu/fault.h"
+#include "iommu/context_entry.h"
+#include "iommu/fault_record.h"
+#include "iommu/pasid_entry.h"
 #include "iommu/qi_desc.h"
 
 #define EXIT_USAGE 2

@@ -1,5 +1,5 @@
 /* Interrupt-remapping encoders: pure, host-tested. */
-#include "intremap.h"
+#include "irt_entry.h"
 #include "../devices/pci.h"
 #include "../lib/bits.h"
 #include "../lib/errno.h"

@@ -1,5 +1,5 @@
 #include <stdio.h>
-#include "cap.h"
+#include "cap_reg.h"
 
 #define FIELD_LINE 160
 

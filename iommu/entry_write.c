@@ -1,8 +1,8 @@
-#include <string.h>
-#include "context.h"
-#include "cap.h"
-#include "../lib/errno.h"
-#include "../mm/mm.h"
+/* Entries of tables the unit may read at any time, and the cache lines
+ * its walks read, for every table here: root, context, PASID directory
+ * and PASID tables, second-stage tables, the interrupt remapping table. */
+#include "entry_write.h"
+#include "cap_reg.h"
 
 #define CACHE_LINE 64
 
@@ -44,39 +44,4 @@ void vtd_entry_clear(const struct vtd_unit *u, volatile uint64_t *dst, unsigned 
     for (unsigned i = 0; i < n; i++)
         dst[i] = 0;
     vtd_flush_lines(u, dst, n * sizeof(uint64_t));
-}
-
-int vtd_legacy_tables_init(struct vtd_legacy_tables *t)
-{
-    memset(t, 0, sizeof(*t));
-    t->root_pa = page_alloc();
-    return t->root_pa ? 0 : -E_NOMEM;
-}
-
-int vtd_legacy_context_set(const struct vtd_unit *u, struct vtd_legacy_tables *t, uint8_t bus, uint8_t devfn,
-                           const struct vtd_context_entry *e)
-{
-    struct vtd_root_entry *root = phys_to_virt(t->root_pa);
-    if (!t->context_pa[bus]) {
-        t->context_pa[bus] = page_alloc();
-        if (!t->context_pa[bus])
-            return -E_NOMEM;
-        vtd_flush_lines(u, phys_to_virt(t->context_pa[bus]), PAGE_SIZE);
-        struct vtd_root_entry re;
-        vtd_root_entry_encode(&re, t->context_pa[bus]);
-        vtd_entry_write(u, root[bus].qw, re.qw, 2, 0);
-    }
-    struct vtd_context_entry *ctx = phys_to_virt(t->context_pa[bus]);
-    vtd_entry_write(u, ctx[devfn].qw, e->qw, 2, 0);
-    return 0;
-}
-
-void vtd_legacy_tables_free(struct vtd_legacy_tables *t)
-{
-    for (unsigned b = 0; b < VTD_ROOT_ENTRIES; b++)
-        if (t->context_pa[b])
-            page_free(t->context_pa[b]);
-    if (t->root_pa)
-        page_free(t->root_pa);
-    memset(t, 0, sizeof(*t));
 }

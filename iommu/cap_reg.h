@@ -1,6 +1,6 @@
 /* CAP and ECAP fields (11.4.2, 11.4.3), decoded by pure functions. */
-#ifndef VTDLAB_IOMMU_CAP_H
-#define VTDLAB_IOMMU_CAP_H
+#ifndef VTDLAB_IOMMU_CAP_REG_H
+#define VTDLAB_IOMMU_CAP_REG_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -65,9 +65,7 @@ struct vtd_entry_field {
 };
 /* "  DID     qw1 [23:8] = 0x1 (domain id)" per field. */
 void vtd_describe_entry(const struct vtd_entry_field *f, size_t n, const uint64_t *qw, void (*line)(const char *));
-extern const struct vtd_entry_field vtd_context_entry_fields[];   /* legacy context entry, 2 qwords */
-extern const size_t vtd_context_entry_field_count;
-extern const struct vtd_entry_field vtd_pasid_entry_fields[];     /* scalable-mode PASID entry, 8 qwords */
-extern const size_t vtd_pasid_entry_field_count;
+/* The tables of each entry's fields are with its encoder (context_entry.h,
+ * pasid_entry.h). */
 
 #endif

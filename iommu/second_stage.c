@@ -1,7 +1,7 @@
 #include <string.h>
-#include "domain.h"
-#include "cap.h"
-#include "context.h"
+#include "second_stage.h"
+#include "cap_reg.h"
+#include "entry_write.h"
 #include "inv_reg.h"
 #include "qi.h"
 #include "../lib/errno.h"
@@ -76,7 +76,7 @@ static int capability_rules(struct vtd_domain *d, uint64_t iova, int leaf_level)
     unsigned am = (unsigned)__builtin_ctzl(pt_leaf_size(leaf_level) >> PAGE_SHIFT);
     if (d->qi) {
         struct qi_desc q;
-        err = qi_desc_iotlb(&q, QI_IOTLB_PAGE, d->did, iova, am, 0);
+        err = qi_desc_iotlb(&q, (struct qi_iotlb){ .gran = QI_IOTLB_PAGE, .did = d->did, .addr = iova, .am = am });
         return err ? err : qi_sync(d->qi, &q, 1);
     }
     return vtd_reg_invalidate_iotlb(d->u, VTD_INV_DEVICE_OR_PAGE, d->did, iova, am);
@@ -129,7 +129,7 @@ int vtd_domain_flush(struct vtd_domain *d)
         return err;
     if (d->qi) {
         struct qi_desc q;
-        err = qi_desc_iotlb(&q, QI_IOTLB_DOMAIN, d->did, 0, 0, 0);
+        err = qi_desc_iotlb(&q, (struct qi_iotlb){ .gran = QI_IOTLB_DOMAIN, .did = d->did });
         err = err ? err : qi_sync(d->qi, &q, 1);
     } else {
         err = vtd_reg_invalidate_iotlb(d->u, VTD_INV_DOMAIN, d->did, 0, 0);

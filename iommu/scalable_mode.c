@@ -1,7 +1,7 @@
 #include <string.h>
-#include "pasid.h"
-#include "cap.h"
-#include "context.h"
+#include "scalable_mode.h"
+#include "cap_reg.h"
+#include "entry_write.h"
 #include "qi.h"
 #include "../lib/bits.h"
 #include "../lib/errno.h"
@@ -91,10 +91,10 @@ int vtd_sm_attach(struct vtd_unit *u, struct vtd_qi *qi, struct vtd_sm_tables *t
         return err;
     uint16_t did = (uint16_t)bits_get(e->qw[PE_DID_QWORD], PE_DID_HI, PE_DID_LO);
     struct qi_desc d[4];
-    qi_desc_context_cache(&d[0], QI_CC_GLOBAL, 0, 0, 0);
-    qi_desc_pasid_cache(&d[1], QI_PC_GLOBAL, 0, 0);
-    qi_desc_iotlb(&d[2], QI_IOTLB_GLOBAL, 0, 0, 0, 0);
-    qi_desc_pasid_iotlb(&d[3], QI_PIOTLB_ALL_IN_PASID, did, pasid, 0, 0, 0);
+    qi_desc_context_cache(&d[0], (struct qi_context_cache){ .gran = QI_CC_GLOBAL });
+    qi_desc_pasid_cache(&d[1], (struct qi_pasid_cache){ .gran = QI_PC_GLOBAL });
+    qi_desc_iotlb(&d[2], (struct qi_iotlb){ .gran = QI_IOTLB_GLOBAL });
+    qi_desc_pasid_iotlb(&d[3], (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID, .did = did, .pasid = pasid });
     err = qi_sync(qi, d, sizeof(d) / sizeof(d[0]));
     return err ? err : vtd_gcmd(u, VTD_GCMD_TE, 1);
 }

@@ -1,7 +1,8 @@
-/* A second-stage domain: a DID and its page tables (VT-d spec 9.8), built
- * by the same walker as the kernel's own tables. */
-#ifndef VTDLAB_IOMMU_DOMAIN_H
-#define VTDLAB_IOMMU_DOMAIN_H
+/* Second-stage paging (VT-d spec 3.7, 9.8): a domain, a DID and its
+ * second-stage page tables, built by the same walker as the kernel's own
+ * tables. */
+#ifndef VTDLAB_IOMMU_SECOND_STAGE_H
+#define VTDLAB_IOMMU_SECOND_STAGE_H
 
 #include <stdint.h>
 #include "../mm/pgtable.h"

@@ -1,0 +1,34 @@
+/* Root entry encoders, legacy and scalable mode: pure, host-tested. */
+#include <string.h>
+#include "root_entry.h"
+#include "../lib/bits.h"
+#include "../lib/errno.h"
+#include "../mm/layout.h"
+
+#define PAGE_ALIGNED(pa) (((pa) & ~PAGE_MASK) == 0)
+
+int vtd_root_entry_encode(struct vtd_root_entry *e, uint64_t ctp)
+{
+    memset(e, 0, sizeof(*e));
+    if (ctp & ~PAGE_MASK)
+        return -E_INVAL;
+    bits_set(&e->qw[0], ROOT_CTP, ctp >> PAGE_SHIFT);
+    bits_set(&e->qw[0], ROOT_P, 1);
+    return 0;
+}
+
+int vtd_sm_root_entry_encode(struct vtd_sm_root_entry *e, uint64_t lower_ctp, uint64_t upper_ctp)
+{
+    memset(e, 0, sizeof(*e));
+    if (!PAGE_ALIGNED(lower_ctp) || !PAGE_ALIGNED(upper_ctp))
+        return -E_INVAL;
+    if (lower_ctp) {
+        bits_set(&e->qw[0], SM_ROOT_LCTP, lower_ctp >> PAGE_SHIFT);
+        bits_set(&e->qw[0], SM_ROOT_LP, 1);
+    }
+    if (upper_ctp) {
+        bits_set(&e->qw[1], SM_ROOT_UCTP, upper_ctp >> PAGE_SHIFT);
+        bits_set(&e->qw[1], SM_ROOT_UP, 1);
+    }
+    return 0;
+}
