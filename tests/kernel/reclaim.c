@@ -345,6 +345,15 @@ static void cover_one_policy(struct test *t, struct sva_fixture *sf, unsigned po
             reclaim_release_frame(c.neighbour[r][n]);
         }
     ASSERT_EQ(t, reclaim_drain(), 0);
+    if (p == RECLAIM_NONE) {
+        /* none freed the policy's tables unflushed, its PD among them (the
+         * regions share one): a unit with paging-structure caches still
+         * holds the PDPTE pointing at it, which the next policy's walks
+         * would follow. Drop it before the next policy maps anything. */
+        struct qi_desc d;
+        ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, QI_PIOTLB_ALL_IN_PASID, FIXTURE_DID, PASID, 0, 0, 0), 0);
+        ASSERT_EQ(t, qi_sync(&sf->fx.qi, &d, 1), 0);
+    }
 }
 
 static void every_policy_flushes_each_unmapped_range_whole(struct test *t)
