@@ -12,9 +12,10 @@
  * lands in the sink. Any change is the device reaching memory that is no
  * longer the kernel's to give it.
  *   none: freed at once, no flush: the negative control, which must show
- *         the stale write (QEMU caches leaf translations only, so only the
- *         data frame's reuse shows there; the sink is the signal on
- *         hardware with paging-structure caches);
+ *         the stale write (QEMU keeps the leaf, so the write goes
+ *         through it into the reused data frame; the sink is the signal
+ *         where a walk follows a cached entry into a reused table, which
+ *         pwc.* observes on units with paging-structure caches);
  *   sync, async, async-percpu, rcu: nothing stale, 0 pages freed before
  *         the flush covering them was seen completed.
  *
@@ -120,8 +121,8 @@ static void run_scenario(struct test *t, enum reclaim_policy policy, struct outc
               o->sink_changed ? "CHANGED" : "untouched", o->faults, o->freed_before_flush,
               o->flushed.descriptors, o->flushed.waits, o->flushed.pasid_iotlb);
     if (!o->sink_changed)
-        test_diag(t, "the sink is untouched: no walk went through a reused table frame%s",
-                  platform_is_qemu() ? " (QEMU's unit has no paging-structure cache)" : "");
+        test_diag(t, "the sink is untouched: no walk went through a reused table frame (pwc.* says whether this "
+                  "unit keeps paging-structure entries)");
 
     for (unsigned i = 0; i < nfreed; i++)
         if (taken[i])
@@ -146,8 +147,11 @@ static void none_lets_the_device_write_into_a_reused_frame(struct test *t)
                               "wrote nothing stale: the unit re-walked after the unmap, caching not observed");
         return;
     }
+    /* QEMU keeps the leaf the device used (its IOTLB), with or without
+     * paging-structure caches (x-psc): the write goes through it into the
+     * reused data frame. Whether a walk also reached the sink is the
+     * paging-structure cache's business, observed by pwc.*, not assumed. */
     EXPECT_TRUE(t, o.stale_pa != 0, "reclaim=none: expected the device to write into a reused frame, it did not");
-    EXPECT_TRUE(t, !o.sink_changed, "QEMU has no paging-structure cache, yet the sink changed");
 }
 
 /* A fix: nothing stale, nothing freed early, the write faults, and the
@@ -334,6 +338,16 @@ static void cover_one_policy(struct test *t, struct sva_fixture *sf, unsigned po
             reclaim_release_frame(c.neighbour[r][n]);
         }
     ASSERT_EQ(t, reclaim_drain(), 0);
+    if (p == RECLAIM_NONE) {
+        /* none freed the policy's tables unflushed, its PD among them (the
+         * regions share one): a unit with paging-structure caches still
+         * holds the PDPTE pointing at it, which the next policy's walks
+         * would follow. Drop it before the next policy maps anything. */
+        struct qi_desc d;
+        ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID,
+                                                                      .did = FIXTURE_DID, .pasid = PASID }), 0);
+        ASSERT_EQ(t, qi_sync(&sf->fx.qi, &d, 1), 0);
+    }
 }
 
 static void every_policy_flushes_each_unmapped_range_whole(struct test *t)
