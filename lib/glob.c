@@ -37,15 +37,20 @@ int glob_match(const char *pattern, const char *s)
 
 int glob_list_match(const char *list, const char *s)
 {
+    int included = 0;
     while (*list) {
         size_t n = 0;
         while (list[n] && list[n] != ',')
             n++;
-        if (n && match_n(list, n, s))
-            return 1;
+        if (n && list[0] == GLOB_EXCLUDE) {
+            if (match_n(list + 1, n - 1, s))
+                return 0;
+        } else if (n && match_n(list, n, s)) {
+            included = 1;
+        }
         list += n + (list[n] == ',');
     }
-    return 0;
+    return included;
 }
 
 int glob_list_names(const char *list, const char *word)

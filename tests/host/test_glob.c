@@ -26,6 +26,18 @@ static void lists_match_any_member(void **state)
     assert_false(glob_list_match("", "x"));
 }
 
+static void an_excluding_pattern_takes_out_what_it_matches(void **state)
+{
+    assert_true(glob_list_match("*,-smp.*", "boot.clock"));
+    assert_false(glob_list_match("*,-smp.*", "smp.lock"));
+    assert_false(glob_list_match("-smp.*,*", "smp.lock"));      /* wherever it stands */
+    assert_false(glob_list_match("-smp.*", "boot.clock"));       /* excluding alone selects nothing */
+    assert_true(glob_list_match("smp.*,-smp.lock", "smp.rcu"));
+    assert_false(glob_list_match("smp.*,-smp.lock", "smp.lock"));
+    assert_true(glob_list_match("*,-", "boot.clock"));           /* "-" alone excludes only "" */
+    assert_false(glob_list_names("*,-selftest.*", "selftest")); /* excluding never names a suite */
+}
+
 static void explicit_suites_are_named_literally(void **state)
 {
     assert_true(glob_list_names("selftest.*", "selftest"));
@@ -43,6 +55,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(glob_matches_like_a_shell),
         cmocka_unit_test(lists_match_any_member),
+        cmocka_unit_test(an_excluding_pattern_takes_out_what_it_matches),
         cmocka_unit_test(explicit_suites_are_named_literally),
     };
     return cmocka_run_group_tests_name("glob", tests, NULL, NULL);

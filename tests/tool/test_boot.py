@@ -65,10 +65,12 @@ def test_missing_kernel(tmp_path, capsys):
     assert "cannot read \\vtdlab\\kernel.elf" in out
 
 
-@pytest.mark.parametrize("pvh", [False, True], ids=["uefi", "pvh"])
-def test_unknown_cmdline_key(capsys, pvh):
-    """Through the loader's cmdline file (UEFI) and QEMU's -append (PVH)."""
-    rc, out = run_cli(["--cmdline", "frobnicate=1"], capsys, pvh)
+def test_unknown_cmdline_key(capsys):
+    """Through QEMU's -append (PVH). The UEFI loader hands the kernel its
+    cmdline file unread: every UEFI run of make test (gop, usb) selects its
+    cases through that file, and the kernel's refusal is the same however
+    the cmdline came."""
+    rc, out = run_cli(["--cmdline", "frobnicate=1"], capsys, True)
     assert rc == 2
     assert "the kernel rejected the cmdline" in out and "unknown key 'frobnicate'" in out
 

@@ -32,6 +32,12 @@ def test_selection_is_the_kernels():
     assert runs.selects("selftest.*", "selftest", "fails_on_purpose", True)
     assert runs.selects("selftest*sva*", "selftest", "faults_with_sva_bound", True)
     assert not runs.selects("selftest_x.*", "selftest", "faults", True)
+    # an excluding pattern, as lib/glob.c takes it (tests/host/test_glob.c)
+    assert runs.selects("*,-smp.*", "boot", "clock", False)
+    assert not runs.selects("*,-smp.*", "smp", "lock", False)
+    assert not runs.selects("-smp.*,*", "smp", "lock", False)
+    assert not runs.selects("-smp.*", "boot", "clock", False)
+    assert not runs.selects("*,-selftest.*", "selftest", "fails_on_purpose", True)
 
 
 def test_fold_shares_what_is_common_and_gives_every_run_back():

@@ -111,9 +111,18 @@ def _names(globs: str, suite: str) -> bool:
                for p in globs.split(",") if p)
 
 
+# A tests= pattern starting with this excludes what the rest matches
+# (lib/glob.h: GLOB_EXCLUDE).
+EXCLUDE = "-"
+
+
 def selects(globs: str, suite: str, case: str, explicit: bool) -> bool:
+    """What the kernel runs for tests=globs (lib/glob.c, kernel/harness.c)."""
     full = f"{suite}.{case}"
-    if not any(_glob(p).match(full) for p in globs.split(",") if p):
+    patterns = [p for p in globs.split(",") if p]
+    if not any(_glob(p).match(full) for p in patterns if not p.startswith(EXCLUDE)):
+        return False
+    if any(_glob(p[len(EXCLUDE):]).match(full) for p in patterns if p.startswith(EXCLUDE)):
         return False
     return not explicit or _names(globs, suite)
 
