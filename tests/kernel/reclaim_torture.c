@@ -48,8 +48,50 @@ struct torture {
     uint64_t frames[SMP_MAX_CPUS][TORTURE_PAGES];
     unsigned churn_ops, churn_errors, wrong_data;
     unsigned churn_rounds; /* rounds the churning CPUs finished, all of them together */
+    /* The victim's frame window (see hold_churn): set by the victim;
+     * in_op counts churning CPUs inside a map/write/unmap. */
+    int hold;
+    unsigned in_op;
     unsigned live_missed, stale, reused, dma_errors;
 };
+
+/* Between the victim's release of its frame and the device's write
+ * through the old VA, that frame may be free while the device still holds
+ * a stale translation of it (reclaim=none): a page table a churning CPU
+ * allocated there would take the device's write and the CPU would then
+ * walk garbage (a #GP in pt_map_page, 3 runs in 50 under load). So the
+ * churning CPUs allocate nothing over that window: they take no new op
+ * while hold is set, and the victim waits for the ops under way. The
+ * unmap itself still races with them. A CPU counts itself in before it
+ * reads hold and the victim sets hold before it reads the count (both
+ * sequentially consistent), so one of them always sees the other. */
+static int begin_op(struct torture *k)
+{
+    struct deadline d = deadline_after_us(TORTURE_WAIT_US);
+    for (;;) {
+        atomic_add(&k->in_op, 1);
+        if (!__atomic_load_n(&k->hold, __ATOMIC_SEQ_CST))
+            return 1;
+        atomic_sub(&k->in_op, 1);
+        /* Halting, not spinning: under icount a spinning CPU would spend
+         * the virtual time the device's DMA is waiting for. */
+        while (load_acquire(&k->hold))
+            if (deadline_passed(d))
+                return 0;
+            else
+                wait_for_interrupt();
+    }
+}
+
+static void hold_churn(struct torture *k)
+{
+    atomic_xchg(&k->hold, 1);
+    struct deadline d = deadline_after_us(TORTURE_WAIT_US);
+    while (__atomic_load_n(&k->in_op, __ATOMIC_SEQ_CST) && !deadline_passed(d))
+        cpu_relax();
+}
+
+static void release_churn(struct torture *k) { store_release(&k->hold, 0); }
 
 static void churn(struct torture *k, unsigned index)
 {
@@ -65,8 +107,11 @@ static void churn(struct torture *k, unsigned index)
             unsigned page = op % TORTURE_PAGES;
             uint64_t va = (op & 1) ? torture_shared(index, page) : torture_private(index, page);
             uint64_t pa = k->frames[index][page];
+            if (!begin_op(k))
+                return; /* the victim stopped inside its window: its rounds fail the case */
             if (kva_map(va, pa, PT_LEVEL_PT, PTE_RW | PTE_NX)) {
                 atomic_add(&k->churn_errors, 1);
+                atomic_sub(&k->in_op, 1);
                 continue;
             }
             uint64_t word = ((uint64_t)index << 48) | ((uint64_t)last << 16) | op;
@@ -75,6 +120,7 @@ static void churn(struct torture *k, unsigned index)
                 atomic_add(&k->wrong_data, 1);
             if (kva_unmap(va))
                 atomic_add(&k->churn_errors, 1);
+            atomic_sub(&k->in_op, 1);
             atomic_add(&k->churn_ops, 1);
         }
         atomic_add(&k->churn_rounds, 1);
@@ -112,6 +158,7 @@ static void victim(struct torture *k)
             k->live_missed++;
         if (kva_unmap_range(va, PAGE_SIZE))
             k->dma_errors++;
+        hold_churn(k);
         reclaim_release_frame(frame);
         /* Half the rounds wait for the deferred work, as a caller that
          * needs the memory back would; the others take their chance. */
@@ -124,6 +171,7 @@ static void victim(struct torture *k)
         }
         if (dma_dev_write(&k->sf->dev, va, PAGE_SIZE))
             k->dma_errors++;
+        release_churn(k);
         if (taken) {
             if (!words_intact(frame, CANARY_WORD))
                 k->stale++;
