@@ -65,7 +65,7 @@ ROM_DIRS = ("/usr/share/qemu", "/usr/share/seabios", "/usr/lib/ipxe/qemu")
 # q35-test boots the machine intel-iommu sits on; device-introspect-test
 # lists and instantiates every device type's properties, intel-iommu's
 # among them. (bios-tables-test's DMAR case needs KVM and edk2 blobs.)
-QTESTS = ("intel-iommu-test", "q35-test", "device-introspect-test")
+QTESTS = ("intel-iommu-test", "intel-iommu-psc-test", "q35-test", "device-introspect-test")
 QTEST_TIMEOUT_S = 900
 
 SOURCE_KEYS = ("QEMU_DEB_VERSION", "QEMU_SUITE", "QEMU_MIRROR", "QEMU_ORIG", "QEMU_ORIG_SHA256",
