@@ -67,58 +67,41 @@ add_backports() {
     fi
 }
 
-if [ "${1:-}" = "--qemu" ]; then
-    m=$(missing_qemu_build)
-    if [ -z "$m" ]; then
-        echo "deps: everything vtdlab's QEMU build needs is installed"
-        exit 0
-    fi
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "deps: missing for vtdlab's QEMU: $m" >&2
-        echo "deps: run as root:  sudo $0 --qemu" >&2
-        exit 1
-    fi
-    add_backports
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq -t bookworm-backports meson
-    apt-get install -y -qq "${QEMU_BUILD_PKGS[@]}"
-    m=$(missing_qemu_build)
-    if [ -n "$m" ]; then
-        echo "deps: still missing after install: $m" >&2
-        exit 1
-    fi
-    echo "deps: vtdlab's QEMU build dependencies installed (meson $(dpkg-query -W -f='${Version}' meson))"
-    exit 0
-fi
-
-if [ -z "$(missing)" ]; then
+# --qemu installs what building vtdlab's QEMU needs, no option everything:
+# one path for both, the set named by the function that finds what is missing.
+if [ "${1:-}" = "--qemu" ]; then check=missing_qemu_build; else check=missing; fi
+m=$($check)
+if [ -z "$m" ]; then
     echo "deps: everything is installed"
     exit 0
 fi
-
 if [ "$(id -u)" -ne 0 ]; then
-    echo "deps: missing: $(missing)" >&2
-    echo "deps: run as root:  sudo $0" >&2
+    echo "deps: missing: $m" >&2
+    echo "deps: run as root:  sudo $0 ${1:-}" >&2
     exit 1
 fi
 
-# bookworm's own QEMU is 7.2 and has no first-stage translation; 10.0 is in
-# bookworm-backports.
+# bookworm's own QEMU is 7.2 and has no first-stage translation; 10.0 (the
+# control run's) and meson >= 1.5 (the build's) are in bookworm-backports.
 add_backports
-# linux-source-6.12 (for kunit_tool) is published in bookworm-security,
-# which Debian's own install lists; add it where an image left it out.
-if ! grep -rqs 'bookworm-security' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    echo "deb http://deb.debian.org/debian-security bookworm-security main" > "$SECURITY_LIST"
-fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq -t bookworm-backports qemu-system-x86 qemu-utils
-apt-get install -y -qq -t bookworm-backports meson
-apt-get install -y -qq "${PKGS[@]}" "${QEMU_BUILD_PKGS[@]}"
-m=$(missing)
+if [ "$check" = missing ]; then
+    # linux-source-6.12 (for kunit_tool) is published in bookworm-security,
+    # which Debian's own install lists; add it where an image left it out.
+    if ! grep -rqs 'bookworm-security' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        echo "deb http://deb.debian.org/debian-security bookworm-security main" > "$SECURITY_LIST"
+    fi
+    apt-get update -qq
+    apt-get install -y -qq -t bookworm-backports qemu-system-x86 qemu-utils meson
+    apt-get install -y -qq "${PKGS[@]}" "${QEMU_BUILD_PKGS[@]}"
+else
+    apt-get update -qq
+    apt-get install -y -qq -t bookworm-backports meson
+    apt-get install -y -qq "${QEMU_BUILD_PKGS[@]}"
+fi
+m=$($check)
 if [ -n "$m" ]; then
     echo "deps: still missing after install: $m" >&2
     exit 1
 fi
-echo "deps: done ($(qemu-system-x86_64 --version | head -1))"
+echo "deps: done (meson $(dpkg-query -W -f='${Version}' meson)$([ "$check" = missing ] && echo ", $(qemu-system-x86_64 --version | head -1)"))"
