@@ -63,7 +63,6 @@ int vtd_irt_enable(struct vtd_irt *t)
 }
 
 /* CPUID.01H:ECX.CMPXCHG16B[bit 13] (SDM vol. 2A, CPUID). */
-#define CPUID_FEATURES      1u
 #define CPUID_ECX_CX16      (1u << 13)
 
 static int cpu_has_cmpxchg16b(void)
@@ -85,17 +84,22 @@ static void store64(void *ctx, uint64_t *word, uint64_t v)
 }
 
 /* One locked CMPXCHG16B (the slot is 16-byte aligned in the table): on a
- * mismatch it loads the current value, so the second round succeeds. */
+ * mismatch it loads the current value, so the second round succeeds; only
+ * software writes an IRTE, under the table's lock, so a third would mean
+ * another writer. */
+#define STORE128_TRIES 2u
+
 static void store128(void *ctx, struct vtd_irte *slot, const struct vtd_irte *e)
 {
     uint64_t lo = READ_ONCE(slot->lo), hi = READ_ONCE(slot->hi);
-    uint8_t done;
-    do {
+    uint8_t done = 0;
+    for (unsigned i = 0; i < STORE128_TRIES && !done; i++)
         __asm__ volatile("lock cmpxchg16b %1\n\tsete %0"
                          : "=q"(done), "+m"(*slot), "+a"(lo), "+d"(hi)
                          : "b"(e->lo), "c"(e->hi)
                          : "memory", "cc");
-    } while (!done);
+    if (!done)
+        panic("intremap: IRTE at %p changed under its lock while being written", (void *)slot);
 }
 
 static int sync_entry(void *ctx)

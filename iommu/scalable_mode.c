@@ -101,8 +101,8 @@ int vtd_sm_attach(struct vtd_unit *u, struct vtd_qi *qi, struct vtd_sm_tables *t
 
 void vtd_sm_tables_free(struct vtd_sm_tables *t)
 {
-    for (unsigned b = 0; b < 256; b++)
-        for (int h = 0; h < 2; h++)
+    for (unsigned b = 0; b < VTD_ROOT_ENTRIES; b++)
+        for (unsigned h = 0; h < sizeof(t->context_pa[b]) / sizeof(t->context_pa[b][0]); h++)
             if (t->context_pa[b][h])
                 page_free(t->context_pa[b][h]);
     for (unsigned i = 0; i < SM_DIR_ENTRIES; i++)

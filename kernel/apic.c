@@ -21,7 +21,6 @@
 #define APIC_REGS_SIZE      0x1000
 #define X2APIC_MSR_BASE     0x800u
 #define X2APIC_MSR_SHIFT    4
-#define CPUID_FEATURES      1u
 #define CPUID_ECX_X2APIC    (1u << 21)
 
 #define APIC_ID             0x020

@@ -75,7 +75,7 @@ struct tsc_window {
 
 static int measure_hpet(struct tsc_window *w)
 {
-    uint64_t ticks = CALIBRATION_US * 1000 * FS_PER_NS / hpet_period_fs();
+    uint64_t ticks = CALIBRATION_US * NS_PER_US * FS_PER_NS / hpet_period_fs();
     uint64_t a0 = rdtsc(), h0 = hpet[HPET_MAIN_COUNTER / 8], b0 = rdtsc();
     for (uint32_t i = 0; i < CALIBRATION_SPIN_MAX; i++) {
         uint64_t a = rdtsc(), h = hpet[HPET_MAIN_COUNTER / 8], b = rdtsc();
@@ -83,8 +83,8 @@ static int measure_hpet(struct tsc_window *w)
             /* ~1e7 ns elapsed and ~1e7..1e8 TSC ticks: the products
              * stay far below 2^64. Scaled to exactly CALIBRATION_US. */
             uint64_t elapsed_ns = (h - h0) * hpet_period_fs() / FS_PER_NS;
-            w->min = (a - b0) * CALIBRATION_US * 1000 / elapsed_ns;
-            w->max = (b - a0) * CALIBRATION_US * 1000 / elapsed_ns;
+            w->min = (a - b0) * CALIBRATION_US * NS_PER_US / elapsed_ns;
+            w->max = (b - a0) * CALIBRATION_US * NS_PER_US / elapsed_ns;
             return 1;
         }
     }

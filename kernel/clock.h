@@ -9,6 +9,7 @@
 #include "x86.h"
 
 #define US_PER_MS 1000u
+#define NS_PER_US 1000u
 
 enum clock_source { CLOCK_NONE, CLOCK_HPET, CLOCK_PIT };
 

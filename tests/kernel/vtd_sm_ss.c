@@ -63,8 +63,7 @@ static void dma_through_second_stage_pasid_entry(struct test *t)
     uint64_t src = page_alloc(), dst = page_alloc();
     ASSERT_TRUE(t, src && dst, "out of frames");
     uint64_t *a = phys_to_virt(src), *b = phys_to_virt(dst);
-    for (size_t i = 0; i < PAGE_SIZE / sizeof(*a); i++)
-        a[i] = SS_PATTERN | i;
+    fill_pattern(src, SS_PATTERN);
     memset(b, 0, PAGE_SIZE);
     ASSERT_EQ(t, vtd_domain_map(&s.fx.dom, IOVA_SRC, src, PT_LEVEL_PT, SL_R), 0);
     ASSERT_EQ(t, vtd_domain_map(&s.fx.dom, IOVA_DST, dst, PT_LEVEL_PT, SL_RW), 0);

@@ -3,7 +3,6 @@
 one resolved outcome per selected case, overrides no run uses reported, and
 the conversion from one file per run giving back every run's file."""
 import json
-import os
 
 import pytest
 
@@ -144,4 +143,6 @@ def test_run_files_name_each_run_once(tmp_path):
     path.write_text(json.dumps([{"tag": "a", "description": "", "profile": "p", "boot": "floppy"}]))
     with pytest.raises(runs.RunsError, match="boot neither"):
         runs.load_runs(str(path))
-    assert os.path.isfile(runs.RUNS)
+    path.write_text(json.dumps([{"tag": "a", "description": "", "profile": "p", "boot": "pvh", "qemu": "debian"}]))
+    with pytest.raises(runs.RunsError, match="name a QEMU that is not one of vtdlab, stock"):
+        runs.load_runs(str(path))
