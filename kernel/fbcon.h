@@ -18,7 +18,7 @@ void fbcon_draw_char(unsigned col, unsigned row, char c);
 uint32_t fbcon_read_pixel(unsigned x, unsigned y);
 unsigned fbcon_columns(void);
 unsigned fbcon_rows(void);
-/* For a screen a person reads from across the room (kernel/summary.c):
+/* For a screen a person reads from across the room (harness/summary.c):
  * text at scale times the font's size from pixel (x, y), cut at the
  * screen's edge; returns the x after it. */
 unsigned fbcon_draw_text(unsigned x, unsigned y, const char *s, unsigned scale, uint32_t color);

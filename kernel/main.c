@@ -1,6 +1,8 @@
 #include <stdint.h>
 #include "../boot/boot_info.h"
 #include "../devices/pci.h"
+#include "../harness/harness.h"
+#include "../harness/summary.h"
 #include "../iommu/iommu.h"
 #include "../iommu/unit.h"
 #include "../mm/mm.h"
@@ -13,13 +15,11 @@
 #include "exit.h"
 #include "fbcon.h"
 #include "gdt.h"
-#include "harness.h"
 #include "smp.h"
 #include "printk.h"
 #include "pvh_info.h"
 #include "serial.h"
 #include "smbios.h"
-#include "summary.h"
 #include "symbols.h"
 #include "traps.h"
 

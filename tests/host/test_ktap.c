@@ -1,5 +1,5 @@
 #include "host.h"
-#include "kernel/ktap.h"
+#include "harness/ktap.h"
 
 static char out[4096];
 static size_t len;

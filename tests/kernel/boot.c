@@ -5,7 +5,7 @@
 #include "kernel/clock.h"
 #include "kernel/fbcon.h"
 #include "kernel/fbcon_font.h"
-#include "kernel/harness.h"
+#include "harness/harness.h"
 #include "kernel/traps.h"
 #include "mm/mm.h"
 

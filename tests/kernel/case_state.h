@@ -4,7 +4,7 @@
 #ifndef VTDLAB_TESTS_CASE_STATE_H
 #define VTDLAB_TESTS_CASE_STATE_H
 
-#include "kernel/harness.h"
+#include "harness/harness.h"
 #include "mm/reclaim.h"
 #include "mm/walker.h"
 

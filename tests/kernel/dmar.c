@@ -8,7 +8,7 @@
 #include <string.h>
 #include "kernel/acpi.h"
 #include "kernel/exit.h"
-#include "kernel/harness.h"
+#include "harness/harness.h"
 #include "lib/errno.h"
 #include "mm/mm.h"
 

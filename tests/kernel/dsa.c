@@ -11,7 +11,7 @@
 #include "devices/dma_dev.h"
 #include "devices/pci.h"
 #include "iommu/fault.h"
-#include "kernel/harness.h"
+#include "harness/harness.h"
 #include "lib/bits.h"
 #include "lib/errno.h"
 #include "mm/mm.h"

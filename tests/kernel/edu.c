@@ -1,7 +1,7 @@
 /* edu: the DMA device itself, translation off (physical addresses). */
 #include <string.h>
 #include "devices/edu.h"
-#include "kernel/harness.h"
+#include "harness/harness.h"
 #include "mm/mm.h"
 
 #define WORDS (EDU_BUFFER_SIZE / sizeof(uint64_t))

@@ -1,7 +1,7 @@
 /* mm: frames, the kernel's own page tables, W^X, the kva area and its
  * page-table page accounting, the heap. */
 #include <string.h>
-#include "kernel/harness.h"
+#include "harness/harness.h"
 #include "kernel/traps.h"
 #include "kernel/x86.h"
 #include "lib/errno.h"

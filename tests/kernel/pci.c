@@ -3,7 +3,7 @@
 #include "devices/pci.h"
 #include "iommu/iommu.h"
 #include "iommu/scope.h"
-#include "kernel/harness.h"
+#include "harness/harness.h"
 
 #define HOST_BRIDGE_CLASS 0x0600 /* class 06 (bridge), subclass 00 (host) */
 #define CLASS_SHIFT       16

@@ -5,7 +5,7 @@
 #ifndef VTDLAB_TESTS_RECLAIM_CASES_H
 #define VTDLAB_TESTS_RECLAIM_CASES_H
 
-#include "kernel/harness.h"
+#include "harness/harness.h"
 #include "mm/layout.h"
 #include "mm/pgtable.h"
 #include "mm/reclaim.h"

@@ -9,7 +9,7 @@
  * The host tool
  * holds the expected outcomes (tests/expected/selftest.json); this suite
  * runs only when named (tests=selftest.*). */
-#include "kernel/harness.h"
+#include "harness/harness.h"
 #include "kernel/lock.h"
 #include "kernel/clock.h"
 #include "kernel/printk.h"

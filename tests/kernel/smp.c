@@ -7,7 +7,7 @@
 #include <string.h>
 #include "kernel/apic.h"
 #include "kernel/clock.h"
-#include "kernel/harness.h"
+#include "harness/harness.h"
 #include "kernel/lock.h"
 #include "kernel/smp.h"
 #include "kernel/traps.h"

@@ -13,7 +13,7 @@
 #include "iommu/qi.h"
 #include "iommu/sva.h"
 #include "iommu/unit.h"
-#include "kernel/harness.h"
+#include "harness/harness.h"
 #include "lib/bits.h"
 
 #define FIXTURE_DID      1

@@ -1,4 +1,4 @@
-"""The screen summary (kernel/summary.c) read back from QEMU's screendump of
+"""The screen summary (harness/summary.c) read back from QEMU's screendump of
 the gop profile's framebuffer: the verdict in large red letters, the
 counts, the failed case with its reason, each drawn exactly from the
 console font, in the layout summary.c uses."""
@@ -10,7 +10,7 @@ import pytest
 from vtdlabtool import cli, qemu
 
 FONT_C = os.path.join(qemu.BUILD, "gen", "font.c")
-# kernel/summary.c's layout
+# harness/summary.c's layout
 MARGIN, VERDICT_SCALE, COUNTS_SCALE, LINE_GAP, ROW = 16, 6, 2, 4, 16
 RED, GREY = (0xf0, 0x40, 0x40), (0xc0, 0xc0, 0xc0)
 

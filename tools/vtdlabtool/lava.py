@@ -23,7 +23,7 @@ from . import qemu
 
 CLASSES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lava_classes.json")
 
-# Where a run starts and ends on the console (kernel/ktap.c, kernel/exit.c).
+# Where a run starts and ends on the console (harness/ktap.c, kernel/exit.c).
 MONITOR_START = "KTAP version 1"
 MONITOR_END = "# vtdlab: done"
 # One case's result line, indented under its suite (suite lines are not,

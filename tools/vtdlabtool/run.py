@@ -19,7 +19,7 @@ DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_SILENCE_S = 60.0
 MAX_BOOTS = 8
 EXIT_OK, EXIT_FAILED, EXIT_SETUP = 0, 1, 2
-# What the kernel says when tests= selected nothing (kernel/harness.c).
+# What the kernel says when tests= selected nothing (harness/harness.c).
 NO_CASE_MARK = "no test case matches"
 
 

@@ -96,7 +96,7 @@ def get_run(tag: str, path: str = RUNS) -> Run:
     raise RunsError(f"no run '{tag}' in {path} (see 'vtdlab profiles')")
 
 
-# The kernel's selection (kernel/harness.c suite_selected, lib/glob.c): a
+# The kernel's selection (harness/harness.c suite_selected, lib/glob.c): a
 # case runs when a comma-separated glob ('*', '?') matches suite.case, and
 # for a suite that runs only when asked (SUITE_EXPLICIT: the self-test, the
 # benchmarks) when a pattern also names the suite (its name followed by
@@ -117,7 +117,7 @@ EXCLUDE = "-"
 
 
 def selects(globs: str, suite: str, case: str, explicit: bool) -> bool:
-    """What the kernel runs for tests=globs (lib/glob.c, kernel/harness.c)."""
+    """What the kernel runs for tests=globs (lib/glob.c, harness/harness.c)."""
     full = f"{suite}.{case}"
     patterns = [p for p in globs.split(",") if p]
     if not any(_glob(p).match(full) for p in patterns if not p.startswith(EXCLUDE)):

@@ -5,7 +5,7 @@
  * gaps) is what tests/tool/test_screen.py reads back from a screendump. */
 #include <stdio.h>
 #include "summary.h"
-#include "fbcon.h"
+#include "../kernel/fbcon.h"
 #include "harness.h"
 #include "ktap.h"
 #include "../iommu/iommu.h"

@@ -5,7 +5,7 @@
 #define VTDLAB_HARNESS_H
 
 #include <stdint.h>
-#include "cmdline.h"
+#include "../kernel/cmdline.h"
 #include "ktap.h"
 
 struct test;
@@ -93,7 +93,7 @@ void test_characterisation(struct test *t, const char *name, int observed, const
     __attribute__((format(printf, 4, 5)));
 const struct cmdline *test_cmdline(struct test *t);
 
-/* What the run came to, for the screen summary (kernel/summary.c): the
+/* What the run came to, for the screen summary (harness/summary.c): the
  * counts and the first cases that did not pass or skip, with reasons. */
 #define SUMMARY_FAILED_MAX 12
 #define SUMMARY_TEXT_MAX 120

@@ -1,5 +1,5 @@
-#ifndef VTDLAB_KERNEL_SUMMARY_H
-#define VTDLAB_KERNEL_SUMMARY_H
+#ifndef VTDLAB_HARNESS_SUMMARY_H
+#define VTDLAB_HARNESS_SUMMARY_H
 
 /* Replaces the framebuffer console's text with the run's summary (after
  * harness_run); does nothing without a framebuffer. */
