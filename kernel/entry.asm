@@ -48,7 +48,7 @@ kernel_entry:
     jmp .halt
 
 ; Application processors arrive here from the trampoline (trampoline.asm)
-; in 64-bit mode on its identity map; smp.c set the three ap_boot_ values
+; in 64-bit mode on its identity map; ap_start.c set the three ap_boot_ values
 ; for this one CPU before it sent the start-up IPIs.
 global ap_entry64
 extern ap_boot_cr3, ap_boot_stack, ap_main

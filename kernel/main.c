@@ -15,6 +15,7 @@
 #include "exit.h"
 #include "fbcon.h"
 #include "gdt.h"
+#include "ap_start.h"
 #include "smp.h"
 #include "printk.h"
 #include "pvh_info.h"

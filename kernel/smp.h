@@ -1,7 +1,7 @@
-/* More than one CPU: per-CPU data, application-processor bring-up, IPIs
- * ("call this function on that CPU, and wait until it has"), NMIs that dump
- * or recall a CPU, and jobs that run on an AP in process context (what the
- * harness runs a case's part on). Locks are in lock.h, deferred work in
+/* More than one CPU: per-CPU data, IPIs ("call this function on that CPU,
+ * and wait until it has"), NMIs that dump or recall a CPU, and jobs that
+ * run on an AP in process context (what the harness runs a case's part
+ * on). Starting the APs is in ap_start.h, locks in lock.h, deferred work in
  * work.h, TLB shootdown in mm/tlb.h.
  *
  * CPU numbers are dense (0 is the boot CPU, then the APs in MADT order as
@@ -11,7 +11,6 @@
 
 #include <stdint.h>
 #include "traps.h"
-#include "../boot/boot_info.h"
 
 #define SMP_MAX_CPUS 32
 #define SMP_BOOT_CPU 0
@@ -30,26 +29,11 @@ static inline unsigned smp_cpu_id(void)
 
 /* The boot CPU's per-CPU data; first thing after its GDT is loaded. */
 void smp_init_bsp(void);
-/* Starts the APs the MADT lists as enabled, at most max_cpus CPUs in all
- * (0: every one), through the start page the loader reserved. A CPU that
- * does not come up in time, or faults on the way, is reported by APIC id
- * and left out; inject (INJECT_AP_*, cmdline.h) makes the first AP do so on
- * purpose. Returns the number of CPUs online. */
-unsigned smp_start_aps(const struct boot_info *bi, unsigned max_cpus, unsigned inject);
-
 unsigned smp_online_count(void);
 int smp_cpu_online(unsigned cpu);
 uint32_t smp_apic_id(unsigned cpu);
 /* The CPU number of the highest online CPU, the default worker. */
 unsigned smp_last_online(void);
-/* What bring-up saw: CPUs the MADT lists as enabled, and how long starting
- * the APs took. */
-unsigned smp_listed_count(void);
-uint64_t smp_bringup_us(void);
-/* Whether the running CPU is an AP still on its way up (exceptions then
- * park it instead of taking the kernel down). */
-int smp_this_cpu_booting(void);
-_Noreturn void smp_park_faulted_ap(const struct trap_frame *f);
 
 /* Runs fn(arg) on cpu in its interrupt context and waits (bounded) until it
  * returned; on the calling CPU directly. fn must be short and must not call
@@ -83,5 +67,21 @@ void smp_job_recall(unsigned cpu);
 
 /* For the trap path: an NMI another CPU asked for; 1 if it was one. */
 int smp_handle_nmi(struct trap_frame *f);
+
+/* AP bring-up's side of the per-CPU records (ap_start.c, nothing else):
+ * a CPU's record is written by the boot CPU until it sets BOOTING, then by
+ * that AP until it sets ONLINE. */
+enum cpu_state { CPU_ABSENT, CPU_BOOTING, CPU_ONLINE, CPU_FAILED, CPU_LOST };
+/* The call and wake IPIs' handlers, and the boot CPU's APIC id. */
+void smp_init_ipis(void);
+void smp_cpu_prepare(unsigned cpu, uint32_t apic_id);
+enum cpu_state smp_cpu_state(unsigned cpu);
+void smp_cpu_set_state(unsigned cpu, enum cpu_state s);
+/* On the AP itself: GS base to its record. */
+void smp_cpu_enter(unsigned cpu);
+/* One more CPU online, counted by the boot CPU once it saw ONLINE. */
+void smp_add_online(void);
+/* Where an AP that came up waits for jobs, calls and work. */
+_Noreturn void smp_idle_loop(void);
 
 #endif

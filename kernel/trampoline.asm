@@ -1,10 +1,10 @@
 ; Application-processor start-up code (SDM vol. 3, 9.4 and 10.8.5).
 ;
-; smp.c copies [trampoline_start, trampoline_end) to the start page the
+; ap_start.c copies [trampoline_start, trampoline_end) to the start page the
 ; loader reserved below 1 MiB, fills in trampoline_params, and sends
 ; INIT-SIPI-SIPI with that page's number as the vector. The AP starts in
 ; real mode at CS = page << 8, IP = 0, and goes straight to long mode
-; (PE and PG set together) on the small identity map smp.c builds in the
+; (PE and PG set together) on the small identity map ap_start.c builds in the
 ; pages after this one. The 64-bit part jumps to ap_entry64 in the kernel
 ; image, which switches to the kernel's own tables.
 ;
@@ -53,7 +53,7 @@ trampoline_long:
     mov rax, [rel tp_entry]
     jmp rax
 
-; Layout shared with struct trampoline_params in smp.c.
+; Layout shared with struct trampoline_params in ap_start.c.
 align 8
 trampoline_params:
 tp_gdt:   dq 0, 0, 0        ; null, 64-bit code, data: as the kernel's

@@ -4,6 +4,7 @@
 #include "traps.h"
 #include "gdt.h"
 #include "printk.h"
+#include "ap_start.h"
 #include "smp.h"
 #include "symbols.h"
 #include "x86.h"

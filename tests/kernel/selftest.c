@@ -13,6 +13,7 @@
 #include "kernel/lock.h"
 #include "kernel/clock.h"
 #include "kernel/printk.h"
+#include "kernel/ap_start.h"
 #include "kernel/smp.h"
 #include "kernel/work.h"
 #include "lib/errno.h"

@@ -9,6 +9,7 @@
 #include "kernel/clock.h"
 #include "harness/harness.h"
 #include "kernel/lock.h"
+#include "kernel/ap_start.h"
 #include "kernel/smp.h"
 #include "kernel/traps.h"
 #include "kernel/work.h"
