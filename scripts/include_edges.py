@@ -27,21 +27,22 @@ def folder_of(path):
     return None
 
 
-def sources(rev):
-    """{path: text} of every .c and .h under FOLDERS, at rev or on disk."""
+def sources(rev, top="."):
+    """{path from top: text} of every .c and .h under FOLDERS, at rev or
+    on disk."""
     if rev is None:
         out = {}
-        for top in FOLDERS:
-            for dirpath, _, names in os.walk(top):
+        for folder in FOLDERS:
+            for dirpath, _, names in os.walk(os.path.join(top, folder)):
                 for n in names:
                     if n.endswith((".c", ".h")):
                         p = os.path.join(dirpath, n)
                         with open(p, encoding="utf-8", errors="replace") as fh:
-                            out[p] = fh.read()
+                            out[os.path.relpath(p, top)] = fh.read()
         return out
-    names = subprocess.run(["git", "ls-tree", "-r", "--name-only", rev, "--", *FOLDERS],
+    names = subprocess.run(["git", "ls-tree", "-r", "--name-only", rev, "--", *FOLDERS], cwd=top,
                            check=True, capture_output=True, text=True).stdout.split()
-    return {p: subprocess.run(["git", "show", f"{rev}:{p}"], check=True, capture_output=True,
+    return {p: subprocess.run(["git", "show", f"{rev}:{p}"], cwd=top, check=True, capture_output=True,
                               text=True, errors="replace").stdout
             for p in names if p.endswith((".c", ".h"))}
 
