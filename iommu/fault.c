@@ -22,7 +22,8 @@ void vtd_fault_events_enable(struct vtd_unit *u)
 {
     WRITE_ONCE(event_unit, u);
     irq_set_handler(VEC_VTD_FAULT, fault_event);
-    /* 32-bit accesses only: QEMU aborts on a 64-bit write to FECTL. */
+    /* 32-bit registers, written 32 bits wide (regs.h): QEMU, 10.0.2 and
+     * 10.2.2 alike, asserts on a 64-bit write to FECTL. */
     vtd_write32(u, VTD_FEDATA, VEC_VTD_FAULT);
     vtd_write32(u, VTD_FEADDR, MSI_ADDRESS_BASE | (apic_id() << MSI_ADDRESS_DEST_SHIFT));
     vtd_write32(u, VTD_FEUADDR, 0);

@@ -139,7 +139,10 @@ static uint64_t status_addr(const struct vtd_qi *q, uint32_t seq)
     return q->status_pa + status_slot(seq) * sizeof(*q->status);
 }
 
-/* Status write only: QEMU 10.0.2 aborts on SW and IF together. */
+/* Status write only: qi_wait polls the status, so no completion interrupt
+ * is asked for. (Debian's QEMU 10.0.2, the default-stock control, also
+ * asserts on SW and IF together; 10.2.2 does both, as VT-d spec 6.5.2.8
+ * says: vtd_qi.wait_with_status_write_and_interrupt.) */
 static int qi_wait_desc_for(struct qi_desc *d, const struct vtd_qi *q, uint32_t seq)
 {
     return qi_desc_wait(d, (struct qi_wait){ .status_addr = status_addr(q, seq), .status_data = seq, .sw = 1 });

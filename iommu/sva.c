@@ -147,7 +147,11 @@ int sva_unbind(struct sva *s)
             printk("# sva: pages pending reclaim could not be flushed before the unbind: %s\n", err_name(err));
     }
     vtd_pasid_clear(s->u, &s->tables, s->pasid);
-    struct qi_desc d[4];
+    /* VT-d spec 6.5.3.3: a PASID entry made not present needs the PASID
+     * cache, the PASID-based IOTLB and (ECAP.DT) the device-TLB invalidated;
+     * its context entry did not change, so the context cache keeps nothing
+     * stale. */
+    struct qi_desc d[3];
     unsigned n = 0;
     qi_desc_pasid_cache(&d[n++], (struct qi_pasid_cache){ .gran = QI_PC_PASID, .did = s->did, .pasid = s->pasid });
     qi_desc_pasid_iotlb(&d[n++], (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID, .did = s->did,
@@ -155,9 +159,6 @@ int sva_unbind(struct sva *s)
     if (ECAP_DT(s->u->ecap))
         qi_desc_pasid_device_tlb(&d[n++], (struct qi_pasid_device_tlb){ .sid = pci_source_id(s->dev),
                                                                         .pasid = s->pasid, .global = 1 });
-    /* QEMU 10.0.2 notices a cleared PASID entry only when the context cache
-     * is refilled; on hardware this is harmless. */
-    qi_desc_context_cache(&d[n++], (struct qi_context_cache){ .gran = QI_CC_GLOBAL });
     /* Translation stays on: the device's next request must fault, not slip
      * through untranslated. The tables stay until translation is off. */
     return qi_sync(s->qi, d, n);

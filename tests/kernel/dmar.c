@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 #include "kernel/acpi.h"
-#include "kernel/exit.h"
 #include "harness/harness.h"
 #include "lib/errno.h"
 #include "mm/mm.h"
@@ -37,12 +36,22 @@ static void parsed_without_problems(struct test *t)
 
 /* QEMU 10.0.2 does not set INCLUDE_PCI_ALL: it lists an endpoint scope for
  * every device on a bus that does not bypass the IOMMU (a newer layout
- * than older QEMUs'). Either way one unit must cover every function. */
+ * than older QEMUs'). Either way one unit must cover every function.
+ * Whose layout to expect is what the DMAR table says of itself: QEMU's
+ * ACPI tables carry its OEM ids (hw/acpi/aml-build.h ACPI_BUILD_APPNAME6
+ * and ACPI_BUILD_APPNAME8), any other builder's its own. */
+#define QEMU_ACPI_OEM_ID       "BOCHS "
+#define QEMU_ACPI_OEM_TABLE_ID "BXPC    "
+
 static void qemu_has_one_unit_for_all_devices(struct test *t)
 {
     const struct dmar_info *d = need_dmar(t);
-    if (!platform_is_qemu())
-        test_skip(t, "QEMU's layout is not expected on this machine");
+    const struct acpi_header *h = acpi_find("DMAR");
+    ASSERT_TRUE(t, h, "the DMAR table was parsed but is not listed");
+    if (memcmp(h->oem_id, QEMU_ACPI_OEM_ID, sizeof(h->oem_id)) ||
+        memcmp(h->oem_table_id, QEMU_ACPI_OEM_TABLE_ID, sizeof(h->oem_table_id)))
+        test_skip(t, "QEMU's layout is not expected on this machine (the DMAR table's OEM is %.6s %.8s)", h->oem_id,
+                  h->oem_table_id);
     ASSERT_EQ(t, d->ndrhd, 1);
     const struct dmar_drhd *u = &d->drhd[0];
     EXPECT_EQ(t, u->base, QEMU_VTD_BASE);

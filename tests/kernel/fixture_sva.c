@@ -7,6 +7,9 @@
 #include "iommu/cap_reg.h"
 #include "iommu/iommu.h"
 #include "lib/errno.h"
+#include "mm/layout.h"
+#include "mm/mm.h"
+#include "mm/reclaim.h"
 
 static void first_stage_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, int override_width,
                            uint64_t space_root);
@@ -79,4 +82,49 @@ void fixture_sva_down(struct test *t, struct sva_fixture *sf)
     fixture_down(t, &sf->fx);
     /* fixture_down returned: translation is off (it asserts GSTS). */
     vtd_sm_tables_free(&sf->sva.tables);
+}
+
+/* The leaf probe's pages: a 1 GiB kva slot of its own, the pattern page
+ * beside the target so their page table stays while the target goes. */
+#define GIB                  (1ul << 30)
+#define VA_PROBE_T           (KVA_BASE + 120 * GIB)
+#define VA_PROBE_X           (VA_PROBE_T + PAGE_SIZE)
+#define PROBE_PATTERN        0x1eaf1eaf00000000ul
+
+static int leaf_kept = -1; /* not probed yet in this boot */
+
+static void probe_leaf(struct test *t)
+{
+    static struct sva_fixture sf;
+    case_set_reclaim_policy(t, RECLAIM_NONE); /* the unmap below is not flushed */
+    fixture_sva_up(t, &sf, FIXTURE_PROBE_PASID, 0);
+    uint64_t a = page_alloc(), x = page_alloc();
+    ASSERT_TRUE(t, a && x, "out of frames");
+    fill_pattern(x, PROBE_PATTERN);
+    ASSERT_EQ(t, kva_map(VA_PROBE_X, x, PT_LEVEL_PT, PTE_NX), 0);
+    ASSERT_EQ(t, kva_map(VA_PROBE_T, a, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, VA_PROBE_X, PAGE_SIZE), 0);
+    ASSERT_EQ(t, dma_dev_write(&sf.dev, VA_PROBE_T, PAGE_SIZE), 0);
+    ASSERT_TRUE(t, where_pattern_landed(a, a, PROBE_PATTERN) == LANDED_IN_A,
+                "leaf probe: the device's first write through 0x%lx did not reach its page", VA_PROBE_T);
+    ASSERT_EQ(t, kva_unmap(VA_PROBE_T), 0);
+    memset(phys_to_virt(a), 0, PAGE_SIZE);
+    ASSERT_EQ(t, dma_dev_write(&sf.dev, VA_PROBE_T, PAGE_SIZE), 0);
+    leaf_kept = where_pattern_landed(a, a, PROBE_PATTERN) == LANDED_IN_A;
+    struct vtd_fault_log log;
+    fixture_faults(t, &sf.fx, &log);
+    test_diag(t, "leaf probe: after an unmap with no invalidation the device's write %s",
+              leaf_kept ? "still reached the old page: the unit keeps first-stage leaf translations"
+                        : "did not reach the old page: the unit re-walked");
+    ASSERT_EQ(t, kva_unmap(VA_PROBE_X), 0);
+    fixture_sva_down(t, &sf); /* its unbind invalidates the PASID whole */
+    page_free(a);
+    page_free(x);
+}
+
+int fixture_sva_unit_keeps_leaf(struct test *t)
+{
+    if (leaf_kept < 0)
+        probe_leaf(t);
+    return leaf_kept;
 }

@@ -100,6 +100,18 @@ void fixture_sva_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, int 
  * at root_pa instead of the kernel's tables (sva_bind_space). */
 void fixture_space_up(struct test *t, struct sva_fixture *sf, uint32_t pasid, uint64_t root_pa);
 void fixture_sva_down(struct test *t, struct sva_fixture *sf);
+/* Whether the unit keeps a first-stage leaf translation the device used
+ * until it is invalidated, as the device showed once in this boot: a page
+ * written through, unmapped with no invalidation, written through again
+ * (the old page reached: kept; a fault: re-walked). The spec allows both
+ * (a unit may drop what it cached at any time), so the stale-translation
+ * cases hold a unit to keeping what no invalidation covered only when it
+ * showed it keeps, and characterise any other, the same on QEMU, its model
+ * and silicon. The first call brings its own binding up and down (at
+ * FIXTURE_PROBE_PASID, reclaim=none until the case ends): call it before
+ * the case's fixture. */
+#define FIXTURE_PROBE_PASID 1
+int fixture_sva_unit_keeps_leaf(struct test *t);
 
 /* Where a device write landed, for the stale-translation suites: the old
  * page A, the new page B, or nowhere. A page holds the pattern when word i

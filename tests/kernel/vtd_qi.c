@@ -133,6 +133,68 @@ static void wait_without_status_or_interrupt_raises_iqe(struct test *t)
     fixture_down(t, &fx);
 }
 
+/* A wait may ask for a status write and the completion interrupt at once
+ * (VT-d spec 6.5.2.8): the status lands and ICS.IWC sets. With the
+ * interrupt masked (IECTL.IM, its reset value, set again here) nothing is
+ * delivered and IECTL.IP records it. The control: the same wait without
+ * IF writes its status and leaves IWC clear. (vtdlab's own waits are
+ * SW only: it polls the status, iommu/qi.c.) */
+static void wait_with_status_write_and_interrupt(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_qi_up(t, &fx);
+    uint64_t pa = page_alloc();
+    ASSERT_TRUE(t, pa, "out of frames");
+    volatile uint32_t *status = phys_to_virt(pa);
+    vtd_write32(&fx.u, VTD_IECTL, VTD_ECTL_IM);
+    vtd_write32(&fx.u, VTD_ICS, VTD_ICS_IWC);
+    const uint32_t data = 0x5157a700; /* any value the page does not hold */
+    for (int iflag = 0; iflag <= 1; iflag++) {
+        *status = 0;
+        struct qi_desc w;
+        ASSERT_EQ(t, qi_desc_wait(&w, (struct qi_wait){ .status_addr = pa, .status_data = data + iflag, .sw = 1,
+                                                          .iflag = iflag }), 0);
+        int err = qi_sync(&fx.qi, &w, 1);
+        EXPECT_TRUE(t, err == 0, "SW%s: %s", iflag ? "+IF" : " alone", err_name(err));
+        EXPECT_TRUE(t, *status == data + iflag, "SW%s: the status reads 0x%x, not 0x%x", iflag ? "+IF" : " alone",
+                    *status, data + iflag);
+        uint32_t ics = vtd_read32(&fx.u, VTD_ICS), iectl = vtd_read32(&fx.u, VTD_IECTL);
+        EXPECT_TRUE(t, (ics & VTD_ICS_IWC) == (iflag ? VTD_ICS_IWC : 0u), "SW%s: ICS 0x%x", iflag ? "+IF" : " alone",
+                    ics);
+        EXPECT_TRUE(t, (iectl & VTD_ECTL_IP) == (iflag ? VTD_ECTL_IP : 0u), "SW%s: IECTL 0x%x",
+                    iflag ? "+IF" : " alone", iectl);
+        vtd_write32(&fx.u, VTD_ICS, VTD_ICS_IWC);
+        EXPECT_EQ(t, vtd_read32(&fx.u, VTD_ICS) & VTD_ICS_IWC, 0);
+    }
+    EXPECT_EQ(t, fx.qi.error.valid, 0);
+    fixture_down(t, &fx);
+    page_free(pa);
+}
+
+/* A wait with FN alone (no status write, no interrupt) is a valid
+ * descriptor (VT-d spec 6.5.2.8: it only fences the descriptors behind
+ * it): the batch behind it completes without a queue error. A unit that
+ * refuses it with IQE is characterised by a skip naming that. */
+static void wait_with_fence_alone_is_accepted(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_qi_up(t, &fx);
+    struct qi_desc d[2];
+    ASSERT_EQ(t, qi_desc_wait(&d[0], (struct qi_wait){ .fn = 1 }), 0);
+    ASSERT_EQ(t, qi_desc_iotlb(&d[1], (struct qi_iotlb){ .gran = QI_IOTLB_GLOBAL }), 0);
+    int err = qi_sync(&fx.qi, d, 2);
+    if (err == -E_IO && fx.qi.error.valid && (fx.qi.error.fsts & VTD_FSTS_IQE) &&
+        fx.qi.error.desc.qw[0] == d[0].qw[0]) {
+        expect_still_works(t, &fx);
+        fixture_down(t, &fx);
+        test_skip(t, "the unit refuses a wait with FN alone (IQE), which VT-d spec 6.5.2.8 allows");
+    }
+    EXPECT_TRUE(t, err == 0, "FN-only wait, then an IOTLB global: %s", err_name(err));
+    EXPECT_EQ(t, fx.qi.error.valid, 0);
+    EXPECT_EQ(t, vtd_read32(&fx.u, VTD_FSTS) & VTD_FSTS_IQE, 0);
+    fixture_down(t, &fx);
+}
+
 /* QEMU gives no IQERCD.IQEI (it reads 0), and the submit below rewrites
  * IQT before anyone recovers; software still knows it wrote a tail past
  * the ring, so the valid descriptor at IQH is not blamed: it stays, and
@@ -347,6 +409,8 @@ TEST_SUITE(vtd_qi, 41, 0,
            TEST(reserved_bit_raises_iqe),
            TEST(granularity_zero_raises_iqe),
            TEST(wait_without_status_or_interrupt_raises_iqe),
+           TEST(wait_with_status_write_and_interrupt),
+           TEST(wait_with_fence_alone_is_accepted),
            TEST(tail_past_the_queue_raises_iqe),
            TEST(a_stopped_head_is_recovered_while_waiting_for_room),
            TEST(force_off_after_a_bad_tail_or_a_refused_descriptor),

@@ -7,7 +7,6 @@
 #include <string.h>
 #include "iommu/cap_reg.h"
 #include "iommu/scalable_mode.h"
-#include "kernel/exit.h"
 #include "mm/mm.h"
 #include "vtd_fixture.h"
 
@@ -95,8 +94,11 @@ static enum landed write_dst(struct test *t, struct ss *s, uint64_t a, uint64_t 
     return where_pattern_landed(a, b, SS_PATTERN);
 }
 
-/* Remap without invalidation: stale (QEMU caches; elsewhere a unit may
- * re-walk, a characterisation). Then a PASID-based IOTLB invalidation:
+/* Remap without invalidation: stale on a unit that keeps the leaf it
+ * used (QEMU's IOTLB does), fresh on one that re-walks; either is allowed,
+ * and which one the device showed is characterised. Only after a stale
+ * write is there anything for an invalidation to drop: a unit that
+ * re-walked ends the case there. Then a PASID-based IOTLB invalidation:
  * the spec makes it cover first-stage and nested translations (6.5.2.4)
  * and says nothing of it leaving a second-stage-only PASID's entries (a
  * unit may always invalidate more), so where the write lands is reported
@@ -117,25 +119,23 @@ static void did_invalidation_covers_second_stage_pasid(struct test *t)
     ASSERT_EQ(t, vtd_domain_map(&s.fx.dom, IOVA_DST, b, PT_LEVEL_PT, SL_RW), 0);
     enum landed l = write_dst(t, &s, a, b);
     ASSERT_TRUE(t, l != LANDED_NOWHERE, "without invalidation the write reached neither mapping");
-    if (platform_is_qemu())
-        EXPECT_TRUE(t, l == LANDED_IN_A, "without invalidation the write landed in %s, not through the cached "
-                    "IOVA -> a", landed_name[l]);
-    else
-        test_characterisation(t, "stale_translation_used", l == LANDED_IN_A, "without invalidation the %s",
-                              l == LANDED_IN_A ? "device used the cached IOVA -> a" : "unit re-walked the tables");
-    struct qi_desc d;
-    ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_PAGE, .did = FIXTURE_DID,
-                                                                  .pasid = RID_PASID, .addr = IOVA_DST }), 0);
-    ASSERT_EQ(t, qi_sync(&s.fx.qi, &d, 1), 0);
-    l = write_dst(t, &s, a, b);
-    ASSERT_TRUE(t, l != LANDED_NOWHERE, "after a PASID-based invalidation the write reached neither mapping");
-    test_characterisation(t, "pasid_invalidation_reaches_second_stage", l == LANDED_IN_B,
-                          "a PASID-based IOTLB invalidation %s the second-stage-only PASID's cached entry (the write "
-                          "landed in %s)", l == LANDED_IN_B ? "dropped" : "left", landed_name[l]);
-    ASSERT_EQ(t, qi_desc_iotlb(&d, (struct qi_iotlb){ .gran = QI_IOTLB_DOMAIN, .did = FIXTURE_DID }), 0);
-    ASSERT_EQ(t, qi_sync(&s.fx.qi, &d, 1), 0);
-    l = write_dst(t, &s, a, b);
-    EXPECT_TRUE(t, l == LANDED_IN_B, "after the DID's IOTLB invalidation the write landed in %s", landed_name[l]);
+    test_characterisation(t, "stale_translation_used", l == LANDED_IN_A, "without invalidation the %s",
+                          l == LANDED_IN_A ? "device used the cached IOVA -> a" : "unit re-walked the tables");
+    if (l == LANDED_IN_A) {
+        struct qi_desc d;
+        ASSERT_EQ(t, qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_PAGE, .did = FIXTURE_DID,
+                                                                      .pasid = RID_PASID, .addr = IOVA_DST }), 0);
+        ASSERT_EQ(t, qi_sync(&s.fx.qi, &d, 1), 0);
+        l = write_dst(t, &s, a, b);
+        ASSERT_TRUE(t, l != LANDED_NOWHERE, "after a PASID-based invalidation the write reached neither mapping");
+        test_characterisation(t, "pasid_invalidation_reaches_second_stage", l == LANDED_IN_B,
+                              "a PASID-based IOTLB invalidation %s the second-stage-only PASID's cached entry (the "
+                              "write landed in %s)", l == LANDED_IN_B ? "dropped" : "left", landed_name[l]);
+        ASSERT_EQ(t, qi_desc_iotlb(&d, (struct qi_iotlb){ .gran = QI_IOTLB_DOMAIN, .did = FIXTURE_DID }), 0);
+        ASSERT_EQ(t, qi_sync(&s.fx.qi, &d, 1), 0);
+        l = write_dst(t, &s, a, b);
+        EXPECT_TRUE(t, l == LANDED_IN_B, "after the DID's IOTLB invalidation the write landed in %s", landed_name[l]);
+    }
     down(t, &s);
     page_free(x);
     page_free(a);

@@ -6,7 +6,9 @@ import re
 
 import pytest
 
-from vtdlabtool import bench, cli
+from vtdlabtool import bench, cli, ktap, verdict
+
+from conftest import LOGS
 
 
 def test_iterations_out_of_range_are_refused(capsys, tmp_path):
@@ -121,3 +123,71 @@ def test_a_baseline_that_held_still_gives_ratios(tmp_path, capsys):
     md = _report(tmp_path, LOG.replace("    ok 1 unmap_cost", end + "    ok 1 unmap_cost"))
     assert "Withheld" not in md
     assert "| async | 16 | 0.100 | 0.100 | 2.00 | 0.050 | 1100 | 0 | 1.10x |" in md
+
+
+# bench_collateral on hw-model (vtdlab's QEMU, x-psc=on), bench_iters=2,
+# recorded with make bench's trace events (tools/vtdlabtool/bench.py BOOTS).
+COLLATERAL_LOG = os.path.join(LOGS, "bench-collateral-hw-model.log")
+
+
+def _collateral_trace():
+    with open(COLLATERAL_LOG + ".qemu-stderr") as f:
+        return f.read().splitlines()
+
+
+def test_collateral_walks_counted_from_a_recorded_trace():
+    iotlb, psc, problems = bench.collateral_counts(_collateral_trace())
+    assert problems == []
+    # Range flushes leave the working set's PDE (and the IOTLB) alone: the
+    # only walks are the two cold pages', each below the cached PDE.
+    assert psc["range"] == {"walks": 2, "cold_walks": 2, "from_root": 0, "below": {2: 2}, "entries_read": 2}
+    # An all-in-PASID flush drops every entry of the PASID: per flush the
+    # cold page walks from the root (4 entries), the 8 working-set pages
+    # walk again below the PDE the cold walk refilled (1 entry each).
+    assert psc["all"] == {"walks": 18, "cold_walks": 2, "from_root": 2, "below": {2: 16}, "entries_read": 24}
+    # The IOTLB side counts the working set only, not the cold pages.
+    assert iotlb == {"range": {"hit": 16, "update": 8}, "all": {"hit": 0, "update": 24}}
+
+
+def test_collateral_first_use_is_not_counted_but_a_second_is():
+    ws0 = bench.KVA_BASE + (bench.WS_SLOT << bench.SLOT_SHIFT)
+    miss = f"vtd_psc_miss PSC miss stage 1 domain 0x1 pasid 0x1 iova {ws0:#x}"
+    hit = f"vtd_psc_hit PSC hit stage 1 domain 0x1 pasid 0x1 level 3 iova {ws0:#x} next 0x1000 rights 0x7"
+    elsewhere = miss.replace(f"{ws0:#x}", f"{bench.KVA_BASE:#x}")
+    _, psc, problems = bench.collateral_counts([miss, elsewhere, hit])
+    assert problems == []
+    assert psc["range"] == {"walks": 1, "cold_walks": 0, "from_root": 0, "below": {3: 1}, "entries_read": 2}
+    assert psc["all"]["walks"] == 0
+
+
+def test_collateral_without_the_caches_or_with_evictions_is_a_problem():
+    no_psc = [l for l in _collateral_trace() if not l.startswith("vtd_psc_")]
+    _, psc, problems = bench.collateral_counts(no_psc)
+    assert psc["all"]["walks"] == 0
+    assert problems == ["QEMU traced no paging-structure-cache lookup (vtd_psc_hit/miss): the unit has no "
+                        "paging-structure caches (x-psc)"]
+    evict = "vtd_psc_evict PSC evict stage 1 domain 0x1 pasid 0x1 level 2 addr 0xffffa05040000000"
+    _, _, problems = bench.collateral_counts(_collateral_trace() + [evict])
+    assert problems == ["the unit evicted 1 paging-structure-cache entries: the walks do not show what the "
+                        "flushes dropped (raise x-psc-size)"]
+
+
+def test_collateral_report_prints_the_walks_beside_the_iotlb_misses(tmp_path):
+    with open(COLLATERAL_LOG) as f:
+        log = ktap.parse(f.read())
+    result = verdict.RunResult(profile="hw-model")
+    verdict.add_boot(result, log, 1, None)
+    report = json.loads(verdict.to_json(result))
+    iotlb, psc, problems = bench.collateral_counts(_collateral_trace())
+    run = {"name": "collateral", "profile": "hw-model", "cmdline": "bench_iters=2", "log": COLLATERAL_LOG,
+           "complete": True, "problems": problems, "traced_p_iotlb": None, "iotlb": iotlb, "psc": psc,
+           "metrics": {k: {"value": v, "unit": u} for k, (v, u) in bench.metrics_of(report).items()}}
+    doc = bench.assemble([run], 2, str(tmp_path), env={"qemu": "QEMU emulator version 10.2.2", "firmware": "x",
+                                                        "host_cpu": "cpu", "host_cores": 2, "host": "h", "date": "d"})
+    assert doc["complete"]
+    md = (tmp_path / "results.md").read_text()
+    assert "| range | 2 | 2 | 2 | 0 | 0 | 0 | 2 | 2 | 0.0 | 1.0 |" in md
+    assert "| all | 2 | 18 | 2 | 2 | 0 | 0 | 16 | 24 | 1.0 | 12.0 |" in md
+    # the IOTLB table beside it: the working set's misses only
+    assert "| range | 2 | 16 | 16 | 0 | 0.0 |" in md
+    assert "| all | 2 | 16 | 0 | 16 | 8.0 |" in md
