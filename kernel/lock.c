@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include "lock.h"
+#include "apic.h"
 #include "clock.h"
 #include "../lib/errno.h"
 #include "printk.h"
@@ -251,24 +252,32 @@ void rcu_release(unsigned cpu)
     }
 }
 
+/* The reader's ticks and the clock are read once per RCU_POLLS polls of
+ * its phase (QEMU serialises RDTSC across vCPUs, spin_until_taken). */
+#define RCU_POLLS 256u
+
 int rcu_synchronize(unsigned *stuck_cpu)
 {
     unsigned self = smp_cpu_id();
     if (rcu_depth[self])
         return -E_DEADLK;
     smp_mb();
-    struct deadline d = deadline_after_us((uint64_t)RCU_GRACE_TIMEOUT_MS * US_PER_MS);
+    uint64_t start_ns = clock_ns();
     for (unsigned cpu = 0; cpu < SMP_MAX_CPUS; cpu++) {
         if (cpu == self || !smp_cpu_online(cpu))
             continue;
         uint32_t seen = load_acquire(&rcu_phase[cpu]);
-        while ((seen & 1) && load_acquire(&rcu_phase[cpu]) == seen) {
-            if (deadline_passed(d)) {
+        uint64_t ticks = apic_timer_ticks_on(cpu);
+        for (unsigned polls = 1; (seen & 1) && load_acquire(&rcu_phase[cpu]) == seen; polls++) {
+            cpu_relax();
+            if (polls % RCU_POLLS)
+                continue;
+            int ran_in_it = apic_timer_ticks_on(cpu) - ticks >= RCU_GRACE_READER_TICKS;
+            if (ran_in_it || clock_ns() - start_ns >= (uint64_t)RCU_GRACE_STALL_MS * US_PER_MS * NS_PER_US) {
                 if (stuck_cpu)
                     *stuck_cpu = cpu;
                 return -E_TIMEDOUT;
             }
-            cpu_relax();
         }
     }
     return 0;

@@ -107,7 +107,7 @@ static int drain_locked(void);
  * its frees. */
 static uint64_t drain_hold_max_us(void)
 {
-    return KVA_FLUSH_WAIT_MAX_US + (uint64_t)RCU_GRACE_TIMEOUT_MS * US_PER_MS + DRAIN_WORK_US;
+    return KVA_FLUSH_WAIT_MAX_US + (uint64_t)RCU_GRACE_STALL_MS * US_PER_MS + DRAIN_WORK_US;
 }
 
 /* Takes drain_lock, waiting as long as its holder may legitimately hold it
