@@ -185,13 +185,38 @@ static struct work hold_work = { .fn = hold_worker };
 
 static void let_worker_go(uintptr_t unused) { store_release(&worker_held, 0); }
 
+/* The guard on another CPU's stack: a case's part runs on an AP, whose
+ * stack is reused as soon as the part returns. */
+struct ap_bind {
+    struct sva_fixture *sf;
+    int err;
+};
+
+static void bind_on_an_ap_stack(struct test *t, unsigned index, void *arg)
+{
+    struct ap_bind *b = arg;
+    if (index != 1)
+        return;
+    struct sva on_stack;
+    b->err = sva_bind_kernel(&on_stack, &b->sf->fx.u, &b->sf->fx.qi, b->sf->dev.pci, 0, 1, FIXTURE_DID, 0);
+    if (!b->err)
+        sva_unbind(&on_stack); /* not left registered past this frame */
+}
+
 static __attribute__((noinline)) void bind_and_unmap_async(struct test *t)
 {
     static struct sva_fixture sf;
     fixture_sva_up(t, &sf, 1, 0);
-    /* The guard: a kernel binding whose storage is on the stack. */
+    /* The guard: a kernel binding whose storage is on the stack, the boot
+     * CPU's or an AP's. */
     struct sva on_stack;
     ASSERT_EQ(t, sva_bind_kernel(&on_stack, &sf.fx.u, &sf.fx.qi, sf.dev.pci, 0, 1, FIXTURE_DID, 0), -E_INVAL);
+    ASSERT_TRUE(t, smp_online_count() > 1, "needs 2 CPUs for the guard on an AP's stack, %u online",
+                smp_online_count());
+    static struct ap_bind ap;
+    ap = (struct ap_bind){ .sf = &sf, .err = 1 };
+    test_run_on_cpus(t, 2, bind_on_an_ap_stack, &ap);
+    ASSERT_EQ(t, ap.err, -E_INVAL);
     case_set_reclaim_policy(t, RECLAIM_ASYNC);
     test_on_exit(t, let_worker_go, 0);
     store_release(&worker_held, 1);
