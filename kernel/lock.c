@@ -157,8 +157,7 @@ void spin_unlock(struct spinlock *l)
 
 uint64_t spin_lock_irqsave(struct spinlock *l)
 {
-    uint64_t flags = read_rflags();
-    irq_disable();
+    uint64_t flags = irq_save();
     spin_lock(l);
     return flags;
 }
@@ -166,8 +165,7 @@ uint64_t spin_lock_irqsave(struct spinlock *l)
 void spin_unlock_irqrestore(struct spinlock *l, uint64_t flags)
 {
     spin_unlock(l);
-    if (flags & RFLAGS_IF)
-        irq_enable();
+    irq_restore(flags);
 }
 
 /* The i-th entry of cpu's list that it owns now (one it was only taking
@@ -216,8 +214,7 @@ static uint32_t rcu_phase[SMP_MAX_CPUS];
 
 void rcu_read_lock(void)
 {
-    uint64_t flags = read_rflags();
-    irq_disable();
+    uint64_t flags = irq_save();
     unsigned cpu = smp_cpu_id();
     if (rcu_depth[cpu]++ == 0) {
         WRITE_ONCE(rcu_phase[cpu], rcu_phase[cpu] + 1);
@@ -227,19 +224,16 @@ void rcu_read_lock(void)
          * sees the unlink. */
         smp_mb();
     }
-    if (flags & RFLAGS_IF)
-        irq_enable();
+    irq_restore(flags);
 }
 
 void rcu_read_unlock(void)
 {
-    uint64_t flags = read_rflags();
-    irq_disable();
+    uint64_t flags = irq_save();
     unsigned cpu = smp_cpu_id();
     if (rcu_depth[cpu] && --rcu_depth[cpu] == 0)
         store_release(&rcu_phase[cpu], rcu_phase[cpu] + 1);
-    if (flags & RFLAGS_IF)
-        irq_enable();
+    irq_restore(flags);
 }
 
 int rcu_in_section(unsigned cpu) { return cpu < SMP_MAX_CPUS && (READ_ONCE(rcu_phase[cpu]) & 1); }
