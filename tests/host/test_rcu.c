@@ -68,7 +68,7 @@ static int setup(void **state)
 /* The reader's vCPU off the host's CPU for longer than the fixed second
  * the wait once allowed: it takes no tick meanwhile, then leaves its
  * section. */
-#define OFF_CPU_MS 1200u
+#define OFF_CPU_MS 1100u
 static void *leave_after_off_cpu(void *arg)
 {
     struct timespec off = { OFF_CPU_MS / 1000u, (OFF_CPU_MS % 1000u) * NS_PER_MS };
