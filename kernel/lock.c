@@ -85,14 +85,18 @@ static void check_not_mine(struct spinlock *l, unsigned me)
  * waiter reading it on every poll would slow the holder it waits for. */
 #define LOCK_POLLS 256u
 
-static int spin_until_taken(struct spinlock *l, unsigned me, uint64_t limit_us)
+/* spin_us: after this long, halt between rounds of polls when interrupts
+ * are on (0: never). */
+static int spin_until_taken(struct spinlock *l, unsigned me, uint64_t limit_us, uint64_t spin_us)
 {
     if (try_take(l, me))
         return 1;
     uint32_t seen = READ_ONCE(l->takes);
-    struct deadline d = deadline_after_us(limit_us);
+    struct deadline d = deadline_after_us(limit_us), spin = deadline_after_us(spin_us);
+    int can_halt = spin_us && (read_rflags() & RFLAGS_IF), halting = 0;
     for (;;) {
-        for (unsigned i = 0; i < LOCK_POLLS; i++) {
+        /* Halting, one try per wake-up. */
+        for (unsigned i = 0; i < (halting ? 1 : LOCK_POLLS); i++) {
             cpu_relax();
             if (try_take(l, me))
                 return 1;
@@ -104,18 +108,28 @@ static int spin_until_taken(struct spinlock *l, unsigned me, uint64_t limit_us)
         } else if (deadline_passed(d)) {
             return 0;
         }
+        halting = halting || (can_halt && deadline_passed(spin));
+        if (halting)
+            wait_for_interrupt();
     }
 }
 
-int spin_lock_bounded(struct spinlock *l, uint64_t limit_us)
+static int take_bounded(struct spinlock *l, uint64_t limit_us, uint64_t spin_us)
 {
     unsigned me = smp_cpu_id();
     check_not_mine(l, me);
     push_held(l, me);
-    if (spin_until_taken(l, me, limit_us))
+    if (spin_until_taken(l, me, limit_us, spin_us))
         return 0;
     pop_held(l, me);
     return -E_TIMEDOUT;
+}
+
+int spin_lock_bounded(struct spinlock *l, uint64_t limit_us) { return take_bounded(l, limit_us, 0); }
+
+int spin_lock_bounded_idle(struct spinlock *l, uint64_t limit_us, uint64_t spin_us)
+{
+    return take_bounded(l, limit_us, spin_us);
 }
 
 void spin_lock(struct spinlock *l)

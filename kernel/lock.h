@@ -61,6 +61,11 @@ void spin_lock(struct spinlock *l);
  * (-E_TIMEDOUT: the waiter leaves and the lock is as if it never came).
  * spin_lock is this with LOCK_SPIN_LIMIT_MS and a violation on time-out. */
 int spin_lock_bounded(struct spinlock *l, uint64_t limit_us);
+/* The same for a lock whose holder waits for hardware or a grace period:
+ * after spin_us without it the waiter halts between tries when interrupts
+ * are on (a timer tick or an IPI wakes it), so it neither burns the host
+ * CPU nor, under QEMU's icount, the virtual time the holder waits out. */
+int spin_lock_bounded_idle(struct spinlock *l, uint64_t limit_us, uint64_t spin_us);
 /* 1 when taken, 0 when another CPU holds it. */
 int spin_trylock(struct spinlock *l);
 void spin_unlock(struct spinlock *l);

@@ -62,6 +62,9 @@ static enum reclaim_flush flush_mode = RECLAIM_FLUSH_RANGE;
 static uint64_t pending_now, pending_peak, forced_drains, lock_takes, lock_cycles;
 static uint64_t flushes, flush_errors, batches, grace_periods, deferred_freed, defer_cycles_sum, defer_cycles_max;
 
+/* A taker of drain_lock spins this long, then halts between tries (the
+ * holder is waiting for the unit or a grace period: no hurry). */
+#define DRAIN_SPIN_US       1000u
 /* Beyond its flush and its grace period, the time a drain may take to free
  * a full batch (poisoning every table page). */
 #define DRAIN_WORK_US       (LOCK_SPIN_LIMIT_MS * US_PER_MS)
@@ -115,7 +118,7 @@ static uint64_t drain_hold_max_us(void)
 static int take_drain_lock(void)
 {
     uint64_t limit = drain_hold_max_us();
-    if (!spin_lock_bounded(&drain_lock, limit))
+    if (!spin_lock_bounded_idle(&drain_lock, limit, DRAIN_SPIN_US))
         return 0;
     printk("# reclaim: cpu %u waited %lu us for the drain without it changing hands, longer than a drain may take; "
            "held by cpu %d\n", smp_cpu_id(), limit, (int)READ_ONCE(drain_lock.owner));
