@@ -61,9 +61,14 @@ static void take_down_after_abort(uintptr_t unused)
     /* Translation is off, so the unit walks none of the tables; what it
      * cached through tables an unmap unlinked and the case never flushed
      * goes with a global IOTLB invalidation (which drops the
-     * paging-structure caches too, VT-d spec 6.5.1.2), through the
-     * registers now that the queue is off, before they go back. */
-    int inv = vtd_reg_invalidate_iotlb(u, VTD_INV_GLOBAL, 0, 0, 0);
+     * paging-structure caches too, VT-d spec 6.5.1.2) before they go back:
+     * through the registers, as the legacy-mode attach invalidates, now
+     * that the queue is off. In scalable mode, where a unit need not take
+     * register-based invalidations (VT-d spec 6.5), the global
+     * invalidations every set-up makes before translation goes on again
+     * are the ones that cover them. */
+    int scalable = (vtd_read64(u, VTD_RTADDR) & VTD_RTADDR_TTM_SCALABLE) != 0;
+    int inv = scalable ? 0 : vtd_reg_invalidate_iotlb(u, VTD_INV_GLOBAL, 0, 0, 0);
     if (inv) {
         printk("# fixture: after the case that ended early the global IOTLB invalidation failed (%s): its tables "
                "stay allocated\n", err_name(inv));
