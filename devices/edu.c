@@ -91,8 +91,7 @@ int edu_dma(struct edu *e, uint64_t bus_addr, uint32_t buf_offset, uint32_t len,
             break;
         wait_for_interrupt();
     }
-    if (flags & RFLAGS_IF)
-        irq_enable();
+    irq_restore(flags);
     uint64_t cmd = rd64(e, EDU_DMA_CMD);
     if (cmd & EDU_DMA_START) {
         printk("# edu: DMA %s 0x%lx did not finish in %u us: cmd=0x%lx src=0x%lx dst=0x%lx count=0x%lx "

@@ -17,7 +17,6 @@ _Static_assert(sizeof(struct vtd_irte) == 16, "an IRTE is 128 bits");
 #define IRTE_RH         3, 3      /* redirection hint */
 #define IRTE_TM         4, 4      /* trigger mode: 1 level */
 #define IRTE_DLM        7, 5      /* delivery mode */
-#define IRTE_IM         15, 15    /* 1: posted (not used here) */
 #define IRTE_V          23, 16    /* vector */
 #define IRTE_DST_X2APIC 63, 32    /* EIME = 1: the 32-bit x2APIC id */
 #define IRTE_DST_XAPIC  47, 40    /* EIME = 0: the 8-bit APIC id; 39:32 and 63:48 reserved */
@@ -26,7 +25,7 @@ _Static_assert(sizeof(struct vtd_irte) == 16, "an IRTE is 128 bits");
 #define IRTE_SVT_HI     19, 18
 
 /* Fields no entry here sets: what a well-formed entry keeps zero. */
-#define IRTE_LO_RESERVED  0x00000000ff00f000ul   /* 14:12, 31:24, and IM: posted entries are not used */
+#define IRTE_LO_RESERVED  0x00000000ff00f000ul   /* 14:12, 31:24, and IM (15): posted entries are not used */
 #define IRTE_HI_RESERVED  0xfffffffffff00000ul   /* 127:84 */
 #define IRTE_DST_XAPIC_RESERVED 0xffff00ff00000000ul
 

@@ -12,7 +12,6 @@
 
 /* PASID directory entry */
 #define PDE_P                0, 0
-#define PDE_FPD              1, 1
 #define PDE_PASIDPTR         63, 12
 struct vtd_pasid_dir_entry { uint64_t qw[1]; };
 _Static_assert(sizeof(struct vtd_pasid_dir_entry) == 8, "PASID directory entry is 64 bits");

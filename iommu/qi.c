@@ -287,6 +287,12 @@ static void mark_failed(struct vtd_qi *q, uint32_t first, uint32_t last)
 {
     if ((int32_t)(last - first) < 0)
         return;
+    const struct qi_seq_range *gone = &q->failed[q->failed_next];
+    if ((int32_t)(gone->last - gone->first) >= 0 &&
+        (!q->forgotten_valid || (int32_t)(gone->last - q->forgotten_last) > 0)) {
+        q->forgotten_valid = 1;
+        q->forgotten_last = gone->last;
+    }
     q->failed[q->failed_next] = (struct qi_seq_range){ first, last };
     q->failed_next = (q->failed_next + 1) % QI_FAILED_RANGES;
 }
@@ -303,9 +309,37 @@ static int seq_failed(struct vtd_qi *q, uint32_t seq, int stuck_counts)
     return failed;
 }
 
+/* Whether status, read from seq's slot, is what a later wait of the same
+ * slot wrote (its number, or its refused one), among the numbers handed
+ * out: the unit carried that wait out, so it went past seq's. */
+static int later_wait_ran(const struct vtd_qi *q, uint32_t status, uint32_t seq)
+{
+    const uint32_t written[] = { status, status - QI_STATUS_REFUSED };
+    for (unsigned i = 0; i < sizeof(written) / sizeof(written[0]); i++) {
+        uint32_t ahead = written[i] - seq;
+        if ((int32_t)ahead > 0 && ahead % QI_STATUS_SLOTS == 0 && (int32_t)(READ_ONCE(q->seq) - written[i]) >= 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* For a batch whose slot a later wait reused: whether an error may have
+ * kept it from completing, recorded (a failed range) or no longer (at or
+ * before a range overwritten since). */
+static int old_seq_may_have_failed(struct vtd_qi *q, uint32_t seq)
+{
+    spin_lock(&q->lock);
+    int forgotten = q->forgotten_valid && (int32_t)(q->forgotten_last - seq) >= 0;
+    spin_unlock(&q->lock);
+    return forgotten || seq_failed(q, seq, 0);
+}
+
 int qi_completed(struct vtd_qi *q, uint32_t seq)
 {
-    return q->status[status_slot(seq)] == seq && !seq_failed(q, seq, 0);
+    uint32_t status = q->status[status_slot(seq)];
+    if (status == seq)
+        return !seq_failed(q, seq, 0);
+    return later_wait_ran(q, status, seq) && !old_seq_may_have_failed(q, seq);
 }
 
 static struct qi_desc *ring_desc(const struct vtd_qi *q, unsigned idx)
@@ -480,6 +514,9 @@ int qi_wait(struct vtd_qi *q, uint32_t seq)
             return -E_IO;
         if (status == seq)
             return seq_failed(q, seq, 1) ? -E_IO : 0;
+        /* A wait for a batch so old that a later wait reused its slot. */
+        if (later_wait_ran(q, status, seq))
+            return old_seq_may_have_failed(q, seq) ? -E_IO : 0;
         /* Once no error is pending (this waiter recovers any first). */
         unsigned errors = READ_ONCE(q->errors);
         if (!(fsts & queue_errors) && errors != errors_seen) {

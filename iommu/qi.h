@@ -33,8 +33,12 @@ struct qi_seq_range {
 /* Each wait descriptor writes its own sequence number into its own slot
  * of the status page (seq % QI_STATUS_SLOTS), so a batch reads as
  * completed only once its own wait ran, never because a later wait wrote
- * a larger number. A sequence more than QI_STATUS_SLOTS waits old has its
- * slot reused and no longer reads as completed. */
+ * a larger number. A sequence QI_STATUS_SLOTS or more waits old has its
+ * slot reused: a later number of the same slot there says the unit went
+ * past its wait (waits are carried out in ring order), and the failed
+ * ranges say whether its batch failed on the way; once those no longer
+ * reach back to it (more errors since than QI_FAILED_RANGES), it does not
+ * read as completed. */
 #define QI_STATUS_SLOTS (PAGE_SIZE / sizeof(uint32_t))
 /* What the wait of a batch the unit refused part of writes instead of its
  * number: seq + QI_STATUS_REFUSED, a number of another slot, so the slot
@@ -79,6 +83,10 @@ struct vtd_qi {
     struct vtd_qi_error error;   /* the last queue error recovered from */
     struct qi_seq_range failed[QI_FAILED_RANGES];
     unsigned failed_next;
+    /* The newest sequence of a failed range overwritten since (valid once
+     * one was): at or before it, an old batch may have failed unrecorded. */
+    int forgotten_valid;
+    uint32_t forgotten_last;
     unsigned errors;             /* queue errors recovered: a waiter looks at failed[] again when it moves */
     /* qi_write_tail_raw wrote a tail outside the ring since the last IQE
      * was recovered: without IQERCD.IQEI, software's own record that an

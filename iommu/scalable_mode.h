@@ -14,6 +14,8 @@
  * page: 512 entries, PASIDs below 2^15) that every device here shares. */
 #define SM_DIR_ENTRIES  512
 #define SM_DIR_PDTS     2       /* 2^(2+7) = 512 entries */
+_Static_assert(1u << (SM_DIR_PDTS + SM_CTX_PDTS_BASE) == SM_DIR_ENTRIES,
+               "the context entry's PDTS names the directory's size");
 
 struct vtd_sm_tables {
     uint64_t root_pa;

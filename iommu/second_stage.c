@@ -45,8 +45,28 @@ int vtd_domain_init(struct vtd_domain *d, struct vtd_unit *u, uint16_t did, int 
         return -E_RANGE;
     d->levels = f->levels;
     d->pt = (struct pt_ctx){ .fmt = f, .alloc_table = table_alloc, .table_ptr = table_ptr, .owner = d };
+    d->held = kmalloc(sizeof(*d->held));
+    if (!d->held)
+        return -E_NOMEM;
+    memset(d->held, 0, sizeof(*d->held));
     d->pt.root_pa = table_alloc(d);
-    return d->pt.root_pa ? 0 : -E_NOMEM;
+    if (!d->pt.root_pa) {
+        kfree(d->held);
+        d->held = NULL;
+        return -E_NOMEM;
+    }
+    return 0;
+}
+
+/* The held tables back to the pool. */
+static void free_held(struct vtd_domain *d)
+{
+    for (unsigned i = 0; d->held && i < d->held->n; i++) {
+        page_free(d->held->pa[i]);
+        d->tables--;
+    }
+    if (d->held)
+        d->held->n = 0;
 }
 
 /* The entries on iova's path, flushed for a unit that does not snoop. */
@@ -106,7 +126,7 @@ int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova)
 {
     /* Room for the most one unmap can unlink, checked before anything
      * changes. */
-    if (d->nunlinked + (unsigned)(d->levels - 1) > VTD_DOMAIN_UNLINKED_MAX)
+    if (d->held->n + (unsigned)(d->levels - 1) > VTD_DOMAIN_UNLINKED_MAX)
         return -E_BUSY;
     struct pt_unlinked un;
     int err = pt_unmap_page(&d->pt, iova, NULL, &un);
@@ -117,7 +137,7 @@ int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova)
      * caches and keep walking the unlinked tables until an invalidation
      * drops them (VT-d spec 6.5.1): held, not freed. */
     for (int i = 0; i < un.count; i++)
-        d->unlinked[d->nunlinked++] = un.pa[i];
+        d->held->pa[d->held->n++] = un.pa[i];
     return 0;
 }
 
@@ -136,11 +156,7 @@ int vtd_domain_flush(struct vtd_domain *d)
     }
     if (err)
         return err;
-    for (unsigned i = 0; i < d->nunlinked; i++) {
-        page_free(d->unlinked[i]);
-        d->tables--;
-    }
-    d->nunlinked = 0;
+    free_held(d);
     return 0;
 }
 
@@ -156,11 +172,10 @@ static void free_tree(struct vtd_domain *d, uint64_t pa, int level)
 
 void vtd_domain_destroy(struct vtd_domain *d)
 {
-    for (unsigned i = 0; i < d->nunlinked; i++) {
-        page_free(d->unlinked[i]);
-        d->tables--;
-    }
-    d->nunlinked = 0;
+    free_held(d);
+    if (d->held)
+        kfree(d->held);
+    d->held = NULL;
     if (d->pt.root_pa)
         free_tree(d, d->pt.root_pa, d->levels);
     d->pt.root_pa = 0;

@@ -19,6 +19,16 @@
 
 extern const struct pt_format vtd_sl_format_3level, vtd_sl_format_4level;
 
+/* Tables unmaps unlinked: the unit may still walk them through a cached
+ * entry, so they stay out of the pool until vtd_domain_flush's
+ * invalidation completed. Kept off the domain (on the heap), so a copy of
+ * the domain, like a fixture's record for the take-down after a case that
+ * aborted between an unmap and its flush, reaches the same tables. */
+struct vtd_held_tables {
+    uint64_t pa[VTD_DOMAIN_UNLINKED_MAX];
+    unsigned n;
+};
+
 struct vtd_domain {
     struct vtd_unit *u;
     uint16_t did;
@@ -28,11 +38,7 @@ struct vtd_domain {
     /* The unit's queue once it is on: invalidations the capability rules
      * ask for go through it (register-based ones are not allowed then). */
     struct vtd_qi *qi;
-    /* Tables unmaps unlinked: the unit may still walk them through a
-     * cached entry, so they stay out of the pool until vtd_domain_flush's
-     * invalidation completed. */
-    uint64_t unlinked[VTD_DOMAIN_UNLINKED_MAX];
-    unsigned nunlinked;
+    struct vtd_held_tables *held;
 };
 struct vtd_qi;
 
@@ -58,9 +64,10 @@ int vtd_domain_unmap(struct vtd_domain *d, uint64_t iova);
  * the queue or the registers, waited for; then the tables unmaps unlinked
  * go back to the pool. On an error they stay held. */
 int vtd_domain_flush(struct vtd_domain *d);
-/* Frees every table, held ones included. Only once the unit no longer
- * translates through the domain (translation off, or the domain detached
- * and invalidated). */
+/* Frees every table, held ones included, and the held list. Only once the
+ * unit no longer translates through the domain and its caches were
+ * invalidated (translation off, or the domain detached, then an IOTLB
+ * invalidation that covers it). */
 void vtd_domain_destroy(struct vtd_domain *d);
 
 #endif

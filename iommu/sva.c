@@ -8,16 +8,6 @@
 #include "../mm/mm.h"
 #include "../mm/walker.h"
 
-/* The boot CPU's stack (kernel/entry.asm): test cases run on it, and a case
- * that aborts leaves it to be reused at once by the harness. */
-extern char boot_stack_guard[], boot_stack_top[];
-
-static int on_boot_stack(const void *p, uint64_t size)
-{
-    uint64_t a = (uint64_t)p, lo = (uint64_t)boot_stack_guard, hi = (uint64_t)boot_stack_top;
-    return a < hi && a + size > lo;
-}
-
 enum sva_privilege sva_privilege(const struct vtd_unit *u, int device_supervisor)
 {
     return ECAP_SRS(u->ecap) && device_supervisor ? SVA_SUPERVISOR : SVA_USER;
@@ -76,7 +66,8 @@ static int bind(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci
         return -E_RANGE;
     /* What the registered walker dereferences must outlive every drain
      * that may call it, an aborted case's included: not stack memory. */
-    if (kernel && (on_boot_stack(s, sizeof(*s)) || on_boot_stack(u, sizeof(*u)) || on_boot_stack(qi, sizeof(*qi)))) {
+    if (kernel && (kernel_stack_contains(s, sizeof(*s)) || kernel_stack_contains(u, sizeof(*u)) ||
+                   kernel_stack_contains(qi, sizeof(*qi)))) {
         printk("# sva: refusing to bind the kernel's tables with the binding, its unit or its queue on the stack "
                "(at %p, %p, %p): deferred drains would flush through them after the frame is gone\n",
                (void *)s, (void *)u, (void *)qi);

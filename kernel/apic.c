@@ -159,15 +159,13 @@ static int send_icr(uint32_t dest, uint32_t low)
     }
     /* The high half and the low half are two writes: no other IPI from
      * this CPU (an interrupt handler's) may come in between. */
-    uint64_t flags = read_rflags();
-    irq_disable();
+    uint64_t flags = irq_save();
     int ok = WAIT_UNTIL(!(rd(APIC_ICR_LOW) & ICR_DELIVERY_PENDING), ICR_IDLE_WAIT_US);
     if (ok) {
         wr(APIC_ICR_HIGH, dest << ICR_XAPIC_DEST_SHIFT);
         wr(APIC_ICR_LOW, low);
     }
-    if (flags & RFLAGS_IF)
-        irq_enable();
+    irq_restore(flags);
     return ok ? 0 : -E_TIMEDOUT;
 }
 

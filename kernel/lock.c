@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include "lock.h"
+#include "apic.h"
 #include "clock.h"
 #include "../lib/errno.h"
 #include "printk.h"
@@ -84,14 +85,18 @@ static void check_not_mine(struct spinlock *l, unsigned me)
  * waiter reading it on every poll would slow the holder it waits for. */
 #define LOCK_POLLS 256u
 
-static int spin_until_taken(struct spinlock *l, unsigned me, uint64_t limit_us)
+/* spin_us: after this long, halt between rounds of polls when interrupts
+ * are on (0: never). */
+static int spin_until_taken(struct spinlock *l, unsigned me, uint64_t limit_us, uint64_t spin_us)
 {
     if (try_take(l, me))
         return 1;
     uint32_t seen = READ_ONCE(l->takes);
-    struct deadline d = deadline_after_us(limit_us);
+    struct deadline d = deadline_after_us(limit_us), spin = deadline_after_us(spin_us);
+    int can_halt = spin_us && (read_rflags() & RFLAGS_IF), halting = 0;
     for (;;) {
-        for (unsigned i = 0; i < LOCK_POLLS; i++) {
+        /* Halting, one try per wake-up. */
+        for (unsigned i = 0; i < (halting ? 1 : LOCK_POLLS); i++) {
             cpu_relax();
             if (try_take(l, me))
                 return 1;
@@ -103,18 +108,28 @@ static int spin_until_taken(struct spinlock *l, unsigned me, uint64_t limit_us)
         } else if (deadline_passed(d)) {
             return 0;
         }
+        halting = halting || (can_halt && deadline_passed(spin));
+        if (halting)
+            wait_for_interrupt();
     }
 }
 
-int spin_lock_bounded(struct spinlock *l, uint64_t limit_us)
+static int take_bounded(struct spinlock *l, uint64_t limit_us, uint64_t spin_us)
 {
     unsigned me = smp_cpu_id();
     check_not_mine(l, me);
     push_held(l, me);
-    if (spin_until_taken(l, me, limit_us))
+    if (spin_until_taken(l, me, limit_us, spin_us))
         return 0;
     pop_held(l, me);
     return -E_TIMEDOUT;
+}
+
+int spin_lock_bounded(struct spinlock *l, uint64_t limit_us) { return take_bounded(l, limit_us, 0); }
+
+int spin_lock_bounded_idle(struct spinlock *l, uint64_t limit_us, uint64_t spin_us)
+{
+    return take_bounded(l, limit_us, spin_us);
 }
 
 void spin_lock(struct spinlock *l)
@@ -156,8 +171,7 @@ void spin_unlock(struct spinlock *l)
 
 uint64_t spin_lock_irqsave(struct spinlock *l)
 {
-    uint64_t flags = read_rflags();
-    irq_disable();
+    uint64_t flags = irq_save();
     spin_lock(l);
     return flags;
 }
@@ -165,8 +179,7 @@ uint64_t spin_lock_irqsave(struct spinlock *l)
 void spin_unlock_irqrestore(struct spinlock *l, uint64_t flags)
 {
     spin_unlock(l);
-    if (flags & RFLAGS_IF)
-        irq_enable();
+    irq_restore(flags);
 }
 
 /* The i-th entry of cpu's list that it owns now (one it was only taking
@@ -215,8 +228,7 @@ static uint32_t rcu_phase[SMP_MAX_CPUS];
 
 void rcu_read_lock(void)
 {
-    uint64_t flags = read_rflags();
-    irq_disable();
+    uint64_t flags = irq_save();
     unsigned cpu = smp_cpu_id();
     if (rcu_depth[cpu]++ == 0) {
         WRITE_ONCE(rcu_phase[cpu], rcu_phase[cpu] + 1);
@@ -226,19 +238,16 @@ void rcu_read_lock(void)
          * sees the unlink. */
         smp_mb();
     }
-    if (flags & RFLAGS_IF)
-        irq_enable();
+    irq_restore(flags);
 }
 
 void rcu_read_unlock(void)
 {
-    uint64_t flags = read_rflags();
-    irq_disable();
+    uint64_t flags = irq_save();
     unsigned cpu = smp_cpu_id();
     if (rcu_depth[cpu] && --rcu_depth[cpu] == 0)
         store_release(&rcu_phase[cpu], rcu_phase[cpu] + 1);
-    if (flags & RFLAGS_IF)
-        irq_enable();
+    irq_restore(flags);
 }
 
 int rcu_in_section(unsigned cpu) { return cpu < SMP_MAX_CPUS && (READ_ONCE(rcu_phase[cpu]) & 1); }
@@ -251,24 +260,32 @@ void rcu_release(unsigned cpu)
     }
 }
 
+/* The reader's ticks and the clock are read once per RCU_POLLS polls of
+ * its phase (QEMU serialises RDTSC across vCPUs, spin_until_taken). */
+#define RCU_POLLS 256u
+
 int rcu_synchronize(unsigned *stuck_cpu)
 {
     unsigned self = smp_cpu_id();
     if (rcu_depth[self])
         return -E_DEADLK;
     smp_mb();
-    struct deadline d = deadline_after_us((uint64_t)RCU_GRACE_TIMEOUT_MS * US_PER_MS);
+    uint64_t start_ns = clock_ns();
     for (unsigned cpu = 0; cpu < SMP_MAX_CPUS; cpu++) {
         if (cpu == self || !smp_cpu_online(cpu))
             continue;
         uint32_t seen = load_acquire(&rcu_phase[cpu]);
-        while ((seen & 1) && load_acquire(&rcu_phase[cpu]) == seen) {
-            if (deadline_passed(d)) {
+        uint64_t ticks = apic_timer_ticks_on(cpu);
+        for (unsigned polls = 1; (seen & 1) && load_acquire(&rcu_phase[cpu]) == seen; polls++) {
+            cpu_relax();
+            if (polls % RCU_POLLS)
+                continue;
+            int ran_in_it = apic_timer_ticks_on(cpu) - ticks >= RCU_GRACE_READER_TICKS;
+            if (ran_in_it || clock_ns() - start_ns >= (uint64_t)RCU_GRACE_STALL_MS * US_PER_MS * NS_PER_US) {
                 if (stuck_cpu)
                     *stuck_cpu = cpu;
                 return -E_TIMEDOUT;
             }
-            cpu_relax();
         }
     }
     return 0;

@@ -61,6 +61,11 @@ void spin_lock(struct spinlock *l);
  * (-E_TIMEDOUT: the waiter leaves and the lock is as if it never came).
  * spin_lock is this with LOCK_SPIN_LIMIT_MS and a violation on time-out. */
 int spin_lock_bounded(struct spinlock *l, uint64_t limit_us);
+/* The same for a lock whose holder waits for hardware or a grace period:
+ * after spin_us without it the waiter halts between tries when interrupts
+ * are on (a timer tick or an IPI wakes it), so it neither burns the host
+ * CPU nor, under QEMU's icount, the virtual time the holder waits out. */
+int spin_lock_bounded_idle(struct spinlock *l, uint64_t limit_us, uint64_t spin_us);
 /* 1 when taken, 0 when another CPU holds it. */
 int spin_trylock(struct spinlock *l);
 void spin_unlock(struct spinlock *l);
@@ -119,10 +124,18 @@ static inline void seq_write_end(struct seqcount *s)
  * that began them (nothing here migrates). */
 void rcu_read_lock(void);
 void rcu_read_unlock(void);
-/* 0, -E_DEADLK when called inside a section, or -E_TIMEDOUT after
- * RCU_GRACE_TIMEOUT_MS with the CPU still inside one in *stuck_cpu. */
+/* 0, -E_DEADLK when called inside a section, or -E_TIMEDOUT with the CPU
+ * still inside one in *stuck_cpu. How long a reader may stay is counted in
+ * its own timer ticks (kernel/apic.h), not the waiter's clock: a reader's
+ * vCPU the host does not run takes no ticks and is waited for, while one
+ * that runs and stays in its section is reported once it took
+ * RCU_GRACE_READER_TICKS (a second of its own time at the kernel's
+ * 100 Hz). A reader that takes no tick at all (interrupts off, a CPU that
+ * stopped) is reported once the wait reached RCU_GRACE_STALL_MS, which also
+ * bounds the whole wait. */
 int rcu_synchronize(unsigned *stuck_cpu);
-#define RCU_GRACE_TIMEOUT_MS 1000u
+#define RCU_GRACE_READER_TICKS 100u
+#define RCU_GRACE_STALL_MS     5000u
 /* Whether cpu is inside a section now (for the end-of-case check). */
 int rcu_in_section(unsigned cpu);
 /* Ends a section a failed case left open on cpu (the caller knows cpu is

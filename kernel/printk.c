@@ -41,8 +41,7 @@ static void emit(const char *s, unsigned long len)
  * goes through, so a report is never lost to the lock. */
 static uint64_t console_lock(void)
 {
-    uint64_t flags = read_rflags();
-    irq_disable();
+    uint64_t flags = irq_save();
     int32_t me = (int32_t)smp_cpu_id();
     if (READ_ONCE(console_owner) == me) {
         console_depth++;
@@ -64,8 +63,7 @@ static void console_unlock(uint64_t flags)
 {
     if (--console_depth == 0)
         store_release(&console_owner, -1);
-    if (flags & RFLAGS_IF)
-        irq_enable();
+    irq_restore(flags);
 }
 
 void console_abandon_if_owner(void)

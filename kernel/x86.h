@@ -70,6 +70,19 @@ static inline void cpu_relax(void) { __asm__ volatile("pause"); }
 static inline void irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
 static inline void irq_disable(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline uint64_t read_rflags(void) { uint64_t f; __asm__ volatile("pushfq; pop %0" : "=r"(f)); return f; }
+/* Interrupts off on this CPU; what irq_restore needs to put them back as
+ * they were (its RFLAGS): the pair nests. */
+static inline uint64_t irq_save(void)
+{
+    uint64_t flags = read_rflags();
+    irq_disable();
+    return flags;
+}
+static inline void irq_restore(uint64_t flags)
+{
+    if (flags & RFLAGS_IF)
+        irq_enable();
+}
 /* Halts until the next interrupt; STI's one-instruction shadow makes the
  * pair atomic, so a wake-up cannot slip in between. */
 static inline void wait_for_interrupt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }

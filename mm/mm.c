@@ -10,6 +10,7 @@
 #include "page_life.h"
 #include "../kernel/lock.h"
 #include "../kernel/printk.h"
+#include "../kernel/smp.h"
 #include "../kernel/x86.h"
 #include "../lib/errno.h"
 
@@ -19,12 +20,20 @@
 #define CPUID_EDX_PAGE1GB    (1u << 26)
 
 extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[];
-extern char __data_start[], __data_end[], boot_stack_guard[];
+extern char __data_start[], __data_end[], boot_stack_guard[], boot_stack_top[];
 
 /* Owners: heap_lock the heap, region_lock the MMIO/stack region's next
- * address and its tables (the kva area's are kva.c's). */
+ * address and its tables (the kva area's are kva.c's), and the stacks
+ * handed out. */
 static struct spinlock heap_lock = SPINLOCK_INIT("heap");
 static struct spinlock region_lock = SPINLOCK_INIT("mmio region");
+/* Every kernel stack kstack_alloc handed out (one per AP; never freed),
+ * for kernel_stack_contains. */
+struct stack_range {
+    uint64_t lo, hi;
+};
+static struct stack_range kstacks[SMP_MAX_CPUS];
+static unsigned nkstacks;
 static struct pt_ctx kpt;
 static uint64_t pt_allocated;
 static struct heap heap;
@@ -268,16 +277,41 @@ static void *map_phys(uint64_t pa, uint64_t size, uint64_t attrs)
 
 uint64_t kstack_alloc(uint64_t size)
 {
+    /* Only a stack kernel_stack_contains knows of is handed out. */
+    if (READ_ONCE(nkstacks) == SMP_MAX_CPUS)
+        return 0;
     uint64_t pa = pages_alloc_contig((unsigned)(size / PAGE_SIZE), 1);
     if (!pa)
         return 0;
     uint8_t *va = map_phys(pa, size, PTE_RW | PTE_NX);
-    if (!va) {
-        for (uint64_t off = 0; off < size; off += PAGE_SIZE)
+    spin_lock(&region_lock);
+    int recorded = va && nkstacks < SMP_MAX_CPUS;
+    if (recorded)
+        kstacks[nkstacks++] = (struct stack_range){ (uint64_t)va, (uint64_t)va + size };
+    spin_unlock(&region_lock);
+    if (!recorded) {
+        /* Mapped but not recorded (the table filled meanwhile): the
+         * frames stay with the mapping, whose addresses are never reused. */
+        for (uint64_t off = 0; !va && off < size; off += PAGE_SIZE)
             page_free(pa + off);
         return 0;
     }
     return (uint64_t)va + size;
+}
+
+static int overlaps(uint64_t a, uint64_t size, uint64_t lo, uint64_t hi) { return a < hi && a + size > lo; }
+
+int kernel_stack_contains(const void *p, uint64_t size)
+{
+    uint64_t a = (uint64_t)p;
+    if (overlaps(a, size, (uint64_t)boot_stack_guard, (uint64_t)boot_stack_top))
+        return 1;
+    spin_lock(&region_lock);
+    int found = 0;
+    for (unsigned i = 0; i < nkstacks && !found; i++)
+        found = overlaps(a, size, kstacks[i].lo, kstacks[i].hi);
+    spin_unlock(&region_lock);
+    return found;
 }
 
 void *mmio_map(uint64_t pa, uint64_t size) { return map_phys(pa, size, PTE_RW | PTE_NX | PTE_PCD | PTE_PWT); }

@@ -31,8 +31,13 @@ int page_take_specific(uint64_t pa);
 uint64_t frames_free_count(void);
 uint64_t frames_free_counted(void);
 /* A kernel stack of size bytes with an unmapped guard page below it, in
- * the MMIO region; its top, or 0. */
+ * the MMIO region; its top, or 0. At most SMP_MAX_CPUS (kernel/smp.h). */
 uint64_t kstack_alloc(uint64_t size);
+/* Whether [p, p + size) touches a CPU's kernel stack: the boot CPU's (in
+ * the image, its guard page included) or one kstack_alloc handed out.
+ * Memory a device or a deferred drain may reach after the code that set it
+ * up returned must not be there: the stack is reused at once. */
+int kernel_stack_contains(const void *p, uint64_t size);
 /* Fault injection for tests: the allocation `skip` allocations from now
  * fails once (page_alloc returns 0). */
 void mm_inject_page_alloc_failure(unsigned skip);

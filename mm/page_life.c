@@ -15,7 +15,8 @@ struct page_life {
 };
 
 /* life_lock owns the table and the statistics. It is taken on every
- * policy's path alike, so it is not what the policy comparison measures. */
+ * policy's path alike, so it is not what the policy comparison measures,
+ * and nothing else is taken or waited for while it is held. */
 static struct spinlock life_lock = SPINLOCK_INIT("page life");
 static struct page_life lives[LIFE_SLOTS];
 static struct page_life_stats stats;
@@ -95,15 +96,25 @@ int page_life_freeing(uint64_t pa)
         spin_unlock(&life_lock);
         return -E_EXIST;
     }
-    if (kva_walker_count() && !(l && l->state == LIFE_FLUSHED && kva_walkers_completed(&l->flush)))
-        stats.freed_before_flush++;
+    /* Marked freed first, so a second free racing this one is refused;
+     * the flush record it was freed under is kept to check below. */
+    int flushed = l && l->state == LIFE_FLUSHED;
+    struct kva_flush f = flushed ? l->flush : (struct kva_flush){ 0 };
     if (l)
         l->state = LIFE_FREED;
     stats.freed++;
     stats.tracked--;
     spin_unlock(&life_lock);
-    /* Marked freed first, so a second free racing this one is refused;
-     * nobody can reach the page any more while it is poisoned. */
+    /* The check reads each walker's queue under that queue's lock (and
+     * the walker set under its own): with life_lock dropped first, the
+     * page-life lock is never held across another subsystem's lock or
+     * wait. */
+    if (kva_walker_count() && !(flushed && kva_walkers_completed(&f))) {
+        spin_lock(&life_lock);
+        stats.freed_before_flush++;
+        spin_unlock(&life_lock);
+    }
+    /* Nobody can reach the page any more while it is poisoned. */
     uint64_t *p = phys_to_virt(pa);
     for (unsigned i = 0; i < PAGE_SIZE / sizeof(*p); i++)
         WRITE_ONCE(p[i], PAGE_LIFE_POISON);

@@ -107,32 +107,22 @@ static int drain_locked(void);
  * its frees. */
 static uint64_t drain_hold_max_us(void)
 {
-    return KVA_FLUSH_WAIT_MAX_US + (uint64_t)RCU_GRACE_TIMEOUT_MS * US_PER_MS + DRAIN_WORK_US;
+    return KVA_FLUSH_WAIT_MAX_US + (uint64_t)RCU_GRACE_STALL_MS * US_PER_MS + DRAIN_WORK_US;
 }
 
 /* Takes drain_lock, waiting as long as its holder may legitimately hold it
- * (a slow unit is not a lock bug); 0, or -E_TIMEDOUT reported. */
+ * (a slow unit is not a lock bug); 0, or -E_TIMEDOUT reported. The bound
+ * restarts whenever the lock changes hands, as every lock's does
+ * (spin_lock_bounded); a drain reached again from inside one is reported
+ * as a lock taken twice. */
 static int take_drain_lock(void)
 {
-    unsigned me = smp_cpu_id();
-    /* A drain reached again from inside one is a bug: spin_lock reports it. */
-    if (READ_ONCE(drain_lock.owner) == (int32_t)me)
-        spin_lock(&drain_lock);
     uint64_t limit = drain_hold_max_us();
-    struct deadline spin = deadline_after_us(DRAIN_SPIN_US), d = deadline_after_us(limit);
-    int can_halt = (read_rflags() & RFLAGS_IF) != 0;
-    while (!spin_trylock(&drain_lock)) {
-        if (deadline_passed(d)) {
-            printk("# reclaim: cpu %u waited %lu us for the drain, longer than a drain may take; held by cpu %d\n",
-                   me, limit, (int)READ_ONCE(drain_lock.owner));
-            return -E_TIMEDOUT;
-        }
-        if (can_halt && deadline_passed(spin))
-            wait_for_interrupt();
-        else
-            cpu_relax();
-    }
-    return 0;
+    if (!spin_lock_bounded_idle(&drain_lock, limit, DRAIN_SPIN_US))
+        return 0;
+    printk("# reclaim: cpu %u waited %lu us for the drain without it changing hands, longer than a drain may take; "
+           "held by cpu %d\n", smp_cpu_id(), limit, (int)READ_ONCE(drain_lock.owner));
+    return -E_TIMEDOUT;
 }
 
 int reclaim_hold(int *drained)

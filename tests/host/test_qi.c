@@ -681,6 +681,57 @@ static void force_off_appends_to_a_healthy_queue(void **state)
     assert_true(qi_completed(&q, seq));
 }
 
+/* Waits QI_STATUS_SLOTS + 1 good batches, so every status slot, seq's
+ * included, has been written again by a later wait. */
+static void reuse_every_status_slot(void)
+{
+    for (unsigned i = 0; i <= QI_STATUS_SLOTS; i++)
+        assert_int_equal(qi_wait(&q, submit(&iotlb_global, 1)), 0);
+}
+
+/* A batch's status slot reused by a wait QI_STATUS_SLOTS later: the unit
+ * carried out that later wait, so it went past this one's (waits complete
+ * in ring order), and no error kept this batch from completing: it still
+ * reads as completed, and a wait for it ends at once. */
+static void a_batch_stays_completed_once_its_status_slot_is_reused(void **state)
+{
+    uint32_t old = submit(&iotlb_global, 1);
+    assert_int_equal(qi_wait(&q, old), 0);
+    reuse_every_status_slot();
+    assert_int_equal(q.status[old % QI_STATUS_SLOTS], old + QI_STATUS_SLOTS);
+    assert_true(qi_completed(&q, old));
+    assert_int_equal(qi_wait(&q, old), 0);
+    /* a number not handed out yet does not read as completed */
+    assert_false(qi_completed(&q, q.seq + 1));
+}
+
+/* ... the negative control: a refused batch, its slot reused, stays
+ * failed. */
+static void a_refused_batch_stays_failed_once_its_status_slot_is_reused(void **state)
+{
+    uint32_t bad = submit(&bad_type, 1);
+    assert_int_equal(qi_wait(&q, bad), -E_IO);
+    reuse_every_status_slot();
+    assert_false(qi_completed(&q, bad));
+    assert_int_equal(qi_wait(&q, bad), -E_IO);
+}
+
+/* ... and a dropped one (ITE) whose failed range was overwritten by more
+ * errors than the queue keeps, before its slot was reused: the queue no
+ * longer knows whether it failed, so it does not read as completed. */
+static void a_dropped_batch_stays_unfinished_once_its_range_and_slot_are_gone(void **state)
+{
+    hw.devtlb_times_out = 1;
+    uint32_t dropped = submit(&device_tlb, 1);
+    hw.devtlb_times_out = 0;
+    assert_int_equal(qi_wait(&q, dropped), -E_IO);
+    for (unsigned i = 0; i < QI_FAILED_RANGES; i++)
+        assert_int_equal(qi_wait(&q, submit(&bad_type, 1)), -E_IO);
+    reuse_every_status_slot();
+    assert_false(qi_completed(&q, dropped));
+    assert_int_equal(qi_wait(&q, dropped), -E_IO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -712,6 +763,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(force_off_on_a_full_ring_stopped_by_an_ite, setup, teardown),
         cmocka_unit_test_setup_teardown(force_off_appends_to_a_healthy_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(force_off_with_the_tail_past_the_ring, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_batch_stays_completed_once_its_status_slot_is_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_refused_batch_stays_failed_once_its_status_slot_is_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_dropped_batch_stays_unfinished_once_its_range_and_slot_are_gone, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -160,6 +160,7 @@ static void root_and_context_entries(void **state)
     assert_int_equal(vtd_root_entry_encode(&r, 0x12345000), 0);
     assert_int_equal(r.qw[0], 0x12345001ul);
     assert_int_equal(r.qw[1], 0);
+    assert_int_equal(r.qw[0] & ROOT_RSVD0_MASK, 0);
     assert_int_equal(vtd_root_entry_encode(&r, 0x12345800), -E_INVAL);
     struct vtd_context_entry c;
     assert_int_equal(vtd_context_legacy_encode(&c, 0xabc000, 2, 0x42, VTD_TT_UNTRANSLATED, 1), 0);

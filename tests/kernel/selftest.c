@@ -186,13 +186,38 @@ static struct work hold_work = { .fn = hold_worker };
 
 static void let_worker_go(uintptr_t unused) { store_release(&worker_held, 0); }
 
+/* The guard on another CPU's stack: a case's part runs on an AP, whose
+ * stack is reused as soon as the part returns. */
+struct ap_bind {
+    struct sva_fixture *sf;
+    int err;
+};
+
+static void bind_on_an_ap_stack(struct test *t, unsigned index, void *arg)
+{
+    struct ap_bind *b = arg;
+    if (index != 1)
+        return;
+    struct sva on_stack;
+    b->err = sva_bind_kernel(&on_stack, &b->sf->fx.u, &b->sf->fx.qi, b->sf->dev.pci, 0, 1, FIXTURE_DID, 0);
+    if (!b->err)
+        sva_unbind(&on_stack); /* not left registered past this frame */
+}
+
 static __attribute__((noinline)) void bind_and_unmap_async(struct test *t)
 {
     static struct sva_fixture sf;
     fixture_sva_up(t, &sf, 1, 0);
-    /* The guard: a kernel binding whose storage is on the stack. */
+    /* The guard: a kernel binding whose storage is on the stack, the boot
+     * CPU's or an AP's. */
     struct sva on_stack;
     ASSERT_EQ(t, sva_bind_kernel(&on_stack, &sf.fx.u, &sf.fx.qi, sf.dev.pci, 0, 1, FIXTURE_DID, 0), -E_INVAL);
+    ASSERT_TRUE(t, smp_online_count() > 1, "needs 2 CPUs for the guard on an AP's stack, %u online",
+                smp_online_count());
+    static struct ap_bind ap;
+    ap = (struct ap_bind){ .sf = &sf, .err = 1 };
+    test_run_on_cpus(t, 2, bind_on_an_ap_stack, &ap);
+    ASSERT_EQ(t, ap.err, -E_INVAL);
     case_set_reclaim_policy(t, RECLAIM_ASYNC);
     test_on_exit(t, let_worker_go, 0);
     store_release(&worker_held, 1);
@@ -285,6 +310,50 @@ static void sva_abort_left_the_unit_off_and_the_memory_back(struct test *t)
     EXPECT_EQ(t, frames_free_count() + new_tables, free_before_sva_abort);
 }
 
+/* A second-stage domain's unmap holds the tables it unlinked until the
+ * domain's flush (the unit may still walk them through what it cached):
+ * a case that aborts in between must leave them to the take-down after
+ * it, which turns the unit off, invalidates and only then frees them.
+ * The IOVA has a top-level entry of its own, so the unmap unlinks every
+ * table under it; the page behind it is the image's, not the pool's. */
+#define SS_ABORT_IOVA (1ul << 39)
+static uint8_t ss_abort_target[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+static uint64_t free_before_ss_abort, tables_before_ss_abort;
+
+static void faults_between_a_second_stage_unmap_and_its_flush_on_purpose(struct test *t)
+{
+    ASSERT_EQ(t, reclaim_drain(), 0);
+    free_before_ss_abort = frames_free_count();
+    tables_before_ss_abort = kernel_tables_live();
+    static struct vtd_fixture fx;
+    fixture_qi_up(t, &fx);
+    ASSERT_EQ(t, vtd_domain_map(&fx.dom, SS_ABORT_IOVA, virt_to_phys(ss_abort_target), PT_LEVEL_PT, SL_RW), 0);
+    ASSERT_EQ(t, vtd_domain_unmap(&fx.dom, SS_ABORT_IOVA), 0);
+    ASSERT_EQ(t, fx.dom.held->n, (unsigned)(fx.dom.levels - 1));
+    (void)*(volatile uint64_t *)VA_NEVER_MAPPED;
+}
+
+/* Every frame the fixture took is back, the held tables included; the
+ * unit is off as it reports (GSTS). */
+static void second_stage_abort_freed_the_held_tables(struct test *t)
+{
+    int prev = harness_previous_status(1);
+    if (prev == KTAP_SKIP)
+        test_skip(t, "the case before skipped: nothing was mapped");
+    EXPECT_EQ(t, prev, KTAP_ERROR);
+    const struct dmar_info *d = iommu_dmar();
+    ASSERT_TRUE(t, d && d->ndrhd, "no unit");
+    struct vtd_unit u;
+    ASSERT_EQ(t, vtd_unit_init(&u, &d->drhd[0]), 0);
+    uint32_t gsts = vtd_read32(&u, VTD_GSTS);
+    EXPECT_TRUE(t, !(gsts & (VTD_GCMD_TE | VTD_GCMD_QIE)), "translation or the queue is still on (GSTS 0x%08x)",
+                gsts);
+    ASSERT_EQ(t, reclaim_drain(), 0);
+    uint64_t new_tables = kernel_tables_live() - tables_before_ss_abort;
+    test_diag(t, "%lu page-table page(s) added for register mappings since", new_tables);
+    EXPECT_EQ(t, frames_free_count() + new_tables, free_before_ss_abort);
+}
+
 TEST_SUITE(selftest, 90, SUITE_EXPLICIT,
            TEST(fails_on_purpose),
            TEST_WITH_TIMEOUT(times_out_on_purpose, SELFTEST_TIMEOUT_MS),
@@ -300,5 +369,7 @@ TEST_SUITE(selftest, 90, SUITE_EXPLICIT,
            TEST(faults_with_sva_bound_on_purpose),
            TEST(faults_after_an_unmap_with_sva_bound_on_purpose),
            TEST(sva_abort_left_the_unit_off_and_the_memory_back),
+           TEST(faults_between_a_second_stage_unmap_and_its_flush_on_purpose),
+           TEST(second_stage_abort_freed_the_held_tables),
            TEST(resets_machine_on_purpose),
            TEST(resumed_after_the_reset));

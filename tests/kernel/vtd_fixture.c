@@ -8,6 +8,7 @@
 #include "case_state.h"
 #include "iommu/cap_reg.h"
 #include "iommu/intremap.h"
+#include "iommu/inv_reg.h"
 #include "iommu/iommu.h"
 #include "kernel/printk.h"
 #include "lib/errno.h"
@@ -55,6 +56,22 @@ static void take_down_after_abort(uintptr_t unused)
         printk("# fixture: after the case that ended early the unit still has%s%s on (GSTS 0x%08x): its tables and queue "
                "stay allocated\n", gsts & VTD_GCMD_TE ? " translation" : "", gsts & VTD_GCMD_QIE ? " the queue" : "",
                gsts);
+        return;
+    }
+    /* Translation is off, so the unit walks none of the tables; what it
+     * cached through tables an unmap unlinked and the case never flushed
+     * goes with a global IOTLB invalidation (which drops the
+     * paging-structure caches too, VT-d spec 6.5.1.2) before they go back:
+     * through the registers, as the legacy-mode attach invalidates, now
+     * that the queue is off. In scalable mode, where a unit need not take
+     * register-based invalidations (VT-d spec 6.5), the global
+     * invalidations every set-up makes before translation goes on again
+     * are the ones that cover them. */
+    int scalable = (vtd_read64(u, VTD_RTADDR) & VTD_RTADDR_TTM_SCALABLE) != 0;
+    int inv = scalable ? 0 : vtd_reg_invalidate_iotlb(u, VTD_INV_GLOBAL, 0, 0, 0);
+    if (inv) {
+        printk("# fixture: after the case that ended early the global IOTLB invalidation failed (%s): its tables "
+               "stay allocated\n", err_name(inv));
         return;
     }
     if (live.ring_pa)

@@ -9,6 +9,7 @@
 #include "iommu/scalable_mode.h"
 #include "mm/mm.h"
 #include "vtd_fixture.h"
+#include "fixture_live.h"
 
 #define RID_PASID   2
 #define IOVA_SRC    FIXTURE_IOVA
@@ -47,6 +48,9 @@ static void up(struct test *t, struct ss *s)
                                    vtd_sm_attach(u, &s->fx.qi, &s->tables, pci_sid_bus(s->fx.sid),
                                                  pci_sid_devfn(s->fx.sid), RID_PASID, &pe, 1),
                                    "attaching the second-stage PASID entry");
+    /* For the take-down after a case that ends early: the queue, the
+     * domain (with the tables its unmaps hold) and the PASID tables. */
+    remember(&s->fx, &s->tables);
 }
 
 static void down(struct test *t, struct ss *s)

@@ -164,6 +164,66 @@ def test_edited_patch_is_reversed_then_reapplied(tmp_path, tree):
     assert qemubuild.applied_series(str(tree)) == []
 
 
+def path_without_tools(tmp_path, monkeypatch):
+    """A PATH with no program at all: patch and tar are missing."""
+    empty = tmp_path / "no-tools"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+
+
+def test_missing_patch_tool_is_one_message_and_the_tree_untouched(tmp_path, tree, monkeypatch):
+    d = patch_dir(tmp_path, {"0001-answer.patch": GOOD_PATCH})
+    path_without_tools(tmp_path, monkeypatch)
+    with pytest.raises(qemubuild.QemuBuildError, match=r"^patch qemu/patches/0001-answer\.patch: 'patch' is not "
+                       r"installed; .*deps\.sh --qemu"):
+        qemubuild.sync_series(str(tree), str(d), say=lambda m: None)
+    assert (tree / "src" / "answer.c").read_text() == ORIGINAL
+    assert qemubuild.applied_series(str(tree)) == []
+
+
+def fake_tarballs(tmp_path, debian_patch):
+    """A source package in the shape unpack takes: the orig tarball with
+    its top directory, and the debian tarball whose series names one patch."""
+    downloads = tmp_path / "downloads"
+    (tmp_path / "o" / "qemu-x" / "src").mkdir(parents=True)
+    (tmp_path / "o" / "qemu-x" / "src" / "answer.c").write_text(ORIGINAL)
+    (tmp_path / "d" / "debian" / "patches").mkdir(parents=True)
+    (tmp_path / "d" / "debian" / "patches" / "series").write_text("answer.patch\n")
+    (tmp_path / "d" / "debian" / "patches" / "answer.patch").write_text(debian_patch)
+    downloads.mkdir()
+    fast = dict(os.environ, XZ_OPT="-0")   # the fastest xz: these are a few bytes
+    for name, top, base in (("o.tar.xz", "qemu-x", "o"), ("d.tar.xz", "debian", "d")):
+        subprocess.run(["tar", "-cJf", str(downloads / name), "-C", str(tmp_path / base), top], check=True, env=fast)
+    return fake_source(orig="o.tar.xz", debian="d.tar.xz", topdir="qemu-x"), downloads
+
+
+def test_unpack_gives_the_patched_tree(tmp_path):
+    source, downloads = fake_tarballs(tmp_path, GOOD_PATCH)
+    dest = tmp_path / "src"
+    qemubuild.unpack(source, str(downloads), str(dest))
+    assert (dest / "src" / "answer.c").read_text() == PATCHED
+    assert sorted(os.listdir(tmp_path)) == ["d", "downloads", "o", "src"]
+
+
+def test_an_unpack_that_fails_leaves_nothing_behind(tmp_path, monkeypatch):
+    # A Debian patch that does not apply: one message, no half-made tree.
+    source, downloads = fake_tarballs(tmp_path, STALE_PATCH)
+    dest = tmp_path / "src"
+    with pytest.raises(qemubuild.QemuBuildError, match=r"^patch debian/patches/answer\.patch .*does not apply"):
+        qemubuild.unpack(source, str(downloads), str(dest))
+    assert sorted(os.listdir(tmp_path)) == ["d", "downloads", "o"]
+    # A tarball that is not one.
+    (downloads / "o.tar.xz").write_bytes(b"not a tarball")
+    with pytest.raises(qemubuild.QemuBuildError, match=r"^unpacking o\.tar\.xz failed"):
+        qemubuild.unpack(source, str(downloads), str(dest))
+    assert sorted(os.listdir(tmp_path)) == ["d", "downloads", "o"]
+    # No tar at all.
+    path_without_tools(tmp_path, monkeypatch)
+    with pytest.raises(qemubuild.QemuBuildError, match=r"^unpacking o\.tar\.xz: 'tar' is not installed"):
+        qemubuild.unpack(source, str(downloads), str(dest))
+    assert sorted(os.listdir(tmp_path)) == ["d", "downloads", "no-tools", "o"]
+
+
 def test_series_naming_a_missing_patch(tmp_path):
     d = patch_dir(tmp_path, {})
     (d / "series").write_text("0001-gone.patch\n")

@@ -146,3 +146,31 @@ def test_run_files_name_each_run_once(tmp_path):
     path.write_text(json.dumps([{"tag": "a", "description": "", "profile": "p", "boot": "pvh", "qemu": "debian"}]))
     with pytest.raises(runs.RunsError, match="name a QEMU that is not one of vtdlab, stock"):
         runs.load_runs(str(path))
+
+
+def _options(*argv):
+    return cli._run_options(cli.build_parser().parse_args(["run", *argv]))
+
+
+def test_tests_narrow_a_runs_selection_instead_of_replacing_it():
+    run = runs.get_run("legacy-aw39")   # vtd_legacy, vtd_stale, vtd_fault, vtd_qi
+    suites = runs.load_suites()
+    o = _options("--run", run.tag, "--tests", "*stale*")
+    picked = set(runs.resolve(suites, run.tag, o.tests))
+    assert picked and set(o.expected) == picked
+    # what both select, nothing the run leaves out (sva_stale.*) ...
+    assert all(k.startswith("vtd_stale.") for k in picked)
+    assert picked == {f"vtd_stale.{c}" for c in suites["vtd_stale"].cases}
+    # ... and an excluding pattern narrows it further
+    o = _options("--run", run.tag, "--tests", "vtd_*,-vtd_legacy.*,-vtd_fault.*,-vtd_qi.*")
+    assert set(runs.resolve(suites, run.tag, o.tests)) == picked
+    # the control: without --tests the run's own selection
+    o = _options("--run", run.tag)
+    assert o.tests == run.tests
+
+
+def test_tests_that_select_none_of_a_runs_cases_are_refused(capsys):
+    with pytest.raises(runs.RunsError, match=r"--tests sva\.\* selects none of run legacy-aw39's cases"):
+        _options("--run", "legacy-aw39", "--tests", "sva.*")
+    assert cli.main(["run", "--run", "legacy-aw39", "--tests", "sva.*"]) == 2
+    assert "selects none of run legacy-aw39's cases" in capsys.readouterr().err

@@ -62,10 +62,11 @@ def _run_options(a) -> run.Options:
                                   "it takes no --profile, --usb or --expect (--pvh boots a UEFI run directly)")
         r = runs.get_run(a.run)
         o.profile, o.pvh, o.usb = r.profile, r.boot == "pvh" or a.pvh, r.boot == "usb" and not a.pvh
-        o.tests = a.tests or r.tests
+        suites = runs.load_suites()
+        o.tests = runs.narrow(suites, r, a.tests) if a.tests else r.tests
         o.cmdline = " ".join(x for x in (r.cmdline, a.cmdline) if x) or None
         o.qemu = a.qemu or r.qemu
-        resolved = runs.resolve(runs.load_suites(), r.tag, o.tests or runs.KERNEL_ALL)
+        resolved = runs.resolve(suites, r.tag, o.tests or runs.KERNEL_ALL)
         o.expected = {k: v for k, v in resolved.items() if v is not None}
         o.expected_source = f"{os.path.relpath(runs.SUITES)}/<suite>.json (run {r.tag})"
     elif a.expect:

@@ -228,15 +228,26 @@ def verify_sources(source: Source, directory: str) -> None:
     verify_file(os.path.join(directory, source.debian), source.debian_sha256)
 
 
+def _spawn(cmd: List[str], what: str, **kw) -> subprocess.CompletedProcess:
+    """subprocess.run, with a tool that is not there (or cannot be run) one
+    message naming the step, not a traceback."""
+    try:
+        return subprocess.run(cmd, **kw)
+    except OSError as e:
+        missing = isinstance(e, FileNotFoundError) and e.filename == cmd[0]
+        raise QemuBuildError(f"{what}: '{cmd[0]}' is not installed; install the build dependencies as root: "
+                             f"{DEPS_SCRIPT} --qemu" if missing else f"{what}: cannot run {cmd[0]}: {e}") from None
+
+
 def _run(cmd: List[str], what: str, cwd: Optional[str] = None, log: Optional[str] = None,
          env: Optional[dict] = None) -> None:
     """cmd, its output in log when given; a failure names the step and shows
     the end of its output."""
     if log:
         with open(log, "w") as f:
-            r = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, env=env)
+            r = _spawn(cmd, what, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, env=env)
     else:
-        r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+        r = _spawn(cmd, what, cwd=cwd, env=env, capture_output=True, text=True)
     if r.returncode:
         if log:
             with open(log, errors="replace") as f:
@@ -288,7 +299,7 @@ def apply_patch(tree: str, patch: str, label: str) -> None:
     """One patch with -p1 and no fuzz, tried first so one that does not
     apply leaves the tree as it was."""
     base = ["patch", "-p1", "--fuzz=0", "--batch", "--forward", "--no-backup-if-mismatch", "-d", tree, "-i", patch]
-    r = subprocess.run(base + ["--dry-run"], capture_output=True, text=True)
+    r = _spawn(base + ["--dry-run"], f"patch {label}", capture_output=True, text=True)
     if r.returncode:
         detail = "".join("\n  " + line for line in (r.stdout + r.stderr).splitlines()[-10:])
         raise QemuBuildError(f"patch {label} does not apply to {tree}{detail}")
@@ -297,7 +308,7 @@ def apply_patch(tree: str, patch: str, label: str) -> None:
 
 def reverse_patch(tree: str, patch: str, label: str) -> None:
     base = ["patch", "-p1", "-R", "--fuzz=0", "--batch", "--no-backup-if-mismatch", "-d", tree, "-i", patch]
-    r = subprocess.run(base + ["--dry-run"], capture_output=True, text=True)
+    r = _spawn(base + ["--dry-run"], f"reversing patch {label}", capture_output=True, text=True)
     if r.returncode:
         raise QemuBuildError(f"patch {label} does not reverse cleanly in {tree}")
     _run(base + ["--silent"], f"reversing patch {label}")
@@ -370,20 +381,28 @@ def _debian_series(debian_patches: str) -> List[str]:
 def unpack(source: Source, downloads: str, dest: str) -> None:
     """Debian's source tree in dest (which must not exist): the orig tarball,
     the debian/ directory and Debian's own patches, in their order. vtdlab's
-    patches go on top of this tree (qemu/README.md says why)."""
+    patches go on top of this tree (qemu/README.md says why). Made beside
+    dest and renamed into place whole: a step that fails leaves neither."""
     tmp = dest + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
-    _run(["tar", "-xJf", os.path.join(downloads, source.orig), "-C", tmp], f"unpacking {source.orig}")
-    tree = os.path.join(tmp, source.topdir)
-    if not os.path.isdir(tree):
-        raise QemuBuildError(f"{source.orig} has no top directory {source.topdir} (QEMU_TOPDIR in qemu/source.env)")
-    _run(["tar", "-xJf", os.path.join(downloads, source.debian), "-C", tree], f"unpacking {source.debian}")
-    debian_patches = os.path.join(tree, "debian", "patches")
-    for name in _debian_series(debian_patches):
-        apply_patch(tree, os.path.join(debian_patches, name), f"debian/patches/{name} (Debian's own)")
-    os.rename(tree, dest)
-    shutil.rmtree(tmp)
+    try:
+        _run(["tar", "-xJf", os.path.join(downloads, source.orig), "-C", tmp], f"unpacking {source.orig}")
+        tree = os.path.join(tmp, source.topdir)
+        if not os.path.isdir(tree):
+            raise QemuBuildError(f"{source.orig} has no top directory {source.topdir} "
+                                 "(QEMU_TOPDIR in qemu/source.env)")
+        _run(["tar", "-xJf", os.path.join(downloads, source.debian), "-C", tree], f"unpacking {source.debian}")
+        debian_patches = os.path.join(tree, "debian", "patches")
+        try:
+            series = _debian_series(debian_patches)
+        except OSError as e:
+            raise QemuBuildError(f"{source.debian}: no Debian patch series: {e}") from None
+        for name in series:
+            apply_patch(tree, os.path.join(debian_patches, name), f"debian/patches/{name} (Debian's own)")
+        os.rename(tree, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -183,6 +183,34 @@ def resolve(suites: Dict[str, Suite], tag: str, globs: str) -> Dict[str, Optiona
     return out
 
 
+# The longest tests= value the kernel takes: CMDLINE_VALUE_MAX (kernel/cmdline.h)
+# less its terminating NUL.
+TESTS_VALUE_MAX = 255
+
+
+def narrow(suites: Dict[str, Suite], run: Run, globs: str) -> str:
+    """The tests= value for the cases both run's selection and globs pick,
+    among those the expectations list: a suite's "*" where all of its are
+    picked, its cases by name otherwise. The kernel takes one list of
+    patterns (any of them, less the excluding ones), which cannot say
+    "both"; so the cases are named."""
+    parts = []
+    for s in sorted(suites.values(), key=lambda x: x.name):
+        both = [c for c in sorted(s.cases)
+                if selects(run.selection, s.name, c, s.explicit) and selects(globs, s.name, c, s.explicit)]
+        if both and len(both) == len(s.cases):
+            parts.append(f"{s.name}.*")
+        else:
+            parts += [f"{s.name}.{c}" for c in both]
+    if not parts:
+        raise RunsError(f"--tests {globs} selects none of run {run.tag}'s cases (tests={run.selection})")
+    value = ",".join(parts)
+    if len(value) > TESTS_VALUE_MAX:
+        raise RunsError(f"--tests {globs} narrows run {run.tag} to {len(parts)} cases, whose names do not fit the "
+                        f"kernel's tests= ({len(value)} of at most {TESTS_VALUE_MAX} characters): narrow it further")
+    return value
+
+
 def check(suites: Dict[str, Suite], runs: List[Run]) -> List[str]:
     """What is wrong with the expectations as a whole: an override naming no
     run or a run that does not select its case, a "*" that every selecting
