@@ -66,7 +66,7 @@ GPT_PART_GUID := 1c9e2f64-8a3d-4b5e-a7c0-5e6f7a8b9c0d
 FAT_VOLUME_ID := 0x7644746c
 DEFAULT_CMDLINE := tests=*
 
-.PHONY: all kernel loader image run test test-host test-tool test-kernel deps debug clean bench-boot bench fuzz \
+.PHONY: all kernel sanitizers loader image run test test-host test-tool test-kernel deps debug clean bench-boot bench fuzz \
         qemu qemu-check
 
 # The kernel's VT-d decoders built for the host: tools/vtdlab decode.
@@ -111,6 +111,40 @@ $(BUILD)/%.asm.o: %.asm
 $(BUILD)/kernel.elf: $(KERNEL_OBJ) linker.ld $(PICOLIBC_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(LD) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJ) $(PICOLIBC_LIB)
+
+# ---------------------------------------------------------------- sanitized kernels
+# build/<variant>/kernel.elf: the same kernel with compiler checks and
+# vtdlab's own runtime for them (kernel/san/, docs/sanitizers.md), booted
+# by the runs in tools/vtdlabtool/runs.json that name the variant as their
+# "kernel". make run, the images and make bench use build/kernel.elf only.
+SAN_VARIANTS := ubsan
+SAN_C        := $(sort $(wildcard kernel/san/*.c))
+# What no variant instruments: the sanitizers' runtime and the path a
+# report takes (console, symbols, backtrace), which a check tripping inside
+# would re-enter; the PVH entry, which runs before there is a console.
+SAN_EXEMPT   := $(SAN_C) kernel/printk.c kernel/serial.c kernel/symbols.c kernel/traps.c kernel/pvh.c
+# UBSan: the checks that make sense freestanding; not pointer-overflow,
+# which the higher-half address arithmetic trips. The lock-order checker
+# comes with every variant.
+SAN_DEFS_ubsan  := -DVTDLAB_SAN_UBSAN -DVTDLAB_SAN_LOCKDEP
+SAN_INSTR_ubsan := -fsanitize=undefined -fno-sanitize=pointer-overflow
+
+define san_variant
+$(BUILD)/$(1)/%.o: %.c | $(PICOLIBC_LIB)
+	@mkdir -p $$(dir $$@)
+	@$$(if $$(Q),echo "  CC [$(1)] $$<")
+	$$(Q)$$(CC) $$(KERNEL_CFLAGS) $$(SAN_DEFS_$(1)) $$(if $$(filter $$<,$$(SAN_EXEMPT)),,$$(SAN_INSTR_$(1))) -c $$< -o $$@
+
+SAN_OBJ_$(1) := $$(patsubst %.c,$(BUILD)/$(1)/%.o,$$(KERNEL_C) $$(SAN_C)) $$(filter %.asm.o,$$(KERNEL_OBJ)) \
+                $(BUILD)/gen/font.o
+
+$(BUILD)/$(1)/kernel.elf: $$(SAN_OBJ_$(1)) linker.ld $(PICOLIBC_LIB)
+	@$$(if $$(Q),echo "  LD      $$@")
+	$$(Q)$$(LD) $$(KERNEL_LDFLAGS) -o $$@ $$(SAN_OBJ_$(1)) $(PICOLIBC_LIB)
+endef
+$(foreach v,$(SAN_VARIANTS),$(eval $(call san_variant,$(v))))
+SAN_KERNELS := $(foreach v,$(SAN_VARIANTS),$(BUILD)/$(v)/kernel.elf)
+sanitizers: $(SAN_KERNELS)
 
 $(BUILD)/boot/%.efi.o: boot/%.c boot/boot_info.h
 	@mkdir -p $(dir $@)
@@ -250,11 +284,11 @@ $(KUNIT_TOOL): | $(BUILD)/.deps-ok
 	tar -xJf $(KUNIT_TARBALL) -C $(BUILD)/kunit --wildcards 'linux-source-6.12/tools/testing/kunit/*'
 	@touch $@
 
-test: $(BUILD)/.deps-ok qemu $(ESP_IMG) $(USB_IMG) $(HOST_TESTS) $(DECODE) $(ACPI_TABLES) $(FUZZ_BIN) $(KUNIT_TOOL)
+test: $(BUILD)/.deps-ok qemu $(ESP_IMG) $(USB_IMG) $(SAN_KERNELS) $(HOST_TESTS) $(DECODE) $(ACPI_TABLES) $(FUZZ_BIN) $(KUNIT_TOOL)
 	$(PYTHON) tools/run-tests
 
 clean:
 	rm -rf $(BUILD)
 
--include $(KERNEL_OBJ:.o=.d) $(HOST_TESTS:=.dep)
+-include $(KERNEL_OBJ:.o=.d) $(HOST_TESTS:=.dep) $(foreach v,$(SAN_VARIANTS),$(SAN_OBJ_$(v):.o=.d))
 .SECONDARY:
