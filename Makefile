@@ -21,7 +21,9 @@ export SOURCE_DATE_EPOCH := 1700000000
 
 # ---------------------------------------------------------------- kernel
 KERNEL_DIRS := kernel mm lib iommu devices tests/kernel
-KERNEL_C    := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c)))
+# The sanitizers' own suite is built into the sanitized kernels only.
+SAN_SUITE   := tests/kernel/sanitizers.c
+KERNEL_C    := $(filter-out $(SAN_SUITE),$(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c))))
 KERNEL_ASM  := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.asm)))
 KERNEL_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_C)) $(patsubst %.asm,$(BUILD)/%.asm.o,$(KERNEL_ASM)) \
                $(BUILD)/gen/font.o
@@ -135,7 +137,7 @@ $(BUILD)/$(1)/%.o: %.c | $(PICOLIBC_LIB)
 	@$$(if $$(Q),echo "  CC [$(1)] $$<")
 	$$(Q)$$(CC) $$(KERNEL_CFLAGS) $$(SAN_DEFS_$(1)) $$(if $$(filter $$<,$$(SAN_EXEMPT)),,$$(SAN_INSTR_$(1))) -c $$< -o $$@
 
-SAN_OBJ_$(1) := $$(patsubst %.c,$(BUILD)/$(1)/%.o,$$(KERNEL_C) $$(SAN_C)) $$(filter %.asm.o,$$(KERNEL_OBJ)) \
+SAN_OBJ_$(1) := $$(patsubst %.c,$(BUILD)/$(1)/%.o,$$(KERNEL_C) $$(SAN_C) $$(SAN_SUITE)) $$(filter %.asm.o,$$(KERNEL_OBJ)) \
                 $(BUILD)/gen/font.o
 
 $(BUILD)/$(1)/kernel.elf: $$(SAN_OBJ_$(1)) linker.ld $(PICOLIBC_LIB)

@@ -146,3 +146,36 @@ def test_run_files_name_each_run_once(tmp_path):
     path.write_text(json.dumps([{"tag": "a", "description": "", "profile": "p", "boot": "pvh", "qemu": "debian"}]))
     with pytest.raises(runs.RunsError, match="name a QEMU that is not one of vtdlab, stock"):
         runs.load_runs(str(path))
+
+
+def test_a_run_may_boot_a_sanitized_kernel(tmp_path):
+    """"kernel" names a build of the kernel (build/<kernel>/kernel.elf),
+    booted directly: an unknown build, or one a UEFI run would have to put
+    on its image, is refused."""
+    path = tmp_path / "runs.json"
+    path.write_text(json.dumps([{"tag": "a", "description": "", "profile": "p", "boot": "pvh", "kernel": "ubsan"}]))
+    r = runs.load_runs(str(path))[0]
+    assert r.args() == ["--pvh", "--profile", "p", "--kernel", "ubsan"]
+    path.write_text(json.dumps([{"tag": "a", "description": "", "profile": "p", "boot": "pvh", "kernel": "msan"}]))
+    with pytest.raises(runs.RunsError, match="runs a name a kernel build that is not one of ubsan"):
+        runs.load_runs(str(path))
+    path.write_text(json.dumps([{"tag": "a", "description": "", "profile": "p", "boot": "uefi", "kernel": "ubsan"}]))
+    with pytest.raises(runs.RunsError, match="booted through pvh"):
+        runs.load_runs(str(path))
+
+
+def test_run_options_take_the_runs_kernel():
+    """--run gives the run's kernel build; the unsanitized kernel stays what
+    a run without one (and make run, make bench) boots."""
+    parser = cli.build_parser()
+    sanitized = [r for r in runs.load_runs() if r.kernel]
+    assert sanitized and all(r.boot == "pvh" for r in sanitized)
+    o = cli._run_options(parser.parse_args(["run", "--run", sanitized[0].tag]))
+    assert o.kernel == sanitized[0].kernel and o.pvh
+    assert cli._run_options(parser.parse_args(["run", "--run", "default"])).kernel is None
+    assert cli._run_options(parser.parse_args(["run", "--pvh", "--kernel", "ubsan"])).kernel == "ubsan"
+
+
+def test_a_sanitized_kernel_boots_only_directly(capsys):
+    assert cli.main(["run", "--kernel", "ubsan", "--profile", "no-iommu"]) == 2
+    assert "--kernel ubsan boots build/ubsan/kernel.elf directly: it needs --pvh" in capsys.readouterr().err

@@ -1,0 +1,162 @@
+/* sanitizers: each sanitizer built into the kernel (kernel/san/,
+ * docs/sanitizers.md) catches the bug planted for it, with exactly the
+ * report it should make, and stays quiet on the same code without the
+ * bug. The reports are captured (san_capture), so these cases pass; one
+ * case lets a report through on purpose to show it fails the case and the
+ * run goes on. Runs only when named (tests=sanitizers.*), in the runs that
+ * boot a sanitized kernel; a kernel without the sanitizer skips. */
+#include <stdio.h>
+#include <string.h>
+#include "kernel/harness.h"
+#include "kernel/lock.h"
+#include "kernel/traps.h"
+#include "kernel/x86.h"
+#include "kernel/san/san.h"
+
+static void need(struct test *t, enum san_kind kind, const char *what)
+{
+    if (!san_built_with(kind))
+        test_skip(t, "the kernel is built without %s (make sanitizers: build/<variant>/kernel.elf)", what);
+}
+
+static void disarm(uintptr_t unused) { san_capture_disarm(); }
+
+static void arm(struct test *t, struct san_capture *c, enum san_kind kind)
+{
+    san_capture_arm(c, kind);
+    test_on_exit(t, disarm, 0);
+}
+
+/* ----------------------------------------------------------------- UBSan */
+
+/* Through a volatile so the compiler cannot see the count and fold (or
+ * refuse) the shift. */
+static volatile unsigned shift_count;
+
+static __attribute__((noinline)) uint64_t shift_left(uint64_t v)
+{
+    return v << shift_count;
+}
+enum { SHIFT_LINE = __LINE__ - 2 }; /* the shift's line */
+
+#define WIDTH 64u
+
+static void ubsan_reports_a_shift_past_the_width(struct test *t)
+{
+    need(t, SAN_UBSAN, "UBSan");
+    static struct san_capture c;
+    arm(t, &c, SAN_UBSAN);
+    /* The control: the widest shift that is defined. */
+    shift_count = WIDTH - 1;
+    EXPECT_EQ(t, shift_left(1), 1ull << (WIDTH - 1));
+    EXPECT_EQ(t, READ_ONCE(c.count), 0);
+    shift_count = WIDTH;
+    (void)shift_left(1);
+    san_capture_disarm();
+    ASSERT_EQ(t, c.count, 1);
+    char want[SAN_TEXT_MAX];
+    snprintf(want, sizeof(want), "shift-out-of-bounds at %s:%d: shift exponent %u is too large for %u-bit type "
+             "'long unsigned int'", __FILE__, SHIFT_LINE, WIDTH, WIDTH);
+    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+}
+
+/* Uncaptured: the report is the case's failure (expected: fail). */
+static void ubsan_report_fails_the_case_on_purpose(struct test *t)
+{
+    need(t, SAN_UBSAN, "UBSan");
+    shift_count = WIDTH;
+    (void)shift_left(1);
+}
+
+static void ubsan_report_failed_the_case_and_the_run_went_on(struct test *t)
+{
+    need(t, SAN_UBSAN, "UBSan");
+    EXPECT_EQ(t, harness_previous_status(1), KTAP_FAIL);
+}
+
+/* ------------------------------------------------------ lock-order checker */
+
+static struct spinlock order_a = SPINLOCK_INIT("sanitizers order A");
+static struct spinlock order_b = SPINLOCK_INIT("sanitizers order B");
+static struct spinlock try_c = SPINLOCK_INIT("sanitizers trylock C");
+static struct spinlock try_d = SPINLOCK_INIT("sanitizers trylock D");
+
+static void take_in_order(struct spinlock *first, struct spinlock *second)
+{
+    spin_lock(first);
+    spin_lock(second);
+    spin_unlock(second);
+    spin_unlock(first);
+}
+
+static void lockdep_reports_two_locks_taken_in_both_orders(struct test *t)
+{
+    need(t, SAN_LOCKDEP, "the lock-order checker");
+    static struct san_capture c;
+    arm(t, &c, SAN_LOCKDEP);
+    /* The controls: one order, twice; and a trylock, which never waits, so
+     * D tried while holding C orders nothing and D then C closes no cycle. */
+    take_in_order(&order_a, &order_b);
+    take_in_order(&order_a, &order_b);
+    spin_lock(&try_c);
+    ASSERT_TRUE(t, spin_trylock(&try_d), "trylock of a free lock failed");
+    spin_unlock(&try_d);
+    spin_unlock(&try_c);
+    take_in_order(&try_d, &try_c);
+    EXPECT_EQ(t, READ_ONCE(c.count), 0);
+    take_in_order(&order_b, &order_a);
+    san_capture_disarm();
+    ASSERT_EQ(t, c.count, 1);
+    const char *want = "'sanitizers order A' taken while holding 'sanitizers order B', the reverse of an order "
+                       "taken before (a possible deadlock)";
+    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+}
+
+static struct spinlock irq_safe = SPINLOCK_INIT("sanitizers irq-safe E");
+static struct spinlock irq_unsafe = SPINLOCK_INIT("sanitizers irq-unsafe F");
+/* The lock the handler takes: set before each software interrupt. */
+static struct spinlock *handler_takes;
+
+static void take_in_handler(struct trap_frame *f)
+{
+    spin_lock(handler_takes);
+    spin_unlock(handler_takes);
+}
+
+static void interrupt_taking(struct spinlock *l)
+{
+    handler_takes = l;
+    __asm__ volatile("int %0" : : "i"(VEC_TEST) : "memory");
+}
+
+static void no_handler(uintptr_t unused) { irq_set_handler(VEC_TEST, NULL); }
+
+static void lockdep_reports_a_lock_taken_with_interrupts_on_and_in_a_handler(struct test *t)
+{
+    need(t, SAN_LOCKDEP, "the lock-order checker");
+    static struct san_capture c;
+    arm(t, &c, SAN_LOCKDEP);
+    irq_set_handler(VEC_TEST, take_in_handler);
+    test_on_exit(t, no_handler, 0);
+    /* The control: taken with interrupts off outside the handler. */
+    uint64_t flags = spin_lock_irqsave(&irq_safe);
+    spin_unlock_irqrestore(&irq_safe, flags);
+    interrupt_taking(&irq_safe);
+    EXPECT_EQ(t, READ_ONCE(c.count), 0);
+    ASSERT_TRUE(t, read_rflags() & RFLAGS_IF, "the case runs with interrupts off");
+    spin_lock(&irq_unsafe);
+    spin_unlock(&irq_unsafe);
+    interrupt_taking(&irq_unsafe);
+    san_capture_disarm();
+    ASSERT_EQ(t, c.count, 1);
+    const char *want = "'sanitizers irq-unsafe F' is taken in an interrupt handler and, outside one, with "
+                       "interrupts on (a possible deadlock)";
+    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+}
+
+TEST_SUITE(sanitizers, 91, SUITE_EXPLICIT,
+           TEST(ubsan_reports_a_shift_past_the_width),
+           TEST(ubsan_report_fails_the_case_on_purpose),
+           TEST(ubsan_report_failed_the_case_and_the_run_went_on),
+           TEST(lockdep_reports_two_locks_taken_in_both_orders),
+           TEST(lockdep_reports_a_lock_taken_with_interrupts_on_and_in_a_handler));
