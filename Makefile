@@ -119,17 +119,24 @@ $(BUILD)/kernel.elf: $(KERNEL_OBJ) linker.ld $(PICOLIBC_LIB)
 # vtdlab's own runtime for them (kernel/san/, docs/sanitizers.md), booted
 # by the runs in tools/vtdlabtool/runs.json that name the variant as their
 # "kernel". make run, the images and make bench use build/kernel.elf only.
-SAN_VARIANTS := ubsan
+SAN_VARIANTS := kasan
 SAN_C        := $(sort $(wildcard kernel/san/*.c))
 # What no variant instruments: the sanitizers' runtime and the path a
 # report takes (console, symbols, backtrace), which a check tripping inside
-# would re-enter; the PVH entry, which runs before there is a console.
-SAN_EXEMPT   := $(SAN_C) kernel/printk.c kernel/serial.c kernel/symbols.c kernel/traps.c kernel/pvh.c
+# would re-enter; the PVH entry, which runs before there is a console; the
+# heap, whose headers between objects are poisoned to everyone else.
+SAN_EXEMPT   := $(SAN_C) kernel/printk.c kernel/serial.c kernel/symbols.c kernel/traps.c kernel/pvh.c mm/heap.c
 # UBSan: the checks that make sense freestanding; not pointer-overflow,
-# which the higher-half address arithmetic trips. The lock-order checker
-# comes with every variant.
-SAN_DEFS_ubsan  := -DVTDLAB_SAN_UBSAN -DVTDLAB_SAN_LOCKDEP
-SAN_INSTR_ubsan := -fsanitize=undefined -fno-sanitize=pointer-overflow
+# which the higher-half address arithmetic trips. It and the lock-order
+# checker come with every variant.
+SAN_UBSAN    := -fsanitize=undefined -fno-sanitize=pointer-overflow
+# kasan: KASAN-style checks in outline mode (every access a call into
+# kernel/san/kasan.c, whose shadow covers the heap and the frames), with
+# no stack or global redzones: those need a shadow of the image and the
+# stacks, and globals need constructors (linker.ld refuses .init_array).
+SAN_DEFS_kasan  := -DVTDLAB_SAN_KASAN -DVTDLAB_SAN_UBSAN -DVTDLAB_SAN_LOCKDEP
+SAN_INSTR_kasan := $(SAN_UBSAN) -fsanitize=kernel-address --param asan-instrumentation-with-call-threshold=0 \
+                   --param asan-stack=0 --param asan-globals=0
 
 define san_variant
 $(BUILD)/$(1)/%.o: %.c | $(PICOLIBC_LIB)

@@ -5,6 +5,7 @@
 #include "mm.h"
 #include "../kernel/lock.h"
 #include "../kernel/printk.h"
+#include "../kernel/san/kasan.h"
 #include "../lib/errno.h"
 
 /* frames_lock owns the pool and the injected failure. Taken with interrupts
@@ -39,6 +40,8 @@ uint64_t page_alloc(void)
 {
     uint64_t flags = spin_lock_irqsave(&frames_lock);
     uint64_t pfn = fail_countdown && --fail_countdown == 0 ? FRAME_NONE : frame_alloc(&frames);
+    if (pfn != FRAME_NONE)
+        kasan_frames_alloc(pfn << PAGE_SHIFT, 1, (uintptr_t)__builtin_return_address(0));
     spin_unlock_irqrestore(&frames_lock, flags);
     if (pfn == FRAME_NONE)
         return 0;
@@ -50,6 +53,8 @@ uint64_t pages_alloc_contig(unsigned pages, unsigned align_pages)
 {
     uint64_t flags = spin_lock_irqsave(&frames_lock);
     uint64_t pfn = frame_alloc_contig(&frames, pages, align_pages);
+    if (pfn != FRAME_NONE)
+        kasan_frames_alloc(pfn << PAGE_SHIFT, pages, (uintptr_t)__builtin_return_address(0));
     spin_unlock_irqrestore(&frames_lock, flags);
     if (pfn == FRAME_NONE)
         return 0;
@@ -60,6 +65,9 @@ uint64_t pages_alloc_contig(unsigned pages, unsigned align_pages)
 void page_free(uint64_t pa)
 {
     uint64_t flags = spin_lock_irqsave(&frames_lock);
+    /* Poisoned before it is back in the pool, where another CPU may take
+     * (and unpoison) it at once. */
+    kasan_frames_free(pa, 1, (uintptr_t)__builtin_return_address(0));
     int err = frame_free(&frames, pa >> PAGE_SHIFT);
     spin_unlock_irqrestore(&frames_lock, flags);
     if (err)
@@ -70,6 +78,8 @@ int page_take_specific(uint64_t pa)
 {
     uint64_t flags = spin_lock_irqsave(&frames_lock);
     int err = frame_alloc_specific(&frames, pa >> PAGE_SHIFT);
+    if (!err)
+        kasan_frames_alloc(pa, 1, (uintptr_t)__builtin_return_address(0));
     spin_unlock_irqrestore(&frames_lock, flags);
     return err;
 }

@@ -2,6 +2,7 @@
  * SAN_EXEMPT): a check tripping inside it would report from the report. */
 #include <stdio.h>
 #include "san.h"
+#include "kasan.h"
 #include "lockdep.h"
 #include "../harness.h"
 #include "../printk.h"
@@ -9,7 +10,8 @@
 #include "../traps.h"
 #include "../../lib/atomic.h"
 
-static const char *const kind_names[SAN_KINDS] = { [SAN_UBSAN] = "ubsan", [SAN_LOCKDEP] = "lockdep" };
+static const char *const kind_names[SAN_KINDS] = { [SAN_UBSAN] = "ubsan", [SAN_LOCKDEP] = "lockdep",
+                                                 [SAN_KASAN] = "kasan" };
 
 int san_built_with(enum san_kind kind)
 {
@@ -19,6 +21,9 @@ int san_built_with(enum san_kind kind)
 #endif
 #ifdef VTDLAB_SAN_LOCKDEP
     case SAN_LOCKDEP: return 1;
+#endif
+#ifdef VTDLAB_SAN_KASAN
+    case SAN_KASAN: return 1;
 #endif
     default: return 0;
     }
@@ -38,6 +43,9 @@ void san_case_start(void)
     WRITE_ONCE(case_reports, 0);
 #ifdef VTDLAB_SAN_LOCKDEP
     lockdep_case_start();
+#endif
+#ifdef VTDLAB_SAN_KASAN
+    kasan_case_start();
 #endif
 }
 

@@ -1,6 +1,7 @@
 /* The sanitizers built into a kernel variant (issue 24, docs/sanitizers.md):
- * UBSan with vtdlab's own handlers (ubsan.c) and the lock-order checker
- * (lockdep.c) share one report path (report.c). A finding is the failure
+ * UBSan with vtdlab's own handlers (ubsan.c), the lock-order checker
+ * (lockdep.c) and KASAN-style memory checks (kasan.c) share one report
+ * path (report.c). A finding is the failure
  * of the case running on the CPU that made it, printed as KTAP diagnostics
  * with a symbolised backtrace; the run goes on with the next case.
  *
@@ -11,11 +12,11 @@
 
 #include <stdint.h>
 
-#if defined(VTDLAB_SAN_UBSAN) || defined(VTDLAB_SAN_LOCKDEP)
+#if defined(VTDLAB_SAN_UBSAN) || defined(VTDLAB_SAN_LOCKDEP) || defined(VTDLAB_SAN_KASAN)
 #define VTDLAB_SANITIZED 1
 #endif
 
-enum san_kind { SAN_UBSAN, SAN_LOCKDEP, SAN_KINDS };
+enum san_kind { SAN_UBSAN, SAN_LOCKDEP, SAN_KASAN, SAN_KINDS };
 
 /* Reports one case may make before the rest are counted and dropped (a
  * storm of the same finding in a loop must not drown the log). */

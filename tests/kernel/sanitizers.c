@@ -12,6 +12,11 @@
 #include "kernel/traps.h"
 #include "kernel/x86.h"
 #include "kernel/san/san.h"
+#include "mm/kva.h"
+#include "mm/layout.h"
+#include "mm/mm.h"
+#include "mm/pte.h"
+#include "mm/reclaim.h"
 
 static void need(struct test *t, enum san_kind kind, const char *what)
 {
@@ -154,9 +159,99 @@ static void lockdep_reports_a_lock_taken_with_interrupts_on_and_in_a_handler(str
     EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
 }
 
+/* ------------------------------------------------------------------ KASAN */
+
+#define OBJECT_BYTES 64u
+#define READ_WORD    2u   /* the word read after the free: 16 bytes in */
+
+static void kasan_reports_a_use_after_free_of_a_heap_object(struct test *t)
+{
+    need(t, SAN_KASAN, "KASAN");
+    static struct san_capture c;
+    arm(t, &c, SAN_KASAN);
+    volatile uint64_t *p = kmalloc(OBJECT_BYTES);
+    ASSERT_TRUE(t, p, "out of heap");
+    p[READ_WORD] = 1;
+    EXPECT_EQ(t, p[READ_WORD], 1); /* the control: live */
+    EXPECT_EQ(t, READ_ONCE(c.count), 0);
+    kfree((void *)p);
+    (void)p[READ_WORD];
+    san_capture_disarm();
+    ASSERT_EQ(t, c.count, 1);
+    char want[SAN_TEXT_MAX];
+    snprintf(want, sizeof(want), "use-after-free: read of 8 bytes at 0x%lx, %u bytes into a freed %u-byte heap "
+             "object", (uint64_t)&p[READ_WORD], READ_WORD * 8, OBJECT_BYTES);
+    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+}
+
+/* A ring of 16-byte descriptors, as the invalidation queue's. */
+struct slot {
+    uint64_t qw[2];
+};
+#define RING_SLOTS 16u
+
+static void kasan_reports_a_write_one_past_a_ring(struct test *t)
+{
+    need(t, SAN_KASAN, "KASAN");
+    static struct san_capture c;
+    arm(t, &c, SAN_KASAN);
+    volatile struct slot *ring = kmalloc(RING_SLOTS * sizeof(struct slot));
+    ASSERT_TRUE(t, ring, "out of heap");
+    ring[RING_SLOTS - 1].qw[1] = 1; /* the control: the last slot */
+    EXPECT_EQ(t, READ_ONCE(c.count), 0);
+    ring[RING_SLOTS].qw[0] = 1;
+    san_capture_disarm();
+    kfree((void *)ring);
+    ASSERT_EQ(t, c.count, 1);
+    char want[SAN_TEXT_MAX];
+    snprintf(want, sizeof(want), "out-of-bounds: write of 8 bytes at 0x%lx, 0 bytes past a %lu-byte heap object",
+             (uint64_t)&ring[RING_SLOTS].qw[0], RING_SLOTS * sizeof(struct slot));
+    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+}
+
+/* A kva slot of its own, clear of every other suite's. */
+#define VA_FREED_TABLE (KVA_BASE + 200ul * (1ul << 30))
+
+static void unmap_freed_table(uintptr_t unused) { (void)kva_unmap(VA_FREED_TABLE); }
+
+static void kasan_reports_a_read_of_a_freed_page_table_page(struct test *t)
+{
+    need(t, SAN_KASAN, "KASAN");
+    static struct san_capture c;
+    arm(t, &c, SAN_KASAN);
+    uint64_t frame = page_alloc();
+    ASSERT_TRUE(t, frame, "out of frames");
+    ASSERT_EQ(t, kva_map(VA_FREED_TABLE, frame, PT_LEVEL_PT, PTE_NX), 0);
+    test_on_exit(t, unmap_freed_table, 0);
+    /* The last-level table that maps the page, as a lock-free walker
+     * would hold it. */
+    const volatile uint64_t *table = phys_to_virt(kernel_pt()->root_pa);
+    for (int level = PT_LEVEL_PML4; level > PT_LEVEL_PT; level--) {
+        uint64_t e = table[pt_index(VA_FREED_TABLE, level)];
+        ASSERT_TRUE(t, pte_present(e), "no table at level %d", level);
+        table = phys_to_virt(pte_addr(e));
+    }
+    unsigned i = pt_index(VA_FREED_TABLE, PT_LEVEL_PT);
+    EXPECT_EQ(t, pte_addr(table[i]), frame); /* the control: live */
+    EXPECT_EQ(t, READ_ONCE(c.count), 0);
+    ASSERT_EQ(t, kva_unmap(VA_FREED_TABLE), 0);
+    ASSERT_EQ(t, reclaim_drain(), 0);
+    (void)table[i];
+    san_capture_disarm();
+    page_free(frame);
+    ASSERT_EQ(t, c.count, 1);
+    char want[SAN_TEXT_MAX];
+    snprintf(want, sizeof(want), "use-after-free: read of 8 bytes at 0x%lx in freed frame 0x%lx",
+             (uint64_t)&table[i], virt_to_phys((const void *)table));
+    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+}
+
 TEST_SUITE(sanitizers, 91, SUITE_EXPLICIT,
            TEST(ubsan_reports_a_shift_past_the_width),
            TEST(ubsan_report_fails_the_case_on_purpose),
            TEST(ubsan_report_failed_the_case_and_the_run_went_on),
            TEST(lockdep_reports_two_locks_taken_in_both_orders),
-           TEST(lockdep_reports_a_lock_taken_with_interrupts_on_and_in_a_handler));
+           TEST(lockdep_reports_a_lock_taken_with_interrupts_on_and_in_a_handler),
+           TEST(kasan_reports_a_use_after_free_of_a_heap_object),
+           TEST(kasan_reports_a_write_one_past_a_ring),
+           TEST(kasan_reports_a_read_of_a_freed_page_table_page));

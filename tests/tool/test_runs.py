@@ -153,13 +153,13 @@ def test_a_run_may_boot_a_sanitized_kernel(tmp_path):
     booted directly: an unknown build, or one a UEFI run would have to put
     on its image, is refused."""
     path = tmp_path / "runs.json"
-    path.write_text(json.dumps([{"tag": "a", "description": "", "profile": "p", "boot": "pvh", "kernel": "ubsan"}]))
+    path.write_text(json.dumps([{"tag": "a", "description": "", "profile": "p", "boot": "pvh", "kernel": "kasan"}]))
     r = runs.load_runs(str(path))[0]
-    assert r.args() == ["--pvh", "--profile", "p", "--kernel", "ubsan"]
+    assert r.args() == ["--pvh", "--profile", "p", "--kernel", "kasan"]
     path.write_text(json.dumps([{"tag": "a", "description": "", "profile": "p", "boot": "pvh", "kernel": "msan"}]))
-    with pytest.raises(runs.RunsError, match="runs a name a kernel build that is not one of ubsan"):
+    with pytest.raises(runs.RunsError, match="runs a name a kernel build that is not one of kasan"):
         runs.load_runs(str(path))
-    path.write_text(json.dumps([{"tag": "a", "description": "", "profile": "p", "boot": "uefi", "kernel": "ubsan"}]))
+    path.write_text(json.dumps([{"tag": "a", "description": "", "profile": "p", "boot": "uefi", "kernel": "kasan"}]))
     with pytest.raises(runs.RunsError, match="booted through pvh"):
         runs.load_runs(str(path))
 
@@ -173,9 +173,9 @@ def test_run_options_take_the_runs_kernel():
     o = cli._run_options(parser.parse_args(["run", "--run", sanitized[0].tag]))
     assert o.kernel == sanitized[0].kernel and o.pvh
     assert cli._run_options(parser.parse_args(["run", "--run", "default"])).kernel is None
-    assert cli._run_options(parser.parse_args(["run", "--pvh", "--kernel", "ubsan"])).kernel == "ubsan"
+    assert cli._run_options(parser.parse_args(["run", "--pvh", "--kernel", "kasan"])).kernel == "kasan"
 
 
 def test_a_sanitized_kernel_boots_only_directly(capsys):
-    assert cli.main(["run", "--kernel", "ubsan", "--profile", "no-iommu"]) == 2
-    assert "--kernel ubsan boots build/ubsan/kernel.elf directly: it needs --pvh" in capsys.readouterr().err
+    assert cli.main(["run", "--kernel", "kasan", "--profile", "no-iommu"]) == 2
+    assert "--kernel kasan boots build/kasan/kernel.elf directly: it needs --pvh" in capsys.readouterr().err
