@@ -16,6 +16,14 @@
 #define VTDLAB_SANITIZED 1
 #endif
 
+/* A sanitized kernel runs each access through a call: its tortures keep
+ * their shape with this many times fewer rounds (docs/sanitizers.md). */
+#ifdef VTDLAB_SANITIZED
+#define SAN_TORTURE_DIVISOR 3u
+#else
+#define SAN_TORTURE_DIVISOR 1u
+#endif
+
 enum san_kind { SAN_UBSAN, SAN_LOCKDEP, SAN_KASAN, SAN_KINDS };
 
 /* Reports one case may make before the rest are counted and dropped (a
