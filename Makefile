@@ -119,13 +119,15 @@ $(BUILD)/kernel.elf: $(KERNEL_OBJ) linker.ld $(PICOLIBC_LIB)
 # vtdlab's own runtime for them (kernel/san/, docs/sanitizers.md), booted
 # by the runs in tools/vtdlabtool/runs.json that name the variant as their
 # "kernel". make run, the images and make bench use build/kernel.elf only.
-SAN_VARIANTS := kasan
+SAN_VARIANTS := kasan kcsan
 SAN_C        := $(sort $(wildcard kernel/san/*.c))
 # What no variant instruments: the sanitizers' runtime and the path a
 # report takes (console, symbols, backtrace), which a check tripping inside
-# would re-enter; the PVH entry, which runs before there is a console; the
+# would re-enter; the PVH entry, which runs before there is a console, and
+# the GDT's setup, which an AP runs before it has a CPU number; the
 # heap, whose headers between objects are poisoned to everyone else.
-SAN_EXEMPT   := $(SAN_C) kernel/printk.c kernel/serial.c kernel/symbols.c kernel/traps.c kernel/pvh.c mm/heap.c
+SAN_EXEMPT   := $(SAN_C) kernel/printk.c kernel/serial.c kernel/symbols.c kernel/traps.c kernel/pvh.c kernel/gdt.c \
+               mm/heap.c
 # UBSan: the checks that make sense freestanding; not pointer-overflow,
 # which the higher-half address arithmetic trips. It and the lock-order
 # checker come with every variant.
@@ -133,10 +135,23 @@ SAN_UBSAN    := -fsanitize=undefined -fno-sanitize=pointer-overflow
 # kasan: KASAN-style checks in outline mode (every access a call into
 # kernel/san/kasan.c, whose shadow covers the heap and the frames), with
 # no stack or global redzones: those need a shadow of the image and the
-# stacks, and globals need constructors (linker.ld refuses .init_array).
+# stacks.
+# Each variant's runtime: the common report path, UBSan's handlers and the
+# lock-order checker, and its own.
+SAN_COMMON   := kernel/san/report.c kernel/san/ubsan.c kernel/san/lockdep.c
+SAN_RUNTIME_kasan := $(SAN_COMMON) kernel/san/kasan.c
+SAN_RUNTIME_kcsan := $(SAN_COMMON) kernel/san/kcsan.c
 SAN_DEFS_kasan  := -DVTDLAB_SAN_KASAN -DVTDLAB_SAN_UBSAN -DVTDLAB_SAN_LOCKDEP
 SAN_INSTR_kasan := $(SAN_UBSAN) -fsanitize=kernel-address --param asan-instrumentation-with-call-threshold=0 \
                    --param asan-stack=0 --param asan-globals=0
+# kcsan: KCSAN-style race detection (kernel/san/kcsan.c); a build of its
+# own, since gcc refuses thread with kernel-address. Volatile accesses
+# (MMIO, what a device writes) are told apart and never watched; no
+# function entry and exit hooks (the runtime keeps no history); fences
+# are implemented, so gcc's note that TSan ignores them is not an error.
+SAN_DEFS_kcsan  := -DVTDLAB_SAN_KCSAN -DVTDLAB_SAN_UBSAN -DVTDLAB_SAN_LOCKDEP
+SAN_INSTR_kcsan := $(SAN_UBSAN) -fsanitize=thread --param tsan-distinguish-volatile=1 \
+                   --param tsan-instrument-func-entry-exit=0 -Wno-tsan
 
 define san_variant
 $(BUILD)/$(1)/%.o: %.c | $(PICOLIBC_LIB)
@@ -144,7 +159,7 @@ $(BUILD)/$(1)/%.o: %.c | $(PICOLIBC_LIB)
 	@$$(if $$(Q),echo "  CC [$(1)] $$<")
 	$$(Q)$$(CC) $$(KERNEL_CFLAGS) $$(SAN_DEFS_$(1)) $$(if $$(filter $$<,$$(SAN_EXEMPT)),,$$(SAN_INSTR_$(1))) -c $$< -o $$@
 
-SAN_OBJ_$(1) := $$(patsubst %.c,$(BUILD)/$(1)/%.o,$$(KERNEL_C) $$(SAN_C) $$(SAN_SUITE)) $$(filter %.asm.o,$$(KERNEL_OBJ)) \
+SAN_OBJ_$(1) := $$(patsubst %.c,$(BUILD)/$(1)/%.o,$$(KERNEL_C) $$(SAN_RUNTIME_$(1)) $$(SAN_SUITE)) $$(filter %.asm.o,$$(KERNEL_OBJ)) \
                 $(BUILD)/gen/font.o
 
 $(BUILD)/$(1)/kernel.elf: $$(SAN_OBJ_$(1)) linker.ld $(PICOLIBC_LIB)

@@ -9,6 +9,7 @@
 #include "printk.h"
 #include "work.h"
 #include "x86.h"
+#include "san/san.h"
 #include "../lib/errno.h"
 #include "../lib/jmp.h"
 #include "../mm/mm.h"
@@ -348,7 +349,7 @@ _Noreturn void smp_park_faulted_ap(const struct trap_frame *f)
 }
 
 void ap_main(void);
-void ap_main(void)
+SAN_BOOT_CODE void ap_main(void)
 {
     unsigned id = ap_boot_cpu;
     struct cpu *c = &cpus[id];

@@ -11,7 +11,8 @@
 #include "../../lib/atomic.h"
 
 static const char *const kind_names[SAN_KINDS] = { [SAN_UBSAN] = "ubsan", [SAN_LOCKDEP] = "lockdep",
-                                                 [SAN_KASAN] = "kasan" };
+                                                 [SAN_KASAN] = "kasan",
+                                                 [SAN_KCSAN] = "kcsan" };
 
 int san_built_with(enum san_kind kind)
 {
@@ -24,6 +25,9 @@ int san_built_with(enum san_kind kind)
 #endif
 #ifdef VTDLAB_SAN_KASAN
     case SAN_KASAN: return 1;
+#endif
+#ifdef VTDLAB_SAN_KCSAN
+    case SAN_KCSAN: return 1;
 #endif
     default: return 0;
     }

@@ -1,7 +1,7 @@
 /* The sanitizers built into a kernel variant (issue 24, docs/sanitizers.md):
  * UBSan with vtdlab's own handlers (ubsan.c), the lock-order checker
- * (lockdep.c) and KASAN-style memory checks (kasan.c) share one report
- * path (report.c). A finding is the failure
+ * (lockdep.c), KASAN-style memory checks (kasan.c) and KCSAN-style race
+ * detection (kcsan.c) share one report path (report.c). A finding is the failure
  * of the case running on the CPU that made it, printed as KTAP diagnostics
  * with a symbolised backtrace; the run goes on with the next case.
  *
@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#if defined(VTDLAB_SAN_UBSAN) || defined(VTDLAB_SAN_LOCKDEP) || defined(VTDLAB_SAN_KASAN)
+#if defined(VTDLAB_SAN_UBSAN) || defined(VTDLAB_SAN_LOCKDEP) || defined(VTDLAB_SAN_KASAN) || defined(VTDLAB_SAN_KCSAN)
 #define VTDLAB_SANITIZED 1
 #endif
 
@@ -24,7 +24,12 @@
 #define SAN_TORTURE_DIVISOR 1u
 #endif
 
-enum san_kind { SAN_UBSAN, SAN_LOCKDEP, SAN_KASAN, SAN_KINDS };
+/* A function that runs before its CPU can be told apart (an AP before its
+ * GS base is set): no instrumentation, since the runtimes ask which CPU
+ * they run on. */
+#define SAN_BOOT_CODE __attribute__((no_sanitize("thread", "kernel-address")))
+
+enum san_kind { SAN_UBSAN, SAN_LOCKDEP, SAN_KASAN, SAN_KCSAN, SAN_KINDS };
 
 /* Reports one case may make before the rest are counted and dropped (a
  * storm of the same finding in a loop must not drown the log). */

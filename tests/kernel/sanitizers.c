@@ -7,6 +7,7 @@
  * boot a sanitized kernel; a kernel without the sanitizer skips. */
 #include <stdio.h>
 #include <string.h>
+#include "kernel/clock.h"
 #include "kernel/harness.h"
 #include "kernel/lock.h"
 #include "kernel/traps.h"
@@ -246,6 +247,68 @@ static void kasan_reports_a_read_of_a_freed_page_table_page(struct test *t)
     EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
 }
 
+/* ------------------------------------------------------------------ KCSAN */
+
+/* Detection is by sampling: the racing loop goes on until the report came
+ * or this long passed. The control runs the same loop marked, for less. */
+#define RACE_MS    3000u
+#define CONTROL_MS 300u
+
+/* Written by both CPUs: plainly (the race) or with WRITE_ONCE (marked). */
+static int racy_word;
+
+static __attribute__((noinline)) void racy_write(int v) { racy_word = v; }
+static __attribute__((noinline)) void marked_write(int v) { WRITE_ONCE(racy_word, v); }
+
+static struct spinlock one_side = SPINLOCK_INIT("sanitizers one side");
+
+struct race {
+    const struct san_capture *c;
+    struct deadline until;
+    int marked;
+    int locked_part;   /* 1: part 0 writes under one_side, part 1 without */
+};
+
+static void race_part(struct test *t, unsigned index, void *arg)
+{
+    struct race *r = arg;
+    int lock = r->locked_part && index == 0;
+    while (!deadline_passed(r->until) && !READ_ONCE(r->c->count)) {
+        if (lock)
+            spin_lock(&one_side);
+        if (r->marked)
+            marked_write((int)index);
+        else
+            racy_write((int)index);
+        if (lock)
+            spin_unlock(&one_side);
+    }
+}
+
+static void expect_race(struct test *t, int locked_part)
+{
+    need(t, SAN_KCSAN, "KCSAN");
+    static struct san_capture c;
+    arm(t, &c, SAN_KCSAN);
+    struct race r = { &c, deadline_after_us(CONTROL_MS * US_PER_MS), 1, locked_part };
+    test_run_on_cpus(t, 2, race_part, &r);
+    EXPECT_EQ(t, READ_ONCE(c.count), 0);
+    r = (struct race){ &c, deadline_after_us(RACE_MS * US_PER_MS), 0, locked_part };
+    test_run_on_cpus(t, 2, race_part, &r);
+    san_capture_disarm();
+    ASSERT_TRUE(t, c.count, "no race reported in %u ms of two CPUs writing one word", RACE_MS);
+    ASSERT_TRUE(t, load_acquire(&c.ready), "the report's text was not written");
+    char want[SAN_TEXT_MAX];
+    snprintf(want, sizeof(want), "data race on 0x%lx: write in racy_write and write in racy_write on another CPU",
+             (uint64_t)&racy_word);
+    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+}
+
+static void kcsan_reports_a_word_two_cpus_write_unmarked(struct test *t) { expect_race(t, 0); }
+
+/* A lock only one side takes orders nothing: still a race. */
+static void kcsan_reports_a_race_where_one_side_takes_the_lock(struct test *t) { expect_race(t, 1); }
+
 TEST_SUITE(sanitizers, 91, SUITE_EXPLICIT,
            TEST(ubsan_reports_a_shift_past_the_width),
            TEST(ubsan_report_fails_the_case_on_purpose),
@@ -254,4 +317,6 @@ TEST_SUITE(sanitizers, 91, SUITE_EXPLICIT,
            TEST(lockdep_reports_a_lock_taken_with_interrupts_on_and_in_a_handler),
            TEST(kasan_reports_a_use_after_free_of_a_heap_object),
            TEST(kasan_reports_a_write_one_past_a_ring),
-           TEST(kasan_reports_a_read_of_a_freed_page_table_page));
+           TEST(kasan_reports_a_read_of_a_freed_page_table_page),
+           TEST(kcsan_reports_a_word_two_cpus_write_unmarked),
+           TEST(kcsan_reports_a_race_where_one_side_takes_the_lock));

@@ -42,7 +42,7 @@ KERNEL_ELF = os.path.join(BUILD, "kernel.elf")
 # The sanitized builds of the kernel (Makefile: SAN_VARIANTS), each
 # build/<variant>/kernel.elf; a run names one with "kernel" (runs.json) or
 # --kernel. Booted through PVH only: the images hold build/kernel.elf.
-KERNEL_VARIANTS = ("kasan",)
+KERNEL_VARIANTS = ("kasan", "kcsan")
 
 
 def kernel_elf(variant: Optional[str] = None) -> str:
