@@ -21,7 +21,9 @@ export SOURCE_DATE_EPOCH := 1700000000
 
 # ---------------------------------------------------------------- kernel
 KERNEL_DIRS := kernel mm lib iommu devices harness tests/kernel
-KERNEL_C    := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c)))
+# The sanitizers' own suite is built into the sanitized kernels only.
+SAN_SUITE   := tests/kernel/sanitizers.c
+KERNEL_C    := $(filter-out $(SAN_SUITE),$(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c))))
 KERNEL_ASM  := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.asm)))
 KERNEL_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_C)) $(patsubst %.asm,$(BUILD)/%.asm.o,$(KERNEL_ASM)) \
                $(BUILD)/gen/font.o
@@ -66,7 +68,7 @@ GPT_PART_GUID := 1c9e2f64-8a3d-4b5e-a7c0-5e6f7a8b9c0d
 FAT_VOLUME_ID := 0x7644746c
 DEFAULT_CMDLINE := tests=*
 
-.PHONY: all kernel loader image run test test-host test-tool test-kernel deps debug clean bench-boot bench fuzz \
+.PHONY: all kernel sanitizers loader image run test test-host test-tool test-kernel deps debug clean bench-boot bench fuzz \
         qemu qemu-check
 
 # The kernel's VT-d decoders built for the host: tools/vtdlab decode.
@@ -111,6 +113,62 @@ $(BUILD)/%.asm.o: %.asm
 $(BUILD)/kernel.elf: $(KERNEL_OBJ) linker.ld $(PICOLIBC_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(LD) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJ) $(PICOLIBC_LIB)
+
+# ---------------------------------------------------------------- sanitized kernels
+# build/<variant>/kernel.elf: the same kernel with compiler checks and
+# vtdlab's own runtime for them (kernel/san/, docs/sanitizers.md), booted
+# by the runs in tools/vtdlabtool/runs.json that name the variant as their
+# "kernel". make run, the images and make bench use build/kernel.elf only.
+SAN_VARIANTS := kasan kcsan
+SAN_C        := $(sort $(wildcard kernel/san/*.c))
+# What no variant instruments: the sanitizers' runtime and the path a
+# report takes (console, symbols, backtrace), which a check tripping inside
+# would re-enter; the PVH entry, which runs before there is a console, and
+# the GDT's setup, which an AP runs before it has a CPU number; the
+# heap, whose headers between objects are poisoned to everyone else.
+SAN_EXEMPT   := $(SAN_C) kernel/printk.c kernel/serial.c kernel/symbols.c kernel/traps.c kernel/pvh.c kernel/gdt.c \
+               mm/heap.c
+# UBSan: the checks that make sense freestanding; not pointer-overflow,
+# which the higher-half address arithmetic trips. It and the lock-order
+# checker come with every variant.
+SAN_UBSAN    := -fsanitize=undefined -fno-sanitize=pointer-overflow
+# kasan: KASAN-style checks in outline mode (every access a call into
+# kernel/san/kasan.c, whose shadow covers the heap and the frames), with
+# no stack or global redzones: those need a shadow of the image and the
+# stacks.
+# Each variant's runtime: the common report path, UBSan's handlers and the
+# lock-order checker, and its own.
+SAN_COMMON   := kernel/san/report.c kernel/san/ubsan.c kernel/san/lockdep.c
+SAN_RUNTIME_kasan := $(SAN_COMMON) kernel/san/kasan.c
+SAN_RUNTIME_kcsan := $(SAN_COMMON) kernel/san/kcsan.c
+SAN_DEFS_kasan  := -DVTDLAB_SAN_KASAN -DVTDLAB_SAN_UBSAN -DVTDLAB_SAN_LOCKDEP
+SAN_INSTR_kasan := $(SAN_UBSAN) -fsanitize=kernel-address --param asan-instrumentation-with-call-threshold=0 \
+                   --param asan-stack=0 --param asan-globals=0
+# kcsan: KCSAN-style race detection (kernel/san/kcsan.c); a build of its
+# own, since gcc refuses thread with kernel-address. Volatile accesses
+# (MMIO, what a device writes) are told apart and never watched; no
+# function entry and exit hooks (the runtime keeps no history); fences
+# are implemented, so gcc's note that TSan ignores them is not an error.
+SAN_DEFS_kcsan  := -DVTDLAB_SAN_KCSAN -DVTDLAB_SAN_UBSAN -DVTDLAB_SAN_LOCKDEP
+SAN_INSTR_kcsan := $(SAN_UBSAN) -fsanitize=thread --param tsan-distinguish-volatile=1 \
+                   --param tsan-instrument-func-entry-exit=0 -Wno-tsan
+
+define san_variant
+$(BUILD)/$(1)/%.o: %.c | $(PICOLIBC_LIB)
+	@mkdir -p $$(dir $$@)
+	@$$(if $$(Q),echo "  CC [$(1)] $$<")
+	$$(Q)$$(CC) $$(KERNEL_CFLAGS) $$(SAN_DEFS_$(1)) $$(if $$(filter $$<,$$(SAN_EXEMPT)),,$$(SAN_INSTR_$(1))) -c $$< -o $$@
+
+SAN_OBJ_$(1) := $$(patsubst %.c,$(BUILD)/$(1)/%.o,$$(KERNEL_C) $$(SAN_RUNTIME_$(1)) $$(SAN_SUITE)) $$(filter %.asm.o,$$(KERNEL_OBJ)) \
+                $(BUILD)/gen/font.o
+
+$(BUILD)/$(1)/kernel.elf: $$(SAN_OBJ_$(1)) linker.ld $(PICOLIBC_LIB)
+	@$$(if $$(Q),echo "  LD      $$@")
+	$$(Q)$$(LD) $$(KERNEL_LDFLAGS) -o $$@ $$(SAN_OBJ_$(1)) $(PICOLIBC_LIB)
+endef
+$(foreach v,$(SAN_VARIANTS),$(eval $(call san_variant,$(v))))
+SAN_KERNELS := $(foreach v,$(SAN_VARIANTS),$(BUILD)/$(v)/kernel.elf)
+sanitizers: $(SAN_KERNELS)
 
 $(BUILD)/boot/%.efi.o: boot/%.c boot/boot_info.h
 	@mkdir -p $(dir $@)
@@ -250,11 +308,11 @@ $(KUNIT_TOOL): | $(BUILD)/.deps-ok
 	tar -xJf $(KUNIT_TARBALL) -C $(BUILD)/kunit --wildcards 'linux-source-6.12/tools/testing/kunit/*'
 	@touch $@
 
-test: $(BUILD)/.deps-ok qemu $(ESP_IMG) $(USB_IMG) $(HOST_TESTS) $(DECODE) $(ACPI_TABLES) $(FUZZ_BIN) $(KUNIT_TOOL)
+test: $(BUILD)/.deps-ok qemu $(ESP_IMG) $(USB_IMG) $(SAN_KERNELS) $(HOST_TESTS) $(DECODE) $(ACPI_TABLES) $(FUZZ_BIN) $(KUNIT_TOOL)
 	$(PYTHON) tools/run-tests
 
 clean:
 	rm -rf $(BUILD)
 
--include $(KERNEL_OBJ:.o=.d) $(HOST_TESTS:=.dep)
+-include $(KERNEL_OBJ:.o=.d) $(HOST_TESTS:=.dep) $(foreach v,$(SAN_VARIANTS),$(SAN_OBJ_$(v):.o=.d))
 .SECONDARY:

@@ -9,6 +9,7 @@
 #include "../kernel/printk.h"
 #include "../kernel/traps.h"
 #include "../kernel/x86.h"
+#include "../kernel/san/san.h"
 #include <stdio.h>
 #include "../lib/glob.h"
 #include "../lib/jmp.h"
@@ -189,6 +190,26 @@ static void vreason(struct test *t, const char *file, int line, const char *fmt,
     }
 }
 
+int harness_fail_running(const char *msg)
+{
+    /* Any CPU's finding while a case runs is the case's: an AP's IPI
+     * handler runs on the case's behalf without a part of its own. */
+    struct test *t = READ_ONCE(current);
+    if (!t)
+        return 0;
+    char named[REASON_MAX];
+    if (smp_cpu_id() != SMP_BOOT_CPU)
+        snprintf(named, sizeof(named), "cpu %u: %s", smp_cpu_id(), msg);
+    record(t, smp_cpu_id() != SMP_BOOT_CPU ? named : msg, 0);
+    return 1;
+}
+
+void harness_abort_running(void)
+{
+    if (case_on_this_cpu())
+        end_case(CASE_ABORTED);
+}
+
 void test_fail_at(struct test *t, const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
@@ -352,6 +373,7 @@ static enum ktap_status run_case(const struct test_suite *s, const struct test_c
     uint64_t timeout_ms = c->timeout_ms ? c->timeout_ms : cmd->timeout_ms;
     uint64_t start = clock_ns();
 
+    san_case_start();
     irq_disable();
     int how = ctx_save(&case_ctx);
     if (how == CASE_RETURNED) {

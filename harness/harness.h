@@ -71,6 +71,12 @@ void test_run_on_cpus(struct test *t, unsigned ncpus, test_cpu_fn fn, void *arg)
  * have been abandoned. */
 void test_on_exit(struct test *t, void (*fn)(uintptr_t arg), uintptr_t arg);
 
+/* For the sanitizers (kernel/san/): fails the running case with msg (the
+ * first reason wins), whichever CPU found it; 0 when no case runs. */
+int harness_fail_running(const char *msg);
+/* Ends the case running on this CPU as failed; returns when none runs. */
+void harness_abort_running(void);
+
 /* Inside a case. */
 void test_fail_at(struct test *t, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

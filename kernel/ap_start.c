@@ -12,6 +12,7 @@
 #include "printk.h"
 #include "smp.h"
 #include "x86.h"
+#include "san/san.h"
 #include "../lib/errno.h"
 #include "../mm/mm.h"
 
@@ -80,7 +81,7 @@ _Noreturn void smp_park_faulted_ap(const struct trap_frame *f)
 }
 
 void ap_main(void);
-void ap_main(void)
+SAN_BOOT_CODE void ap_main(void)
 {
     unsigned id = ap_boot_cpu;
     gdt_init_cpu(id, ap_boot_ist);

@@ -6,6 +6,7 @@
 #include "printk.h"
 #include "smp.h"
 #include "x86.h"
+#include "san/lockdep.h"
 
 #define LOCK_WHAT_MAX 96
 
@@ -118,6 +119,7 @@ static int take_bounded(struct spinlock *l, uint64_t limit_us, uint64_t spin_us)
 {
     unsigned me = smp_cpu_id();
     check_not_mine(l, me);
+    lockdep_acquire(l, held[me].l, held[me].n, 0);
     push_held(l, me);
     if (spin_until_taken(l, me, limit_us, spin_us))
         return 0;
@@ -148,8 +150,10 @@ int spin_trylock(struct spinlock *l)
 {
     unsigned me = smp_cpu_id();
     push_held(l, me);
-    if (try_take(l, me))
+    if (try_take(l, me)) {
+        lockdep_acquire(l, NULL, 0, 1);
         return 1;
+    }
     pop_held(l, me);
     return 0;
 }

@@ -135,11 +135,22 @@ static void report_console(const char *problem)
 
 /* handoff: the UEFI loader's struct boot_info, or QEMU's PVH start_info
  * (kernel/pvh.asm), both by physical address on an identity map. */
+/* linker.ld: what the compiler asked to run before main (a sanitized
+ * build's module constructors; none in the normal kernel). */
+extern void (*const __init_array_start[])(void), (*const __init_array_end[])(void);
+
+static void run_constructors(void)
+{
+    for (void (*const *c)(void) = __init_array_start; c < __init_array_end; c++)
+        (*c)();
+}
+
 void kmain(void *handoff)
 {
     serial_init();
     gdt_init();
     smp_init_bsp(); /* before anything takes a lock or prints */
+    run_constructors();
     idt_init();
     struct boot_info *bi_phys = pvh_is_start_info(handoff) ? pvh_boot_info(handoff) : handoff;
     if (bi_phys->magic != BOOT_INFO_MAGIC)

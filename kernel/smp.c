@@ -7,6 +7,7 @@
 #include "printk.h"
 #include "work.h"
 #include "x86.h"
+#include "san/san.h"
 #include "../lib/errno.h"
 #include "../lib/jmp.h"
 

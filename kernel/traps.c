@@ -8,6 +8,7 @@
 #include "smp.h"
 #include "symbols.h"
 #include "x86.h"
+#include "san/lockdep.h"
 #include <stdio.h>
 
 #define IDT_ENTRIES      256
@@ -131,7 +132,7 @@ static int on_a_stack(uint64_t addr)
     return 0;
 }
 
-static void backtrace_print_prefixed(uint64_t rbp, const char *prefix, int first)
+void trap_backtrace(uint64_t rbp, const char *prefix, int first)
 {
     for (int depth = first; depth < first + BACKTRACE_DEPTH; depth++) {
         /* Frames live on kernel stacks (the image's, the APs'); anything else ends
@@ -152,7 +153,7 @@ static void backtrace_print_prefixed(uint64_t rbp, const char *prefix, int first
 void backtrace_print(uint64_t rbp)
 {
     printk("# backtrace:\n");
-    backtrace_print_prefixed(rbp, "#", 0);
+    trap_backtrace(rbp, "#", 0);
 }
 
 void trap_dump(const struct trap_frame *f, const char *prefix)
@@ -165,14 +166,16 @@ void trap_dump(const struct trap_frame *f, const char *prefix)
     char sym[SYMBOL_TEXT];
     symbol_format(f->rip, sym, sizeof(sym));
     printk("%s backtrace:\n%s  #0 %s\n", prefix, prefix, sym);
-    backtrace_print_prefixed(f->rbp, prefix, 1);
+    trap_backtrace(f->rbp, prefix, 1);
 }
 
 void trap_dispatch(struct trap_frame *f)
 {
     if (f->vector >= VEC_EXCEPTIONS) {
+        uintptr_t outer = lockdep_irq_enter(f);
         if (handlers[f->vector])
             handlers[f->vector](f);
+        lockdep_irq_exit(outer);
         return;
     }
     if (f->vector == VEC_NMI && smp_handle_nmi(f))

@@ -64,6 +64,8 @@ void trap_describe(const struct trap_frame *f, uint64_t cr2, char *buf, size_t s
 /* Registers and backtrace, each line behind prefix (KTAP diagnostics). */
 void trap_dump(const struct trap_frame *f, const char *prefix);
 void backtrace_print(uint64_t rbp);
+/* The frames from rbp on, one line each behind prefix, numbered from first. */
+void trap_backtrace(uint64_t rbp, const char *prefix, int first);
 /* A stack outside the kernel image that backtraces may walk. */
 void trap_add_stack(uint64_t lo, uint64_t hi);
 

@@ -11,6 +11,7 @@
 #include "../kernel/lock.h"
 #include "../kernel/printk.h"
 #include "../kernel/smp.h"
+#include "../kernel/san/kasan.h"
 #include "../kernel/x86.h"
 #include "../lib/errno.h"
 
@@ -252,6 +253,7 @@ struct boot_info *mm_init(struct boot_info *bi)
     if (heap_pfn == FRAME_NONE)
         panic("mm: no %lu contiguous bytes for the heap", HEAP_SIZE);
     heap_init(&heap, phys_to_virt(heap_pfn << PAGE_SHIFT), HEAP_SIZE);
+    kasan_init(frames, phys_to_virt(heap_pfn << PAGE_SHIFT), HEAP_SIZE);
     info.usable_at_boot = frames->free_count * PAGE_SIZE;
     return bi;
 }
@@ -331,15 +333,19 @@ uint64_t kernel_table_pages(void)
 void *kmalloc(size_t size)
 {
     spin_lock(&heap_lock);
-    void *p = heap_alloc(&heap, size);
+    void *p = kasan_heap_alloc(heap_alloc(&heap, kasan_heap_size(size)), size,
+                               (uintptr_t)__builtin_return_address(0));
     spin_unlock(&heap_lock);
     return p;
 }
 
 void kfree(void *p)
 {
+    void *block = kasan_heap_free(p, (uintptr_t)__builtin_return_address(0));
+    if (p && !block)
+        return; /* reported: not a live object, and nothing to free */
     spin_lock(&heap_lock);
-    int err = heap_free(&heap, p);
+    int err = heap_free(&heap, block);
     spin_unlock(&heap_lock);
     if (err)
         panic("kfree(%p): not a live allocation", p);

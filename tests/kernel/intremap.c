@@ -32,6 +32,11 @@
 
 /* Arrivals per vector (A, B) and CPU, counted by the handler. */
 static uint32_t hits[2][SMP_MAX_CPUS];
+/* The edus the handler acknowledges and restore_msis puts back: copies,
+ * not the case's own structs, because the cleanup and a late interrupt run
+ * after the case's stack is gone (the UBSan kernel caught restore_msis
+ * reading a dead frame: docs/sanitizers.md). */
+static struct edu acked[EDU_MAX];
 static struct edu *acking[EDU_MAX];
 
 static void ir_handler(struct trap_frame *f)
@@ -82,8 +87,10 @@ static void scene_up(struct test *t, struct scene *s, int eime)
     irq_set_handler(VEC_IR_A, ir_handler);
     irq_set_handler(VEC_IR_B, ir_handler);
     s->have_other = edu_probe_nth(&s->other, 1) == 0;
-    acking[0] = &s->fx.edu;
-    acking[1] = s->have_other ? &s->other : NULL;
+    acked[0] = s->fx.edu;
+    acked[1] = s->other;
+    acking[0] = &acked[0];
+    acking[1] = s->have_other ? &acked[1] : NULL;
     test_on_exit(t, restore_msis, 0);
     ASSERT_EQ(t, vtd_irt_init(&s->irt, u, &s->fx.qi, IRT_ENTRIES, eime), 0);
     fixture_remember_irt(&s->irt);

@@ -8,6 +8,7 @@
 #include "kernel/lock.h"
 #include "kernel/smp.h"
 #include "kernel/work.h"
+#include "kernel/san/san.h"
 #include "lib/errno.h"
 #include "mm/mm.h"
 #include "mm/reclaim.h"
@@ -28,7 +29,7 @@
  * in bursts between the victim's DMAs and halts while the device works,
  * so icount can skip the device's delay. A canary changed is a stale
  * device access. */
-#define TORTURE_ROUNDS        24u
+#define TORTURE_ROUNDS        (24u / SAN_TORTURE_DIVISOR)
 #define TORTURE_OPS_PER_ROUND 96u
 #define TORTURE_PAGES         8u
 #define TORTURE_WAIT_US       5000000u

@@ -174,3 +174,36 @@ def test_tests_that_select_none_of_a_runs_cases_are_refused(capsys):
         _options("--run", "legacy-aw39", "--tests", "sva.*")
     assert cli.main(["run", "--run", "legacy-aw39", "--tests", "sva.*"]) == 2
     assert "selects none of run legacy-aw39's cases" in capsys.readouterr().err
+
+
+def test_a_run_may_boot_a_sanitized_kernel(tmp_path):
+    """"kernel" names a build of the kernel (build/<kernel>/kernel.elf),
+    booted directly: an unknown build, or one a UEFI run would have to put
+    on its image, is refused."""
+    path = tmp_path / "runs.json"
+    path.write_text(json.dumps([{"tag": "a", "description": "", "profile": "p", "boot": "pvh", "kernel": "kasan"}]))
+    r = runs.load_runs(str(path))[0]
+    assert r.args() == ["--pvh", "--profile", "p", "--kernel", "kasan"]
+    path.write_text(json.dumps([{"tag": "a", "description": "", "profile": "p", "boot": "pvh", "kernel": "msan"}]))
+    with pytest.raises(runs.RunsError, match="runs a name a kernel build that is not one of kasan"):
+        runs.load_runs(str(path))
+    path.write_text(json.dumps([{"tag": "a", "description": "", "profile": "p", "boot": "uefi", "kernel": "kasan"}]))
+    with pytest.raises(runs.RunsError, match="booted through pvh"):
+        runs.load_runs(str(path))
+
+
+def test_run_options_take_the_runs_kernel():
+    """--run gives the run's kernel build; the unsanitized kernel stays what
+    a run without one (and make run, make bench) boots."""
+    parser = cli.build_parser()
+    sanitized = [r for r in runs.load_runs() if r.kernel]
+    assert sanitized and all(r.boot == "pvh" for r in sanitized)
+    o = cli._run_options(parser.parse_args(["run", "--run", sanitized[0].tag]))
+    assert o.kernel == sanitized[0].kernel and o.pvh
+    assert cli._run_options(parser.parse_args(["run", "--run", "default"])).kernel is None
+    assert cli._run_options(parser.parse_args(["run", "--pvh", "--kernel", "kasan"])).kernel == "kasan"
+
+
+def test_a_sanitized_kernel_boots_only_directly(capsys):
+    assert cli.main(["run", "--kernel", "kasan", "--profile", "no-iommu"]) == 2
+    assert "--kernel kasan boots build/kasan/kernel.elf directly: it needs --pvh" in capsys.readouterr().err

@@ -55,7 +55,7 @@ def _run_options(a) -> run.Options:
     o = run.Options(profile=a.profile or "default", tests=a.tests, cmdline=a.cmdline, pvh=a.pvh, usb=a.usb,
                     image=a.image, firmware=a.firmware, qemu_args=list(a.qemu_arg), log=a.log, junit=a.junit,
                     json=a.json, timeout=a.timeout, deadline=a.deadline, silence=a.silence,
-                    screendump=a.screendump, quiet=a.quiet, verbose=a.verbose, qemu=a.qemu)
+                    screendump=a.screendump, quiet=a.quiet, verbose=a.verbose, qemu=a.qemu, kernel=a.kernel)
     if a.run:
         if a.profile or a.usb or a.expect:
             raise qemu.SetupError(f"--run {a.run} sets the profile, how it boots and the expectations: "
@@ -66,6 +66,7 @@ def _run_options(a) -> run.Options:
         o.tests = runs.narrow(suites, r, a.tests) if a.tests else r.tests
         o.cmdline = " ".join(x for x in (r.cmdline, a.cmdline) if x) or None
         o.qemu = a.qemu or r.qemu
+        o.kernel = a.kernel or r.kernel
         resolved = runs.resolve(suites, r.tag, o.tests or runs.KERNEL_ALL)
         o.expected = {k: v for k, v in resolved.items() if v is not None}
         o.expected_source = f"{os.path.relpath(runs.SUITES)}/<suite>.json (run {r.tag})"
@@ -292,7 +293,8 @@ def cmd_profiles(a) -> int:
         print(f"  {name:22} [{p.get('qemu', qemu.DEFAULT_QEMU)}] {p.get('description', '')}")
     print("runs (make test; vtdlab run --run TAG):")
     for r in kernel_runs:
-        what = ", ".join(x for x in (f"profile {r.profile}", r.boot, f"tests={r.tests}" if r.tests else "",
+        what = ", ".join(x for x in (f"profile {r.profile}", r.boot, f"kernel {r.kernel}" if r.kernel else "",
+                                     f"tests={r.tests}" if r.tests else "",
                                      r.cmdline or "") if x)
         print(f"  {r.tag:22} {r.description} ({what})")
     return EXIT_OK
@@ -329,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--pvh", action="store_true",
                    help="boot build/kernel.elf directly through its PVH entry, without UEFI firmware: seconds "
                    "faster, for development runs (UEFI is what real machines and a plain run use)")
+    r.add_argument("--kernel", choices=qemu.KERNEL_VARIANTS,
+                   help="with --pvh: boot this sanitized build, build/KERNEL/kernel.elf (make sanitizers), "
+                   "instead of build/kernel.elf")
     r.add_argument("--usb", action="store_true", help="boot the USB image (make image) through usb-storage")
     r.add_argument("--screendump", metavar="PPM", help="the framebuffer's summary at the end of the run, as "
                    "QEMU's screendump (a profile with a display, e.g. gop)")

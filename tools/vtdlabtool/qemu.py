@@ -39,6 +39,19 @@ FIRMWARE_CANDIDATES = [
 
 ESP_IMAGE = os.path.join(BUILD, "esp.img")
 KERNEL_ELF = os.path.join(BUILD, "kernel.elf")
+# The sanitized builds of the kernel (Makefile: SAN_VARIANTS), each
+# build/<variant>/kernel.elf; a run names one with "kernel" (runs.json) or
+# --kernel. Booted through PVH only: the images hold build/kernel.elf.
+KERNEL_VARIANTS = ("kasan", "kcsan")
+
+
+def kernel_elf(variant: Optional[str] = None) -> str:
+    """The kernel a direct boot loads: the normal one, or a variant's."""
+    if variant is None:
+        return KERNEL_ELF
+    if variant not in KERNEL_VARIANTS:
+        raise SetupError(f"no kernel build '{variant}' (known: {', '.join(KERNEL_VARIANTS)})")
+    return os.path.join(BUILD, variant, "kernel.elf")
 USB_IMAGE = os.path.join(BUILD, "vtdlab-usb.img")
 # Where the EFI System partition starts in the USB image (Makefile).
 USB_ESP_OFFSET = 2048 * 512

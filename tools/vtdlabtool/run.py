@@ -46,6 +46,7 @@ class Options:
     verbose: bool = False                 # print the QEMU command
     summary: bool = True                  # print the verdict at the end
     qemu: Optional[str] = None            # vtdlab or stock: overrides the profile's choice
+    kernel: Optional[str] = None          # a sanitized build (qemu.KERNEL_VARIANTS), through PVH
 
 
 def _err(msg: str) -> None:
@@ -80,17 +81,21 @@ def run(o: Options) -> Tuple[int, Optional[verdict.RunResult]]:
         if o.pvh and (o.usb or o.image or o.firmware):
             raise qemu.SetupError("--pvh boots build/kernel.elf without firmware: it takes no --usb, --image "
                                   "or --firmware")
+        if o.kernel and not o.pvh:
+            raise qemu.SetupError(f"--kernel {o.kernel} boots build/{o.kernel}/kernel.elf directly: it needs --pvh "
+                                  "(the images hold build/kernel.elf)")
+        elf = qemu.kernel_elf(o.kernel)
         profile = qemu.get_profile(o.profile)
         firmware = None if o.pvh else qemu.find_firmware(o.firmware)
         binary = qemu.find_qemu(profile, o.qemu)
-        if o.pvh and not os.path.isfile(qemu.KERNEL_ELF):
-            raise qemu.SetupError(f"'{qemu.KERNEL_ELF}' does not exist; run 'make'")
+        if o.pvh and not os.path.isfile(elf):
+            raise qemu.SetupError(f"'{elf}' does not exist; run 'make" + (" sanitizers'" if o.kernel else "'"))
     except qemu.SetupError as e:
         _err(str(e))
         return EXIT_SETUP, None
     base_cmdline = " ".join(x for x in (f"tests={o.tests}" if o.tests else "", o.cmdline or "",
                                         f"screen_hold_ms={qemu.SCREEN_HOLD_MS}" if o.screendump else "") if x)
-    source = qemu.KERNEL_ELF if o.pvh else o.image or (qemu.USB_IMAGE if o.usb else qemu.ESP_IMAGE)
+    source = elf if o.pvh else o.image or (qemu.USB_IMAGE if o.usb else qemu.ESP_IMAGE)
     top = qemu.BUILD if os.path.isdir(qemu.BUILD) else tempfile.gettempdir()
     _remove_dead_runs(top)
     # The pid is in the name from the moment the directory exists: a pid

@@ -2,8 +2,10 @@
 (tests/expected/suites/<suite>.json).
 
 A run is a tag, a profile, the cases it selects (the kernel's tests= globs),
-more cmdline and how it boots (pvh: kernel.elf directly; uefi: the ESP
-through OVMF; usb: the USB image through OVMF and usb-storage).
+more cmdline, how it boots (pvh: kernel.elf directly; uefi: the ESP
+through OVMF; usb: the USB image through OVMF and usb-storage) and which
+kernel build (a sanitized one, build/<kernel>/kernel.elf, boots through
+pvh).
 
 An expectation file holds one suite: each case's outcome ("pass", or
 "skip: <reason prefix>"), either one string for every run that selects the
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from . import verdict
-from .qemu import QEMU_KINDS
+from .qemu import KERNEL_VARIANTS, QEMU_KINDS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -51,6 +53,7 @@ class Run:
     cmdline: Optional[str] = None
     why: str = ""
     qemu: Optional[str] = None   # vtdlab or stock: overrides the profile's binary (the control run)
+    kernel: Optional[str] = None  # a sanitized build (qemu.KERNEL_VARIANTS) instead of build/kernel.elf
 
     @property
     def selection(self) -> str:
@@ -66,6 +69,8 @@ class Run:
             a += ["--cmdline", self.cmdline]
         if self.qemu:
             a += ["--qemu", self.qemu]
+        if self.kernel:
+            a += ["--kernel", self.kernel]
         return a
 
 
@@ -83,6 +88,10 @@ def load_runs(path: str = RUNS) -> List[Run]:
     bad_qemu = [r.tag for r in runs if r.qemu not in (None,) + QEMU_KINDS]
     if bad_qemu:
         raise RunsError(f"'{path}': runs {', '.join(bad_qemu)} name a QEMU that is not one of {', '.join(QEMU_KINDS)}")
+    bad_kernel = [r.tag for r in runs if r.kernel not in (None,) + KERNEL_VARIANTS or r.kernel and r.boot != "pvh"]
+    if bad_kernel:
+        raise RunsError(f"'{path}': runs {', '.join(bad_kernel)} name a kernel build that is not one of "
+                        f"{', '.join(KERNEL_VARIANTS)} booted through pvh")
     bad = [r.tag for r in runs if r.boot not in BOOTS]
     if bad:
         raise RunsError(f"'{path}': runs {', '.join(bad)} boot neither of {', '.join(BOOTS)}")
