@@ -39,20 +39,32 @@
 #define SYM_MAX      96
 #define DETAIL_MAX   320
 
+/* A watchpoint's claim word: its generation in the upper half (odd while
+ * it watches; even while its CPU sets it up and after it closed it, 0
+ * before its first watch) and the
+ * state of a hit in the lower half. A hit is claimed by compare-exchange
+ * on the whole word, so it lands in the generation whose address the
+ * hitting CPU matched, never in the next one its CPU set up meanwhile. */
+#define CLAIM_GEN_SHIFT 32
+#define CLAIM_STATE_MASK 0xffffffffull
+enum { CLAIM_NONE, CLAIM_RECORDING, CLAIM_HIT };
+
+static inline uint64_t claim_of(uint64_t gen, uint64_t state) { return gen << CLAIM_GEN_SHIFT | state; }
+static inline uint64_t claim_gen(uint64_t c) { return c >> CLAIM_GEN_SHIFT; }
+static inline uint64_t claim_state(uint64_t c) { return c & CLAIM_STATE_MASK; }
+
 struct watchpoint {
     uintptr_t addr;
     size_t size;
     int write;
-    int active;
-    /* Set once by the first CPU whose access hit it. */
-    int hit;
+    uint64_t claim;
     unsigned other_cpu;
     int other_write;
     uintptr_t other_pc;
 };
 
-/* Per CPU, written by its CPU; hit and the other_* fields by the CPU that
- * hit it, once (hit is taken by compare-exchange). */
+/* Per CPU, written by its CPU; the other_* fields by the CPU that claimed
+ * the hit, once. */
 static struct watchpoint watch[SMP_MAX_CPUS];
 /* Watchpoints armed now, so an access with none to check stays cheap. */
 static unsigned armed;
@@ -74,13 +86,17 @@ static void check_watchpoints(unsigned me, uintptr_t a, size_t size, int write, 
 {
     for (unsigned c = 0; c < SMP_MAX_CPUS; c++) {
         struct watchpoint *w = &watch[c];
-        if (c == me || !load_acquire(&w->active) || !overlap(w, a, size) || !(write || w->write))
+        uint64_t seen = load_acquire(&w->claim);
+        if (c == me || claim_gen(seen) % 2 == 0 || claim_state(seen) != CLAIM_NONE)
             continue;
-        if (atomic_cmpxchg(&w->hit, 0, -1)) {
+        /* Read after the claim word, so they are of generation seen or of
+         * a later one, whose claim word no longer equals seen. */
+        int hit = overlap(w, a, size) && (write || READ_ONCE(w->write));
+        if (hit && atomic_cmpxchg(&w->claim, seen, claim_of(claim_gen(seen), CLAIM_RECORDING))) {
             w->other_cpu = me;
             w->other_write = write;
             w->other_pc = pc;
-            store_release(&w->hit, 1);
+            store_release(&w->claim, claim_of(claim_gen(seen), CLAIM_HIT));
         }
     }
 }
@@ -105,26 +121,33 @@ static void function_of(uintptr_t pc, char *buf, size_t size)
 static __attribute__((noinline)) void watch_here(unsigned me, uintptr_t a, size_t size, int write, uintptr_t pc)
 {
     struct watchpoint *w = &watch[me];
-    w->addr = a;
-    w->size = size;
-    w->write = write;
-    WRITE_ONCE(w->hit, 0);
-    store_release(&w->active, 1);
+    /* Closed (even) since the last watch: set it up, then open the next,
+     * odd, generation. */
+    uint64_t gen = claim_gen(w->claim) + 1;
+    WRITE_ONCE(w->addr, a);
+    WRITE_ONCE(w->size, size);
+    WRITE_ONCE(w->write, write);
+    store_release(&w->claim, claim_of(gen, CLAIM_NONE));
     atomic_add(&armed, 1);
     /* The watchpoint visible before the first read: pairs with the other
      * CPU's check before its access. */
     smp_mb();
     uint64_t before = value_of(a, size);
     struct deadline d = deadline_after_us(STALL_US);
-    while (!deadline_passed(d) && load_acquire(&w->hit) == 0)
+    while (!deadline_passed(d) && claim_state(load_acquire(&w->claim)) == CLAIM_NONE)
         cpu_relax();
     uint64_t after = value_of(a, size);
-    store_release(&w->active, 0);
+    /* Close the generation; a hit being recorded finishes first. */
+    uint64_t c;
+    do {
+        c = load_acquire(&w->claim);
+        if (claim_state(c) == CLAIM_RECORDING) {
+            cpu_relax();
+            continue;
+        }
+    } while (claim_state(c) == CLAIM_RECORDING || !atomic_cmpxchg(&w->claim, c, claim_of(gen + 1, claim_state(c))));
     atomic_sub(&armed, 1);
-    /* A hit being recorded finishes before the watchpoint is reused. */
-    while (load_acquire(&w->hit) < 0)
-        cpu_relax();
-    int hit = load_acquire(&w->hit) > 0;
+    int hit = claim_state(c) == CLAIM_HIT;
     if (!hit && (write || before == after))
         return;
     char mine[SYM_MAX], other[SYM_MAX], summary[SAN_TEXT_MAX], detail[DETAIL_MAX];
