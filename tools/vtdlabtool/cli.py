@@ -16,7 +16,7 @@ import sys
 import tempfile
 from typing import List, Optional
 
-from . import bench, hwreport, ktap, lava, qemu, run, runs, verdict
+from . import bench, hwreport, ktap, lava, qemu, run, runs, serial_log, verdict, watch
 from .run import DEFAULT_SILENCE_S, DEFAULT_TIMEOUT_S, EXIT_FAILED, EXIT_OK, EXIT_SETUP, summarize
 from .run import _err, write as _write
 
@@ -81,29 +81,71 @@ def cmd_parse(a) -> int:
     except (OSError, qemu.SetupError) as e:
         _err(str(e))
         return EXIT_SETUP
-    log = ktap.parse(text)
-    if not log.started and not (log.loader_error or log.cmdline_error or log.panic):
-        _err(f"'{a.log}' holds no KTAP output (no 'KTAP version' line)")
+    # A log from elsewhere has no exit code: a boot is complete when it has
+    # totals; a second KTAP header means the machine reset (serial_log).
+    sr = serial_log.merge(text.splitlines(), "log")
+    if not any(l.started or l.loader_error or l.cmdline_error or l.panic for l in sr.logs):
+        _err(f"'{a.log}' holds no KTAP output (no 'KTAP version' line)" +
+             (f"; {sr.noise.note()}" if sr.noise.garbage else ""))
         return EXIT_SETUP
-    run = verdict.RunResult(profile="log")
-    # A log from elsewhere has no exit code: complete means it has totals.
-    problem = verdict.boot_problem(log, qemu.EXIT_DONE, None)
-    if problem is None and not log.complete:
-        problem = "the log ends without a totals line"
-    verdict.add_boot(run, log, 1, problem)
-    verdict.apply_expectations(run, expected, complete=bool(a.expect), source=a.expect or "")
-    _write(a.junit, verdict.to_junit(run))
-    _write(a.json, verdict.to_json(run))
+    return finish_serial_run(sr.run, text, a, expected, a.expect, os.path.basename(a.log))
+
+
+def finish_serial_run(run_result, text: str, a, expected: dict, source: Optional[str], name: str) -> int:
+    """What parse and watch end with: expectations (from source, a file
+    every case must be listed in), the JUnit and JSON reports, the hardware
+    report when asked for, and the verdict."""
+    verdict.apply_expectations(run_result, expected, complete=bool(source), source=source or "")
+    _write(a.junit, verdict.to_junit(run_result))
+    _write(a.json, verdict.to_json(run_result))
     if a.report == "hw":
-        page = hwreport.build(text, run, source=os.path.basename(a.log))
+        page = hwreport.build(text, run_result, source=name)
         if a.output:
             _write(a.output, page)
             print(f"vtdlab: hardware report: {a.output}")
         else:
             print(page)
-            return EXIT_OK if run.ok else EXIT_FAILED
-    summarize(run)
-    return EXIT_OK if run.ok else EXIT_FAILED
+            return EXIT_OK if run_result.ok else EXIT_FAILED
+    summarize(run_result)
+    return EXIT_OK if run_result.ok else EXIT_FAILED
+
+
+def cmd_watch(a) -> int:
+    """A real machine's serial port, live: the log streamed to the terminal
+    and the log file, then parse's verdict on what arrived."""
+    try:
+        expected = _load_expectations(a.expect)
+        if a.baud <= 0:
+            raise qemu.SetupError(f"--baud {a.baud}: give the port's rate in bits per second, e.g. 115200")
+        if a.silence <= 0:
+            raise qemu.SetupError(f"--silence {a.silence:g}: give a number of seconds above 0")
+        log_path = a.log or _default_serial_log(a.serial)
+        os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+        show = None if a.quiet else (lambda line: print(line, flush=True))
+        w = watch.watch(a.serial, a.baud, log_path, a.silence, a.timeout, show)
+    except (qemu.SetupError, OSError) as e:
+        _err(str(e))
+        return EXIT_SETUP
+    sr = serial_log.merge(w.raw_lines, f"serial {a.serial}", w.end_problem)
+    sr.run.seconds = w.seconds
+    if w.disconnects:
+        sr.run.notes.append(f"{a.serial} went away {w.disconnects} time(s) and came back (bytes sent while it "
+                            "was gone are lost)")
+    if not any(l.started for l in sr.logs) and not sr.run.problems and not sr.run.cases:
+        sr.run.problems.append(f"no KTAP output arrived on {a.serial}" + (f" ({w.end_problem})" if w.end_problem
+                                                                         else ""))
+    if sr.run.cases:
+        _write(log_path + ".ktap", verdict.to_ktap(sr.run))
+    if not a.quiet:
+        print(f"vtdlab: serial log: {log_path}")
+    return finish_serial_run(sr.run, "\n".join(w.raw_lines) + "\n", a, expected, a.expect,
+                             os.path.basename(log_path))
+
+
+def _default_serial_log(device: str) -> str:
+    """Without --log: build/runs/serial-<device name>.log."""
+    d = os.path.join(qemu.BUILD if os.path.isdir(qemu.BUILD) else tempfile.gettempdir(), "runs")
+    return os.path.join(d, f"serial-{os.path.basename(device)}.log")
 
 
 def cmd_debug(a) -> int:
@@ -346,6 +388,24 @@ def build_parser() -> argparse.ArgumentParser:
                          "reclaim verdicts) to send in")
     ps.add_argument("-o", "--output", help="write the report here instead of printing it")
     ps.set_defaults(func=cmd_parse)
+
+    w = sub.add_parser("watch", help="read a real machine's serial port live and give a verdict (pyserial)")
+    w.add_argument("--serial", required=True, metavar="DEV", help="the port, e.g. /dev/ttyUSB0 (a by-id path "
+                   "survives a re-plug best: /dev/serial/by-id/...)")
+    w.add_argument("--baud", type=int, default=watch.DEFAULT_BAUD, help="bits per second (default 115200, the "
+                   "kernel's unless the firmware's SPCR says otherwise)")
+    w.add_argument("--log", help="where to keep the serial log (default build/runs/serial-DEV.log)")
+    w.add_argument("--junit")
+    w.add_argument("--json")
+    w.add_argument("--expect")
+    w.add_argument("--silence", type=float, default=DEFAULT_SILENCE_S,
+                   help="no byte for this long (the port gone included) ends the watch as a hang, seconds; "
+                        "counts from the start too: give a firmware's slow POST room")
+    w.add_argument("--timeout", type=float, help="limit for the whole watch, seconds (default: none)")
+    w.add_argument("--report", choices=["hw"], help="hw: the hardware report, as parse --report hw")
+    w.add_argument("-o", "--output", help="write the report here instead of printing it")
+    w.add_argument("-q", "--quiet", action="store_true", help="do not echo the serial log")
+    w.set_defaults(func=cmd_watch)
 
     d = sub.add_parser("debug", help="QEMU paused with gdb attached, kernel symbols loaded")
     common(d)
