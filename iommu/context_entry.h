@@ -46,5 +46,7 @@ _Static_assert(sizeof(struct vtd_sm_context_entry) == 32, "scalable context entr
  * stay off, vtdlab has no device-TLB or page-request user. */
 int vtd_sm_context_encode(struct vtd_sm_context_entry *e, uint64_t pasid_dir_pa, unsigned pdts, uint32_t rid_pasid,
                           int fpd, int paside);
+extern const struct vtd_entry_field vtd_sm_context_entry_fields[];   /* scalable context entry, 4 qwords */
+extern const size_t vtd_sm_context_entry_field_count;
 
 #endif

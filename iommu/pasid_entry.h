@@ -17,6 +17,8 @@
 struct vtd_pasid_dir_entry { uint64_t qw[1]; };
 _Static_assert(sizeof(struct vtd_pasid_dir_entry) == 8, "PASID directory entry is 64 bits");
 int vtd_pasid_dir_entry_encode(struct vtd_pasid_dir_entry *e, uint64_t pasid_table_pa);
+extern const struct vtd_entry_field vtd_pasid_dir_entry_fields[];
+extern const size_t vtd_pasid_dir_entry_field_count;
 
 /* PASID entry (qword, hi, lo) */
 struct vtd_pasid_entry { uint64_t qw[8]; };

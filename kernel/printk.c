@@ -109,6 +109,13 @@ void console_write(const char *s, unsigned long len)
     }
 }
 
+void console_flush(void)
+{
+    unsigned cpu = smp_cpu_id();
+    if (lines[cpu].len)
+        flush_line(&lines[cpu], cpu);
+}
+
 void vprintk(const char *fmt, va_list ap)
 {
     char buf[PRINTK_BUF];
