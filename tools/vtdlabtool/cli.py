@@ -16,7 +16,7 @@ import sys
 import tempfile
 from typing import List, Optional
 
-from . import bench, hwreport, ktap, lava, qemu, run, runs, serial_log, verdict, watch
+from . import bench, hwreport, ktap, lava, qemu, run, runs, serial_log, shell, verdict, watch
 from .run import DEFAULT_SILENCE_S, DEFAULT_TIMEOUT_S, EXIT_FAILED, EXIT_OK, EXIT_SETUP, summarize
 from .run import _err, write as _write
 
@@ -140,6 +140,69 @@ def cmd_watch(a) -> int:
         print(f"vtdlab: serial log: {log_path}")
     return finish_serial_run(sr.run, "\n".join(w.raw_lines) + "\n", a, expected, a.expect,
                              os.path.basename(log_path))
+
+
+def cmd_shell(a) -> int:
+    """The kernel's shell: booted under QEMU, or on a real machine's port;
+    commands from --cmd, else the terminal attached."""
+    log_path = a.log or os.path.join(qemu.BUILD if os.path.isdir(qemu.BUILD) else tempfile.gettempdir(), "runs",
+                                     f"shell-{a.profile or 'default'}.log" if not a.serial
+                                     else f"shell-{os.path.basename(a.serial)}.log")
+    try:
+        if a.serial and (a.profile or a.tests or a.keep or a.cmdline or a.qemu_arg):
+            raise qemu.SetupError("--serial talks to a machine already at its prompt: it takes no --profile, "
+                                  "--tests, --keep, --cmdline or --qemu-arg (put shell=1 or shell=auto on the "
+                                  "machine's cmdline)")
+        cmd = None if a.serial else shell.qemu_command(a.profile or "default", a.tests, a.cmdline, a.keep,
+                                                       list(a.qemu_arg), a.qemu)
+        if not a.cmd:
+            return _shell_attached(a, cmd)
+        os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+        log = open(log_path, "w")
+    except (qemu.SetupError, OSError) as e:
+        _err(str(e))
+        return EXIT_SETUP
+    t = None
+    try:
+        with log:
+            t = shell.SerialTransport(a.serial, a.baud, log) if a.serial else shell.QemuTransport(cmd, log)
+            if a.serial:
+                t.send("\n")   # a fresh prompt from a shell already waiting
+            else:
+                t.read_until([shell.READY_MARK], a.timeout)
+            t.read_until([shell.PROMPT], shell.ANSWER_WAIT_S if a.serial else a.timeout)
+            answers = shell.run_commands(t, a.cmd)
+            if not a.serial:
+                t.send("exit\n")
+                t.read_until([shell.DONE_MARK], shell.ANSWER_WAIT_S)
+    except qemu.SetupError as e:
+        _err(str(e))
+        return EXIT_SETUP
+    except shell.ShellError as e:
+        _err(f"{e} (console log: {log_path})")
+        return EXIT_FAILED
+    finally:
+        if t is not None:
+            if not a.serial and t.proc.poll() is None:
+                t.proc.kill()
+            t.close()
+    shell.print_answers(answers, a.json)
+    # a command that was refused makes the exit status say so
+    return EXIT_FAILED if any(x.error for x in answers) else EXIT_OK
+
+
+def _shell_attached(a, cmd) -> int:
+    """The terminal on the shell: QEMU's stdio (Ctrl-A x leaves QEMU), or
+    pyserial's miniterm on the port (Ctrl-] leaves it)."""
+    if cmd is not None:
+        print("vtdlab: QEMU's serial console on this terminal (exit leaves the shell, Ctrl-A x leaves QEMU)",
+              file=sys.stderr)
+        return subprocess.call(cmd)
+    serial = watch.import_serial()
+    from serial.tools import miniterm  # noqa: E402 (pyserial, found by import_serial)
+    sys.argv = ["miniterm", a.serial, str(a.baud)]
+    miniterm.main(default_port=a.serial, default_baudrate=a.baud)
+    return EXIT_OK
 
 
 def _default_serial_log(device: str) -> str:
@@ -406,6 +469,26 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("-o", "--output", help="write the report here instead of printing it")
     w.add_argument("-q", "--quiet", action="store_true", help="do not echo the serial log")
     w.set_defaults(func=cmd_watch)
+
+    sh = sub.add_parser("shell", help="the kernel's command shell: under QEMU or on a real machine's port")
+    sh.add_argument("--profile", help="QEMU profile to boot (PVH, default: default)")
+    sh.add_argument("--serial", metavar="DEV", help="a real machine's port, its shell already waiting "
+                    "(shell=1 or shell=auto on its cmdline)")
+    sh.add_argument("--baud", type=int, default=watch.DEFAULT_BAUD)
+    sh.add_argument("--tests", help="the cases to run before the shell (default: none)")
+    sh.add_argument("--keep", action="store_true", help="keep=1: the last case's unit and tables stay up to "
+                    "look at")
+    sh.add_argument("--cmdline", help="more kernel cmdline")
+    sh.add_argument("--qemu-arg", action="append", default=[], help="passed to QEMU after the profile's")
+    sh.add_argument("--qemu", choices=qemu.QEMU_KINDS, help="as for run")
+    sh.add_argument("--cmd", action="append", default=[], help="a command to run (repeat it); without one the "
+                    "terminal is attached")
+    sh.add_argument("--json", action="store_true", help="the answers as JSON: lines, error, decoded entries "
+                    "and walk levels")
+    sh.add_argument("--log", help="where to keep the console log (default build/runs/shell-*.log)")
+    sh.add_argument("--timeout", type=float, default=shell.BOOT_WAIT_S,
+                    help="how long the boot may take to reach the prompt, seconds")
+    sh.set_defaults(func=cmd_shell)
 
     d = sub.add_parser("debug", help="QEMU paused with gdb attached, kernel symbols loaded")
     common(d)
