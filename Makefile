@@ -65,6 +65,11 @@ GPT_DISK_GUID := 7f3c4a1e-5d2b-4e8a-9c61-2b7d9e0f4a11
 GPT_PART_GUID := 1c9e2f64-8a3d-4b5e-a7c0-5e6f7a8b9c0d
 FAT_VOLUME_ID := 0x7644746c
 DEFAULT_CMDLINE := tests=*
+# The USB image goes to a machine nobody may be watching from a host: after
+# the run it waits a few seconds for a key on the serial console and gives
+# a shell if one comes (kernel/shell.h). The host tool's runs write their
+# own cmdline into their copy, so none of them waits.
+USB_CMDLINE     := $(DEFAULT_CMDLINE) shell=auto
 
 .PHONY: all kernel loader image run test test-host test-tool test-kernel deps debug clean bench-boot bench fuzz \
         qemu qemu-check
@@ -139,27 +144,32 @@ $(BUILD)/cmdline:
 	@mkdir -p $(BUILD)
 	printf '%s\n' '$(DEFAULT_CMDLINE)' > $@
 
+$(BUILD)/usb-cmdline: Makefile
+	@mkdir -p $(BUILD)
+	printf '%s\n' '$(USB_CMDLINE)' > $@
+
+# $(1): the FAT image (with its offset), $(2): the cmdline file it gets.
 define fat_populate
 	mmd -i $(1) ::/EFI ::/EFI/BOOT ::/vtdlab
 	mcopy -i $(1) $(BUILD)/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
 	mcopy -i $(1) $(BUILD)/kernel.elf ::/vtdlab/kernel.elf
-	mcopy -i $(1) $(BUILD)/cmdline ::/vtdlab/cmdline
+	mcopy -i $(1) $(2) ::/vtdlab/cmdline
 endef
 
 $(ESP_IMG): $(BUILD)/BOOTX64.EFI $(BUILD)/kernel.elf $(BUILD)/cmdline
 	rm -f $@
 	mkfs.fat -C --invariant -i $(FAT_VOLUME_ID) -F 32 -n VTDLAB $@ $$(( $(ESP_MIB) * 1024 )) >/dev/null
-	$(call fat_populate,$@)
+	$(call fat_populate,$@,$(BUILD)/cmdline)
 
 image: $(USB_IMG)
 
-$(USB_IMG): $(BUILD)/BOOTX64.EFI $(BUILD)/kernel.elf $(BUILD)/cmdline
+$(USB_IMG): $(BUILD)/BOOTX64.EFI $(BUILD)/kernel.elf $(BUILD)/usb-cmdline
 	rm -f $@
 	truncate -s $$(( ($(ESP_MIB) + 2) * 1024 * 1024 )) $@
 	printf 'label: gpt\nlabel-id: %s\nstart=%s, size=%sMiB, type=uefi, uuid=%s, name="EFI System"\n' \
 	    $(GPT_DISK_GUID) $(GPT_ESP_START) $(ESP_MIB) $(GPT_PART_GUID) | sfdisk -q $@
 	mkfs.fat --invariant -i $(FAT_VOLUME_ID) -F 32 -n VTDLAB --offset $(GPT_ESP_START) $@ $$(( $(ESP_MIB) * 1024 )) >/dev/null
-	$(call fat_populate,$@@@$$(( $(GPT_ESP_START) * 512 )))
+	$(call fat_populate,$@@@$$(( $(GPT_ESP_START) * 512 )),$(BUILD)/usb-cmdline)
 	@echo "USB image: $@ (write it with: dd if=$@ of=/dev/sdX bs=4M conv=fsync)"
 
 # ---------------------------------------------------------------- running

@@ -235,3 +235,24 @@ def test_missing_device_and_pyserial(tmp_path, capsys, monkeypatch):
     assert cli.main(["watch", "--serial", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert "pyserial is not installed" in err and "python3-serial" in err, err
+
+
+def test_the_shell_coming_up_ends_the_watch(tmp_path):
+    """After the run a machine with shell=1 waits at its prompt: the watch
+    ends there with the run's verdict, not after --silence."""
+    link, log, js = str(tmp_path / "ttyVTD"), str(tmp_path / "w.log"), str(tmp_path / "w.json")
+    clean = open(os.path.join(LOGS, "selftest-two-boots.log"), "rb").read().splitlines(keepends=True)
+    boot2 = clean[next(i for i, l in enumerate(clean) if i and l.startswith(b"KTAP version")):]
+    port = Pty(link)
+    tool = Tool(["--serial", link, "--log", log, "--json", js, "--silence", str(WAIT_S)])
+    tool.wait_for("watching")
+    start = time.monotonic()
+    for line in boot2[:-1]:          # every line but the closing "done"
+        port.write(line)
+    port.write(b"# vtdlab: shell: ready (help lists the commands, exit leaves)\nvtdlab> ")
+    rc, _ = tool.finish()
+    port.unplug()
+    assert time.monotonic() - start < WAIT_S / 2
+    doc = json.load(open(js))
+    assert doc["problems"] == [] and [c["status"] for c in doc["cases"]].count("pass") == 1, doc
+    assert rc == 0

@@ -70,6 +70,9 @@ def _run_options(a) -> run.Options:
         o.expected_source = f"{os.path.relpath(runs.SUITES)}/<suite>.json (run {r.tag})"
     elif a.expect:
         o.expected, o.expected_source = _load_expectations(a.expect), a.expect
+    if any(w.startswith("shell=") and w != "shell=0" for w in (o.cmdline or "").split()):
+        raise qemu.SetupError("a run has no terminal for the kernel's shell (shell= on --cmdline): use "
+                              "'vtdlab shell', which boots it with one")
     return o
 
 
@@ -157,35 +160,14 @@ def cmd_shell(a) -> int:
                                                        list(a.qemu_arg), a.qemu)
         if not a.cmd:
             return _shell_attached(a, cmd)
-        os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-        log = open(log_path, "w")
+        with shell.Session(log_path, cmd=cmd, device=a.serial, baud=a.baud, boot_wait_s=a.timeout) as session:
+            answers = session.run(a.cmd)
     except (qemu.SetupError, OSError) as e:
-        _err(str(e))
-        return EXIT_SETUP
-    t = None
-    try:
-        with log:
-            t = shell.SerialTransport(a.serial, a.baud, log) if a.serial else shell.QemuTransport(cmd, log)
-            if a.serial:
-                t.send("\n")   # a fresh prompt from a shell already waiting
-            else:
-                t.read_until([shell.READY_MARK], a.timeout)
-            t.read_until([shell.PROMPT], shell.ANSWER_WAIT_S if a.serial else a.timeout)
-            answers = shell.run_commands(t, a.cmd)
-            if not a.serial:
-                t.send("exit\n")
-                t.read_until([shell.DONE_MARK], shell.ANSWER_WAIT_S)
-    except qemu.SetupError as e:
         _err(str(e))
         return EXIT_SETUP
     except shell.ShellError as e:
         _err(f"{e} (console log: {log_path})")
         return EXIT_FAILED
-    finally:
-        if t is not None:
-            if not a.serial and t.proc.poll() is None:
-                t.proc.kill()
-            t.close()
     shell.print_answers(answers, a.json)
     # a command that was refused makes the exit status say so
     return EXIT_FAILED if any(x.error for x in answers) else EXIT_OK

@@ -195,6 +195,50 @@ def run_commands(t: Transport, commands: List[str]) -> List[Answer]:
     return answers
 
 
+class Session:
+    """A shell to send commands to: booted under QEMU up to its prompt
+    (cmd), or a real machine's port (device) whose shell already waits.
+    close() leaves the shell (and so QEMU) or lets go of the port."""
+
+    def __init__(self, log_path: str, cmd: Optional[List[str]] = None, device: Optional[str] = None,
+                 baud: int = watch.DEFAULT_BAUD, boot_wait_s: float = BOOT_WAIT_S):
+        os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+        self.log_path = log_path
+        self.log = open(log_path, "w")
+        self.t = None
+        try:
+            self.t = SerialTransport(device, baud, self.log) if device else QemuTransport(cmd, self.log)
+            if device:
+                self.t.send("\n")   # a fresh prompt from a shell already waiting
+            else:
+                self.t.read_until([READY_MARK], boot_wait_s)
+            self.t.read_until([PROMPT], ANSWER_WAIT_S if device else boot_wait_s)
+        except BaseException:
+            self.close(leave=False)
+            raise
+
+    def run(self, commands: List[str]) -> List[Answer]:
+        return run_commands(self.t, commands)
+
+    def close(self, leave: bool = True) -> None:
+        try:
+            if leave and isinstance(self.t, QemuTransport):
+                self.t.send("exit\n")
+                self.t.read_until([DONE_MARK], ANSWER_WAIT_S)
+        finally:
+            if isinstance(self.t, QemuTransport) and self.t.proc.poll() is None:
+                self.t.proc.kill()
+            if self.t is not None:
+                self.t.close()
+            self.log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close(leave=exc[0] is None)
+
+
 def qemu_command(profile_name: str, tests: Optional[str], cmdline: Optional[str], keep: bool,
                  qemu_args: List[str], qemu_kind: Optional[str]) -> List[str]:
     profile = qemu.get_profile(profile_name)

@@ -66,9 +66,15 @@ class Watch:
     interrupted: Optional[str]
 
 
+# The kernel's line when its shell comes up (kernel/shell.h): the run is
+# over, and `vtdlab shell --serial` is how to go on.
+SHELL_READY_MARK = "# vtdlab: shell: ready"
+
+
 def _line_ends_boot(line: str) -> bool:
-    """The kernel's last line: after it the machine halts (or exits QEMU)."""
-    return serial_log.exit_code_of([line]) is not None
+    """The kernel's last line of a run: after it the machine halts (or
+    exits QEMU), or waits in its shell."""
+    return serial_log.exit_code_of([line]) is not None or line.startswith(SHELL_READY_MARK)
 
 
 def watch(device: str, baud: int, log_path: str, silence_s: float, timeout_s: Optional[float],
