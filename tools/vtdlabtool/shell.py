@@ -119,6 +119,18 @@ class Transport:
                 self.buf += text
 
 
+    def drain(self, limit_s: float) -> None:
+        """What is still to come, into the log, until the console closes."""
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            chunk = self._read(0.2)
+            if chunk is None:
+                return
+            if chunk:
+                self.log.write(chunk.decode("utf-8", "replace").replace("\r", ""))
+        self.log.flush()
+
+
 class QemuTransport(Transport):
     def __init__(self, cmd: List[str], log):
         super().__init__(log)
@@ -225,6 +237,7 @@ class Session:
             if leave and isinstance(self.t, QemuTransport):
                 self.t.send("exit\n")
                 self.t.read_until([DONE_MARK], ANSWER_WAIT_S)
+                self.t.drain(ANSWER_WAIT_S)   # the rest of the line, until QEMU exits
         finally:
             if isinstance(self.t, QemuTransport) and self.t.proc.poll() is None:
                 self.t.proc.kill()
