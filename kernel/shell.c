@@ -20,6 +20,7 @@
 #include "../iommu/context_entry.h"
 #include "../iommu/fault_record.h"
 #include "../iommu/iommu.h"
+#include "../iommu/irt_entry.h"
 #include "../iommu/pasid_entry.h"
 #include "../iommu/qi_desc.h"
 #include "../iommu/regs.h"
@@ -314,6 +315,7 @@ static void cmd_help(int argc, char **argv)
     out("walk BB:DD.F PASID VA      the walk of a request with PASID (first or second stage)");
     out("iq UNIT                    the invalidation queue: head, tail, errors, descriptors at IQH");
     out("faults UNIT                the fault status and every recorded fault, FRI marked");
+    out("irte UNIT [INDEX]          the interrupt remapping table's present entries, or one decoded");
     out("pci                        devices, capabilities, their unit and requester id");
     out("dmar                       the DMAR table as its decoder prints it");
     out("mem PA LEN                 RAM (memory map only), LEN up to %u bytes", MEM_MAX);
@@ -579,6 +581,48 @@ static void cmd_faults(int argc, char **argv)
     out("%u record(s) pending", pending);
 }
 
+static void cmd_irte(int argc, char **argv)
+{
+    if (argc != 2 && argc != 3)
+        ERR("irte takes UNIT [INDEX]");
+    unsigned ui;
+    struct vtd_unit *u = arg_unit(argv[1], &ui);
+    uint64_t index = 0;
+    if (!u || (argc == 3 && arg_number(argv[2], "index", &index)))
+        return;
+    if (!ECAP_IR(u->ecap))
+        ERR("unit %u does not remap interrupts (ECAP.IR=0)", ui);
+    uint64_t irta = vtd_read64(u, VTD_IRTA), base = irta & PAGE_MASK;
+    uint64_t entries = 2ul << bits_get(irta, IRTA_S);
+    uint32_t gsts = vtd_read32(u, VTD_GSTS);
+    if (argc == 3 && index >= entries)
+        ERR("index %lu is past the table's %lu entries (IRTA 0x%lx)", index, entries, irta);
+    out("IRTA 0x%lx: table at 0x%lx, %lu entries, %s format; table %s, remapping %s", irta, base, entries,
+        bits_get(irta, IRTA_EIME) ? "x2APIC (EIME)" : "xAPIC", gsts & VTD_GCMD_SIRTP ? "set (IRTPS)" : "not set",
+        gsts & VTD_GCMD_IRE ? "on (IRES)" : "off");
+    if (!(gsts & VTD_GCMD_SIRTP))
+        return;
+    if (!mm_is_ram(base, entries * sizeof(struct vtd_irte)))
+        ERR("the table at 0x%lx is not in RAM (memory map): not read", base);
+    const volatile struct vtd_irte *t = phys_to_virt(base);
+    if (argc == 3) {
+        uint64_t qw[2] = { t[index].lo, t[index].hi };
+        describe_entry("IRTE", base + index * sizeof(struct vtd_irte), vtd_irte_fields, vtd_irte_field_count, qw,
+                       2);
+        return;
+    }
+    unsigned present = 0;
+    for (uint64_t i = 0; i < entries; i++) {
+        uint64_t lo = t[i].lo, hi = t[i].hi;
+        if (!bits_get(lo, IRTE_P))
+            continue;
+        present++;
+        out("[%5lu] vector 0x%02lx to 0x%lx, source-id 0x%04lx (SVT %lu)", i, bits_get(lo, IRTE_V),
+            bits_get(lo, IRTE_DST_X2APIC), bits_get(hi, IRTE_SID_HI), bits_get(hi, IRTE_SVT_HI));
+    }
+    out("%u of %lu entries present", present, entries);
+}
+
 static void cmd_pci(int argc, char **argv)
 {
     const struct dmar_info *di = iommu_dmar();
@@ -641,7 +685,7 @@ static const struct {
 } commands[] = {
     { "help", cmd_help }, { "units", cmd_units }, { "regs", cmd_regs }, { "cap", cmd_cap }, { "ecap", cmd_cap },
     { "root", cmd_root }, { "context", cmd_context }, { "pasid", cmd_pasid }, { "walk", cmd_walk },
-    { "iq", cmd_iq }, { "faults", cmd_faults }, { "pci", cmd_pci }, { "dmar", cmd_dmar }, { "mem", cmd_mem },
+    { "iq", cmd_iq }, { "faults", cmd_faults }, { "irte", cmd_irte }, { "pci", cmd_pci }, { "dmar", cmd_dmar }, { "mem", cmd_mem },
     { "reboot", cmd_reboot },
 };
 

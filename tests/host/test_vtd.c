@@ -5,6 +5,7 @@
 #include "iommu/cap_reg.h"
 #include "iommu/context_entry.h"
 #include "iommu/fault_record.h"
+#include "iommu/irt_entry.h"
 #include "iommu/pasid_entry.h"
 #include "iommu/qi_desc.h"
 #include "iommu/root_entry.h"
@@ -305,6 +306,16 @@ static void entry_field_tables_read_what_the_encoders_wrote(void **state)
     n = vtd_pasid_dir_entry_field_count;
     assert_int_equal(named(f, n, d.qw, "P"), 1);
     assert_int_equal(named(f, n, d.qw, "SMPTBLPTR"), 0x52f);
+    struct vtd_irte e;
+    assert_int_equal(irte_remapped(&e, 0x46, 0x12345, 1, 0x0020), 0);
+    uint64_t qw[2] = { e.lo, e.hi };
+    f = vtd_irte_fields;
+    n = vtd_irte_field_count;
+    assert_int_equal(named(f, n, qw, "P"), 1);
+    assert_int_equal(named(f, n, qw, "V"), 0x46);
+    assert_int_equal(named(f, n, qw, "DST"), 0x12345);
+    assert_int_equal(named(f, n, qw, "SID"), 0x0020);
+    assert_int_equal(named(f, n, qw, "SVT"), IRTE_SVT_RID);
 }
 
 int main(void)

@@ -40,6 +40,7 @@ BAD_INPUT = {
     "walk 00:04.0 12q": "address '12q' is not a number",
     "mem 0xfed90000 8": "0xfed90000..0xfed90007 is not RAM in the memory map: not read",
     "mem 0 0": "length 0: give 1 to 4096 bytes",
+    "irte 0 99999": "index 99999 is past the table's",
     "mem 0x1000 0x1ffffffffffffffff": "length '0x1ffffffffffffffff' does not fit in 64 bits",
     "a b c d e f g h i": "more than 8 words",
     "x" * 200: "a line longer than 127 characters: dropped",
@@ -94,7 +95,7 @@ def test_shell_on_the_default_profile(tmp_path):
     kva = KERNEL_VMA_BASE + PAGE
     cmds = ["help", "units", "regs 0", "cap 0", "ecap 0", "root 0", f"context {EDU}", f"pasid {EDU} {SVA_PASID}",
             f"walk {EDU} {SVA_PASID} {hex(kva)}", f"walk {EDU} 0x1000", f"walk {EDU} 7 0x1000", "iq 0",
-            "faults 0", "pci", "dmar"]
+            "faults 0", "irte 0", "pci", "dmar"]
     s = session(tmp_path, "default", "sva.dma_through_kernel_va_4k")
     with s:
         answers = ask(s, cmds)
@@ -135,6 +136,7 @@ def test_shell_on_the_default_profile(tmp_path):
     assert " wait " in iq[at_head - 1], iq     # the case's last batch ended with its wait
     faults = answers["faults 0"]["lines"]
     assert faults[-1] == f"{sum(1 for l in faults if l.startswith('record '))} record(s) pending"
+    assert answers["irte 0"]["lines"][0].startswith("IRTA 0x")
     edu = line_with(answers["pci"], "0000:00:04.0 1234:11e8")
     assert edu and "MSI" in edu and "unit 0, requester id 00:04.0" in edu
     assert line_with(answers["dmar"], "DRHD 0: registers at 0xfed90000")
