@@ -421,6 +421,7 @@ unsigned harness_run(const struct cmdline *cmd)
     lock_set_violation_hook(on_lock_violation);
 
     unsigned suite_no = 0;
+    selected_total = 0;   /* the shell's run command runs the harness again */
     for (const struct test_suite *s = __test_suites_start; s < __test_suites_end; s++)
         selected_total += selected_cases(s, cmd->tests);
     for (const struct test_suite *s = __test_suites_start; s < __test_suites_end; s++) {

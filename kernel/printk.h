@@ -12,6 +12,9 @@ void console_write(const char *s, unsigned long len);
 /* This CPU's partial line out now, without its newline (a prompt, the
  * shell's echo). */
 void console_flush(void);
+/* Every line from now on starts with prefix (NULL: none): the shell's
+ * `run` keeps the KTAP it prints apart from the run's own. */
+void console_line_prefix(const char *prefix);
 /* For a CPU whose code was abandoned (a recalled job, an ended case): lets
  * go of the console if it held it and drops its unfinished line. */
 void console_abandon_if_owner(void);

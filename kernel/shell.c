@@ -12,6 +12,7 @@
 #include "shell_args.h"
 #include "clock.h"
 #include "exit.h"
+#include "harness.h"
 #include "printk.h"
 #include "serial.h"
 #include "x86.h"
@@ -69,6 +70,7 @@
 #define RESET_CONTROL_PORT 0xcf9
 #define RESET_FULL 0x0e
 
+static const struct cmdline *boot_cmdline;
 static struct vtd_unit units[DMAR_MAX_UNITS];
 static int unit_ok[DMAR_MAX_UNITS];
 static unsigned nunits;
@@ -319,6 +321,7 @@ static void cmd_help(int argc, char **argv)
     out("pci                        devices, capabilities, their unit and requester id");
     out("dmar                       the DMAR table as its decoder prints it");
     out("mem PA LEN                 RAM (memory map only), LEN up to %u bytes", MEM_MAX);
+    out("run GLOBS                  run cases as tests= selects them, their KTAP on these lines");
     out("help | exit | reboot");
 }
 
@@ -671,6 +674,36 @@ static void cmd_mem(int argc, char **argv)
     }
 }
 
+/* The persistent enables a case turns on and takes down again. */
+#define UNIT_IN_USE (VTD_GCMD_TE | VTD_GCMD_QIE | VTD_GCMD_IRE)
+
+static void cmd_run(int argc, char **argv)
+{
+    if (argc != 2)
+        ERR("run takes GLOBS (as tests= takes them)");
+    if (strlen(argv[1]) >= CMDLINE_VALUE_MAX)
+        ERR("globs longer than %d characters", CMDLINE_VALUE_MAX - 1);
+    /* Cases set a unit up from off and take it down: one left on (keep=1)
+     * would be set up again underneath what it is doing. */
+    for (unsigned i = 0; i < nunits; i++) {
+        uint32_t gsts = unit_ok[i] ? vtd_read32(&units[i], VTD_GSTS) : 0;
+        if (gsts & UNIT_IN_USE) {
+            char words[OUT_MAX];
+            vtd_gsts_describe(gsts, words, sizeof(words));
+            ERR("unit %u is in use (GSTS %s, as keep=1 leaves it): boot without keep=1 to run cases", i, words);
+        }
+    }
+    static struct cmdline c;
+    c = *boot_cmdline;
+    memcpy(c.tests, argv[1], strlen(argv[1]) + 1);
+    c.resume = 0;
+    c.keep = 0;
+    console_line_prefix(SHELL_OUT);
+    harness_begin(&c);
+    harness_run(&c);
+    console_line_prefix(NULL);
+}
+
 static void cmd_reboot(int argc, char **argv)
 {
     out("rebooting");
@@ -686,7 +719,7 @@ static const struct {
     { "help", cmd_help }, { "units", cmd_units }, { "regs", cmd_regs }, { "cap", cmd_cap }, { "ecap", cmd_cap },
     { "root", cmd_root }, { "context", cmd_context }, { "pasid", cmd_pasid }, { "walk", cmd_walk },
     { "iq", cmd_iq }, { "faults", cmd_faults }, { "irte", cmd_irte }, { "pci", cmd_pci }, { "dmar", cmd_dmar }, { "mem", cmd_mem },
-    { "reboot", cmd_reboot },
+    { "run", cmd_run }, { "reboot", cmd_reboot },
 };
 
 /* ------------------------------------------------------------ the loop */
@@ -767,6 +800,7 @@ void shell_after_run(const struct cmdline *cmd)
             return;
         }
     }
+    boot_cmdline = cmd;
     const struct dmar_info *di = iommu_dmar();
     nunits = di ? di->ndrhd : 0;
     for (unsigned i = 0; i < nunits; i++)

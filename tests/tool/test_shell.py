@@ -41,6 +41,7 @@ BAD_INPUT = {
     "mem 0xfed90000 8": "0xfed90000..0xfed90007 is not RAM in the memory map: not read",
     "mem 0 0": "length 0: give 1 to 4096 bytes",
     "irte 0 99999": "index 99999 is past the table's",
+    "run boot.*": "unit 0 is in use (GSTS 0x",      # keep=1 left it on
     "mem 0x1000 0x1ffffffffffffffff": "length '0x1ffffffffffffffff' does not fit in 64 bits",
     "a b c d e f g h i": "more than 8 words",
     "x" * 200: "a line longer than 127 characters: dropped",
@@ -200,3 +201,20 @@ def test_cli_prints_answers_and_refuses_mixed_targets(capsys):
     assert "--serial talks to a machine already at its prompt" in capsys.readouterr().err
     assert cli.main(["run", "--profile", "legacy", "--cmdline", "shell=1"]) == 2
     assert "use 'vtdlab shell'" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not os.path.isfile(qemu.KERNEL_ELF), reason="build/kernel.elf is not built (make)")
+def test_shell_runs_cases_with_their_ktap_apart(tmp_path):
+    """run GLOB: the cases' KTAP on the shell's lines, so the boot's own log
+    still parses as the run it was (no case), and the shell goes on."""
+    s = shell.Session(str(tmp_path / "no-iommu.log"), cmd=shell.qemu_command("no-iommu", None, None, False, [], None))
+    with s:
+        answers = ask(s, ["run boot.clock_*", "run", "units"])
+    ran = answers["run boot.clock_*"]
+    assert [(r["name"], r["status"]) for r in ran["results"]] == [("boot.clock_calibrated", "pass"),
+                                                                ("boot.clock_monotonic", "pass")]
+    assert answers["run"]["error"] == "run takes GLOBS (as tests= takes them)"
+    assert answers["units"]["lines"] == ["no remapping unit (the firmware gave no DMAR, or it lists none)"]
+    from vtdlabtool import serial_log
+    sr = serial_log.merge(open(s.log_path).read().splitlines(), "log")
+    assert sr.run.cases == [] and sr.run.boots == 1          # the shell's KTAP is not the boot's

@@ -19,7 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
 
-from . import qemu, watch
+from . import ktap, qemu, watch
 
 # kernel/shell.h
 OUT = "| "
@@ -52,12 +52,18 @@ class Answer:
     entries: List[dict] = field(default_factory=list)   # decoded entries, with their fields
     walk: List[dict] = field(default_factory=list)      # each level of a walk
     reaches: Optional[int] = None                       # where a walk ends, a physical address
+    results: List[dict] = field(default_factory=list)   # run: each case's outcome, from its KTAP
 
 
 def decode(cmd: str, lines: List[str]) -> Answer:
     """The structure of a command's answer, from the lines the decoders
     print (vtd_describe_entry's fields, the walk's levels)."""
     a = Answer(cmd, lines)
+    if any(line.startswith("KTAP version") for line in lines):
+        log = ktap.parse("\n".join(lines) + "\n")
+        a.results = [{"name": f"{suite}.{case.name}", "status": case.status, "reason": case.reason}
+                     for suite, case in log.cases()]
+        return a
     for line in lines:
         if line.startswith(ERROR):
             a.error = line[len(ERROR):]
