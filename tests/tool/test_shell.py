@@ -12,11 +12,8 @@ from dataclasses import asdict
 
 import pytest
 
-from conftest import TOP
-
 from vtdlabtool import cli, qemu, shell
 
-VTDLAB = ["/usr/bin/python3", os.path.join(TOP, "tools", "vtdlab")]
 KERNEL_VMA_BASE = 0xffffffff80000000   # boot/boot_info.h
 PAGE = 4096
 # vtd_legacy.dma_through_4k_leaves maps its source page at this IOVA
@@ -60,7 +57,8 @@ def ask(s, commands):
 
 
 def host_decode(*words):
-    p = subprocess.run(VTDLAB + ["decode", "--json", *words], capture_output=True, text=True, check=True)
+    """The host's build of the kernel's decoders (what `vtdlab decode` runs)."""
+    p = subprocess.run([cli.DECODE, "--json", *words], capture_output=True, text=True, check=True)
     return json.loads(p.stdout)["fields"]
 
 

@@ -180,8 +180,8 @@ def _shell_attached(a, cmd) -> int:
         print("vtdlab: QEMU's serial console on this terminal (exit leaves the shell, Ctrl-A x leaves QEMU)",
               file=sys.stderr)
         return subprocess.call(cmd)
-    serial = watch.import_serial()
-    from serial.tools import miniterm  # noqa: E402 (pyserial, found by import_serial)
+    watch.import_serial()   # pyserial, or a clear message
+    from serial.tools import miniterm  # noqa: E402
     sys.argv = ["miniterm", a.serial, str(a.baud)]
     miniterm.main(default_port=a.serial, default_baudrate=a.baud)
     return EXIT_OK
