@@ -169,6 +169,20 @@ def test_replay_with_reset_noise_and_disconnect_gives_parse_verdict(tmp_path):
     assert not any("undefined_noise" in c["name"] for c in watched["cases"])
 
 
+def test_parse_splits_a_log_at_the_reset(tmp_path):
+    """A machine that resets mid-run writes a second KTAP document into
+    the same serial log: parse must read it as two boots (the crashed case
+    recorded, every case once), as a QEMU run of the same boots does."""
+    js = tmp_path / "p.json"
+    assert cli.main(["parse", TWO_BOOTS, "--json", str(js)]) == 1   # the self-test fails on purpose
+    doc = json.load(open(js))
+    names = [c["name"] for c in doc["cases"]]
+    assert len(names) == len(set(names)) == 16, names
+    assert doc["boots"] == 2 and doc["problems"] == [], doc["problems"]
+    crashed = next(c for c in doc["cases"] if c["name"] == "selftest.resets_machine_on_purpose")
+    assert crashed["status"] == "error" and crashed["reason"].startswith("crashed: the machine reset")
+
+
 def test_a_port_that_never_comes_back_is_silence(tmp_path):
     """--silence counts while the port is gone too (a quiet port that stays
     is the same clock: no byte for that long), and ends the watch as a
