@@ -58,7 +58,22 @@
 #define PT_ADDR_MASK 0x000ffffffffff000ul
 #define PT_PS (1ul << 7)
 #define FS_P (1ul << 0)
-#define SS_RW_MASK 0x3ul
+#define FS_RW (1ul << 1)
+#define SS_R (1ul << 0)
+#define SS_W (1ul << 1)
+#define SS_RW_MASK (SS_R | SS_W)
+#define FS_LEVELS_4 4
+#define PT_LEVELS_MIN 3   /* AW=1: 39-bit, 3-level second stage */
+#define FS_LEVELS_5 5
+/* Entries' sizes in qwords (VT-d spec 9.1-9.6). */
+#define ROOT_QWORDS (sizeof(struct vtd_root_entry) / sizeof(uint64_t))
+#define CTX_QWORDS (sizeof(struct vtd_context_entry) / sizeof(uint64_t))
+#define SM_CTX_QWORDS (sizeof(struct vtd_sm_context_entry) / sizeof(uint64_t))
+#define PE_QWORDS (sizeof(struct vtd_pasid_entry) / sizeof(uint64_t))
+#define IRTE_QWORDS (sizeof(struct vtd_irte) / sizeof(uint64_t))
+/* VER (11.4.1): major 7:4, minor 3:0. */
+#define VER_MAJOR 7, 4
+#define VER_MINOR 3, 0
 #define FLPM_5_LEVEL 1
 #define LEVELS_FOR_AW(aw) ((int)(aw) + 2)
 #define PGTT_FIRST 1
@@ -204,14 +219,14 @@ static int context_of(struct vtd_unit *u, uint16_t rid, uint64_t *ctx, int verbo
     }
     if (verbose && !(gsts & VTD_GCMD_TE))
         out("note: translation is off (GSTS.TES=0): these tables are what RTADDR points at, not in use");
-    uint64_t root_pa = root_table(u) + (uint64_t)bus * sizeof(struct vtd_root_entry), root[2];
-    if (read_entry(root_pa, root, 2, "root entry"))
+    uint64_t root_pa = root_table(u) + (uint64_t)bus * sizeof(struct vtd_root_entry), root[ROOT_QWORDS];
+    if (read_entry(root_pa, root, ROOT_QWORDS, "root entry"))
         return -1;
     int sm = scalable(u);
     if (verbose)
         describe_entry(sm ? "scalable root entry" : "root entry", root_pa,
                        sm ? vtd_sm_root_entry_fields : vtd_root_entry_fields,
-                       sm ? vtd_sm_root_entry_field_count : vtd_root_entry_field_count, root, 2);
+                       sm ? vtd_sm_root_entry_field_count : vtd_root_entry_field_count, root, ROOT_QWORDS);
     int upper = sm && devfn > DEVFN_LOWER_MASK;
     uint64_t present = sm ? bits_get(root[upper], SM_ROOT_LP) : bits_get(root[0], ROOT_P);
     if (!present) {
@@ -222,7 +237,7 @@ static int context_of(struct vtd_unit *u, uint16_t rid, uint64_t *ctx, int verbo
     uint64_t ctp = (sm ? bits_get(root[upper], SM_ROOT_LCTP) : bits_get(root[0], ROOT_CTP)) << PAGE_SHIFT;
     uint64_t ctx_pa = sm ? ctp + (uint64_t)(devfn & DEVFN_LOWER_MASK) * sizeof(struct vtd_sm_context_entry)
                          : ctp + (uint64_t)devfn * sizeof(struct vtd_context_entry);
-    unsigned nqw = sm ? 4 : 2;
+    unsigned nqw = sm ? SM_CTX_QWORDS : CTX_QWORDS;
     if (read_entry(ctx_pa, ctx, nqw, "context entry"))
         return -1;
     if (verbose)
@@ -260,10 +275,10 @@ static int pasid_entry_of(const uint64_t *ctx, uint32_t pasid, uint64_t *pe, int
     }
     uint64_t pe_pa = (bits_get(de, PDE_PASIDPTR) << PAGE_SHIFT) +
                      (uint64_t)(pasid % PASID_TABLE_ENTRIES) * sizeof(struct vtd_pasid_entry);
-    if (read_entry(pe_pa, pe, 8, "PASID entry"))
+    if (read_entry(pe_pa, pe, PE_QWORDS, "PASID entry"))
         return -1;
     if (verbose)
-        describe_entry("PASID entry", pe_pa, vtd_pasid_entry_fields, vtd_pasid_entry_field_count, pe, 8);
+        describe_entry("PASID entry", pe_pa, vtd_pasid_entry_fields, vtd_pasid_entry_field_count, pe, PE_QWORDS);
     return 0;
 }
 
@@ -273,6 +288,10 @@ static void walk_tables(uint64_t root, int levels, int first_stage, uint64_t va)
 {
     static const char *const fs_names[] = { "", "PTE", "PDE", "PDPTE", "PML4E", "PML5E" };
     static const char *const ss_names[] = { "", "SL-PTE", "SL-PDE", "SL-PDPE", "SL-PML4E", "SL-PML5E" };
+    if (levels < PT_LEVELS_MIN || levels > FS_LEVELS_5) {
+        out("%d levels (from the entry's AW or FLPM) is no table depth the spec defines: not walked", levels);
+        return;
+    }
     out("%s walk of 0x%lx: %d levels from 0x%lx", first_stage ? "first-stage" : "second-stage", va, levels, root);
     uint64_t table = root;
     for (int level = levels; level >= 1; level--) {
@@ -284,9 +303,9 @@ static void walk_tables(uint64_t root, int levels, int first_stage, uint64_t va)
         const char *name = (first_stage ? fs_names : ss_names)[level];
         int present = first_stage ? (e & FS_P) != 0 : (e & SS_RW_MASK) != 0;
         out("  %-8s [%3u] at 0x%lx = 0x%016lx%s%s%s%s%s", name, idx, pa, e, present ? "" : " not present",
-            present && first_stage && (e & (1ul << 1)) ? " RW" : "",
-            present && !first_stage ? ((e & 1) ? " R" : " -") : "",
-            present && !first_stage ? ((e & 2) ? "W" : "-") : "",
+            present && first_stage && (e & FS_RW) ? " RW" : "",
+            present && !first_stage ? ((e & SS_R) ? " R" : " -") : "",
+            present && !first_stage ? ((e & SS_W) ? "W" : "-") : "",
             present && level > 1 && (e & PT_PS) ? " PS (a leaf)" : "");
         if (!present) {
             out("stops at the %s: not present, the unit faults the request", name);
@@ -339,7 +358,8 @@ static void cmd_units(int argc, char **argv)
             continue;
         }
         vtd_gsts_describe(vtd_read32(&units[i], VTD_GSTS), gsts, sizeof(gsts));
-        out("%s; version %u.%u; GSTS %s", text + 2, units[i].ver >> 4 & 0xf, units[i].ver & 0xf, gsts);
+        out("%s; version %u.%u; GSTS %s", text + 2, (unsigned)bits_get(units[i].ver, VER_MAJOR),
+            (unsigned)bits_get(units[i].ver, VER_MINOR), gsts);
     }
 }
 
@@ -432,7 +452,7 @@ static void cmd_context(int argc, char **argv)
     out("%02x:%02x.%x is seen by unit %u as %02x:%02x.%x (requester id 0x%04x), %s mode", p->bus, p->dev, p->fn, ui,
         pci_sid_bus(rid), pci_sid_devfn(rid) >> PCI_SID_DEV_SHIFT, pci_sid_devfn(rid) & PCI_SID_FN_MASK, rid,
         scalable(u) ? "scalable" : "legacy");
-    uint64_t ctx[4];
+    uint64_t ctx[SM_CTX_QWORDS];
     context_of(u, rid, ctx, 1);
 }
 
@@ -453,7 +473,7 @@ static void cmd_pasid(int argc, char **argv)
         return;
     if (!scalable(u))
         ERR("unit %u is in legacy mode (RTADDR.TTM=0): it has no PASID tables", ui);
-    uint64_t ctx[4], pe[8];
+    uint64_t ctx[SM_CTX_QWORDS], pe[PE_QWORDS];
     if (context_of(u, rid, ctx, 0))
         return;
     pasid_entry_of(ctx, (uint32_t)pasid, pe, 1);
@@ -474,7 +494,7 @@ static void walk_pasid_entry(const uint64_t *pe, uint64_t va)
     uint64_t pgtt = pe_get(pe, PE_PGTT);
     if (pgtt == PGTT_FIRST)
         walk_tables(pe_get(pe, PE_FLPTR) << PAGE_SHIFT,
-                    pe_get(pe, PE_FLPM) == FLPM_5_LEVEL ? 5 : 4, 1, va);
+                    pe_get(pe, PE_FLPM) == FLPM_5_LEVEL ? FS_LEVELS_5 : FS_LEVELS_4, 1, va);
     else if (pgtt == PGTT_SECOND)
         walk_tables(pe_get(pe, PE_SLPTPTR) << PAGE_SHIFT, LEVELS_FOR_AW(pe_get(pe, PE_AW)), 0, va);
     else if (pgtt == PGTT_PASS_THROUGH)
@@ -501,7 +521,7 @@ static void cmd_walk(int argc, char **argv)
     int sm = scalable(u);
     if (argc == 4 && !sm)
         ERR("unit %u is in legacy mode (RTADDR.TTM=0): requests with a PASID are not translated", ui);
-    uint64_t ctx[4], pe[8];
+    uint64_t ctx[SM_CTX_QWORDS], pe[PE_QWORDS];
     if (context_of(u, rid, ctx, 0))
         return;
     if (!sm) {
@@ -609,9 +629,9 @@ static void cmd_irte(int argc, char **argv)
         ERR("the table at 0x%lx is not in RAM (memory map): not read", base);
     const volatile struct vtd_irte *t = phys_to_virt(base);
     if (argc == 3) {
-        uint64_t qw[2] = { t[index].lo, t[index].hi };
+        uint64_t qw[IRTE_QWORDS] = { t[index].lo, t[index].hi };
         describe_entry("IRTE", base + index * sizeof(struct vtd_irte), vtd_irte_fields, vtd_irte_field_count, qw,
-                       2);
+                       IRTE_QWORDS);
         return;
     }
     unsigned present = 0;
