@@ -86,6 +86,7 @@
 #define RESET_FULL 0x0e
 
 static const struct cmdline *boot_cmdline;
+static uint64_t trace_bits;   /* what `run` traces: the cmdline's trace=, changed by `trace` */
 static struct vtd_unit units[DMAR_MAX_UNITS];
 static int unit_ok[DMAR_MAX_UNITS];
 static unsigned nunits;
@@ -341,6 +342,7 @@ static void cmd_help(int argc, char **argv)
     out("dmar                       the DMAR table as its decoder prints it");
     out("mem PA LEN                 RAM (memory map only), LEN up to %u bytes", MEM_MAX);
     out("run GLOBS                  run cases as tests= selects them, their KTAP on these lines");
+    out("trace [qi|mmio on|off]     what run traces: queue descriptors, the MMIO ring on a failure");
     out("help | exit | reboot");
 }
 
@@ -718,10 +720,33 @@ static void cmd_run(int argc, char **argv)
     memcpy(c.tests, argv[1], strlen(argv[1]) + 1);
     c.resume = 0;
     c.keep = 0;
+    c.trace = trace_bits;
     console_line_prefix(SHELL_OUT);
     harness_begin(&c);
     harness_run(&c);
     console_line_prefix(NULL);
+}
+
+static void cmd_trace(int argc, char **argv)
+{
+    if (argc == 3) {
+        uint64_t bit = !strcmp(argv[1], "qi") ? TRACE_QI : !strcmp(argv[1], "mmio") ? TRACE_MMIO : 0;
+        int on = !strcmp(argv[2], "on"), off = !strcmp(argv[2], "off");
+        if (!bit)
+            ERR("trace knows qi and mmio, not '%s'", argv[1]);
+        if (!on && !off)
+            ERR("trace %s takes on or off, not '%s'", argv[1], argv[2]);
+        trace_bits = on ? trace_bits | bit : trace_bits & ~bit;
+        if (bit == TRACE_MMIO) {
+            /* as the cmdline's trace=mmio does (kernel/main.c) */
+            vtd_mmio_trace_enable(on);
+            harness_set_failure_dump(on ? vtd_mmio_trace_dump : NULL);
+            panic_set_dump(on ? vtd_mmio_trace_dump : NULL);
+        }
+    } else if (argc != 1) {
+        ERR("trace takes nothing, or qi|mmio on|off");
+    }
+    out("trace for run: qi %s, mmio %s", trace_bits & TRACE_QI ? "on" : "off", trace_bits & TRACE_MMIO ? "on" : "off");
 }
 
 static void cmd_reboot(int argc, char **argv)
@@ -739,7 +764,7 @@ static const struct {
     { "help", cmd_help }, { "units", cmd_units }, { "regs", cmd_regs }, { "cap", cmd_cap }, { "ecap", cmd_cap },
     { "root", cmd_root }, { "context", cmd_context }, { "pasid", cmd_pasid }, { "walk", cmd_walk },
     { "iq", cmd_iq }, { "faults", cmd_faults }, { "irte", cmd_irte }, { "pci", cmd_pci }, { "dmar", cmd_dmar }, { "mem", cmd_mem },
-    { "run", cmd_run }, { "reboot", cmd_reboot },
+    { "run", cmd_run }, { "trace", cmd_trace }, { "reboot", cmd_reboot },
 };
 
 /* ------------------------------------------------------------ the loop */
@@ -821,6 +846,7 @@ void shell_after_run(const struct cmdline *cmd)
         }
     }
     boot_cmdline = cmd;
+    trace_bits = cmd->trace;
     const struct dmar_info *di = iommu_dmar();
     nunits = di ? di->ndrhd : 0;
     for (unsigned i = 0; i < nunits; i++)

@@ -39,6 +39,8 @@ BAD_INPUT = {
     "mem 0 0": "length 0: give 1 to 4096 bytes",
     "irte 0 99999": "index 99999 is past the table's",
     "run boot.*": "unit 0 is in use (GSTS 0x",      # keep=1 left it on
+    "trace qi maybe": "trace qi takes on or off, not 'maybe'",
+    "trace dma on": "trace knows qi and mmio, not 'dma'",
     "mem 0x1000 0x1ffffffffffffffff": "length '0x1ffffffffffffffff' does not fit in 64 bits",
     "a b c d e f g h i": "more than 8 words",
     "x" * 200: "a line longer than 127 characters: dropped",
@@ -203,16 +205,27 @@ def test_cli_prints_answers_and_refuses_mixed_targets(capsys):
 
 @pytest.mark.skipif(not os.path.isfile(qemu.KERNEL_ELF), reason="build/kernel.elf is not built (make)")
 def test_shell_runs_cases_with_their_ktap_apart(tmp_path):
-    """run GLOB: the cases' KTAP on the shell's lines, so the boot's own log
-    still parses as the run it was (no case), and the shell goes on."""
-    s = shell.Session(str(tmp_path / "no-iommu.log"), cmd=shell.qemu_command("no-iommu", None, None, False, [], None))
+    """run GLOB (on a unit no case left on: legacy-aw39, nothing kept): the
+    cases' KTAP on the shell's lines, so the boot's own log still parses
+    as the run it was (no case); trace qi on adds the queue's descriptors
+    to the next run (and the run before it, the control, has none)."""
+    case = "vtd_qi.batch_behind_one_wait"      # 64 page-selective IOTLB invalidations behind one wait
+    s = shell.Session(str(tmp_path / "legacy-aw39.log"),
+                      cmd=shell.qemu_command("legacy-aw39", None, None, False, [], None))
     with s:
-        answers = ask(s, ["run boot.clock_*", "run", "units"])
-    ran = answers["run boot.clock_*"]
-    assert [(r["name"], r["status"]) for r in ran["results"]] == [("boot.clock_calibrated", "pass"),
-                                                                ("boot.clock_monotonic", "pass")]
+        # the second run carries two trailing spaces, which the shell
+        # ignores: the same command under its own key in the answers
+        answers = ask(s, [f"run {case}", "trace qi on", f"run {case}  ", "trace", "run", "units"])
+    untraced, traced = answers[f"run {case}"], answers[f"run {case}  "]
+    for a in (untraced, traced):
+        assert [(r["name"], r["status"]) for r in a["results"]] == [(case, "pass")]
+    assert not [l for l in untraced["lines"] if l.startswith("# qi:")]
+    qi = [l for l in traced["lines"] if l.startswith("# qi:")]
+    assert len(qi) == 66 and all(" IOTLB gran 3 DID 1 addr " in l for l in qi[:64]), qi
+    assert all(" wait SW " in l for l in qi[64:]), qi[64:]
+    assert answers["trace"]["lines"] == ["trace for run: qi on, mmio off"]
     assert answers["run"]["error"] == "run takes GLOBS (as tests= takes them)"
-    assert answers["units"]["lines"] == ["no remapping unit (the firmware gave no DMAR, or it lists none)"]
+    assert answers["units"]["lines"][0].startswith("unit 0 at 0xfed90000")
     from vtdlabtool import serial_log
     sr = serial_log.merge(open(s.log_path).read().splitlines(), "log")
     assert sr.run.cases == [] and sr.run.boots == 1          # the shell's KTAP is not the boot's
