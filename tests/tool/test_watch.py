@@ -224,6 +224,10 @@ def test_leading_noise_trimmed_keeping_indentation():
 def test_missing_device_and_pyserial(tmp_path, capsys, monkeypatch):
     assert cli.main(["watch", "--serial", str(tmp_path / "none")]) == 2
     assert "cannot open the serial port" in capsys.readouterr().err
+    assert cli.main(["run", "--serial", str(tmp_path / "none")]) == 2        # run --serial is watch
+    assert "cannot open the serial port" in capsys.readouterr().err
+    assert cli.main(["run", "--serial", str(tmp_path / "none"), "--profile", "legacy"]) == 2
+    assert "run --serial reads a real machine's port" in capsys.readouterr().err
     from vtdlabtool import watch
     import builtins
     real = builtins.__import__

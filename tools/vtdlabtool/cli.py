@@ -39,6 +39,14 @@ def _load_expectations(path: Optional[str]) -> dict:
 
 
 def cmd_run(a) -> int:
+    if a.serial:
+        # a real machine instead of QEMU: what watch does
+        if a.run or a.profile or a.tests or a.cmdline or a.qemu_arg or a.pvh or a.usb or a.image or a.screendump:
+            _err("run --serial reads a real machine's port: it takes no --run, --profile, --tests, --cmdline, "
+                 "--qemu-arg, --pvh, --usb, --image or --screendump (the machine's cmdline is on its stick)")
+            return EXIT_SETUP
+        a.report = a.output = None
+        return cmd_watch(a)
     try:
         options = _run_options(a)
     except (qemu.SetupError, runs.RunsError) as e:
@@ -421,6 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--image", help="boot this image instead of build/esp.img")
     r.add_argument("-q", "--quiet", action="store_true", help="do not echo the serial log")
     r.add_argument("-v", "--verbose", action="store_true", help="print the QEMU command")
+    r.add_argument("--serial", metavar="DEV", help="no QEMU: read a real machine's port, as 'vtdlab watch' does")
+    r.add_argument("--baud", type=int, default=watch.DEFAULT_BAUD, help="with --serial: bits per second")
     r.set_defaults(func=cmd_run)
 
     ps = sub.add_parser("parse", help="verdict on a serial log captured elsewhere")
