@@ -8,6 +8,7 @@ or a real unplug (README)."""
 import json
 import os
 import queue
+import signal
 import subprocess
 import threading
 import time
@@ -203,6 +204,24 @@ def test_a_port_that_never_comes_back_is_silence(tmp_path):
     last = doc["cases"][-1]
     assert last["status"] == "error", last
     assert "hang: no console output for 1 s" in last["reason"] and "gone since" in last["reason"], last
+
+
+def test_interrupt_still_writes_the_reports(tmp_path):
+    link, log, js = str(tmp_path / "ttyVTD"), str(tmp_path / "w.log"), str(tmp_path / "w.json")
+    port = Pty(link)
+    tool = Tool(["--serial", link, "--log", log, "--json", js, "--silence", str(WAIT_S)])
+    tool.wait_for("watching")
+    clean = open(TWO_BOOTS, "rb").read().splitlines(keepends=True)
+    for line in clean[:30]:
+        port.write(line)
+    wait_logged(log, 30)
+    tool.p.send_signal(signal.SIGINT)
+    rc, _ = tool.finish()
+    port.unplug()
+    doc = json.load(open(js))
+    assert rc == 1
+    assert "interrupted by SIGINT before the run ended (the port let go)" in doc["problems"], doc["problems"]
+    assert doc["cases"] and not any("hang" in c["reason"] for c in doc["cases"])
 
 
 def test_wrong_baud_garbage_is_never_parsed(tmp_path):
