@@ -208,10 +208,11 @@ def test_shell_runs_cases_with_their_ktap_apart(tmp_path):
     """run GLOB (on a unit no case left on: legacy-aw39, nothing kept): the
     cases' KTAP on the shell's lines, so the boot's own log still parses
     as the run it was (no case); trace qi on adds the queue's descriptors
-    to the next run (and the run before it, the control, has none)."""
+    to the next run (and the run before it, the control, has none). The
+    boot has shell=auto, the USB image's: the session presses its key."""
     case = "vtd_qi.batch_behind_one_wait"      # 64 page-selective IOTLB invalidations behind one wait
     s = shell.Session(str(tmp_path / "legacy-aw39.log"),
-                      cmd=shell.qemu_command("legacy-aw39", None, None, False, [], None))
+                      cmd=shell.qemu_command("legacy-aw39", None, None, False, [], None, auto=True))
     with s:
         # the second run carries two trailing spaces, which the shell
         # ignores: the same command under its own key in the answers
@@ -229,3 +230,6 @@ def test_shell_runs_cases_with_their_ktap_apart(tmp_path):
     from vtdlabtool import serial_log
     sr = serial_log.merge(open(s.log_path).read().splitlines(), "log")
     assert sr.run.cases == [] and sr.run.boots == 1          # the shell's KTAP is not the boot's
+    log = open(s.log_path).read()
+    assert "# vtdlab: shell: press a key on the serial console within 5 s for a shell (shell=auto)\n" \
+           "# vtdlab: shell: ready" in log

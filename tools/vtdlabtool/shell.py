@@ -25,6 +25,8 @@ from . import ktap, qemu, watch
 OUT = "| "
 PROMPT = "vtdlab> "
 READY_MARK = "vtdlab: shell: ready"
+# shell=auto's offer: a key within a few seconds gives the shell.
+AUTO_MARK = "for a shell (shell=auto)"
 DONE_MARK = "# vtdlab: done"
 ERROR = "error: "
 # How long the boot may take to reach the prompt, and one command to answer.
@@ -228,8 +230,9 @@ class Session:
             self.t = SerialTransport(device, baud, self.log) if device else QemuTransport(cmd, self.log)
             if device:
                 self.t.send("\n")   # a fresh prompt from a shell already waiting
-            else:
-                self.t.read_until([READY_MARK], boot_wait_s)
+            elif AUTO_MARK in self.t.read_until([READY_MARK, AUTO_MARK], boot_wait_s):
+                self.t.send("\n")     # the key shell=auto waits for
+                self.t.read_until([READY_MARK], ANSWER_WAIT_S)
             self.t.read_until([PROMPT], ANSWER_WAIT_S if device else boot_wait_s)
         except BaseException:
             self.close(leave=False)
@@ -259,13 +262,13 @@ class Session:
 
 
 def qemu_command(profile_name: str, tests: Optional[str], cmdline: Optional[str], keep: bool,
-                 qemu_args: List[str], qemu_kind: Optional[str]) -> List[str]:
+                 qemu_args: List[str], qemu_kind: Optional[str], auto: bool = False) -> List[str]:
     profile = qemu.get_profile(profile_name)
     binary = qemu.find_qemu(profile, qemu_kind)
     if not os.path.isfile(qemu.KERNEL_ELF):
         raise qemu.SetupError(f"'{qemu.KERNEL_ELF}' does not exist; run 'make'")
     # Without --tests no case runs: the shell comes up at once.
-    words = [f"tests={tests or '-*'}", "shell=1", "keep=1" if keep else "", cmdline or ""]
+    words = [f"tests={tests or '-*'}", "shell=auto" if auto else "shell=1", "keep=1" if keep else "", cmdline or ""]
     return qemu.build_command(profile, None, qemu.KERNEL_ELF, False, qemu_args,
                               pvh_cmdline=" ".join(w for w in words if w), binary=binary)
 
