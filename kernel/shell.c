@@ -12,6 +12,7 @@
 #include "shell_args.h"
 #include "clock.h"
 #include "exit.h"
+#include "fbcon.h"
 #include "harness.h"
 #include "printk.h"
 #include "serial.h"
@@ -35,6 +36,8 @@
 #define LINE_MAX_CHARS 128
 #define OUT_MAX 256
 #define KEY_POLL_US 1000u
+#define SCREEN_MARGIN 16   /* as the summary's (kernel/summary.c) */
+#define FONT_HEIGHT 16
 #define US_PER_S 1000000u
 #define CH_BACKSPACE 0x08
 #define CH_DELETE 0x7f
@@ -818,6 +821,26 @@ static void run_line(char *line)
     ERR("unknown command '%s' (help lists them)", argv[0]);
 }
 
+/* The summary froze the screen's log: what shell=auto says goes at the
+ * screen's foot, each text over the one before (padded with spaces, which
+ * the font draws as background). */
+#define FOOT_CHARS 64
+static void screen_foot(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void screen_foot(const char *fmt, ...)
+{
+    if (!fbcon_active())
+        return;
+    char text[FOOT_CHARS + 1];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    for (int i = n < 0 ? 0 : n; i < FOOT_CHARS; i++)
+        text[i] = ' ';
+    text[FOOT_CHARS] = 0;
+    fbcon_draw_text(SCREEN_MARGIN, fbcon_height() - SCREEN_MARGIN - FONT_HEIGHT, text, 1, FBCON_FOREGROUND);
+}
+
 static int key_within(unsigned seconds)
 {
     for (uint64_t waited = 0; waited < (uint64_t)seconds * US_PER_S; waited += KEY_POLL_US) {
@@ -840,10 +863,13 @@ void shell_after_run(const struct cmdline *cmd)
     if (cmd->shell == SHELL_AUTO) {
         printk("# vtdlab: shell: press a key on the serial console within %u s for a shell (shell=auto)\n",
                SHELL_AUTO_WAIT_S);
+        screen_foot("Press a key on the serial console within %u s for a shell", SHELL_AUTO_WAIT_S);
         if (!key_within(SHELL_AUTO_WAIT_S)) {
             printk("# vtdlab: shell: no key pressed\n");
+            screen_foot("No key pressed: no shell");
             return;
         }
+        screen_foot("The shell is on the serial console");
     }
     boot_cmdline = cmd;
     trace_bits = cmd->trace;
