@@ -20,7 +20,7 @@ VTDLAB     := $(PYTHON) tools/vtdlab
 export SOURCE_DATE_EPOCH := 1700000000
 
 # ---------------------------------------------------------------- kernel
-KERNEL_DIRS := kernel mm lib iommu devices harness tests/kernel
+KERNEL_DIRS := kernel mm lib iommu devices harness shell tests/kernel
 # The sanitizers' own suite is built into the sanitized kernels only.
 SAN_SUITE   := tests/kernel/sanitizers.c
 KERNEL_C    := $(filter-out $(SAN_SUITE),$(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c))))
@@ -67,6 +67,11 @@ GPT_DISK_GUID := 7f3c4a1e-5d2b-4e8a-9c61-2b7d9e0f4a11
 GPT_PART_GUID := 1c9e2f64-8a3d-4b5e-a7c0-5e6f7a8b9c0d
 FAT_VOLUME_ID := 0x7644746c
 DEFAULT_CMDLINE := tests=*
+# The USB image goes to a machine nobody may be watching from a host: after
+# the run it waits a few seconds for a key on the serial console and gives
+# a shell if one comes (shell/shell.h). The host tool's runs write their
+# own cmdline into their copy, so none of them waits.
+USB_CMDLINE     := $(DEFAULT_CMDLINE) shell=auto
 
 .PHONY: all kernel sanitizers loader image run test test-host test-tool test-kernel deps debug clean bench-boot bench fuzz \
         qemu qemu-check
@@ -197,27 +202,32 @@ $(BUILD)/cmdline:
 	@mkdir -p $(BUILD)
 	printf '%s\n' '$(DEFAULT_CMDLINE)' > $@
 
+$(BUILD)/usb-cmdline: Makefile
+	@mkdir -p $(BUILD)
+	printf '%s\n' '$(USB_CMDLINE)' > $@
+
+# $(1): the FAT image (with its offset), $(2): the cmdline file it gets.
 define fat_populate
 	mmd -i $(1) ::/EFI ::/EFI/BOOT ::/vtdlab
 	mcopy -i $(1) $(BUILD)/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
 	mcopy -i $(1) $(BUILD)/kernel.elf ::/vtdlab/kernel.elf
-	mcopy -i $(1) $(BUILD)/cmdline ::/vtdlab/cmdline
+	mcopy -i $(1) $(2) ::/vtdlab/cmdline
 endef
 
 $(ESP_IMG): $(BUILD)/BOOTX64.EFI $(BUILD)/kernel.elf $(BUILD)/cmdline
 	rm -f $@
 	mkfs.fat -C --invariant -i $(FAT_VOLUME_ID) -F 32 -n VTDLAB $@ $$(( $(ESP_MIB) * 1024 )) >/dev/null
-	$(call fat_populate,$@)
+	$(call fat_populate,$@,$(BUILD)/cmdline)
 
 image: $(USB_IMG)
 
-$(USB_IMG): $(BUILD)/BOOTX64.EFI $(BUILD)/kernel.elf $(BUILD)/cmdline
+$(USB_IMG): $(BUILD)/BOOTX64.EFI $(BUILD)/kernel.elf $(BUILD)/usb-cmdline
 	rm -f $@
 	truncate -s $$(( ($(ESP_MIB) + 2) * 1024 * 1024 )) $@
 	printf 'label: gpt\nlabel-id: %s\nstart=%s, size=%sMiB, type=uefi, uuid=%s, name="EFI System"\n' \
 	    $(GPT_DISK_GUID) $(GPT_ESP_START) $(ESP_MIB) $(GPT_PART_GUID) | sfdisk -q $@
 	mkfs.fat --invariant -i $(FAT_VOLUME_ID) -F 32 -n VTDLAB --offset $(GPT_ESP_START) $@ $$(( $(ESP_MIB) * 1024 )) >/dev/null
-	$(call fat_populate,$@@@$$(( $(GPT_ESP_START) * 512 )))
+	$(call fat_populate,$@@@$$(( $(GPT_ESP_START) * 512 )),$(BUILD)/usb-cmdline)
 	@echo "USB image: $@ (write it with: dd if=$@ of=/dev/sdX bs=4M conv=fsync)"
 
 # ---------------------------------------------------------------- running
@@ -261,7 +271,7 @@ HOST_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I.
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 HOST_TESTS  := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(sort $(wildcard tests/host/test_*.c)))
 # The pure modules host tests link against.
-HOST_PURE   := lib/glob.c iommu/dmar.c iommu/cap_reg.c iommu/qi_desc.c iommu/context_entry.c iommu/root_entry.c iommu/fault_record.c lib/errno.c kernel/cmdline.c harness/ktap.c kernel/acpi_tables.c mm/frame.c mm/pgtable.c mm/heap.c iommu/pasid_entry.c kernel/pvh_info.c iommu/irt_entry.c devices/dsa_desc.c devices/pci_bridge.c devices/pci_pasid.c kernel/smbios.c
+HOST_PURE   := shell/shell_args.c lib/glob.c iommu/dmar.c iommu/cap_reg.c iommu/qi_desc.c iommu/context_entry.c iommu/root_entry.c iommu/fault_record.c lib/errno.c kernel/cmdline.c harness/ktap.c kernel/acpi_tables.c mm/frame.c mm/pgtable.c mm/heap.c iommu/pasid_entry.c kernel/pvh_info.c iommu/irt_entry.c devices/dsa_desc.c devices/pci_bridge.c devices/pci_pasid.c kernel/smbios.c
 
 # What each test's source includes (some compile a kernel source whole,
 # #include "../../devices/dsa.c") is listed by the compiler in $@.dep; with

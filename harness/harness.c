@@ -316,6 +316,8 @@ void test_metric(struct test *t, const char *name, uint64_t value, const char *u
 
 const struct cmdline *test_cmdline(struct test *t) { return t->cmd; }
 unsigned test_number(struct test *t) { return t->number; }
+static unsigned selected_total;
+int test_is_last(struct test *t) { return t->number == selected_total; }
 
 /* After every case, however it ended: parts still running on APs are
  * recalled, and a lock any CPU still holds, or a read-side section it left
@@ -441,6 +443,9 @@ unsigned harness_run(const struct cmdline *cmd)
     lock_set_violation_hook(on_lock_violation);
 
     unsigned suite_no = 0;
+    selected_total = 0;   /* the shell's run command runs the harness again */
+    for (const struct test_suite *s = __test_suites_start; s < __test_suites_end; s++)
+        selected_total += selected_cases(s, cmd->tests);
     for (const struct test_suite *s = __test_suites_start; s < __test_suites_end; s++) {
         unsigned n = selected_cases(s, cmd->tests), case_no = 0, suite_failed = 0, suite_skipped = 0;
         if (!n)

@@ -116,6 +116,8 @@ const struct harness_summary *harness_summary(void);
 /* The running case's number among all selected cases of this run (what
  * resume= counts). */
 unsigned test_number(struct test *t);
+/* The run's last selected case (keep=1 leaves its fixtures up). */
+int test_is_last(struct test *t);
 
 #define EXPECT_TRUE(t, cond, ...) \
     do { if (!(cond)) test_fail_at(t, __FILE__, __LINE__, __VA_ARGS__); } while (0)

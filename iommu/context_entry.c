@@ -42,3 +42,16 @@ const struct vtd_entry_field vtd_context_entry_fields[] = {
     { "DID", 1, CTX_DID, "domain id" },
 };
 const size_t vtd_context_entry_field_count = sizeof(vtd_context_entry_fields) / sizeof(vtd_context_entry_fields[0]);
+
+const struct vtd_entry_field vtd_sm_context_entry_fields[] = {
+    { "P", 0, SM_CTX_P, "present" },
+    { "FPD", 0, SM_CTX_FPD, "fault processing disable" },
+    { "DTE", 0, SM_CTX_DTE, "device-TLB enable" },
+    { "PASIDE", 0, SM_CTX_PASIDE, "requests with a PASID accepted" },
+    { "PRE", 0, SM_CTX_PRE, "page requests enable" },
+    { "PDTS", 0, SM_CTX_PDTS, "PASID directory: 2^(PDTS+7) entries" },
+    { "PASIDDIRPTR", 0, SM_CTX_PASIDDIRPTR, "PASID directory, page frame" },
+    { "RID_PASID", 1, SM_CTX_RID_PASID, "PASID of requests without one" },
+};
+const size_t vtd_sm_context_entry_field_count =
+    sizeof(vtd_sm_context_entry_fields) / sizeof(vtd_sm_context_entry_fields[0]);

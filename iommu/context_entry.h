@@ -34,7 +34,9 @@ struct vtd_sm_context_entry { uint64_t qw[4]; };
 _Static_assert(sizeof(struct vtd_sm_context_entry) == 32, "scalable context entry is 256 bits");
 #define SM_CTX_P             0, 0    /* qword 0 */
 #define SM_CTX_FPD           1, 1
+#define SM_CTX_DTE           2, 2    /* decoded by the shell; vtdlab has no device-TLB user */
 #define SM_CTX_PASIDE        3, 3
+#define SM_CTX_PRE           4, 4    /* decoded by the shell; no page-request user */
 #define SM_CTX_PDTS          11, 9   /* directory has 2^(PDTS+7) entries */
 #define SM_CTX_PASIDDIRPTR   63, 12
 #define SM_CTX_RID_PASID     19, 0   /* qword 1 */
@@ -44,5 +46,7 @@ _Static_assert(sizeof(struct vtd_sm_context_entry) == 32, "scalable context entr
  * and PRE (bit 4) stay off, vtdlab has no device-TLB or page-request user. */
 int vtd_sm_context_encode(struct vtd_sm_context_entry *e, uint64_t pasid_dir_pa, unsigned pdts, uint32_t rid_pasid,
                           int fpd, int paside);
+extern const struct vtd_entry_field vtd_sm_context_entry_fields[];   /* scalable context entry, 4 qwords */
+extern const size_t vtd_sm_context_entry_field_count;
 
 #endif

@@ -114,9 +114,6 @@ uint32_t vtd_msi_remappable_address(uint16_t handle, int shv)
     return (uint32_t)a;
 }
 
-/* IRTA (11.4.11.3): base 63:12, EIME 11, S 3:0 with 2^(S+1) entries. */
-#define IRTA_EIME  11, 11
-#define IRTA_S     3, 0
 
 int vtd_irta_encode(uint64_t table_pa, unsigned entries, int eime, uint64_t *irta)
 {
@@ -131,3 +128,19 @@ int vtd_irta_encode(uint64_t table_pa, unsigned entries, int eime, uint64_t *irt
     *irta = v;
     return 0;
 }
+
+const struct vtd_entry_field vtd_irte_fields[] = {
+    { "P", 0, IRTE_P, "present" },
+    { "FPD", 0, IRTE_FPD, "fault processing disable" },
+    { "DM", 0, IRTE_DM, "destination mode: 1 logical" },
+    { "RH", 0, IRTE_RH, "redirection hint" },
+    { "TM", 0, IRTE_TM, "trigger mode: 1 level" },
+    { "DLM", 0, IRTE_DLM, "delivery mode: 0 fixed, 1 lowest priority, 4 NMI" },
+    { "IM", 0, IRTE_IM, "posted (IRTE mode)" },
+    { "V", 0, IRTE_V, "vector" },
+    { "DST", 0, IRTE_DST_X2APIC, "destination (x2APIC id; bits 15:8 the APIC id without EIME)" },
+    { "SID", 1, IRTE_SID_HI, "source-id checked" },
+    { "SQ", 1, IRTE_SQ_HI, "source-id qualifier" },
+    { "SVT", 1, IRTE_SVT_HI, "source validation: 0 none, 1 requester id, 2 bus range" },
+};
+const size_t vtd_irte_field_count = sizeof(vtd_irte_fields) / sizeof(vtd_irte_fields[0]);

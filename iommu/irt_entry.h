@@ -3,7 +3,9 @@
 #ifndef VTDLAB_IOMMU_IRT_ENTRY_H
 #define VTDLAB_IOMMU_IRT_ENTRY_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include "cap_reg.h"
 
 struct vtd_irte {
     uint64_t lo, hi;
@@ -17,6 +19,7 @@ _Static_assert(sizeof(struct vtd_irte) == 16, "an IRTE is 128 bits");
 #define IRTE_RH         3, 3      /* redirection hint */
 #define IRTE_TM         4, 4      /* trigger mode: 1 level */
 #define IRTE_DLM        7, 5      /* delivery mode */
+#define IRTE_IM         15, 15    /* 1: posted (decoded by the shell; never set here) */
 #define IRTE_V          23, 16    /* vector */
 #define IRTE_DST_X2APIC 63, 32    /* EIME = 1: the 32-bit x2APIC id */
 #define IRTE_DST_XAPIC  47, 40    /* EIME = 0: the 8-bit APIC id; 39:32 and 63:48 reserved */
@@ -28,6 +31,10 @@ _Static_assert(sizeof(struct vtd_irte) == 16, "an IRTE is 128 bits");
 #define IRTE_LO_RESERVED  0x00000000ff00f000ul   /* 14:12, 31:24, and IM (15): posted entries are not used */
 #define IRTE_HI_RESERVED  0xfffffffffff00000ul   /* 127:84 */
 #define IRTE_DST_XAPIC_RESERVED 0xffff00ff00000000ul
+
+/* Their fields as the shell prints them, lo as qword 0, hi as qword 1. */
+extern const struct vtd_entry_field vtd_irte_fields[];
+extern const size_t vtd_irte_field_count;
 
 enum irte_delivery { IRTE_DLM_FIXED = 0, IRTE_DLM_LOWEST = 1, IRTE_DLM_NMI = 4 };
 /* Source validation (SVT): none, by requester id under SQ's mask, or by
@@ -83,5 +90,8 @@ uint32_t vtd_msi_remappable_address(uint16_t handle, int shv);
 int vtd_irta_encode(uint64_t table_pa, unsigned entries, int eime, uint64_t *irta);
 
 #define IRT_ENTRIES_MAX 65536u
+/* IRTA (11.4.11.3): base 63:12, EIME 11, S 3:0 with 2^(S+1) entries. */
+#define IRTA_EIME  11, 11
+#define IRTA_S     3, 0
 
 #endif

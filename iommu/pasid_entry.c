@@ -74,3 +74,11 @@ const struct vtd_entry_field vtd_pasid_entry_fields[] = {
     { "FLPTR", PE_FLPTR, "first-stage table, page frame" },
 };
 const size_t vtd_pasid_entry_field_count = sizeof(vtd_pasid_entry_fields) / sizeof(vtd_pasid_entry_fields[0]);
+
+const struct vtd_entry_field vtd_pasid_dir_entry_fields[] = {
+    { "P", 0, PDE_P, "present" },
+    { "FPD", 0, PDE_FPD, "fault processing disable" },
+    { "SMPTBLPTR", 0, PDE_PASIDPTR, "PASID table, page frame" },
+};
+const size_t vtd_pasid_dir_entry_field_count =
+    sizeof(vtd_pasid_dir_entry_fields) / sizeof(vtd_pasid_dir_entry_fields[0]);

@@ -12,10 +12,13 @@
 
 /* PASID directory entry */
 #define PDE_P                0, 0
+#define PDE_FPD              1, 1    /* decoded by the shell; never set here */
 #define PDE_PASIDPTR         63, 12
 struct vtd_pasid_dir_entry { uint64_t qw[1]; };
 _Static_assert(sizeof(struct vtd_pasid_dir_entry) == 8, "PASID directory entry is 64 bits");
 int vtd_pasid_dir_entry_encode(struct vtd_pasid_dir_entry *e, uint64_t pasid_table_pa);
+extern const struct vtd_entry_field vtd_pasid_dir_entry_fields[];
+extern const size_t vtd_pasid_dir_entry_field_count;
 
 /* PASID entry (qword, hi, lo) */
 struct vtd_pasid_entry { uint64_t qw[8]; };

@@ -32,3 +32,17 @@ int vtd_sm_root_entry_encode(struct vtd_sm_root_entry *e, uint64_t lower_ctp, ui
     }
     return 0;
 }
+
+const struct vtd_entry_field vtd_root_entry_fields[] = {
+    { "P", 0, ROOT_P, "present" },
+    { "CTP", 0, ROOT_CTP, "context table, page frame" },
+};
+const size_t vtd_root_entry_field_count = sizeof(vtd_root_entry_fields) / sizeof(vtd_root_entry_fields[0]);
+
+const struct vtd_entry_field vtd_sm_root_entry_fields[] = {
+    { "LP", 0, SM_ROOT_LP, "lower half present (devfn 00-7f)" },
+    { "LCTP", 0, SM_ROOT_LCTP, "lower context table, page frame" },
+    { "UP", 1, SM_ROOT_UP, "upper half present (devfn 80-ff)" },
+    { "UCTP", 1, SM_ROOT_UCTP, "upper context table, page frame" },
+};
+const size_t vtd_sm_root_entry_field_count = sizeof(vtd_sm_root_entry_fields) / sizeof(vtd_sm_root_entry_fields[0]);

@@ -4,7 +4,9 @@
 #ifndef VTDLAB_IOMMU_ROOT_ENTRY_H
 #define VTDLAB_IOMMU_ROOT_ENTRY_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include "cap_reg.h"
 
 #define VTD_ROOT_ENTRIES     256
 
@@ -27,5 +29,11 @@ _Static_assert(sizeof(struct vtd_sm_root_entry) == 16, "scalable root entry is 1
 #define SM_DEVFN_UPPER       0x80
 
 int vtd_sm_root_entry_encode(struct vtd_sm_root_entry *e, uint64_t lower_ctp, uint64_t upper_ctp);
+
+/* Their fields, for the shell's and the decoder's descriptions. */
+extern const struct vtd_entry_field vtd_root_entry_fields[];
+extern const size_t vtd_root_entry_field_count;
+extern const struct vtd_entry_field vtd_sm_root_entry_fields[];
+extern const size_t vtd_sm_root_entry_field_count;
 
 #endif

@@ -19,6 +19,8 @@ static const struct flag_name inject_flags[] = {
 static const struct flag_name reclaim_choices[] = { RECLAIM_POLICY_LIST(CHOICE) { NULL, 0 } };
 static const struct flag_name bench_policy_flags[] = { RECLAIM_POLICY_LIST(BENCH_FLAG) { NULL, 0 } };
 static const struct flag_name reclaim_flush_choices[] = { RECLAIM_FLUSH_LIST(CHOICE) { NULL, 0 } };
+static const struct flag_name shell_choices[] = { { "0", SHELL_OFF }, { "1", SHELL_ON }, { "auto", SHELL_AUTO },
+                                                  { NULL, 0 } };
 
 struct opt {
     const char *key;
@@ -44,6 +46,8 @@ static const struct opt opts[] = {
     { "bench_policies", OPT_FLAGS, offsetof(struct cmdline, bench_policies), 0, 0, bench_policy_flags },
     { "console", OPT_CONSOLE, offsetof(struct cmdline, console), 0, 0, NULL },
     { "screen_hold_ms", OPT_UINT, offsetof(struct cmdline, screen_hold_ms), 0, SCREEN_HOLD_MAX_MS, NULL },
+    { "shell", OPT_CHOICE, offsetof(struct cmdline, shell), 0, 0, shell_choices },
+    { "keep", OPT_UINT, offsetof(struct cmdline, keep), 0, 1, NULL },
 };
 
 #define IO_PORT_MAX 0xfff8u   /* a UART's 8 registers must fit below 64 KiB */

@@ -20,6 +20,7 @@
 #include "printk.h"
 #include "pvh_info.h"
 #include "serial.h"
+#include "../shell/shell.h"
 #include "smbios.h"
 #include "symbols.h"
 #include "traps.h"
@@ -211,5 +212,6 @@ void kmain(void *handoff)
         printk("# " SCREEN_SUMMARY_MARK ", held %lu ms\n", cmd.screen_hold_ms);
         udelay(cmd.screen_hold_ms * US_PER_MS);
     }
+    shell_after_run(&cmd);
     machine_exit(EXIT_DONE);
 }

@@ -75,9 +75,14 @@ void console_abandon_if_owner(void)
     lines[smp_cpu_id()].len = 0;
 }
 
+static const char *line_prefix;
+void console_line_prefix(const char *prefix) { line_prefix = prefix; }
+
 static void flush_line(struct line *l, unsigned cpu)
 {
     uint64_t flags = console_lock();
+    if (line_prefix)
+        emit(line_prefix, strlen(line_prefix));
     if (cpu != SMP_BOOT_CPU && smp_online_count() > 1) {
         unsigned ws = 0;
         while (ws < l->len && l->buf[ws] == ' ')
@@ -105,6 +110,13 @@ void console_write(const char *s, unsigned long len)
         if (s[i] == '\n' || l->len == PRINTK_LINE_MAX)
             flush_line(l, cpu);
     }
+}
+
+void console_flush(void)
+{
+    unsigned cpu = smp_cpu_id();
+    if (lines[cpu].len)
+        flush_line(&lines[cpu], cpu);
 }
 
 void vprintk(const char *fmt, va_list ap)

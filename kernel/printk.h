@@ -9,6 +9,12 @@
 void printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vprintk(const char *fmt, va_list ap);
 void console_write(const char *s, unsigned long len);
+/* This CPU's partial line out now, without its newline (a prompt, the
+ * shell's echo). */
+void console_flush(void);
+/* Every line from now on starts with prefix (NULL: none): the shell's
+ * `run` keeps the KTAP it prints apart from the run's own. */
+void console_line_prefix(const char *prefix);
 /* For a CPU whose code was abandoned (a recalled job, an ended case): lets
  * go of the console if it held it and drops its unfinished line. */
 void console_abandon_if_owner(void);

@@ -7,6 +7,7 @@
 #include "x86.h"
 
 #define UART_THR    0       /* transmit holding (DLAB=0) */
+#define UART_RBR    0       /* receive buffer (DLAB=0), read */
 #define UART_DLL    0       /* divisor low (DLAB=1) */
 #define UART_IER    1
 #define UART_DLM    1
@@ -19,6 +20,7 @@
 #define FCR_ENABLE_CLEAR 0x07
 #define MCR_DTR_RTS 0x03
 #define LSR_THRE    0x20
+#define LSR_DR      0x01    /* a received byte waits in RBR */
 #define UART_CLOCK_DIVIDEND 115200u   /* the 1.8432 MHz clock over 16 */
 /* A UART that never drains (absent, or wedged) must not hang the kernel:
  * give up on a character after this many polls. */
@@ -91,4 +93,11 @@ void serial_write(const char *s, unsigned long len)
             put('\r');
         put(s[i]);
     }
+}
+
+int serial_getc(void)
+{
+    if (port.kind == SERIAL_OFF || !(rd(UART_LSR) & LSR_DR))
+        return -1;
+    return rd(UART_RBR);
 }

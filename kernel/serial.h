@@ -23,5 +23,7 @@ void serial_init(void);
 void serial_use(const struct serial_port *p, volatile void *registers);
 const struct serial_port *serial_port(void);
 void serial_write(const char *s, unsigned long len);
+/* A received byte, or -1 when none waits (polled: the shell's input). */
+int serial_getc(void);
 
 #endif

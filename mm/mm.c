@@ -131,6 +131,33 @@ static int type_is_ram(uint32_t type)
     }
 }
 
+/* The RAM regions of the memory map, adjacent ones merged: what the direct
+ * map covers, and all the shell's `mem` reads. A map with more separate
+ * regions than this keeps the first ones (the rest read as not RAM). */
+#define RAM_RANGES_MAX 64
+static struct { uint64_t start, end; } ram[RAM_RANGES_MAX];
+static unsigned nram;
+
+static void note_ram(uint64_t start, uint64_t end)
+{
+    for (unsigned i = 0; i < nram; i++) {
+        if (ram[i].end == start) { ram[i].end = end; return; }
+        if (ram[i].start == end) { ram[i].start = start; return; }
+    }
+    if (nram < RAM_RANGES_MAX)
+        ram[nram++].start = start, ram[nram - 1].end = end;
+}
+
+int mm_is_ram(uint64_t pa, uint64_t len)
+{
+    if (!len || pa + len < pa)
+        return 0;
+    for (unsigned i = 0; i < nram; i++)
+        if (pa >= ram[i].start && pa + len <= ram[i].end)
+            return 1;
+    return 0;
+}
+
 static void map_or_panic(uint64_t va, uint64_t pa, uint64_t size, uint64_t attrs, int max_level, const char *what)
 {
     int err = pt_map_range(&kpt, va, pa, size, attrs, max_level);
@@ -175,6 +202,7 @@ struct boot_info *mm_init(struct boot_info *bi)
         if (!type_is_ram(d->type))
             continue;
         info.ram_bytes += d->pages * PAGE_SIZE;
+        note_ram(d->phys_start, d->phys_start + d->pages * PAGE_SIZE);
         uint64_t end = (d->phys_start >> PAGE_SHIFT) + d->pages;
         if (end > max_pfn)
             max_pfn = end;

@@ -95,5 +95,8 @@ struct mm_info {
     int max_leaf_level;         /* 3 when the CPU has 1 GiB pages */
 };
 const struct mm_info *mm_info(void);
+/* [pa, pa + len) lies inside one RAM region of the memory map (the direct
+ * map's, readable through phys_to_virt). */
+int mm_is_ram(uint64_t pa, uint64_t len);
 
 #endif

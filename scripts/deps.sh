@@ -14,6 +14,7 @@ PKGS=(ovmf nasm gnu-efi mtools dosfstools fdisk   # meson, ninja-build: QEMU_BUI
       libcmocka-dev python3-pytest gdb clang lld llvm libclang-rt-14-dev xz-utils
       linux-source-6.12   # Linux's kunit_tool: an independent KTAP parser for make test
       python3-matplotlib  # make bench's plots
+      python3-serial      # pyserial: vtdlab watch reads a real machine's serial port
       lava-common         # LAVA's job schema, which the lava-job tests validate against
       acpica-tools)       # iasl: DMAR tables for the decoder's tests, checked against its disassembly
 # Building vtdlab's QEMU from Debian's source (qemu/build.sh). meson must be

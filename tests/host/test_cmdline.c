@@ -58,6 +58,25 @@ static void expect_error(const char *line, const char *fragment)
     assert_int_equal(c.timeout_ms, CMDLINE_DEFAULT_TIMEOUT_MS);
 }
 
+static void shell_is_off_unless_asked_for(void **state)
+{
+    struct cmdline c;
+    assert_int_equal(cmdline_parse("tests=*", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.shell, SHELL_OFF);
+    assert_int_equal(cmdline_parse("shell=1", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.shell, SHELL_ON);
+    assert_int_equal(cmdline_parse("shell=auto", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.shell, SHELL_AUTO);
+    assert_int_equal(cmdline_parse("shell=0", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.shell, SHELL_OFF);
+    expect_error("shell=yes", "'shell' does not know 'yes' (known: 0, 1, auto)");
+    expect_error("shell=1,auto", "'shell' takes one value");
+    assert_int_equal(c.keep, 0);
+    assert_int_equal(cmdline_parse("keep=1 shell=1", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.keep, 1);
+    expect_error("keep=2", "'keep' is out of range (0..1)");
+}
+
 static void bad_input_is_named(void **state)
 {
     expect_error("tests=* bogus=1", "unknown key 'bogus'");
@@ -122,6 +141,7 @@ int main(void)
         cmocka_unit_test(console_choices),
         cmocka_unit_test(defaults_when_empty),
         cmocka_unit_test(known_keys_are_parsed),
+        cmocka_unit_test(shell_is_off_unless_asked_for),
         cmocka_unit_test(bad_input_is_named),
         cmocka_unit_test(overlong_value_is_rejected),
     };

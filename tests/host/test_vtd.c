@@ -5,6 +5,7 @@
 #include "iommu/cap_reg.h"
 #include "iommu/context_entry.h"
 #include "iommu/fault_record.h"
+#include "iommu/irt_entry.h"
 #include "iommu/pasid_entry.h"
 #include "iommu/qi_desc.h"
 #include "iommu/root_entry.h"
@@ -266,10 +267,63 @@ static void pasid_entry_fields(void **state)
     assert_int_equal(e.qw[0] | e.qw[1] | e.qw[2], 0); /* nothing half-built */
 }
 
+/* A field of an entry as its table names it: what the shell prints. */
+static uint64_t named(const struct vtd_entry_field *f, size_t n, const uint64_t *qw, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(f[i].name, name))
+            return bits_get(qw[f[i].qword], f[i].hi, f[i].lo);
+    fail_msg("no field %s", name);
+    return 0;
+}
+
+static void entry_field_tables_read_what_the_encoders_wrote(void **state)
+{
+    struct vtd_root_entry r;
+    assert_int_equal(vtd_root_entry_encode(&r, 0x511000), 0);
+    assert_int_equal(named(vtd_root_entry_fields, vtd_root_entry_field_count, r.qw, "P"), 1);
+    assert_int_equal(named(vtd_root_entry_fields, vtd_root_entry_field_count, r.qw, "CTP"), 0x511);
+    struct vtd_sm_root_entry sr;
+    assert_int_equal(vtd_sm_root_entry_encode(&sr, 0x530000, 0x531000), 0);
+    const struct vtd_entry_field *f = vtd_sm_root_entry_fields;
+    size_t n = vtd_sm_root_entry_field_count;
+    assert_int_equal(named(f, n, sr.qw, "LP"), 1);
+    assert_int_equal(named(f, n, sr.qw, "LCTP"), 0x530);
+    assert_int_equal(named(f, n, sr.qw, "UP"), 1);
+    assert_int_equal(named(f, n, sr.qw, "UCTP"), 0x531);
+    struct vtd_sm_context_entry c;
+    assert_int_equal(vtd_sm_context_encode(&c, 0x52e000, 2, 1, 1, 1), 0);
+    f = vtd_sm_context_entry_fields;
+    n = vtd_sm_context_entry_field_count;
+    assert_int_equal(named(f, n, c.qw, "PASIDDIRPTR"), 0x52e);
+    assert_int_equal(named(f, n, c.qw, "PDTS"), 2);
+    assert_int_equal(named(f, n, c.qw, "RID_PASID"), 1);
+    assert_int_equal(named(f, n, c.qw, "FPD"), 1);
+    assert_int_equal(named(f, n, c.qw, "PASIDE"), 1);
+    assert_int_equal(named(f, n, c.qw, "DTE") | named(f, n, c.qw, "PRE"), 0);
+    struct vtd_pasid_dir_entry d;
+    assert_int_equal(vtd_pasid_dir_entry_encode(&d, 0x52f000), 0);
+    f = vtd_pasid_dir_entry_fields;
+    n = vtd_pasid_dir_entry_field_count;
+    assert_int_equal(named(f, n, d.qw, "P"), 1);
+    assert_int_equal(named(f, n, d.qw, "SMPTBLPTR"), 0x52f);
+    struct vtd_irte e;
+    assert_int_equal(irte_remapped(&e, 0x46, 0x12345, 1, 0x0020), 0);
+    uint64_t qw[2] = { e.lo, e.hi };
+    f = vtd_irte_fields;
+    n = vtd_irte_field_count;
+    assert_int_equal(named(f, n, qw, "P"), 1);
+    assert_int_equal(named(f, n, qw, "V"), 0x46);
+    assert_int_equal(named(f, n, qw, "DST"), 0x12345);
+    assert_int_equal(named(f, n, qw, "SID"), 0x0020);
+    assert_int_equal(named(f, n, qw, "SVT"), IRTE_SVT_RID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bits_helpers),
+        cmocka_unit_test(entry_field_tables_read_what_the_encoders_wrote),
         cmocka_unit_test(qemu_cap_and_ecap),
         cmocka_unit_test(field_tables_describe_every_field),
         cmocka_unit_test(context_cache_descriptor),

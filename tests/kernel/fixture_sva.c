@@ -72,6 +72,8 @@ static void first_stage_up(struct test *t, struct sva_fixture *sf, uint32_t pasi
 
 void fixture_sva_down(struct test *t, struct sva_fixture *sf)
 {
+    if (fixture_kept(t, &sf->fx))
+        return;
     dma_dev_unbind(&sf->dev);
     live.dev.bound = 0;
     if (sf->dev.kind == DMA_DEV_DSA)

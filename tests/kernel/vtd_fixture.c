@@ -150,8 +150,20 @@ void fixture_remember_irt(const struct vtd_irt *irt)
     live.irt_pages = irt->pages;
 }
 
+int fixture_kept(struct test *t, const struct vtd_fixture *fx)
+{
+    if (!test_cmdline(t)->keep || !test_is_last(t))
+        return 0;
+    test_diag(t, "keep=1: unit at 0x%lx left up for the shell (translation, queue and tables as the case left "
+              "them)", fx->u.drhd->base);
+    live.active = 0;   /* nor taken down after the case */
+    return 1;
+}
+
 void fixture_down(struct test *t, struct vtd_fixture *fx)
 {
+    if (fixture_kept(t, fx))
+        return;
     live.active = 0;
     struct vtd_fault_log left;
     fixture_faults(t, fx, &left);

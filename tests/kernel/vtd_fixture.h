@@ -81,6 +81,9 @@ void fixture_rmrr_device_checked(struct test *t, struct vtd_fixture *fx, struct 
  * recorded then is one the case did not expect (cases that expect faults
  * collect them first): it fails the case. */
 void fixture_down(struct test *t, struct vtd_fixture *fx);
+/* keep=1 and the run's last case: the fixture stays up for the shell
+ * (said in a diagnostic), and fixture_down and fixture_sva_down leave it. */
+int fixture_kept(struct test *t, const struct vtd_fixture *fx);
 /* SVA on the kernel's tables: the unit in scalable mode with a 256-bit
  * queue, the device (devices/dma_dev.h: DSA on hardware, else edu) bound
  * at `pasid` (also its RID_PASID, which edu's untagged requests use), with

@@ -59,3 +59,10 @@ def test_nothing_below_the_harness_includes_it():
 def test_lib_includes_no_layer():
     for dst in ("kernel", "mm", "iommu", "devices", "harness"):
         assert including("lib", dst) == set(), f"lib/ -> {dst}/"
+
+
+def test_only_main_reaches_the_shell():
+    """The bring-up shell sits on top, beside the harness."""
+    for src in ("kernel", "mm", "iommu", "devices", "lib", "harness"):
+        allowed = {"kernel/main.c"} if src == "kernel" else set()
+        assert including(src, "shell") <= allowed, f"{src}/ -> shell/"

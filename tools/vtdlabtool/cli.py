@@ -16,7 +16,7 @@ import sys
 import tempfile
 from typing import List, Optional
 
-from . import bench, hwreport, ktap, lava, qemu, run, runs, verdict
+from . import bench, hwreport, ktap, lava, qemu, run, runs, serial_log, shell, verdict, watch
 from .run import DEFAULT_SILENCE_S, DEFAULT_TIMEOUT_S, EXIT_FAILED, EXIT_OK, EXIT_SETUP, summarize
 from .run import _err, write as _write
 
@@ -39,6 +39,14 @@ def _load_expectations(path: Optional[str]) -> dict:
 
 
 def cmd_run(a) -> int:
+    if a.serial:
+        # a real machine instead of QEMU: what watch does
+        if a.run or a.profile or a.tests or a.cmdline or a.qemu_arg or a.pvh or a.usb or a.image or a.screendump:
+            _err("run --serial reads a real machine's port: it takes no --run, --profile, --tests, --cmdline, "
+                 "--qemu-arg, --pvh, --usb, --image or --screendump (the machine's cmdline is on its stick)")
+            return EXIT_SETUP
+        a.report = a.output = None
+        return cmd_watch(a)
     try:
         options = _run_options(a)
     except (qemu.SetupError, runs.RunsError) as e:
@@ -72,6 +80,9 @@ def _run_options(a) -> run.Options:
         o.expected_source = f"{os.path.relpath(runs.SUITES)}/<suite>.json (run {r.tag})"
     elif a.expect:
         o.expected, o.expected_source = _load_expectations(a.expect), a.expect
+    if any(w.startswith("shell=") and w != "shell=0" for w in (o.cmdline or "").split()):
+        raise qemu.SetupError("a run has no terminal for the kernel's shell (shell= on --cmdline): use "
+                              "'vtdlab shell', which boots it with one")
     return o
 
 
@@ -83,29 +94,113 @@ def cmd_parse(a) -> int:
     except (OSError, qemu.SetupError) as e:
         _err(str(e))
         return EXIT_SETUP
-    log = ktap.parse(text)
-    if not log.started and not (log.loader_error or log.cmdline_error or log.panic):
-        _err(f"'{a.log}' holds no KTAP output (no 'KTAP version' line)")
+    # A log from elsewhere has no exit code: a boot is complete when it has
+    # totals; a second KTAP header means the machine reset (serial_log).
+    sr = serial_log.merge(text.splitlines(), "log")
+    if not any(l.started or l.loader_error or l.cmdline_error or l.panic for l in sr.logs):
+        _err(f"'{a.log}' holds no KTAP output (no 'KTAP version' line)" +
+             (f"; {sr.noise.note()}" if sr.noise.garbage else ""))
         return EXIT_SETUP
-    run = verdict.RunResult(profile="log")
-    # A log from elsewhere has no exit code: complete means it has totals.
-    problem = verdict.boot_problem(log, qemu.EXIT_DONE, None)
-    if problem is None and not log.complete:
-        problem = "the log ends without a totals line"
-    verdict.add_boot(run, log, 1, problem)
-    verdict.apply_expectations(run, expected, complete=bool(a.expect), source=a.expect or "")
-    _write(a.junit, verdict.to_junit(run))
-    _write(a.json, verdict.to_json(run))
+    return finish_serial_run(sr.run, text, a, expected, a.expect, os.path.basename(a.log))
+
+
+def finish_serial_run(run_result, text: str, a, expected: dict, source: Optional[str], name: str) -> int:
+    """What parse and watch end with: expectations (from source, a file
+    every case must be listed in), the JUnit and JSON reports, the hardware
+    report when asked for, and the verdict."""
+    verdict.apply_expectations(run_result, expected, complete=bool(source), source=source or "")
+    _write(a.junit, verdict.to_junit(run_result))
+    _write(a.json, verdict.to_json(run_result))
     if a.report == "hw":
-        page = hwreport.build(text, run, source=os.path.basename(a.log))
+        page = hwreport.build(text, run_result, source=name)
         if a.output:
             _write(a.output, page)
             print(f"vtdlab: hardware report: {a.output}")
         else:
             print(page)
-            return EXIT_OK if run.ok else EXIT_FAILED
-    summarize(run)
-    return EXIT_OK if run.ok else EXIT_FAILED
+            return EXIT_OK if run_result.ok else EXIT_FAILED
+    summarize(run_result)
+    return EXIT_OK if run_result.ok else EXIT_FAILED
+
+
+def cmd_watch(a) -> int:
+    """A real machine's serial port, live: the log streamed to the terminal
+    and the log file, then parse's verdict on what arrived."""
+    try:
+        expected = _load_expectations(a.expect)
+        if a.baud <= 0:
+            raise qemu.SetupError(f"--baud {a.baud}: give the port's rate in bits per second, e.g. 115200")
+        if a.silence <= 0:
+            raise qemu.SetupError(f"--silence {a.silence:g}: give a number of seconds above 0")
+        log_path = a.log or _default_serial_log(a.serial)
+        os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+        show = None if a.quiet else (lambda line: print(line, flush=True))
+        w = watch.watch(a.serial, a.baud, log_path, a.silence, a.timeout, show)
+    except (qemu.SetupError, OSError) as e:
+        _err(str(e))
+        return EXIT_SETUP
+    # An interrupt is not the machine's doing: the log just ends there.
+    sr = serial_log.merge(w.raw_lines, f"serial {a.serial}", None if w.interrupted else w.end_problem)
+    sr.run.seconds = w.seconds
+    if w.interrupted:
+        sr.run.problems.append(f"interrupted by {w.interrupted} before the run ended (the port let go)")
+    if w.disconnects:
+        sr.run.notes.append(f"{a.serial} went away {w.disconnects} time(s) and came back (bytes sent while it "
+                            "was gone are lost)")
+    if sr.run.cases:
+        _write(log_path + ".ktap", verdict.to_ktap(sr.run))
+    if not a.quiet:
+        print(f"vtdlab: serial log: {log_path}")
+    return finish_serial_run(sr.run, "\n".join(w.raw_lines) + "\n", a, expected, a.expect,
+                             os.path.basename(log_path))
+
+
+def cmd_shell(a) -> int:
+    """The kernel's shell: booted under QEMU, or on a real machine's port;
+    commands from --cmd, else the terminal attached."""
+    log_path = a.log or os.path.join(qemu.BUILD if os.path.isdir(qemu.BUILD) else tempfile.gettempdir(), "runs",
+                                     f"shell-{a.profile or 'default'}.log" if not a.serial
+                                     else f"shell-{os.path.basename(a.serial)}.log")
+    try:
+        if a.serial and (a.profile or a.tests or a.keep or a.cmdline or a.qemu_arg):
+            raise qemu.SetupError("--serial talks to a machine already at its prompt: it takes no --profile, "
+                                  "--tests, --keep, --cmdline or --qemu-arg (put shell=1 or shell=auto on the "
+                                  "machine's cmdline)")
+        cmd = None if a.serial else shell.qemu_command(a.profile or "default", a.tests, a.cmdline, a.keep,
+                                                       list(a.qemu_arg), a.qemu)
+        if not a.cmd:
+            return _shell_attached(a, cmd)
+        with shell.Session(log_path, cmd=cmd, device=a.serial, baud=a.baud, boot_wait_s=a.timeout) as session:
+            answers = session.run(a.cmd)
+    except (qemu.SetupError, OSError) as e:
+        _err(str(e))
+        return EXIT_SETUP
+    except shell.ShellError as e:
+        _err(f"{e} (console log: {log_path})")
+        return EXIT_FAILED
+    shell.print_answers(answers, a.json)
+    # a command that was refused makes the exit status say so
+    return EXIT_FAILED if any(x.error for x in answers) else EXIT_OK
+
+
+def _shell_attached(a, cmd) -> int:
+    """The terminal on the shell: QEMU's stdio (Ctrl-A x leaves QEMU), or
+    pyserial's miniterm on the port (Ctrl-] leaves it)."""
+    if cmd is not None:
+        print("vtdlab: QEMU's serial console on this terminal (exit leaves the shell, Ctrl-A x leaves QEMU)",
+              file=sys.stderr)
+        return subprocess.call(cmd)
+    watch.import_serial()   # pyserial, or a clear message
+    from serial.tools import miniterm  # noqa: E402
+    sys.argv = ["miniterm", a.serial, str(a.baud)]
+    miniterm.main(default_port=a.serial, default_baudrate=a.baud)
+    return EXIT_OK
+
+
+def _default_serial_log(device: str) -> str:
+    """Without --log: build/runs/serial-<device name>.log."""
+    d = os.path.join(qemu.BUILD if os.path.isdir(qemu.BUILD) else tempfile.gettempdir(), "runs")
+    return os.path.join(d, f"serial-{os.path.basename(device)}.log")
 
 
 def cmd_debug(a) -> int:
@@ -340,6 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--image", help="boot this image instead of build/esp.img")
     r.add_argument("-q", "--quiet", action="store_true", help="do not echo the serial log")
     r.add_argument("-v", "--verbose", action="store_true", help="print the QEMU command")
+    r.add_argument("--serial", metavar="DEV", help="no QEMU: read a real machine's port, as 'vtdlab watch' does")
+    r.add_argument("--baud", type=int, default=watch.DEFAULT_BAUD, help="with --serial: bits per second")
     r.set_defaults(func=cmd_run)
 
     ps = sub.add_parser("parse", help="verdict on a serial log captured elsewhere")
@@ -352,6 +449,44 @@ def build_parser() -> argparse.ArgumentParser:
                          "reclaim verdicts) to send in")
     ps.add_argument("-o", "--output", help="write the report here instead of printing it")
     ps.set_defaults(func=cmd_parse)
+
+    w = sub.add_parser("watch", help="read a real machine's serial port live and give a verdict (pyserial)")
+    w.add_argument("--serial", required=True, metavar="DEV", help="the port, e.g. /dev/ttyUSB0 (a by-id path "
+                   "survives a re-plug best: /dev/serial/by-id/...)")
+    w.add_argument("--baud", type=int, default=watch.DEFAULT_BAUD, help="bits per second (default 115200, the "
+                   "kernel's unless the firmware's SPCR says otherwise)")
+    w.add_argument("--log", help="where to keep the serial log (default build/runs/serial-DEV.log)")
+    w.add_argument("--junit")
+    w.add_argument("--json")
+    w.add_argument("--expect")
+    w.add_argument("--silence", type=float, default=DEFAULT_SILENCE_S,
+                   help="no byte for this long (the port gone included) ends the watch as a hang, seconds; "
+                        "counts from the start too: give a firmware's slow POST room")
+    w.add_argument("--timeout", type=float, help="limit for the whole watch, seconds (default: none)")
+    w.add_argument("--report", choices=["hw"], help="hw: the hardware report, as parse --report hw")
+    w.add_argument("-o", "--output", help="write the report here instead of printing it")
+    w.add_argument("-q", "--quiet", action="store_true", help="do not echo the serial log")
+    w.set_defaults(func=cmd_watch)
+
+    sh = sub.add_parser("shell", help="the kernel's command shell: under QEMU or on a real machine's port")
+    sh.add_argument("--profile", help="QEMU profile to boot (PVH, default: default)")
+    sh.add_argument("--serial", metavar="DEV", help="a real machine's port, its shell already waiting "
+                    "(shell=1 or shell=auto on its cmdline)")
+    sh.add_argument("--baud", type=int, default=watch.DEFAULT_BAUD)
+    sh.add_argument("--tests", help="the cases to run before the shell (default: none)")
+    sh.add_argument("--keep", action="store_true", help="keep=1: the last case's unit and tables stay up to "
+                    "look at")
+    sh.add_argument("--cmdline", help="more kernel cmdline")
+    sh.add_argument("--qemu-arg", action="append", default=[], help="passed to QEMU after the profile's")
+    sh.add_argument("--qemu", choices=qemu.QEMU_KINDS, help="as for run")
+    sh.add_argument("--cmd", action="append", default=[], help="a command to run (repeat it); without one the "
+                    "terminal is attached")
+    sh.add_argument("--json", action="store_true", help="the answers as JSON: lines, error, decoded entries "
+                    "and walk levels")
+    sh.add_argument("--log", help="where to keep the console log (default build/runs/shell-*.log)")
+    sh.add_argument("--timeout", type=float, default=shell.BOOT_WAIT_S,
+                    help="how long the boot may take to reach the prompt, seconds")
+    sh.set_defaults(func=cmd_shell)
 
     d = sub.add_parser("debug", help="QEMU paused with gdb attached, kernel symbols loaded")
     common(d)

@@ -71,6 +71,8 @@ def summarize(run: verdict.RunResult, out=None) -> None:
             print(f"  {r.status.upper():8} {r.full_name}: {r.reason}", file=out)
     for p in run.problems:
         print(f"  PROBLEM  {p}", file=out)
+    for n in run.notes:
+        print(f"  NOTE     {n}", file=out)
     print(f"{run.passed} passed, {run.failed} failed, {run.skipped} skipped", file=out)
 
 

@@ -44,6 +44,7 @@ class CaseResult:
 class RunResult:
     cases: List[CaseResult] = field(default_factory=list)
     problems: List[str] = field(default_factory=list)   # anything that makes the run fail
+    notes: List[str] = field(default_factory=list)      # worth knowing, not a failure (serial noise, resets)
     boots: int = 0
     seconds: float = 0.0
     profile: str = ""
@@ -215,6 +216,7 @@ def to_json(run: RunResult) -> str:
         "seconds": round(run.seconds, 3),
         "totals": dict(run.counts(), passed=run.passed, failed=run.failed, skipped=run.skipped),
         "problems": run.problems,
+        "notes": run.notes,
         "cases": [dict(asdict(r), name=r.full_name) for r in run.cases],
         "metrics": metrics,
     }
