@@ -75,12 +75,20 @@ static int cpu_has_cmpxchg16b(void)
 struct irte_target {
     struct vtd_irt *t;
     unsigned index;
+    const struct vtd_irte_watch *w;
 };
+
+static void watched(const struct irte_target *x)
+{
+    if (x->w)
+        x->w->after_store(x->w->arg);
+}
 
 static void store64(void *ctx, uint64_t *word, uint64_t v)
 {
     WRITE_ONCE(*word, v);
     __asm__ volatile("" ::: "memory");
+    watched(ctx);
 }
 
 /* One locked CMPXCHG16B (the slot is 16-byte aligned in the table): on a
@@ -100,6 +108,7 @@ static void store128(void *ctx, struct vtd_irte *slot, const struct vtd_irte *e)
                          : "memory", "cc");
     if (!done)
         panic("intremap: IRTE at %p changed under its lock while being written", (void *)slot);
+    watched(ctx);
 }
 
 static int sync_entry(void *ctx)
@@ -109,13 +118,20 @@ static int sync_entry(void *ctx)
     return vtd_iec_invalidate(x->t->qi, 1, x->index, 0);
 }
 
-int vtd_irte_write(struct vtd_irt *t, unsigned index, const struct vtd_irte *e)
+int vtd_irte_write_watched(struct vtd_irt *t, unsigned index, const struct vtd_irte *e,
+                           const struct vtd_irte_watch *w)
 {
     if (index >= t->entries || irte_check(e, t->eime))
         return -E_RANGE;
-    struct irte_target x = { t, index };
-    struct irte_store_ops ops = { store64, cpu_has_cmpxchg16b() ? store128 : NULL, sync_entry, &x };
+    struct irte_target x = { t, index, w };
+    int cx16 = cpu_has_cmpxchg16b() && !(w && w->halves);
+    struct irte_store_ops ops = { store64, cx16 ? store128 : NULL, sync_entry, &x };
     return irte_update(&t->e[index], e, &ops);
+}
+
+int vtd_irte_write(struct vtd_irt *t, unsigned index, const struct vtd_irte *e)
+{
+    return vtd_irte_write_watched(t, index, e, NULL);
 }
 
 int vtd_irt_disable(struct vtd_irt *t)

@@ -34,6 +34,19 @@ int vtd_irt_enable(struct vtd_irt *t);
  * Refused before anything is written when irte_check fails or the index
  * is past the table. */
 int vtd_irte_write(struct vtd_irt *t, unsigned index, const struct vtd_irte *e);
+/* What a test watching an update from the unit's side asks of it:
+ * after_store(arg) runs after each store to the entry (the flush and
+ * invalidation after it not yet issued), so the test can have the unit
+ * read the entry in every state it passes through; halves takes the
+ * two-64-bit-store path a CPU without CMPXCHG16B takes. */
+struct vtd_irte_watch {
+    void (*after_store)(void *arg);
+    void *arg;
+    int halves;
+};
+/* vtd_irte_write, watched by w (NULL: vtd_irte_write itself). */
+int vtd_irte_write_watched(struct vtd_irt *t, unsigned index, const struct vtd_irte *e,
+                           const struct vtd_irte_watch *w);
 /* Interrupt-entry-cache invalidation through the queue, with its wait:
  * index-selective over 2^im entries from index (index aligned to them),
  * or global (index_selective 0). */
