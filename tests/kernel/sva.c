@@ -41,6 +41,27 @@ static void roundtrip(struct test *t, struct dma_dev *dev, uint64_t va_src, uint
     EXPECT_EQ(t, wrong, 0);
 }
 
+/* How many of the kernel's entries on va's path, from the PML4E to the
+ * leaf, carry U/S, read from the tables the unit walks; and how many
+ * there are. */
+static unsigned path_user_entries(uint64_t va, unsigned *levels)
+{
+    const uint64_t *table = phys_to_virt(kernel_pt()->root_pa);
+    unsigned user = 0;
+    *levels = 0;
+    for (int level = PT_LEVEL_PML4; level >= PT_LEVEL_PT; level--) {
+        uint64_t e = table[pt_index(va, level)];
+        if (!(e & PTE_P))
+            break;
+        ++*levels;
+        user += (e & PTE_US) != 0;
+        if (pte_is_leaf(e, level))
+            break;
+        table = phys_to_virt(pte_addr(e));
+    }
+    return user;
+}
+
 static void dma_through_kernel_va_4k(struct test *t)
 {
     static struct sva_fixture sf;
@@ -51,6 +72,12 @@ static void dma_through_kernel_va_4k(struct test *t)
     ASSERT_EQ(t, kva_map(va_src, src, PT_LEVEL_PT, PTE_NX), 0);
     ASSERT_EQ(t, kva_map(va_dst, dst, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
     roundtrip(t, &sf.dev, va_src, src, va_dst, dst);
+    /* User requests need U/S on every entry of their path; supervisor
+     * requests walk the kernel's tables as the CPU has them, U/S clear. */
+    unsigned levels, user = path_user_entries(va_dst, &levels);
+    test_diag(t, "U/S set in %u of the %u kernel entries on the path", user, levels);
+    EXPECT_EQ(t, levels, PT_LEVELS);
+    EXPECT_EQ(t, user, sf.sva.priv == SVA_USER ? levels : 0);
     /* The unit sets A (and D for writes) in the kernel's own entries. */
     uint64_t e_src = pt_lookup(kernel_pt(), va_src, NULL), e_dst = pt_lookup(kernel_pt(), va_dst, NULL);
     test_diag(t, "kernel PTEs after DMA: src 0x%lx, dst 0x%lx", e_src, e_dst);
@@ -98,8 +125,13 @@ static void dma_through_kernel_va_1g(struct test *t)
     page_free(dst);
 }
 
+/* One access the unit must refuse: its fault record names the reason,
+ * the requester, the page, the direction, the PASID and the request's
+ * privilege; a device that tells refusals apart (DSA, edu-pcie) reports
+ * this one. */
 static void expect_fs_fault(struct test *t, struct sva_fixture *sf, uint64_t va, int write, uint8_t reason)
 {
+    unsigned reported = sf->dev.faults_reported;
     ASSERT_EQ(t, write ? dma_dev_write(&sf->dev, va, PAGE_SIZE) : dma_dev_read(&sf->dev, va, PAGE_SIZE), 0);
     struct vtd_fault_log log;
     fixture_faults(t, &sf->fx, &log);
@@ -110,6 +142,9 @@ static void expect_fs_fault(struct test *t, struct sva_fixture *sf, uint64_t va,
     EXPECT_EQ(t, log.f[0].is_read, !write);
     EXPECT_TRUE(t, log.f[0].pasid_present, "the record carries no PASID");
     EXPECT_EQ(t, log.f[0].pasid, sf->sva.pasid);
+    EXPECT_EQ(t, log.f[0].priv, sf->dev.supervisor);
+    if (dma_dev_reports_refusals(&sf->dev))
+        EXPECT_EQ(t, sf->dev.faults_reported - reported, 1);
 }
 
 static void first_stage_faults_name_reason_and_pasid(struct test *t)
@@ -342,6 +377,48 @@ static void supervisor_write_to_read_only_kernel_page_faults(struct test *t)
     fixture_sva_down(t, &sf);
 }
 
+/* Supervisor SVA keeps U/S clear in the kernel's tables: the same
+ * binding's user request to a kernel page faults (0x81) and leaves the
+ * page alone, while its supervisor request reads the page (the control:
+ * the page is mapped and readable, only the privilege differs). */
+static void user_request_to_supervisor_kernel_page_faults(struct test *t)
+{
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    if (sf.sva.priv != SVA_SUPERVISOR) {
+        int unit_can = ECAP_SRS(sf.fx.u.ecap) != 0;
+        fixture_sva_down(t, &sf);
+        if (!unit_can)
+            test_skip(t, "the unit takes no supervisor requests (ECAP.SRS = 0): every page the device reaches is "
+                      "a user page");
+        test_skip(t, "%s makes no supervisor requests: every page the device reaches is a user page",
+                  dma_dev_name(&sf.dev));
+    }
+    uint64_t frame = page_alloc(), va = SVA_SLOT(9);
+    ASSERT_TRUE(t, frame, "out of frames");
+    memset(phys_to_virt(frame), RO_FILL, PAGE_SIZE);
+    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    unsigned levels;
+    EXPECT_EQ(t, path_user_entries(va, &levels), 0);
+    ASSERT_EQ(t, dma_dev_set_privilege(&sf.dev, 0), 0);
+    expect_fs_fault(t, &sf, va, 1, FR_FS_USER_TO_SUPERVISOR);
+    const uint8_t *p = phys_to_virt(frame);
+    unsigned changed = 0;
+    for (unsigned i = 0; i < PAGE_SIZE; i++)
+        changed += p[i] != RO_FILL;
+    EXPECT_EQ(t, changed, 0);
+    ASSERT_EQ(t, dma_dev_set_privilege(&sf.dev, 1), 0);
+    unsigned reported = sf.dev.faults_reported;
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);
+    struct vtd_fault_log log;
+    fixture_faults(t, &sf.fx, &log);
+    EXPECT_EQ(t, log.count, 0);
+    EXPECT_EQ(t, sf.dev.faults_reported, reported);
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    page_free(frame);
+    fixture_sva_down(t, &sf);
+}
+
 /* A page-selective PASID-based invalidation of exactly this VA with IH=0,
  * for this PASID. */
 struct flush_of {
@@ -407,6 +484,7 @@ static void rmrr_device_keeps_identity_access(struct test *t)
 TEST_SUITE(sva, 50, 0,
            TEST(pasid_entry_follows_cr0_wp_and_walk_coherency),
            TEST(supervisor_write_to_read_only_kernel_page_faults),
+           TEST(user_request_to_supervisor_kernel_page_faults),
            TEST(bind_refuses_what_the_unit_cannot_do),
            TEST(dma_through_kernel_va_4k),
            TEST(dma_through_kernel_va_2m),
