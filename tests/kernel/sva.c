@@ -419,6 +419,85 @@ static void user_request_to_supervisor_kernel_page_faults(struct test *t)
     fixture_sva_down(t, &sf);
 }
 
+/* The binding's PASID entry re-installed with SRE as asked, as software
+ * changes a present entry: cleared, its PASID cache and IOTLB entries
+ * (and QEMU's context-cache copy) invalidated, installed again, its PASID
+ * cache invalidated (VT-d spec 6.5.2.5, 6.5.2.4). */
+static void reinstall_with_sre(struct test *t, struct sva_fixture *sf, int sre)
+{
+    const struct vtd_pasid_entry *live =
+        (const struct vtd_pasid_entry *)phys_to_virt(sf->sva.tables.pasid_table_pa[SVA_PASID >> PASID_DIR_SHIFT]) +
+        (SVA_PASID & ((1u << PASID_DIR_SHIFT) - 1));
+    struct vtd_pasid_entry pe = *live;
+    ASSERT_EQ(t, pasid_entry_set_sre(&pe, sre), 0);
+    struct qi_desc d[3];
+    qi_desc_pasid_cache(&d[0], (struct qi_pasid_cache){ .gran = QI_PC_PASID, .did = sf->sva.did, .pasid = SVA_PASID });
+    qi_desc_pasid_iotlb(&d[1], (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID, .did = sf->sva.did,
+                                                        .pasid = SVA_PASID });
+    qi_desc_context_cache(&d[2], (struct qi_context_cache){ .gran = QI_CC_GLOBAL });
+    vtd_pasid_clear(&sf->fx.u, &sf->sva.tables, SVA_PASID);
+    ASSERT_EQ(t, qi_sync(&sf->fx.qi, d, 3), 0);
+    ASSERT_EQ(t, vtd_pasid_install(&sf->fx.u, &sf->sva.tables, SVA_PASID, &pe, 0), 0);
+    ASSERT_EQ(t, qi_sync(&sf->fx.qi, d, 1), 0);
+    EXPECT_EQ(t, pe_field(live, PE_SRE), (uint64_t)sre);
+}
+
+/* Supervisor requests the spec refuses: to a PASID entry with SRE clear
+ * the unit answers with fault 0x5D (recorded with PRIV) and the page is
+ * left alone, while with SRE set again the same write lands (the
+ * control); and a function whose PASID capability does not enable
+ * privileged mode does not issue a privileged request at all (PCIe base
+ * spec 6.20.2): edu-pcie says so, and the unit records nothing. */
+static void supervisor_request_refused_by_sre_or_the_function(struct test *t)
+{
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    if (sf.sva.priv != SVA_SUPERVISOR) {
+        int unit_can = ECAP_SRS(sf.fx.u.ecap) != 0;
+        fixture_sva_down(t, &sf);
+        if (!unit_can)
+            test_skip(t, "the unit takes no supervisor requests (ECAP.SRS = 0): SRE does not apply");
+        test_skip(t, "%s makes no supervisor requests: SRE does not apply", dma_dev_name(&sf.dev));
+    }
+    uint64_t frame = page_alloc(), va = SVA_SLOT(10);
+    ASSERT_TRUE(t, frame, "out of frames");
+    uint8_t *p = phys_to_virt(frame);
+    memset(p, RO_FILL, PAGE_SIZE);
+    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    reinstall_with_sre(t, &sf, 0);
+    expect_fs_fault(t, &sf, va, 1, FR_SM_SRE_CLEAR);
+    unsigned changed = 0;
+    for (unsigned i = 0; i < PAGE_SIZE; i++)
+        changed += p[i] != RO_FILL;
+    EXPECT_EQ(t, changed, 0);
+    reinstall_with_sre(t, &sf, 1);
+    ASSERT_EQ(t, dma_dev_write(&sf.dev, va, PAGE_SIZE), 0);
+    struct vtd_fault_log log;
+    fixture_faults(t, &sf.fx, &log);
+    EXPECT_EQ(t, log.count, 0);
+    changed = 0;
+    for (unsigned i = 0; i < PAGE_SIZE; i++)
+        changed += p[i] != RO_FILL;
+    EXPECT_TRUE(t, changed, "the supervisor write with SRE set did not land");
+    if (sf.dev.kind == DMA_DEV_EDU) {
+        memset(p, RO_FILL, PAGE_SIZE);
+        ASSERT_EQ(t, pci_pasid_enable(sf.dev.pci, 0), 0);
+        EXPECT_EQ(t, dma_dev_write(&sf.dev, va, PAGE_SIZE), -E_IO);
+        fixture_faults(t, &sf.fx, &log);
+        EXPECT_EQ(t, log.count, 0);
+        changed = 0;
+        for (unsigned i = 0; i < PAGE_SIZE; i++)
+            changed += p[i] != RO_FILL;
+        EXPECT_EQ(t, changed, 0);
+        ASSERT_EQ(t, pci_pasid_enable(sf.dev.pci, 1), 0);
+    } else {
+        test_diag(t, "%s: a privileged request without privileged mode is not provoked here", dma_dev_name(&sf.dev));
+    }
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    page_free(frame);
+    fixture_sva_down(t, &sf);
+}
+
 /* A page-selective PASID-based invalidation of exactly this VA with IH=0,
  * for this PASID. */
 struct flush_of {
@@ -485,6 +564,7 @@ TEST_SUITE(sva, 50, 0,
            TEST(pasid_entry_follows_cr0_wp_and_walk_coherency),
            TEST(supervisor_write_to_read_only_kernel_page_faults),
            TEST(user_request_to_supervisor_kernel_page_faults),
+           TEST(supervisor_request_refused_by_sre_or_the_function),
            TEST(bind_refuses_what_the_unit_cannot_do),
            TEST(dma_through_kernel_va_4k),
            TEST(dma_through_kernel_va_2m),
