@@ -2,6 +2,7 @@
  * PASID entry (first stage), in the kva area. */
 #include <string.h>
 #include "iommu/cap_reg.h"
+#include "iommu/entry_write.h"
 #include "kernel/exit.h"
 #include "kernel/x86.h"
 #include "lib/bits.h"
@@ -13,6 +14,7 @@
 
 #define SVA_PASID        1           /* within QEMU's 1-bit PASID space */
 #define SVA_WIDE_PASID   0x123       /* directory 4, table slot 0x23 */
+#define SVA_SHARED_PASID 2           /* a second binding beside SVA_PASID */
 #define GIB              (1ul << 30)
 #define SVA_SLOT(n)      (KVA_BASE + (uint64_t)(16 + (n)) * GIB)  /* clear of the mm suite's slots */
 #define WORDS            (DMA_DEV_BUFFER_SIZE / sizeof(uint64_t))
@@ -535,6 +537,179 @@ static void kva_map_invalidated_only_in_caching_mode(struct test *t)
     page_free(frame);
 }
 
+/* The kernel's leaf entry for va (a 4 KiB page), for a test that changes
+ * it behind mm's back: written with one store, flushed from the caches
+ * where the unit's walks do not snoop them. */
+static uint64_t *kernel_leaf(uint64_t va)
+{
+    uint64_t *table = phys_to_virt(kernel_pt()->root_pa);
+    for (int level = PT_LEVEL_PML4; level > PT_LEVEL_PT; level--)
+        table = phys_to_virt(pte_addr(table[pt_index(va, level)]));
+    return &table[pt_index(va, PT_LEVEL_PT)];
+}
+
+static void repoint(struct sva_fixture *sf, uint64_t va, uint64_t pa)
+{
+    uint64_t *leaf = kernel_leaf(va);
+    WRITE_ONCE(*leaf, (*leaf & ~PTE_ADDR_MASK) | pa);
+    vtd_flush_first_stage_lines(&sf->fx.u, leaf, sizeof(*leaf));
+    invlpg(va);
+}
+
+/* The device's write to va through pasid: which of a and b it landed in
+ * (1: a, 2: b, 0: neither), both cleared before. */
+static int landed(struct test *t, struct sva_fixture *sf, uint32_t pasid, uint64_t va, uint64_t a, uint64_t b)
+{
+    memset(phys_to_virt(a), 0, PAGE_SIZE);
+    memset(phys_to_virt(b), 0, PAGE_SIZE);
+    ASSERT_EQ(t, edu_tag_pasid(&sf->dev.edu, pasid, sf->dev.supervisor), 0);
+    int err = dma_dev_write(&sf->dev, va, PAGE_SIZE);
+    ASSERT_EQ(t, edu_tag_pasid(&sf->dev.edu, sf->sva.pasid, sf->dev.supervisor), 0);
+    ASSERT_EQ(t, err, 0);
+    uint64_t in_a = 0, in_b = 0;
+    for (size_t i = 0; i < WORDS; i++) {
+        in_a |= ((const uint64_t *)phys_to_virt(a))[i];
+        in_b |= ((const uint64_t *)phys_to_virt(b))[i];
+    }
+    return in_a ? 1 : in_b ? 2 : 0;
+}
+
+/* Two bindings of the kernel's tables on distinct PASIDs sharing one
+ * domain id, as Linux binds several PASIDs of one device: the device's
+ * translation of a page through each is cached; the page is repointed
+ * behind mm's back. A flush of one PASID alone leaves the other's stale
+ * translation in use (the control: the device still writes the old
+ * frame through it); the walker's flush, what every kva change goes
+ * through, is one batch (an invalidation for each PASID and one wait, read
+ * from the ring) after which neither PASID reaches the old frame. Then
+ * unbinding the second leaves the first working and the second faulting
+ * (its PASID entry is gone). */
+static void bindings_sharing_a_domain_flush_in_one_batch(struct test *t)
+{
+    static struct sva_fixture sf;
+    static struct sva second;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    if (sf.dev.kind != DMA_DEV_EDU || !sf.dev.edu.tags_pasid) {
+        fixture_sva_down(t, &sf);
+        test_skip(t, "%s cannot tag one transfer with one PASID and the next with another (edu: no PASID at all; "
+                  "DSA: a WQ per PASID)", dma_dev_name(&sf.dev));
+    }
+    ASSERT_EQ(t, sva_bind_kernel_shared(&second, &sf.sva, sf.dev.pci, sf.sva.priv == SVA_SUPERVISOR,
+                                        SVA_SHARED_PASID), 0);
+    EXPECT_EQ(t, sva_bind_kernel_shared(&second, &sf.sva, sf.dev.pci, sf.sva.priv == SVA_SUPERVISOR,
+                                        SVA_SHARED_PASID), -E_EXIST);
+    uint64_t a = page_alloc(), b = page_alloc(), va = SVA_SLOT(11);
+    ASSERT_TRUE(t, a && b, "out of frames");
+    fill(phys_to_virt(a), va);
+    ASSERT_EQ(t, kva_map(va, a, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);   /* its buffer holds a's words: a write shows */
+    EXPECT_EQ(t, landed(t, &sf, SVA_PASID, va, a, b), 1);
+    EXPECT_EQ(t, landed(t, &sf, SVA_SHARED_PASID, va, a, b), 1);
+
+    repoint(&sf, va, b);
+    struct qi_desc one;
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&one, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID, .did = sf.sva.did,
+                                                                    .pasid = SVA_PASID }), 0);
+    ASSERT_EQ(t, qi_sync(&sf.fx.qi, &one, 1), 0);
+    EXPECT_EQ(t, landed(t, &sf, SVA_PASID, va, a, b), 2);
+    int stale = landed(t, &sf, SVA_SHARED_PASID, va, a, b);
+    test_diag(t, "after a flush of PASID %u alone, PASID %u's write landed in %s", SVA_PASID, SVA_SHARED_PASID,
+              stale == 1 ? "the old frame" : stale == 2 ? "the new frame" : "neither");
+    EXPECT_EQ(t, stale, 1);
+
+    unsigned head = fixture_unit_head(&sf.fx.qi);
+    struct kva_flush f;
+    ASSERT_EQ(t, kva_walkers_flush(va, va + PAGE_SIZE, 1, &f), 0);
+    unsigned tail = fixture_unit_head(&sf.fx.qi);
+    struct vtd_consumed c;
+    fixture_read_consumed(&sf.fx.qi, head, tail, &c);
+    struct flush_of first = { va, SVA_PASID }, other = { va, SVA_SHARED_PASID };
+    test_diag(t, "the walkers' flush: %u descriptors, %u PASID-based invalidations, %u waits", c.descriptors,
+              c.pasid_iotlb, c.waits);
+    EXPECT_EQ(t, fixture_count_consumed(&sf.fx.qi, head, tail, is_flush_of, &first), 1);
+    EXPECT_EQ(t, fixture_count_consumed(&sf.fx.qi, head, tail, is_flush_of, &other), 1);
+    EXPECT_EQ(t, c.descriptors, 3);
+    EXPECT_EQ(t, c.waits, 1);
+    EXPECT_EQ(t, landed(t, &sf, SVA_PASID, va, a, b), 2);
+    EXPECT_EQ(t, landed(t, &sf, SVA_SHARED_PASID, va, a, b), 2);
+
+    repoint(&sf, va, a);
+    ASSERT_EQ(t, kva_walkers_flush(va, va + PAGE_SIZE, 1, &f), 0);
+    ASSERT_EQ(t, sva_unbind(&second), 0);
+    EXPECT_EQ(t, landed(t, &sf, SVA_PASID, va, a, b), 1);
+    unsigned reported = sf.dev.faults_reported;
+    EXPECT_EQ(t, landed(t, &sf, SVA_SHARED_PASID, va, a, b), 0);
+    EXPECT_EQ(t, sf.dev.faults_reported - reported, 1);
+    struct vtd_fault_log log;
+    fixture_faults(t, &sf.fx, &log);
+    ASSERT_EQ(t, log.count, 1);
+    EXPECT_EQ(t, log.f[0].reason, FR_SM_PASID_NOT_PRESENT);
+    test_diag(t, "the unbound PASID's fault: PASID %s0x%x", log.f[0].pasid_present ? "" : "not recorded, ",
+              log.f[0].pasid);
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    page_free(a);
+    page_free(b);
+    fixture_sva_down(t, &sf);
+}
+
+/* Requests-with-PASID for which the unit has no entry: a PASID past
+ * ECAP.PSS (software must not enable it; the unit walks what its
+ * directory holds, here a directory entry not present: 0x51) and one past
+ * the directory the context entry's PDTS sizes (refused without a walk:
+ * 0x46). Each recorded with its PASID, reported by the device, the page
+ * left alone; the binding's own PASID still works after them. */
+static void pasid_beyond_the_unit_or_the_directory_faults(struct test *t)
+{
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    if (sf.dev.kind != DMA_DEV_EDU || !sf.dev.edu.tags_pasid) {
+        fixture_sva_down(t, &sf);
+        test_skip(t, "%s cannot tag a transfer with a PASID it was not bound to", dma_dev_name(&sf.dev));
+    }
+    const struct { uint32_t pasid; uint8_t reason; const char *what; } bad[] = {
+        { vtd_pasid_limit(&sf.fx.u), FR_SM_PASID_DIR_NOT_PRESENT, "the first PASID past ECAP.PSS" },
+        { SM_DIR_ENTRIES << PASID_DIR_SHIFT, FR_SM_PASID_BEYOND_PDTS, "the first PASID past the directory" },
+    };
+    uint64_t frame = page_alloc(), va = SVA_SLOT(12);
+    ASSERT_TRUE(t, frame, "out of frames");
+    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    uint8_t *p = phys_to_virt(frame);
+    fill(phys_to_virt(frame), va);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);   /* its buffer holds the pattern: a write shows */
+    for (unsigned k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        memset(p, RO_FILL, PAGE_SIZE);
+        if (edu_tag_pasid(&sf.dev.edu, bad[k].pasid, sf.dev.supervisor)) {
+            test_diag(t, "%s (0x%x) is wider than the device's PASIDs: not sent", bad[k].what, bad[k].pasid);
+            continue;
+        }
+        unsigned reported = sf.dev.faults_reported;
+        int err = dma_dev_write(&sf.dev, va, PAGE_SIZE);
+        ASSERT_EQ(t, edu_tag_pasid(&sf.dev.edu, SVA_PASID, sf.dev.supervisor), 0);
+        ASSERT_EQ(t, err, 0);
+        struct vtd_fault_log log;
+        fixture_faults(t, &sf.fx, &log);
+        test_diag(t, "%s (0x%x): %u fault(s), reason 0x%x", bad[k].what, bad[k].pasid, log.count,
+                  log.count ? log.f[0].reason : 0);
+        ASSERT_EQ(t, log.count, 1);
+        EXPECT_EQ(t, log.f[0].reason, bad[k].reason);
+        EXPECT_TRUE(t, log.f[0].pasid_present, "the record carries no PASID");
+        EXPECT_EQ(t, log.f[0].pasid, bad[k].pasid);
+        EXPECT_EQ(t, sf.dev.faults_reported - reported, 1);
+        unsigned changed = 0;
+        for (unsigned i = 0; i < PAGE_SIZE; i++)
+            changed += p[i] != RO_FILL;
+        EXPECT_EQ(t, changed, 0);
+    }
+    ASSERT_EQ(t, dma_dev_write(&sf.dev, va, PAGE_SIZE), 0);   /* the binding's own PASID: lands */
+    unsigned changed = 0;
+    for (unsigned i = 0; i < PAGE_SIZE; i++)
+        changed += p[i] != RO_FILL;
+    EXPECT_TRUE(t, changed, "the bound PASID's write did not land");
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    page_free(frame);
+    fixture_sva_down(t, &sf);
+}
+
 /* Scalable mode with SVA bound: a device with a reserved memory region
  * (added to a copy of the DMAR for the second edu) keeps identity access
  * to it through its own RID_PASID. A unit with first-stage translation
@@ -575,4 +750,6 @@ TEST_SUITE(sva, 50, 0,
            TEST(pasid_table_allocation_failure_leaves_nothing),
            TEST(pass_through_pasid_entry_uses_physical_addresses),
            TEST(kva_map_invalidated_only_in_caching_mode),
+           TEST(bindings_sharing_a_domain_flush_in_one_batch),
+           TEST(pasid_beyond_the_unit_or_the_directory_faults),
            TEST(rmrr_device_keeps_identity_access));
