@@ -464,8 +464,10 @@ static void supervisor_request_refused_by_sre_or_the_function(struct test *t)
     uint64_t frame = page_alloc(), va = SVA_SLOT(10);
     ASSERT_TRUE(t, frame, "out of frames");
     uint8_t *p = phys_to_virt(frame);
-    memset(p, RO_FILL, PAGE_SIZE);
     ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    fill(phys_to_virt(frame), va);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);   /* its buffer holds the pattern: a write shows */
+    memset(p, RO_FILL, PAGE_SIZE);
     reinstall_with_sre(t, &sf, 0);
     expect_fs_fault(t, &sf, va, 1, FR_SM_SRE_CLEAR);
     unsigned changed = 0;
