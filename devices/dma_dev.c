@@ -11,7 +11,10 @@
 static const uint16_t dsa_device_ids[] = { DSA_DEVICE_SPR, DSA_DEVICE_GNR };
 #define DSA_WQ 0   /* the one dedicated WQ the suites use */
 
-const char *dma_dev_name(const struct dma_dev *d) { return d->kind == DMA_DEV_DSA ? "Intel DSA" : "edu"; }
+const char *dma_dev_name(const struct dma_dev *d)
+{
+    return d->kind == DMA_DEV_DSA ? "Intel DSA" : d->edu.tags_pasid ? "edu-pcie" : "edu";
+}
 
 struct pci_dev *dma_dev_find_dsa(void)
 {
@@ -69,10 +72,12 @@ int dma_dev_probe(struct dma_dev *d, char *why, size_t size)
     return 0;
 }
 
+/* Whether its requests can carry a PASID of their own. */
+static int tags_pasid(const struct dma_dev *d) { return d->kind == DMA_DEV_DSA || d->edu.tags_pasid; }
+
 int dma_dev_can_supervise(const struct dma_dev *d)
 {
-    return d->kind == DMA_DEV_DSA &&
-           pci_pasid_priv_supported(pci_read16(d->pci, d->pci->ext_pasid + PCI_PASID_CAP));
+    return tags_pasid(d) && pci_pasid_priv_supported(pci_read16(d->pci, d->pci->ext_pasid + PCI_PASID_CAP));
 }
 
 static void dsa_unmap_buffers(struct dma_dev *d)
@@ -98,16 +103,26 @@ static uint64_t map_new_frame(uint64_t va)
 int dma_dev_bind(struct dma_dev *d, uint32_t pasid, int supervisor)
 {
     d->pasid = pasid;
-    d->supervisor = supervisor;
-    if (d->kind == DMA_DEV_EDU) {
+    d->supervisor = d->bind_supervisor = supervisor;
+    if (!tags_pasid(d)) {
         d->bound = 1;
         return 0;
     }
     int err = pci_pasid_enable(d->pci, supervisor);
     if (err) {
-        printk("# dma_dev: enabling DSA's PASID capability%s: %s\n", supervisor ? " with privileged mode" : "",
-               err_name(err));
+        printk("# dma_dev: enabling %s's PASID capability%s: %s\n", dma_dev_name(d),
+               supervisor ? " with privileged mode" : "", err_name(err));
         return err;
+    }
+    if (d->kind == DMA_DEV_EDU) {
+        err = edu_tag_pasid(&d->edu, pasid, supervisor);
+        if (err) {
+            printk("# dma_dev: tagging edu-pcie's DMA with PASID 0x%x: %s\n", pasid, err_name(err));
+            pci_pasid_disable(d->pci);
+            return err;
+        }
+        d->bound = 1;
+        return 0;
     }
     d->buffer_pa = map_new_frame(DMA_DEV_DSA_VA);
     d->record_pa = d->buffer_pa ? map_new_frame(DMA_DEV_DSA_RECORD_VA) : 0;
@@ -122,13 +137,35 @@ int dma_dev_bind(struct dma_dev *d, uint32_t pasid, int supervisor)
     return 0;
 }
 
+int dma_dev_set_privilege(struct dma_dev *d, int supervisor)
+{
+    if (!tags_pasid(d))
+        return -E_NODEV;
+    if (!d->bound || (supervisor && !d->bind_supervisor))
+        return -E_INVAL;
+    if (d->kind == DMA_DEV_EDU) {
+        int err = edu_tag_pasid(&d->edu, d->pasid, supervisor);
+        if (err)
+            return err;
+    }
+    d->supervisor = supervisor;
+    return 0;
+}
+
+int dma_dev_reports_refusals(const struct dma_dev *d) { return tags_pasid(d); }
+
 void dma_dev_unbind(struct dma_dev *d)
 {
     if (!d->bound)
         return;
     d->bound = 0;
-    if (d->kind != DMA_DEV_DSA)
+    if (d->kind == DMA_DEV_EDU) {
+        if (d->edu.tags_pasid) {
+            edu_untag(&d->edu);
+            pci_pasid_disable(d->pci);
+        }
         return;
+    }
     dsa_command(&d->dsa, DSA_CMD_DISABLE_DEVICE, 0);
     pci_pasid_disable(d->pci);
     dsa_unmap_buffers(d);
@@ -147,10 +184,29 @@ static int dsa_move(struct dma_dev *d, uint64_t src, uint64_t dst, uint32_t len)
 }
 
 /* to_device: va into the device's buffer; else the buffer to va. */
+/* edu: the transfer, and what edu-pcie says of it: a refusal by the
+ * IOMMU is counted like DSA's; a request the function could not issue is
+ * the device failing. */
+static int edu_transfer(struct dma_dev *d, uint64_t va, uint32_t len, int to_device)
+{
+    int err = edu_dma(&d->edu, va, 0, len, to_device);
+    if (err || !d->edu.tags_pasid)
+        return err;
+    enum edu_dma_status st = edu_last_dma_status(&d->edu);
+    if (st == EDU_DMA_REFUSED_BY_IOMMU)
+        d->faults_reported++;
+    else if (st != EDU_DMA_DONE) {
+        printk("# dma_dev: edu-pcie did not issue its DMA %s 0x%lx (status %u: PASID or privileged mode not "
+               "enabled)\n", to_device ? "from" : "to", va, (unsigned)st);
+        return -E_IO;
+    }
+    return 0;
+}
+
 static int transfer(struct dma_dev *d, uint64_t va, uint32_t len, int to_device)
 {
     if (d->kind == DMA_DEV_EDU)
-        return edu_dma(&d->edu, va, 0, len, to_device);
+        return edu_transfer(d, va, len, to_device);
     if (!d->bound || !len || len > DMA_DEV_BUFFER_SIZE)
         return -E_INVAL;
     return to_device ? dsa_move(d, va, DMA_DEV_DSA_VA, len) : dsa_move(d, DMA_DEV_DSA_VA, va, len);

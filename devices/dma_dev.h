@@ -32,8 +32,9 @@ struct dma_dev {
     uint64_t buffer_pa, record_pa;  /* DSA while bound; 0 otherwise */
     uint32_t pasid;
     int supervisor;              /* requests carry supervisor privilege */
+    int bind_supervisor;         /* bound with privileged mode enabled */
     int bound;
-    unsigned faults_reported;    /* accesses the device itself reported refused (DSA's page-fault status) */
+    unsigned faults_reported;    /* accesses the device itself reported refused (DSA's page-fault status, edu-pcie's DMA status) */
 };
 
 const char *dma_dev_name(const struct dma_dev *d);
@@ -45,25 +46,38 @@ struct pci_dev *dma_dev_find_dsa(void);
  * edu. -E_NOENT when there is neither, with why in `why` (a DSA that was
  * found and not usable says what it lacks). */
 int dma_dev_probe(struct dma_dev *d, char *why, size_t size);
-/* Whether its requests can carry supervisor privilege: DSA where the
- * PASID capability supports privileged mode; edu never (QEMU's devices
- * make user requests). */
+/* Whether its requests can carry supervisor privilege: DSA or edu-pcie
+ * where the PASID capability supports privileged mode; a plain edu never
+ * (its requests carry no PASID, so they are user requests). */
 int dma_dev_can_supervise(const struct dma_dev *d);
 /* Readies the device to make requests for pasid, with supervisor
  * privilege when asked. edu: nothing to do (its requests carry no PASID:
- * the unit takes the context entry's RID_PASID). DSA: the PASID
- * capability on, its buffer and completion record mapped at
- * DMA_DEV_DSA_VA, one dedicated WQ for pasid enabled. On failure the
- * device is left disabled and nothing stays mapped. */
+ * the unit takes the context entry's RID_PASID). edu-pcie: the PASID
+ * capability on (with privileged mode when asked), its DMA tagged with
+ * pasid. DSA: the PASID capability on, its buffer and completion record
+ * mapped at DMA_DEV_DSA_VA, one dedicated WQ for pasid enabled. On
+ * failure the device is left disabled and nothing stays mapped. */
 int dma_dev_bind(struct dma_dev *d, uint32_t pasid, int supervisor);
+/* While bound: its requests from now on carry supervisor privilege or
+ * not (a user request to a supervisor page must fault). DSA: the
+ * descriptors' privilege; edu-pcie: its PASID register. -E_INVAL when
+ * supervisor is asked of a binding made without privileged mode; -E_NODEV
+ * for a device whose requests carry no PASID (plain edu: user requests
+ * only). */
+int dma_dev_set_privilege(struct dma_dev *d, int supervisor);
+/* Whether the device itself tells a transfer the IOMMU refused (counted
+ * in faults_reported): DSA and edu-pcie, not a plain edu. */
+int dma_dev_reports_refusals(const struct dma_dev *d);
 /* DSA: the device disabled, its PASID capability off, the mappings gone
- * (through the reclaim policy, like any kva unmap). */
+ * (through the reclaim policy, like any kva unmap). edu-pcie: untagged,
+ * its PASID capability off. */
 void dma_dev_unbind(struct dma_dev *d);
 /* The device reads len bytes at va into its buffer, or writes its buffer
  * to va. 0 once the device has finished, whether or not the IOMMU refused
- * the access: edu cannot tell, DSA counts it in faults_reported; the
- * unit's fault record says why. Negative when the device itself failed
- * (-E_TIMEDOUT, -E_IO, with its state in the log). */
+ * the access: edu cannot tell, DSA and edu-pcie count it in
+ * faults_reported; the unit's fault record says why. Negative when the
+ * device itself failed (-E_TIMEDOUT, -E_IO: edu-pcie could not issue the
+ * request, with its state in the log). */
 int dma_dev_read(struct dma_dev *d, uint64_t va, uint32_t len);
 int dma_dev_write(struct dma_dev *d, uint64_t va, uint32_t len);
 

@@ -17,6 +17,11 @@
 #define EDU_DMA_DST      0x88
 #define EDU_DMA_COUNT    0x90
 #define EDU_DMA_CMD      0x98
+#define EDU_PASID        0xa0      /* edu-pcie */
+#define EDU_DMA_STATUS   0xa4      /* edu-pcie, read-only */
+#define EDU_PASID_MASK   0xfffffu  /* PASID[19:0] */
+#define EDU_PASID_PRIV   (1u << 30)
+#define EDU_PASID_EN     (1u << 31)
 #define EDU_ID_MAGIC     0x00edu   /* low half of the ID; major/minor above */
 #define EDU_ID_MAGIC_MASK 0xffffu
 #define EDU_DMA_START    (1u << 0)
@@ -63,6 +68,9 @@ int edu_probe_nth(struct edu *e, unsigned nth)
     wr32(e, EDU_LIVENESS, EDU_LIVENESS_PROBE);
     if (rd32(e, EDU_LIVENESS) != ~EDU_LIVENESS_PROBE)
         return -E_IO;
+    e->tags_pasid = e->pci->ext_pasid != 0;
+    if (e->tags_pasid)
+        edu_untag(e);
     pci_enable_bus_master(e->pci);
     irq_set_handler(VEC_EDU, edu_irq);
     probed_bar[nth] = e->bar0;
@@ -112,3 +120,21 @@ uint32_t edu_irq_ack(struct edu *e)
     wr32(e, EDU_IRQ_ACK, status);
     return status;
 }
+
+int edu_tag_pasid(struct edu *e, uint32_t pasid, int priv)
+{
+    if (!e->tags_pasid)
+        return -E_NODEV;
+    if (pasid & ~EDU_PASID_MASK)
+        return -E_RANGE;
+    wr32(e, EDU_PASID, EDU_PASID_EN | (priv ? EDU_PASID_PRIV : 0) | pasid);
+    return 0;
+}
+
+void edu_untag(struct edu *e)
+{
+    if (e->tags_pasid)
+        wr32(e, EDU_PASID, 0);
+}
+
+enum edu_dma_status edu_last_dma_status(struct edu *e) { return (enum edu_dma_status)rd32(e, EDU_DMA_STATUS); }

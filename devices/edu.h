@@ -1,7 +1,13 @@
 /* QEMU's edu teaching device (hw/misc/edu.c, PCI 1234:11e8): a 4 KiB
  * buffer inside the device and a DMA engine that copies between it and a
  * bus address. Under an IOMMU that address is an IOVA (or, under SVA, a
- * kernel virtual address). */
+ * kernel virtual address).
+ *
+ * edu-pcie (vtdlab's QEMU, qemu/patches/0007) is the same device as a PCIe
+ * function, found as an edu with a PASID capability: its DMA can carry a
+ * PASID, with privileged mode (a supervisor request) where the capability
+ * enables it, and it says how each DMA ended (the IOMMU refused it, or the
+ * function could not issue it). */
 #ifndef VTDLAB_DEVICES_EDU_H
 #define VTDLAB_DEVICES_EDU_H
 
@@ -15,8 +21,16 @@
 struct edu {
     struct pci_dev *pci;
     volatile uint8_t *bar0;
+    int tags_pasid;          /* edu-pcie: PASID register and DMA status */
     uint64_t dmas;           /* completed transfers */
     uint64_t wait_us_total;  /* time spent waiting for them */
+};
+
+/* How edu-pcie's last DMA ended (its DMA status register). */
+enum edu_dma_status {
+    EDU_DMA_DONE = 0,
+    EDU_DMA_REFUSED_BY_IOMMU = 1,   /* an error completion, or a write the unit dropped */
+    EDU_DMA_NOT_ISSUED = 2,         /* the function may not make it: PASID or privileged mode not enabled */
 };
 
 #define EDU_MAX 2
@@ -36,5 +50,14 @@ int edu_dma(struct edu *e, uint64_t bus_addr, uint32_t buf_offset, uint32_t len,
  * pending, returning it. For tests of interrupt delivery. */
 void edu_raise_irq(struct edu *e, uint32_t status);
 uint32_t edu_irq_ack(struct edu *e);
+
+/* edu-pcie: its DMA from now on carries pasid, with privileged mode when
+ * priv (the PASID capability must enable both, pci_pasid_enable, or the
+ * function does not issue it); -E_NODEV on a plain edu. Untagged again
+ * after edu_untag. */
+int edu_tag_pasid(struct edu *e, uint32_t pasid, int priv);
+void edu_untag(struct edu *e);
+/* edu-pcie: how the last DMA ended, read from the device. */
+enum edu_dma_status edu_last_dma_status(struct edu *e);
 
 #endif

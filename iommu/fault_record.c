@@ -76,9 +76,12 @@ const char *vtd_fault_reason_name(uint8_t r)
     case 0x25: return "compatibility-format interrupt blocked";
     case 0x26: return "interrupt requester failed source-id validation";
     case 0x27: return "posted-interrupt descriptor not accessible";
+    case 0x46: return "PASID beyond the PASID directory the context entry sizes";
+    case 0x51: return "PASID directory entry not present";
     case 0x58: return "PASID table entry invalid";
     case 0x59: return "PASID entry not present";
     case 0x5b: return "PASID entry has a reserved or unsupported setting";
+    case 0x5d: return "supervisor request, SRE clear in the PASID entry";
     case 0x71: return "first-stage entry not present";
     case 0x72: return "reserved bit set in a first-stage entry";
     case 0x80: return "address not canonical";

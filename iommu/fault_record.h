@@ -22,6 +22,10 @@ struct vtd_fault {
 
 /* First-stage fault reasons the suites expect (VT-d spec appendix A). */
 enum {
+    FR_SM_PASID_BEYOND_PDTS = 0x46,
+    FR_SM_PASID_DIR_NOT_PRESENT = 0x51,
+    FR_SM_PASID_NOT_PRESENT = 0x59,
+    FR_SM_SRE_CLEAR = 0x5d,
     FR_FS_NOT_PRESENT = 0x71,
     FR_FS_NON_CANONICAL = 0x80,
     FR_FS_USER_TO_SUPERVISOR = 0x81,

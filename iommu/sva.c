@@ -13,9 +13,10 @@ enum sva_privilege sva_privilege(const struct vtd_unit *u, int device_supervisor
     return ECAP_SRS(u->ecap) && device_supervisor ? SVA_SUPERVISOR : SVA_USER;
 }
 
-int sva_flush_range(struct sva *s, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
+/* The PASID-based IOTLB invalidation of [start, end) for one PASID. */
+static int flush_desc(const struct sva *s, uint32_t pasid, uint64_t start, uint64_t end, int tables_freed,
+                      struct qi_desc *d)
 {
-    struct qi_desc d;
     uint64_t addr = 0;
     unsigned am = 0;
     int all = end == KVA_FLUSH_ALL;
@@ -23,16 +24,29 @@ int sva_flush_range(struct sva *s, uint64_t start, uint64_t end, int tables_free
         qi_range_to_mask(start, end, &addr, &am);
     /* IH=1 would let the unit keep paging-structure entries: only allowed
      * when no table was freed. */
-    int err = !all && am <= CAP_MAMV(s->u->cap)
-                  ? qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_PAGE, .did = s->did,
-                                                                     .pasid = s->pasid, .addr = addr, .am = am,
-                                                                     .ih = !tables_freed })
-                  : qi_desc_pasid_iotlb(&d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID, .did = s->did,
-                                                                     .pasid = s->pasid });
+    return !all && am <= CAP_MAMV(s->u->cap)
+               ? qi_desc_pasid_iotlb(d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_PAGE, .did = s->did,
+                                                                 .pasid = pasid, .addr = addr, .am = am,
+                                                                 .ih = !tables_freed })
+               : qi_desc_pasid_iotlb(d, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID, .did = s->did,
+                                                                 .pasid = pasid });
+}
+
+int sva_flush_range(struct sva *s, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
+{
+    struct qi_desc d[1 + SVA_SHARED_MAX];
+    unsigned n = 0;
+    int err = flush_desc(s, s->pasid, start, end, tables_freed, &d[n++]);
+    /* Every binding joined now; one that joins later is not present yet,
+     * one that leaves meanwhile is invalidated for nothing. */
+    spin_lock(&s->members_lock);
+    for (unsigned i = 0; i < s->nmembers && !err; i++)
+        err = flush_desc(s, s->members[i]->pasid, start, end, tables_freed, &d[n++]);
+    spin_unlock(&s->members_lock);
     if (err)
         return err;
     uint32_t sq;
-    err = qi_submit(s->qi, &d, 1, &sq);
+    err = qi_submit(s->qi, d, n, &sq);
     if (!err)
         err = qi_wait(s->qi, sq);
     if (!err && seq)
@@ -54,6 +68,17 @@ static int walker_completed(struct kva_walker *w, uint64_t seq) { return qi_comp
  * descriptor, each bounded by VTD_WAIT_US; reclaim allows a flush no more. */
 _Static_assert(2ul * VTD_WAIT_US <= KVA_FLUSH_WAIT_MAX_US, "a flush may outlast what reclaim allows it");
 
+/* The first-stage PASID entry over root_pa for s, as its binding needs it. */
+static int kernel_pasid_entry(const struct sva *s, uint64_t root_pa, struct vtd_pasid_entry *pe)
+{
+    int err = pasid_entry_first_stage(pe, root_pa, s->did, s->priv == SVA_SUPERVISOR);
+    /* Supervisor requests honour read-only kernel pages only when WPE
+     * follows the CPU's CR0.WP; walks snoop the caches only where the unit
+     * says it can (ECAP.SMPWC), else mm flushes every table write. */
+    err = err ? err : pasid_entry_set_wpe(pe, s->priv == SVA_SUPERVISOR && (read_cr0() & CR0_WP));
+    return err ? err : pasid_entry_set_pwsnp(pe, ECAP_SMPWC(s->u->ecap));
+}
+
 static int bind(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, int device_supervisor,
                 uint64_t root_pa, int kernel, uint32_t pasid, uint16_t did, int override_width)
 {
@@ -73,6 +98,7 @@ static int bind(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci
                (void *)s, (void *)u, (void *)qi);
         return -E_INVAL;
     }
+    spin_lock_init(&s->members_lock, "sva members");
     s->u = u;
     s->qi = qi;
     s->dev = dev;
@@ -100,12 +126,7 @@ static int bind(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci
 
     struct vtd_pasid_entry pe;
     int err = vtd_sm_tables_init(&s->tables);
-    err = err ? err : pasid_entry_first_stage(&pe, root_pa, did, s->priv == SVA_SUPERVISOR);
-    /* Supervisor requests honour read-only kernel pages only when WPE
-     * follows the CPU's CR0.WP; walks snoop the caches only where the unit
-     * says it can (ECAP.SMPWC), else mm flushes every table write. */
-    err = err ? err : pasid_entry_set_wpe(&pe, s->priv == SVA_SUPERVISOR && (read_cr0() & CR0_WP));
-    err = err ? err : pasid_entry_set_pwsnp(&pe, ECAP_SMPWC(u->ecap));
+    err = err ? err : kernel_pasid_entry(s, root_pa, &pe);
     uint16_t rid = pci_requester_id(dev);
     err = err ? err : vtd_sm_attach(u, qi, &s->tables, pci_sid_bus(rid), pci_sid_devfn(rid), pasid, &pe, override_width);
     if (err) {
@@ -129,15 +150,66 @@ int sva_bind_space(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct 
     return bind(s, u, qi, dev, device_supervisor, root_pa, 0, pasid, did, 0);
 }
 
+static void leave(struct sva *s)
+{
+    struct sva *l = s->leader;
+    spin_lock(&l->members_lock);
+    for (unsigned i = 0; i < l->nmembers; i++)
+        if (l->members[i] == s) {
+            l->members[i] = l->members[--l->nmembers];
+            l->members[l->nmembers] = NULL;
+            break;
+        }
+    spin_unlock(&l->members_lock);
+}
+
+int sva_bind_kernel_shared(struct sva *s, struct sva *leader, struct pci_dev *dev, int device_supervisor,
+                           uint32_t pasid)
+{
+    memset(s, 0, sizeof(*s));
+    if (!leader || !leader->kernel || leader->leader || !dev || dev != leader->dev || on_boot_stack(s, sizeof(*s)) ||
+        sva_privilege(leader->u, device_supervisor) != leader->priv)
+        return -E_INVAL;
+    if (pasid >= vtd_pasid_limit(leader->u))
+        return -E_RANGE;
+    *s = (struct sva){ .u = leader->u, .qi = leader->qi, .dev = dev, .pasid = pasid, .did = leader->did,
+                       .priv = leader->priv, .kernel = 1, .leader = leader };
+    spin_lock_init(&s->members_lock, "sva members");
+    spin_lock(&leader->members_lock);
+    int err = pasid == leader->pasid ? -E_EXIST : leader->nmembers == SVA_SHARED_MAX ? -E_BUSY : 0;
+    for (unsigned i = 0; i < leader->nmembers && !err; i++)
+        if (leader->members[i]->pasid == pasid)
+            err = -E_EXIST;
+    if (!err)
+        leader->members[leader->nmembers++] = s;
+    spin_unlock(&leader->members_lock);
+    if (err)
+        return err;
+    /* In the leader's flushes from here: present only now. */
+    struct vtd_pasid_entry pe;
+    err = kernel_pasid_entry(s, kernel_pt()->root_pa, &pe);
+    err = err ? err : vtd_pasid_install(s->u, &leader->tables, pasid, &pe, 0);
+    struct qi_desc d;
+    qi_desc_pasid_cache(&d, (struct qi_pasid_cache){ .gran = QI_PC_PASID, .did = s->did, .pasid = pasid });
+    err = err ? err : qi_sync(s->qi, &d, 1);
+    if (err) {
+        vtd_pasid_clear(s->u, &leader->tables, pasid);
+        leave(s);
+    }
+    return err;
+}
+
 int sva_unbind(struct sva *s)
 {
-    if (s->kernel) {
+    if (s->nmembers)
+        return -E_BUSY;
+    if (s->kernel && !s->leader) {
         /* What is pending is flushed through this binding before it goes. */
         int err = kva_walker_unregister(&s->walker);
         if (err)
             printk("# sva: pages pending reclaim could not be flushed before the unbind: %s\n", err_name(err));
     }
-    vtd_pasid_clear(s->u, &s->tables, s->pasid);
+    vtd_pasid_clear(s->u, s->leader ? &s->leader->tables : &s->tables, s->pasid);
     /* VT-d spec 6.5.3.3: a PASID entry made not present needs the PASID
      * cache, the PASID-based IOTLB and (ECAP.DT) the device-TLB invalidated;
      * its context entry did not change, so the context cache keeps nothing
@@ -152,5 +224,10 @@ int sva_unbind(struct sva *s)
                                                                         .pasid = s->pasid, .global = 1 });
     /* Translation stays on: the device's next request must fault, not slip
      * through untranslated. The tables stay until translation is off. */
-    return qi_sync(s->qi, d, n);
+    int err = qi_sync(s->qi, d, n);
+    /* A joined binding leaves its leader's flushes only now: its entry is
+     * gone and nothing it cached is left. */
+    if (s->leader)
+        leave(s);
+    return err;
 }

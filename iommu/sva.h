@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include "../devices/pci.h"
+#include "../kernel/lock.h"
 #include "../mm/walker.h"
 #include "scalable_mode.h"
 #include "qi.h"
@@ -20,16 +21,29 @@ enum sva_privilege { SVA_USER, SVA_SUPERVISOR };
  * all (DSA with PASID privileged mode; never QEMU's edu). */
 enum sva_privilege sva_privilege(const struct vtd_unit *u, int device_supervisor);
 
+/* Bindings that may join one binding of the kernel's tables (so that one
+ * batch, their invalidations and one wait, fits the queue). */
+#define SVA_SHARED_MAX 7
+
 struct sva {
     struct vtd_unit *u;
     struct vtd_qi *qi;
     struct vtd_sm_tables tables;
     struct pci_dev *dev;
-    uint32_t pasid;           /* also the context entry's RID_PASID */
+    uint32_t pasid;           /* also the context entry's RID_PASID (a joined binding's: its leader's) */
     uint16_t did;
     enum sva_privilege priv;
     int kernel;               /* the kernel's own tables (else a private space) */
     struct kva_walker walker; /* registered with mm while the kernel's tables are bound */
+    /* Several bindings of the kernel's tables on distinct PASIDs sharing
+     * one domain id (the shape Linux gives SVA): the first is the leader,
+     * whose walker flushes every one of them in one batch; the others
+     * joined it (sva_bind_kernel_shared) and have no walker or tables of
+     * their own. */
+    struct sva *leader;                     /* a joined binding's; NULL for a leader */
+    struct spinlock members_lock;           /* a leader's: owns members and nmembers */
+    struct sva *members[SVA_SHARED_MAX];
+    unsigned nmembers;
 };
 
 /* Scalable-mode tables, the context entry for dev with RID_PASID = pasid,
@@ -51,15 +65,32 @@ int sva_bind_kernel(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct
  * (ECAP.SMPWC = 0) and invalidates after changing them. */
 int sva_bind_space(struct sva *s, struct vtd_unit *u, struct vtd_qi *qi, struct pci_dev *dev, int device_supervisor,
                    uint64_t root_pa, uint32_t pasid, uint16_t did);
+/* Another binding of the kernel's tables on the leader's unit, queue,
+ * tables and domain id, for pasid, from dev (the leader's device: its
+ * context entry is the one there is): the PASID entry is installed after s
+ * has joined the leader's flushes, so every kva change from then on is
+ * flushed from it in the leader's batch. Its privilege is the leader's
+ * (the tables carry what the leader's walker asked for): device_supervisor
+ * must agree, else -E_INVAL. -E_INVAL: the leader is not a kernel binding
+ * of its own, dev is another device, s is on the stack; -E_EXIST: pasid is
+ * bound already; -E_RANGE: beyond ECAP.PSS; -E_BUSY: SVA_SHARED_MAX
+ * joined. Nothing is left joined or present on error. */
+int sva_bind_kernel_shared(struct sva *s, struct sva *leader, struct pci_dev *dev, int device_supervisor,
+                           uint32_t pasid);
 /* Unregisters the walker (draining what is pending through it), clears
  * the PASID entry, then invalidates the PASID cache, the PASID's
  * IOTLB entries and (if the unit has device-TLBs) the device's, in that
  * order. Translation stays on, so the device's next request faults; the
- * tables are freed by the caller (vtd_sm_tables_free) once TE is off. */
+ * tables are freed by the caller (vtd_sm_tables_free) once TE is off. A
+ * joined binding: its entry cleared and invalidated the same way while it
+ * is still in its leader's flushes, then it leaves them. A leader with
+ * bindings joined: -E_BUSY, nothing done. */
 int sva_unbind(struct sva *s);
-/* What the walker's flush does, for tests that call it directly: a PASID-based
- * IOTLB invalidation of [start, end) (page-selective with the smallest
- * covering address mask, or all-in-PASID past MAMV), then a wait. */
+/* What the walker's flush does, for tests that call it directly: one
+ * batch of PASID-based IOTLB invalidations of [start, end), one for the
+ * binding's PASID and one for each binding joined to it (page-selective
+ * with the smallest covering address mask, or all-in-PASID past MAMV),
+ * then one wait. */
 int sva_flush_range(struct sva *s, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq);
 
 #endif

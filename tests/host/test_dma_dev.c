@@ -5,7 +5,10 @@
  * where the device reaches them); copies through kva addresses carried
  * out by the device; a refused access counted; and every failing bind
  * leaving the device disabled, its PASID capability off and nothing
- * mapped or allocated. Nothing here has a DSA to run on otherwise. */
+ * mapped or allocated. Nothing here has a DSA to run on otherwise. And
+ * edu-pcie (a scripted edu with a PASID capability): its binding's PASID
+ * capability and PASID register, its privilege switched, how its DMA
+ * status is read. */
 #include "host.h"
 
 #include "../../devices/dsa.c"
@@ -23,8 +26,11 @@
 #define VA_UNMAPPED    (KVA_BASE + 0x5000)
 
 static struct {
-    struct pci_dev dsa;
+    struct pci_dev dsa, edu;
     int dsa_present, edu_present, movdir64b;
+    uint32_t edu_pasid_reg;            /* edu-pcie's PASID register; its last DMA's status: */
+    enum edu_dma_status edu_status;
+    unsigned edu_dmas;
     uint16_t pasid_cap, pasid_ctrl;
     struct { uint64_t va, pa; } map[MAX_MAPS];
     unsigned pages_out;
@@ -43,8 +49,29 @@ void pci_enable_bus_master(struct pci_dev *d) {}
 uint16_t pci_read16(const struct pci_dev *d, uint16_t off) { return off == PASID_CAP_AT + PCI_PASID_CAP ? sys.pasid_cap : 0; }
 int pci_pasid_enable(struct pci_dev *d, int priv) { return pci_pasid_control(sys.pasid_cap, priv, &sys.pasid_ctrl); }
 void pci_pasid_disable(struct pci_dev *d) { sys.pasid_ctrl = 0; }
-int edu_probe_nth(struct edu *e, unsigned nth) { return sys.edu_present ? 0 : -E_NOENT; }
-int edu_dma(struct edu *e, uint64_t bus_addr, uint32_t buf_offset, uint32_t len, int to_device) { return 0; }  /* unused: no edu here */
+int edu_probe_nth(struct edu *e, unsigned nth)
+{
+    memset(e, 0, sizeof(*e));
+    if (!sys.edu_present)
+        return -E_NOENT;
+    e->pci = &sys.edu;
+    e->tags_pasid = sys.edu.ext_pasid != 0;
+    return 0;
+}
+int edu_dma(struct edu *e, uint64_t bus_addr, uint32_t buf_offset, uint32_t len, int to_device)
+{
+    sys.edu_dmas++;
+    return 0;
+}
+int edu_tag_pasid(struct edu *e, uint32_t pasid, int priv)
+{
+    if (!e->tags_pasid)
+        return -E_NODEV;
+    sys.edu_pasid_reg = 1u << 31 | (priv ? 1u << 30 : 0) | pasid;
+    return 0;
+}
+void edu_untag(struct edu *e) { sys.edu_pasid_reg = 0; }
+enum edu_dma_status edu_last_dma_status(struct edu *e) { return sys.edu_status; }
 int dsa_cpu_can_submit(void) { return sys.movdir64b; }
 void *phys_to_virt(uint64_t pa) { return (void *)(uintptr_t)pa; }
 
@@ -245,6 +272,83 @@ static void a_completion_that_never_arrives_fails_the_copy(void **state)
     left_as_found(&d);
 }
 
+/* edu-pcie: no DSA, an edu whose PASID capability supports privileged mode. */
+static int setup_edu_pcie(void **state)
+{
+    setup(state);
+    sys.dsa_present = 0;
+    sys.edu_present = 1;
+    sys.edu = (struct pci_dev){ .vendor = EDU_VENDOR, .device = EDU_DEVICE, .dev = 4, .ext_pasid = PASID_CAP_AT };
+    return 0;
+}
+
+static void edu_pcie_tags_its_dma_with_the_bound_pasid_and_privilege(void **state)
+{
+    struct dma_dev d;
+    char why[128];
+    assert_int_equal(dma_dev_probe(&d, why, sizeof(why)), 0);
+    assert_int_equal(d.kind, DMA_DEV_EDU);
+    assert_string_equal(dma_dev_name(&d), "edu-pcie");
+    assert_true(dma_dev_can_supervise(&d));
+    assert_true(dma_dev_reports_refusals(&d));
+    assert_int_equal(dma_dev_bind(&d, 0x123, 1), 0);
+    assert_int_equal(sys.pasid_ctrl, 0x5);                   /* PASID enable, privileged mode enable */
+    assert_int_equal(sys.edu_pasid_reg, 0xc0000123u);        /* tagged, privileged, PASID 0x123 */
+    assert_int_equal(dma_dev_set_privilege(&d, 0), 0);       /* a user request from the same binding */
+    assert_int_equal(sys.edu_pasid_reg, 0x80000123u);
+    assert_false(d.supervisor);
+    assert_int_equal(dma_dev_set_privilege(&d, 1), 0);
+    assert_int_equal(sys.edu_pasid_reg, 0xc0000123u);
+    /* how each DMA ended, from the device: refused by the IOMMU is
+     * counted, not issued at all is the device failing */
+    assert_int_equal(dma_dev_write(&d, VA_DST, 64), 0);
+    assert_int_equal(d.faults_reported, 0);
+    sys.edu_status = EDU_DMA_REFUSED_BY_IOMMU;
+    assert_int_equal(dma_dev_read(&d, VA_SRC, 64), 0);
+    assert_int_equal(d.faults_reported, 1);
+    sys.edu_status = EDU_DMA_NOT_ISSUED;
+    assert_int_equal(dma_dev_read(&d, VA_SRC, 64), -E_IO);
+    assert_non_null(strstr(printed, "did not issue"));
+    assert_int_equal(d.faults_reported, 1);
+    assert_int_equal(sys.edu_dmas, 3);
+    dma_dev_unbind(&d);
+    assert_int_equal(sys.pasid_ctrl, 0);
+    assert_int_equal(sys.edu_pasid_reg, 0);
+    assert_int_equal(dma_dev_set_privilege(&d, 0), -E_INVAL);   /* unbound */
+}
+
+static void edu_pcie_bound_without_privileged_mode_stays_user(void **state)
+{
+    struct dma_dev d;
+    char why[128];
+    assert_int_equal(dma_dev_probe(&d, why, sizeof(why)), 0);
+    assert_int_equal(dma_dev_bind(&d, 7, 0), 0);
+    assert_int_equal(sys.pasid_ctrl, 0x1);
+    assert_int_equal(sys.edu_pasid_reg, 0x80000007u);
+    assert_int_equal(dma_dev_set_privilege(&d, 1), -E_INVAL);
+    assert_int_equal(sys.edu_pasid_reg, 0x80000007u);
+    dma_dev_unbind(&d);
+    /* a function without privileged mode cannot be bound with it: nothing left on */
+    sys.pasid_cap = CAP_NO_PRIV;
+    assert_false(dma_dev_can_supervise(&d));
+    assert_int_equal(dma_dev_bind(&d, 7, 1), -E_RANGE);
+    assert_int_equal(sys.pasid_ctrl, 0);
+    assert_int_equal(sys.edu_pasid_reg, 0);
+    assert_false(d.bound);
+    /* a plain edu (no PASID capability): user requests through RID_PASID, no privilege to switch */
+    sys.edu.ext_pasid = 0;
+    assert_int_equal(dma_dev_probe(&d, why, sizeof(why)), 0);
+    assert_string_equal(dma_dev_name(&d), "edu");
+    assert_false(dma_dev_can_supervise(&d));
+    assert_false(dma_dev_reports_refusals(&d));
+    assert_int_equal(dma_dev_bind(&d, 7, 0), 0);
+    assert_int_equal(sys.pasid_ctrl, 0);
+    assert_int_equal(dma_dev_set_privilege(&d, 0), -E_NODEV);
+    sys.edu_status = EDU_DMA_NOT_ISSUED;     /* a plain edu has no status register: not read */
+    assert_int_equal(dma_dev_write(&d, VA_DST, 64), 0);
+    dma_dev_unbind(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +356,8 @@ int main(void)
         cmocka_unit_test_setup(a_bound_dsa_copies_through_kernel_vas, setup),
         cmocka_unit_test_setup(a_failing_bind_leaves_nothing_behind, setup),
         cmocka_unit_test_setup(a_completion_that_never_arrives_fails_the_copy, setup),
+        cmocka_unit_test_setup(edu_pcie_tags_its_dma_with_the_bound_pasid_and_privilege, setup_edu_pcie),
+        cmocka_unit_test_setup(edu_pcie_bound_without_privileged_mode_stays_user, setup_edu_pcie),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

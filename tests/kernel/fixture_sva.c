@@ -76,7 +76,7 @@ void fixture_sva_down(struct test *t, struct sva_fixture *sf)
         return;
     dma_dev_unbind(&sf->dev);
     live.dev.bound = 0;
-    if (sf->dev.kind == DMA_DEV_DSA)
+    if (sf->dev.kind == DMA_DEV_DSA || sf->dev.edu.tags_pasid)
         test_diag(t, "%s reported %u refused access(es) in its completion records", dma_dev_name(&sf->dev),
                   sf->dev.faults_reported);
     if (sf->sva.u)

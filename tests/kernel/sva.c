@@ -2,6 +2,7 @@
  * PASID entry (first stage), in the kva area. */
 #include <string.h>
 #include "iommu/cap_reg.h"
+#include "iommu/entry_write.h"
 #include "kernel/exit.h"
 #include "kernel/x86.h"
 #include "lib/bits.h"
@@ -13,6 +14,7 @@
 
 #define SVA_PASID        1           /* within QEMU's 1-bit PASID space */
 #define SVA_WIDE_PASID   0x123       /* directory 4, table slot 0x23 */
+#define SVA_SHARED_PASID 2           /* a second binding beside SVA_PASID */
 #define GIB              (1ul << 30)
 #define SVA_SLOT(n)      (KVA_BASE + (uint64_t)(16 + (n)) * GIB)  /* clear of the mm suite's slots */
 #define WORDS            (DMA_DEV_BUFFER_SIZE / sizeof(uint64_t))
@@ -41,6 +43,27 @@ static void roundtrip(struct test *t, struct dma_dev *dev, uint64_t va_src, uint
     EXPECT_EQ(t, wrong, 0);
 }
 
+/* How many of the kernel's entries on va's path, from the PML4E to the
+ * leaf, carry U/S, read from the tables the unit walks; and how many
+ * there are. */
+static unsigned path_user_entries(uint64_t va, unsigned *levels)
+{
+    const uint64_t *table = phys_to_virt(kernel_pt()->root_pa);
+    unsigned user = 0;
+    *levels = 0;
+    for (int level = PT_LEVEL_PML4; level >= PT_LEVEL_PT; level--) {
+        uint64_t e = table[pt_index(va, level)];
+        if (!(e & PTE_P))
+            break;
+        ++*levels;
+        user += (e & PTE_US) != 0;
+        if (pte_is_leaf(e, level))
+            break;
+        table = phys_to_virt(pte_addr(e));
+    }
+    return user;
+}
+
 static void dma_through_kernel_va_4k(struct test *t)
 {
     static struct sva_fixture sf;
@@ -51,6 +74,12 @@ static void dma_through_kernel_va_4k(struct test *t)
     ASSERT_EQ(t, kva_map(va_src, src, PT_LEVEL_PT, PTE_NX), 0);
     ASSERT_EQ(t, kva_map(va_dst, dst, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
     roundtrip(t, &sf.dev, va_src, src, va_dst, dst);
+    /* User requests need U/S on every entry of their path; supervisor
+     * requests walk the kernel's tables as the CPU has them, U/S clear. */
+    unsigned levels, user = path_user_entries(va_dst, &levels);
+    test_diag(t, "U/S set in %u of the %u kernel entries on the path", user, levels);
+    EXPECT_EQ(t, levels, PT_LEVELS);
+    EXPECT_EQ(t, user, sf.sva.priv == SVA_USER ? levels : 0);
     /* The unit sets A (and D for writes) in the kernel's own entries. */
     uint64_t e_src = pt_lookup(kernel_pt(), va_src, NULL), e_dst = pt_lookup(kernel_pt(), va_dst, NULL);
     test_diag(t, "kernel PTEs after DMA: src 0x%lx, dst 0x%lx", e_src, e_dst);
@@ -98,8 +127,13 @@ static void dma_through_kernel_va_1g(struct test *t)
     page_free(dst);
 }
 
+/* One access the unit must refuse: its fault record names the reason,
+ * the requester, the page, the direction, the PASID and the request's
+ * privilege; a device that tells refusals apart (DSA, edu-pcie) reports
+ * this one. */
 static void expect_fs_fault(struct test *t, struct sva_fixture *sf, uint64_t va, int write, uint8_t reason)
 {
+    unsigned reported = sf->dev.faults_reported;
     ASSERT_EQ(t, write ? dma_dev_write(&sf->dev, va, PAGE_SIZE) : dma_dev_read(&sf->dev, va, PAGE_SIZE), 0);
     struct vtd_fault_log log;
     fixture_faults(t, &sf->fx, &log);
@@ -110,6 +144,9 @@ static void expect_fs_fault(struct test *t, struct sva_fixture *sf, uint64_t va,
     EXPECT_EQ(t, log.f[0].is_read, !write);
     EXPECT_TRUE(t, log.f[0].pasid_present, "the record carries no PASID");
     EXPECT_EQ(t, log.f[0].pasid, sf->sva.pasid);
+    EXPECT_EQ(t, log.f[0].priv, sf->dev.supervisor);
+    if (dma_dev_reports_refusals(&sf->dev))
+        EXPECT_EQ(t, sf->dev.faults_reported - reported, 1);
 }
 
 static void first_stage_faults_name_reason_and_pasid(struct test *t)
@@ -345,6 +382,129 @@ static void supervisor_write_to_read_only_kernel_page_faults(struct test *t)
     fixture_sva_down(t, &sf);
 }
 
+/* Supervisor SVA keeps U/S clear in the kernel's tables: the same
+ * binding's user request to a kernel page faults (0x81) and leaves the
+ * page alone, while its supervisor request reads the page (the control:
+ * the page is mapped and readable, only the privilege differs). */
+static void user_request_to_supervisor_kernel_page_faults(struct test *t)
+{
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    if (sf.sva.priv != SVA_SUPERVISOR) {
+        int unit_can = ECAP_SRS(sf.fx.u.ecap) != 0;
+        fixture_sva_down(t, &sf);
+        if (!unit_can)
+            test_skip(t, "the unit takes no supervisor requests (ECAP.SRS = 0): every page the device reaches is "
+                      "a user page");
+        test_skip(t, "%s makes no supervisor requests: every page the device reaches is a user page",
+                  dma_dev_name(&sf.dev));
+    }
+    uint64_t frame = page_alloc(), va = SVA_SLOT(9);
+    ASSERT_TRUE(t, frame, "out of frames");
+    memset(phys_to_virt(frame), RO_FILL, PAGE_SIZE);
+    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    unsigned levels;
+    EXPECT_EQ(t, path_user_entries(va, &levels), 0);
+    ASSERT_EQ(t, dma_dev_set_privilege(&sf.dev, 0), 0);
+    expect_fs_fault(t, &sf, va, 1, FR_FS_USER_TO_SUPERVISOR);
+    const uint8_t *p = phys_to_virt(frame);
+    unsigned changed = 0;
+    for (unsigned i = 0; i < PAGE_SIZE; i++)
+        changed += p[i] != RO_FILL;
+    EXPECT_EQ(t, changed, 0);
+    ASSERT_EQ(t, dma_dev_set_privilege(&sf.dev, 1), 0);
+    unsigned reported = sf.dev.faults_reported;
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);
+    struct vtd_fault_log log;
+    fixture_faults(t, &sf.fx, &log);
+    EXPECT_EQ(t, log.count, 0);
+    EXPECT_EQ(t, sf.dev.faults_reported, reported);
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    page_free(frame);
+    fixture_sva_down(t, &sf);
+}
+
+/* The binding's PASID entry re-installed with SRE as asked, as software
+ * changes a present entry: cleared, its PASID cache and IOTLB entries
+ * (and QEMU's context-cache copy) invalidated, installed again, its PASID
+ * cache invalidated (VT-d spec 6.5.2.5, 6.5.2.4). */
+static void reinstall_with_sre(struct test *t, struct sva_fixture *sf, int sre)
+{
+    const struct vtd_pasid_entry *live =
+        (const struct vtd_pasid_entry *)phys_to_virt(sf->sva.tables.pasid_table_pa[SVA_PASID >> PASID_DIR_SHIFT]) +
+        (SVA_PASID & ((1u << PASID_DIR_SHIFT) - 1));
+    struct vtd_pasid_entry pe = *live;
+    ASSERT_EQ(t, pasid_entry_set_sre(&pe, sre), 0);
+    struct qi_desc d[3];
+    qi_desc_pasid_cache(&d[0], (struct qi_pasid_cache){ .gran = QI_PC_PASID, .did = sf->sva.did, .pasid = SVA_PASID });
+    qi_desc_pasid_iotlb(&d[1], (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID, .did = sf->sva.did,
+                                                        .pasid = SVA_PASID });
+    qi_desc_context_cache(&d[2], (struct qi_context_cache){ .gran = QI_CC_GLOBAL });
+    vtd_pasid_clear(&sf->fx.u, &sf->sva.tables, SVA_PASID);
+    ASSERT_EQ(t, qi_sync(&sf->fx.qi, d, 3), 0);
+    ASSERT_EQ(t, vtd_pasid_install(&sf->fx.u, &sf->sva.tables, SVA_PASID, &pe, 0), 0);
+    ASSERT_EQ(t, qi_sync(&sf->fx.qi, d, 1), 0);
+    EXPECT_EQ(t, pe_field(live, PE_SRE), (uint64_t)sre);
+}
+
+/* Supervisor requests the spec refuses: to a PASID entry with SRE clear
+ * the unit answers with fault 0x5D (recorded with PRIV) and the page is
+ * left alone, while with SRE set again the same write lands (the
+ * control); and a function whose PASID capability does not enable
+ * privileged mode does not issue a privileged request at all (PCIe base
+ * spec 6.20.2): edu-pcie says so, and the unit records nothing. */
+static void supervisor_request_refused_by_sre_or_the_function(struct test *t)
+{
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    if (sf.sva.priv != SVA_SUPERVISOR) {
+        int unit_can = ECAP_SRS(sf.fx.u.ecap) != 0;
+        fixture_sva_down(t, &sf);
+        if (!unit_can)
+            test_skip(t, "the unit takes no supervisor requests (ECAP.SRS = 0): SRE does not apply");
+        test_skip(t, "%s makes no supervisor requests: SRE does not apply", dma_dev_name(&sf.dev));
+    }
+    uint64_t frame = page_alloc(), va = SVA_SLOT(10);
+    ASSERT_TRUE(t, frame, "out of frames");
+    uint8_t *p = phys_to_virt(frame);
+    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    fill(phys_to_virt(frame), va);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);   /* its buffer holds the pattern: a write shows */
+    memset(p, RO_FILL, PAGE_SIZE);
+    reinstall_with_sre(t, &sf, 0);
+    expect_fs_fault(t, &sf, va, 1, FR_SM_SRE_CLEAR);
+    unsigned changed = 0;
+    for (unsigned i = 0; i < PAGE_SIZE; i++)
+        changed += p[i] != RO_FILL;
+    EXPECT_EQ(t, changed, 0);
+    reinstall_with_sre(t, &sf, 1);
+    ASSERT_EQ(t, dma_dev_write(&sf.dev, va, PAGE_SIZE), 0);
+    struct vtd_fault_log log;
+    fixture_faults(t, &sf.fx, &log);
+    EXPECT_EQ(t, log.count, 0);
+    changed = 0;
+    for (unsigned i = 0; i < PAGE_SIZE; i++)
+        changed += p[i] != RO_FILL;
+    EXPECT_TRUE(t, changed, "the supervisor write with SRE set did not land");
+    if (sf.dev.kind == DMA_DEV_EDU) {
+        memset(p, RO_FILL, PAGE_SIZE);
+        ASSERT_EQ(t, pci_pasid_enable(sf.dev.pci, 0), 0);
+        EXPECT_EQ(t, dma_dev_write(&sf.dev, va, PAGE_SIZE), -E_IO);
+        fixture_faults(t, &sf.fx, &log);
+        EXPECT_EQ(t, log.count, 0);
+        changed = 0;
+        for (unsigned i = 0; i < PAGE_SIZE; i++)
+            changed += p[i] != RO_FILL;
+        EXPECT_EQ(t, changed, 0);
+        ASSERT_EQ(t, pci_pasid_enable(sf.dev.pci, 1), 0);
+    } else {
+        test_diag(t, "%s: a privileged request without privileged mode is not provoked here", dma_dev_name(&sf.dev));
+    }
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    page_free(frame);
+    fixture_sva_down(t, &sf);
+}
+
 /* A page-selective PASID-based invalidation of exactly this VA with IH=0,
  * for this PASID. */
 struct flush_of {
@@ -382,6 +542,179 @@ static void kva_map_invalidated_only_in_caching_mode(struct test *t)
     page_free(frame);
 }
 
+/* The kernel's leaf entry for va (a 4 KiB page), for a test that changes
+ * it behind mm's back: written with one store, flushed from the caches
+ * where the unit's walks do not snoop them. */
+static uint64_t *kernel_leaf(uint64_t va)
+{
+    uint64_t *table = phys_to_virt(kernel_pt()->root_pa);
+    for (int level = PT_LEVEL_PML4; level > PT_LEVEL_PT; level--)
+        table = phys_to_virt(pte_addr(table[pt_index(va, level)]));
+    return &table[pt_index(va, PT_LEVEL_PT)];
+}
+
+static void repoint(struct sva_fixture *sf, uint64_t va, uint64_t pa)
+{
+    uint64_t *leaf = kernel_leaf(va);
+    WRITE_ONCE(*leaf, (*leaf & ~PTE_ADDR_MASK) | pa);
+    vtd_flush_first_stage_lines(&sf->fx.u, leaf, sizeof(*leaf));
+    invlpg(va);
+}
+
+/* The device's write to va through pasid: which of a and b it landed in
+ * (1: a, 2: b, 0: neither), both cleared before. */
+static int landed(struct test *t, struct sva_fixture *sf, uint32_t pasid, uint64_t va, uint64_t a, uint64_t b)
+{
+    memset(phys_to_virt(a), 0, PAGE_SIZE);
+    memset(phys_to_virt(b), 0, PAGE_SIZE);
+    ASSERT_EQ(t, edu_tag_pasid(&sf->dev.edu, pasid, sf->dev.supervisor), 0);
+    int err = dma_dev_write(&sf->dev, va, PAGE_SIZE);
+    ASSERT_EQ(t, edu_tag_pasid(&sf->dev.edu, sf->sva.pasid, sf->dev.supervisor), 0);
+    ASSERT_EQ(t, err, 0);
+    uint64_t in_a = 0, in_b = 0;
+    for (size_t i = 0; i < WORDS; i++) {
+        in_a |= ((const uint64_t *)phys_to_virt(a))[i];
+        in_b |= ((const uint64_t *)phys_to_virt(b))[i];
+    }
+    return in_a ? 1 : in_b ? 2 : 0;
+}
+
+/* Two bindings of the kernel's tables on distinct PASIDs sharing one
+ * domain id, as Linux binds several PASIDs of one device: the device's
+ * translation of a page through each is cached; the page is repointed
+ * behind mm's back. A flush of one PASID alone leaves the other's stale
+ * translation in use (the control: the device still writes the old
+ * frame through it); the walker's flush, what every kva change goes
+ * through, is one batch (an invalidation for each PASID and one wait, read
+ * from the ring) after which neither PASID reaches the old frame. Then
+ * unbinding the second leaves the first working and the second faulting
+ * (its PASID entry is gone). */
+static void bindings_sharing_a_domain_flush_in_one_batch(struct test *t)
+{
+    static struct sva_fixture sf;
+    static struct sva second;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    if (sf.dev.kind != DMA_DEV_EDU || !sf.dev.edu.tags_pasid) {
+        fixture_sva_down(t, &sf);
+        test_skip(t, "%s cannot tag one transfer with one PASID and the next with another (edu: no PASID at all; "
+                  "DSA: a WQ per PASID)", dma_dev_name(&sf.dev));
+    }
+    ASSERT_EQ(t, sva_bind_kernel_shared(&second, &sf.sva, sf.dev.pci, sf.sva.priv == SVA_SUPERVISOR,
+                                        SVA_SHARED_PASID), 0);
+    EXPECT_EQ(t, sva_bind_kernel_shared(&second, &sf.sva, sf.dev.pci, sf.sva.priv == SVA_SUPERVISOR,
+                                        SVA_SHARED_PASID), -E_EXIST);
+    uint64_t a = page_alloc(), b = page_alloc(), va = SVA_SLOT(11);
+    ASSERT_TRUE(t, a && b, "out of frames");
+    fill(phys_to_virt(a), va);
+    ASSERT_EQ(t, kva_map(va, a, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);   /* its buffer holds a's words: a write shows */
+    EXPECT_EQ(t, landed(t, &sf, SVA_PASID, va, a, b), 1);
+    EXPECT_EQ(t, landed(t, &sf, SVA_SHARED_PASID, va, a, b), 1);
+
+    repoint(&sf, va, b);
+    struct qi_desc one;
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&one, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID, .did = sf.sva.did,
+                                                                    .pasid = SVA_PASID }), 0);
+    ASSERT_EQ(t, qi_sync(&sf.fx.qi, &one, 1), 0);
+    EXPECT_EQ(t, landed(t, &sf, SVA_PASID, va, a, b), 2);
+    int stale = landed(t, &sf, SVA_SHARED_PASID, va, a, b);
+    test_diag(t, "after a flush of PASID %u alone, PASID %u's write landed in %s", SVA_PASID, SVA_SHARED_PASID,
+              stale == 1 ? "the old frame" : stale == 2 ? "the new frame" : "neither");
+    EXPECT_EQ(t, stale, 1);
+
+    unsigned head = fixture_unit_head(&sf.fx.qi);
+    struct kva_flush f;
+    ASSERT_EQ(t, kva_walkers_flush(va, va + PAGE_SIZE, 1, &f), 0);
+    unsigned tail = fixture_unit_head(&sf.fx.qi);
+    struct vtd_consumed c;
+    fixture_read_consumed(&sf.fx.qi, head, tail, &c);
+    struct flush_of first = { va, SVA_PASID }, other = { va, SVA_SHARED_PASID };
+    test_diag(t, "the walkers' flush: %u descriptors, %u PASID-based invalidations, %u waits", c.descriptors,
+              c.pasid_iotlb, c.waits);
+    EXPECT_EQ(t, fixture_count_consumed(&sf.fx.qi, head, tail, is_flush_of, &first), 1);
+    EXPECT_EQ(t, fixture_count_consumed(&sf.fx.qi, head, tail, is_flush_of, &other), 1);
+    EXPECT_EQ(t, c.descriptors, 3);
+    EXPECT_EQ(t, c.waits, 1);
+    EXPECT_EQ(t, landed(t, &sf, SVA_PASID, va, a, b), 2);
+    EXPECT_EQ(t, landed(t, &sf, SVA_SHARED_PASID, va, a, b), 2);
+
+    repoint(&sf, va, a);
+    ASSERT_EQ(t, kva_walkers_flush(va, va + PAGE_SIZE, 1, &f), 0);
+    ASSERT_EQ(t, sva_unbind(&second), 0);
+    EXPECT_EQ(t, landed(t, &sf, SVA_PASID, va, a, b), 1);
+    unsigned reported = sf.dev.faults_reported;
+    EXPECT_EQ(t, landed(t, &sf, SVA_SHARED_PASID, va, a, b), 0);
+    EXPECT_EQ(t, sf.dev.faults_reported - reported, 1);
+    struct vtd_fault_log log;
+    fixture_faults(t, &sf.fx, &log);
+    ASSERT_EQ(t, log.count, 1);
+    EXPECT_EQ(t, log.f[0].reason, FR_SM_PASID_NOT_PRESENT);
+    test_diag(t, "the unbound PASID's fault: PASID %s0x%x", log.f[0].pasid_present ? "" : "not recorded, ",
+              log.f[0].pasid);
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    page_free(a);
+    page_free(b);
+    fixture_sva_down(t, &sf);
+}
+
+/* Requests-with-PASID for which the unit has no entry: a PASID past
+ * ECAP.PSS (software must not enable it; the unit walks what its
+ * directory holds, here a directory entry not present: 0x51) and one past
+ * the directory the context entry's PDTS sizes (refused without a walk:
+ * 0x46). Each recorded with its PASID, reported by the device, the page
+ * left alone; the binding's own PASID still works after them. */
+static void pasid_beyond_the_unit_or_the_directory_faults(struct test *t)
+{
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    if (sf.dev.kind != DMA_DEV_EDU || !sf.dev.edu.tags_pasid) {
+        fixture_sva_down(t, &sf);
+        test_skip(t, "%s cannot tag a transfer with a PASID it was not bound to", dma_dev_name(&sf.dev));
+    }
+    const struct { uint32_t pasid; uint8_t reason; const char *what; } bad[] = {
+        { vtd_pasid_limit(&sf.fx.u), FR_SM_PASID_DIR_NOT_PRESENT, "the first PASID past ECAP.PSS" },
+        { SM_DIR_ENTRIES << PASID_DIR_SHIFT, FR_SM_PASID_BEYOND_PDTS, "the first PASID past the directory" },
+    };
+    uint64_t frame = page_alloc(), va = SVA_SLOT(12);
+    ASSERT_TRUE(t, frame, "out of frames");
+    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    uint8_t *p = phys_to_virt(frame);
+    fill(phys_to_virt(frame), va);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);   /* its buffer holds the pattern: a write shows */
+    for (unsigned k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        memset(p, RO_FILL, PAGE_SIZE);
+        if (edu_tag_pasid(&sf.dev.edu, bad[k].pasid, sf.dev.supervisor)) {
+            test_diag(t, "%s (0x%x) is wider than the device's PASIDs: not sent", bad[k].what, bad[k].pasid);
+            continue;
+        }
+        unsigned reported = sf.dev.faults_reported;
+        int err = dma_dev_write(&sf.dev, va, PAGE_SIZE);
+        ASSERT_EQ(t, edu_tag_pasid(&sf.dev.edu, SVA_PASID, sf.dev.supervisor), 0);
+        ASSERT_EQ(t, err, 0);
+        struct vtd_fault_log log;
+        fixture_faults(t, &sf.fx, &log);
+        test_diag(t, "%s (0x%x): %u fault(s), reason 0x%x", bad[k].what, bad[k].pasid, log.count,
+                  log.count ? log.f[0].reason : 0);
+        ASSERT_EQ(t, log.count, 1);
+        EXPECT_EQ(t, log.f[0].reason, bad[k].reason);
+        EXPECT_TRUE(t, log.f[0].pasid_present, "the record carries no PASID");
+        EXPECT_EQ(t, log.f[0].pasid, bad[k].pasid);
+        EXPECT_EQ(t, sf.dev.faults_reported - reported, 1);
+        unsigned changed = 0;
+        for (unsigned i = 0; i < PAGE_SIZE; i++)
+            changed += p[i] != RO_FILL;
+        EXPECT_EQ(t, changed, 0);
+    }
+    ASSERT_EQ(t, dma_dev_write(&sf.dev, va, PAGE_SIZE), 0);   /* the binding's own PASID: lands */
+    unsigned changed = 0;
+    for (unsigned i = 0; i < PAGE_SIZE; i++)
+        changed += p[i] != RO_FILL;
+    EXPECT_TRUE(t, changed, "the bound PASID's write did not land");
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    page_free(frame);
+    fixture_sva_down(t, &sf);
+}
+
 /* Scalable mode with SVA bound: a device with a reserved memory region
  * (added to a copy of the DMAR for the second edu) keeps identity access
  * to it through its own RID_PASID. A unit with first-stage translation
@@ -410,6 +743,8 @@ static void rmrr_device_keeps_identity_access(struct test *t)
 TEST_SUITE(sva, 50, 0,
            TEST(pasid_entry_follows_cr0_wp_and_walk_coherency),
            TEST(supervisor_write_to_read_only_kernel_page_faults),
+           TEST(user_request_to_supervisor_kernel_page_faults),
+           TEST(supervisor_request_refused_by_sre_or_the_function),
            TEST(bind_refuses_what_the_unit_cannot_do),
            TEST(dma_through_kernel_va_4k),
            TEST(dma_through_kernel_va_2m),
@@ -420,4 +755,6 @@ TEST_SUITE(sva, 50, 0,
            TEST(pasid_table_allocation_failure_leaves_nothing),
            TEST(pass_through_pasid_entry_uses_physical_addresses),
            TEST(kva_map_invalidated_only_in_caching_mode),
+           TEST(bindings_sharing_a_domain_flush_in_one_batch),
+           TEST(pasid_beyond_the_unit_or_the_directory_faults),
            TEST(rmrr_device_keeps_identity_access));
