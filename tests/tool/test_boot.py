@@ -1,6 +1,9 @@
-"""Bad input on a real boot: a corrupt or missing kernel on the ESP, an
-unknown cmdline key. Each must end in one clear message and a non-zero exit,
-quickly, never a hang. Needs QEMU and build/esp.img (make)."""
+"""Bad input on a real boot: a missing kernel on the ESP, an unknown cmdline
+key. Each must end in one clear message and a non-zero exit, quickly, never
+a hang. A corrupt kernel.elf is refused by the loader's ELF checks, which
+the host tests run on the same files (tests/host/test_elf_check.c): the
+missing kernel's boot is the refusal's one trip through the firmware to the
+tool. Needs QEMU and build/esp.img (make)."""
 import json
 import os
 import shutil
@@ -26,16 +29,11 @@ HANG_S = 120
 WATCHDOG_WORDS = ("ran past its", "no console output for")
 
 
-def image_with(tmp_path, action):
+def image_without_kernel(tmp_path):
     img = tmp_path / "esp.img"
     shutil.copyfile(qemu.ESP_IMAGE, img)
-    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
-    if action == "delete":
-        subprocess.run(["mdel", "-i", str(img), "::/vtdlab/kernel.elf"], check=True, env=env)
-    else:
-        bad = tmp_path / "kernel.elf"
-        bad.write_bytes(action)
-        subprocess.run(["mcopy", "-o", "-i", str(img), str(bad), "::/vtdlab/kernel.elf"], check=True, env=env)
+    subprocess.run(["mdel", "-i", str(img), "::/vtdlab/kernel.elf"], check=True,
+                   env=dict(os.environ, MTOOLS_SKIP_CHECK="1"))
     return str(img)
 
 
@@ -49,20 +47,10 @@ def run_cli(args, capsys, pvh=False):
     return rc, text
 
 
-@pytest.mark.parametrize("content,message", [
-    (b"this is not an ELF file at all" * 4, "kernel.elf is not an ELF file"),
-    (b"\x7fELF\x02\x01\x01" + b"\0" * 9 + b"\x02\0\x3e\0" + b"\0" * 44, "kernel.elf program headers are truncated"),
-])
-def test_corrupt_kernel(tmp_path, capsys, content, message):
-    rc, out = run_cli(["--image", image_with(tmp_path, content)], capsys)
-    assert rc == 1
-    assert f"the UEFI loader stopped: {message}" in out
-
-
 def test_missing_kernel(tmp_path, capsys):
-    rc, out = run_cli(["--image", image_with(tmp_path, "delete")], capsys)
+    rc, out = run_cli(["--image", image_without_kernel(tmp_path)], capsys)
     assert rc == 1
-    assert "cannot read \\vtdlab\\kernel.elf" in out
+    assert "the UEFI loader stopped: cannot read \\vtdlab\\kernel.elf" in out
 
 
 def test_unknown_cmdline_key(capsys):
