@@ -251,6 +251,11 @@ void rcu_release(unsigned cpu)
     }
 }
 
+/* Per CPU: the grace periods waiting for the section it is in now. */
+static uint32_t rcu_waiters[SMP_MAX_CPUS];
+
+unsigned rcu_waiting_on(unsigned cpu) { return cpu < SMP_MAX_CPUS ? load_acquire(&rcu_waiters[cpu]) : 0; }
+
 int rcu_synchronize(unsigned *stuck_cpu)
 {
     unsigned self = smp_cpu_id();
@@ -262,14 +267,19 @@ int rcu_synchronize(unsigned *stuck_cpu)
         if (cpu == self || !smp_cpu_online(cpu))
             continue;
         uint32_t seen = load_acquire(&rcu_phase[cpu]);
-        while ((seen & 1) && load_acquire(&rcu_phase[cpu]) == seen) {
+        if (!(seen & 1))
+            continue;
+        atomic_add(&rcu_waiters[cpu], 1);
+        while (load_acquire(&rcu_phase[cpu]) == seen) {
             if (deadline_passed(d)) {
+                atomic_sub(&rcu_waiters[cpu], 1);
                 if (stuck_cpu)
                     *stuck_cpu = cpu;
                 return -E_TIMEDOUT;
             }
             cpu_relax();
         }
+        atomic_sub(&rcu_waiters[cpu], 1);
     }
     return 0;
 }
