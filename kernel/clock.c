@@ -45,7 +45,7 @@
  * a gap wider; a delay ends at most a gap late. */
 #define SPIN_GAP 64u
 
-static void spin_gap(void)
+void spin_gap(void)
 {
     for (volatile unsigned i = 0; i < SPIN_GAP; i++)
         ;
