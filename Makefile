@@ -176,6 +176,7 @@ SAN_KERNELS := $(foreach v,$(SAN_VARIANTS),$(BUILD)/$(v)/kernel.elf)
 sanitizers: $(SAN_KERNELS)
 
 $(BUILD)/boot/%.efi.o: boot/%.c boot/boot_info.h
+$(BUILD)/boot/%.efi.o: boot/%.c boot/boot_info.h boot/elf_check.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(EFI_CFLAGS) -c $< -o $@
@@ -188,6 +189,11 @@ $(BUILD)/bench/%.efi.o: tests/bench/%.c
 $(BUILD)/%.so: $(BUILD)/%.efi.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(LD) $(EFI_LDFLAGS) $< -o $@ -L$(EFI_LIB) -lgnuefi -lefi
+
+# The loader and its ELF checks (pure: the host tests link them too).
+$(BUILD)/boot/loader.so: $(BUILD)/boot/loader.efi.o $(BUILD)/boot/elf_check.efi.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(LD) $(EFI_LDFLAGS) $^ -o $@ -L$(EFI_LIB) -lgnuefi -lefi
 
 $(BUILD)/BOOTX64.EFI: $(BUILD)/boot/loader.so
 	@$(if $(Q),echo "  EFI     $@")
@@ -271,7 +277,7 @@ HOST_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I.
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 HOST_TESTS  := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(sort $(wildcard tests/host/test_*.c)))
 # The pure modules host tests link against.
-HOST_PURE   := shell/shell_args.c lib/glob.c iommu/dmar.c iommu/cap_reg.c iommu/qi_desc.c iommu/context_entry.c iommu/root_entry.c iommu/fault_record.c lib/errno.c kernel/cmdline.c harness/ktap.c kernel/acpi_tables.c mm/frame.c mm/pgtable.c mm/heap.c iommu/pasid_entry.c kernel/pvh_info.c iommu/irt_entry.c devices/dsa_desc.c devices/pci_bridge.c devices/pci_pasid.c kernel/smbios.c
+HOST_PURE   := shell/shell_args.c lib/glob.c iommu/dmar.c iommu/cap_reg.c iommu/qi_desc.c iommu/context_entry.c iommu/root_entry.c iommu/fault_record.c lib/errno.c kernel/cmdline.c harness/ktap.c boot/elf_check.c kernel/acpi_tables.c mm/frame.c mm/pgtable.c mm/heap.c iommu/pasid_entry.c kernel/pvh_info.c iommu/irt_entry.c devices/dsa_desc.c devices/pci_bridge.c devices/pci_pasid.c kernel/smbios.c
 
 # What each test's source includes (some compile a kernel source whole,
 # #include "../../devices/dsa.c") is listed by the compiler in $@.dep; with

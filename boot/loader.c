@@ -16,6 +16,7 @@
 #include <elf.h>
 
 #include "boot_info.h"
+#include "elf_check.h"
 
 #define KERNEL_PATH     L"\\vtdlab\\kernel.elf"
 #define CMDLINE_PATH    L"\\vtdlab\\cmdline"
@@ -123,39 +124,6 @@ static void reserve_trampoline(struct boot_info *bi)
     bi->trampoline_pages = BOOT_TRAMPOLINE_PAGES;
 }
 
-static int range_ok(UINT64 off, UINT64 len, UINT64 size)
-{
-    return off <= size && len <= size - off;
-}
-
-/* Checks everything the loader relies on before touching memory; returns
- * a reason or NULL. */
-static const char *elf_check(const UINT8 *img, UINTN size)
-{
-    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)img;
-    if (size < sizeof(*eh) || eh->e_ident[EI_MAG0] != ELFMAG0 || eh->e_ident[EI_MAG1] != ELFMAG1 ||
-        eh->e_ident[EI_MAG2] != ELFMAG2 || eh->e_ident[EI_MAG3] != ELFMAG3)
-        return "kernel.elf is not an ELF file";
-    if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_machine != EM_X86_64 || eh->e_type != ET_EXEC)
-        return "kernel.elf is not an x86-64 executable";
-    if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 ||
-        !range_ok(eh->e_phoff, (UINT64)eh->e_phnum * sizeof(Elf64_Phdr), size))
-        return "kernel.elf program headers are truncated";
-    const Elf64_Phdr *ph = (const Elf64_Phdr *)(img + eh->e_phoff);
-    for (int i = 0; i < eh->e_phnum; i++) {
-        if (ph[i].p_type != PT_LOAD)
-            continue;
-        if (!range_ok(ph[i].p_offset, ph[i].p_filesz, size) || ph[i].p_filesz > ph[i].p_memsz)
-            return "kernel.elf segment lies outside the file";
-        if (ph[i].p_vaddr < KERNEL_VMA_BASE || ph[i].p_memsz > KERNEL_MAX_SPAN ||
-            ph[i].p_vaddr - KERNEL_VMA_BASE > KERNEL_MAX_SPAN - ph[i].p_memsz)
-            return "kernel.elf segment lies outside the kernel window";
-    }
-    if (eh->e_entry < KERNEL_VMA_BASE || eh->e_entry - KERNEL_VMA_BASE >= KERNEL_MAX_SPAN)
-        return "kernel.elf entry point lies outside the kernel window";
-    return NULL;
-}
-
 static UINT64 elf_span(const UINT8 *img)
 {
     const Elf64_Ehdr *eh = (const Elf64_Ehdr *)img;
@@ -173,14 +141,14 @@ static void elf_copy_symbols(const UINT8 *img, UINTN size, struct boot_info *bi)
 {
     const Elf64_Ehdr *eh = (const Elf64_Ehdr *)img;
     if (eh->e_shentsize != sizeof(Elf64_Shdr) ||
-        !range_ok(eh->e_shoff, (UINT64)eh->e_shnum * sizeof(Elf64_Shdr), size))
+        !elf_range_ok(eh->e_shoff, (UINT64)eh->e_shnum * sizeof(Elf64_Shdr), size))
         return;
     const Elf64_Shdr *sh = (const Elf64_Shdr *)(img + eh->e_shoff);
     for (int i = 0; i < eh->e_shnum; i++) {
         if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum)
             continue;
         const Elf64_Shdr *str = &sh[sh[i].sh_link];
-        if (!range_ok(sh[i].sh_offset, sh[i].sh_size, size) || !range_ok(str->sh_offset, str->sh_size, size))
+        if (!elf_range_ok(sh[i].sh_offset, sh[i].sh_size, size) || !elf_range_ok(str->sh_offset, str->sh_size, size))
             return;
         EFI_STATUS st;
         UINT8 *sym = alloc_pages((sh[i].sh_size + PAGE_SIZE - 1) / PAGE_SIZE, &st);

@@ -31,6 +31,26 @@
  * a dead counter must not hang the boot. */
 #define CALIBRATION_SPIN_MAX 50000000u
 
+/* Plain loop iterations between two reads of a clock in a loop that spins
+ * (calibration, udelay with interrupts off). Under QEMU's TCG every counter
+ * read (an MMIO or port access), every RDTSC under icount and every PAUSE
+ * leaves the translated code, and under icount a stretch of virtual time is
+ * a fixed count of guest instructions: reading back to back, each boot's
+ * three 10 ms spins (the TSC's calibration, the APIC timer's, the INIT
+ * delay before a start-up IPI) cost ~0.1 s of host time each; with the gap
+ * they take ~40 times fewer reads. On hardware the gap is well under a
+ * microsecond. A calibration's bracket of TSC reads around a counter read
+ * is as narrow as before and its window's length comes from the counter
+ * values read, so the rate is as exact; the PIT's rising edge is bracketed
+ * a gap wider; a delay ends at most a gap late. */
+#define SPIN_GAP 64u
+
+void spin_gap(void)
+{
+    for (volatile unsigned i = 0; i < SPIN_GAP; i++)
+        ;
+}
+
 static uint64_t tsc_hz, tsc_at_boot;
 static enum clock_source source;
 static volatile uint64_t *hpet;
@@ -87,6 +107,7 @@ static int measure_hpet(struct tsc_window *w)
             w->max = (b - a0) * CALIBRATION_US * NS_PER_US / elapsed_ns;
             return 1;
         }
+        spin_gap();
     }
     return 0;
 }
@@ -114,6 +135,7 @@ static int measure_pit(struct tsc_window *w)
             break;
         }
         low = a;
+        spin_gap();
     }
     outb(PORT_61, p61);
     return done;
@@ -185,6 +207,6 @@ void udelay(uint64_t us)
         if (can_halt)
             wait_for_interrupt();
         else
-            cpu_relax();
+            spin_gap();
     }
 }

@@ -32,14 +32,22 @@ static inline bool deadline_passed(struct deadline d) { return rdtsc() >= d.tsc;
 /* At least us microseconds; with interrupts on, up to one timer tick more. */
 void udelay(uint64_t us);
 
+/* A few plain instructions between two polls of a spinning loop
+ * (kernel/clock.c says why). */
+void spin_gap(void);
+
 /* Polls cond until it holds or timeout_us passes; true if it held. The
- * caller reports what it saw on false. */
+ * caller reports what it saw on false. Between polls a gap (fewer device
+ * reads for the same wait under TCG), then PAUSE (which under TCG's
+ * round-robin also lets the other vCPU run). */
 #define WAIT_UNTIL(cond, timeout_us)                                         \
     ({                                                                       \
         struct deadline _d = deadline_after_us(timeout_us);                  \
         bool _ok;                                                            \
-        while (!(_ok = (cond)) && !deadline_passed(_d))                      \
+        while (!(_ok = (cond)) && !deadline_passed(_d)) {                    \
+            spin_gap();                                                      \
             cpu_relax();                                                     \
+        }                                                                    \
         _ok || (cond);                                                       \
     })
 

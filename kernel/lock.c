@@ -267,6 +267,10 @@ void rcu_release(unsigned cpu)
 /* The reader's ticks and the clock are read once per RCU_POLLS polls of
  * its phase (QEMU serialises RDTSC across vCPUs, spin_until_taken). */
 #define RCU_POLLS 256u
+/* Per CPU: the grace periods waiting for the section it is in now. */
+static uint32_t rcu_waiters[SMP_MAX_CPUS];
+
+unsigned rcu_waiting_on(unsigned cpu) { return cpu < SMP_MAX_CPUS ? load_acquire(&rcu_waiters[cpu]) : 0; }
 
 int rcu_synchronize(unsigned *stuck_cpu)
 {
@@ -279,18 +283,23 @@ int rcu_synchronize(unsigned *stuck_cpu)
         if (cpu == self || !smp_cpu_online(cpu))
             continue;
         uint32_t seen = load_acquire(&rcu_phase[cpu]);
+        if (!(seen & 1))
+            continue;
+        atomic_add(&rcu_waiters[cpu], 1);
         uint64_t ticks = apic_timer_ticks_on(cpu);
-        for (unsigned polls = 1; (seen & 1) && load_acquire(&rcu_phase[cpu]) == seen; polls++) {
+        for (unsigned polls = 1; load_acquire(&rcu_phase[cpu]) == seen; polls++) {
             cpu_relax();
             if (polls % RCU_POLLS)
                 continue;
             int ran_in_it = apic_timer_ticks_on(cpu) - ticks >= RCU_GRACE_READER_TICKS;
             if (ran_in_it || clock_ns() - start_ns >= (uint64_t)RCU_GRACE_STALL_MS * US_PER_MS * NS_PER_US) {
+                atomic_sub(&rcu_waiters[cpu], 1);
                 if (stuck_cpu)
                     *stuck_cpu = cpu;
                 return -E_TIMEDOUT;
             }
         }
+        atomic_sub(&rcu_waiters[cpu], 1);
     }
     return 0;
 }

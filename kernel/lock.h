@@ -136,6 +136,10 @@ void rcu_read_unlock(void);
 int rcu_synchronize(unsigned *stuck_cpu);
 #define RCU_GRACE_READER_TICKS 100u
 #define RCU_GRACE_STALL_MS     5000u
+/* How many rcu_synchronize calls wait for cpu's section to end now: a
+ * reader that must outlast a grace period (the reclaim suite's lock-free
+ * walker) holds its section until one waits for it, not for a fixed time. */
+unsigned rcu_waiting_on(unsigned cpu);
 /* Whether cpu is inside a section now (for the end-of-case check). */
 int rcu_in_section(unsigned cpu);
 /* Ends a section a failed case left open on cpu (the caller knows cpu is

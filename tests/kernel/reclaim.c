@@ -648,15 +648,17 @@ static void invalidation_and_the_page_table_lock(struct test *t)
 /* Question 4: a walker that takes no lock holds a pointer to a page table
  * while another CPU unmaps and frees it. The walker is the CPU 0 part; the
  * unmapper's drain under rcu cannot finish until the walker leaves its
- * read-side section, so the walker waits for it a bounded while only. */
-#define WALK_HOLD_US 50000u
+ * read-side section, so the walker holds it until the drain either
+ * finished (nothing waited for the section) or waits for it (a grace
+ * period): either way the drain has decided about the table when the
+ * walker looks at it. */
 #define WALK_STEP_TIMEOUT_US 2000000u
 
 struct walk {
     int reads_freed;     /* the negative control: the table is freed under the walker */
     int phase;           /* 1: the walker holds the PT; 2: it is unmapped */
     int drained;
-    int saw_poison, no_pointer, timed_out;
+    int saw_poison, no_pointer, timed_out, undecided;
 };
 
 static void walker_part(struct test *t, unsigned index, void *arg)
@@ -689,9 +691,10 @@ static void walker_part(struct test *t, unsigned index, void *arg)
     while (load_acquire(&w->phase) < 2 && !deadline_passed(d))
         cpu_relax();
     w->timed_out = load_acquire(&w->phase) < 2;
-    d = deadline_after_us(WALK_HOLD_US);
-    while (!load_acquire(&w->drained) && !deadline_passed(d))
+    d = deadline_after_us(WALK_STEP_TIMEOUT_US);
+    while (!load_acquire(&w->drained) && !rcu_waiting_on(smp_cpu_id()) && !deadline_passed(d))
         cpu_relax();
+    w->undecided = !load_acquire(&w->drained) && !rcu_waiting_on(smp_cpu_id());
     /* Under sync and async reading the freed table is what the case shows:
      * the KASAN kernel is told not to report it (docs/sanitizers.md). */
     if (w->reads_freed)
@@ -725,6 +728,8 @@ static void run_walker(struct test *t, enum reclaim_policy p, struct walk *w)
               reclaim_policy_name(p), w->saw_poison ? "READ" : "never read", s1.grace_periods - s0.grace_periods);
     ASSERT_TRUE(t, !w->no_pointer, "the walker found no table to hold");
     ASSERT_TRUE(t, !w->timed_out, "the unmapper never unmapped");
+    ASSERT_TRUE(t, !w->undecided, "the drain neither finished nor waited for the walker's section in %u us",
+                WALK_STEP_TIMEOUT_US);
     EXPECT_EQ(t, s1.freed - s0.freed, 2);
     page_free(frame);
 }

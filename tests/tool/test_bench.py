@@ -71,6 +71,10 @@ def test_report_from_a_serial_log(tmp_path, capsys):
     assert cli.main(["bench", "--parse", str(log), "--out", str(out)]) == 0
     doc = json.loads((out / "results.json").read_text())
     assert doc["complete"]
+    # the plots too (make deps installs matplotlib); the other reports
+    # below leave them out: rendering them is most of a report's time
+    assert "plots: policies.png, policies.svg" in capsys.readouterr().out
+    assert (out / "policies.png").stat().st_size and (out / "policies.svg").stat().st_size
     md = (out / "results.md").read_text()
     # 160 invalidations for 20 freed tables against 1 for 20: 160x fewer
     assert "| async issues >= 32x fewer invalidations per freed table page than per-page sync (16 pages) | " \
@@ -80,7 +84,12 @@ def test_report_from_a_serial_log(tmp_path, capsys):
     assert "| async | 16 | 0.100 | 0.100 | 2.00 | 0.050 | 1100 |" in md
 
 
-def test_a_log_cut_short_is_marked_incomplete(tmp_path, capsys):
+@pytest.fixture
+def no_plots(monkeypatch):
+    monkeypatch.setattr(bench, "plot", lambda doc, out: [])
+
+
+def test_a_log_cut_short_is_marked_incomplete(tmp_path, capsys, no_plots):
     log = tmp_path / "hw.log"
     log.write_text(LOG.split("    ok 1 unmap_cost")[0])
     out = tmp_path / "out"
@@ -98,7 +107,7 @@ def _report(tmp_path, log_text):
     return (out / "results.md").read_text()
 
 
-def test_a_policy_cheaper_than_the_baseline_is_withheld(tmp_path, capsys):
+def test_a_policy_cheaper_than_the_baseline_is_withheld(tmp_path, capsys, no_plots):
     # async does the baseline's unmap and more, yet reads 0.09x of it: the
     # comparison contradicts itself and is not printed as a figure
     md = _report(tmp_path, LOG.replace("async_16pages_unmap_median=1100", "async_16pages_unmap_median=90"))
@@ -110,7 +119,7 @@ def test_a_policy_cheaper_than_the_baseline_is_withheld(tmp_path, capsys):
            "async at 16 pages measured 0.09x the no-device baseline, cheaper than doing nothing | not measured |" in md
 
 
-def test_a_baseline_that_drifted_withholds_every_comparison_at_its_size(tmp_path, capsys):
+def test_a_baseline_that_drifted_withholds_every_comparison_at_its_size(tmp_path, capsys, no_plots):
     end = "    # metric bench_unmap.unmap_cost.baseline-end_16pages_unmap_median=5000 TSC cycles\n"
     md = _report(tmp_path, LOG.replace("    ok 1 unmap_cost", end + "    ok 1 unmap_cost"))
     assert "- 16 pages: the baseline drifted from 1000 to 5000 across the run" in md
@@ -118,7 +127,7 @@ def test_a_baseline_that_drifted_withholds_every_comparison_at_its_size(tmp_path
     assert "withheld: the baseline drifted from 1000 to 5000 across the run | not measured |" in md
 
 
-def test_a_baseline_that_held_still_gives_ratios(tmp_path, capsys):
+def test_a_baseline_that_held_still_gives_ratios(tmp_path, capsys, no_plots):
     end = "    # metric bench_unmap.unmap_cost.baseline-end_16pages_unmap_median=1200 TSC cycles\n"
     md = _report(tmp_path, LOG.replace("    ok 1 unmap_cost", end + "    ok 1 unmap_cost"))
     assert "Withheld" not in md

@@ -557,6 +557,18 @@ def _bind_qemu_args(argv: List[str]) -> List[str]:
     return out
 
 
+def main_into(argv: List[str], out_path: str, cwd: str) -> None:
+    """main() in a process forked for it (tools/run-tests' fork server):
+    its output, stdout and stderr, into out_path, its status as the
+    process's exit status, as a subprocess running the tool would give."""
+    fd = os.open(out_path, os.O_WRONLY | os.O_TRUNC)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    os.chdir(cwd)
+    sys.exit(main(argv))
+
+
 def main(argv: List[str]) -> int:
     a = build_parser().parse_args(_bind_qemu_args(argv))
     old = qemu.install_signal_handlers()
