@@ -66,13 +66,16 @@ static int setup(void **state)
 }
 
 /* The reader's vCPU off the host's CPU for longer than the fixed second
- * the wait once allowed: it takes no tick meanwhile, then leaves its
- * section. */
+ * the wait once allowed: the clock the wait reads moves OFF_CPU_MS on while
+ * the reader takes no tick, then (a short real pause later, so the waiter
+ * has seen that clock) the reader leaves its section. */
 #define OFF_CPU_MS 1100u
+#define REAL_PAUSE_MS 20u
 static void *leave_after_off_cpu(void *arg)
 {
-    struct timespec off = { OFF_CPU_MS / 1000u, (OFF_CPU_MS % 1000u) * NS_PER_MS };
-    nanosleep(&off, NULL);
+    __atomic_fetch_add(&skew_ns, (uint64_t)OFF_CPU_MS * NS_PER_MS, __ATOMIC_RELEASE);
+    struct timespec pause = { 0, REAL_PAUSE_MS * NS_PER_MS };
+    nanosleep(&pause, NULL);
     rcu_depth[READER] = 0;
     store_release(&rcu_phase[READER], rcu_phase[READER] + 1);
     return NULL;
@@ -81,12 +84,12 @@ static void *leave_after_off_cpu(void *arg)
 static void a_reader_off_its_cpu_for_over_a_second_is_waited_for(void **state)
 {
     enter_section(READER);
-    uint64_t t0 = host_ns();
+    uint64_t t0 = clock_ns();
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, leave_after_off_cpu, NULL), 0);
     unsigned stuck = UINT32_MAX;
     int err = rcu_synchronize(&stuck);
-    uint64_t waited_ms = (host_ns() - t0) / NS_PER_MS;
+    uint64_t waited_ms = (clock_ns() - t0) / NS_PER_MS;
     pthread_join(t, NULL);
     assert_int_equal(err, 0);
     assert_true(waited_ms >= OFF_CPU_MS);
