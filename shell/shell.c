@@ -138,6 +138,17 @@ static struct vtd_unit *arg_unit(const char *s, unsigned *index)
     return &units[i];
 }
 
+/* The unit of a command that takes only UNIT, or NULL after saying what
+ * was wrong. */
+static struct vtd_unit *only_unit(const char *cmd, int argc, char **argv, unsigned *index)
+{
+    if (argc != 2) {
+        out("error: %s takes UNIT", cmd);
+        return NULL;
+    }
+    return arg_unit(argv[1], index);
+}
+
 static struct pci_dev *arg_device(const char *s)
 {
     uint8_t b, d, f;
@@ -370,9 +381,7 @@ static void cmd_units(int argc, char **argv)
 
 static void cmd_regs(int argc, char **argv)
 {
-    if (argc != 2)
-        ERR("regs takes UNIT");
-    struct vtd_unit *u = arg_unit(argv[1], NULL);
+    struct vtd_unit *u = only_unit("regs", argc, argv, NULL);
     if (!u)
         return;
     static const struct { const char *name; enum vtd_reg32 r; } r32[] = {
@@ -413,9 +422,7 @@ static void cmd_cap(int argc, char **argv)
 
 static void cmd_root(int argc, char **argv)
 {
-    if (argc != 2)
-        ERR("root takes UNIT");
-    struct vtd_unit *u = arg_unit(argv[1], NULL);
+    struct vtd_unit *u = only_unit("root", argc, argv, NULL);
     if (!u)
         return;
     uint32_t gsts = vtd_read32(u, VTD_GSTS);
@@ -546,10 +553,8 @@ static void cmd_walk(int argc, char **argv)
 
 static void cmd_iq(int argc, char **argv)
 {
-    if (argc != 2)
-        ERR("iq takes UNIT");
     unsigned ui;
-    struct vtd_unit *u = arg_unit(argv[1], &ui);
+    struct vtd_unit *u = only_unit("iq", argc, argv, &ui);
     if (!u)
         return;
     if (!ECAP_QI(u->ecap))
@@ -585,9 +590,7 @@ static void cmd_iq(int argc, char **argv)
 
 static void cmd_faults(int argc, char **argv)
 {
-    if (argc != 2)
-        ERR("faults takes UNIT");
-    struct vtd_unit *u = arg_unit(argv[1], NULL);
+    struct vtd_unit *u = only_unit("faults", argc, argv, NULL);
     if (!u)
         return;
     uint32_t fsts = vtd_read32(u, VTD_FSTS);

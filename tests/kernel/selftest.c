@@ -277,6 +277,32 @@ static uint64_t kernel_tables_live(void)
     return p.allocated - p.freed;
 }
 
+/* A check after an aborted case starts here: the case before ended in an
+ * error (when it skipped, this one skips, saying what it did not set up);
+ * the unit's status as the unit reports it. */
+static uint32_t after_abort_gsts(struct test *t, const char *nothing)
+{
+    int prev = harness_previous_status(1);
+    if (prev == KTAP_SKIP)
+        test_skip(t, "the case before skipped: %s", nothing);
+    EXPECT_EQ(t, prev, KTAP_ERROR);
+    const struct dmar_info *d = iommu_dmar();
+    ASSERT_TRUE(t, d && d->ndrhd, "no unit");
+    struct vtd_unit u;
+    ASSERT_EQ(t, vtd_unit_init(&u, &d->drhd[0]), 0);
+    return vtd_read32(&u, VTD_GSTS);
+}
+
+/* Every frame free before the aborted case is free again, but for the
+ * page-table pages that map registers added since. */
+static void expect_frames_back(struct test *t, uint64_t free_before, uint64_t tables_before)
+{
+    ASSERT_EQ(t, reclaim_drain(), 0);
+    uint64_t new_tables = kernel_tables_live() - tables_before;
+    test_diag(t, "%lu page-table page(s) added for register mappings since", new_tables);
+    EXPECT_EQ(t, frames_free_count() + new_tables, free_before);
+}
+
 static void faults_with_sva_bound_on_purpose(struct test *t)
 {
     ASSERT_EQ(t, reclaim_drain(), 0);
@@ -292,22 +318,11 @@ static void faults_with_sva_bound_on_purpose(struct test *t)
  * binding held. */
 static void sva_abort_left_the_unit_off_and_the_memory_back(struct test *t)
 {
-    int prev = harness_previous_status(1);
-    if (prev == KTAP_SKIP)
-        test_skip(t, "the case before skipped: nothing was bound");
-    EXPECT_EQ(t, prev, KTAP_ERROR);
-    const struct dmar_info *d = iommu_dmar();
-    ASSERT_TRUE(t, d && d->ndrhd, "no unit");
-    struct vtd_unit u;
-    ASSERT_EQ(t, vtd_unit_init(&u, &d->drhd[0]), 0);
-    uint32_t gsts = vtd_read32(&u, VTD_GSTS);
+    uint32_t gsts = after_abort_gsts(t, "nothing was bound");
     EXPECT_TRUE(t, !(gsts & VTD_GCMD_TE), "translation is still on (GSTS 0x%08x)", gsts);
     EXPECT_TRUE(t, !(gsts & VTD_GCMD_QIE), "the queue is still on (GSTS 0x%08x)", gsts);
     EXPECT_TRUE(t, kva_walker_count() == 0, "a walker is still registered");
-    ASSERT_EQ(t, reclaim_drain(), 0);
-    uint64_t new_tables = kernel_tables_live() - tables_before_sva_abort;
-    test_diag(t, "%lu page-table page(s) added for register mappings since", new_tables);
-    EXPECT_EQ(t, frames_free_count() + new_tables, free_before_sva_abort);
+    expect_frames_back(t, free_before_sva_abort, tables_before_sva_abort);
 }
 
 /* A second-stage domain's unmap holds the tables it unlinked until the
@@ -337,21 +352,10 @@ static void faults_between_a_second_stage_unmap_and_its_flush_on_purpose(struct 
  * unit is off as it reports (GSTS). */
 static void second_stage_abort_freed_the_held_tables(struct test *t)
 {
-    int prev = harness_previous_status(1);
-    if (prev == KTAP_SKIP)
-        test_skip(t, "the case before skipped: nothing was mapped");
-    EXPECT_EQ(t, prev, KTAP_ERROR);
-    const struct dmar_info *d = iommu_dmar();
-    ASSERT_TRUE(t, d && d->ndrhd, "no unit");
-    struct vtd_unit u;
-    ASSERT_EQ(t, vtd_unit_init(&u, &d->drhd[0]), 0);
-    uint32_t gsts = vtd_read32(&u, VTD_GSTS);
+    uint32_t gsts = after_abort_gsts(t, "nothing was mapped");
     EXPECT_TRUE(t, !(gsts & (VTD_GCMD_TE | VTD_GCMD_QIE)), "translation or the queue is still on (GSTS 0x%08x)",
                 gsts);
-    ASSERT_EQ(t, reclaim_drain(), 0);
-    uint64_t new_tables = kernel_tables_live() - tables_before_ss_abort;
-    test_diag(t, "%lu page-table page(s) added for register mappings since", new_tables);
-    EXPECT_EQ(t, frames_free_count() + new_tables, free_before_ss_abort);
+    expect_frames_back(t, free_before_ss_abort, tables_before_ss_abort);
 }
 
 TEST_SUITE(selftest, 90, SUITE_EXPLICIT,

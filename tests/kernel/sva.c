@@ -353,20 +353,27 @@ static void pasid_entry_follows_cr0_wp_and_walk_coherency(struct test *t)
     EXPECT_TRUE(t, kva_walk_snooped(), "table writes are still flushed after the unbind");
 }
 
+/* sf bound with supervisor requests, or the case skips: the unit takes
+ * none (ECAP.SRS), or the device makes none (edu never does; DSA without
+ * PASID privileged mode), so what the case checks does not apply. */
+static void supervisor_fixture_up(struct test *t, struct sva_fixture *sf, const char *consequence)
+{
+    fixture_sva_up(t, sf, SVA_PASID, 0);
+    if (sf->sva.priv == SVA_SUPERVISOR)
+        return;
+    int unit_can = ECAP_SRS(sf->fx.u.ecap) != 0;
+    fixture_sva_down(t, sf);
+    if (!unit_can)
+        test_skip(t, "the unit takes no supervisor requests (ECAP.SRS = 0): %s", consequence);
+    test_skip(t, "%s makes no supervisor requests: %s", dma_dev_name(&sf->dev), consequence);
+}
+
 /* With supervisor requests and WPE, a device write to a read-only kernel
  * page faults and leaves the page alone, as a CPU write would (CR0.WP). */
 static void supervisor_write_to_read_only_kernel_page_faults(struct test *t)
 {
     static struct sva_fixture sf;
-    fixture_sva_up(t, &sf, SVA_PASID, 0);
-    if (sf.sva.priv != SVA_SUPERVISOR) {
-        int unit_can = ECAP_SRS(sf.fx.u.ecap) != 0;
-        fixture_sva_down(t, &sf);
-        if (!unit_can)
-            test_skip(t, "the unit takes no supervisor requests (ECAP.SRS = 0): WPE does not apply");
-        test_skip(t, "%s makes no supervisor requests (edu never does; DSA without PASID privileged mode): WPE does "
-                  "not apply", dma_dev_name(&sf.dev));
-    }
+    supervisor_fixture_up(t, &sf, "WPE does not apply");
     uint64_t ro = page_alloc();
     ASSERT_TRUE(t, ro, "out of frames");
     memset(phys_to_virt(ro), RO_FILL, PAGE_SIZE);
@@ -389,16 +396,7 @@ static void supervisor_write_to_read_only_kernel_page_faults(struct test *t)
 static void user_request_to_supervisor_kernel_page_faults(struct test *t)
 {
     static struct sva_fixture sf;
-    fixture_sva_up(t, &sf, SVA_PASID, 0);
-    if (sf.sva.priv != SVA_SUPERVISOR) {
-        int unit_can = ECAP_SRS(sf.fx.u.ecap) != 0;
-        fixture_sva_down(t, &sf);
-        if (!unit_can)
-            test_skip(t, "the unit takes no supervisor requests (ECAP.SRS = 0): every page the device reaches is "
-                      "a user page");
-        test_skip(t, "%s makes no supervisor requests: every page the device reaches is a user page",
-                  dma_dev_name(&sf.dev));
-    }
+    supervisor_fixture_up(t, &sf, "every page the device reaches is a user page");
     uint64_t frame = page_alloc(), va = SVA_SLOT(9);
     ASSERT_TRUE(t, frame, "out of frames");
     memset(phys_to_virt(frame), RO_FILL, PAGE_SIZE);
@@ -456,14 +454,7 @@ static void reinstall_with_sre(struct test *t, struct sva_fixture *sf, int sre)
 static void supervisor_request_refused_by_sre_or_the_function(struct test *t)
 {
     static struct sva_fixture sf;
-    fixture_sva_up(t, &sf, SVA_PASID, 0);
-    if (sf.sva.priv != SVA_SUPERVISOR) {
-        int unit_can = ECAP_SRS(sf.fx.u.ecap) != 0;
-        fixture_sva_down(t, &sf);
-        if (!unit_can)
-            test_skip(t, "the unit takes no supervisor requests (ECAP.SRS = 0): SRE does not apply");
-        test_skip(t, "%s makes no supervisor requests: SRE does not apply", dma_dev_name(&sf.dev));
-    }
+    supervisor_fixture_up(t, &sf, "SRE does not apply");
     uint64_t frame = page_alloc(), va = SVA_SLOT(10);
     ASSERT_TRUE(t, frame, "out of frames");
     uint8_t *p = phys_to_virt(frame);
