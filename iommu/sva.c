@@ -167,7 +167,7 @@ int sva_bind_kernel_shared(struct sva *s, struct sva *leader, struct pci_dev *de
                            uint32_t pasid)
 {
     memset(s, 0, sizeof(*s));
-    if (!leader || !leader->kernel || leader->leader || !dev || dev != leader->dev || on_boot_stack(s, sizeof(*s)) ||
+    if (!leader || !leader->kernel || leader->leader || !dev || dev != leader->dev || kernel_stack_contains(s, sizeof(*s)) ||
         sva_privilege(leader->u, device_supervisor) != leader->priv)
         return -E_INVAL;
     if (pasid >= vtd_pasid_limit(leader->u))
