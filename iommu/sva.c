@@ -221,7 +221,8 @@ int sva_unbind(struct sva *s)
                                                           .pasid = s->pasid });
     if (ECAP_DT(s->u->ecap))
         qi_desc_pasid_device_tlb(&d[n++], (struct qi_pasid_device_tlb){ .sid = pci_source_id(s->dev),
-                                                                        .pasid = s->pasid, .global = 1 });
+                                                                        .pasid = s->pasid, .addr = QI_DEVTLB_ALL_ADDR,
+                                                                        .size = 1, .global = 1 });
     /* Translation stays on: the device's next request must fault, not slip
      * through untranslated. The tables stay until translation is off. */
     int err = qi_sync(s->qi, d, n);

@@ -3,6 +3,9 @@
 #include <string.h>
 #include "iommu/cap_reg.h"
 #include "iommu/entry_write.h"
+#include "iommu/qi.h"
+#include "iommu/regs.h"
+#include "iommu/scalable_mode.h"
 #include "kernel/exit.h"
 #include "kernel/x86.h"
 #include "lib/bits.h"
@@ -715,6 +718,183 @@ static void pasid_beyond_the_unit_or_the_directory_faults(struct test *t)
     fixture_sva_down(t, &sf);
 }
 
+/* ATS for the bound device as Linux sets it up where the unit has a
+ * device-TLB (ECAP.DT) and the function an ATS capability: DTE in its
+ * context entry (the context cache invalidated), ATS enabled with 4 KiB
+ * translations, and edu-pcie's DMA made of translated requests through
+ * its address-translation cache. Skips naming what is missing. */
+static void ats_up(struct test *t, struct sva_fixture *sf)
+{
+    if (!ECAP_DT(sf->fx.u.ecap)) {
+        fixture_sva_down(t, sf);
+        test_skip(t, "the unit has no device-TLB (ECAP.DT = 0): it answers no translation requests");
+    }
+    if (sf->dev.kind != DMA_DEV_EDU || !sf->dev.pci->ext_ats || !sf->dev.edu.tags_pasid) {
+        fixture_sva_down(t, sf);
+        test_skip(t, "%s has no ATS capability", dma_dev_name(&sf->dev));
+    }
+    uint16_t rid = pci_requester_id(sf->dev.pci);
+    struct qi_desc cc;
+    qi_desc_context_cache(&cc, (struct qi_context_cache){ .gran = QI_CC_GLOBAL });
+    ASSERT_EQ(t, vtd_sm_context_set_dte(&sf->fx.u, &sf->sva.tables, pci_sid_bus(rid), pci_sid_devfn(rid), 1), 0);
+    ASSERT_EQ(t, qi_sync(&sf->fx.qi, &cc, 1), 0);
+    ASSERT_EQ(t, pci_ats_enable(sf->dev.pci, PAGE_SHIFT), 0);
+    ASSERT_EQ(t, edu_ats_set(&sf->dev.edu, 1, 0), 0);
+}
+
+/* A PASID-based device-TLB invalidation of the binding's PASID: of the
+ * page at va, or (va 0) of every address. */
+static struct qi_desc devtlb_inv(struct sva_fixture *sf, uint64_t va)
+{
+    struct qi_desc d;
+    qi_desc_pasid_device_tlb(&d, (struct qi_pasid_device_tlb){ .sid = pci_requester_id(sf->dev.pci),
+                                                               .pasid = sf->sva.pasid,
+                                                               .addr = va ? va : QI_DEVTLB_ALL_ADDR,
+                                                               .size = va == 0 });
+    return d;
+}
+
+/* Undoes ats_up: the device's cache emptied by an invalidation it
+ * answers, ATS off, DTE clear again. */
+static void ats_down(struct test *t, struct sva_fixture *sf)
+{
+    uint16_t rid = pci_requester_id(sf->dev.pci);
+    EXPECT_EQ(t, edu_ats_set(&sf->dev.edu, 0, 0), 0);
+    struct qi_desc d[2] = { devtlb_inv(sf, 0) };
+    qi_desc_context_cache(&d[1], (struct qi_context_cache){ .gran = QI_CC_GLOBAL });
+    EXPECT_EQ(t, qi_sync(&sf->fx.qi, d, 1), 0);
+    pci_ats_disable(sf->dev.pci);
+    EXPECT_EQ(t, vtd_sm_context_set_dte(&sf->fx.u, &sf->sva.tables, pci_sid_bus(rid), pci_sid_devfn(rid), 0), 0);
+    EXPECT_EQ(t, qi_sync(&sf->fx.qi, &d[1], 1), 0);
+}
+
+/* A device-TLB invalidation the device leaves unanswered times out in the
+ * unit (VT-d spec 6.5.2.10): FSTS.ITE with IQERCD.ITESID naming the
+ * device, and the wait of that batch is not carried out, so its waiter is
+ * told -E_IO and its status slot never says done; the queue goes on: the
+ * next batch completes. The control first: the same invalidation answered
+ * completes and empties the device's cache (read from the device), where
+ * the ignored one leaves the translation in it. */
+static void device_tlb_invalidation_unanswered_raises_ite(struct test *t)
+{
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    ats_up(t, &sf);
+    struct vtd_qi *q = &sf.fx.qi;
+    uint64_t frame = page_alloc(), va = SVA_SLOT(13);
+    ASSERT_TRUE(t, frame, "out of frames");
+    fill(phys_to_virt(frame), va);
+    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);
+    EXPECT_EQ(t, edu_last_dma_status(&sf.dev.edu), EDU_DMA_DONE);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 1);
+    struct qi_desc inv = devtlb_inv(&sf, va);
+    unsigned errors = q->errors;
+    ASSERT_EQ(t, qi_sync(q, &inv, 1), 0);            /* answered: the control */
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 0);
+    EXPECT_EQ(t, q->errors, errors);
+
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 1);
+    ASSERT_EQ(t, edu_ats_set(&sf.dev.edu, 1, 1), 0);  /* the device stops answering */
+    uint32_t seq;
+    ASSERT_EQ(t, qi_submit(q, &inv, 1, &seq), 0);
+    int err = qi_wait(q, seq);
+    test_diag(t, "the unanswered batch's wait: %s; queue errors %u -> %u, FSTS 0x%x, IQERCD 0x%lx", err_name(err),
+              errors, q->errors, q->error.fsts, (unsigned long)q->error.iqercd);
+    EXPECT_EQ(t, err, -E_IO);
+    EXPECT_TRUE(t, !qi_wait_ran(q, seq), "the timed-out batch reads as completed");
+    EXPECT_EQ(t, q->errors, errors + 1);
+    EXPECT_TRUE(t, q->error.fsts & VTD_FSTS_ITE, "FSTS 0x%x at the error has no ITE", q->error.fsts);
+    EXPECT_EQ(t, bits_get(q->error.iqercd, VTD_IQERCD_ITESID), pci_requester_id(sf.dev.pci));
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 1);    /* the device kept it */
+
+    ASSERT_EQ(t, edu_ats_set(&sf.dev.edu, 1, 0), 0);
+    EXPECT_EQ(t, qi_sync(q, &inv, 1), 0);            /* the queue went on */
+    EXPECT_EQ(t, vtd_read32(&sf.fx.u, VTD_FSTS) & VTD_FSTS_ITE, 0);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 0);
+    ats_down(t, &sf);
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    page_free(frame);
+    fixture_sva_down(t, &sf);
+}
+
+/* Unbinding a PASID whose translations the device cached (an address
+ * other than 0) leaves none in its cache (VT-d spec 6.5.3.3: the device-TLB
+ * invalidated with the PASID entry gone), read from the device. */
+static void unbind_empties_the_device_tlb(struct test *t)
+{
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    ats_up(t, &sf);
+    uint64_t frame = page_alloc(), va = SVA_SLOT(13);
+    ASSERT_TRUE(t, frame, "out of frames");
+    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 1);
+    ASSERT_EQ(t, sva_unbind(&sf.sva), 0);
+    unsigned left = edu_atc_entries(&sf.dev.edu);
+    test_diag(t, "after the unbind the device caches %u translation(s)", left);
+    EXPECT_EQ(t, left, 0);
+    sf.sva.u = NULL; /* unbound already */
+    EXPECT_EQ(t, edu_ats_set(&sf.dev.edu, 0, 0), 0);
+    pci_ats_disable(sf.dev.pci);
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    fixture_sva_down(t, &sf);
+    page_free(frame);
+}
+
+/* Translation requests the unit does not grant (VT-d spec 4.2.3, 9.4):
+ * for an unmapped page, a completion with R=W=0 and no fault record (the
+ * device says it got no access); from a function whose context entry has
+ * DTE clear, Unsupported Request with fault 0x44 recorded (the device
+ * says the request failed). Nothing is cached or moved either way; the
+ * control: with DTE set, the mapped page's read goes through. */
+static void translation_request_refused_without_dte_or_mapping(struct test *t)
+{
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    ats_up(t, &sf);
+    uint64_t frame = page_alloc(), va = SVA_SLOT(14), unmapped = SVA_SLOT(15);
+    ASSERT_TRUE(t, frame, "out of frames");
+    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    struct vtd_fault_log log;
+    unsigned reported = sf.dev.faults_reported;
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, unmapped, PAGE_SIZE), 0);
+    EXPECT_EQ(t, edu_last_dma_status(&sf.dev.edu), EDU_DMA_ATS_NO_ACCESS);
+    EXPECT_EQ(t, sf.dev.faults_reported - reported, 1);
+    fixture_faults(t, &sf.fx, &log);
+    test_diag(t, "unmapped page: device status %u, %u fault record(s)", (unsigned)edu_last_dma_status(&sf.dev.edu),
+              log.count);
+    EXPECT_EQ(t, log.count, 0);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 0);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);   /* the control */
+    EXPECT_EQ(t, edu_last_dma_status(&sf.dev.edu), EDU_DMA_DONE);
+    struct qi_desc d[2] = { devtlb_inv(&sf, 0) };
+    qi_desc_context_cache(&d[1], (struct qi_context_cache){ .gran = QI_CC_GLOBAL });
+    ASSERT_EQ(t, qi_sync(&sf.fx.qi, d, 1), 0);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 0);
+
+    uint16_t rid = pci_requester_id(sf.dev.pci);
+    ASSERT_EQ(t, vtd_sm_context_set_dte(&sf.fx.u, &sf.sva.tables, pci_sid_bus(rid), pci_sid_devfn(rid), 0), 0);
+    ASSERT_EQ(t, qi_sync(&sf.fx.qi, &d[1], 1), 0);
+    reported = sf.dev.faults_reported;
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);
+    EXPECT_EQ(t, edu_last_dma_status(&sf.dev.edu), EDU_DMA_ATS_FAILED);
+    EXPECT_EQ(t, sf.dev.faults_reported - reported, 1);
+    fixture_faults(t, &sf.fx, &log);
+    test_diag(t, "DTE clear: device status %u, %u fault record(s), reason 0x%x",
+              (unsigned)edu_last_dma_status(&sf.dev.edu), log.count, log.count ? log.f[0].reason : 0);
+    ASSERT_EQ(t, log.count, 1);
+    EXPECT_EQ(t, log.f[0].reason, FR_SM_DTE_CLEAR);
+    EXPECT_EQ(t, log.f[0].sid, rid);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 0);
+    ats_down(t, &sf);
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    page_free(frame);
+    fixture_sva_down(t, &sf);
+}
+
 /* Scalable mode with SVA bound: a device with a reserved memory region
  * (added to a copy of the DMAR for the second edu) keeps identity access
  * to it through its own RID_PASID. A unit with first-stage translation
@@ -757,4 +937,7 @@ TEST_SUITE(sva, 50, 0,
            TEST(kva_map_invalidated_only_in_caching_mode),
            TEST(bindings_sharing_a_domain_flush_in_one_batch),
            TEST(pasid_beyond_the_unit_or_the_directory_faults),
-           TEST(rmrr_device_keeps_identity_access));
+           TEST(rmrr_device_keeps_identity_access),
+           TEST(device_tlb_invalidation_unanswered_raises_ite),
+           TEST(unbind_empties_the_device_tlb),
+           TEST(translation_request_refused_without_dte_or_mapping));
