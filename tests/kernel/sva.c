@@ -733,12 +733,7 @@ static void ats_up(struct test *t, struct sva_fixture *sf)
         fixture_sva_down(t, sf);
         test_skip(t, "%s has no ATS capability", dma_dev_name(&sf->dev));
     }
-    uint16_t rid = pci_requester_id(sf->dev.pci);
-    struct qi_desc cc;
-    qi_desc_context_cache(&cc, (struct qi_context_cache){ .gran = QI_CC_GLOBAL });
-    ASSERT_EQ(t, vtd_sm_context_set_dte(&sf->fx.u, &sf->sva.tables, pci_sid_bus(rid), pci_sid_devfn(rid), 1), 0);
-    ASSERT_EQ(t, qi_sync(&sf->fx.qi, &cc, 1), 0);
-    ASSERT_EQ(t, pci_ats_enable(sf->dev.pci, PAGE_SHIFT), 0);
+    ASSERT_EQ(t, sva_ats_enable(&sf->sva), 0);
     ASSERT_EQ(t, edu_ats_set(&sf->dev.edu, 1, 0), 0);
 }
 
@@ -755,17 +750,12 @@ static struct qi_desc devtlb_inv(struct sva_fixture *sf, uint64_t va)
 }
 
 /* Undoes ats_up: the device's cache emptied by an invalidation it
- * answers, ATS off, DTE clear again. */
+ * answers, ATS off, DTE clear again; the device's cache read empty. */
 static void ats_down(struct test *t, struct sva_fixture *sf)
 {
-    uint16_t rid = pci_requester_id(sf->dev.pci);
     EXPECT_EQ(t, edu_ats_set(&sf->dev.edu, 0, 0), 0);
-    struct qi_desc d[2] = { devtlb_inv(sf, 0) };
-    qi_desc_context_cache(&d[1], (struct qi_context_cache){ .gran = QI_CC_GLOBAL });
-    EXPECT_EQ(t, qi_sync(&sf->fx.qi, d, 1), 0);
-    pci_ats_disable(sf->dev.pci);
-    EXPECT_EQ(t, vtd_sm_context_set_dte(&sf->fx.u, &sf->sva.tables, pci_sid_bus(rid), pci_sid_devfn(rid), 0), 0);
-    EXPECT_EQ(t, qi_sync(&sf->fx.qi, &d[1], 1), 0);
+    EXPECT_EQ(t, sva_ats_disable(&sf->sva), 0);
+    EXPECT_EQ(t, edu_atc_entries(&sf->dev.edu), 0);
 }
 
 /* A device-TLB invalidation the device leaves unanswered times out in the
@@ -842,6 +832,61 @@ static void unbind_empties_the_device_tlb(struct test *t)
     ASSERT_EQ(t, kva_unmap(va), 0);
     fixture_sva_down(t, &sf);
     page_free(frame);
+}
+
+/* A device-TLB invalidation of exactly one 4 KiB page (S clear) for this
+ * PASID. */
+static int is_devtlb_flush_of(const struct qi_desc *d, const void *arg)
+{
+    const struct flush_of *f = arg;
+    return qi_desc_type(d) == QI_PASID_DEVICE_TLB && bits_get(d->qw[0], QI_PASID) == f->pasid &&
+           bits_get(d->qw[1], QI_ADDR_QW1) << PAGE_SHIFT == f->va && !bits_get(d->qw[1], QI_PDEVTLB_S_QW1);
+}
+
+/* With ATS on, the walker's flush of a page (what reclaim and every kva
+ * change go through) invalidates the device-TLB after the IOTLB, in one
+ * batch: PASID-based IOTLB, PASID-based device-TLB, wait, read from the
+ * ring; and the device's cache no longer holds the page (read from the
+ * device). The control: an IOTLB invalidation alone leaves the device's
+ * translation in its cache. */
+static void reclaim_flush_invalidates_the_device_tlb_after_the_iotlb(struct test *t)
+{
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    ats_up(t, &sf);
+    uint64_t frame = page_alloc(), va = SVA_SLOT(13);
+    ASSERT_TRUE(t, frame, "out of frames");
+    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 1);
+    struct qi_desc one;
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&one, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID, .did = sf.sva.did,
+                                                                    .pasid = SVA_PASID }), 0);
+    ASSERT_EQ(t, qi_sync(&sf.fx.qi, &one, 1), 0);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 1);   /* the control */
+
+    unsigned head = fixture_unit_head(&sf.fx.qi);
+    struct kva_flush f;
+    ASSERT_EQ(t, kva_walkers_flush(va, va + PAGE_SIZE, 1, &f), 0);
+    unsigned tail = fixture_unit_head(&sf.fx.qi), n = (tail + sf.fx.qi.entries - head) % sf.fx.qi.entries;
+    struct flush_of page = { va, SVA_PASID };
+    static const unsigned order[] = { QI_PASID_IOTLB, QI_PASID_DEVICE_TLB, QI_WAIT };
+    EXPECT_EQ(t, n, sizeof(order) / sizeof(order[0]));
+    for (unsigned i = 0; i < n && i < sizeof(order) / sizeof(order[0]); i++) {
+        const struct qi_desc *d = (const struct qi_desc *)(sf.fx.qi.ring + (size_t)((head + i) % sf.fx.qi.entries) *
+                                                           sf.fx.qi.desc_size);
+        EXPECT_TRUE(t, qi_desc_type(d) == order[i], "flush descriptor %u is %s, expected %s", i,
+                    qi_type_name(qi_desc_type(d)), qi_type_name(order[i]));
+    }
+    EXPECT_EQ(t, fixture_count_consumed(&sf.fx.qi, head, tail, is_flush_of, &page), 1);
+    EXPECT_EQ(t, fixture_count_consumed(&sf.fx.qi, head, tail, is_devtlb_flush_of, &page), 1);
+    unsigned left = edu_atc_entries(&sf.dev.edu);
+    test_diag(t, "the walkers' flush: %u descriptors; the device caches %u translation(s) after it", n, left);
+    EXPECT_EQ(t, left, 0);
+    ats_down(t, &sf);
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    page_free(frame);
+    fixture_sva_down(t, &sf);
 }
 
 /* Translation requests the unit does not grant (VT-d spec 4.2.3, 9.4):
@@ -940,4 +985,5 @@ TEST_SUITE(sva, 50, 0,
            TEST(rmrr_device_keeps_identity_access),
            TEST(device_tlb_invalidation_unanswered_raises_ite),
            TEST(unbind_empties_the_device_tlb),
+           TEST(reclaim_flush_invalidates_the_device_tlb_after_the_iotlb),
            TEST(translation_request_refused_without_dte_or_mapping));
