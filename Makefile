@@ -277,7 +277,7 @@ HOST_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I.
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 HOST_TESTS  := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(sort $(wildcard tests/host/test_*.c)))
 # The pure modules host tests link against.
-HOST_PURE   := shell/shell_args.c lib/glob.c iommu/dmar.c iommu/cap_reg.c iommu/qi_desc.c iommu/context_entry.c iommu/root_entry.c iommu/fault_record.c lib/errno.c kernel/cmdline.c harness/ktap.c boot/elf_check.c kernel/acpi_tables.c mm/frame.c mm/pgtable.c mm/heap.c iommu/pasid_entry.c kernel/pvh_info.c iommu/irt_entry.c devices/dsa_desc.c devices/pci_bridge.c devices/pci_pasid.c kernel/smbios.c
+HOST_PURE   := shell/shell_args.c lib/glob.c iommu/dmar.c iommu/cap_reg.c iommu/qi_desc.c iommu/context_entry.c iommu/root_entry.c iommu/fault_record.c lib/errno.c kernel/cmdline.c harness/ktap.c boot/elf_check.c kernel/acpi_tables.c mm/frame.c mm/pgtable.c mm/heap.c iommu/pasid_entry.c kernel/pvh_info.c iommu/irt_entry.c devices/dsa_desc.c devices/pci_bridge.c devices/pci_pasid.c devices/pci_ats.c kernel/smbios.c
 
 # What each test's source includes (some compile a kernel source whole,
 # #include "../../devices/dsa.c") is listed by the compiler in $@.dep; with

@@ -195,7 +195,13 @@ static int edu_transfer(struct dma_dev *d, uint64_t va, uint32_t len, int to_dev
     enum edu_dma_status st = edu_last_dma_status(&d->edu);
     if (st == EDU_DMA_REFUSED_BY_IOMMU)
         d->faults_reported++;
-    else if (st != EDU_DMA_DONE) {
+    else if (st == EDU_DMA_ATS_NO_ACCESS || st == EDU_DMA_ATS_FAILED) {
+        /* translated requests (edu_ats_set): nothing moved */
+        printk("# dma_dev: edu-pcie's translation request for its DMA %s 0x%lx %s\n", to_device ? "from" : "to", va,
+               st == EDU_DMA_ATS_FAILED ? "failed (Unsupported Request)"
+                                        : "was answered without the access (R=W=0 for an unmapped page)");
+        d->faults_reported++;
+    } else if (st != EDU_DMA_DONE) {
         printk("# dma_dev: edu-pcie did not issue its DMA %s 0x%lx (status %u: PASID or privileged mode not "
                "enabled)\n", to_device ? "from" : "to", va, (unsigned)st);
         return -E_IO;

@@ -22,6 +22,10 @@
 #define EDU_PASID_MASK   0xfffffu  /* PASID[19:0] */
 #define EDU_PASID_PRIV   (1u << 30)
 #define EDU_PASID_EN     (1u << 31)
+#define EDU_ATS_CTRL     0xa8      /* edu-pcie with ats=on */
+#define EDU_ATS_CTRL_DMA        (1u << 0)   /* DMA made of translated requests */
+#define EDU_ATS_CTRL_IGNORE_INV (1u << 1)   /* device-TLB invalidations left unanswered */
+#define EDU_ATC_COUNT    0xac      /* valid address-translation cache entries */
 #define EDU_ID_MAGIC     0x00edu   /* low half of the ID; major/minor above */
 #define EDU_ID_MAGIC_MASK 0xffffu
 #define EDU_DMA_START    (1u << 0)
@@ -71,6 +75,11 @@ int edu_probe_nth(struct edu *e, unsigned nth)
     e->tags_pasid = e->pci->ext_pasid != 0;
     if (e->tags_pasid)
         edu_untag(e);
+    if (e->tags_pasid && e->pci->ext_ats) {
+        /* untranslated requests, as a case that ended early may not have left it */
+        edu_ats_set(e, 0, 0);
+        pci_ats_disable(e->pci);
+    }
     pci_enable_bus_master(e->pci);
     irq_set_handler(VEC_EDU, edu_irq);
     probed_bar[nth] = e->bar0;
@@ -138,3 +147,13 @@ void edu_untag(struct edu *e)
 }
 
 enum edu_dma_status edu_last_dma_status(struct edu *e) { return (enum edu_dma_status)rd32(e, EDU_DMA_STATUS); }
+
+int edu_ats_set(struct edu *e, int translated, int ignore_invalidations)
+{
+    if (!e->tags_pasid || !e->pci->ext_ats)
+        return -E_NODEV;
+    wr32(e, EDU_ATS_CTRL, (translated ? EDU_ATS_CTRL_DMA : 0) | (ignore_invalidations ? EDU_ATS_CTRL_IGNORE_INV : 0));
+    return 0;
+}
+
+unsigned edu_atc_entries(struct edu *e) { return e->pci->ext_ats ? rd32(e, EDU_ATC_COUNT) : 0; }

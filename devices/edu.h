@@ -30,7 +30,9 @@ struct edu {
 enum edu_dma_status {
     EDU_DMA_DONE = 0,
     EDU_DMA_REFUSED_BY_IOMMU = 1,   /* an error completion, or a write the unit dropped */
-    EDU_DMA_NOT_ISSUED = 2,         /* the function may not make it: PASID or privileged mode not enabled */
+    EDU_DMA_NOT_ISSUED = 2,         /* the function may not make it: PASID, privileged mode or ATS not enabled */
+    EDU_DMA_ATS_NO_ACCESS = 3,      /* the translation request's answer grants no such access (R=W=0 if unmapped) */
+    EDU_DMA_ATS_FAILED = 4,         /* the translation request failed (Unsupported Request) */
 };
 
 #define EDU_MAX 2
@@ -59,5 +61,15 @@ int edu_tag_pasid(struct edu *e, uint32_t pasid, int priv);
 void edu_untag(struct edu *e);
 /* edu-pcie: how the last DMA ended, read from the device. */
 enum edu_dma_status edu_last_dma_status(struct edu *e);
+
+/* edu-pcie with an ATS capability (ats=on, qemu/patches/0009): with
+ * translated set, its tagged DMA is made of translated requests, each page
+ * from its address-translation cache or from a translation request that
+ * fills it (pci_ats_enable first); with ignore_invalidations it leaves the
+ * unit's device-TLB invalidations unanswered and keeps what they cover.
+ * -E_NODEV without the capability. */
+int edu_ats_set(struct edu *e, int translated, int ignore_invalidations);
+/* The translations its cache holds, read from the device (0 without ATS). */
+unsigned edu_atc_entries(struct edu *e);
 
 #endif

@@ -2,6 +2,7 @@
 #include <string.h>
 #include "pci.h"
 #include "pci_pasid.h"
+#include "pci_ats.h"
 #include "../lib/bits.h"
 #include "../kernel/acpi.h"
 #include "../kernel/printk.h"
@@ -206,6 +207,30 @@ void pci_pasid_disable(struct pci_dev *d)
 {
     if (d->ext_pasid)
         pci_write16(d, d->ext_pasid + PCI_PASID_CTRL, 0);
+}
+
+int pci_ats_enable(struct pci_dev *d, unsigned page_shift)
+{
+    if (!d->ext_ats)
+        return -E_NOENT;
+    uint16_t ctrl;
+    int err = pci_ats_control(page_shift, &ctrl);
+    if (err)
+        return err;
+    pci_write16(d, d->ext_ats + PCI_ATS_CTRL, ctrl);
+    uint16_t seen = pci_read16(d, d->ext_ats + PCI_ATS_CTRL);
+    if (seen != ctrl) {
+        printk("# pci: %02x:%02x.%x ATS control reads 0x%04x after writing 0x%04x\n", d->bus, d->dev, d->fn, seen,
+               ctrl);
+        return -E_IO;
+    }
+    return 0;
+}
+
+void pci_ats_disable(struct pci_dev *d)
+{
+    if (d->ext_ats)
+        pci_write16(d, d->ext_ats + PCI_ATS_CTRL, 0);
 }
 
 void pci_enable_bus_master(struct pci_dev *d)

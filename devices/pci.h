@@ -112,6 +112,12 @@ void pci_enable_bus_master(struct pci_dev *d);
  * and not supported; the control register is read back. */
 int pci_pasid_enable(struct pci_dev *d, int priv);
 void pci_pasid_disable(struct pci_dev *d);
+/* Enables ATS with translations of at least 2^page_shift bytes (Linux
+ * enables it once the IOMMU's context entry for the function allows
+ * translation requests): 0, -E_NOENT without the capability, -E_RANGE for
+ * a size STU cannot say; the control register is read back. */
+int pci_ats_enable(struct pci_dev *d, unsigned page_shift);
+void pci_ats_disable(struct pci_dev *d);
 /* Fixed-delivery, edge MSI to the given APIC ID and vector. */
 int pci_msi_enable(struct pci_dev *d, uint32_t apic_id, uint8_t vector);
 /* Any MSI address and data, e.g. the remappable format (iommu/intremap.h). */

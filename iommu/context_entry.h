@@ -34,7 +34,7 @@ struct vtd_sm_context_entry { uint64_t qw[4]; };
 _Static_assert(sizeof(struct vtd_sm_context_entry) == 32, "scalable context entry is 256 bits");
 #define SM_CTX_P             0, 0    /* qword 0 */
 #define SM_CTX_FPD           1, 1
-#define SM_CTX_DTE           2, 2    /* decoded by the shell; vtdlab has no device-TLB user */
+#define SM_CTX_DTE           2, 2    /* device-TLB enable: translation requests answered */
 #define SM_CTX_PASIDE        3, 3
 #define SM_CTX_PRE           4, 4    /* decoded by the shell; no page-request user */
 #define SM_CTX_PDTS          11, 9   /* directory has 2^(PDTS+7) entries */
@@ -43,7 +43,8 @@ _Static_assert(sizeof(struct vtd_sm_context_entry) == 32, "scalable context entr
 #define SM_CTX_PDTS_BASE     7       /* PDTS = log2(directory entries) - 7 */
 
 /* paside: accept requests that carry a PASID (ECAP.PASID); DTE (bit 2)
- * and PRE (bit 4) stay off, vtdlab has no device-TLB or page-request user. */
+ * starts off (vtd_sm_context_set_dte turns it on for a function using
+ * ATS) and PRE (bit 4) stays off, vtdlab has no page-request user. */
 int vtd_sm_context_encode(struct vtd_sm_context_entry *e, uint64_t pasid_dir_pa, unsigned pdts, uint32_t rid_pasid,
                           int fpd, int paside);
 extern const struct vtd_entry_field vtd_sm_context_entry_fields[];   /* scalable context entry, 4 qwords */

@@ -22,6 +22,7 @@ struct vtd_fault {
 
 /* First-stage fault reasons the suites expect (VT-d spec appendix A). */
 enum {
+    FR_SM_DTE_CLEAR = 0x44,           /* a translation request, DTE clear in the context entry */
     FR_SM_PASID_BEYOND_PDTS = 0x46,
     FR_SM_PASID_DIR_NOT_PRESENT = 0x51,
     FR_SM_PASID_NOT_PRESENT = 0x59,

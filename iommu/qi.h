@@ -51,6 +51,9 @@ struct qi_seq_range {
  * Error Record Register). Only the descriptor kinds blame the descriptor
  * at IQH; 0 (an older unit, or QEMU) leaves it the only candidate. */
 #define VTD_IQERCD_IQEI_MASK 0xful
+/* IQERCD.ITESID: the source-id of the device whose device-TLB
+ * invalidation timed out (FSTS.ITE). */
+#define VTD_IQERCD_ITESID    47, 32
 enum qi_iqei {
     QI_IQEI_NOT_AVAILABLE = 0,
     QI_IQEI_TAIL = 1,        /* an invalid tail pointer */

@@ -80,6 +80,9 @@ struct qi_pasid_iotlb { unsigned gran; uint16_t did; uint32_t pasid; uint64_t ad
 /* PASID-cache invalidation (6.5.2.2). */
 struct qi_pasid_cache { unsigned gran; uint16_t did; uint32_t pasid; };
 /* PASID-based device-TLB invalidation (6.5.2.6); global: the G bit. */
+/* The address that with the S bit names every address of a device-TLB
+ * (VT-d spec 6.5.2.5: bits 62:12 all ones, bit 63 clear). */
+#define QI_DEVTLB_ALL_ADDR 0x7ffffffffffff000ul
 struct qi_pasid_device_tlb { uint16_t sid, pfsid; uint32_t pasid; unsigned mip; uint64_t addr; int size, global; };
 
 int qi_desc_context_cache(struct qi_desc *d, struct qi_context_cache f);

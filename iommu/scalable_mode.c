@@ -49,6 +49,21 @@ int vtd_sm_context_set(const struct vtd_unit *u, struct vtd_sm_tables *t, uint8_
     return 0;
 }
 
+int vtd_sm_context_set_dte(const struct vtd_unit *u, struct vtd_sm_tables *t, uint8_t bus, uint8_t devfn, int dte)
+{
+    int half = devfn >= SM_DEVFN_UPPER;
+    if (!t->context_pa[bus][half])
+        return -E_NOENT;
+    struct vtd_sm_context_entry *ctx = (struct vtd_sm_context_entry *)phys_to_virt(t->context_pa[bus][half]) +
+                                       devfn % SM_CONTEXTS_PER_TABLE;
+    uint64_t qw0 = ctx->qw[0];
+    if (!bits_get(qw0, SM_CTX_P))
+        return -E_NOENT;
+    bits_set(&qw0, SM_CTX_DTE, dte ? 1 : 0);
+    vtd_entry_write(u, ctx->qw, &qw0, 1, 0);   /* one store: P stays */
+    return 0;
+}
+
 int vtd_pasid_install(const struct vtd_unit *u, struct vtd_sm_tables *t, uint32_t pasid,
                       const struct vtd_pasid_entry *e, int override_width)
 {

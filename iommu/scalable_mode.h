@@ -32,6 +32,11 @@ int vtd_sm_tables_init(struct vtd_sm_tables *t);
  * requests without PASID translated through rid_pasid. */
 int vtd_sm_context_set(const struct vtd_unit *u, struct vtd_sm_tables *t, uint8_t bus, uint8_t devfn,
                        uint32_t rid_pasid, int fpd);
+/* Sets or clears DTE (device-TLB enable, VT-d spec 9.4) in the present
+ * context entry for bus:devfn with one store: whether the unit answers
+ * the function's translation requests (ECAP.DT). The caller invalidates
+ * the context cache. -E_NOENT without a present entry. */
+int vtd_sm_context_set_dte(const struct vtd_unit *u, struct vtd_sm_tables *t, uint8_t bus, uint8_t devfn, int dte);
 /* Installs e at pasid (table made on demand), present word last. A PASID
  * at or above vtd_pasid_limit is refused unless override_width is set, for
  * tests that knowingly exceed what the unit advertises. */

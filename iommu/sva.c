@@ -2,6 +2,7 @@
 #include <string.h>
 #include "sva.h"
 #include "cap_reg.h"
+#include "scalable_mode.h"
 #include "../kernel/printk.h"
 #include "../kernel/x86.h"
 #include "../lib/errno.h"
@@ -32,16 +33,46 @@ static int flush_desc(const struct sva *s, uint32_t pasid, uint64_t start, uint6
                                                                  .pasid = pasid });
 }
 
+/* The PASID-based device-TLB invalidation of [start, end) for one PASID
+ * (VT-d spec 6.5.2.6): one page with S clear, else S set and the size in
+ * the address's low ones (2^(k+1) pages for k trailing ones), or every
+ * address. */
+static int devtlb_flush_desc(const struct sva *s, uint32_t pasid, uint64_t start, uint64_t end, struct qi_desc *d)
+{
+    uint64_t addr = QI_DEVTLB_ALL_ADDR;
+    unsigned am = 0;
+    if (end != KVA_FLUSH_ALL) {
+        qi_range_to_mask(start, end, &addr, &am);
+        if (am)
+            addr |= ((1ul << (am - 1)) - 1) << PAGE_SHIFT;
+    }
+    return qi_desc_pasid_device_tlb(d, (struct qi_pasid_device_tlb){ .sid = pci_source_id(s->dev), .pasid = pasid,
+                                                                     .addr = addr,
+                                                                     .size = end == KVA_FLUSH_ALL || am });
+}
+
+/* The IOTLB of one PASID, then (ATS on) the device's: a device that
+ * missed in its own cache asks the unit, which must not answer from
+ * what it has yet to drop. */
+static int flush_pasid(const struct sva *s, uint32_t pasid, uint64_t start, uint64_t end, int tables_freed,
+                       struct qi_desc *d, unsigned *n)
+{
+    int err = flush_desc(s, pasid, start, end, tables_freed, &d[(*n)++]);
+    if (!err && s->ats)
+        err = devtlb_flush_desc(s, pasid, start, end, &d[(*n)++]);
+    return err;
+}
+
 int sva_flush_range(struct sva *s, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq)
 {
-    struct qi_desc d[1 + SVA_SHARED_MAX];
+    struct qi_desc d[2 * (1 + SVA_SHARED_MAX)];
     unsigned n = 0;
-    int err = flush_desc(s, s->pasid, start, end, tables_freed, &d[n++]);
+    int err = flush_pasid(s, s->pasid, start, end, tables_freed, d, &n);
     /* Every binding joined now; one that joins later is not present yet,
      * one that leaves meanwhile is invalidated for nothing. */
     spin_lock(&s->members_lock);
     for (unsigned i = 0; i < s->nmembers && !err; i++)
-        err = flush_desc(s, s->members[i]->pasid, start, end, tables_freed, &d[n++]);
+        err = flush_pasid(s, s->members[i]->pasid, start, end, tables_freed, d, &n);
     spin_unlock(&s->members_lock);
     if (err)
         return err;
@@ -221,7 +252,8 @@ int sva_unbind(struct sva *s)
                                                           .pasid = s->pasid });
     if (ECAP_DT(s->u->ecap))
         qi_desc_pasid_device_tlb(&d[n++], (struct qi_pasid_device_tlb){ .sid = pci_source_id(s->dev),
-                                                                        .pasid = s->pasid, .global = 1 });
+                                                                        .pasid = s->pasid, .addr = QI_DEVTLB_ALL_ADDR,
+                                                                        .size = 1, .global = 1 });
     /* Translation stays on: the device's next request must fault, not slip
      * through untranslated. The tables stay until translation is off. */
     int err = qi_sync(s->qi, d, n);
@@ -230,4 +262,50 @@ int sva_unbind(struct sva *s)
     if (s->leader)
         leave(s);
     return err;
+}
+
+/* DTE in the leader's context entry for its device, the context cache
+ * invalidated (the entry changed; VT-d spec 6.5.3.1). */
+static int set_dte(struct sva *s, int dte)
+{
+    uint16_t rid = pci_requester_id(s->dev);
+    int err = vtd_sm_context_set_dte(s->u, &s->tables, pci_sid_bus(rid), pci_sid_devfn(rid), dte);
+    struct qi_desc cc;
+    qi_desc_context_cache(&cc, (struct qi_context_cache){ .gran = QI_CC_GLOBAL });
+    return err ? err : qi_sync(s->qi, &cc, 1);
+}
+
+int sva_ats_enable(struct sva *s)
+{
+    if (s->leader || !s->dev)
+        return -E_INVAL;
+    if (!ECAP_DT(s->u->ecap))
+        return -E_RANGE;
+    if (!s->dev->ext_ats)
+        return -E_NOENT;
+    int err = set_dte(s, 1);
+    if (!err)
+        err = pci_ats_enable(s->dev, PAGE_SHIFT);
+    if (!err)
+        WRITE_ONCE(s->ats, 1);
+    return err;
+}
+
+int sva_ats_disable(struct sva *s)
+{
+    if (s->leader || !s->dev || !s->ats)
+        return -E_INVAL;
+    /* What the device cached goes first, then its right to cache more. */
+    struct qi_desc d[1 + SVA_SHARED_MAX];
+    unsigned n = 0;
+    int err = devtlb_flush_desc(s, s->pasid, 0, KVA_FLUSH_ALL, &d[n++]);
+    spin_lock(&s->members_lock);
+    for (unsigned i = 0; i < s->nmembers && !err; i++)
+        err = devtlb_flush_desc(s, s->members[i]->pasid, 0, KVA_FLUSH_ALL, &d[n++]);
+    spin_unlock(&s->members_lock);
+    err = err ? err : qi_sync(s->qi, d, n);
+    pci_ats_disable(s->dev);
+    WRITE_ONCE(s->ats, 0);
+    int derr = set_dte(s, 0);
+    return err ? err : derr;
 }

@@ -44,6 +44,10 @@ struct sva {
     struct spinlock members_lock;           /* a leader's: owns members and nmembers */
     struct sva *members[SVA_SHARED_MAX];
     unsigned nmembers;
+    /* A leader's: the device's ATS is on (sva_ats_enable), so each flush
+     * also invalidates the device-TLB of every PASID it covers. Written
+     * before the device may cache anything, cleared after. */
+    int ats;
 };
 
 /* Scalable-mode tables, the context entry for dev with RID_PASID = pasid,
@@ -86,11 +90,21 @@ int sva_bind_kernel_shared(struct sva *s, struct sva *leader, struct pci_dev *de
  * is still in its leader's flushes, then it leaves them. A leader with
  * bindings joined: -E_BUSY, nothing done. */
 int sva_unbind(struct sva *s);
+/* ATS for the leader's device as Linux sets it up: with a device-TLB in
+ * the unit (ECAP.DT) and an ATS capability in the function, DTE set in its
+ * context entry (the context cache invalidated), ATS enabled with 4 KiB
+ * translations; from then on every flush of the binding invalidates the
+ * device-TLB after the IOTLB (VT-d spec 6.5.2.6). -E_RANGE: the unit has
+ * no device-TLB; -E_NOENT: the function no ATS capability. Disabled again
+ * (the device-TLB invalidated, ATS off, DTE clear) by sva_ats_disable. */
+int sva_ats_enable(struct sva *s);
+int sva_ats_disable(struct sva *s);
 /* What the walker's flush does, for tests that call it directly: one
  * batch of PASID-based IOTLB invalidations of [start, end), one for the
  * binding's PASID and one for each binding joined to it (page-selective
  * with the smallest covering address mask, or all-in-PASID past MAMV),
- * then one wait. */
+ * each followed by its PASID-based device-TLB invalidation while ATS is
+ * on (sva_ats_enable), then one wait. */
 int sva_flush_range(struct sva *s, uint64_t start, uint64_t end, int tables_freed, uint64_t *seq);
 
 #endif

@@ -4,6 +4,7 @@
 #include "host.h"
 #include "devices/pci_bridge.h"
 #include "devices/pci_pasid.h"
+#include "devices/pci_ats.h"
 #include "lib/errno.h"
 
 #define ID(bus, dev, fn) ((uint16_t)((bus) << 8 | (dev) << 3 | (fn)))
@@ -67,6 +68,23 @@ static void pasid_control_values(void **state)
     assert_int_equal(pci_pasid_control(0x0006, 0, &ctrl), -E_RANGE);
 }
 
+/* ATS control (PCIe base spec 10.5.1.3): Enable is bit 15, STU the
+ * smallest translation as 2^(STU + 12) bytes; below 4 KiB, or past the
+ * 5-bit field, there is no value. */
+static void ats_control_values(void **state)
+{
+    (void)state;
+    uint16_t ctrl = 0xdead;
+    assert_int_equal(pci_ats_control(12, &ctrl), 0);
+    assert_int_equal(ctrl, 0x8000);
+    assert_int_equal(pci_ats_control(21, &ctrl), 0);
+    assert_int_equal(ctrl, 0x8009);
+    ctrl = 0xdead;
+    assert_int_equal(pci_ats_control(11, &ctrl), -E_RANGE);
+    assert_int_equal(pci_ats_control(12 + 32, &ctrl), -E_RANGE);
+    assert_int_equal(ctrl, 0xdead);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -75,6 +93,7 @@ int main(void)
         cmocka_unit_test(pcie_to_pci_bridge_gives_secondary_bus_devfn_zero),
         cmocka_unit_test(topmost_aliasing_bridge_decides),
         cmocka_unit_test(pasid_control_values),
+        cmocka_unit_test(ats_control_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,9 @@
 #include <string.h>
 #include "iommu/cap_reg.h"
 #include "iommu/entry_write.h"
+#include "iommu/qi.h"
+#include "iommu/regs.h"
+#include "iommu/scalable_mode.h"
 #include "kernel/exit.h"
 #include "kernel/x86.h"
 #include "lib/bits.h"
@@ -706,6 +709,228 @@ static void pasid_beyond_the_unit_or_the_directory_faults(struct test *t)
     fixture_sva_down(t, &sf);
 }
 
+/* ATS for the bound device as Linux sets it up where the unit has a
+ * device-TLB (ECAP.DT) and the function an ATS capability: DTE in its
+ * context entry (the context cache invalidated), ATS enabled with 4 KiB
+ * translations, and edu-pcie's DMA made of translated requests through
+ * its address-translation cache. Skips naming what is missing. */
+static void ats_up(struct test *t, struct sva_fixture *sf)
+{
+    if (!ECAP_DT(sf->fx.u.ecap)) {
+        fixture_sva_down(t, sf);
+        test_skip(t, "the unit has no device-TLB (ECAP.DT = 0): it answers no translation requests");
+    }
+    if (sf->dev.kind != DMA_DEV_EDU || !sf->dev.pci->ext_ats || !sf->dev.edu.tags_pasid) {
+        fixture_sva_down(t, sf);
+        test_skip(t, "%s has no ATS capability", dma_dev_name(&sf->dev));
+    }
+    ASSERT_EQ(t, sva_ats_enable(&sf->sva), 0);
+    ASSERT_EQ(t, edu_ats_set(&sf->dev.edu, 1, 0), 0);
+}
+
+/* A PASID-based device-TLB invalidation of the binding's PASID: of the
+ * page at va, or (va 0) of every address. */
+static struct qi_desc devtlb_inv(struct sva_fixture *sf, uint64_t va)
+{
+    struct qi_desc d;
+    qi_desc_pasid_device_tlb(&d, (struct qi_pasid_device_tlb){ .sid = pci_requester_id(sf->dev.pci),
+                                                               .pasid = sf->sva.pasid,
+                                                               .addr = va ? va : QI_DEVTLB_ALL_ADDR,
+                                                               .size = va == 0 });
+    return d;
+}
+
+/* Undoes ats_up: the device's cache emptied by an invalidation it
+ * answers, ATS off, DTE clear again; the device's cache read empty. */
+static void ats_down(struct test *t, struct sva_fixture *sf)
+{
+    EXPECT_EQ(t, edu_ats_set(&sf->dev.edu, 0, 0), 0);
+    EXPECT_EQ(t, sva_ats_disable(&sf->sva), 0);
+    EXPECT_EQ(t, edu_atc_entries(&sf->dev.edu), 0);
+}
+
+/* A device-TLB invalidation the device leaves unanswered times out in the
+ * unit (VT-d spec 6.5.2.10): FSTS.ITE with IQERCD.ITESID naming the
+ * device, and the wait of that batch is not carried out, so its waiter is
+ * told -E_IO and its status slot never says done; the queue goes on: the
+ * next batch completes. The control first: the same invalidation answered
+ * completes and empties the device's cache (read from the device), where
+ * the ignored one leaves the translation in it. */
+static void device_tlb_invalidation_unanswered_raises_ite(struct test *t)
+{
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    ats_up(t, &sf);
+    struct vtd_qi *q = &sf.fx.qi;
+    uint64_t frame = page_alloc(), va = SVA_SLOT(13);
+    ASSERT_TRUE(t, frame, "out of frames");
+    fill(phys_to_virt(frame), va);
+    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);
+    EXPECT_EQ(t, edu_last_dma_status(&sf.dev.edu), EDU_DMA_DONE);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 1);
+    struct qi_desc inv = devtlb_inv(&sf, va);
+    unsigned errors = q->errors;
+    ASSERT_EQ(t, qi_sync(q, &inv, 1), 0);            /* answered: the control */
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 0);
+    EXPECT_EQ(t, q->errors, errors);
+
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 1);
+    ASSERT_EQ(t, edu_ats_set(&sf.dev.edu, 1, 1), 0);  /* the device stops answering */
+    uint32_t seq;
+    ASSERT_EQ(t, qi_submit(q, &inv, 1, &seq), 0);
+    int err = qi_wait(q, seq);
+    test_diag(t, "the unanswered batch's wait: %s; queue errors %u -> %u, FSTS 0x%x, IQERCD 0x%lx", err_name(err),
+              errors, q->errors, q->error.fsts, (unsigned long)q->error.iqercd);
+    EXPECT_EQ(t, err, -E_IO);
+    EXPECT_TRUE(t, !qi_wait_ran(q, seq), "the timed-out batch reads as completed");
+    EXPECT_EQ(t, q->errors, errors + 1);
+    EXPECT_TRUE(t, q->error.fsts & VTD_FSTS_ITE, "FSTS 0x%x at the error has no ITE", q->error.fsts);
+    EXPECT_EQ(t, bits_get(q->error.iqercd, VTD_IQERCD_ITESID), pci_requester_id(sf.dev.pci));
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 1);    /* the device kept it */
+
+    ASSERT_EQ(t, edu_ats_set(&sf.dev.edu, 1, 0), 0);
+    EXPECT_EQ(t, qi_sync(q, &inv, 1), 0);            /* the queue went on */
+    EXPECT_EQ(t, vtd_read32(&sf.fx.u, VTD_FSTS) & VTD_FSTS_ITE, 0);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 0);
+    ats_down(t, &sf);
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    page_free(frame);
+    fixture_sva_down(t, &sf);
+}
+
+/* Unbinding a PASID whose translations the device cached (an address
+ * other than 0) leaves none in its cache (VT-d spec 6.5.3.3: the device-TLB
+ * invalidated with the PASID entry gone), read from the device. */
+static void unbind_empties_the_device_tlb(struct test *t)
+{
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    ats_up(t, &sf);
+    uint64_t frame = page_alloc(), va = SVA_SLOT(13);
+    ASSERT_TRUE(t, frame, "out of frames");
+    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 1);
+    ASSERT_EQ(t, sva_unbind(&sf.sva), 0);
+    unsigned left = edu_atc_entries(&sf.dev.edu);
+    test_diag(t, "after the unbind the device caches %u translation(s)", left);
+    EXPECT_EQ(t, left, 0);
+    sf.sva.u = NULL; /* unbound already */
+    EXPECT_EQ(t, edu_ats_set(&sf.dev.edu, 0, 0), 0);
+    pci_ats_disable(sf.dev.pci);
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    fixture_sva_down(t, &sf);
+    page_free(frame);
+}
+
+/* A device-TLB invalidation of exactly one 4 KiB page (S clear) for this
+ * PASID. */
+static int is_devtlb_flush_of(const struct qi_desc *d, const void *arg)
+{
+    const struct flush_of *f = arg;
+    return qi_desc_type(d) == QI_PASID_DEVICE_TLB && bits_get(d->qw[0], QI_PASID) == f->pasid &&
+           bits_get(d->qw[1], QI_ADDR_QW1) << PAGE_SHIFT == f->va && !bits_get(d->qw[1], QI_PDEVTLB_S_QW1);
+}
+
+/* With ATS on, the walker's flush of a page (what reclaim and every kva
+ * change go through) invalidates the device-TLB after the IOTLB, in one
+ * batch: PASID-based IOTLB, PASID-based device-TLB, wait, read from the
+ * ring; and the device's cache no longer holds the page (read from the
+ * device). The control: an IOTLB invalidation alone leaves the device's
+ * translation in its cache. */
+static void reclaim_flush_invalidates_the_device_tlb_after_the_iotlb(struct test *t)
+{
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    ats_up(t, &sf);
+    uint64_t frame = page_alloc(), va = SVA_SLOT(13);
+    ASSERT_TRUE(t, frame, "out of frames");
+    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 1);
+    struct qi_desc one;
+    ASSERT_EQ(t, qi_desc_pasid_iotlb(&one, (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID, .did = sf.sva.did,
+                                                                    .pasid = SVA_PASID }), 0);
+    ASSERT_EQ(t, qi_sync(&sf.fx.qi, &one, 1), 0);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 1);   /* the control */
+
+    unsigned head = fixture_unit_head(&sf.fx.qi);
+    struct kva_flush f;
+    ASSERT_EQ(t, kva_walkers_flush(va, va + PAGE_SIZE, 1, &f), 0);
+    unsigned tail = fixture_unit_head(&sf.fx.qi), n = (tail + sf.fx.qi.entries - head) % sf.fx.qi.entries;
+    struct flush_of page = { va, SVA_PASID };
+    static const unsigned order[] = { QI_PASID_IOTLB, QI_PASID_DEVICE_TLB, QI_WAIT };
+    EXPECT_EQ(t, n, sizeof(order) / sizeof(order[0]));
+    for (unsigned i = 0; i < n && i < sizeof(order) / sizeof(order[0]); i++) {
+        const struct qi_desc *d = (const struct qi_desc *)(sf.fx.qi.ring + (size_t)((head + i) % sf.fx.qi.entries) *
+                                                           sf.fx.qi.desc_size);
+        EXPECT_TRUE(t, qi_desc_type(d) == order[i], "flush descriptor %u is %s, expected %s", i,
+                    qi_type_name(qi_desc_type(d)), qi_type_name(order[i]));
+    }
+    EXPECT_EQ(t, fixture_count_consumed(&sf.fx.qi, head, tail, is_flush_of, &page), 1);
+    EXPECT_EQ(t, fixture_count_consumed(&sf.fx.qi, head, tail, is_devtlb_flush_of, &page), 1);
+    unsigned left = edu_atc_entries(&sf.dev.edu);
+    test_diag(t, "the walkers' flush: %u descriptors; the device caches %u translation(s) after it", n, left);
+    EXPECT_EQ(t, left, 0);
+    ats_down(t, &sf);
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    page_free(frame);
+    fixture_sva_down(t, &sf);
+}
+
+/* Translation requests the unit does not grant (VT-d spec 4.2.3, 9.4):
+ * for an unmapped page, a completion with R=W=0 and no fault record (the
+ * device says it got no access); from a function whose context entry has
+ * DTE clear, Unsupported Request with fault 0x44 recorded (the device
+ * says the request failed). Nothing is cached or moved either way; the
+ * control: with DTE set, the mapped page's read goes through. */
+static void translation_request_refused_without_dte_or_mapping(struct test *t)
+{
+    static struct sva_fixture sf;
+    fixture_sva_up(t, &sf, SVA_PASID, 0);
+    ats_up(t, &sf);
+    uint64_t frame = page_alloc(), va = SVA_SLOT(14), unmapped = SVA_SLOT(15);
+    ASSERT_TRUE(t, frame, "out of frames");
+    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    struct vtd_fault_log log;
+    unsigned reported = sf.dev.faults_reported;
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, unmapped, PAGE_SIZE), 0);
+    EXPECT_EQ(t, edu_last_dma_status(&sf.dev.edu), EDU_DMA_ATS_NO_ACCESS);
+    EXPECT_EQ(t, sf.dev.faults_reported - reported, 1);
+    fixture_faults(t, &sf.fx, &log);
+    test_diag(t, "unmapped page: device status %u, %u fault record(s)", (unsigned)edu_last_dma_status(&sf.dev.edu),
+              log.count);
+    EXPECT_EQ(t, log.count, 0);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 0);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);   /* the control */
+    EXPECT_EQ(t, edu_last_dma_status(&sf.dev.edu), EDU_DMA_DONE);
+    struct qi_desc d[2] = { devtlb_inv(&sf, 0) };
+    qi_desc_context_cache(&d[1], (struct qi_context_cache){ .gran = QI_CC_GLOBAL });
+    ASSERT_EQ(t, qi_sync(&sf.fx.qi, d, 1), 0);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 0);
+
+    uint16_t rid = pci_requester_id(sf.dev.pci);
+    ASSERT_EQ(t, vtd_sm_context_set_dte(&sf.fx.u, &sf.sva.tables, pci_sid_bus(rid), pci_sid_devfn(rid), 0), 0);
+    ASSERT_EQ(t, qi_sync(&sf.fx.qi, &d[1], 1), 0);
+    reported = sf.dev.faults_reported;
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);
+    EXPECT_EQ(t, edu_last_dma_status(&sf.dev.edu), EDU_DMA_ATS_FAILED);
+    EXPECT_EQ(t, sf.dev.faults_reported - reported, 1);
+    fixture_faults(t, &sf.fx, &log);
+    test_diag(t, "DTE clear: device status %u, %u fault record(s), reason 0x%x",
+              (unsigned)edu_last_dma_status(&sf.dev.edu), log.count, log.count ? log.f[0].reason : 0);
+    ASSERT_EQ(t, log.count, 1);
+    EXPECT_EQ(t, log.f[0].reason, FR_SM_DTE_CLEAR);
+    EXPECT_EQ(t, log.f[0].sid, rid);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 0);
+    ats_down(t, &sf);
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    page_free(frame);
+    fixture_sva_down(t, &sf);
+}
+
 /* Scalable mode with SVA bound: a device with a reserved memory region
  * (added to a copy of the DMAR for the second edu) keeps identity access
  * to it through its own RID_PASID. A unit with first-stage translation
@@ -748,4 +973,8 @@ TEST_SUITE(sva, 50, 0,
            TEST(kva_map_invalidated_only_in_caching_mode),
            TEST(bindings_sharing_a_domain_flush_in_one_batch),
            TEST(pasid_beyond_the_unit_or_the_directory_faults),
-           TEST(rmrr_device_keeps_identity_access));
+           TEST(rmrr_device_keeps_identity_access),
+           TEST(device_tlb_invalidation_unanswered_raises_ite),
+           TEST(unbind_empties_the_device_tlb),
+           TEST(reclaim_flush_invalidates_the_device_tlb_after_the_iotlb),
+           TEST(translation_request_refused_without_dte_or_mapping));
