@@ -1,7 +1,10 @@
 """The screen summary (harness/summary.c) read back from QEMU's screendump of
 the gop profile's framebuffer: the verdict in large red letters, the
 counts, the failed case with its reason, each drawn exactly from the
-console font, in the layout summary.c uses."""
+console font, in the layout summary.c uses. The same boot is make test's
+run of the boot suite through UEFI on a GOP framebuffer (the console's
+glyph check among them), so it is not booted twice."""
+import json
 import os
 import re
 
@@ -50,16 +53,22 @@ def wrong_pixels(img, glyphs, text, x0, y0, scale, color):
 
 
 def test_a_failing_run_reads_fail_across_the_room(tmp_path, capsys):
-    shot = tmp_path / "screen.ppm"
-    rc = cli.main(["run", "-q", "--profile", "gop", "--tests", "boot.memory_map,selftest.fails_on_purpose",
-                   "--screendump", str(shot)])
+    shot, js = tmp_path / "screen.ppm", tmp_path / "run.json"
+    rc = cli.main(["run", "-q", "--profile", "gop", "--tests", "boot.*,selftest.fails_on_purpose",
+                   "--screendump", str(shot), "--json", str(js)])
     capsys.readouterr()
     assert rc == 1  # the self-test case fails on purpose
+    cases = {c["name"]: c["status"] for c in json.load(open(js))["cases"]}
+    boot = {k: v for k, v in cases.items() if k.startswith("boot.")}
+    # every boot case passes through UEFI on a GOP framebuffer, the glyph check included
+    assert boot.get("boot.framebuffer_console_draws_glyphs") == "pass", cases
+    assert len(boot) > 1 and set(boot.values()) == {"pass"}, cases
+    assert cases["selftest.fails_on_purpose"] == "fail"
     img, glyphs = ppm(shot), font()
     y = MARGIN
     assert wrong_pixels(img, glyphs, "FAIL", MARGIN, y, VERDICT_SCALE, RED) == 0
     y += ROW * VERDICT_SCALE + LINE_GAP
-    assert wrong_pixels(img, glyphs, "1 passed, 1 failed, 0 skipped", MARGIN, y, COUNTS_SCALE, GREY) == 0
+    assert wrong_pixels(img, glyphs, f"{len(boot)} passed, 1 failed, 0 skipped", MARGIN, y, COUNTS_SCALE, GREY) == 0
     y += ROW * COUNTS_SCALE + LINE_GAP
     assert wrong_pixels(img, glyphs, "VT-d: no remapping unit (no DMAR table)", MARGIN, y, 1, GREY) == 0
     y += ROW + LINE_GAP + LINE_GAP
