@@ -76,6 +76,7 @@ const char *vtd_fault_reason_name(uint8_t r)
     case 0x25: return "compatibility-format interrupt blocked";
     case 0x26: return "interrupt requester failed source-id validation";
     case 0x27: return "posted-interrupt descriptor not accessible";
+    case 0x44: return "translation request with the context entry's device-TLB enable clear";
     case 0x46: return "PASID beyond the PASID directory the context entry sizes";
     case 0x51: return "PASID directory entry not present";
     case 0x58: return "PASID table entry invalid";

@@ -749,6 +749,27 @@ static void ats_down(struct test *t, struct sva_fixture *sf)
     EXPECT_EQ(t, edu_atc_entries(&sf->dev.edu), 0);
 }
 
+/* An ATS case's set-up: sf bound, ATS up (or the case skips), and a fresh
+ * frame mapped at va; the frame is returned. */
+static uint64_t ats_page_up(struct test *t, struct sva_fixture *sf, uint64_t va)
+{
+    fixture_sva_up(t, sf, SVA_PASID, 0);
+    ats_up(t, sf);
+    uint64_t frame = page_alloc();
+    ASSERT_TRUE(t, frame, "out of frames");
+    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    return frame;
+}
+
+/* Undoes ats_page_up. */
+static void ats_page_down(struct test *t, struct sva_fixture *sf, uint64_t va, uint64_t frame)
+{
+    ats_down(t, sf);
+    ASSERT_EQ(t, kva_unmap(va), 0);
+    page_free(frame);
+    fixture_sva_down(t, sf);
+}
+
 /* A device-TLB invalidation the device leaves unanswered times out in the
  * unit (VT-d spec 6.5.2.10): FSTS.ITE with IQERCD.ITESID naming the
  * device, and the wait of that batch is not carried out, so its waiter is
@@ -759,13 +780,9 @@ static void ats_down(struct test *t, struct sva_fixture *sf)
 static void device_tlb_invalidation_unanswered_raises_ite(struct test *t)
 {
     static struct sva_fixture sf;
-    fixture_sva_up(t, &sf, SVA_PASID, 0);
-    ats_up(t, &sf);
     struct vtd_qi *q = &sf.fx.qi;
-    uint64_t frame = page_alloc(), va = SVA_SLOT(13);
-    ASSERT_TRUE(t, frame, "out of frames");
+    uint64_t va = SVA_SLOT(13), frame = ats_page_up(t, &sf, va);
     fill(phys_to_virt(frame), va);
-    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
     ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);
     EXPECT_EQ(t, edu_last_dma_status(&sf.dev.edu), EDU_DMA_DONE);
     EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 1);
@@ -794,10 +811,7 @@ static void device_tlb_invalidation_unanswered_raises_ite(struct test *t)
     EXPECT_EQ(t, qi_sync(q, &inv, 1), 0);            /* the queue went on */
     EXPECT_EQ(t, vtd_read32(&sf.fx.u, VTD_FSTS) & VTD_FSTS_ITE, 0);
     EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 0);
-    ats_down(t, &sf);
-    ASSERT_EQ(t, kva_unmap(va), 0);
-    page_free(frame);
-    fixture_sva_down(t, &sf);
+    ats_page_down(t, &sf, va, frame);
 }
 
 /* Unbinding a PASID whose translations the device cached (an address
@@ -806,11 +820,7 @@ static void device_tlb_invalidation_unanswered_raises_ite(struct test *t)
 static void unbind_empties_the_device_tlb(struct test *t)
 {
     static struct sva_fixture sf;
-    fixture_sva_up(t, &sf, SVA_PASID, 0);
-    ats_up(t, &sf);
-    uint64_t frame = page_alloc(), va = SVA_SLOT(13);
-    ASSERT_TRUE(t, frame, "out of frames");
-    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    uint64_t va = SVA_SLOT(13), frame = ats_page_up(t, &sf, va);
     ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);
     EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 1);
     ASSERT_EQ(t, sva_unbind(&sf.sva), 0);
@@ -843,11 +853,7 @@ static int is_devtlb_flush_of(const struct qi_desc *d, const void *arg)
 static void reclaim_flush_invalidates_the_device_tlb_after_the_iotlb(struct test *t)
 {
     static struct sva_fixture sf;
-    fixture_sva_up(t, &sf, SVA_PASID, 0);
-    ats_up(t, &sf);
-    uint64_t frame = page_alloc(), va = SVA_SLOT(13);
-    ASSERT_TRUE(t, frame, "out of frames");
-    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    uint64_t va = SVA_SLOT(13), frame = ats_page_up(t, &sf, va);
     ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);
     EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 1);
     struct qi_desc one;
@@ -874,10 +880,7 @@ static void reclaim_flush_invalidates_the_device_tlb_after_the_iotlb(struct test
     unsigned left = edu_atc_entries(&sf.dev.edu);
     test_diag(t, "the walkers' flush: %u descriptors; the device caches %u translation(s) after it", n, left);
     EXPECT_EQ(t, left, 0);
-    ats_down(t, &sf);
-    ASSERT_EQ(t, kva_unmap(va), 0);
-    page_free(frame);
-    fixture_sva_down(t, &sf);
+    ats_page_down(t, &sf, va, frame);
 }
 
 /* Translation requests the unit does not grant (VT-d spec 4.2.3, 9.4):
@@ -889,11 +892,7 @@ static void reclaim_flush_invalidates_the_device_tlb_after_the_iotlb(struct test
 static void translation_request_refused_without_dte_or_mapping(struct test *t)
 {
     static struct sva_fixture sf;
-    fixture_sva_up(t, &sf, SVA_PASID, 0);
-    ats_up(t, &sf);
-    uint64_t frame = page_alloc(), va = SVA_SLOT(14), unmapped = SVA_SLOT(15);
-    ASSERT_TRUE(t, frame, "out of frames");
-    ASSERT_EQ(t, kva_map(va, frame, PT_LEVEL_PT, PTE_RW | PTE_NX), 0);
+    uint64_t va = SVA_SLOT(14), unmapped = SVA_SLOT(15), frame = ats_page_up(t, &sf, va);
     struct vtd_fault_log log;
     unsigned reported = sf.dev.faults_reported;
     ASSERT_EQ(t, dma_dev_read(&sf.dev, unmapped, PAGE_SIZE), 0);
@@ -925,10 +924,7 @@ static void translation_request_refused_without_dte_or_mapping(struct test *t)
     EXPECT_EQ(t, log.f[0].reason, FR_SM_DTE_CLEAR);
     EXPECT_EQ(t, log.f[0].sid, rid);
     EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 0);
-    ats_down(t, &sf);
-    ASSERT_EQ(t, kva_unmap(va), 0);
-    page_free(frame);
-    fixture_sva_down(t, &sf);
+    ats_page_down(t, &sf, va, frame);
 }
 
 /* Scalable mode with SVA bound: a device with a reserved memory region
