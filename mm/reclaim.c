@@ -224,10 +224,13 @@ static void defer(enum reclaim_policy p, uint64_t start, uint64_t end, const uin
         unsigned added = 0;
         for (; done < n && l->n < RECLAIM_LIST_MAX; done++, added++)
             l->e[l->n++] = (struct pending){ pa[done], rdtsc(), (uint8_t)table, bound };
+        /* Counted before another CPU's drain can take them, which counts
+         * them out: the other order let pending_now dip below zero (read
+         * as 2^64 - 2 pages at once under CPU hogs). */
+        pending_changed((int64_t)added);
         spin_unlock(&l->lock);
         atomic_add(&lock_cycles, rdtsc() - t0);
         atomic_add(&lock_takes, 1);
-        pending_changed((int64_t)added);
         if (done < n) {
             atomic_add(&forced_drains, 1);
             int err = reclaim_drain();
