@@ -55,7 +55,7 @@ def test_missing_kernel(tmp_path, capsys):
 
 def test_unknown_cmdline_key(capsys):
     """Through QEMU's -append (PVH). The UEFI loader hands the kernel its
-    cmdline file unread: every UEFI run of make test (gop, usb) selects its
+    cmdline file unread: every UEFI boot of make test (default, the USB image) selects its
     cases through that file, and the kernel's refusal is the same however
     the cmdline came. This boot is the refusal's way from the kernel to the
     tool's exit status; what the parser refuses and the message it gives

@@ -2,8 +2,10 @@
 the gop profile's framebuffer: the verdict in large red letters, the
 counts, the failed case with its reason, each drawn exactly from the
 console font, in the layout summary.c uses. The same boot is make test's
-run of the boot suite through UEFI on a GOP framebuffer (the console's
-glyph check among them), so it is not booted twice."""
+boot of the USB image (build/vtdlab-usb.img, what `dd` writes to a stick)
+through UEFI from QEMU's usb-storage, running the boot suite on a GOP
+framebuffer (the console's glyph check among them), as a real machine
+boots the stick: one UEFI boot for the three."""
 import json
 import os
 import re
@@ -21,7 +23,8 @@ RED, GREY = (0xf0, 0x40, 0x40), (0xc0, 0xc0, 0xc0)
 
 @pytest.fixture(autouse=True)
 def built():
-    assert os.path.isfile(qemu.ESP_IMAGE) and os.path.isfile(FONT_C), "build/esp.img or the font is missing: run make"
+    assert os.path.isfile(qemu.USB_IMAGE) and os.path.isfile(FONT_C), \
+        "build/vtdlab-usb.img or the font is missing: run make image"
 
 
 def font():
@@ -53,11 +56,14 @@ def wrong_pixels(img, glyphs, text, x0, y0, scale, color):
 
 
 def test_a_failing_run_reads_fail_across_the_room(tmp_path, capsys):
-    shot, js = tmp_path / "screen.ppm", tmp_path / "run.json"
-    rc = cli.main(["run", "-q", "--profile", "gop", "--tests", "boot.*,selftest.fails_on_purpose",
-                   "--screendump", str(shot), "--json", str(js)])
+    shot, js, log = tmp_path / "screen.ppm", tmp_path / "run.json", tmp_path / "serial.log"
+    rc = cli.main(["run", "-q", "--usb", "--profile", "gop", "--tests", "boot.*,selftest.fails_on_purpose",
+                   "--screendump", str(shot), "--json", str(js), "--log", str(log)])
     capsys.readouterr()
     assert rc == 1  # the self-test case fails on purpose
+    # the firmware took the loader from the USB stick (its device path ends in a USB node)
+    assert re.search(r"^BdsDxe: starting Boot\w+ .* from \S*/USB\(", log.read_text(errors="replace"), re.M), \
+        "the firmware did not start the loader from the USB image"
     cases = {c["name"]: c["status"] for c in json.load(open(js))["cases"]}
     boot = {k: v for k, v in cases.items() if k.startswith("boot.")}
     # every boot case passes through UEFI on a GOP framebuffer, the glyph check included
