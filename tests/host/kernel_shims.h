@@ -1,6 +1,6 @@
 /* What kernel code compiled into a host test calls for its log and its
  * deadlines: printk into a buffer the test reads (`printed`), TSC
- * deadlines at an assumed 1 GHz or more (generous), and the pause between
+ * deadlines (HOST_TSC_PER_US), and the pause between
  * polls. Include once, after
  * the kernel source under test. */
 #ifndef VTDLAB_TESTS_HOST_KERNEL_SHIMS_H
@@ -22,7 +22,15 @@ void printk(const char *fmt, ...)
     va_end(ap);
 }
 
-struct deadline deadline_after_us(uint64_t us) { return (struct deadline){ rdtsc() + us * 1000 }; }
+/* A deadline's length in TSC ticks per microsecond. The fakes behind the
+ * host tests answer at once or never, so a wait's length only decides how
+ * long a "never" takes to be seen: it is counted at 100 ticks a
+ * microsecond, slower than any host's TSC, so each "never" costs a tenth
+ * of its stated time or less (the kernel's 1 s waits took ~0.4 s each at
+ * the 1 GHz once assumed here). */
+#define HOST_TSC_PER_US 100u
+
+struct deadline deadline_after_us(uint64_t us) { return (struct deadline){ rdtsc() + us * HOST_TSC_PER_US }; }
 /* WAIT_UNTIL's gap between polls: nothing to spare on the host. */
 void spin_gap(void) {}
 
