@@ -879,8 +879,8 @@ static unsigned completions_before_the_batch(struct test *t, struct sva_fixture 
  * -E_IO. Twice: B, itself unanswered, never reads as completed (the old
  * code queued a wait of B's number at the recovery, which wrote it before
  * B's invalidation timed out); C, answered, completes with the device's
- * cache empty. The control: the wait the old code put ahead of a batch,
- * built here in the ring, is caught by the same check. */
+ * cache empty. In between, the control: the wait the old code put ahead
+ * of a batch, built here in the ring, is caught by the same check. */
 static void batch_submitted_across_an_ite_completes_only_after_it_ran(struct test *t)
 {
     static struct sva_fixture sf;
@@ -906,24 +906,9 @@ static void batch_submitted_across_an_ite_completes_only_after_it_ran(struct tes
     EXPECT_EQ(t, qi_wait(q, b), -E_IO);
     EXPECT_TRUE(t, !qi_wait_ran(q, a) && !qi_wait_ran(q, b), "a timed-out batch's wait wrote its status");
 
-    /* Again with C answered: it completes, after its invalidation ran. */
-    ASSERT_EQ(t, qi_submit(q, &inv, 1, &a), 0);
-    fill_ring(t, &sf, 1);
-    ASSERT_EQ(t, edu_ats_set(&sf.dev.edu, 1, 0), 0);
-    from = q->tail;
-    ASSERT_EQ(t, qi_submit(q, &inv, 1, &c), 0);
-    EXPECT_EQ(t, completions_before_the_batch(t, &sf, from, c), 0);
-    EXPECT_EQ(t, qi_wait(q, a), -E_IO);
-    EXPECT_EQ(t, qi_wait(q, c), 0);
-    EXPECT_EQ(t, q->status[c % QI_STATUS_SLOTS], c);
-    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 0);
-    EXPECT_EQ(t, vtd_read32(&sf.fx.u, VTD_FSTS) & VTD_FSTS_ITE, 0);
-
     /* The control: a wait of the batch's number ahead of it, as the old
      * recovery queued one, then the batch, unanswered. */
-    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);
     ASSERT_EQ(t, edu_atc_entries(&sf.dev.edu), 1);
-    ASSERT_EQ(t, edu_ats_set(&sf.dev.edu, 1, 1), 0);
     uint32_t n = q->seq + 1;
     struct qi_desc early[3] = { [1] = inv };
     ASSERT_EQ(t, qi_desc_wait(&early[0], (struct qi_wait){ .status_addr = q->status_pa +
@@ -942,7 +927,20 @@ static void batch_submitted_across_an_ite_completes_only_after_it_ran(struct tes
     int told = qi_wait(q, n);   /* recovers the control's ITE */
     test_diag(t, "the control: %u finding(s); its waiter is told %s", caught, err_name(told));
     EXPECT_EQ(t, caught, 2);
+
+    /* Again with C answered: it completes, after its invalidation ran. */
+    ASSERT_EQ(t, qi_submit(q, &inv, 1, &a), 0);
+    fill_ring(t, &sf, 1);
     ASSERT_EQ(t, edu_ats_set(&sf.dev.edu, 1, 0), 0);
+    from = q->tail;
+    ASSERT_EQ(t, qi_submit(q, &inv, 1, &c), 0);
+    EXPECT_EQ(t, completions_before_the_batch(t, &sf, from, c), 0);
+    EXPECT_EQ(t, qi_wait(q, a), -E_IO);
+    EXPECT_EQ(t, qi_wait(q, c), 0);
+    EXPECT_EQ(t, q->status[c % QI_STATUS_SLOTS], c);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 0);
+    EXPECT_EQ(t, vtd_read32(&sf.fx.u, VTD_FSTS) & VTD_FSTS_ITE, 0);
+
     ats_page_down(t, &sf, va, frame);
 }
 
@@ -1015,11 +1013,13 @@ static void reclaim_flush_invalidates_the_device_tlb_after_the_iotlb(struct test
     ats_page_down(t, &sf, va, frame);
 }
 
-/* Translation requests the unit does not grant (VT-d spec 4.2.3, 9.4):
- * for an unmapped page, a completion with R=W=0 and no fault record (the
- * device says it got no access); from a function whose context entry has
- * DTE clear, Unsupported Request with fault 0x44 recorded (the device
- * says the request failed). Nothing is cached or moved either way; the
+/* Translation requests the unit does not grant (VT-d spec 4.2.3, 7.1.2
+ * and 7.1.3's table of fault conditions): for an unmapped page (SFS.2), a
+ * successful completion with R=W=U=S=0 and no fault record, a recoverable
+ * fault the device reports itself (the device says it got no access);
+ * from a function whose scalable-mode context entry (9.4) has DTE clear
+ * (SCT.5), Unsupported Request with fault 0x44 recorded (the device says
+ * the request failed). Nothing is cached or moved either way; the
  * control: with DTE set, the mapped page's read goes through. */
 static void translation_request_refused_without_dte_or_mapping(struct test *t)
 {
