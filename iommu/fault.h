@@ -1,4 +1,4 @@
-/* Fault recording (VT-d spec 7.2, 11.4.14): the unit's records read and
+/* Fault recording (VT-d spec 7.2, 11.4.7.6): the unit's records read and
  * cleared, the fault event interrupt counted. The records are decoded in
  * fault_record.c. */
 #ifndef VTDLAB_IOMMU_FAULT_H

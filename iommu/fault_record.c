@@ -28,7 +28,7 @@ int vtd_fault_decode(uint64_t lo, uint64_t hi, struct vtd_fault *f)
 
 /* Where the oldest pending fault is: the unit fills its records as a ring
  * and FSTS.FRI names the record of the first pending fault, valid only
- * while FSTS.PPF is set (VT-d spec 7.2.1, 11.4.9.1). An FRI past the
+ * while FSTS.PPF is set (VT-d spec 7.2.1, 11.4.7.1). An FRI past the
  * records cannot be right: the scan then starts at 0. */
 static unsigned first_record(uint32_t fsts, unsigned count)
 {

@@ -1,4 +1,4 @@
-/* Primary fault records (VT-d spec 7.2.1, 11.4.14) decoded, described in
+/* Primary fault records (VT-d spec 7.2.1, 11.4.7.6) decoded, described in
  * words and scanned in order: pure, host-tested. */
 #ifndef VTDLAB_IOMMU_FAULT_RECORD_H
 #define VTDLAB_IOMMU_FAULT_RECORD_H
@@ -46,7 +46,7 @@ struct vtd_fault_log {
     int overflow;         /* FSTS.PFO was set */
 };
 
-/* How the scan reaches the primary fault records (VT-d spec 11.4.14):
+/* How the scan reaches the primary fault records (VT-d spec 11.4.7.6):
  * the qword (0 low, 1 high) of record i, and clearing its F bit. */
 struct vtd_fault_records {
     void *ctx;

@@ -90,7 +90,7 @@ uint32_t vtd_msi_remappable_address(uint16_t handle, int shv);
 int vtd_irta_encode(uint64_t table_pa, unsigned entries, int eime, uint64_t *irta);
 
 #define IRT_ENTRIES_MAX 65536u
-/* IRTA (11.4.11.3): base 63:12, EIME 11, S 3:0 with 2^(S+1) entries. */
+/* IRTA (VT-d spec 11.4.10): base 63:12, EIME 11, S 3:0 with 2^(S+1) entries. */
 #define IRTA_EIME  11, 11
 #define IRTA_S     3, 0
 

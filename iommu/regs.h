@@ -17,7 +17,7 @@ enum vtd_reg64 {
 };
 #define VTD_REGS_SIZE 0x1000
 
-/* GCMD / GSTS (11.4.4, 11.4.5): the same bit for a command and its status. */
+/* GCMD / GSTS (VT-d spec 11.4.4.1, 11.4.4.2): the same bit for a command and its status. */
 #define VTD_GCMD_TE    (1u << 31)  /* translation enable */
 #define VTD_GCMD_SRTP  (1u << 30)  /* set root table pointer (one-shot) */
 #define VTD_GCMD_SFL   (1u << 29)  /* set fault log (one-shot) */
@@ -59,7 +59,7 @@ enum vtd_reg64 {
  * context-cache and IOTLB descriptors. */
 enum vtd_inv_granularity { VTD_INV_GLOBAL = 1, VTD_INV_DOMAIN = 2, VTD_INV_DEVICE_OR_PAGE = 3 };
 
-/* FSTS (11.4.9.1) */
+/* FSTS (VT-d spec 11.4.7.1) */
 #define VTD_FSTS_PFO   (1u << 0)  /* primary fault overflow (RW1C) */
 #define VTD_FSTS_PPF   (1u << 1)  /* primary pending fault (RO) */
 #define VTD_FSTS_AFO   (1u << 2)
@@ -71,11 +71,11 @@ enum vtd_inv_granularity { VTD_INV_GLOBAL = 1, VTD_INV_DOMAIN = 2, VTD_INV_DEVIC
 #define VTD_FSTS_FRI_MASK  (0xffu << VTD_FSTS_FRI_SHIFT)
 #define VTD_FSTS_ERRORS (VTD_FSTS_PFO | VTD_FSTS_AFO | VTD_FSTS_APF | VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE)
 
-/* FECTL / IECTL (11.4.9.2) */
+/* FECTL / IECTL (VT-d spec 11.4.7.2, 11.4.9.5) */
 #define VTD_ECTL_IM    (1u << 31)
 #define VTD_ECTL_IP    (1u << 30)
 
-/* IQA (11.4.9.x): base, descriptor width, queue size as 2^QS pages. */
+/* IQA (VT-d spec 11.4.9.3): base, descriptor width, queue size as 2^QS pages. */
 #define VTD_IQA_DW_256 (1ul << 11)
 #define VTD_IQA_QS_MASK 0x7ul
 /* IQH / IQT hold the descriptor index shifted by 4 (128-bit) or 5 (256-bit). */
@@ -85,7 +85,7 @@ enum vtd_inv_granularity { VTD_INV_GLOBAL = 1, VTD_INV_DOMAIN = 2, VTD_INV_DEVIC
 
 #define VTD_ICS_IWC    (1u << 0)
 
-/* Fault recording register, 128 bits at CAP.FRO * 16 (11.4.14). */
+/* Fault recording register, 128 bits at CAP.FRO * 16 (VT-d spec 11.4.7.6). */
 #define VTD_FRCD_LO_FI_MASK   (~0xffful)
 #define VTD_FRCD_LO_IR_INDEX_SHIFT 48   /* interrupt-remapping faults: FI[63:48] is the index */
 /* The interrupt-remapping fault reasons (VT-d spec 7.1.3). */

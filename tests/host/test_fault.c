@@ -1,7 +1,7 @@
 /* Collecting primary fault records (iommu/fault_record.c, vtd_fault_scan)
  * against a fake record file. The unit fills its records as a ring and
  * FSTS.FRI names the one the first pending fault went to (VT-d spec
- * 7.2.1; FSTS 11.4.9.1): collected from there on, wrapping, the log
+ * 7.2.1; FSTS 11.4.7.1): collected from there on, wrapping, the log
  * lists faults oldest first and keeps the oldest when it fills. Register
  * bits are literals from the spec: FSTS.PPF bit 1, FRI bits 15:8; record
  * F bit 127, SID bits 79:64. */

@@ -1,7 +1,7 @@
 /* Interrupt-remapping encoders (iommu/irt_entry.c) and the decoding of
  * interrupt-remapping fault records, against literal values worked out
- * from the VT-d spec's layouts (9.10 IRTE, 5.1.5.2 MSI address, 11.4.11.3
- * IRTA, 11.4.14.1 fault record), not from the encoders' own constants. */
+ * from the VT-d spec's layouts (9.10 IRTE, 5.1.5.2 MSI address, 11.4.10
+ * IRTA, 11.4.7.6 fault record), not from the encoders' own constants. */
 #include "host.h"
 #include "iommu/fault_record.h"
 #include "iommu/irt_entry.h"

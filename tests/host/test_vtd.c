@@ -1,6 +1,6 @@
 /* VT-d pure code against bit layouts from the VT-d spec (3.4): descriptor
  * builders (6.5.2), root/context entries (9.1, 9.3), fault records
- * (11.4.14), CAP/ECAP (11.4.2-3) with QEMU 10.0.2's values. */
+ * (11.4.7.6), CAP/ECAP (11.4.2-3) with QEMU 10.0.2's values. */
 #include "host.h"
 #include "iommu/cap_reg.h"
 #include "iommu/context_entry.h"

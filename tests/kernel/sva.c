@@ -814,6 +814,136 @@ static void device_tlb_invalidation_unanswered_raises_ite(struct test *t)
     ats_page_down(t, &sf, va, frame);
 }
 
+static const struct qi_desc *ring_at(const struct vtd_qi *q, unsigned idx)
+{
+    return (const struct qi_desc *)(q->ring + (size_t)idx * q->desc_size);
+}
+
+/* One batch of harmless descriptors (all-in-PASID IOTLB invalidations of
+ * the binding) that leaves the ring, as the unit's IQH sees it, with
+ * exactly room free slots; the unit stopped by ITE fetches none of it. */
+static void fill_ring(struct test *t, struct sva_fixture *sf, unsigned room)
+{
+    struct vtd_qi *q = &sf->fx.qi;
+    static struct qi_desc filler[QI_RING_ENTRIES_MAX];
+    unsigned head = fixture_unit_head(q), space = (head + q->entries - q->tail - 1) % q->entries;
+    ASSERT_TRUE(t, space >= room + 2, "only %u free slots (IQH %u, tail %u): no batch fits before %u", space, head,
+                q->tail, room);
+    unsigned n = space - room - 1;   /* and its wait */
+    for (unsigned i = 0; i < n; i++)
+        ASSERT_EQ(t, qi_desc_pasid_iotlb(&filler[i], (struct qi_pasid_iotlb){ .gran = QI_PIOTLB_ALL_IN_PASID,
+                                                                              .did = sf->sva.did,
+                                                                              .pasid = sf->sva.pasid }), 0);
+    uint32_t seq;
+    ASSERT_EQ(t, qi_submit(q, filler, n, &seq), 0);
+    EXPECT_EQ(t, fixture_unit_head(q), head);   /* nothing fetched behind the ITE */
+}
+
+/* What the unit did for the batch of seq, a device-TLB invalidation of the
+ * device's one cached translation and its wait, queued from ring index
+ * from on: it reads as completed before it ran when its status slot says
+ * done while the device still caches the translation the batch drops, or
+ * when the unit fetched a wait writing seq ahead of the batch's own (read
+ * from the ring). Each finding named; how many. */
+static unsigned completions_before_the_batch(struct test *t, struct sva_fixture *sf, unsigned from, uint32_t seq)
+{
+    struct vtd_qi *q = &sf->fx.qi;
+    unsigned found = 0, waits = 0, last = q->entries;
+    for (unsigned i = from; i != q->tail; i = (i + 1) % q->entries)
+        if (qi_desc_type(ring_at(q, i)) == QI_WAIT && bits_get(ring_at(q, i)->qw[0], QI_WAIT_SW) &&
+            (uint32_t)bits_get(ring_at(q, i)->qw[0], QI_WAIT_DATA) == seq) {
+            waits++;
+            last = i;
+        }
+    if (waits != 1 || (last + 1) % q->entries != q->tail) {
+        found++;
+        test_diag(t, "%u wait(s) from ring index %u to the tail %u write sequence %u, the last at %u (IQH %u)", waits,
+                  from, q->tail, seq, last, fixture_unit_head(q));
+    }
+    uint32_t status = q->status[seq % QI_STATUS_SLOTS];
+    unsigned cached = edu_atc_entries(&sf->dev.edu);
+    if (status == seq && cached) {
+        found++;
+        test_diag(t, "sequence %u's status slot reads done while the device still caches %u translation(s) its "
+                  "batch invalidates", seq, cached);
+    }
+    return found;
+}
+
+/* Issue 19's queue defect, against the unit: a batch submitted while the
+ * ring is full and an ITE stops the unit goes in only after its
+ * submitter recovered the ITE (qi_submit waiting for room), and its wait
+ * is the only one writing its number, so it reads as completed only once
+ * the unit ran it (VT-d spec 6.5.2.10, 6.5.2.11: no wait completes past a
+ * timed-out device-TLB invalidation). The ITE batch's waiter is told
+ * -E_IO. Twice: B, itself unanswered, never reads as completed (the old
+ * code queued a wait of B's number at the recovery, which wrote it before
+ * B's invalidation timed out); C, answered, completes with the device's
+ * cache empty. In between, the control: the wait the old code put ahead
+ * of a batch, built here in the ring, is caught by the same check. */
+static void batch_submitted_across_an_ite_completes_only_after_it_ran(struct test *t)
+{
+    static struct sva_fixture sf;
+    struct vtd_qi *q = &sf.fx.qi;
+    uint64_t va = SVA_SLOT(13), frame = ats_page_up(t, &sf, va);
+    ASSERT_EQ(t, dma_dev_read(&sf.dev, va, PAGE_SIZE), 0);
+    ASSERT_EQ(t, edu_atc_entries(&sf.dev.edu), 1);
+    struct qi_desc inv = devtlb_inv(&sf, va);
+    ASSERT_EQ(t, edu_ats_set(&sf.dev.edu, 1, 1), 0);  /* the device stops answering */
+
+    /* A times out; the ring fills behind it; B's submitter waits for room. */
+    uint32_t a, b, c;
+    ASSERT_EQ(t, qi_submit(q, &inv, 1, &a), 0);
+    ASSERT_TRUE(t, vtd_read32(&sf.fx.u, VTD_FSTS) & VTD_FSTS_ITE, "no ITE for an unanswered invalidation");
+    fill_ring(t, &sf, 1);
+    unsigned errors = q->errors, from = q->tail;
+    ASSERT_EQ(t, qi_submit(q, &inv, 1, &b), 0);
+    EXPECT_EQ(t, q->errors, errors + 1);             /* A's ITE recovered by B's submitter */
+    EXPECT_TRUE(t, vtd_read32(&sf.fx.u, VTD_FSTS) & VTD_FSTS_ITE, "B's invalidation did not time out");
+    EXPECT_EQ(t, fixture_unit_head(q), q->tail);     /* the unit fetched B and its wait */
+    EXPECT_EQ(t, completions_before_the_batch(t, &sf, from, b), 0);
+    EXPECT_EQ(t, qi_wait(q, a), -E_IO);
+    EXPECT_EQ(t, qi_wait(q, b), -E_IO);
+    EXPECT_TRUE(t, !qi_wait_ran(q, a) && !qi_wait_ran(q, b), "a timed-out batch's wait wrote its status");
+
+    /* The control: a wait of the batch's number ahead of it, as the old
+     * recovery queued one, then the batch, unanswered. */
+    ASSERT_EQ(t, edu_atc_entries(&sf.dev.edu), 1);
+    uint32_t n = q->seq + 1;
+    struct qi_desc early[3] = { [1] = inv };
+    ASSERT_EQ(t, qi_desc_wait(&early[0], (struct qi_wait){ .status_addr = q->status_pa +
+                                                                          (n % QI_STATUS_SLOTS) * sizeof(*q->status),
+                                                            .status_data = n, .sw = 1 }), 0);
+    early[2] = early[0];
+    from = q->tail;
+    for (unsigned i = 0; i < 3; i++) {
+        memcpy(q->ring + (size_t)q->tail * q->desc_size, &early[i], q->desc_size);
+        q->tail = (q->tail + 1) % q->entries;
+    }
+    q->seq = n;
+    q->waits += 2;
+    qi_write_tail_raw(q, (uint64_t)q->tail << q->shift);
+    unsigned caught = completions_before_the_batch(t, &sf, from, n);
+    int told = qi_wait(q, n);   /* recovers the control's ITE */
+    test_diag(t, "the control: %u finding(s); its waiter is told %s", caught, err_name(told));
+    EXPECT_EQ(t, caught, 2);
+
+    /* Again with C answered: it completes, after its invalidation ran. */
+    ASSERT_EQ(t, qi_submit(q, &inv, 1, &a), 0);
+    fill_ring(t, &sf, 1);
+    ASSERT_EQ(t, edu_ats_set(&sf.dev.edu, 1, 0), 0);
+    from = q->tail;
+    ASSERT_EQ(t, qi_submit(q, &inv, 1, &c), 0);
+    EXPECT_EQ(t, completions_before_the_batch(t, &sf, from, c), 0);
+    EXPECT_EQ(t, qi_wait(q, a), -E_IO);
+    EXPECT_EQ(t, qi_wait(q, c), 0);
+    EXPECT_EQ(t, q->status[c % QI_STATUS_SLOTS], c);
+    EXPECT_EQ(t, edu_atc_entries(&sf.dev.edu), 0);
+    EXPECT_EQ(t, vtd_read32(&sf.fx.u, VTD_FSTS) & VTD_FSTS_ITE, 0);
+
+    ats_page_down(t, &sf, va, frame);
+}
+
 /* Unbinding a PASID whose translations the device cached (an address
  * other than 0) leaves none in its cache (VT-d spec 6.5.3.3: the device-TLB
  * invalidated with the PASID entry gone), read from the device. */
@@ -883,11 +1013,13 @@ static void reclaim_flush_invalidates_the_device_tlb_after_the_iotlb(struct test
     ats_page_down(t, &sf, va, frame);
 }
 
-/* Translation requests the unit does not grant (VT-d spec 4.2.3, 9.4):
- * for an unmapped page, a completion with R=W=0 and no fault record (the
- * device says it got no access); from a function whose context entry has
- * DTE clear, Unsupported Request with fault 0x44 recorded (the device
- * says the request failed). Nothing is cached or moved either way; the
+/* Translation requests the unit does not grant (VT-d spec 4.2.3, 7.1.2
+ * and 7.1.3's table of fault conditions): for an unmapped page (SFS.2), a
+ * successful completion with R=W=U=S=0 and no fault record, a recoverable
+ * fault the device reports itself (the device says it got no access);
+ * from a function whose scalable-mode context entry (9.4) has DTE clear
+ * (SCT.5), Unsupported Request with fault 0x44 recorded (the device says
+ * the request failed). Nothing is cached or moved either way; the
  * control: with DTE set, the mapped page's read goes through. */
 static void translation_request_refused_without_dte_or_mapping(struct test *t)
 {
@@ -971,6 +1103,7 @@ TEST_SUITE(sva, 50, 0,
            TEST(pasid_beyond_the_unit_or_the_directory_faults),
            TEST(rmrr_device_keeps_identity_access),
            TEST(device_tlb_invalidation_unanswered_raises_ite),
+           TEST(batch_submitted_across_an_ite_completes_only_after_it_ran),
            TEST(unbind_empties_the_device_tlb),
            TEST(reclaim_flush_invalidates_the_device_tlb_after_the_iotlb),
            TEST(translation_request_refused_without_dte_or_mapping));
