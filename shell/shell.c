@@ -606,7 +606,8 @@ static void cmd_faults(int argc, char **argv)
             continue;
         char text[OUT_MAX];
         vtd_fault_describe(&f, text, sizeof(text));
-        out("record %u: %s%s", i, text, i == fri ? "  <- FRI" : "");
+        /* the raw record too, high qword first as `vtdlab decode fault HI LO` takes it */
+        out("record %u: %s (FRCD 0x%016lx 0x%016lx)%s", i, text, hi, lo, i == fri ? "  <- FRI" : "");
         pending++;
     }
     out("%u record(s) pending", pending);
