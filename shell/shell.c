@@ -39,6 +39,7 @@
 #define SCREEN_MARGIN 16   /* as the summary's (kernel/summary.c) */
 #define FONT_HEIGHT 16
 #define US_PER_S 1000000u
+#define MS_PER_S 1000u
 #define CH_BACKSPACE 0x08
 #define CH_DELETE 0x7f
 #define CH_PRINTABLE_FIRST 0x20
@@ -845,9 +846,9 @@ static void screen_foot(const char *fmt, ...)
     fbcon_draw_text(SCREEN_MARGIN, fbcon_height() - SCREEN_MARGIN - FONT_HEIGHT, text, 1, FBCON_FOREGROUND);
 }
 
-static int key_within(unsigned seconds)
+static int key_within(uint64_t ms)
 {
-    for (uint64_t waited = 0; waited < (uint64_t)seconds * US_PER_S; waited += KEY_POLL_US) {
+    for (uint64_t waited = 0; waited < ms * US_PER_MS; waited += KEY_POLL_US) {
         if (serial_getc() >= 0)
             return 1;
         udelay(KEY_POLL_US);
@@ -865,10 +866,16 @@ void shell_after_run(const struct cmdline *cmd)
         return;
     }
     if (cmd->shell == SHELL_AUTO) {
-        printk("# vtdlab: shell: press a key on the serial console within %u s for a shell (shell=auto)\n",
-               SHELL_AUTO_WAIT_S);
-        screen_foot("Press a key on the serial console within %u s for a shell", SHELL_AUTO_WAIT_S);
-        if (!key_within(SHELL_AUTO_WAIT_S)) {
+        /* shell_wait_ms= in words: "5 s", or "250 ms" */
+        char wait[32];
+        uint64_t ms = cmd->shell_wait_ms;
+        if (ms % MS_PER_S)
+            snprintf(wait, sizeof(wait), "%lu ms", ms);
+        else
+            snprintf(wait, sizeof(wait), "%lu s", ms / MS_PER_S);
+        printk("# vtdlab: shell: press a key on the serial console within %s for a shell (shell=auto)\n", wait);
+        screen_foot("Press a key on the serial console within %s for a shell", wait);
+        if (!key_within(ms)) {
             printk("# vtdlab: shell: no key pressed\n");
             screen_foot("No key pressed: no shell");
             return;
