@@ -140,7 +140,13 @@ def cmd_watch(a) -> int:
         _err(str(e))
         return EXIT_SETUP
     # An interrupt is not the machine's doing: the log just ends there.
-    sr = serial_log.merge(w.raw_lines, f"serial {a.serial}", None if w.interrupted else w.end_problem)
+    sr = serial_log.merge(w.raw_lines, f"serial {a.serial}", None if w.interrupted or w.gave_up else w.end_problem,
+                          reset_at_end=w.gave_up)
+    if w.gave_up:
+        # the machine's doing, but no one case's: its repeats of the cases
+        # an earlier boot recorded are dropped, so the run says it
+        sr.run.problems.append(f"{w.end_problem}: boot {sr.run.boots} ended in a reset too, and the watch stopped "
+                               f"at boot {sr.run.boots + 1}'s KTAP header (not in the log)")
     sr.run.seconds = w.seconds
     if w.interrupted:
         sr.run.problems.append(f"interrupted by {w.interrupted} before the run ended (the port let go)")
