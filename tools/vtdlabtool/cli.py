@@ -190,12 +190,22 @@ def cmd_shell(a) -> int:
 
 
 def _shell_attached(a, cmd) -> int:
-    """The terminal on the shell: QEMU's stdio (Ctrl-A x leaves QEMU), or
+    """The terminal on the shell: QEMU's stdio (exit or Ctrl-C leaves QEMU), or
     pyserial's miniterm on the port (Ctrl-] leaves it)."""
     if cmd is not None:
-        print("vtdlab: QEMU's serial console on this terminal (exit leaves the shell, Ctrl-A x leaves QEMU)",
+        print("vtdlab: QEMU's serial console on this terminal (exit leaves the shell and QEMU, Ctrl-C ends QEMU)",
               file=sys.stderr)
-        return subprocess.call(cmd)
+        try:
+            problem = shell.attach_outcome(shell.attach(cmd))
+        except qemu.Interrupted as e:
+            problem = f"interrupted ({e})"
+        if problem:
+            try:
+                _err(problem)
+            except OSError:   # a hangup: the terminal to say it on is gone
+                pass
+            return EXIT_FAILED
+        return EXIT_OK
     watch.import_serial()   # pyserial, or a clear message
     from serial.tools import miniterm  # noqa: E402
     sys.argv = ["miniterm", a.serial, str(a.baud)]
