@@ -51,6 +51,15 @@ def _parent_of(pid):
         return None
 
 
+def _program(pid):
+    """The name of the program pid runs ('' once it is gone); a child
+    between fork and exec still runs python."""
+    try:
+        return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return ""
+
+
 def _running(pid):
     """pid is a process that has not ended (a zombie has)."""
     try:
@@ -100,8 +109,7 @@ class Terminal:
         deadline = time.monotonic() + WAIT_S
         while time.monotonic() < deadline and self.p.poll() is None:
             kids = [int(d) for d in os.listdir("/proc") if d.isdigit() and _parent_of(int(d)) == self.p.pid]
-            qemus = [k for k in kids if os.path.basename(os.readlink(f"/proc/{k}/exe")).startswith("qemu-system")
-                     ] if kids else []
+            qemus = [k for k in kids if _program(k).startswith("qemu-system")]
             if qemus and not termios.tcgetattr(self.slave)[3] & termios.ICANON:
                 self.qemu = qemus[0]
                 return self.qemu
