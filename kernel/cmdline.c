@@ -48,6 +48,7 @@ static const struct opt opts[] = {
     { "screen_hold_ms", OPT_UINT, offsetof(struct cmdline, screen_hold_ms), 0, SCREEN_HOLD_MAX_MS, NULL },
     { "shell", OPT_CHOICE, offsetof(struct cmdline, shell), 0, 0, shell_choices },
     { "keep", OPT_UINT, offsetof(struct cmdline, keep), 0, 1, NULL },
+    { "shell_wait_ms", OPT_UINT, offsetof(struct cmdline, shell_wait_ms), 1, SHELL_WAIT_MAX_MS, NULL },
 };
 
 #define IO_PORT_MAX 0xfff8u   /* a UART's 8 registers must fit below 64 KiB */
@@ -60,6 +61,7 @@ void cmdline_defaults(struct cmdline *c)
     c->timeout_ms = CMDLINE_DEFAULT_TIMEOUT_MS;
     c->reclaim = CMDLINE_DEFAULT_RECLAIM;
     c->bench_iters = CMDLINE_DEFAULT_BENCH_ITERS;
+    c->shell_wait_ms = CMDLINE_DEFAULT_SHELL_WAIT_MS;
 }
 
 /* Decimal or 0x-prefixed hex, the whole of [s, s+n). */

@@ -25,10 +25,14 @@ struct cmdline {
     uint64_t screen_hold_ms;       /* keep the screen summary up this long before exiting */
     uint64_t shell;                /* SHELL_*: a command shell on the serial console after the run */
     uint64_t keep;                 /* 1: the run's last case leaves its unit and tables up (for the shell) */
+    uint64_t shell_wait_ms;        /* shell=auto: how long a key is waited for after the run */
 };
 /* shell=0|1|auto: none (the default), a prompt after the run, or a few
  * seconds' wait for a key after it (for images written to a USB stick). */
 enum { SHELL_OFF, SHELL_ON, SHELL_AUTO };
+/* shell_wait_ms=MS: shell=auto's wait for a key (1..SHELL_WAIT_MAX_MS). */
+#define CMDLINE_DEFAULT_SHELL_WAIT_MS 5000u
+#define SHELL_WAIT_MAX_MS 60000u
 #define SCREEN_HOLD_MAX_MS 60000u
 /* The line after which the summary is on the screen (the host tool's
  * --screendump waits for it). */

@@ -39,6 +39,7 @@
 #define SCREEN_MARGIN 16   /* as the summary's (kernel/summary.c) */
 #define FONT_HEIGHT 16
 #define US_PER_S 1000000u
+#define MS_PER_S 1000u
 #define CH_BACKSPACE 0x08
 #define CH_DELETE 0x7f
 #define CH_PRINTABLE_FIRST 0x20
@@ -606,7 +607,8 @@ static void cmd_faults(int argc, char **argv)
             continue;
         char text[OUT_MAX];
         vtd_fault_describe(&f, text, sizeof(text));
-        out("record %u: %s%s", i, text, i == fri ? "  <- FRI" : "");
+        /* the raw record too, high qword first as `vtdlab decode fault HI LO` takes it */
+        out("record %u: %s (FRCD 0x%016lx 0x%016lx)%s", i, text, hi, lo, i == fri ? "  <- FRI" : "");
         pending++;
     }
     out("%u record(s) pending", pending);
@@ -844,14 +846,18 @@ static void screen_foot(const char *fmt, ...)
     fbcon_draw_text(SCREEN_MARGIN, fbcon_height() - SCREEN_MARGIN - FONT_HEIGHT, text, 1, FBCON_FOREGROUND);
 }
 
-static int key_within(unsigned seconds)
+/* A key within ms by the clock: with interrupts on, udelay halts to the
+ * next timer tick, so counting its calls would wait up to a tick a poll
+ * (100 ms asked took 1 s). */
+static int key_within(uint64_t ms)
 {
-    for (uint64_t waited = 0; waited < (uint64_t)seconds * US_PER_S; waited += KEY_POLL_US) {
+    struct deadline d = deadline_after_us(ms * US_PER_MS);
+    while (!deadline_passed(d)) {
         if (serial_getc() >= 0)
             return 1;
         udelay(KEY_POLL_US);
     }
-    return 0;
+    return serial_getc() >= 0;
 }
 
 void shell_after_run(const struct cmdline *cmd)
@@ -864,11 +870,19 @@ void shell_after_run(const struct cmdline *cmd)
         return;
     }
     if (cmd->shell == SHELL_AUTO) {
-        printk("# vtdlab: shell: press a key on the serial console within %u s for a shell (shell=auto)\n",
-               SHELL_AUTO_WAIT_S);
-        screen_foot("Press a key on the serial console within %u s for a shell", SHELL_AUTO_WAIT_S);
-        if (!key_within(SHELL_AUTO_WAIT_S)) {
-            printk("# vtdlab: shell: no key pressed\n");
+        /* shell_wait_ms= in words: "5 s", or "250 ms" */
+        char wait[32];
+        uint64_t ms = cmd->shell_wait_ms;
+        if (ms % MS_PER_S)
+            snprintf(wait, sizeof(wait), "%lu ms", ms);
+        else
+            snprintf(wait, sizeof(wait), "%lu s", ms / MS_PER_S);
+        printk("# vtdlab: shell: press a key on the serial console within %s for a shell (shell=auto)\n", wait);
+        screen_foot("Press a key on the serial console within %s for a shell", wait);
+        uint64_t start_us = clock_us();
+        if (!key_within(ms)) {
+            /* the clock's measure of the wait, not the one asked for */
+            printk("# vtdlab: shell: no key pressed in %lu ms\n", (clock_us() - start_us) / US_PER_MS);
             screen_foot("No key pressed: no shell");
             return;
         }

@@ -14,9 +14,6 @@
 #define SHELL_PROMPT "vtdlab> "
 /* The line that says the shell is up (tools/vtdlabtool: watch ends there). */
 #define SHELL_READY_MARK "vtdlab: shell: ready"
-/* shell=auto: how long a key is waited for after the run. */
-#define SHELL_AUTO_WAIT_S 5u
-
 /* Runs the shell when the cmdline asks for it; returns when the user
  * leaves it (exit), at once under shell=0. */
 void shell_after_run(const struct cmdline *cmd);

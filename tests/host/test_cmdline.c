@@ -75,6 +75,13 @@ static void shell_is_off_unless_asked_for(void **state)
     assert_int_equal(cmdline_parse("keep=1 shell=1", &c, err, sizeof(err)), 0);
     assert_int_equal(c.keep, 1);
     expect_error("keep=2", "'keep' is out of range (0..1)");
+    /* shell=auto's wait: 5 s unless shell_wait_ms= says otherwise */
+    assert_int_equal(cmdline_parse("shell=auto", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.shell_wait_ms, CMDLINE_DEFAULT_SHELL_WAIT_MS);
+    assert_int_equal(cmdline_parse("shell=auto shell_wait_ms=250", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.shell_wait_ms, 250);
+    expect_error("shell_wait_ms=0", "'shell_wait_ms' is out of range (1..60000)");
+    expect_error("shell_wait_ms=60001", "'shell_wait_ms' is out of range (1..60000)");
 }
 
 static void bad_input_is_named(void **state)

@@ -84,6 +84,51 @@ static void fpd_suppresses_faults(struct test *t)
     fixture_down(t, &fx);
 }
 
+/* A recorded fault stays pending until software clears it (VT-d spec
+ * 7.2.1, 11.4.9, 11.4.14): FSTS.PPF is set while a record's F is, FRI
+ * names the record, and reading it again finds it unchanged; writing F
+ * back (RW1C) clears the record and PPF with it. keep=1 leaves the record
+ * pending, as the unit holds it, for the shell's `faults`. */
+static void fault_stays_pending_until_cleared(struct test *t)
+{
+    struct vtd_fixture fx;
+    fixture_legacy_up(t, &fx);
+    ASSERT_EQ(t, fixture_dma_from_device(&fx, UNMAPPED_IOVA, PAGE_SIZE), 0);
+    uint32_t fsts = vtd_read32(&fx.u, VTD_FSTS);
+    ASSERT_TRUE(t, fsts & VTD_FSTS_PPF, "no primary fault pending after a write to unmapped 0x%lx (FSTS 0x%08x)",
+                UNMAPPED_IOVA, fsts);
+    unsigned fri = (fsts & VTD_FSTS_FRI_MASK) >> VTD_FSTS_FRI_SHIFT;
+    ASSERT_TRUE(t, fri < CAP_NFR(fx.u.cap), "FSTS.FRI %u names no record (the unit has %lu)", fri,
+                CAP_NFR(fx.u.cap));
+    uint32_t off = vtd_fault_record_offset(&fx.u, fri);
+    uint64_t lo = vtd_read64_at(&fx.u, off), hi = vtd_read64_at(&fx.u, off + sizeof(uint64_t));
+    struct vtd_fault f;
+    ASSERT_TRUE(t, vtd_fault_decode(lo, hi, &f), "record %u, which FRI names, has F clear (0x%016lx 0x%016lx)", fri,
+                hi, lo);
+    char text[160];
+    vtd_fault_describe(&f, text, sizeof(text));
+    test_diag(t, "record %u (FRI): %s", fri, text);
+    EXPECT_EQ(t, f.reason, FAULT_WRITE_REQ);
+    EXPECT_EQ(t, f.is_read, 0);
+    EXPECT_EQ(t, f.sid, fx.sid);
+    EXPECT_EQ(t, f.addr, UNMAPPED_IOVA & PAGE_MASK);
+    /* nothing cleared it: the same record, still pending */
+    EXPECT_EQ(t, vtd_read64_at(&fx.u, off), lo);
+    EXPECT_EQ(t, vtd_read64_at(&fx.u, off + sizeof(uint64_t)), hi);
+    EXPECT_TRUE(t, vtd_read32(&fx.u, VTD_FSTS) & VTD_FSTS_PPF, "FSTS.PPF cleared by itself");
+    if (fixture_kept(t, &fx)) {
+        test_diag(t, "keep=1: record %u left pending for the shell", fri);
+        return;
+    }
+    struct vtd_fault_log log;
+    fixture_faults(t, &fx, &log);   /* writes F back */
+    EXPECT_EQ(t, log.count, 1);
+    EXPECT_EQ(t, vtd_read64_at(&fx.u, off + sizeof(uint64_t)) & VTD_FRCD_HI_F, 0);
+    fsts = vtd_read32(&fx.u, VTD_FSTS);
+    EXPECT_TRUE(t, !(fsts & VTD_FSTS_PPF), "FSTS.PPF still set (FSTS 0x%08x) with the only record cleared", fsts);
+    fixture_down(t, &fx);
+}
+
 /* Faults from two source-ids faster than they are cleared: the records
  * fill, the overflow flag rises, nothing hangs, and once cleared the next
  * fault is recorded again. (QEMU drops a repeat from the same source-id
@@ -116,4 +161,5 @@ TEST_SUITE(vtd_fault, 42, 0,
            TEST(read_of_unmapped_iova_faults),
            TEST(write_to_read_only_mapping_faults),
            TEST(fpd_suppresses_faults),
+           TEST(fault_stays_pending_until_cleared),
            TEST(fault_burst_overflows_and_recovers));

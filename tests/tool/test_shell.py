@@ -177,6 +177,10 @@ def test_shell_on_the_legacy_profile(tmp_path):
     assert line_with(answers[f"walk {EDU} {hole}"], "stops at the SL-PTE: not present")
     assert answers[f"pasid {EDU} 1"]["error"].startswith("unit 0 is in legacy mode")
     assert answers["iq 0"]["lines"][0].startswith("queue off")
+    # the control for test_shell_attach's pending fault: the case here
+    # faults nowhere, and faults says none is pending
+    assert answers["faults 0"]["lines"] == [
+        "FSTS 0x00000000: PFO 0, PPF 0, IQE 0, ICE 0, ITE 0, FRI 0; 1 fault recording registers", "0 record(s) pending"]
 
     # the frames the walks reach hold what the case's DMA moved: the
     # source's pattern, copied by the device into the destination
@@ -233,3 +237,64 @@ def test_shell_runs_cases_with_their_ktap_apart(tmp_path):
     log = open(s.log_path).read()
     assert "# vtdlab: shell: press a key on the serial console within 5 s for a shell (shell=auto)\n" \
            "# vtdlab: shell: ready" in log
+
+
+# shell=auto's wait in the tests, and what a wait may overshoot it by: the
+# kernel polls for the key with udelay, which with interrupts on halts to
+# the next tick of its 100 Hz timer (kernel/clock.c); five ticks' margin.
+AUTO_WAIT_MS = 100
+TICK_MS = 10
+WAIT_MARGIN_MS = 5 * TICK_MS
+
+
+def boot_without_terminal(tmp_path, name, cmdline):
+    """A PVH boot of the legacy profile with nothing on QEMU's stdin, as
+    `vtdlab run` boots; its log lines. The profile runs under icount with
+    sleep=off: a halted CPU skips ahead to its next timer, so the guest's
+    clock measures its waits in virtual time, which a busy host does not
+    stretch, and the wait costs no host time."""
+    profile = qemu.get_profile("legacy")
+    cmd = qemu.build_command(profile, None, qemu.KERNEL_ELF, pvh_cmdline=cmdline,
+                             binary=qemu.find_qemu(profile, None))
+    b = qemu.run_boot(cmd, str(tmp_path / f"{name}.log"), 120, 60)
+    assert b.exit_code == qemu.EXIT_DONE and not b.hang, (b.exit_code, b.hang, b.text[-500:])
+    return b.text.splitlines()
+
+
+@pytest.mark.skipif(not os.path.isfile(qemu.KERNEL_ELF), reason="build/kernel.elf is not built (make)")
+def test_shell_auto_without_a_key_ends_the_run_as_usual(tmp_path):
+    """shell=auto after a case (interrupts on), no key (QEMU's stdin is
+    empty): the kernel says it waits and how long, waits that long by its
+    clock (it said how long it waited), says no key came, and the run ends
+    as any run does. (A key gives the prompt:
+    test_shell_runs_cases_with_their_ktap_apart.)"""
+    lines = boot_without_terminal(tmp_path, "auto", f"tests=boot.memory_map shell=auto shell_wait_ms={AUTO_WAIT_MS}")
+    assert lines[-3] == f"# vtdlab: shell: press a key on the serial console within {AUTO_WAIT_MS} ms for a " \
+                        "shell (shell=auto)", lines[-6:]
+    waited = re.fullmatch(r"# vtdlab: shell: no key pressed in (\d+) ms", lines[-2])
+    assert waited, lines[-6:]
+    assert AUTO_WAIT_MS <= int(waited.group(1)) < AUTO_WAIT_MS + WAIT_MARGIN_MS, lines[-2]
+    assert lines[-1] == "# vtdlab: done (exit code 0x10)"
+    assert not [l for l in lines if shell.READY_MARK in l or shell.PROMPT in l]
+    from vtdlabtool import serial_log
+    run = serial_log.merge(lines, "log").run
+    assert run.ok and [(c.full_name, c.status) for c in run.cases] == [("boot.memory_map", "pass")], run.problems
+
+
+@pytest.mark.skipif(not os.path.isfile(qemu.KERNEL_ELF), reason="build/kernel.elf is not built (make)")
+def test_a_run_that_asks_for_no_shell_has_no_wait_and_no_prompt(tmp_path):
+    """The control: the same boot without shell=. Nothing of the shell's,
+    no offer to wait, no prompt: the totals, then done."""
+    lines = boot_without_terminal(tmp_path, "plain", "tests=boot.memory_map")
+    assert not [l for l in lines if "vtdlab: shell" in l or shell.PROMPT in l or shell.AUTO_MARK in l]
+    assert lines[-1] == "# vtdlab: done (exit code 0x10)", lines[-4:]
+
+
+def test_only_the_usb_image_waits_for_a_key():
+    """shell=auto is on the USB stick's cmdline (a person at the machine),
+    on no other image make builds."""
+    esp, usb = (os.path.join(qemu.BUILD, n) for n in ("cmdline", "usb-cmdline"))
+    if not (os.path.isfile(esp) and os.path.isfile(usb)):
+        pytest.skip("the images' cmdline files are not built (make)")
+    assert "shell=auto" in open(usb).read().split()
+    assert not [w for w in open(esp).read().split() if w.startswith("shell=")]

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import LOGS, TOP
 
-from vtdlabtool import cli, ktap, serial_log
+from vtdlabtool import cli, ktap, serial_log, watch
 
 VTDLAB = ["/usr/bin/python3", os.path.join(TOP, "tools", "vtdlab")]
 TWO_BOOTS = os.path.join(LOGS, "selftest-two-boots.log")
@@ -281,3 +281,56 @@ def test_the_shell_coming_up_ends_the_watch(tmp_path):
     doc = json.load(open(js))
     assert doc["problems"] == [] and [c["status"] for c in doc["cases"]].count("pass") == 1, doc
     assert rc == 0
+
+
+def watch_replay(tmp_path, name, data: bytes):
+    """`vtdlab watch` (in this process) on a pty fed data by a thread, as
+    a machine sends it; its exit status and JSON report."""
+    link, log, js = (str(tmp_path / f"{name}.{x}") for x in ("tty", "log", "json"))
+    port = Pty(link)
+
+    def send():
+        # the watch opens its log once it has the port (pyserial's open
+        # drops what the port held before it)
+        deadline = time.monotonic() + WAIT_S
+        while not os.path.exists(log) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(port.master, view):]
+    writer = threading.Thread(target=send, daemon=True)
+    writer.start()
+    try:
+        rc = cli.main(["watch", "-q", "--serial", link, "--log", log, "--json", js, "--silence", str(WAIT_S)])
+    finally:
+        writer.join(WAIT_S)
+        port.unplug()
+    return rc, json.load(open(js)), log
+
+
+def test_a_machine_that_keeps_resetting_is_given_up_after_the_limit(tmp_path):
+    """Boot 1 of the two-boot log, whose last case resets the machine,
+    nine times over: a machine that boots the image again without resume=
+    and resets in the same case every time. The watch follows 8 boots
+    (watch.MAX_BOOTS), stops at the 9th KTAP header without waiting for
+    --silence, and its verdict says why; the 9th boot is not in the log,
+    and each case is recorded once, from its first boot."""
+    clean = open(TWO_BOOTS, "rb").read()
+    header2 = clean.index(b"\nKTAP version", 1) + 1
+    boot1, boot2 = clean[:header2], clean[header2:]
+    rc, doc, log = watch_replay(tmp_path, "resets", boot1 * 9 + boot2)
+    assert rc == 1
+    assert doc["boots"] == watch.MAX_BOOTS == 8
+    assert "gave up after 8 boots: the machine keeps resetting" in " | ".join(doc["problems"]), doc["problems"]
+    assert open(log, "rb").read() == boot1 * 8                       # what the watch judged, and no more
+    crashed = [c for c in doc["cases"] if c["name"] == "selftest.resets_machine_on_purpose"]
+    assert len(crashed) == 1 and crashed[0]["boot"] == 1 and crashed[0]["status"] == "error", crashed
+    assert crashed[0]["reason"].startswith("crashed: the machine reset"), crashed
+
+    # the control: the 8th boot resumes and finishes (boot 2 of the log):
+    # 8 headers is within the limit, the watch ends at the kernel's done,
+    # and its verdict is parse's on the same bytes
+    rc, doc, log = watch_replay(tmp_path, "finishes", boot1 * 7 + boot2)
+    assert doc["boots"] == 8 and not [p for p in doc["problems"] if "gave up" in p], doc["problems"]
+    prc = cli.main(["parse", log, "--json", str(tmp_path / "p.json")])
+    assert rc == prc and normalised(doc) == normalised(json.load(open(tmp_path / "p.json")))

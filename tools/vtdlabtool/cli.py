@@ -140,7 +140,13 @@ def cmd_watch(a) -> int:
         _err(str(e))
         return EXIT_SETUP
     # An interrupt is not the machine's doing: the log just ends there.
-    sr = serial_log.merge(w.raw_lines, f"serial {a.serial}", None if w.interrupted else w.end_problem)
+    sr = serial_log.merge(w.raw_lines, f"serial {a.serial}", None if w.interrupted or w.gave_up else w.end_problem,
+                          reset_at_end=w.gave_up)
+    if w.gave_up:
+        # the machine's doing, but no one case's: its repeats of the cases
+        # an earlier boot recorded are dropped, so the run says it
+        sr.run.problems.append(f"{w.end_problem}: boot {sr.run.boots} ended in a reset too, and the watch stopped "
+                               f"at boot {sr.run.boots + 1}'s KTAP header (not in the log)")
     sr.run.seconds = w.seconds
     if w.interrupted:
         sr.run.problems.append(f"interrupted by {w.interrupted} before the run ended (the port let go)")
@@ -184,12 +190,22 @@ def cmd_shell(a) -> int:
 
 
 def _shell_attached(a, cmd) -> int:
-    """The terminal on the shell: QEMU's stdio (Ctrl-A x leaves QEMU), or
+    """The terminal on the shell: QEMU's stdio (exit or Ctrl-C leaves QEMU), or
     pyserial's miniterm on the port (Ctrl-] leaves it)."""
     if cmd is not None:
-        print("vtdlab: QEMU's serial console on this terminal (exit leaves the shell, Ctrl-A x leaves QEMU)",
+        print("vtdlab: QEMU's serial console on this terminal (exit leaves the shell and QEMU, Ctrl-C ends QEMU)",
               file=sys.stderr)
-        return subprocess.call(cmd)
+        try:
+            problem = shell.attach_outcome(shell.attach(cmd))
+        except qemu.Interrupted as e:
+            problem = f"interrupted ({e})"
+        if problem:
+            try:
+                _err(problem)
+            except OSError:   # a hangup: the terminal to say it on is gone
+                pass
+            return EXIT_FAILED
+        return EXIT_OK
     watch.import_serial()   # pyserial, or a clear message
     from serial.tools import miniterm  # noqa: E402
     sys.argv = ["miniterm", a.serial, str(a.baud)]

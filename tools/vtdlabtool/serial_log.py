@@ -114,10 +114,13 @@ def is_top_level_header(text: str) -> bool:
     return bool(_KTAP_HEADER.match(text))
 
 
-def merge(raw_lines: List[str], profile: str, end_problem: Optional[str] = None) -> SerialRun:
+def merge(raw_lines: List[str], profile: str, end_problem: Optional[str] = None,
+          reset_at_end: bool = False) -> SerialRun:
     """The run a serial log records. end_problem: why the last boot was cut
     short (silence, a limit, an interrupt), None when the log just ends
-    there. A machine that resets boots again with the same cmdline, so a
+    there; reset_at_end: the last boot ended in a reset whose next header
+    the log leaves out (the watch's limit of boots). A machine that resets
+    boots again with the same cmdline, so a
     later boot may run cases an earlier one recorded: the first result of
     each case stands, and the repeat is noted."""
     noise = Noise(lines=len(raw_lines))
@@ -139,7 +142,7 @@ def merge(raw_lines: List[str], profile: str, end_problem: Optional[str] = None)
         log = ktap.parse("\n".join(boot.lines) + "\n")
         logs.append(log)
         last = no == len(boots)
-        if boot.reset:
+        if boot.reset or (last and reset_at_end):
             # qemu's exit status 0 is what a reset gives under -no-reboot
             problem = verdict.boot_problem(log, 0, None)
         else:

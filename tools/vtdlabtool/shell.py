@@ -13,8 +13,10 @@ import json
 import os
 import re
 import selectors
+import signal
 import subprocess
 import sys
+import termios
 import time
 from dataclasses import asdict, dataclass, field
 from typing import List, Optional
@@ -259,6 +261,51 @@ class Session:
 
     def __exit__(self, *exc):
         self.close(leave=exc[0] is None)
+
+
+def attach(cmd: List[str]) -> int:
+    """QEMU with its serial console on this terminal, until it ends; its
+    exit status. QEMU puts the terminal in raw mode with signals still on,
+    so a typed Ctrl-C is SIGINT to the tool and QEMU alike. On every way
+    out QEMU goes: it dies with the tool (parent-death signal, so even a
+    SIGKILL of the tool ends it), an interrupt or a hangup (closing the
+    terminal, SIGHUP, made an Interrupted here) kills it, and the
+    terminal's mode is put back, which a QEMU killed cannot do itself."""
+    mode = None
+    if sys.stdin.isatty():
+        mode = termios.tcgetattr(sys.stdin.fileno())
+
+    def hangup(signum, frame):
+        raise qemu.Interrupted(signum)
+    old = signal.signal(signal.SIGHUP, hangup)
+    proc = None
+    try:
+        proc = subprocess.Popen(cmd, preexec_fn=qemu._die_with_parent)
+        return proc.wait()
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        signal.signal(signal.SIGHUP, old)
+        if mode is not None:
+            try:
+                termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, mode)
+            except (termios.error, OSError):   # the terminal is gone (a hangup)
+                pass
+
+
+def attach_outcome(status: int) -> Optional[str]:
+    """What QEMU's exit status says of an attached session: None when it
+    ended as asked (exit, or reboot under -no-reboot), else why not."""
+    if status in (qemu.EXIT_DONE, 0):
+        return None
+    if status == qemu.EXIT_PANIC:
+        return "the kernel panicked (see the terminal above)"
+    if status == qemu.EXIT_BAD_CMDLINE:
+        return "the kernel rejected its cmdline (see the terminal above)"
+    if status < 0:
+        return f"QEMU was killed by {signal.Signals(-status).name}"
+    return f"QEMU ended with status {status}"
 
 
 def qemu_command(profile_name: str, tests: Optional[str], cmdline: Optional[str], keep: bool,

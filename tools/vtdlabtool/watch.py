@@ -64,6 +64,10 @@ class Watch:
     seconds: float
     disconnects: int
     interrupted: Optional[str]
+    # The boot that reached max_boots ended in a reset (the next KTAP
+    # header came) and the watch stopped there: the header and what
+    # followed are not in raw_lines.
+    gave_up: bool = False
 
 
 # The kernel's line when its shell comes up (shell/shell.h): the run is
@@ -94,6 +98,7 @@ def watch(device: str, baud: int, log_path: str, silence_s: float, timeout_s: Op
     disconnects = 0
     headers = 0
     end_problem = interrupted = None
+    gave_up = False
 
     def open_port():
         return serial.Serial(port=device, baudrate=baud, timeout=READ_WAIT_S)
@@ -151,7 +156,7 @@ def watch(device: str, baud: int, log_path: str, silence_s: float, timeout_s: Op
                         if headers > max_boots:
                             # left out of the log: it holds the boots judged
                             end_problem = f"gave up after {max_boots} boots: the machine keeps resetting"
-                            done = True
+                            gave_up = done = True
                             break
                     lines.append(line)
                     log.write(line + "\n")
@@ -173,7 +178,7 @@ def watch(device: str, baud: int, log_path: str, silence_s: float, timeout_s: Op
                 log.write(line + "\n")
             if port is not None:
                 _close(port)
-    return Watch(lines, end_problem, time.monotonic() - start, disconnects, interrupted)
+    return Watch(lines, end_problem, time.monotonic() - start, disconnects, interrupted, gave_up)
 
 
 def _close(port) -> None:
