@@ -22,9 +22,10 @@ ctx_save:
     xor eax, eax
     ret
 
-; void ctx_restore(const struct jmp_ctx *ctx, int value)  -- value must be non-zero
-global ctx_restore
-ctx_restore:
+; void ctx_jump(const struct jmp_ctx *ctx, int value)  -- value must be non-zero;
+; called by ctx_restore (lib/jmp.c)
+global ctx_jump
+ctx_jump:
     mov rbx, [rdi + 0*8]
     mov rbp, [rdi + 1*8]
     mov r12, [rdi + 2*8]

@@ -247,6 +247,128 @@ static void kasan_reports_a_read_of_a_freed_page_table_page(struct test *t)
     EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
 }
 
+/* Through a volatile, so the compiler sees neither the index nor the
+ * access it makes. */
+static volatile unsigned word_index;
+#define WORDS 4u
+
+/* A local array with redzones (the compiler's): reads words[word_index],
+ * saying where. */
+static const volatile uint64_t *stack_word_read;
+
+static __attribute__((noinline)) uint64_t stack_read(void)
+{
+    uint64_t words[WORDS] = { 1, 2, 3, 4 };
+    stack_word_read = &words[word_index];
+    return *stack_word_read;
+}
+
+static void kasan_reports_a_stack_out_of_bounds(struct test *t)
+{
+    need(t, SAN_KASAN, "KASAN");
+    static struct san_capture c;
+    arm(t, &c, SAN_KASAN);
+    word_index = WORDS - 1; /* the control: the last word */
+    EXPECT_EQ(t, stack_read(), WORDS);
+    EXPECT_EQ(t, READ_ONCE(c.count), 0);
+    word_index = WORDS;
+    (void)stack_read();
+    san_capture_disarm();
+    ASSERT_EQ(t, c.count, 1);
+    char want[SAN_TEXT_MAX];
+    snprintf(want, sizeof(want), "stack-out-of-bounds: read of 8 bytes at 0x%lx, 0 bytes past the %u-byte 'words' "
+             "in the frame of stack_read", (uint64_t)stack_word_read, WORDS * 8);
+    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+}
+
+/* A frame with redzones that faults (a case's abort, as the harness
+ * catches one): its redzones stay below the catcher's stack pointer. */
+static __attribute__((noinline)) void redzoned_frame_faults(void)
+{
+    uint64_t words[WORDS] = { 1, 2, 3, 4 };
+    stack_word_read = &words[word_index];
+    (void)*stack_word_read;
+    (void)*(volatile uint64_t *)VA_NEVER_MAPPED;
+}
+
+static void kasan_clears_the_redzones_of_frames_an_abort_abandons(struct test *t)
+{
+    need(t, SAN_KASAN, "KASAN");
+    static struct san_capture c;
+    arm(t, &c, SAN_KASAN);
+    word_index = WORDS;
+    struct trap_catch tc;
+    if (TRAP_CATCH(&tc) == 0) {
+        redzoned_frame_faults();
+        trap_catch_disarm();
+        test_abort_at(t, __FILE__, __LINE__, "the read of 0x%lx did not fault", VA_NEVER_MAPPED);
+    }
+    /* The control: the redzone was poisoned while its frame lived. */
+    ASSERT_EQ(t, READ_ONCE(c.count), 1);
+    /* The next frames built there read what was the redzone: */
+    (void)*stack_word_read;
+    san_capture_disarm();
+    EXPECT_TRUE(t, c.count == 1, "a read of the abandoned frame's redzone at 0x%lx was reported: '%s'",
+                (uint64_t)stack_word_read, c.text);
+}
+
+/* A global with its redzone (registered by this file's constructor). */
+static uint64_t global_words[WORDS];
+enum { GLOBAL_WORDS_LINE = __LINE__ - 1 };
+
+static __attribute__((noinline)) uint64_t global_read(void)
+{
+    /* Through a pointer whose object the compiler does not know, so UBSan
+     * (which knows the array's bounds) leaves the read to KASAN. */
+    const uint64_t *words = global_words;
+    __asm__("" : "+r"(words));
+    return words[word_index];
+}
+
+static void kasan_reports_a_global_out_of_bounds(struct test *t)
+{
+    need(t, SAN_KASAN, "KASAN");
+    static struct san_capture c;
+    arm(t, &c, SAN_KASAN);
+    global_words[WORDS - 1] = 1;
+    word_index = WORDS - 1; /* the control: the last word */
+    EXPECT_EQ(t, global_read(), 1);
+    EXPECT_EQ(t, READ_ONCE(c.count), 0);
+    word_index = WORDS;
+    (void)global_read();
+    san_capture_disarm();
+    ASSERT_EQ(t, c.count, 1);
+    char want[SAN_TEXT_MAX];
+    snprintf(want, sizeof(want), "global-out-of-bounds: read of 8 bytes at 0x%lx, 0 bytes past the %u-byte global "
+             "'global_words' (%s:%d)", (uint64_t)&global_words[WORDS], WORDS * 8, __FILE__, GLOBAL_WORDS_LINE);
+    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+}
+
+#define COPY_PAST 8u
+
+static void free_object(uintptr_t p) { kfree((void *)p); }
+
+static void kasan_reports_a_memcpy_past_a_heap_object(struct test *t)
+{
+    need(t, SAN_KASAN, "KASAN");
+    static struct san_capture c;
+    arm(t, &c, SAN_KASAN);
+    void *src = kmalloc(OBJECT_BYTES), *dst = kmalloc(2 * OBJECT_BYTES);
+    test_on_exit(t, free_object, (uintptr_t)src);
+    test_on_exit(t, free_object, (uintptr_t)dst);
+    ASSERT_TRUE(t, src && dst, "out of heap");
+    memset(src, 1, OBJECT_BYTES);
+    memcpy(dst, src, OBJECT_BYTES); /* the control: the whole object */
+    EXPECT_EQ(t, READ_ONCE(c.count), 0);
+    memcpy(dst, src, OBJECT_BYTES + COPY_PAST);
+    san_capture_disarm();
+    ASSERT_EQ(t, c.count, 1);
+    char want[SAN_TEXT_MAX];
+    snprintf(want, sizeof(want), "out-of-bounds: memcpy read of %u bytes at 0x%lx, reaching %u bytes past a %u-byte "
+             "heap object", OBJECT_BYTES + COPY_PAST, (uint64_t)src, COPY_PAST, OBJECT_BYTES);
+    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+}
+
 /* ------------------------------------------------------------------ KCSAN */
 
 /* Detection is by sampling: the racing loop goes on until the report came
@@ -318,5 +440,9 @@ TEST_SUITE(sanitizers, 91, SUITE_EXPLICIT,
            TEST(kasan_reports_a_use_after_free_of_a_heap_object),
            TEST(kasan_reports_a_write_one_past_a_ring),
            TEST(kasan_reports_a_read_of_a_freed_page_table_page),
+           TEST(kasan_reports_a_stack_out_of_bounds),
+           TEST(kasan_clears_the_redzones_of_frames_an_abort_abandons),
+           TEST(kasan_reports_a_global_out_of_bounds),
+           TEST(kasan_reports_a_memcpy_past_a_heap_object),
            TEST(kcsan_reports_a_word_two_cpus_write_unmarked),
            TEST(kcsan_reports_a_race_where_one_side_takes_the_lock));
