@@ -467,6 +467,8 @@ static void describe_global(uintptr_t a, char *what, size_t size)
 /* via: the function that made the access for its caller (memcpy), or NULL. */
 static void report_access(uintptr_t a, size_t size, int write, uintptr_t bad, uint64_t rbp, const char *via)
 {
+    if (!san_describe_begin(SAN_KASAN))
+        return;
     char summary[SAN_TEXT_MAX], detail[3 * 112] = "", s1[96], s2[96], rw[24];
     snprintf(rw, sizeof(rw), "%s%s%s", via ? via : "", via ? " " : "", write ? "write" : "read");
     if (linear_shadowed(bad)) {

@@ -10,6 +10,8 @@
 #include "kernel/clock.h"
 #include "harness/harness.h"
 #include "kernel/lock.h"
+#include "kernel/printk.h"
+#include "kernel/san/kasan.h"
 #include "kernel/traps.h"
 #include "kernel/x86.h"
 #include "kernel/san/san.h"
@@ -78,6 +80,33 @@ static void ubsan_report_failed_the_case_and_the_run_went_on(struct test *t)
 {
     need(t, SAN_UBSAN, "UBSan");
     EXPECT_EQ(t, harness_previous_status(1), KTAP_FAIL);
+}
+
+/* A storm: thousands of reports in one case (uncaptured, so expected:
+ * fail). The console's lines while it raged, for the next case. */
+#define STORM 2000u
+/* Lines a report prints: the summary, the detail and a backtrace. A
+ * bounded storm prints SAN_REPORTS_PER_CASE reports and one line more. */
+#define REPORT_LINES_MAX 16u
+static uint64_t storm_lines;
+
+static void ubsan_report_storm_fails_the_case_on_purpose(struct test *t)
+{
+    need(t, SAN_UBSAN, "UBSan");
+    shift_count = WIDTH;
+    uint64_t before = console_lines_written();
+    for (unsigned i = 0; i < STORM; i++)
+        (void)shift_left(1);
+    storm_lines = console_lines_written() - before;
+}
+
+static void ubsan_report_storm_printed_a_few_reports_and_the_run_went_on(struct test *t)
+{
+    need(t, SAN_UBSAN, "UBSan");
+    EXPECT_EQ(t, harness_previous_status(1), KTAP_FAIL);
+    EXPECT_TRUE(t, storm_lines >= SAN_REPORTS_PER_CASE && storm_lines <= SAN_REPORTS_PER_CASE * REPORT_LINES_MAX + 1,
+                "%u reports printed %lu lines (at most %u reports of %u lines each and one line more)", STORM,
+                storm_lines, SAN_REPORTS_PER_CASE, REPORT_LINES_MAX);
 }
 
 /* ------------------------------------------------------ lock-order checker */
@@ -344,6 +373,42 @@ static void kasan_reports_a_global_out_of_bounds(struct test *t)
     EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
 }
 
+/* A frame whose description (in its left redzone: the magic, then a
+ * pointer to the description) was overwritten, as a stack overrun from
+ * below would: the report on its redzone faults reading it. */
+#define FRAME_DESCR_WORD 3u /* words below the frame's first variable */
+
+static __attribute__((noinline)) void stack_read_with_a_corrupt_frame(void)
+{
+    uint64_t words[WORDS] = { 1, 2, 3, 4 };
+    uint64_t *below = words;
+    __asm__("" : "+r"(below)); /* an overrun UBSan cannot see the bounds of */
+    kasan_disable_current();
+    below[-(int)FRAME_DESCR_WORD] = VA_NEVER_MAPPED;
+    kasan_enable_current();
+    stack_word_read = &words[word_index];
+    (void)*stack_word_read;
+}
+
+static void kasan_report_that_faults_fails_the_case_on_purpose(struct test *t)
+{
+    need(t, SAN_KASAN, "KASAN");
+    word_index = WORDS;
+    stack_read_with_a_corrupt_frame();
+}
+
+static void kasan_reports_again_after_a_report_faulted(struct test *t)
+{
+    need(t, SAN_KASAN, "KASAN");
+    EXPECT_EQ(t, harness_previous_status(1), KTAP_ERROR);
+    static struct san_capture c;
+    arm(t, &c, SAN_KASAN);
+    word_index = WORDS;
+    (void)stack_read();
+    san_capture_disarm();
+    EXPECT_EQ(t, c.count, 1);
+}
+
 #define COPY_PAST 8u
 
 static void free_object(uintptr_t p) { kfree((void *)p); }
@@ -435,6 +500,8 @@ TEST_SUITE(sanitizers, 91, SUITE_EXPLICIT,
            TEST(ubsan_reports_a_shift_past_the_width),
            TEST(ubsan_report_fails_the_case_on_purpose),
            TEST(ubsan_report_failed_the_case_and_the_run_went_on),
+           TEST(ubsan_report_storm_fails_the_case_on_purpose),
+           TEST(ubsan_report_storm_printed_a_few_reports_and_the_run_went_on),
            TEST(lockdep_reports_two_locks_taken_in_both_orders),
            TEST(lockdep_reports_a_lock_taken_with_interrupts_on_and_in_a_handler),
            TEST(kasan_reports_a_use_after_free_of_a_heap_object),
@@ -444,5 +511,7 @@ TEST_SUITE(sanitizers, 91, SUITE_EXPLICIT,
            TEST(kasan_clears_the_redzones_of_frames_an_abort_abandons),
            TEST(kasan_reports_a_global_out_of_bounds),
            TEST(kasan_reports_a_memcpy_past_a_heap_object),
+           TEST(kasan_report_that_faults_fails_the_case_on_purpose),
+           TEST(kasan_reports_again_after_a_report_faulted),
            TEST(kcsan_reports_a_word_two_cpus_write_unmarked),
            TEST(kcsan_reports_a_race_where_one_side_takes_the_lock));
