@@ -12,6 +12,7 @@
 #include "kernel/lock.h"
 #include "kernel/printk.h"
 #include "kernel/san/kasan.h"
+#include "kernel/san/lockdep.h"
 #include "kernel/traps.h"
 #include "kernel/x86.h"
 #include "kernel/san/san.h"
@@ -186,6 +187,35 @@ static void lockdep_reports_a_lock_taken_with_interrupts_on_and_in_a_handler(str
     ASSERT_EQ(t, c.count, 1);
     const char *want = "'sanitizers irq-unsafe F' is taken in an interrupt handler and, outside one, with "
                        "interrupts on (a possible deadlock)";
+    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+}
+
+/* Lock names past any table's room: the checker's class table fills. */
+#define NAMES_TRIED 256u
+#define NAME_MAX_LEN 32u
+static char class_names[NAMES_TRIED][NAME_MAX_LEN];
+
+static void rewind_graph(uintptr_t mark) { lockdep_rewind(*(const struct lockdep_mark *)mark); }
+
+static void lockdep_reports_its_full_class_table_once(struct test *t)
+{
+    need(t, SAN_LOCKDEP, "the lock-order checker");
+    static struct san_capture c;
+    static struct lockdep_mark mark;
+    mark = lockdep_mark();
+    test_on_exit(t, rewind_graph, (uintptr_t)&mark);
+    arm(t, &c, SAN_LOCKDEP);
+    /* Every name, well past the table's room: one report when it fills,
+     * nothing after (the checker is off). */
+    for (unsigned n = 0; n < NAMES_TRIED; n++) {
+        snprintf(class_names[n], NAME_MAX_LEN, "sanitizers class %u", n);
+        struct spinlock l = SPINLOCK_INIT(class_names[n]);
+        spin_lock(&l);
+        spin_unlock(&l);
+    }
+    san_capture_disarm();
+    ASSERT_EQ(t, c.count, 1);
+    const char *want = "more than 128 lock names or 256 name addresses: the lock-order checker is off from here";
     EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
 }
 
@@ -504,6 +534,7 @@ TEST_SUITE(sanitizers, 91, SUITE_EXPLICIT,
            TEST(ubsan_report_storm_printed_a_few_reports_and_the_run_went_on),
            TEST(lockdep_reports_two_locks_taken_in_both_orders),
            TEST(lockdep_reports_a_lock_taken_with_interrupts_on_and_in_a_handler),
+           TEST(lockdep_reports_its_full_class_table_once),
            TEST(kasan_reports_a_use_after_free_of_a_heap_object),
            TEST(kasan_reports_a_write_one_past_a_ring),
            TEST(kasan_reports_a_read_of_a_freed_page_table_page),
