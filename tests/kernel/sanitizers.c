@@ -469,7 +469,7 @@ static void kasan_reports_a_memcpy_past_a_heap_object(struct test *t)
 /* Detection is by sampling: the racing loop goes on until the report came
  * or this long passed. The control runs the same loop marked, for less. */
 #define RACE_MS    3000u
-#define CONTROL_MS 300u
+#define CONTROL_MS 150u
 
 /* Written by both CPUs: plainly (the race) or with WRITE_ONCE (marked). */
 static int racy_word;
