@@ -587,6 +587,6 @@ void *kasan_memset(void *dst, int c, size_t n)
 
 /* Before a call that does not return. Nothing to do here: the frames a
  * non-local jump abandons are cleared where it lands
- * (kasan_unpoison_stack_below, from ctx_restore). */
+ * (kasan_unpoison_stack_below, from ctx_restore in kernel/traps.c). */
 void __asan_handle_no_return(void);
 void __asan_handle_no_return(void) {}
