@@ -138,17 +138,27 @@ SAN_EXEMPT   := $(SAN_C) kernel/printk.c kernel/serial.c kernel/symbols.c kernel
 # checker come with every variant.
 SAN_UBSAN    := -fsanitize=undefined -fno-sanitize=pointer-overflow
 # kasan: KASAN-style checks in outline mode (every access a call into
-# kernel/san/kasan.c, whose shadow covers the heap and the frames), with
-# no stack or global redzones: those need a shadow of the image and the
-# stacks.
+# kernel/san/kasan.c, whose shadow covers the heap, the frames, the image
+# and the stacks), with redzones around address-taken locals (which the
+# compiler poisons inline, at the shadow offset below) and around globals
+# (registered by constructors). The offset puts the shadow of the image's
+# window (linker.ld: KASAN_IMAGE_WINDOW, 8 MiB from KERNEL_VMA) right
+# above the window: (KERNEL_VMA >> 3) + offset = KERNEL_VMA + 8 MiB.
+# memcpy, memset and memmove, which the compiler calls and never checks,
+# are kasan.c's checking ones in instrumented objects.
+KASAN_SHADOW_OFFSET := 0xdfffffff90800000
 # Each variant's runtime: the common report path, UBSan's handlers and the
 # lock-order checker, and its own.
 SAN_COMMON   := kernel/san/report.c kernel/san/ubsan.c kernel/san/lockdep.c
 SAN_RUNTIME_kasan := $(SAN_COMMON) kernel/san/kasan.c
 SAN_RUNTIME_kcsan := $(SAN_COMMON) kernel/san/kcsan.c
-SAN_DEFS_kasan  := -DVTDLAB_SAN_KASAN -DVTDLAB_SAN_UBSAN -DVTDLAB_SAN_LOCKDEP
+SAN_DEFS_kasan  := -DVTDLAB_SAN_KASAN -DVTDLAB_SAN_UBSAN -DVTDLAB_SAN_LOCKDEP \
+                   -DVTDLAB_KASAN_SHADOW_OFFSET=$(KASAN_SHADOW_OFFSET)ul
 SAN_INSTR_kasan := $(SAN_UBSAN) -fsanitize=kernel-address --param asan-instrumentation-with-call-threshold=0 \
-                   --param asan-stack=0 --param asan-globals=0
+                   -fasan-shadow-offset=$(KASAN_SHADOW_OFFSET) --param asan-stack=1 --param asan-globals=1 \
+                   --param asan-use-after-return=0
+SAN_POST_kasan  := $(OBJCOPY) --redefine-sym memcpy=kasan_memcpy --redefine-sym memset=kasan_memset \
+                   --redefine-sym memmove=kasan_memmove
 # kcsan: KCSAN-style race detection (kernel/san/kcsan.c); a build of its
 # own, since gcc refuses thread with kernel-address. Volatile accesses
 # (MMIO, what a device writes) are told apart and never watched; no
@@ -163,6 +173,7 @@ $(BUILD)/$(1)/%.o: %.c | $(PICOLIBC_LIB)
 	@mkdir -p $$(dir $$@)
 	@$$(if $$(Q),echo "  CC [$(1)] $$<")
 	$$(Q)$$(CC) $$(KERNEL_CFLAGS) $$(SAN_DEFS_$(1)) $$(if $$(filter $$<,$$(SAN_EXEMPT)),,$$(SAN_INSTR_$(1))) -c $$< -o $$@
+	$$(if $$(filter $$<,$$(SAN_EXEMPT)),,$$(if $$(SAN_POST_$(1)),$$(Q)$$(SAN_POST_$(1)) $$@))
 
 SAN_OBJ_$(1) := $$(patsubst %.c,$(BUILD)/$(1)/%.o,$$(KERNEL_C) $$(SAN_RUNTIME_$(1)) $$(SAN_SUITE)) $$(filter %.asm.o,$$(KERNEL_OBJ)) \
                 $(BUILD)/gen/font.o

@@ -145,7 +145,10 @@ static void on_exception(struct trap_frame *f)
     if (!t)
         return;
     char what[REASON_MAX];
-    trap_describe(f, read_cr2(), what, sizeof(what));
+    /* A sanitizer's report path faulting (on what it read about a
+     * finding) says so: the finding is what went wrong first. */
+    int n = san_in_report() ? snprintf(what, sizeof(what), "inside a sanitizer's report: ") : 0;
+    trap_describe(f, read_cr2(), what + n, sizeof(what) - (size_t)n);
     unsigned cpu = smp_cpu_id();
     if (cpu == SMP_BOOT_CPU) {
         current = NULL; /* a second exception while reporting is a panic */
@@ -390,6 +393,7 @@ static enum ktap_status run_case(const struct test_suite *s, const struct test_c
     /* Whatever the case did, the harness goes on with interrupts on. */
     irq_enable();
     settle_cpus(&t);
+    san_case_end();
     run_cleanups(&t);
     /* Work a case left on the boot CPU's queue runs now, not in the next. */
     work_run_here();

@@ -78,6 +78,10 @@ void console_abandon_if_owner(void)
 static const char *line_prefix;
 void console_line_prefix(const char *prefix) { line_prefix = prefix; }
 
+/* Lines the console wrote, counted under its lock. */
+static uint64_t lines_written;
+uint64_t console_lines_written(void) { return READ_ONCE(lines_written); }
+
 static void flush_line(struct line *l, unsigned cpu)
 {
     uint64_t flags = console_lock();
@@ -97,6 +101,7 @@ static void flush_line(struct line *l, unsigned cpu)
     } else {
         emit(l->buf, l->len);
     }
+    WRITE_ONCE(lines_written, lines_written + 1);
     console_unlock(flags);
     l->len = 0;
 }

@@ -2,6 +2,7 @@
 #define VTDLAB_PRINTK_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 /* Console output: COM1, and the framebuffer console when there is one.
  * Lines are written whole, never interleaved between CPUs; the boot CPU's
@@ -18,6 +19,8 @@ void console_line_prefix(const char *prefix);
 /* For a CPU whose code was abandoned (a recalled job, an ended case): lets
  * go of the console if it held it and drops its unfinished line. */
 void console_abandon_if_owner(void);
+/* Lines written to the console since boot, from every CPU. */
+uint64_t console_lines_written(void);
 
 /* State a panic prints before it stops (one hook: the VT-d MMIO trace). */
 void panic_set_dump(void (*dump)(void));

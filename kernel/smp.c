@@ -5,6 +5,7 @@
 #include "cmdline.h"
 #include "lock.h"
 #include "printk.h"
+#include "traps.h"
 #include "work.h"
 #include "x86.h"
 #include "san/san.h"

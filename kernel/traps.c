@@ -8,6 +8,7 @@
 #include "smp.h"
 #include "symbols.h"
 #include "x86.h"
+#include "san/kasan.h"
 #include "san/lockdep.h"
 #include <stdio.h>
 
@@ -79,6 +80,12 @@ void irq_set_handler(uint8_t vector, irq_handler_t fn)
 void trap_set_exception_hook(exception_hook_t fn)
 {
     exception_hook = fn;
+}
+
+void ctx_restore(const struct jmp_ctx *ctx, int value)
+{
+    kasan_unpoison_stack_below(ctx->rsp);
+    ctx_jump(ctx, value);
 }
 
 void trap_catch_arm(struct trap_catch *c)

@@ -56,6 +56,11 @@ struct trap_catch {
 };
 void trap_catch_arm(struct trap_catch *c);
 void trap_catch_disarm(void);
+/* Back to where ctx_save saved ctx, ctx_save returning value (non-zero).
+ * The frames below the one it lands in are abandoned: a KASAN build clears
+ * their redzones first, or the next frames built there would trip on them
+ * (docs/sanitizers.md). */
+_Noreturn void ctx_restore(const struct jmp_ctx *ctx, int value);
 #define TRAP_CATCH(c) (trap_catch_arm(c), ctx_save(&(c)->ctx))
 
 /* One line in words: "#PF page fault (not-present, write, supervisor) at

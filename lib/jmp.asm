@@ -6,7 +6,7 @@ bits 64
 section .text
 
 ; int ctx_save(struct jmp_ctx *ctx): returns 0 now, and the value passed to
-; ctx_restore when that jumps back.
+; ctx_jump when that jumps back.
 global ctx_save
 ctx_save:
     mov [rdi + 0*8], rbx
@@ -22,9 +22,9 @@ ctx_save:
     xor eax, eax
     ret
 
-; void ctx_restore(const struct jmp_ctx *ctx, int value)  -- value must be non-zero
-global ctx_restore
-ctx_restore:
+; void ctx_jump(const struct jmp_ctx *ctx, int value)  -- value must be non-zero
+global ctx_jump
+ctx_jump:
     mov rbx, [rdi + 0*8]
     mov rbp, [rdi + 1*8]
     mov r12, [rdi + 2*8]

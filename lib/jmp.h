@@ -11,6 +11,8 @@ struct jmp_ctx {
 _Static_assert(sizeof(struct jmp_ctx) == 64, "jmp_ctx layout is shared with jmp.asm");
 
 int ctx_save(struct jmp_ctx *ctx) __attribute__((returns_twice));
-_Noreturn void ctx_restore(const struct jmp_ctx *ctx, int value);
+/* The jump itself. The kernel jumps through ctx_restore (kernel/traps.h),
+ * which also clears a KASAN build's abandoned frames first. */
+_Noreturn void ctx_jump(const struct jmp_ctx *ctx, int value);
 
 #endif

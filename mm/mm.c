@@ -254,7 +254,12 @@ struct boot_info *mm_init(struct boot_info *bi)
     /* The top tables of the on-demand regions, so their PML4 entries exist
      * from the start. */
     uint64_t *root = phys_to_virt(kpt.root_pa);
-    const uint64_t regions[] = { KVA_BASE, MMIO_BASE };
+    const uint64_t regions[] = { KVA_BASE, MMIO_BASE,
+#ifdef VTDLAB_SAN_KASAN
+                                 /* the shadow of the stacks mapped there (kasan_stack_add) */
+                                 KASAN_SHADOW_OF(MMIO_BASE),
+#endif
+    };
     for (unsigned i = 0; i < sizeof(regions) / sizeof(regions[0]); i++) {
         uint64_t pdpt = pt_page_alloc();
         if (!pdpt)
@@ -326,8 +331,28 @@ uint64_t kstack_alloc(uint64_t size)
             page_free(pa + off);
         return 0;
     }
+    kasan_stack_add((uint64_t)va, (uint64_t)va + size);
     return (uint64_t)va + size;
 }
+
+#ifdef VTDLAB_SAN_KASAN
+int mm_map_shadow(uint64_t va, uint64_t size)
+{
+    int err = 0;
+    spin_lock(&region_lock);
+    for (uint64_t page = va & PAGE_MASK; page < va + size && !err; page += PAGE_SIZE) {
+        int level;
+        if (pt_lookup(&kpt, page, &level))
+            continue; /* a neighbouring stack's shadow shares the page */
+        uint64_t pa = page_alloc();
+        err = pa ? pt_map_range(&kpt, page, pa, PAGE_SIZE, PTE_RW | PTE_NX, PT_LEVEL_PT) : -E_NOMEM;
+        if (err && pa)
+            page_free(pa);
+    }
+    spin_unlock(&region_lock);
+    return err;
+}
+#endif
 
 static int overlaps(uint64_t a, uint64_t size, uint64_t lo, uint64_t hi) { return a < hi && a + size > lo; }
 

@@ -38,6 +38,11 @@ uint64_t kstack_alloc(uint64_t size);
  * Memory a device or a deferred drain may reach after the code that set it
  * up returned must not be there: the stack is reused at once. */
 int kernel_stack_contains(const void *p, uint64_t size);
+#ifdef VTDLAB_SAN_KASAN
+/* The KASAN build: fresh zeroed frames mapped at [va, va + size) where no
+ * page is mapped yet (the shadow of a stack); 0 or an error. */
+int mm_map_shadow(uint64_t va, uint64_t size);
+#endif
 /* Fault injection for tests: the allocation `skip` allocations from now
  * fails once (page_alloc returns 0). */
 void mm_inject_page_alloc_failure(unsigned skip);

@@ -9,7 +9,16 @@
 
 struct frame_pool;
 
+/* The image window [KERNEL_VMA_BASE, + this) has its shadow in the image,
+ * right above the window (linker.ld: KASAN_IMAGE_WINDOW, the same value). */
+#define KASAN_IMAGE_WINDOW (8ul << 20)
+
 #ifdef VTDLAB_SAN_KASAN
+/* Where the compiler's inline stack poisoning and this runtime find an
+ * address's shadow byte (Makefile: -fasan-shadow-offset, the same value
+ * as VTDLAB_KASAN_SHADOW_OFFSET). */
+#define KASAN_SHADOW_OF(a) (((uint64_t)(a) >> 3) + VTDLAB_KASAN_SHADOW_OFFSET)
+
 /* After the heap and the direct map exist: the heap's shadow, and the
  * frames' (taken from pool; without room the frames go unchecked, said
  * once on the console). */
@@ -32,6 +41,17 @@ void kasan_disable_current(void);
 void kasan_enable_current(void);
 /* Before each case (san_case_start). */
 void kasan_case_start(void);
+/* A kernel stack [lo, hi) outside the image (an AP's): its shadow is
+ * mapped (mm_map_shadow) before any frame lives there. */
+void kasan_stack_add(uint64_t lo, uint64_t hi);
+/* A jump to a frame whose stack pointer is sp (ctx_restore): the frames
+ * below it on its stack are abandoned, their redzones unpoisoned. */
+void kasan_unpoison_stack_below(uint64_t sp);
+/* What memcpy, memset and memmove are in instrumented code (Makefile:
+ * objcopy --redefine-sym): both ranges checked, then the real one. */
+void *kasan_memcpy(void *dst, const void *src, size_t n);
+void *kasan_memmove(void *dst, const void *src, size_t n);
+void *kasan_memset(void *dst, int c, size_t n);
 #else
 static inline void kasan_init(struct frame_pool *pool, void *heap_arena, size_t heap_size) {}
 static inline size_t kasan_heap_size(size_t size) { return size; }
@@ -41,6 +61,8 @@ static inline void kasan_frames_alloc(uint64_t pa, uint64_t pages, uintptr_t sit
 static inline void kasan_frames_free(uint64_t pa, uint64_t pages, uintptr_t site) {}
 static inline void kasan_disable_current(void) {}
 static inline void kasan_enable_current(void) {}
+static inline void kasan_stack_add(uint64_t lo, uint64_t hi) {}
+static inline void kasan_unpoison_stack_below(uint64_t sp) {}
 #endif
 
 #endif

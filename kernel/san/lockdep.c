@@ -356,3 +356,40 @@ void lockdep_acquire(const struct spinlock *l, const struct spinlock *const *hel
     if (report)
         san_report(SAN_LOCKDEP, summary, detail, (uint64_t)__builtin_frame_address(0));
 }
+
+struct lockdep_mark lockdep_mark(void)
+{
+    uint64_t flags;
+    struct lockdep_mark m = { 0, 0 };
+    if (graph_lock(&flags)) {
+        m = (struct lockdep_mark){ nclasses, nedges };
+        graph_unlock(flags);
+    }
+    return m;
+}
+
+void lockdep_rewind(struct lockdep_mark m)
+{
+    uint64_t flags;
+    if (!graph_lock(&flags))
+        return;
+    for (unsigned c = m.classes; c < nclasses; c++)
+        classes[c] = (struct lock_class){ 0 };
+    nclasses = m.classes;
+    nedges = m.edges;
+    memset(after, 0, sizeof(after));
+    for (unsigned e = 0; e < nedges; e++)
+        after[edges[e].from][edges[e].to / 64] |= 1ull << (edges[e].to % 64);
+    /* The cache again from the classes kept (a deleted slot would cut
+     * the probe chains through it). */
+    memset(slots, 0, sizeof(slots));
+    for (unsigned c = 0; c < nclasses; c++) {
+        unsigned i = name_slot(classes[c].name);
+        while (slots[i].name)
+            i = (i + 1) % NAME_SLOTS;
+        slots[i].cls = c;
+        slots[i].name = classes[c].name;
+    }
+    WRITE_ONCE(off, 0);
+    graph_unlock(flags);
+}

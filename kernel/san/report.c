@@ -34,10 +34,13 @@ int san_built_with(enum san_kind kind)
 }
 
 /* Per CPU, written by that CPU only (san_case_start runs with every AP
- * idle): whether it is inside a report now. */
+ * idle): where it is in a report. */
+enum { REPORT_IDLE, REPORT_DESCRIBING, REPORT_PRINTING };
 static int reporting[SMP_MAX_CPUS];
-/* Reports in the running case, from every CPU. */
+/* Reports in the running case, from every CPU, and their kind's name once
+ * one went unprinted. */
 static unsigned case_reports;
+static const char *unprinted_kind;
 static struct san_capture *capture;
 
 void san_case_start(void)
@@ -45,6 +48,7 @@ void san_case_start(void)
     for (unsigned c = 0; c < SMP_MAX_CPUS; c++)
         WRITE_ONCE(reporting[c], 0);
     WRITE_ONCE(case_reports, 0);
+    WRITE_ONCE(unprinted_kind, NULL);
 #ifdef VTDLAB_SAN_LOCKDEP
     lockdep_case_start();
 #endif
@@ -77,16 +81,37 @@ static int captured(enum san_kind kind, const char *summary)
     return 1;
 }
 
+void san_case_end(void)
+{
+    unsigned n = READ_ONCE(case_reports);
+    if (n > SAN_REPORTS_PER_CASE)
+        printk("    # %s: %u more reports in this case were not printed\n", READ_ONCE(unprinted_kind),
+               n - SAN_REPORTS_PER_CASE);
+}
+
+int san_in_report(void) { return READ_ONCE(reporting[smp_cpu_id()]) != REPORT_IDLE; }
+
+int san_describe_begin(enum san_kind kind)
+{
+    unsigned cpu = smp_cpu_id();
+    if (READ_ONCE(reporting[cpu]) != REPORT_IDLE) {
+        printk("    # %s: a finding while this CPU was reporting one, dropped\n", kind_names[kind]);
+        return 0;
+    }
+    WRITE_ONCE(reporting[cpu], REPORT_DESCRIBING);
+    return 1;
+}
+
 void san_report(enum san_kind kind, const char *summary, const char *detail, uint64_t rbp)
 {
     unsigned cpu = smp_cpu_id();
-    if (READ_ONCE(reporting[cpu])) {
+    if (READ_ONCE(reporting[cpu]) == REPORT_PRINTING) {
         printk("    # %s: a report inside a report, dropped: %s\n", kind_names[kind], summary);
         return;
     }
-    WRITE_ONCE(reporting[cpu], 1);
+    WRITE_ONCE(reporting[cpu], REPORT_PRINTING);
     if (captured(kind, summary)) {
-        WRITE_ONCE(reporting[cpu], 0);
+        WRITE_ONCE(reporting[cpu], REPORT_IDLE);
         return;
     }
     unsigned n = atomic_fetch_add(&case_reports, 1);
@@ -101,12 +126,13 @@ void san_report(enum san_kind kind, const char *summary, const char *detail, uin
         }
         trap_backtrace(rbp, "    #", 0);
     } else if (n == SAN_REPORTS_PER_CASE) {
-        printk("    # %s: more than %u reports in this case: the rest are dropped\n", kind_names[kind],
-               SAN_REPORTS_PER_CASE);
+        /* How many went unprinted is said once, when the case ends
+         * (san_case_end). */
+        WRITE_ONCE(unprinted_kind, kind_names[kind]);
     }
     char reason[SAN_TEXT_MAX + 16];
     snprintf(reason, sizeof(reason), "%s: %s", kind_names[kind], summary);
     if (!harness_fail_running(reason))
         panic("%s outside any test case", reason);
-    WRITE_ONCE(reporting[cpu], 0);
+    WRITE_ONCE(reporting[cpu], REPORT_IDLE);
 }

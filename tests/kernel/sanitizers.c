@@ -10,6 +10,9 @@
 #include "kernel/clock.h"
 #include "harness/harness.h"
 #include "kernel/lock.h"
+#include "kernel/printk.h"
+#include "kernel/san/kasan.h"
+#include "kernel/san/lockdep.h"
 #include "kernel/traps.h"
 #include "kernel/x86.h"
 #include "kernel/san/san.h"
@@ -78,6 +81,33 @@ static void ubsan_report_failed_the_case_and_the_run_went_on(struct test *t)
 {
     need(t, SAN_UBSAN, "UBSan");
     EXPECT_EQ(t, harness_previous_status(1), KTAP_FAIL);
+}
+
+/* A storm: thousands of reports in one case (uncaptured, so expected:
+ * fail). The console's lines while it raged, for the next case. */
+#define STORM 2000u
+/* Lines a report prints: the summary, the detail and a backtrace. A
+ * bounded storm prints SAN_REPORTS_PER_CASE reports and one line more. */
+#define REPORT_LINES_MAX 16u
+static uint64_t storm_lines;
+
+static void ubsan_report_storm_fails_the_case_on_purpose(struct test *t)
+{
+    need(t, SAN_UBSAN, "UBSan");
+    shift_count = WIDTH;
+    uint64_t before = console_lines_written();
+    for (unsigned i = 0; i < STORM; i++)
+        (void)shift_left(1);
+    storm_lines = console_lines_written() - before;
+}
+
+static void ubsan_report_storm_printed_a_few_reports_and_the_run_went_on(struct test *t)
+{
+    need(t, SAN_UBSAN, "UBSan");
+    EXPECT_EQ(t, harness_previous_status(1), KTAP_FAIL);
+    EXPECT_TRUE(t, storm_lines >= SAN_REPORTS_PER_CASE && storm_lines <= SAN_REPORTS_PER_CASE * REPORT_LINES_MAX + 1,
+                "%u reports printed %lu lines (at most %u reports of %u lines each and one line more)", STORM,
+                storm_lines, SAN_REPORTS_PER_CASE, REPORT_LINES_MAX);
 }
 
 /* ------------------------------------------------------ lock-order checker */
@@ -157,6 +187,35 @@ static void lockdep_reports_a_lock_taken_with_interrupts_on_and_in_a_handler(str
     ASSERT_EQ(t, c.count, 1);
     const char *want = "'sanitizers irq-unsafe F' is taken in an interrupt handler and, outside one, with "
                        "interrupts on (a possible deadlock)";
+    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+}
+
+/* Lock names past any table's room: the checker's class table fills. */
+#define NAMES_TRIED 256u
+#define NAME_MAX_LEN 32u
+static char class_names[NAMES_TRIED][NAME_MAX_LEN];
+
+static void rewind_graph(uintptr_t mark) { lockdep_rewind(*(const struct lockdep_mark *)mark); }
+
+static void lockdep_reports_its_full_class_table_once(struct test *t)
+{
+    need(t, SAN_LOCKDEP, "the lock-order checker");
+    static struct san_capture c;
+    static struct lockdep_mark mark;
+    mark = lockdep_mark();
+    test_on_exit(t, rewind_graph, (uintptr_t)&mark);
+    arm(t, &c, SAN_LOCKDEP);
+    /* Every name, well past the table's room: one report when it fills,
+     * nothing after (the checker is off). */
+    for (unsigned n = 0; n < NAMES_TRIED; n++) {
+        snprintf(class_names[n], NAME_MAX_LEN, "sanitizers class %u", n);
+        struct spinlock l = SPINLOCK_INIT(class_names[n]);
+        spin_lock(&l);
+        spin_unlock(&l);
+    }
+    san_capture_disarm();
+    ASSERT_EQ(t, c.count, 1);
+    const char *want = "more than 128 lock names or 256 name addresses: the lock-order checker is off from here";
     EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
 }
 
@@ -247,12 +306,170 @@ static void kasan_reports_a_read_of_a_freed_page_table_page(struct test *t)
     EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
 }
 
+/* Through a volatile, so the compiler sees neither the index nor the
+ * access it makes. */
+static volatile unsigned word_index;
+#define WORDS 4u
+
+/* A local array with redzones (the compiler's): reads words[word_index],
+ * saying where. */
+static const volatile uint64_t *stack_word_read;
+
+static __attribute__((noinline)) uint64_t stack_read(void)
+{
+    uint64_t words[WORDS] = { 1, 2, 3, 4 };
+    stack_word_read = &words[word_index];
+    return *stack_word_read;
+}
+
+static void kasan_reports_a_stack_out_of_bounds(struct test *t)
+{
+    need(t, SAN_KASAN, "KASAN");
+    static struct san_capture c;
+    arm(t, &c, SAN_KASAN);
+    word_index = WORDS - 1; /* the control: the last word */
+    EXPECT_EQ(t, stack_read(), WORDS);
+    EXPECT_EQ(t, READ_ONCE(c.count), 0);
+    word_index = WORDS;
+    (void)stack_read();
+    san_capture_disarm();
+    ASSERT_EQ(t, c.count, 1);
+    char want[SAN_TEXT_MAX];
+    snprintf(want, sizeof(want), "stack-out-of-bounds: read of 8 bytes at 0x%lx, 0 bytes past the %u-byte 'words' "
+             "in the frame of stack_read", (uint64_t)stack_word_read, WORDS * 8);
+    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+}
+
+/* A frame with redzones that faults (a case's abort, as the harness
+ * catches one): its redzones stay below the catcher's stack pointer. */
+static __attribute__((noinline)) void redzoned_frame_faults(void)
+{
+    uint64_t words[WORDS] = { 1, 2, 3, 4 };
+    stack_word_read = &words[word_index];
+    (void)*stack_word_read;
+    (void)*(volatile uint64_t *)VA_NEVER_MAPPED;
+}
+
+static void kasan_clears_the_redzones_of_frames_an_abort_abandons(struct test *t)
+{
+    need(t, SAN_KASAN, "KASAN");
+    static struct san_capture c;
+    arm(t, &c, SAN_KASAN);
+    word_index = WORDS;
+    struct trap_catch tc;
+    if (TRAP_CATCH(&tc) == 0) {
+        redzoned_frame_faults();
+        trap_catch_disarm();
+        test_abort_at(t, __FILE__, __LINE__, "the read of 0x%lx did not fault", VA_NEVER_MAPPED);
+    }
+    /* The control: the redzone was poisoned while its frame lived. */
+    ASSERT_EQ(t, READ_ONCE(c.count), 1);
+    /* The next frames built there read what was the redzone: */
+    (void)*stack_word_read;
+    san_capture_disarm();
+    EXPECT_TRUE(t, c.count == 1, "a read of the abandoned frame's redzone at 0x%lx was reported: '%s'",
+                (uint64_t)stack_word_read, c.text);
+}
+
+/* A global with its redzone (registered by this file's constructor). */
+static uint64_t global_words[WORDS];
+enum { GLOBAL_WORDS_LINE = __LINE__ - 1 };
+
+static __attribute__((noinline)) uint64_t global_read(void)
+{
+    /* Through a pointer whose object the compiler does not know, so UBSan
+     * (which knows the array's bounds) leaves the read to KASAN. */
+    const uint64_t *words = global_words;
+    __asm__("" : "+r"(words));
+    return words[word_index];
+}
+
+static void kasan_reports_a_global_out_of_bounds(struct test *t)
+{
+    need(t, SAN_KASAN, "KASAN");
+    static struct san_capture c;
+    arm(t, &c, SAN_KASAN);
+    global_words[WORDS - 1] = 1;
+    word_index = WORDS - 1; /* the control: the last word */
+    EXPECT_EQ(t, global_read(), 1);
+    EXPECT_EQ(t, READ_ONCE(c.count), 0);
+    word_index = WORDS;
+    (void)global_read();
+    san_capture_disarm();
+    ASSERT_EQ(t, c.count, 1);
+    char want[SAN_TEXT_MAX];
+    snprintf(want, sizeof(want), "global-out-of-bounds: read of 8 bytes at 0x%lx, 0 bytes past the %u-byte global "
+             "'global_words' (%s:%d)", (uint64_t)&global_words[WORDS], WORDS * 8, __FILE__, GLOBAL_WORDS_LINE);
+    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+}
+
+/* A frame whose description (in its left redzone: the magic, then a
+ * pointer to the description) was overwritten, as a stack overrun from
+ * below would: the report on its redzone faults reading it. */
+#define FRAME_DESCR_WORD 3u /* words below the frame's first variable */
+
+static __attribute__((noinline)) void stack_read_with_a_corrupt_frame(void)
+{
+    uint64_t words[WORDS] = { 1, 2, 3, 4 };
+    uint64_t *below = words;
+    __asm__("" : "+r"(below)); /* an overrun UBSan cannot see the bounds of */
+    kasan_disable_current();
+    below[-(int)FRAME_DESCR_WORD] = VA_NEVER_MAPPED;
+    kasan_enable_current();
+    stack_word_read = &words[word_index];
+    (void)*stack_word_read;
+}
+
+static void kasan_report_that_faults_fails_the_case_on_purpose(struct test *t)
+{
+    need(t, SAN_KASAN, "KASAN");
+    word_index = WORDS;
+    stack_read_with_a_corrupt_frame();
+}
+
+static void kasan_reports_again_after_a_report_faulted(struct test *t)
+{
+    need(t, SAN_KASAN, "KASAN");
+    EXPECT_EQ(t, harness_previous_status(1), KTAP_ERROR);
+    static struct san_capture c;
+    arm(t, &c, SAN_KASAN);
+    word_index = WORDS;
+    (void)stack_read();
+    san_capture_disarm();
+    EXPECT_EQ(t, c.count, 1);
+}
+
+#define COPY_PAST 8u
+
+static void free_object(uintptr_t p) { kfree((void *)p); }
+
+static void kasan_reports_a_memcpy_past_a_heap_object(struct test *t)
+{
+    need(t, SAN_KASAN, "KASAN");
+    static struct san_capture c;
+    arm(t, &c, SAN_KASAN);
+    void *src = kmalloc(OBJECT_BYTES), *dst = kmalloc(2 * OBJECT_BYTES);
+    test_on_exit(t, free_object, (uintptr_t)src);
+    test_on_exit(t, free_object, (uintptr_t)dst);
+    ASSERT_TRUE(t, src && dst, "out of heap");
+    memset(src, 1, OBJECT_BYTES);
+    memcpy(dst, src, OBJECT_BYTES); /* the control: the whole object */
+    EXPECT_EQ(t, READ_ONCE(c.count), 0);
+    memcpy(dst, src, OBJECT_BYTES + COPY_PAST);
+    san_capture_disarm();
+    ASSERT_EQ(t, c.count, 1);
+    char want[SAN_TEXT_MAX];
+    snprintf(want, sizeof(want), "out-of-bounds: memcpy read of %u bytes at 0x%lx, reaching %u bytes past a %u-byte "
+             "heap object", OBJECT_BYTES + COPY_PAST, (uint64_t)src, COPY_PAST, OBJECT_BYTES);
+    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+}
+
 /* ------------------------------------------------------------------ KCSAN */
 
 /* Detection is by sampling: the racing loop goes on until the report came
  * or this long passed. The control runs the same loop marked, for less. */
 #define RACE_MS    3000u
-#define CONTROL_MS 300u
+#define CONTROL_MS 150u
 
 /* Written by both CPUs: plainly (the race) or with WRITE_ONCE (marked). */
 static int racy_word;
@@ -313,10 +530,19 @@ TEST_SUITE(sanitizers, 91, SUITE_EXPLICIT,
            TEST(ubsan_reports_a_shift_past_the_width),
            TEST(ubsan_report_fails_the_case_on_purpose),
            TEST(ubsan_report_failed_the_case_and_the_run_went_on),
+           TEST(ubsan_report_storm_fails_the_case_on_purpose),
+           TEST(ubsan_report_storm_printed_a_few_reports_and_the_run_went_on),
            TEST(lockdep_reports_two_locks_taken_in_both_orders),
            TEST(lockdep_reports_a_lock_taken_with_interrupts_on_and_in_a_handler),
+           TEST(lockdep_reports_its_full_class_table_once),
            TEST(kasan_reports_a_use_after_free_of_a_heap_object),
            TEST(kasan_reports_a_write_one_past_a_ring),
            TEST(kasan_reports_a_read_of_a_freed_page_table_page),
+           TEST(kasan_reports_a_stack_out_of_bounds),
+           TEST(kasan_clears_the_redzones_of_frames_an_abort_abandons),
+           TEST(kasan_reports_a_global_out_of_bounds),
+           TEST(kasan_reports_a_memcpy_past_a_heap_object),
+           TEST(kasan_report_that_faults_fails_the_case_on_purpose),
+           TEST(kasan_reports_again_after_a_report_faulted),
            TEST(kcsan_reports_a_word_two_cpus_write_unmarked),
            TEST(kcsan_reports_a_race_where_one_side_takes_the_lock));
