@@ -51,8 +51,18 @@ const char *dsa_cmd_error_name(uint8_t code)
     case 0x02: return "invalid WQ index";
     case 0x03: return "hardware error";
     case 0x10: return "the device is already enabled";
+    case 0x11: return "the device configuration is invalid";
+    case 0x12: return "bus mastering is not enabled";
+    case 0x14: return "the WQ sizes add up to more than the device has";
+    case 0x15: return "a WQ is in no group, or its group has no engine";
     case 0x20: return "the device is not enabled";
     case 0x21: return "the WQ is already enabled";
+    case 0x22: return "the WQ has no size";
+    case 0x24: return "the WQ mode is not supported";
+    case 0x25: return "block on fault is not supported";
+    case 0x26: return "the WQ's PASID (or privilege) is not enabled in the PCIe PASID capability";
+    case 0x28: return "the WQ's maximum transfer size is too large";
+    case 0x31: return "the device is not enabled (disable device)";
     default: return "an error code this driver does not name (see the DSA spec's CMDSTS table)";
     }
 }
