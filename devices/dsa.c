@@ -16,6 +16,7 @@
 #define TABLE_GRPCFG       15, 0
 #define TABLE_WQCFG        31, 16
 #define GENSTS_STATE       1, 0
+#define WQCFG_MODE_DWORD   2
 #define WQCFG_STATE_DWORD  6
 #define WQ_ENABLED         1
 #define WQCFG_WQ_SIZE_MAX  0xffff
@@ -119,11 +120,28 @@ int dsa_configure_dedicated(struct dsa *d, unsigned wq, uint32_t pasid, int priv
     d->wq = wq;
     if (!err && bits_get(dsa_read32(d, wqcfg_dword(d, wq, WQCFG_STATE_DWORD)), WQCFG_STATE) != WQ_ENABLED) {
         printk("# dsa: WQ %u did not enable: WQCFG dword 2 reads 0x%08x (PASID 0x%x%s)\n", wq,
-               dsa_read32(d, wqcfg_dword(d, wq, 2)), pasid, priv ? ", privileged" : "");
+               dsa_read32(d, wqcfg_dword(d, wq, WQCFG_MODE_DWORD)), pasid, priv ? ", privileged" : "");
         err = -E_IO;
     }
     if (err)
         dsa_command(d, DSA_CMD_DISABLE_DEVICE, 0); /* left disabled, whatever happened */
+    return err;
+}
+
+int dsa_wq_set_privilege(struct dsa *d, int priv)
+{
+    int err = dsa_command(d, DSA_CMD_DISABLE_WQ, d->wq);
+    if (err)
+        return err;
+    uint64_t mode = dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_MODE_DWORD));
+    bits_set(&mode, WQCFG_PRIV, priv ? 1 : 0);
+    dsa_write32(d, wqcfg_dword(d, d->wq, WQCFG_MODE_DWORD), (uint32_t)mode);
+    err = dsa_command(d, DSA_CMD_ENABLE_WQ, d->wq);
+    if (!err && bits_get(dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_STATE_DWORD)), WQCFG_STATE) != WQ_ENABLED) {
+        printk("# dsa: WQ %u did not enable again with privileged %d: WQCFG dword 2 reads 0x%08x\n", d->wq, priv ? 1 : 0,
+               dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_MODE_DWORD)));
+        err = -E_IO;
+    }
     return err;
 }
 

@@ -62,6 +62,12 @@ const char *dsa_cmd_error_name(uint8_t code);
  * the device is left disabled. */
 int dsa_configure_dedicated(struct dsa *d, unsigned wq, uint32_t pasid, int priv);
 
+/* A dedicated WQ takes its requests' privilege from WQCFG, not from the
+ * descriptor: the enabled WQ disabled, WQCFG's privileged bit set as priv
+ * says, the WQ enabled again and its state read back. 0; -E_IO (a command
+ * error, or the WQ did not come back) with the log saying which. */
+int dsa_wq_set_privilege(struct dsa *d, int priv);
+
 /* Whether this CPU has MOVDIR64B, the only way to submit to a dedicated
  * WQ (CPUID.(7,0):ECX[28]). */
 int dsa_cpu_can_submit(void);

@@ -50,6 +50,8 @@ void dsa_write32(struct dsa *d, uint32_t off, uint32_t v)
         set32(DSA_GENSTS, DSA_STATE_DISABLED);
     if (cmd == DSA_CMD_ENABLE_WQ && !hw.refuse_pasid)
         set32(WQCFG_AT + operand * 32 + 24, 1u << 30);   /* WQCFG dword 6, state 1 */
+    if (cmd == DSA_CMD_DISABLE_WQ)
+        set32(WQCFG_AT + operand * 32 + 24, 0);          /* state 0 */
 }
 
 /* The portal: the fake reads the 64-byte descriptor and, as the script
