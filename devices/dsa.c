@@ -148,8 +148,14 @@ int dsa_wq_set_privilege(struct dsa *d, int priv)
 int dsa_execute(struct dsa *d, const struct dsa_desc *desc, volatile struct dsa_completion *record)
 {
     memset((void *)record, 0, sizeof(*record));
+    uint64_t swerr = dsa_read64(d, DSA_SWERR);
+    if (swerr & DSA_SWERR_VALID) {
+        printk("# dsa: an earlier software error, cleared: SWERR 0x%016lx\n", (unsigned long)swerr);
+        dsa_write64(d, DSA_SWERR, DSA_SWERR_ACK);
+    }
     dsa_portal_write(d, desc);
-    if (!WAIT_UNTIL(record->status != DSA_COMP_NONE, DSA_COMPLETION_WAIT_US)) {
+    if (!WAIT_UNTIL(record->status != DSA_COMP_NONE || ((swerr = dsa_read64(d, DSA_SWERR)) & DSA_SWERR_VALID),
+                    DSA_COMPLETION_WAIT_US)) {
         printk("# dsa: no completion within %u us (opcode 0x%02lx on WQ %u): GENSTS 0x%08x, SWERR 0x%016lx, "
                "WQCFG state dword 0x%08x\n", DSA_COMPLETION_WAIT_US, (unsigned long)bits_get(desc->qw[0], DSA_DESC_OPCODE),
                d->wq, dsa_read32(d, DSA_GENSTS), (unsigned long)dsa_read64(d, DSA_SWERR),
@@ -158,6 +164,15 @@ int dsa_execute(struct dsa *d, const struct dsa_desc *desc, volatile struct dsa_
     }
     struct dsa_completion seen;
     memcpy(&seen, (const void *)record, sizeof(seen));
+    if (seen.status == DSA_COMP_NONE) {
+        /* no record: the device reported a software error instead */
+        uint8_t code = (uint8_t)bits_get(swerr, DSA_SWERR_ERROR);
+        printk("# dsa: opcode 0x%02lx on WQ %u ended in a software error: SWERR 0x%016lx, error 0x%02x (%s), "
+               "address 0x%lx\n", (unsigned long)bits_get(desc->qw[0], DSA_DESC_OPCODE), d->wq, (unsigned long)swerr,
+               code, dsa_status_name(code), (unsigned long)dsa_read64(d, DSA_SWERR_ADDR));
+        dsa_write64(d, DSA_SWERR, DSA_SWERR_ACK);
+        return code == DSA_COMP_CRA_XLAT ? -E_FAULT : -E_IO;
+    }
     if ((seen.status & DSA_STATUS_MASK) == DSA_COMP_SUCCESS)
         return 0;
     char text[128];

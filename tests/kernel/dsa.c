@@ -32,11 +32,6 @@
 #define DIFF_AT      1000   /* the byte compare must find */
 #define BAD_OPCODE   0x7f   /* no DSA offers it (OPCAP bit 127) */
 #define PATTERN_BYTE 0xa5
-/* SWERR (BAR0 0xc0), qword 0: valid, overflow, WQ index valid, WQ index */
-#define SWERR_VALID    (1ul << 0)
-#define SWERR_ACK      (SWERR_VALID | (1ul << 1))
-#define SWERR_WQ_VALID (1ul << 3)
-#define SWERR_WQ       23, 16
 
 static struct pci_dev *dsa_or_skip(struct test *t)
 {
@@ -223,7 +218,7 @@ static void a_descriptor_to_a_disabled_wq_is_refused_in_swerr(struct test *t)
     up(t, &s);
     struct dsa *dsa = &s.sf.dev.dsa;
     ASSERT_EQ(t, dsa_command(dsa, DSA_CMD_DISABLE_WQ, dsa->wq), 0);
-    dsa_write64(dsa, DSA_SWERR, SWERR_ACK);
+    dsa_write64(dsa, DSA_SWERR, DSA_SWERR_ACK);
     volatile struct dsa_completion *rec = phys_to_virt(s.sf.dev.record_pa);
     memset((void *)rec, 0, sizeof(*rec));
     struct dsa_desc d;
@@ -231,13 +226,13 @@ static void a_descriptor_to_a_disabled_wq_is_refused_in_swerr(struct test *t)
                                   DMA_DEV_DSA_RECORD_VA, 0), 0);
     dsa_portal_write(dsa, &d);
     uint64_t swerr = 0;
-    int seen = WAIT_UNTIL((swerr = dsa_read64(dsa, DSA_SWERR)) & SWERR_VALID, DSA_CMD_WAIT_US);
+    int seen = WAIT_UNTIL((swerr = dsa_read64(dsa, DSA_SWERR)) & DSA_SWERR_VALID, DSA_CMD_WAIT_US);
     EXPECT_TRUE(t, seen, "SWERR still 0x%lx %u us after a descriptor to disabled WQ %u", (unsigned long)swerr,
                 DSA_CMD_WAIT_US, dsa->wq);
-    EXPECT_TRUE(t, (swerr & SWERR_WQ_VALID) && bits_get(swerr, SWERR_WQ) == dsa->wq,
+    EXPECT_TRUE(t, (swerr & DSA_SWERR_WQ_VALID) && bits_get(swerr, DSA_SWERR_WQ) == dsa->wq,
                 "SWERR 0x%lx does not name WQ %u", (unsigned long)swerr, dsa->wq);
     EXPECT_EQ(t, rec->status, DSA_COMP_NONE);
-    dsa_write64(dsa, DSA_SWERR, SWERR_ACK);
+    dsa_write64(dsa, DSA_SWERR, DSA_SWERR_ACK);
     down(t, &s);
 }
 
