@@ -143,11 +143,10 @@ int dma_dev_set_privilege(struct dma_dev *d, int supervisor)
         return -E_NODEV;
     if (!d->bound || (supervisor && !d->bind_supervisor))
         return -E_INVAL;
-    if (d->kind == DMA_DEV_EDU) {
-        int err = edu_tag_pasid(&d->edu, d->pasid, supervisor);
-        if (err)
-            return err;
-    }
+    int err = d->kind == DMA_DEV_EDU ? edu_tag_pasid(&d->edu, d->pasid, supervisor)
+                                     : dsa_wq_set_privilege(&d->dsa, supervisor);
+    if (err)
+        return err;
     d->supervisor = supervisor;
     return 0;
 }

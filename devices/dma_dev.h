@@ -59,8 +59,10 @@ int dma_dev_can_supervise(const struct dma_dev *d);
  * failure the device is left disabled and nothing stays mapped. */
 int dma_dev_bind(struct dma_dev *d, uint32_t pasid, int supervisor);
 /* While bound: its requests from now on carry supervisor privilege or
- * not (a user request to a supervisor page must fault). DSA: the
- * descriptors' privilege; edu-pcie: its PASID register. -E_INVAL when
+ * not (a user request to a supervisor page must fault). DSA: its
+ * dedicated WQ's WQCFG (which a dedicated WQ takes the privilege from,
+ * not the descriptor), the WQ disabled and enabled around it; edu-pcie:
+ * its PASID register. -E_INVAL when
  * supervisor is asked of a binding made without privileged mode; -E_NODEV
  * for a device whose requests carry no PASID (plain edu: user requests
  * only). */

@@ -16,6 +16,7 @@
 #define TABLE_GRPCFG       15, 0
 #define TABLE_WQCFG        31, 16
 #define GENSTS_STATE       1, 0
+#define WQCFG_MODE_DWORD   2
 #define WQCFG_STATE_DWORD  6
 #define WQ_ENABLED         1
 #define WQCFG_WQ_SIZE_MAX  0xffff
@@ -51,8 +52,18 @@ const char *dsa_cmd_error_name(uint8_t code)
     case 0x02: return "invalid WQ index";
     case 0x03: return "hardware error";
     case 0x10: return "the device is already enabled";
+    case 0x11: return "the device configuration is invalid";
+    case 0x12: return "bus mastering is not enabled";
+    case 0x14: return "the WQ sizes add up to more than the device has";
+    case 0x15: return "a WQ is in no group, or its group has no engine";
     case 0x20: return "the device is not enabled";
     case 0x21: return "the WQ is already enabled";
+    case 0x22: return "the WQ has no size";
+    case 0x24: return "the WQ mode is not supported";
+    case 0x25: return "block on fault is not supported";
+    case 0x26: return "the WQ's PASID (or privilege) is not enabled in the PCIe PASID capability";
+    case 0x28: return "the WQ's maximum transfer size is too large";
+    case 0x31: return "the device is not enabled (disable device)";
     default: return "an error code this driver does not name (see the DSA spec's CMDSTS table)";
     }
 }
@@ -109,7 +120,7 @@ int dsa_configure_dedicated(struct dsa *d, unsigned wq, uint32_t pasid, int priv
     d->wq = wq;
     if (!err && bits_get(dsa_read32(d, wqcfg_dword(d, wq, WQCFG_STATE_DWORD)), WQCFG_STATE) != WQ_ENABLED) {
         printk("# dsa: WQ %u did not enable: WQCFG dword 2 reads 0x%08x (PASID 0x%x%s)\n", wq,
-               dsa_read32(d, wqcfg_dword(d, wq, 2)), pasid, priv ? ", privileged" : "");
+               dsa_read32(d, wqcfg_dword(d, wq, WQCFG_MODE_DWORD)), pasid, priv ? ", privileged" : "");
         err = -E_IO;
     }
     if (err)
@@ -117,11 +128,34 @@ int dsa_configure_dedicated(struct dsa *d, unsigned wq, uint32_t pasid, int priv
     return err;
 }
 
+int dsa_wq_set_privilege(struct dsa *d, int priv)
+{
+    int err = dsa_command(d, DSA_CMD_DISABLE_WQ, d->wq);
+    if (err)
+        return err;
+    uint64_t mode = dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_MODE_DWORD));
+    bits_set(&mode, WQCFG_PRIV, priv ? 1 : 0);
+    dsa_write32(d, wqcfg_dword(d, d->wq, WQCFG_MODE_DWORD), (uint32_t)mode);
+    err = dsa_command(d, DSA_CMD_ENABLE_WQ, d->wq);
+    if (!err && bits_get(dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_STATE_DWORD)), WQCFG_STATE) != WQ_ENABLED) {
+        printk("# dsa: WQ %u did not enable again with privileged %d: WQCFG dword 2 reads 0x%08x\n", d->wq, priv ? 1 : 0,
+               dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_MODE_DWORD)));
+        err = -E_IO;
+    }
+    return err;
+}
+
 int dsa_execute(struct dsa *d, const struct dsa_desc *desc, volatile struct dsa_completion *record)
 {
     memset((void *)record, 0, sizeof(*record));
+    uint64_t swerr = dsa_read64(d, DSA_SWERR);
+    if (swerr & DSA_SWERR_VALID) {
+        printk("# dsa: an earlier software error, cleared: SWERR 0x%016lx\n", (unsigned long)swerr);
+        dsa_write64(d, DSA_SWERR, DSA_SWERR_ACK);
+    }
     dsa_portal_write(d, desc);
-    if (!WAIT_UNTIL(record->status != DSA_COMP_NONE, DSA_COMPLETION_WAIT_US)) {
+    if (!WAIT_UNTIL(record->status != DSA_COMP_NONE || ((swerr = dsa_read64(d, DSA_SWERR)) & DSA_SWERR_VALID),
+                    DSA_COMPLETION_WAIT_US)) {
         printk("# dsa: no completion within %u us (opcode 0x%02lx on WQ %u): GENSTS 0x%08x, SWERR 0x%016lx, "
                "WQCFG state dword 0x%08x\n", DSA_COMPLETION_WAIT_US, (unsigned long)bits_get(desc->qw[0], DSA_DESC_OPCODE),
                d->wq, dsa_read32(d, DSA_GENSTS), (unsigned long)dsa_read64(d, DSA_SWERR),
@@ -130,6 +164,15 @@ int dsa_execute(struct dsa *d, const struct dsa_desc *desc, volatile struct dsa_
     }
     struct dsa_completion seen;
     memcpy(&seen, (const void *)record, sizeof(seen));
+    if (seen.status == DSA_COMP_NONE) {
+        /* no record: the device reported a software error instead */
+        uint8_t code = (uint8_t)bits_get(swerr, DSA_SWERR_ERROR);
+        printk("# dsa: opcode 0x%02lx on WQ %u ended in a software error: SWERR 0x%016lx, error 0x%02x (%s), "
+               "address 0x%lx\n", (unsigned long)bits_get(desc->qw[0], DSA_DESC_OPCODE), d->wq, (unsigned long)swerr,
+               code, dsa_status_name(code), (unsigned long)dsa_read64(d, DSA_SWERR_ADDR));
+        dsa_write64(d, DSA_SWERR, DSA_SWERR_ACK);
+        return code == DSA_COMP_CRA_XLAT ? -E_FAULT : -E_IO;
+    }
     if ((seen.status & DSA_STATUS_MASK) == DSA_COMP_SUCCESS)
         return 0;
     char text[128];

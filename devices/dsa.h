@@ -21,6 +21,15 @@ enum dsa_reg {
     DSA_INTCAUSE = 0x98, DSA_CMD = 0xa0, DSA_CMDSTS = 0xa8, DSA_SWERR = 0xc0,
 };
 #define DSA_TABLE_UNIT 0x100       /* TABLE_OFFSET's fields count in these */
+/* SWERR (four qwords at 0xc0), qword 0: valid and overflow (write 1 to
+ * clear), WQ index valid, the error code and the WQ index; qword 2 the
+ * address the error concerns. */
+#define DSA_SWERR_VALID     (1ul << 0)
+#define DSA_SWERR_ACK       (DSA_SWERR_VALID | (1ul << 1))
+#define DSA_SWERR_WQ_VALID  (1ul << 3)
+#define DSA_SWERR_ERROR     15, 8
+#define DSA_SWERR_WQ        23, 16
+#define DSA_SWERR_ADDR      (DSA_SWERR + 16)
 #define DSA_WQCFG_MIN_SHIFT 5      /* WQCFG size = 2^(5 + WQCAP's field) bytes */
 enum { DSA_STATE_DISABLED = 0, DSA_STATE_ENABLED = 1, DSA_STATE_DRAIN = 2, DSA_STATE_HALT = 3 };
 #define DSA_CMD_WAIT_US 1000000u   /* a command takes microseconds */
@@ -62,6 +71,12 @@ const char *dsa_cmd_error_name(uint8_t code);
  * the device is left disabled. */
 int dsa_configure_dedicated(struct dsa *d, unsigned wq, uint32_t pasid, int priv);
 
+/* A dedicated WQ takes its requests' privilege from WQCFG, not from the
+ * descriptor: the enabled WQ disabled, WQCFG's privileged bit set as priv
+ * says, the WQ enabled again and its state read back. 0; -E_IO (a command
+ * error, or the WQ did not come back) with the log saying which. */
+int dsa_wq_set_privilege(struct dsa *d, int priv);
+
 /* Whether this CPU has MOVDIR64B, the only way to submit to a dedicated
  * WQ (CPUID.(7,0):ECX[28]). */
 int dsa_cpu_can_submit(void);
@@ -72,10 +87,13 @@ void dsa_portal_write(struct dsa *d, const struct dsa_desc *desc);
 /* Runs one descriptor that asks for a completion record: the record
  * (which the CPU reads at `record` and the device writes at the address
  * the descriptor names) is cleared, the descriptor submitted, and the
- * record's status polled within DSA_COMPLETION_WAIT_US. 0 on success;
- * -E_FAULT for a page fault (its address and the bytes done in the log),
- * -E_IO for any other status (decoded); -E_TIMEDOUT with the device's
- * state. */
+ * record's status polled within DSA_COMPLETION_WAIT_US; a software error
+ * the device reports instead (SWERR, cleared before the submission: the
+ * record could not be written, the WQ is not enabled) ends the wait too.
+ * 0 on success; -E_FAULT for a page fault (its address and the bytes done
+ * in the log) or a completion record whose address was not translated;
+ * -E_IO for any other status or software error (decoded); -E_TIMEDOUT with
+ * the device's state. */
 int dsa_execute(struct dsa *d, const struct dsa_desc *desc, volatile struct dsa_completion *record);
 
 #endif

@@ -67,6 +67,9 @@ const char *dsa_status_name(uint8_t status)
     case DSA_COMP_PAGE_FAULT_IR: return "page fault (interrupt handle)";
     case DSA_COMP_BAD_OPCODE: return "unsupported opcode";
     case DSA_COMP_INVALID_FLAGS: return "invalid flags";
+    case DSA_COMP_XFER_RANGE: return "transfer size out of range";
+    case DSA_COMP_CRA_XLAT: return "completion record address not translated";
+    case DSA_COMP_CRA_ALIGN: return "completion record address misaligned";
     default: return "unknown status";
     }
 }

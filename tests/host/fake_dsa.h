@@ -24,7 +24,12 @@ static struct fake {
 
 uint32_t dsa_read32(struct dsa *d, uint32_t off) { uint32_t v; memcpy(&v, hw.regs + off, 4); return v; }
 uint64_t dsa_read64(struct dsa *d, uint32_t off) { uint64_t v; memcpy(&v, hw.regs + off, 8); return v; }
-void dsa_write64(struct dsa *d, uint32_t off, uint64_t v) { memcpy(hw.regs + off, &v, 8); }
+void dsa_write64(struct dsa *d, uint32_t off, uint64_t v)
+{
+    if (off == DSA_SWERR)   /* valid and overflow: write 1 to clear */
+        v = dsa_read64(d, off) & ~(v & DSA_SWERR_ACK);
+    memcpy(hw.regs + off, &v, 8);
+}
 
 static void set32(uint32_t off, uint32_t v) { memcpy(hw.regs + off, &v, 4); }
 
@@ -50,12 +55,14 @@ void dsa_write32(struct dsa *d, uint32_t off, uint32_t v)
         set32(DSA_GENSTS, DSA_STATE_DISABLED);
     if (cmd == DSA_CMD_ENABLE_WQ && !hw.refuse_pasid)
         set32(WQCFG_AT + operand * 32 + 24, 1u << 30);   /* WQCFG dword 6, state 1 */
+    if (cmd == DSA_CMD_DISABLE_WQ)
+        set32(WQCFG_AT + operand * 32 + 24, 0);          /* state 0 */
 }
 
 /* The portal: the fake reads the 64-byte descriptor and, as the script
  * says, carries it out and writes the completion record where the
  * descriptor asks. */
-enum portal_script { DO_IT, FAULT_AFTER_1K, NEVER_COMPLETE };
+enum portal_script { DO_IT, FAULT_AFTER_1K, NEVER_COMPLETE, RECORD_NOT_TRANSLATED };
 static struct {
     enum portal_script script;
     struct dsa_desc last;
@@ -76,6 +83,14 @@ void dsa_portal_write(struct dsa *d, const struct dsa_desc *desc)
     portal.wq = d->wq;
     if (portal.script == NEVER_COMPLETE)
         return;
+    if (portal.script == RECORD_NOT_TRANSLATED) {
+        /* valid, descriptor valid, WQ valid, error 0x1a, the WQ; the address */
+        hw.regs[DSA_SWERR] = 0x0d;
+        hw.regs[DSA_SWERR + 1] = DSA_COMP_CRA_XLAT;
+        hw.regs[DSA_SWERR + 2] = (uint8_t)d->wq;
+        memcpy(hw.regs + DSA_SWERR + 16, &desc->qw[DSA_QW_COMPLETION], 8);
+        return;
+    }
     struct dsa_completion *rec = at(desc->qw[DSA_QW_COMPLETION], sizeof(struct dsa_completion));
     if (!rec)
         return;   /* nowhere to report: the waiter times out */

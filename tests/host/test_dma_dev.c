@@ -215,6 +215,33 @@ static void a_bound_dsa_copies_through_kernel_vas(void **state)
     assert_int_equal(sys.pages_out, 0);
 }
 
+/* A dedicated WQ takes its privilege from WQCFG, not the descriptor (DSA
+ * spec; docs/dsa.md): a change of privilege is the WQ disabled, WQCFG's
+ * privileged bit rewritten, the WQ enabled again. */
+static void a_dsa_privilege_change_rewrites_its_dedicated_wq(void **state)
+{
+    struct dma_dev d;
+    char why[128];
+    assert_int_equal(dma_dev_probe(&d, why, sizeof(why)), 0);
+    assert_int_equal(dma_dev_bind(&d, 1, 1), 0);
+    assert_int_equal(dsa_read32(&d.dsa, WQCFG_AT + 8), 0x30000111u);
+    unsigned before = hw.ncmds;
+    assert_int_equal(dma_dev_set_privilege(&d, 0), 0);
+    assert_int_equal(dsa_read32(&d.dsa, WQCFG_AT + 8), 0x10000111u);   /* PASID 1 enabled, not privileged */
+    assert_int_equal(hw.ncmds - before, 2);
+    assert_int_equal(hw.cmds[before], DSA_CMD_DISABLE_WQ);
+    assert_int_equal(hw.cmds[before + 1], DSA_CMD_ENABLE_WQ);
+    assert_int_equal(dsa_read32(&d.dsa, WQCFG_AT + 24) >> 30, 1);       /* enabled again */
+    assert_int_equal(dma_dev_set_privilege(&d, 1), 0);
+    assert_int_equal(dsa_read32(&d.dsa, WQCFG_AT + 8), 0x30000111u);
+    /* a WQ that does not come back is an error, not a silent change */
+    hw.refuse_pasid = 1;
+    assert_int_equal(dma_dev_set_privilege(&d, 0), -E_IO);
+    assert_true(d.supervisor);
+    dma_dev_unbind(&d);
+    assert_int_equal(mappings(), 0);
+}
+
 static void left_as_found(struct dma_dev *d)
 {
     assert_int_equal(dsa_read32(&d->dsa, DSA_GENSTS), DSA_STATE_DISABLED);
@@ -354,6 +381,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(the_probe_takes_a_usable_dsa_and_says_why_not_otherwise, setup),
         cmocka_unit_test_setup(a_bound_dsa_copies_through_kernel_vas, setup),
+        cmocka_unit_test_setup(a_dsa_privilege_change_rewrites_its_dedicated_wq, setup),
         cmocka_unit_test_setup(a_failing_bind_leaves_nothing_behind, setup),
         cmocka_unit_test_setup(a_completion_that_never_arrives_fails_the_copy, setup),
         cmocka_unit_test_setup(edu_pcie_tags_its_dma_with_the_bound_pasid_and_privilege, setup_edu_pcie),

@@ -159,10 +159,30 @@ static void a_completion_that_never_arrives_is_bounded(void **state)
     assert_non_null(strstr(printed, "GENSTS 0x00000001"));   /* the device's state, as it reads */
 }
 
+/* A record the device cannot write shows in SWERR, not as a silent wait:
+ * the wait ends at once with -E_FAULT (an address the IOMMU refused) and
+ * the log names the error and the address; SWERR is cleared again. */
+static void a_record_the_device_cannot_write_ends_in_swerr(void **state)
+{
+    assert_int_equal(dsa_read_caps(&dev), 0);
+    assert_int_equal(dsa_configure_dedicated(&dev, 0, 1, 1), 0);
+    portal.script = RECORD_NOT_TRANSLATED;
+    struct dsa_desc d;
+    assert_int_equal(dsa_desc_memmove(&d, 1, 1, (uint64_t)(uintptr_t)from, (uint64_t)(uintptr_t)to, 64,
+                                      (uint64_t)(uintptr_t)&record, 0), 0);
+    uint64_t t0 = rdtsc();
+    assert_int_equal(dsa_execute(&dev, &d, &record), -E_FAULT);
+    assert_true(rdtsc() - t0 < 2000000000ul);   /* no deadline spent */
+    assert_non_null(strstr(printed, "software error: SWERR 0x000000000000"));
+    assert_non_null(strstr(printed, "error 0x1a (completion record address not translated)"));
+    assert_int_equal(dsa_read64(&dev, DSA_SWERR) & DSA_SWERR_ACK, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(capabilities_read, setup),
+        cmocka_unit_test_setup(a_record_the_device_cannot_write_ends_in_swerr, setup),
         cmocka_unit_test_setup(no_free_wq_or_no_dedicated_mode, setup),
         cmocka_unit_test_setup(a_dedicated_wq_for_a_pasid, setup),
         cmocka_unit_test_setup(a_command_error_leaves_it_disabled, setup),
