@@ -123,22 +123,32 @@ def test_an_ap_that_fails_to_start_is_reported_and_left_out(tmp_path, capsys, in
     assert rc == 1
 
 
+def _stat(pid):
+    """(name, state, parent) of a process, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            comm, rest = f.read().split(" (", 1)[1].rsplit(")", 1)
+        fields = rest.split()
+        return comm, fields[0], int(fields[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _qemu_children(pid):
     """QEMU processes whose parent is pid (alive, not zombies)."""
     out = []
     for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                comm, rest = f.read().split(" (", 1)[1].rsplit(")", 1)
-            fields = rest.split()
-        except (OSError, IndexError, ValueError):
-            continue
+        st = _stat(d) if d.isdigit() else None
         # the name too: a child between fork and exec is still a python
-        if int(fields[1]) == pid and fields[0] != "Z" and comm.startswith("qemu-system"):
+        if st and st[2] == pid and st[1] != "Z" and st[0].startswith("qemu-system"):
             out.append(int(d))
     return out
+
+
+def _running(pid):
+    """pid is a live process (not a zombie), whoever its parent is now."""
+    st = _stat(pid)
+    return st is not None and st[1] != "Z"
 
 
 @pytest.mark.parametrize("sig", ["INT", "TERM"])
@@ -153,10 +163,16 @@ def test_a_signal_stops_qemu_and_still_writes_the_reports(tmp_path, sig):
     deadline = time.monotonic() + HANG_S
     while not _qemu_children(p.pid) and p.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _qemu_children(p.pid), f"QEMU never started (tool exit {p.poll()}): {output.read_text()}"
+    qemus = _qemu_children(p.pid)
+    assert qemus, f"QEMU never started (tool exit {p.poll()}): {output.read_text()}"
     p.send_signal(getattr(signal, f"SIG{sig}"))
     assert p.wait(timeout=HANG_S) == 1
-    assert not _qemu_children(p.pid)
+    # QEMU's own pid: once the tool is gone, a QEMU left running would be
+    # init's child, which asking for the tool's children never finds
+    deadline = time.monotonic() + HANG_S
+    while any(_running(q) for q in qemus) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [q for q in qemus if _running(q)], f"QEMU {qemus} outlived the tool"
     doc = json.loads(report.read_text())
     assert doc["verdict"] == "fail"
     assert any(f"interrupted by SIG{sig}" in x for x in doc["problems"])
