@@ -1,8 +1,9 @@
 /* "The device" of the SVA suites: a DMA engine that moves data between a
  * buffer of its own and addresses its requests carry, which the IOMMU
- * translates (under SVA: kernel virtual addresses). QEMU's edu under QEMU;
- * Intel DSA on hardware, whose requests carry a PASID and, where its PASID
- * capability allows, supervisor privilege. One interface, so that sva,
+ * translates (under SVA: kernel virtual addresses). Intel DSA wherever one
+ * is found (hardware, or vtdlab's model on the dsa-model profile), whose
+ * requests carry a PASID and, where its PASID capability allows,
+ * supervisor privilege; else QEMU's edu. One interface, so that sva,
  * sva_stale, reclaim (the torture included) and pwc run on either. */
 #ifndef VTDLAB_DEVICES_DMA_DEV_H
 #define VTDLAB_DEVICES_DMA_DEV_H

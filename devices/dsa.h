@@ -1,9 +1,11 @@
 /* Intel DSA, the device that makes SVA real on hardware (docs/dsa.md):
  * found on PCI, its capabilities read, one group with one engine and one
  * dedicated work queue configured for a PASID, enabled through CMD/CMDSTS
- * with bounded waits and decoded errors. No emulator models DSA: the
- * register-level code is host-tested against a scripted fake device
- * (tests/host/test_dsa_cmd.c); in QEMU the dsa suite skips. */
+ * with bounded waits and decoded errors. Run on vtdlab's DSA model
+ * (qemu/patches/0015, the dsa-model profile), not yet on hardware; the
+ * register-level code is also host-tested against a scripted fake device
+ * (tests/host/test_dsa_cmd.c); under QEMU without the model the dsa suite
+ * skips. */
 #ifndef VTDLAB_DEVICES_DSA_H
 #define VTDLAB_DEVICES_DSA_H
 
