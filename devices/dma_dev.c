@@ -170,16 +170,23 @@ void dma_dev_unbind(struct dma_dev *d)
     dsa_unmap_buffers(d);
 }
 
+/* One descriptor run; a refused access counted, with the address DSA named. */
+static int dsa_run(struct dma_dev *d, const struct dsa_desc *desc)
+{
+    int err = dsa_execute(&d->dsa, desc, phys_to_virt(d->record_pa));
+    if (err == -E_FAULT) {
+        d->faults_reported++;
+        d->refused_va = d->dsa.fault_addr;
+        return 0;
+    }
+    return err;
+}
+
 static int dsa_move(struct dma_dev *d, uint64_t src, uint64_t dst, uint32_t len)
 {
     struct dsa_desc desc;
     int err = dsa_desc_memmove(&desc, d->pasid, d->supervisor, src, dst, len, DMA_DEV_DSA_RECORD_VA, 0);
-    err = err ? err : dsa_execute(&d->dsa, &desc, phys_to_virt(d->record_pa));
-    if (err == -E_FAULT) {
-        d->faults_reported++;
-        return 0;
-    }
-    return err;
+    return err ? err : dsa_run(d, &desc);
 }
 
 /* to_device: va into the device's buffer; else the buffer to va. */
@@ -219,3 +226,14 @@ static int transfer(struct dma_dev *d, uint64_t va, uint32_t len, int to_device)
 
 int dma_dev_read(struct dma_dev *d, uint64_t va, uint32_t len) { return transfer(d, va, len, 1); }
 int dma_dev_write(struct dma_dev *d, uint64_t va, uint32_t len) { return transfer(d, va, len, 0); }
+
+int dma_dev_fill(struct dma_dev *d, uint64_t va, uint32_t len)
+{
+    if (d->kind == DMA_DEV_EDU)
+        return edu_transfer(d, va, len, 0);
+    if (!d->bound || !len || len > DMA_DEV_BUFFER_SIZE)
+        return -E_INVAL;
+    struct dsa_desc desc;
+    int err = dsa_desc_memfill(&desc, d->pasid, d->supervisor, DMA_DEV_FILL_PATTERN, va, len, DMA_DEV_DSA_RECORD_VA, 0);
+    return err ? err : dsa_run(d, &desc);
+}

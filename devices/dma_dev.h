@@ -1,8 +1,9 @@
 /* "The device" of the SVA suites: a DMA engine that moves data between a
  * buffer of its own and addresses its requests carry, which the IOMMU
- * translates (under SVA: kernel virtual addresses). QEMU's edu under QEMU;
- * Intel DSA on hardware, whose requests carry a PASID and, where its PASID
- * capability allows, supervisor privilege. One interface, so that sva,
+ * translates (under SVA: kernel virtual addresses). Intel DSA wherever one
+ * is found (hardware, or vtdlab's model on the dsa-model profile), whose
+ * requests carry a PASID and, where its PASID capability allows,
+ * supervisor privilege; else QEMU's edu. One interface, so that sva,
  * sva_stale, reclaim (the torture included) and pwc run on either. */
 #ifndef VTDLAB_DEVICES_DMA_DEV_H
 #define VTDLAB_DEVICES_DMA_DEV_H
@@ -35,6 +36,7 @@ struct dma_dev {
     int bind_supervisor;         /* bound with privileged mode enabled */
     int bound;
     unsigned faults_reported;    /* accesses the device itself reported refused (DSA's page-fault status, edu-pcie's DMA status) */
+    uint64_t refused_va;         /* DSA: the address it named in its last refusal (its record's, or SWERR's) */
 };
 
 const char *dma_dev_name(const struct dma_dev *d);
@@ -82,5 +84,13 @@ void dma_dev_unbind(struct dma_dev *d);
  * request, with its state in the log). */
 int dma_dev_read(struct dma_dev *d, uint64_t va, uint32_t len);
 int dma_dev_write(struct dma_dev *d, uint64_t va, uint32_t len);
+/* The device writes len bytes at va and makes no request to read them
+ * first: edu writes its buffer, which is on the device (dma_dev_write);
+ * DSA, whose buffer is memory it reaches through the IOMMU like va, fills
+ * va with DMA_DEV_FILL_PATTERN (memory fill), so the first request that
+ * can be refused is the one to va. What a case uses when it asks whether
+ * a write to va is refused. Returns as dma_dev_write. */
+int dma_dev_fill(struct dma_dev *d, uint64_t va, uint32_t len);
+#define DMA_DEV_FILL_PATTERN 0xf111f111f111f111ul
 
 #endif

@@ -167,11 +167,15 @@ int dsa_execute(struct dsa *d, const struct dsa_desc *desc, volatile struct dsa_
     if (seen.status == DSA_COMP_NONE) {
         /* no record: the device reported a software error instead */
         uint8_t code = (uint8_t)bits_get(swerr, DSA_SWERR_ERROR);
+        uint64_t addr = dsa_read64(d, DSA_SWERR_ADDR);
         printk("# dsa: opcode 0x%02lx on WQ %u ended in a software error: SWERR 0x%016lx, error 0x%02x (%s), "
                "address 0x%lx\n", (unsigned long)bits_get(desc->qw[0], DSA_DESC_OPCODE), d->wq, (unsigned long)swerr,
-               code, dsa_status_name(code), (unsigned long)dsa_read64(d, DSA_SWERR_ADDR));
+               code, dsa_status_name(code), (unsigned long)addr);
         dsa_write64(d, DSA_SWERR, DSA_SWERR_ACK);
-        return code == DSA_COMP_CRA_XLAT ? -E_FAULT : -E_IO;
+        if (code != DSA_COMP_CRA_XLAT)
+            return -E_IO;
+        d->fault_addr = addr;
+        return -E_FAULT;
     }
     if ((seen.status & DSA_STATUS_MASK) == DSA_COMP_SUCCESS)
         return 0;
@@ -179,5 +183,8 @@ int dsa_execute(struct dsa *d, const struct dsa_desc *desc, volatile struct dsa_
     dsa_completion_describe(&seen, text, sizeof(text));
     printk("# dsa: opcode 0x%02lx completed with %s\n", (unsigned long)bits_get(desc->qw[0], DSA_DESC_OPCODE), text);
     uint8_t status = seen.status & DSA_STATUS_MASK;
-    return status == DSA_COMP_PAGE_FAULT_NOBOF || status == DSA_COMP_PAGE_FAULT_IR ? -E_FAULT : -E_IO;
+    if (status != DSA_COMP_PAGE_FAULT_NOBOF && status != DSA_COMP_PAGE_FAULT_IR)
+        return -E_IO;
+    d->fault_addr = seen.fault_addr;
+    return -E_FAULT;
 }

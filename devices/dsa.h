@@ -1,9 +1,11 @@
 /* Intel DSA, the device that makes SVA real on hardware (docs/dsa.md):
  * found on PCI, its capabilities read, one group with one engine and one
  * dedicated work queue configured for a PASID, enabled through CMD/CMDSTS
- * with bounded waits and decoded errors. No emulator models DSA: the
- * register-level code is host-tested against a scripted fake device
- * (tests/host/test_dsa_cmd.c); in QEMU the dsa suite skips. */
+ * with bounded waits and decoded errors. Run on vtdlab's DSA model
+ * (qemu/patches/0015, the dsa-model profile), not yet on hardware; the
+ * register-level code is also host-tested against a scripted fake device
+ * (tests/host/test_dsa_cmd.c); under QEMU without the model the dsa suite
+ * skips. */
 #ifndef VTDLAB_DEVICES_DSA_H
 #define VTDLAB_DEVICES_DSA_H
 
@@ -49,6 +51,7 @@ struct dsa {
     int dedicated_mode;
     uint64_t grpcfg_offset, wqcfg_offset;
     uint8_t last_error;            /* CMDSTS's error code of the last command that failed */
+    uint64_t fault_addr;           /* the address the device named in its last -E_FAULT (dsa_execute) */
 };
 
 /* The registers, as the kernel maps them (devices/dsa.c) or a test fakes them. */
@@ -91,7 +94,9 @@ void dsa_portal_write(struct dsa *d, const struct dsa_desc *desc);
  * the device reports instead (SWERR, cleared before the submission: the
  * record could not be written, the WQ is not enabled) ends the wait too.
  * 0 on success; -E_FAULT for a page fault (its address and the bytes done
- * in the log) or a completion record whose address was not translated;
+ * in the log) or a completion record whose address was not translated,
+ * with the address the device named (the record's fault address, or
+ * SWERR's for the record itself) in d->fault_addr;
  * -E_IO for any other status or software error (decoded); -E_TIMEDOUT with
  * the device's state. */
 int dsa_execute(struct dsa *d, const struct dsa_desc *desc, volatile struct dsa_completion *record);

@@ -39,6 +39,7 @@ struct test {
     int failed;
     int crashed;     /* an exception on an AP: the case is an ERROR */
     int skipped;     /* an AP's part skipped */
+    int noted;       /* reason holds a passing case's note (test_note) */
     char reason[REASON_MAX];
     /* Undone after the case however it ended (test_on_exit), newest first. */
     struct cleanup cleanups[CLEANUPS_MAX];
@@ -310,6 +311,21 @@ void test_diag(struct test *t, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     ktap_diag(&out, 1, "%s", msg);
+}
+
+void test_note(struct test *t, const char *fmt, ...)
+{
+    char msg[REASON_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ktap_diag(&out, 1, "%s", msg);
+    uint64_t flags = spin_lock_irqsave(&result_lock);
+    if (!t->failed && !t->skipped && !t->noted)
+        snprintf(t->reason, sizeof(t->reason), "%s", msg);
+    t->noted = 1;
+    spin_unlock_irqrestore(&result_lock, flags);
 }
 
 void test_metric(struct test *t, const char *name, uint64_t value, const char *unit)

@@ -84,6 +84,11 @@ _Noreturn void test_abort_at(struct test *t, const char *file, int line, const c
     __attribute__((format(printf, 4, 5)));
 _Noreturn void test_skip(struct test *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void test_diag(struct test *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A fact a passing case's result line carries as its KTAP comment ("ok N
+ * name # note"), which an expectation may name ("pass: note prefix"): the
+ * device a case used, say. Also a diagnostic line. The first note stands;
+ * a skip's or a failure's reason replaces it. */
+void test_note(struct test *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void test_metric(struct test *t, const char *name, uint64_t value, const char *unit);
 /* The unit of a timed metric in TSC cycles, naming the platform when it is
  * an emulator or a guest (where times say little about silicon). */

@@ -50,7 +50,11 @@ void ktap_result(const struct ktap *k, int depth, unsigned number, const char *n
     sanitize(why, sizeof(why), reason);
     switch (st) {
     case KTAP_PASS:
-        emitf(k, depth, "ok %u %s", number, name);
+        /* a note (test_note) as the line's comment */
+        if (why[0])
+            emitf(k, depth, "ok %u %s # %s", number, name, why);
+        else
+            emitf(k, depth, "ok %u %s", number, name);
         break;
     case KTAP_FAIL:
         if (why[0])

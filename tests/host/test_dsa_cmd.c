@@ -131,6 +131,7 @@ static void a_page_fault_is_decoded(void **state)
     snprintf(want, sizeof(want), "writing 0x%lx: 1024 bytes done", (unsigned long)(uintptr_t)(to + 1024));
     assert_non_null(strstr(printed, want));
     assert_non_null(strstr(printed, "page fault"));
+    assert_int_equal(dev.fault_addr, (uint64_t)(uintptr_t)(to + 1024));   /* the address, for the caller */
 }
 
 static void an_unsupported_opcode_is_named(void **state)
@@ -175,6 +176,7 @@ static void a_record_the_device_cannot_write_ends_in_swerr(void **state)
     assert_true(rdtsc() - t0 < 2000000000ul);   /* no deadline spent */
     assert_non_null(strstr(printed, "software error: SWERR 0x000000000000"));
     assert_non_null(strstr(printed, "error 0x1a (completion record address not translated)"));
+    assert_int_equal(dev.fault_addr, (uint64_t)(uintptr_t)&record);   /* SWERR's address: the record's */
     assert_int_equal(dsa_read64(&dev, DSA_SWERR) & DSA_SWERR_ACK, 0);
 }
 

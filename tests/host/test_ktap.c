@@ -47,6 +47,13 @@ static void failure_directives(void **state)
                              "# why\nnot ok 5 f\n");
 }
 
+/* A passing case's note is the result line's comment (test_note). */
+static void a_pass_carries_its_note(void **state)
+{
+    ktap_result(&k, 1, 1, "a", KTAP_PASS, "device: Intel DSA\nat 00:04.0");
+    assert_string_equal(out, "    ok 1 a # device: Intel DSA at 00:04.0\n");
+}
+
 static void diagnostics_split_lines(void **state)
 {
     ktap_diag(&k, 1, "one %d\ntwo", 1);
@@ -64,6 +71,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(nested_suite_layout, reset),
         cmocka_unit_test_setup(failure_directives, reset),
+        cmocka_unit_test_setup(a_pass_carries_its_note, reset),
         cmocka_unit_test_setup(diagnostics_split_lines, reset),
         cmocka_unit_test_setup(status_names, reset),
     };

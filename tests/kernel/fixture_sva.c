@@ -67,6 +67,10 @@ static void first_stage_up(struct test *t, struct sva_fixture *sf, uint32_t pasi
     if (err)
         test_skip(t, "%s could not be readied for PASID 0x%x (%s): see the dsa/dma_dev lines above",
                   dma_dev_name(&sf->dev), pasid, err_name(err));
+    /* Which device the case's DMA is, found rather than assumed: the
+     * expectations of a run with DSA say so by this line. */
+    test_note(t, "device: %s at %02x:%02x.%x, PASID 0x%x, %s requests", dma_dev_name(&sf->dev), sf->dev.pci->bus,
+              sf->dev.pci->dev, sf->dev.pci->fn, pasid, sf->dev.supervisor ? "supervisor" : "user");
     live.dev = sf->dev;
 }
 

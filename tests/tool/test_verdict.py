@@ -107,6 +107,19 @@ def test_skip_expectations_match_the_reason_prefix():
     assert skipped.reason.startswith("expected skip: some other reason, got skip: ")
 
 
+def test_pass_expectations_match_the_note_prefix():
+    # A passing case's note ("ok N name # note", the kernel's test_note):
+    # "pass: device: Intel DSA" holds only for a pass that says so.
+    text = ("KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: sva\n    1..2\n"
+            "    ok 1 a # device: Intel DSA at 00:04.0\n    ok 2 b # device: edu at 00:03.0\nok 1 sva\n")
+    run, _ = run_of(text)
+    a, b = run.cases
+    assert a.status == b.status == ktap.PASS and a.reason.startswith("device: Intel DSA")
+    verdict.apply_expectations(run, {"sva.a": "pass: device: Intel DSA", "sva.b": "pass: device: Intel DSA"})
+    assert a.status == ktap.PASS
+    assert b.status == ktap.FAIL and b.reason == "expected pass: device: Intel DSA, got pass (device: edu at 00:03.0)"
+
+
 def test_a_case_that_skipped_where_it_should_pass_fails():
     run, _ = run_of(read_log("no-iommu.log"))
     skipped = next(c for c in run.cases if c.status == ktap.SKIP)
