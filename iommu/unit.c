@@ -147,7 +147,7 @@ void vtd_gsts_describe(uint32_t gsts, char *buf, unsigned size)
  * intel-iommu with dma-translation=off reports CAP.SAGAW 0 and ignores
  * GCMD.TE (and a first-stage-only scalable unit may report SAGAW 0 too,
  * so SAGAW alone cannot tell). Later enables fail at once, not after
- * another VTD_WAIT_US each. */
+ * another VTD_GCMD_WAIT_US each. */
 static uint64_t te_refused[DMAR_MAX_UNITS];
 
 static int translation_refused(const struct vtd_unit *u)
@@ -209,7 +209,7 @@ int vtd_gcmd_within(struct vtd_unit *u, uint32_t cmd, int on, uint32_t timeout_u
     return -E_TIMEDOUT;
 }
 
-int vtd_gcmd(struct vtd_unit *u, uint32_t cmd, int on) { return vtd_gcmd_within(u, cmd, on, VTD_WAIT_US); }
+int vtd_gcmd(struct vtd_unit *u, uint32_t cmd, int on) { return vtd_gcmd_within(u, cmd, on, VTD_GCMD_WAIT_US); }
 
 int vtd_set_root_table(struct vtd_unit *u, uint64_t root_pa, int scalable)
 {

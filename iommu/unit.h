@@ -9,6 +9,12 @@
 #include "regs.h"
 
 #define VTD_WAIT_US 1000000u   /* any register handshake; hardware takes microseconds */
+/* A GCMD command's status in GSTS: the unit reports it in microseconds (an
+ * emulated unit, inside the register write), so a tenth of a second is
+ * a hang's deadline with room to spare; a unit that ignores a command
+ * (QEMU's dma-translation=off ignores TE) costs that once a boot, where
+ * VTD_WAIT_US cost a full second of every run on such a unit. */
+#define VTD_GCMD_WAIT_US 100000u
 
 struct vtd_unit {
     const struct dmar_drhd *drhd;
