@@ -28,6 +28,7 @@ enum dsa_reg {
  * address the error concerns. */
 #define DSA_SWERR_VALID     (1ul << 0)
 #define DSA_SWERR_ACK       (DSA_SWERR_VALID | (1ul << 1))
+#define DSA_SWERR_DESC_VALID (1ul << 2)
 #define DSA_SWERR_WQ_VALID  (1ul << 3)
 #define DSA_SWERR_ERROR     15, 8
 #define DSA_SWERR_WQ        23, 16

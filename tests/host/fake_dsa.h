@@ -85,7 +85,7 @@ void dsa_portal_write(struct dsa *d, const struct dsa_desc *desc)
         return;
     if (portal.script == RECORD_NOT_TRANSLATED) {
         /* valid, descriptor valid, WQ valid, error 0x1a, the WQ; the address */
-        hw.regs[DSA_SWERR] = 0x0d;
+        hw.regs[DSA_SWERR] = (uint8_t)(DSA_SWERR_VALID | DSA_SWERR_DESC_VALID | DSA_SWERR_WQ_VALID);
         hw.regs[DSA_SWERR + 1] = DSA_COMP_CRA_XLAT;
         hw.regs[DSA_SWERR + 2] = (uint8_t)d->wq;
         memcpy(hw.regs + DSA_SWERR + 16, &desc->qw[DSA_QW_COMPLETION], 8);
