@@ -35,6 +35,7 @@ struct dma_dev {
     int supervisor;              /* requests carry supervisor privilege */
     int bind_supervisor;         /* bound with privileged mode enabled */
     int bound;
+    int unusable;                /* DSA: its WQ would enable with neither privilege; until unbound */
     unsigned faults_reported;    /* accesses the device itself reported refused (DSA's page-fault status, edu-pcie's DMA status) */
     uint64_t refused_va;         /* DSA: the address it named in its last refusal (its record's, or SWERR's) */
 };

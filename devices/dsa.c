@@ -128,21 +128,38 @@ int dsa_configure_dedicated(struct dsa *d, unsigned wq, uint32_t pasid, int priv
     return err;
 }
 
+/* The disabled WQ's mode dword written and the WQ enabled: 0 once WQCFG
+ * says it is. */
+static int wq_enable_with_mode(struct dsa *d, uint32_t mode)
+{
+    dsa_write32(d, wqcfg_dword(d, d->wq, WQCFG_MODE_DWORD), mode);
+    int err = dsa_command(d, DSA_CMD_ENABLE_WQ, d->wq);
+    if (!err && bits_get(dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_STATE_DWORD)), WQCFG_STATE) != WQ_ENABLED)
+        err = -E_IO;
+    return err;
+}
+
 int dsa_wq_set_privilege(struct dsa *d, int priv)
 {
     int err = dsa_command(d, DSA_CMD_DISABLE_WQ, d->wq);
     if (err)
         return err;
-    uint64_t mode = dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_MODE_DWORD));
+    uint32_t old = dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_MODE_DWORD));
+    uint64_t mode = old;
     bits_set(&mode, WQCFG_PRIV, priv ? 1 : 0);
-    dsa_write32(d, wqcfg_dword(d, d->wq, WQCFG_MODE_DWORD), (uint32_t)mode);
-    err = dsa_command(d, DSA_CMD_ENABLE_WQ, d->wq);
-    if (!err && bits_get(dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_STATE_DWORD)), WQCFG_STATE) != WQ_ENABLED) {
-        printk("# dsa: WQ %u did not enable again with privileged %d: WQCFG dword 2 reads 0x%08x\n", d->wq, priv ? 1 : 0,
-               dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_MODE_DWORD)));
-        err = -E_IO;
+    err = wq_enable_with_mode(d, (uint32_t)mode);
+    if (!err)
+        return 0;
+    printk("# dsa: WQ %u did not enable again with privileged %d: WQCFG dword 2 reads 0x%08x\n", d->wq, priv ? 1 : 0,
+           dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_MODE_DWORD)));
+    /* the old mode back, so the WQ holds what its user believes */
+    dsa_command(d, DSA_CMD_DISABLE_WQ, d->wq);
+    if (wq_enable_with_mode(d, old)) {
+        printk("# dsa: WQ %u did not enable again with its old mode either (WQCFG dword 2 0x%08x): it is left "
+               "disabled\n", d->wq, old);
+        return -E_NODEV;
     }
-    return err;
+    return -E_IO;
 }
 
 int dsa_execute(struct dsa *d, const struct dsa_desc *desc, volatile struct dsa_completion *record)

@@ -78,7 +78,9 @@ int dsa_configure_dedicated(struct dsa *d, unsigned wq, uint32_t pasid, int priv
 /* A dedicated WQ takes its requests' privilege from WQCFG, not from the
  * descriptor: the enabled WQ disabled, WQCFG's privileged bit set as priv
  * says, the WQ enabled again and its state read back. 0; -E_IO (a command
- * error, or the WQ did not come back) with the log saying which. */
+ * error, or the WQ did not come back) with the log saying which, and the
+ * old mode written back and the WQ enabled with it; -E_NODEV when that
+ * failed too: the WQ is left disabled. */
 int dsa_wq_set_privilege(struct dsa *d, int priv);
 
 /* Whether this CPU has MOVDIR64B, the only way to submit to a dedicated
