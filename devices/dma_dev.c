@@ -178,15 +178,21 @@ void dma_dev_unbind(struct dma_dev *d)
     dsa_unmap_buffers(d);
 }
 
-/* One descriptor run; a refused access counted, with the address DSA named. */
+/* One descriptor run; a refused access counted, with the address DSA named.
+ * A record the device could not write is no refused access of the
+ * descriptor's: counted apart and returned, for the caller to expect. */
 static int dsa_run(struct dma_dev *d, const struct dsa_desc *desc)
 {
     if (d->unusable)
         return -E_NODEV;
     int err = dsa_execute(&d->dsa, desc, phys_to_virt(d->record_pa));
     if (err == -E_FAULT) {
-        d->faults_reported++;
         d->refused_va = d->dsa.fault_addr;
+        if (d->dsa.record_refused) {
+            d->records_refused++;
+            return -E_FAULT;
+        }
+        d->faults_reported++;
         return 0;
     }
     return err;

@@ -165,6 +165,7 @@ int dsa_wq_set_privilege(struct dsa *d, int priv)
 int dsa_execute(struct dsa *d, const struct dsa_desc *desc, volatile struct dsa_completion *record)
 {
     memset((void *)record, 0, sizeof(*record));
+    d->record_refused = 0;
     uint64_t swerr = dsa_read64(d, DSA_SWERR);
     if (swerr & DSA_SWERR_VALID) {
         printk("# dsa: an earlier software error, cleared: SWERR 0x%016lx\n", (unsigned long)swerr);
@@ -192,6 +193,7 @@ int dsa_execute(struct dsa *d, const struct dsa_desc *desc, volatile struct dsa_
         if (code != DSA_COMP_CRA_XLAT)
             return -E_IO;
         d->fault_addr = addr;
+        d->record_refused = 1;
         return -E_FAULT;
     }
     if ((seen.status & DSA_STATUS_MASK) == DSA_COMP_SUCCESS)

@@ -53,6 +53,7 @@ struct dsa {
     uint64_t grpcfg_offset, wqcfg_offset;
     uint8_t last_error;            /* CMDSTS's error code of the last command that failed */
     uint64_t fault_addr;           /* the address the device named in its last -E_FAULT (dsa_execute) */
+    int record_refused;            /* that -E_FAULT was the completion record's own (SWERR), not the descriptor's access */
 };
 
 /* The registers, as the kernel maps them (devices/dsa.c) or a test fakes them. */
@@ -99,7 +100,7 @@ void dsa_portal_write(struct dsa *d, const struct dsa_desc *desc);
  * 0 on success; -E_FAULT for a page fault (its address and the bytes done
  * in the log) or a completion record whose address was not translated,
  * with the address the device named (the record's fault address, or
- * SWERR's for the record itself) in d->fault_addr;
+ * SWERR's for the record itself, d->record_refused set) in d->fault_addr;
  * -E_IO for any other status or software error (decoded); -E_TIMEDOUT with
  * the device's state. */
 int dsa_execute(struct dsa *d, const struct dsa_desc *desc, volatile struct dsa_completion *record);

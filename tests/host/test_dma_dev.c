@@ -206,6 +206,15 @@ static void a_bound_dsa_copies_through_kernel_vas(void **state)
     assert_int_equal(d.faults_reported, 1);
     assert_non_null(strstr(printed, "writing 0xffffa00000005000"));
 
+    /* a record the device could not write (SWERR): no access of the
+     * descriptor's was refused, so none is counted; the caller hears of it */
+    portal.script = RECORD_NOT_TRANSLATED;
+    assert_int_equal(dma_dev_write(&d, VA_DST, 64), -E_FAULT);
+    assert_int_equal(d.faults_reported, 1);
+    assert_int_equal(d.records_refused, 1);
+    assert_int_equal(d.refused_va, DMA_DEV_DSA_RECORD_VA);   /* SWERR's address */
+    portal.script = DO_IT;
+
     kva_unmap_free(VA_SRC);
     kva_unmap_free(VA_DST);
     dma_dev_unbind(&d);
