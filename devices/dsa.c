@@ -7,6 +7,10 @@
 #include "../lib/bits.h"
 #include "../lib/errno.h"
 
+/* GENCAP bit 31: the device's groups and WQs are software's to configure
+ * (Linux idxd: config_en); clear, they are fixed and this driver's set-up
+ * does not apply. */
+#define GENCAP_CONFIG      31, 31
 #define WQCAP_TOTAL_SIZE   15, 0
 #define WQCAP_NUM_WQS      23, 16
 #define WQCAP_WQCFG_SIZE   27, 24
@@ -24,6 +28,7 @@
 int dsa_read_caps(struct dsa *d)
 {
     d->version = dsa_read32(d, DSA_VERSION);
+    d->gencap = dsa_read64(d, DSA_GENCAP);
     uint64_t wqcap = dsa_read64(d, DSA_WQCAP), table = dsa_read64(d, DSA_TABLE_OFFSET);
     d->wq_total_size = (unsigned)bits_get(wqcap, WQCAP_TOTAL_SIZE);
     d->max_wqs = (unsigned)bits_get(wqcap, WQCAP_NUM_WQS);
@@ -98,6 +103,11 @@ int dsa_configure_dedicated(struct dsa *d, unsigned wq, uint32_t pasid, int priv
 {
     if (wq >= d->max_wqs)
         return -E_RANGE;
+    if (!bits_get(d->gencap, GENCAP_CONFIG)) {
+        printk("# dsa: configuration support (GENCAP bit 31) clear: the WQs and groups are not software's to "
+               "configure (GENCAP 0x%016lx)\n", (unsigned long)d->gencap);
+        return -E_NODEV;
+    }
     struct dsa_wqcfg w;
     struct dsa_grpcfg g;
     unsigned size = d->wq_total_size > WQCFG_WQ_SIZE_MAX ? WQCFG_WQ_SIZE_MAX : d->wq_total_size;

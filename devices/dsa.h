@@ -48,6 +48,7 @@ struct dsa {
     volatile uint8_t *bar2;        /* the WQ portals */
     unsigned wq;                   /* the WQ dsa_configure_dedicated enabled */
     uint32_t version;
+    uint64_t gencap;
     unsigned wq_total_size, max_wqs, max_groups, max_engines, wqcfg_size;
     int dedicated_mode;
     uint64_t grpcfg_offset, wqcfg_offset;
@@ -73,7 +74,8 @@ const char *dsa_cmd_error_name(uint8_t code);
 /* With the device disabled (reset first if it is not): group 0 holding WQ
  * wq and engine 0, WQ wq dedicated to pasid (privileged as priv), then the
  * device and the WQ enabled and the WQ's state read back. On any failure
- * the device is left disabled. */
+ * the device is left disabled; -E_NODEV, before any command, for a device
+ * without configuration support (GENCAP bit 31). */
 int dsa_configure_dedicated(struct dsa *d, unsigned wq, uint32_t pasid, int priv);
 
 /* A dedicated WQ takes its requests' privilege from WQCFG, not from the

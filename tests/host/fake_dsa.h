@@ -130,6 +130,7 @@ static void fake_dsa_reset(void)
     memset(&hw, 0, sizeof(hw));
     memset(&portal, 0, sizeof(portal));
     struct dsa any = { 0 };
+    dsa_write64(&any, DSA_GENCAP, 1ul << 31);   /* configuration support */
     dsa_write64(&any, DSA_WQCAP, 0x0003000000080080ul);
     dsa_write64(&any, DSA_GRPCAP, 0x4);
     dsa_write64(&any, DSA_ENGCAP, 0x4);
