@@ -143,8 +143,15 @@ int dma_dev_set_privilege(struct dma_dev *d, int supervisor)
         return -E_NODEV;
     if (!d->bound || (supervisor && !d->bind_supervisor))
         return -E_INVAL;
+    if (d->unusable)
+        return -E_NODEV;
     int err = d->kind == DMA_DEV_EDU ? edu_tag_pasid(&d->edu, d->pasid, supervisor)
                                      : dsa_wq_set_privilege(&d->dsa, supervisor);
+    if (err == -E_NODEV && d->kind == DMA_DEV_DSA) {
+        d->unusable = 1;
+        printk("# dma_dev: %s is unusable until unbound: its WQ would not enable with either privilege\n",
+               dma_dev_name(d));
+    }
     if (err)
         return err;
     d->supervisor = supervisor;
@@ -158,6 +165,7 @@ void dma_dev_unbind(struct dma_dev *d)
     if (!d->bound)
         return;
     d->bound = 0;
+    d->unusable = 0;
     if (d->kind == DMA_DEV_EDU) {
         if (d->edu.tags_pasid) {
             edu_untag(&d->edu);
@@ -170,13 +178,21 @@ void dma_dev_unbind(struct dma_dev *d)
     dsa_unmap_buffers(d);
 }
 
-/* One descriptor run; a refused access counted, with the address DSA named. */
+/* One descriptor run; a refused access counted, with the address DSA named.
+ * A record the device could not write is no refused access of the
+ * descriptor's: counted apart and returned, for the caller to expect. */
 static int dsa_run(struct dma_dev *d, const struct dsa_desc *desc)
 {
+    if (d->unusable)
+        return -E_NODEV;
     int err = dsa_execute(&d->dsa, desc, phys_to_virt(d->record_pa));
     if (err == -E_FAULT) {
-        d->faults_reported++;
         d->refused_va = d->dsa.fault_addr;
+        if (d->dsa.record_refused) {
+            d->records_refused++;
+            return -E_FAULT;
+        }
+        d->faults_reported++;
         return 0;
     }
     return err;

@@ -35,6 +35,8 @@ struct dma_dev {
     int supervisor;              /* requests carry supervisor privilege */
     int bind_supervisor;         /* bound with privileged mode enabled */
     int bound;
+    int unusable;                /* DSA: its WQ would enable with neither privilege; until unbound */
+    unsigned records_refused;    /* DSA: completion records it could not write (SWERR) */
     unsigned faults_reported;    /* accesses the device itself reported refused (DSA's page-fault status, edu-pcie's DMA status) */
     uint64_t refused_va;         /* DSA: the address it named in its last refusal (its record's, or SWERR's) */
 };
@@ -79,9 +81,12 @@ void dma_dev_unbind(struct dma_dev *d);
 /* The device reads len bytes at va into its buffer, or writes its buffer
  * to va. 0 once the device has finished, whether or not the IOMMU refused
  * the access: edu cannot tell, DSA and edu-pcie count it in
- * faults_reported; the unit's fault record says why. Negative when the
- * device itself failed (-E_TIMEDOUT, -E_IO: edu-pcie could not issue the
- * request, with its state in the log). */
+ * faults_reported; the unit's fault record says why. -E_FAULT when DSA
+ * could not write its completion record (SWERR; counted in
+ * records_refused, its address in refused_va): a caller that expects the
+ * record refused says so by accepting it. Negative when the device itself
+ * failed (-E_TIMEDOUT, -E_IO: edu-pcie could not issue the request, with
+ * its state in the log). */
 int dma_dev_read(struct dma_dev *d, uint64_t va, uint32_t len);
 int dma_dev_write(struct dma_dev *d, uint64_t va, uint32_t len);
 /* The device writes len bytes at va and makes no request to read them

@@ -7,6 +7,10 @@
 #include "../lib/bits.h"
 #include "../lib/errno.h"
 
+/* GENCAP bit 31: the device's groups and WQs are software's to configure
+ * (Linux idxd: config_en); clear, they are fixed and this driver's set-up
+ * does not apply. */
+#define GENCAP_CONFIG      31, 31
 #define WQCAP_TOTAL_SIZE   15, 0
 #define WQCAP_NUM_WQS      23, 16
 #define WQCAP_WQCFG_SIZE   27, 24
@@ -24,6 +28,7 @@
 int dsa_read_caps(struct dsa *d)
 {
     d->version = dsa_read32(d, DSA_VERSION);
+    d->gencap = dsa_read64(d, DSA_GENCAP);
     uint64_t wqcap = dsa_read64(d, DSA_WQCAP), table = dsa_read64(d, DSA_TABLE_OFFSET);
     d->wq_total_size = (unsigned)bits_get(wqcap, WQCAP_TOTAL_SIZE);
     d->max_wqs = (unsigned)bits_get(wqcap, WQCAP_NUM_WQS);
@@ -98,6 +103,11 @@ int dsa_configure_dedicated(struct dsa *d, unsigned wq, uint32_t pasid, int priv
 {
     if (wq >= d->max_wqs)
         return -E_RANGE;
+    if (!bits_get(d->gencap, GENCAP_CONFIG)) {
+        printk("# dsa: configuration support (GENCAP bit 31) clear: the WQs and groups are not software's to "
+               "configure (GENCAP 0x%016lx)\n", (unsigned long)d->gencap);
+        return -E_NODEV;
+    }
     struct dsa_wqcfg w;
     struct dsa_grpcfg g;
     unsigned size = d->wq_total_size > WQCFG_WQ_SIZE_MAX ? WQCFG_WQ_SIZE_MAX : d->wq_total_size;
@@ -128,26 +138,44 @@ int dsa_configure_dedicated(struct dsa *d, unsigned wq, uint32_t pasid, int priv
     return err;
 }
 
+/* The disabled WQ's mode dword written and the WQ enabled: 0 once WQCFG
+ * says it is. */
+static int wq_enable_with_mode(struct dsa *d, uint32_t mode)
+{
+    dsa_write32(d, wqcfg_dword(d, d->wq, WQCFG_MODE_DWORD), mode);
+    int err = dsa_command(d, DSA_CMD_ENABLE_WQ, d->wq);
+    if (!err && bits_get(dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_STATE_DWORD)), WQCFG_STATE) != WQ_ENABLED)
+        err = -E_IO;
+    return err;
+}
+
 int dsa_wq_set_privilege(struct dsa *d, int priv)
 {
     int err = dsa_command(d, DSA_CMD_DISABLE_WQ, d->wq);
     if (err)
         return err;
-    uint64_t mode = dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_MODE_DWORD));
+    uint32_t old = dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_MODE_DWORD));
+    uint64_t mode = old;
     bits_set(&mode, WQCFG_PRIV, priv ? 1 : 0);
-    dsa_write32(d, wqcfg_dword(d, d->wq, WQCFG_MODE_DWORD), (uint32_t)mode);
-    err = dsa_command(d, DSA_CMD_ENABLE_WQ, d->wq);
-    if (!err && bits_get(dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_STATE_DWORD)), WQCFG_STATE) != WQ_ENABLED) {
-        printk("# dsa: WQ %u did not enable again with privileged %d: WQCFG dword 2 reads 0x%08x\n", d->wq, priv ? 1 : 0,
-               dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_MODE_DWORD)));
-        err = -E_IO;
+    err = wq_enable_with_mode(d, (uint32_t)mode);
+    if (!err)
+        return 0;
+    printk("# dsa: WQ %u did not enable again with privileged %d: WQCFG dword 2 reads 0x%08x\n", d->wq, priv ? 1 : 0,
+           dsa_read32(d, wqcfg_dword(d, d->wq, WQCFG_MODE_DWORD)));
+    /* the old mode back, so the WQ holds what its user believes */
+    dsa_command(d, DSA_CMD_DISABLE_WQ, d->wq);
+    if (wq_enable_with_mode(d, old)) {
+        printk("# dsa: WQ %u did not enable again with its old mode either (WQCFG dword 2 0x%08x): it is left "
+               "disabled\n", d->wq, old);
+        return -E_NODEV;
     }
-    return err;
+    return -E_IO;
 }
 
 int dsa_execute(struct dsa *d, const struct dsa_desc *desc, volatile struct dsa_completion *record)
 {
     memset((void *)record, 0, sizeof(*record));
+    d->record_refused = 0;
     uint64_t swerr = dsa_read64(d, DSA_SWERR);
     if (swerr & DSA_SWERR_VALID) {
         printk("# dsa: an earlier software error, cleared: SWERR 0x%016lx\n", (unsigned long)swerr);
@@ -175,6 +203,7 @@ int dsa_execute(struct dsa *d, const struct dsa_desc *desc, volatile struct dsa_
         if (code != DSA_COMP_CRA_XLAT)
             return -E_IO;
         d->fault_addr = addr;
+        d->record_refused = 1;
         return -E_FAULT;
     }
     if ((seen.status & DSA_STATUS_MASK) == DSA_COMP_SUCCESS)

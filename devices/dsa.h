@@ -28,6 +28,7 @@ enum dsa_reg {
  * address the error concerns. */
 #define DSA_SWERR_VALID     (1ul << 0)
 #define DSA_SWERR_ACK       (DSA_SWERR_VALID | (1ul << 1))
+#define DSA_SWERR_DESC_VALID (1ul << 2)
 #define DSA_SWERR_WQ_VALID  (1ul << 3)
 #define DSA_SWERR_ERROR     15, 8
 #define DSA_SWERR_WQ        23, 16
@@ -47,11 +48,13 @@ struct dsa {
     volatile uint8_t *bar2;        /* the WQ portals */
     unsigned wq;                   /* the WQ dsa_configure_dedicated enabled */
     uint32_t version;
+    uint64_t gencap;
     unsigned wq_total_size, max_wqs, max_groups, max_engines, wqcfg_size;
     int dedicated_mode;
     uint64_t grpcfg_offset, wqcfg_offset;
     uint8_t last_error;            /* CMDSTS's error code of the last command that failed */
     uint64_t fault_addr;           /* the address the device named in its last -E_FAULT (dsa_execute) */
+    int record_refused;            /* that -E_FAULT was the completion record's own (SWERR), not the descriptor's access */
 };
 
 /* The registers, as the kernel maps them (devices/dsa.c) or a test fakes them. */
@@ -71,13 +74,16 @@ const char *dsa_cmd_error_name(uint8_t code);
 /* With the device disabled (reset first if it is not): group 0 holding WQ
  * wq and engine 0, WQ wq dedicated to pasid (privileged as priv), then the
  * device and the WQ enabled and the WQ's state read back. On any failure
- * the device is left disabled. */
+ * the device is left disabled; -E_NODEV, before any command, for a device
+ * without configuration support (GENCAP bit 31). */
 int dsa_configure_dedicated(struct dsa *d, unsigned wq, uint32_t pasid, int priv);
 
 /* A dedicated WQ takes its requests' privilege from WQCFG, not from the
  * descriptor: the enabled WQ disabled, WQCFG's privileged bit set as priv
  * says, the WQ enabled again and its state read back. 0; -E_IO (a command
- * error, or the WQ did not come back) with the log saying which. */
+ * error, or the WQ did not come back) with the log saying which, and the
+ * old mode written back and the WQ enabled with it; -E_NODEV when that
+ * failed too: the WQ is left disabled. */
 int dsa_wq_set_privilege(struct dsa *d, int priv);
 
 /* Whether this CPU has MOVDIR64B, the only way to submit to a dedicated
@@ -96,7 +102,7 @@ void dsa_portal_write(struct dsa *d, const struct dsa_desc *desc);
  * 0 on success; -E_FAULT for a page fault (its address and the bytes done
  * in the log) or a completion record whose address was not translated,
  * with the address the device named (the record's fault address, or
- * SWERR's for the record itself) in d->fault_addr;
+ * SWERR's for the record itself, d->record_refused set) in d->fault_addr;
  * -E_IO for any other status or software error (decoded); -E_TIMEDOUT with
  * the device's state. */
 int dsa_execute(struct dsa *d, const struct dsa_desc *desc, volatile struct dsa_completion *record);

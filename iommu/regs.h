@@ -30,12 +30,12 @@ enum vtd_reg64 {
 /* The persistent enables; everything else in GCMD is a one-shot command. */
 #define VTD_GCMD_PERSISTENT (VTD_GCMD_TE | VTD_GCMD_QIE | VTD_GCMD_IRE | VTD_GCMD_EAFL | VTD_GCMD_CFI)
 
-/* RTADDR (11.4.6): root table address, translation table mode. */
+/* RTADDR (VT-d spec 11.4.5): root table address, translation table mode. */
 #define VTD_RTADDR_TTM_SHIFT   10
 #define VTD_RTADDR_TTM_LEGACY  (0ul << VTD_RTADDR_TTM_SHIFT)
 #define VTD_RTADDR_TTM_SCALABLE (1ul << VTD_RTADDR_TTM_SHIFT)
 
-/* CCMD (11.4.7): register-based context-cache invalidation. */
+/* CCMD (VT-d spec 11.4.6): register-based context-cache invalidation. */
 #define VTD_CCMD_ICC           (1ul << 63)
 #define VTD_CCMD_CIRG_SHIFT    61
 #define VTD_CCMD_CAIG_SHIFT    59
@@ -43,7 +43,8 @@ enum vtd_reg64 {
 #define VTD_CCMD_FM_SHIFT      32
 #define VTD_CCMD_SID_SHIFT     16
 
-/* IOTLB invalidate register at ECAP.IRO * 16 + 8, IVA at + 0 (11.4.8). */
+/* IOTLB invalidate register at ECAP.IRO * 16 + 8, IVA at + 0 (VT-d spec
+ * 11.4.8.1, 11.4.8.2). */
 #define VTD_IOTLB_IVT          (1ul << 63)
 #define VTD_IOTLB_IIRG_SHIFT   60
 #define VTD_IOTLB_IAIG_SHIFT   57

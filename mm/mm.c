@@ -319,19 +319,26 @@ uint64_t kstack_alloc(uint64_t size)
     if (!pa)
         return 0;
     uint8_t *va = map_phys(pa, size, PTE_RW | PTE_NX);
+    /* KASAN: the shadow mapped before the stack is recorded or handed
+     * out, since the first frame with redzones writes it. */
+    int shadowed = va && !kasan_stack_shadow((uint64_t)va, (uint64_t)va + size);
+    if (va && !shadowed)
+        printk("# vtdlab: kasan: no shadow for the stack at 0x%lx: not handed out\n", (uint64_t)va);
     spin_lock(&region_lock);
-    int recorded = va && nkstacks < SMP_MAX_CPUS;
-    if (recorded)
+    int recorded = shadowed && nkstacks < SMP_MAX_CPUS;
+    if (recorded) {
         kstacks[nkstacks++] = (struct stack_range){ (uint64_t)va, (uint64_t)va + size };
+        kasan_stack_add((uint64_t)va, (uint64_t)va + size);   /* appended under region_lock, like kstacks */
+    }
     spin_unlock(&region_lock);
     if (!recorded) {
-        /* Mapped but not recorded (the table filled meanwhile): the
-         * frames stay with the mapping, whose addresses are never reused. */
+        /* Mapped but not recorded (no shadow, or the table filled
+         * meanwhile): the frames stay with the mapping, whose addresses
+         * are never reused. */
         for (uint64_t off = 0; !va && off < size; off += PAGE_SIZE)
             page_free(pa + off);
         return 0;
     }
-    kasan_stack_add((uint64_t)va, (uint64_t)va + size);
     return (uint64_t)va + size;
 }
 

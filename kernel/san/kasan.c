@@ -289,7 +289,8 @@ _Static_assert(VTDLAB_KASAN_SHADOW_OFFSET + (KERNEL_VMA_BASE >> GRANULE_SHIFT) =
 static uint8_t image_shadow[KASAN_IMAGE_WINDOW / GRANULE] __attribute__((used, section(".kasan_shadow"), aligned(4096)));
 
 /* The stacks whose shadow is mapped: the boot CPU's (in the image) and
- * each AP's. Written by the boot CPU before the AP runs. */
+ * each AP's. Appended under mm.c's region_lock (kstack_alloc), each entry
+ * before the count that publishes it; read without a lock. */
 extern char boot_stack_guard[], boot_stack_top[];
 struct stack_range {
     uint64_t lo, hi;
@@ -323,12 +324,11 @@ static void linear_poison(uintptr_t addr, size_t size, uint8_t value)
         *shadow_of(addr + size - size % GRANULE) = value ? value : (uint8_t)(size % GRANULE);
 }
 
+int kasan_stack_shadow(uint64_t lo, uint64_t hi) { return mm_map_shadow(KASAN_SHADOW_OF(lo), (hi - lo) / GRANULE); }
+
 void kasan_stack_add(uint64_t lo, uint64_t hi)
 {
-    if (nstacks == SMP_MAX_CPUS || mm_map_shadow(KASAN_SHADOW_OF(lo), (hi - lo) / GRANULE)) {
-        printk("# vtdlab: kasan: no shadow for the stack at 0x%lx: its frames go unchecked\n", lo);
-        return;
-    }
+    /* kstack_alloc records no more stacks than this holds */
     stacks[nstacks] = (struct stack_range){ lo, hi };
     store_release(&nstacks, nstacks + 1);
 }

@@ -41,8 +41,12 @@ void kasan_disable_current(void);
 void kasan_enable_current(void);
 /* Before each case (san_case_start). */
 void kasan_case_start(void);
-/* A kernel stack [lo, hi) outside the image (an AP's): its shadow is
- * mapped (mm_map_shadow) before any frame lives there. */
+/* A kernel stack [lo, hi) outside the image (an AP's): its shadow mapped
+ * (mm_map_shadow), before any frame lives there; 0 or an error, and then
+ * the stack must not be used. */
+int kasan_stack_shadow(uint64_t lo, uint64_t hi);
+/* That stack recorded as shadowed; the caller holds mm.c's region_lock
+ * (kstack_alloc, which records no more than SMP_MAX_CPUS). */
 void kasan_stack_add(uint64_t lo, uint64_t hi);
 /* A jump to a frame whose stack pointer is sp (ctx_restore): the frames
  * below it on its stack are abandoned, their redzones unpoisoned. */
@@ -61,6 +65,7 @@ static inline void kasan_frames_alloc(uint64_t pa, uint64_t pages, uintptr_t sit
 static inline void kasan_frames_free(uint64_t pa, uint64_t pages, uintptr_t site) {}
 static inline void kasan_disable_current(void) {}
 static inline void kasan_enable_current(void) {}
+static inline int kasan_stack_shadow(uint64_t lo, uint64_t hi) { return 0; }
 static inline void kasan_stack_add(uint64_t lo, uint64_t hi) {}
 static inline void kasan_unpoison_stack_below(uint64_t sp) {}
 #endif

@@ -46,7 +46,7 @@ static struct san_capture *capture;
 void san_case_start(void)
 {
     for (unsigned c = 0; c < SMP_MAX_CPUS; c++)
-        WRITE_ONCE(reporting[c], 0);
+        WRITE_ONCE(reporting[c], REPORT_IDLE);
     WRITE_ONCE(case_reports, 0);
     WRITE_ONCE(unprinted_kind, NULL);
 #ifdef VTDLAB_SAN_LOCKDEP

@@ -20,6 +20,7 @@ static struct fake {
     uint8_t fail_cmd, fail_code;   /* that command ends with that error */
     uint8_t hang_cmd;              /* that command never completes */
     int refuse_pasid;              /* ENABLE_WQ "succeeds" but the WQ stays disabled */
+    int refuse_user;               /* so, for a WQ whose WQCFG says not privileged */
 } hw;
 
 uint32_t dsa_read32(struct dsa *d, uint32_t off) { uint32_t v; memcpy(&v, hw.regs + off, 4); return v; }
@@ -53,7 +54,10 @@ void dsa_write32(struct dsa *d, uint32_t off, uint32_t v)
         set32(DSA_GENSTS, DSA_STATE_ENABLED);
     if (cmd == DSA_CMD_DISABLE_DEVICE || cmd == DSA_CMD_RESET_DEVICE)
         set32(DSA_GENSTS, DSA_STATE_DISABLED);
-    if (cmd == DSA_CMD_ENABLE_WQ && !hw.refuse_pasid)
+    uint32_t mode;
+    memcpy(&mode, hw.regs + WQCFG_AT + operand * 32 + 8, 4);
+    int user = !(mode >> 29 & 1);                          /* WQCFG dword 2's privileged bit */
+    if (cmd == DSA_CMD_ENABLE_WQ && !hw.refuse_pasid && !(user && hw.refuse_user))
         set32(WQCFG_AT + operand * 32 + 24, 1u << 30);   /* WQCFG dword 6, state 1 */
     if (cmd == DSA_CMD_DISABLE_WQ)
         set32(WQCFG_AT + operand * 32 + 24, 0);          /* state 0 */
@@ -85,7 +89,7 @@ void dsa_portal_write(struct dsa *d, const struct dsa_desc *desc)
         return;
     if (portal.script == RECORD_NOT_TRANSLATED) {
         /* valid, descriptor valid, WQ valid, error 0x1a, the WQ; the address */
-        hw.regs[DSA_SWERR] = 0x0d;
+        hw.regs[DSA_SWERR] = (uint8_t)(DSA_SWERR_VALID | DSA_SWERR_DESC_VALID | DSA_SWERR_WQ_VALID);
         hw.regs[DSA_SWERR + 1] = DSA_COMP_CRA_XLAT;
         hw.regs[DSA_SWERR + 2] = (uint8_t)d->wq;
         memcpy(hw.regs + DSA_SWERR + 16, &desc->qw[DSA_QW_COMPLETION], 8);
@@ -126,6 +130,7 @@ static void fake_dsa_reset(void)
     memset(&hw, 0, sizeof(hw));
     memset(&portal, 0, sizeof(portal));
     struct dsa any = { 0 };
+    dsa_write64(&any, DSA_GENCAP, 1ul << 31);   /* configuration support */
     dsa_write64(&any, DSA_WQCAP, 0x0003000000080080ul);
     dsa_write64(&any, DSA_GRPCAP, 0x4);
     dsa_write64(&any, DSA_ENGCAP, 0x4);

@@ -31,6 +31,17 @@ void printk(const char *fmt, ...)
 #define HOST_TSC_PER_US 100u
 
 struct deadline deadline_after_us(uint64_t us) { return (struct deadline){ rdtsc() + us * HOST_TSC_PER_US }; }
+
+/* A wait of `us` seen to end: it ran out its deadline but not ten times
+ * over (the margin is for a busy host's preemption, not a speed bound),
+ * so a wait that ignores its deadline or counts it in other units fails. */
+static inline int host_wait_ended(uint64_t t0, uint64_t us)
+{
+    uint64_t ticks = rdtsc() - t0;
+    return ticks >= us * HOST_TSC_PER_US && ticks < 10 * us * HOST_TSC_PER_US;
+}
+/* A wait of `us` not spent: it ended before its deadline could. */
+static inline int host_wait_not_spent(uint64_t t0, uint64_t us) { return rdtsc() - t0 < us * HOST_TSC_PER_US; }
 /* WAIT_UNTIL's gap between polls: nothing to spare on the host. */
 void spin_gap(void) {}
 

@@ -19,6 +19,7 @@
 #include "mm/kva.h"
 #include "mm/layout.h"
 #include "mm/mm.h"
+#include "mm/pgtable.h"
 #include "mm/pte.h"
 #include "mm/reclaim.h"
 
@@ -340,6 +341,38 @@ static void kasan_reports_a_stack_out_of_bounds(struct test *t)
     EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
 }
 
+/* A stack whose shadow could not be mapped is not handed out (mm/mm.c
+ * kstack_alloc): the first frame with redzones would write that shadow.
+ * Each of kstack_alloc's page allocations fails in turn until a call
+ * succeeds; a stack returned has every page of its shadow mapped. Costs
+ * at most one stack slot; the failed calls' frames stay with their
+ * mappings. */
+static void kasan_hands_out_no_stack_without_shadow(struct test *t)
+{
+    need(t, SAN_KASAN, "KASAN");
+#ifdef VTDLAB_SAN_KASAN
+    const uint64_t size = 64ul << 10;   /* an AP's: its shadow two pages of its own */
+    uint64_t top = 0;
+    unsigned failed = 0;
+    for (unsigned skip = 0; !top && skip < 16; skip++) {
+        mm_inject_page_alloc_failure(skip);
+        top = kstack_alloc(size);
+        int fired = !mm_page_alloc_failure_armed();
+        mm_cancel_page_alloc_failure();
+        failed += fired && !top;
+        if (!top)
+            continue;
+        for (uint64_t page = KASAN_SHADOW_OF(top - size) & PAGE_MASK; page < KASAN_SHADOW_OF(top); page += PAGE_SIZE) {
+            int level;
+            ASSERT_TRUE(t, pt_lookup(kernel_pt(), page, &level), "kstack_alloc handed out the stack at 0x%lx "
+                        "(allocation %u failed) with its shadow page 0x%lx unmapped", top - size, skip, page);
+        }
+    }
+    ASSERT_TRUE(t, top, "no stack after 16 allocations");
+    EXPECT_TRUE(t, failed >= 1, "no injected failure reached kstack_alloc");
+#endif
+}
+
 /* A frame with redzones that faults (a case's abort, as the harness
  * catches one): its redzones stay below the catcher's stack pointer. */
 static __attribute__((noinline)) void redzoned_frame_faults(void)
@@ -539,6 +572,7 @@ TEST_SUITE(sanitizers, 91, SUITE_EXPLICIT,
            TEST(kasan_reports_a_write_one_past_a_ring),
            TEST(kasan_reports_a_read_of_a_freed_page_table_page),
            TEST(kasan_reports_a_stack_out_of_bounds),
+           TEST(kasan_hands_out_no_stack_without_shadow),
            TEST(kasan_clears_the_redzones_of_frames_an_abort_abandons),
            TEST(kasan_reports_a_global_out_of_bounds),
            TEST(kasan_reports_a_memcpy_past_a_heap_object),

@@ -85,7 +85,7 @@ static void fpd_suppresses_faults(struct test *t)
 }
 
 /* A recorded fault stays pending until software clears it (VT-d spec
- * 7.2.1, 11.4.9, 11.4.14): FSTS.PPF is set while a record's F is, FRI
+ * 7.2.1, 11.4.7.1, 11.4.7.6): FSTS.PPF is set while a record's F is, FRI
  * names the record, and reading it again finds it unchanged; writing F
  * back (RW1C) clears the record and PPF with it. keep=1 leaves the record
  * pending, as the unit holds it, for the shell's `faults`. */
