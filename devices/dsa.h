@@ -23,6 +23,8 @@ enum dsa_reg {
     DSA_INTCAUSE = 0x98, DSA_CMD = 0xa0, DSA_CMDSTS = 0xa8, DSA_SWERR = 0xc0,
 };
 #define DSA_TABLE_UNIT 0x100       /* TABLE_OFFSET's fields count in these */
+#define DSA_GENCAP_OVERLAP_COPY   (1ul << 1)   /* memmove may take overlapping buffers */
+#define DSA_GENCAP_CONFIG_SUPPORT (1ul << 31)  /* GRPCFG and WQCFG are writable */
 /* SWERR (four qwords at 0xc0), qword 0: valid and overflow (write 1 to
  * clear), WQ index valid, the error code and the WQ index; qword 2 the
  * address the error concerns. */

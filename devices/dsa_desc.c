@@ -68,6 +68,7 @@ const char *dsa_status_name(uint8_t status)
     case DSA_COMP_BAD_OPCODE: return "unsupported opcode";
     case DSA_COMP_INVALID_FLAGS: return "invalid flags";
     case DSA_COMP_XFER_RANGE: return "transfer size out of range";
+    case DSA_COMP_OVERLAP_BUFFERS: return "source and destination overlap";
     case DSA_COMP_CRA_XLAT: return "completion record address not translated";
     case DSA_COMP_CRA_ALIGN: return "completion record address misaligned";
     default: return "unknown status";

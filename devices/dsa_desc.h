@@ -61,7 +61,8 @@ _Static_assert(offsetof(struct dsa_completion, fault_addr) == 8, "fault address 
 #define DSA_STATUS_FAULT_WRITE 0x80   /* with a page fault: the faulting access was a write */
 enum { DSA_COMP_NONE = 0x00, DSA_COMP_SUCCESS = 0x01, DSA_COMP_SUCCESS_PRED = 0x02,
        DSA_COMP_PAGE_FAULT_NOBOF = 0x03, DSA_COMP_PAGE_FAULT_IR = 0x04, DSA_COMP_BAD_OPCODE = 0x10,
-       DSA_COMP_INVALID_FLAGS = 0x11, DSA_COMP_XFER_RANGE = 0x13, DSA_COMP_CRA_XLAT = 0x1a,
+       DSA_COMP_INVALID_FLAGS = 0x11, DSA_COMP_XFER_RANGE = 0x13, DSA_COMP_OVERLAP_BUFFERS = 0x16,
+       DSA_COMP_CRA_XLAT = 0x1a,
        DSA_COMP_CRA_ALIGN = 0x1b };
 const char *dsa_status_name(uint8_t status);
 /* "page fault (block-on-fault off) writing 0x...: 4096 bytes done" */

@@ -6,8 +6,9 @@
  * in memory; a copy into an unmapped VA ends with a page-fault completion
  * naming the address, and the unit's fault record names DSA, the PASID and
  * the reason; bad input (an unsupported opcode, a portal write that is not
- * 64 bytes, a descriptor to a disabled WQ) reported by the device as it
- * reports it, never a hang. It runs on vtdlab's DSA model (the dsa-model
+ * 64 bytes, a descriptor to a disabled WQ, overlapping memmove buffers,
+ * RCR without CRAV) reported by the device as it reports it, never a hang;
+ * completion records written as CRAV and RCR ask. It runs on vtdlab's DSA model (the dsa-model
  * profile, qemu/patches/0015), written from the DSA specification, and has
  * not yet run on hardware; elsewhere under QEMU every case skips. The
  * register-level code is host-tested too (test_dsa_cmd.c). */
@@ -32,6 +33,7 @@
 #define DIFF_AT      1000   /* the byte compare must find */
 #define BAD_OPCODE   0x7f   /* no DSA offers it (OPCAP bit 127) */
 #define PATTERN_BYTE 0xa5
+#define OVERLAP_SHIFT 96   /* a memmove's destination this far into its source (not a period of the pattern) */
 
 static struct pci_dev *dsa_or_skip(struct test *t)
 {
@@ -53,6 +55,9 @@ static void dsa_found_and_a_dedicated_wq_enabled(struct test *t)
         test_skip(t, "the DSA has no free WQ, engine or group, or no dedicated WQs");
     test_diag(t, "DSA %02x:%02x.%x version 0x%x: %u WQs (%u entries), %u groups, %u engines", p->bus, p->dev, p->fn,
               d.version, d.max_wqs, d.wq_total_size, d.max_groups, d.max_engines);
+    uint64_t gencap = dsa_read64(&d, DSA_GENCAP);
+    EXPECT_TRUE(t, gencap & DSA_GENCAP_CONFIG_SUPPORT, "GENCAP 0x%lx: GRPCFG and WQCFG not writable",
+                (unsigned long)gencap);
     /* a WQ with a PASID needs the function's PASID capability enabled */
     ASSERT_TRUE(t, p->ext_pasid != 0, "the DSA shows no PASID capability");
     ASSERT_EQ(t, pci_pasid_enable(p, 0), 0);
@@ -236,10 +241,80 @@ static void a_descriptor_to_a_disabled_wq_is_refused_in_swerr(struct test *t)
     down(t, &s);
 }
 
+/* GENCAP.overlapping_copy clear: a memmove whose buffers overlap completes
+ * with status 0x16 and moves nothing (DSA spec, memory move). */
+static void an_overlapping_memmove_completes_with_its_status(struct test *t)
+{
+    static struct scene s;
+    up(t, &s);
+    uint8_t *dst = phys_to_virt(s.dst);
+    for (unsigned i = 0; i < PAGE_SIZE; i++)
+        dst[i] = (uint8_t)(i * 7 + 1);
+    uint64_t gencap = dsa_read64(&s.sf.dev.dsa, DSA_GENCAP);
+    if (gencap & DSA_GENCAP_OVERLAP_COPY) {
+        down(t, &s);
+        test_skip(t, "GENCAP 0x%lx offers overlapping copies", (unsigned long)gencap);
+    }
+    struct dsa_desc d;
+    ASSERT_EQ(t, dsa_desc_memmove(&d, TEST_PASID, s.sf.dev.supervisor, VA_DST, VA_DST + OVERLAP_SHIFT,
+                                  PAGE_SIZE / 2, DMA_DEV_DSA_RECORD_VA, 0), 0);
+    EXPECT_EQ(t, execute(&s, &d), -E_IO);
+    EXPECT_EQ(t, record(&s)->status & DSA_STATUS_MASK, DSA_COMP_OVERLAP_BUFFERS);
+    unsigned moved = 0;
+    for (unsigned i = 0; i < PAGE_SIZE; i++)
+        moved += dst[i] != (uint8_t)(i * 7 + 1);
+    EXPECT_EQ(t, moved, 0);
+    down(t, &s);
+}
+
+/* Completion records by CRAV and RCR (DSA spec, descriptor flags): with
+ * CRAV and RCR clear a descriptor that fails still writes its record, one
+ * that succeeds writes none; RCR without CRAV is invalid flags, in SWERR
+ * since there is no record. The no-op with RCR after each runs after it
+ * (one engine, in order), so a record not written by then never will be. */
+static void completion_records_follow_crav_and_rcr(struct test *t)
+{
+    static struct scene s;
+    up(t, &s);
+    struct dsa *dsa = &s.sf.dev.dsa;
+    volatile struct dsa_completion *rec = phys_to_virt(s.sf.dev.record_pa);
+    memset((void *)rec, 0, 3 * sizeof(*rec));
+    struct dsa_desc bad, ok, last;
+    ASSERT_EQ(t, dsa_desc_memmove(&bad, TEST_PASID, s.sf.dev.supervisor, VA_SRC, VA_DST, PAGE_SIZE,
+                                  DMA_DEV_DSA_RECORD_VA + 2 * sizeof(*rec), 0), 0);
+    bits_set(&bad.qw[0], DSA_DESC_OPCODE, BAD_OPCODE);
+    bits_set(&bad.qw[0], DSA_DESC_FLAGS, DSA_FLAG_CRAV);
+    ASSERT_EQ(t, dsa_desc_memmove(&ok, TEST_PASID, s.sf.dev.supervisor, VA_SRC, VA_DST, 1,
+                                  DMA_DEV_DSA_RECORD_VA + sizeof(*rec), 0), 0);
+    bits_set(&ok.qw[0], DSA_DESC_FLAGS, DSA_FLAG_CRAV);
+    ASSERT_EQ(t, dsa_desc_memmove(&last, TEST_PASID, s.sf.dev.supervisor, VA_SRC, VA_DST, 1,
+                                  DMA_DEV_DSA_RECORD_VA, 0), 0);
+    bits_set(&last.qw[0], DSA_DESC_OPCODE, DSA_OP_NOOP);
+    dsa_portal_write(dsa, &ok);
+    dsa_portal_write(dsa, &bad);
+    ASSERT_EQ(t, dsa_execute(dsa, &last, rec), 0);
+    EXPECT_EQ(t, rec[1].status, DSA_COMP_NONE);
+    EXPECT_EQ(t, rec[2].status & DSA_STATUS_MASK, DSA_COMP_BAD_OPCODE);
+
+    dsa_write64(dsa, DSA_SWERR, DSA_SWERR_ACK);
+    bits_set(&ok.qw[0], DSA_DESC_FLAGS, DSA_FLAG_RCR);
+    dsa_portal_write(dsa, &ok);
+    uint64_t swerr = 0;
+    int seen = WAIT_UNTIL((swerr = dsa_read64(dsa, DSA_SWERR)) & DSA_SWERR_VALID, DSA_CMD_WAIT_US);
+    EXPECT_TRUE(t, seen, "SWERR still 0x%lx %u us after a descriptor with RCR and no CRAV", (unsigned long)swerr,
+                DSA_CMD_WAIT_US);
+    EXPECT_EQ(t, bits_get(swerr, DSA_SWERR_ERROR), DSA_COMP_INVALID_FLAGS);
+    EXPECT_EQ(t, rec[1].status, DSA_COMP_NONE);
+    dsa_write64(dsa, DSA_SWERR, DSA_SWERR_ACK);
+    down(t, &s);
+}
+
 TEST_SUITE(dsa, 60, 0,
            TEST(dsa_found_and_a_dedicated_wq_enabled),
            TEST(memmove_fill_and_compare_through_kernel_vas),
            TEST(a_copy_to_an_unmapped_va_faults_in_both_records),
            TEST(a_bad_opcode_completes_with_its_status),
            TEST(a_portal_write_that_is_not_64_bytes_is_no_descriptor),
-           TEST(a_descriptor_to_a_disabled_wq_is_refused_in_swerr));
+           TEST(a_descriptor_to_a_disabled_wq_is_refused_in_swerr),
+           TEST(an_overlapping_memmove_completes_with_its_status),
+           TEST(completion_records_follow_crav_and_rcr));

@@ -64,8 +64,11 @@ ROM_DIRS = ("/usr/share/qemu", "/usr/share/seabios", "/usr/lib/ipxe/qemu")
 # a scalable-mode, first-stage unit and checks them across a reset;
 # q35-test boots the machine intel-iommu sits on; device-introspect-test
 # lists and instantiates every device type's properties, intel-iommu's
-# among them. (bios-tables-test's DMAR case needs KVM and edk2 blobs.)
-QTESTS = ("intel-iommu-test", "intel-iommu-psc-test", "q35-test", "device-introspect-test")
+# among them; test-x86-cpuid-compat checks CPUID by model and property
+# (MOVDIR64B's opt-in under TCG, patch 0014). (bios-tables-test's DMAR
+# case needs KVM and edk2 blobs.)
+QTESTS = ("intel-iommu-test", "intel-iommu-psc-test", "q35-test", "device-introspect-test",
+          "test-x86-cpuid-compat")
 QTEST_TIMEOUT_S = 900
 
 SOURCE_KEYS = ("QEMU_DEB_VERSION", "QEMU_SUITE", "QEMU_MIRROR", "QEMU_ORIG", "QEMU_ORIG_SHA256",
