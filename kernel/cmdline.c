@@ -49,6 +49,8 @@ static const struct opt opts[] = {
     { "shell", OPT_CHOICE, offsetof(struct cmdline, shell), 0, 0, shell_choices },
     { "keep", OPT_UINT, offsetof(struct cmdline, keep), 0, 1, NULL },
     { "shell_wait_ms", OPT_UINT, offsetof(struct cmdline, shell_wait_ms), 1, SHELL_WAIT_MAX_MS, NULL },
+    { "torture_rounds", OPT_UINT, offsetof(struct cmdline, torture_rounds), TORTURE_ROUNDS_MIN, TORTURE_ROUNDS_MAX,
+      NULL },
 };
 
 #define IO_PORT_MAX 0xfff8u   /* a UART's 8 registers must fit below 64 KiB */

@@ -19,6 +19,7 @@ struct cmdline {
     uint64_t cpus;                 /* CPUs to bring up, boot CPU included; 0: every one listed */
     uint64_t inject;               /* INJECT_* bits: bring-up failures on purpose, for bad-input tests */
     uint64_t bench_iters;          /* repetitions of each benchmark measurement */
+    uint64_t torture_rounds;       /* the reclaim torture's rounds a policy; 0: the build's */
     uint64_t bench_policies;       /* BENCH_POLICY(RECLAIM_CHOICE_*) bits; 0: every policy */
     uint64_t console;              /* CONSOLE_*: where the log goes */
     uint64_t console_addr;         /* its I/O port or MMIO address */
@@ -72,6 +73,13 @@ enum { RECLAIM_FLUSH_LIST(RECLAIM_CHOICE_ENUM) RECLAIM_FLUSH_CHOICES };
  * reports in (the kernel must report it and go on without it). */
 #define INJECT_AP_FAULT (1u << 0)
 #define INJECT_AP_HANG  (1u << 1)
+
+/* torture_rounds=N: the reclaim torture's victim rounds under each policy
+ * (tests/kernel/reclaim_torture.c), for a run that pays for a device's
+ * rounds elsewhere; at least 2, since a fix must get its frame back in half
+ * of them. Unset, the kernel build's own count. */
+#define TORTURE_ROUNDS_MIN 2u
+#define TORTURE_ROUNDS_MAX 1000u
 
 /* bench_iters=N (1..BENCH_ITERS_MAX), bench_policies=sync,async,...: what
  * the bench_* suites measure. */

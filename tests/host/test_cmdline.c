@@ -44,6 +44,9 @@ static void known_keys_are_parsed(void **state)
     assert_int_equal(c.cpus, 1);
     assert_int_equal(cmdline_parse("cpus=32", &c, err, sizeof(err)), 0);
     assert_int_equal(c.cpus, 32);
+    assert_int_equal(c.torture_rounds, 0); /* the kernel build's count */
+    assert_int_equal(cmdline_parse("torture_rounds=4", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.torture_rounds, 4);
 }
 
 static void expect_error(const char *line, const char *fragment)
@@ -91,6 +94,7 @@ static void bad_input_is_named(void **state)
     expect_error("inject=everything", "does not know 'everything' (known: ap-fault, ap-hang)");
     expect_error("cpus=0", "'cpus' is out of range (1..32): '0'");
     expect_error("cpus=33", "out of range (1..32)");
+    expect_error("torture_rounds=1", "'torture_rounds' is out of range (2..1000): '1'");
     expect_error("trace=qi,everything", "does not know 'everything'");
     expect_error("reclaim=lazy", "does not know 'lazy' (known: none, sync, async, async-percpu, rcu)");
     expect_error("reclaim_flush=some", "does not know 'some' (known: range, all)");

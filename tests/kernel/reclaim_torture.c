@@ -29,6 +29,7 @@
  * in bursts between the victim's DMAs and halts while the device works,
  * so icount can skip the device's delay. A canary changed is a stale
  * device access. */
+/* Rounds a policy unless torture_rounds= says (kernel/cmdline.h). */
 #define TORTURE_ROUNDS        (24u / SAN_TORTURE_DIVISOR)
 #define TORTURE_OPS_PER_ROUND 96u
 #define TORTURE_PAGES         8u
@@ -45,6 +46,7 @@ static uint64_t torture_shared(unsigned index, unsigned k)
 
 struct torture {
     struct sva_fixture *sf;
+    unsigned rounds;       /* the victim's, under this policy */
     int round, stop;
     uint64_t frames[SMP_MAX_CPUS][TORTURE_PAGES];
     unsigned churn_ops, churn_errors, wrong_data;
@@ -143,7 +145,7 @@ static void wait_for_churn(struct torture *k, unsigned rounds)
 
 static void victim(struct torture *k)
 {
-    for (unsigned r = 1; r <= TORTURE_ROUNDS; r++) {
+    for (unsigned r = 1; r <= k->rounds; r++) {
         wait_for_churn(k, r - 1);
         store_release(&k->round, (int)r);
         uint64_t va = (r & 1) ? VA_SHARED : torture_private(0, r % TORTURE_PAGES);
@@ -198,6 +200,7 @@ static void run_torture(struct test *t, enum reclaim_policy p, struct torture *k
     unsigned n = smp_online_count();
     memset(k, 0, sizeof(*k));
     k->sf = sf;
+    k->rounds = test_cmdline(t)->torture_rounds ? (unsigned)test_cmdline(t)->torture_rounds : TORTURE_ROUNDS;
     for (unsigned c = 0; c < n; c++)
         for (unsigned i = 0; i < TORTURE_PAGES; i++)
             ASSERT_TRUE(t, (k->frames[c][i] = page_alloc()) != 0, "out of frames");
@@ -224,7 +227,7 @@ static void run_torture(struct test *t, enum reclaim_policy p, struct torture *k
     const char *pn = reclaim_policy_name(p);
     test_diag(t, "reclaim=%s, %u CPUs: %u victim rounds (%u frames reused, %u stale device writes, %u live writes "
               "missed), %u churn map/unmaps; %lu table pages freed, %lu freed before their flush, %lu batches, "
-              "%lu forced drains, pending peak %lu", pn, n, TORTURE_ROUNDS, k->reused, k->stale, k->live_missed,
+              "%lu forced drains, pending peak %lu", pn, n, k->rounds, k->reused, k->stale, k->live_missed,
               k->churn_ops, s1.freed - s0.freed, s1.freed_before_flush - s0.freed_before_flush,
               s1.batches - s0.batches, s1.forced_drains - s0.forced_drains, s1.pending_peak);
     char name[64];
@@ -245,7 +248,7 @@ static void run_torture(struct test *t, enum reclaim_policy p, struct torture *k
     EXPECT_EQ(t, k->churn_errors, 0);
     EXPECT_EQ(t, k->wrong_data, 0);
     EXPECT_EQ(t, k->live_missed, 0);
-    EXPECT_EQ(t, k->churn_ops, (n - 1) * TORTURE_ROUNDS * TORTURE_OPS_PER_ROUND);
+    EXPECT_EQ(t, k->churn_ops, (n - 1) * k->rounds * TORTURE_OPS_PER_ROUND);
     /* No leak, no double free: the tables by walking them, the frames by
      * the pool's count. */
     EXPECT_EQ(t, kva_table_pages(), tables0);
@@ -255,8 +258,8 @@ static void run_torture(struct test *t, enum reclaim_policy p, struct torture *k
     if (p != RECLAIM_NONE) {
         EXPECT_EQ(t, k->stale, 0);
         EXPECT_EQ(t, s1.freed_before_flush, s0.freed_before_flush);
-        EXPECT_TRUE(t, k->reused >= TORTURE_ROUNDS / 2, "reclaim=%s: only %u of %u rounds got their frame back",
-                    pn, k->reused, TORTURE_ROUNDS);
+        EXPECT_TRUE(t, k->reused >= k->rounds / 2, "reclaim=%s: only %u of %u rounds got their frame back",
+                    pn, k->reused, k->rounds);
     }
 }
 
