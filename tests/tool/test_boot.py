@@ -219,6 +219,45 @@ def test_an_entry_change_is_one_index_invalidation_before_the_new_vector(tmp_pat
     ], trace
 
 
+def _translation_on(trace):
+    """The switch of every address space that turns translation on, as
+    QEMU traced it: the devices it switched and the memory-map rebuilds
+    (flatview_new) between them and after, up to the next switch."""
+    start = next(i for i, l in enumerate(trace) if l.startswith("vtd_switch_address_space_all ")
+                 and "iommu enabled=1" in trace[i + 1])
+    burst = []
+    for l in trace[start + 1:]:
+        if l.startswith("vtd_switch_address_space_all "):
+            break
+        burst.append("switch" if l.startswith("vtd_switch_address_space ") else "rebuild")
+    return trace[start], burst
+
+
+@pytest.mark.parametrize("batch", ["on", "off"])
+def test_translation_switched_on_rebuilds_the_memory_maps_once(tmp_path, capsys, batch):
+    """Patch 0017 (x-switch-batch): the fixture's GCMD.TE switches every
+    device's address space, and QEMU rebuilds the memory maps once, after
+    the last device; =off is the control, Debian's QEMU's way: a rebuild
+    after each device's regions."""
+    log = tmp_path / "serial.log"
+    rc = cli.main(["run", "-q", "--pvh", "--profile", "default", "--log", str(log),
+                   "--tests", "sva.dma_through_kernel_va_4k",
+                   "--qemu-arg", "-trace", "--qemu-arg", "vtd_switch_address_space*",
+                   "--qemu-arg", "-trace", "--qemu-arg", "flatview_new",
+                   "--qemu-arg", "-global", "--qemu-arg", f"intel-iommu.x-switch-batch={batch}"])
+    out = capsys.readouterr()
+    assert rc == 0, out.out + out.err
+    all_line, burst = _translation_on((tmp_path / "serial.log.qemu-stderr").read_text().splitlines())
+    devices = burst.count("switch")
+    assert devices >= 3 and f"{devices} address spaces, in one memory transaction {int(batch == 'on')}" in all_line
+    if batch == "on":
+        # every device switched, then the rebuilds of one transaction
+        assert burst[:devices] == ["switch"] * devices and "rebuild" in burst[devices:], burst
+    else:
+        # each device's switch rebuilds the maps before the next one's
+        assert all(burst[i + 1] == "rebuild" for i, x in enumerate(burst) if x == "switch"), burst
+
+
 def test_the_console_follows_the_spcr_and_the_cmdline_overrides_it(capsys):
     """The spcr-com2 profile reads COM2 only, which its SPCR table names: the
     run passes there; with console=com1 the kernel writes to COM1, which goes
