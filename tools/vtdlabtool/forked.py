@@ -27,12 +27,15 @@ import threading
 from typing import Callable, Sequence
 
 
+# One for the process, as multiprocessing's list of children is.
+_status_lock = threading.Lock()
+
+
 class ForkServer:
     def __init__(self, preload: Sequence[str] = ()):
         """preload: modules the server imports once, for every child."""
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(list(preload))
-        self._status_lock = threading.Lock()
 
     def start(self) -> None:
         """Starts the server now rather than at the first child (before
@@ -47,9 +50,9 @@ class ForkServer:
         """target(*args) in a child: its exit status, a signal's number
         negated when one ended it."""
         p = self._context.Process(target=target, args=args)
-        with self._status_lock:
+        with _status_lock:
             p.start()
         multiprocessing.connection.wait([p.sentinel])
-        with self._status_lock:
+        with _status_lock:
             p.join()
         return p.exitcode

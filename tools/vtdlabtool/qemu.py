@@ -177,13 +177,6 @@ def profile_args(profile: dict) -> List[str]:
 # boot uses: about 0.1 s of host CPU less a boot under TCG, on the ~50
 # direct boots of a make test.
 PVH_BIOS = "bios-microvm.bin"
-# q35 as a direct boot runs it: without the SATA and SMBus controllers
-# q35 builds in, which nothing of a direct boot uses (the UEFI boots read
-# their image from SATA). Every PCI function behind the unit is an address
-# space whose memory map QEMU rebuilds, for all of them, whenever
-# translation is switched on or off, which the fixtures do for every case:
-# the two cost the default run ~15% of its host CPU.
-PVH_MACHINE = "q35,sata=off,smbus=off"
 
 
 def build_command(profile: dict, firmware: str, image: str, usb: bool = False,
@@ -195,7 +188,7 @@ def build_command(profile: dict, firmware: str, image: str, usb: bool = False,
     again as the module its symbols are read from (kernel/pvh.c). binary
     (find_qemu's) is the QEMU; without it, the stock one on PATH."""
     head = [binary.path, *binary.args] if binary else [QEMU]
-    cmd = head + ["-machine", "q35" if pvh_cmdline is None else PVH_MACHINE, "-accel", profile.get("accel", "tcg"), "-nodefaults", "-no-reboot",
+    cmd = head + ["-machine", "q35", "-accel", profile.get("accel", "tcg"), "-nodefaults", "-no-reboot",
            "-display", "none", "-m", profile.get("memory", "256M"),
            "-cpu", profile.get("cpu", "max"), "-bios", PVH_BIOS if pvh_cmdline is not None else firmware] + \
           serial_args(profile) + DEBUG_EXIT_ARGS
