@@ -163,10 +163,15 @@ def serial_args(profile: dict) -> List[str]:
     return list(SERIAL_PORTS[name])
 
 
-def profile_args(profile: dict) -> List[str]:
+def profile_args(profile: dict, binary: Optional[QemuBinary] = None) -> List[str]:
     """The profile's QEMU arguments, {build} standing for the build directory
-    (where the ACPI tables a profile adds are built)."""
-    return [a.replace("{build}", BUILD) for a in profile.get("args", [])]
+    (where the ACPI tables a profile adds are built), and its "vtdlab_args"
+    when the boot runs on vtdlab's QEMU (binary): properties of vtdlab's
+    patches, which Debian's stock binary (the control) does not know."""
+    args = profile.get("args", [])
+    if binary is not None and binary.kind == QEMU_VTDLAB:
+        args = args + profile.get("vtdlab_args", [])
+    return [a.replace("{build}", BUILD) for a in args]
 
 
 # A direct (PVH) boot still starts in a BIOS: QEMU hands kernel.elf over
@@ -192,7 +197,7 @@ def build_command(profile: dict, firmware: str, image: str, usb: bool = False,
            "-display", "none", "-m", profile.get("memory", "256M"),
            "-cpu", profile.get("cpu", "max"), "-bios", PVH_BIOS if pvh_cmdline is not None else firmware] + \
           serial_args(profile) + DEBUG_EXIT_ARGS
-    cmd += profile_args(profile)
+    cmd += profile_args(profile, binary)
     if pvh_cmdline is not None:
         cmd += ["-kernel", image, "-initrd", image, "-append", pvh_cmdline]
     elif usb:
