@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from vtdlabtool import bench, cli, runs, verdict
+from vtdlabtool import bench, cli, qemu, runs, verdict
 
 RUNS = [runs.Run("all", "every case", "default", "pvh"),
         runs.Run("bare", "no unit", "no-iommu", "pvh"),
@@ -207,3 +207,18 @@ def test_run_options_take_the_runs_kernel():
 def test_a_sanitized_kernel_boots_only_directly(capsys):
     assert cli.main(["run", "--kernel", "kasan", "--profile", "no-iommu"]) == 2
     assert "--kernel kasan boots build/kasan/kernel.elf directly: it needs --pvh" in capsys.readouterr().err
+
+
+def test_vtdlab_args_go_to_vtdlabs_qemu_only():
+    """A profile's vtdlab_args (its patches' properties) reach vtdlab's
+    QEMU, never Debian's stock binary, which would refuse them: the
+    default-stock control runs the default profile without them."""
+    profile = qemu.get_profile("default")
+    assert profile["vtdlab_args"] == ["-global", "edu.x-dma-delay-ms=1"]
+    stock = qemu.QemuBinary(qemu.QEMU_STOCK, "/usr/bin/qemu-system-x86_64", [], "stock")
+    ours = qemu.QemuBinary(qemu.QEMU_VTDLAB, "/cache/bin/qemu-system-x86_64", [], "vtdlab key")
+    with_stock = qemu.build_command(profile, None, "kernel.elf", pvh_cmdline="", binary=stock)
+    with_ours = qemu.build_command(profile, None, "kernel.elf", pvh_cmdline="", binary=ours)
+    assert "edu.x-dma-delay-ms=1" not in with_stock
+    i = with_ours.index("edu.x-dma-delay-ms=1")
+    assert with_ours[i - 1] == "-global", with_ours
