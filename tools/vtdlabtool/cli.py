@@ -234,7 +234,7 @@ def cmd_debug(a) -> int:
     cmd = qemu.build_command(profile, firmware, image, False, a.qemu_arg, gdb=True, binary=binary)
     cmd[cmd.index("stdio")] = f"file:{log_path}"
     print(f"vtdlab: QEMU paused with its gdb stub on :1234; serial log: {log_path}")
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=qemu.qemu_env())
     # The kernel is loaded by the firmware, not present at reset: hardware
     # breakpoints survive the load, software ones would be overwritten.
     gdb = ["gdb", "-q", os.path.join(qemu.BUILD, "kernel.elf"),

@@ -146,7 +146,7 @@ class QemuTransport(Transport):
         super().__init__(log)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=open(log.name + ".qemu-stderr", "w"),
-                                     preexec_fn=qemu._die_with_parent)
+                                     preexec_fn=qemu._die_with_parent, env=qemu.qemu_env())
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.proc.stdout, selectors.EVENT_READ)
 
@@ -280,7 +280,7 @@ def attach(cmd: List[str]) -> int:
     old = signal.signal(signal.SIGHUP, hangup)
     proc = None
     try:
-        proc = subprocess.Popen(cmd, preexec_fn=qemu._die_with_parent)
+        proc = subprocess.Popen(cmd, preexec_fn=qemu._die_with_parent, env=qemu.qemu_env())
         return proc.wait()
     finally:
         if proc is not None and proc.poll() is None:
