@@ -222,3 +222,10 @@ def test_vtdlab_args_go_to_vtdlabs_qemu_only():
     assert "edu.x-dma-delay-ms=1" not in with_stock
     i = with_ours.index("edu.x-dma-delay-ms=1")
     assert with_ours[i - 1] == "-global", with_ours
+
+
+def test_qemu_runs_with_the_users_glibc_tunables_and_huge_pages_for_its_heap(monkeypatch):
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    assert qemu.qemu_env()["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=1"
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")
+    assert qemu.qemu_env()["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"
