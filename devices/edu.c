@@ -35,8 +35,9 @@
 /* The device-side address of its buffer, in edu's own DMA address space. */
 #define EDU_BUFFER_ADDR  0x40000u
 #define EDU_LIVENESS_PROBE 0x5a5a1234u
-/* edu starts a transfer 100 ms (virtual) after the command; leave room for
- * TCG without icount, where that is 100 ms of wall time. */
+/* edu starts a transfer 100 ms (virtual) after the command, or what
+ * vtdlab's QEMU sets (x-dma-delay-ms: 1 ms in vtdlab's profiles); leave
+ * room for TCG without icount, where that is wall time. */
 #define EDU_DMA_TIMEOUT_US 2000000u
 
 static uint32_t rd32(struct edu *e, uint32_t off) { return *(volatile uint32_t *)(e->bar0 + off); }

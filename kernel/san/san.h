@@ -19,8 +19,7 @@
 /* A sanitized kernel runs each access through a call: its tortures keep
  * their shape with this many times fewer rounds, which pays for the
  * KCSAN kernel's run of them (docs/sanitizers.md). That one is on the smp
- * profile, where each of the device's DMAs takes its 100 ms in real time:
- * fewer still. */
+ * profile, without icount, where every wait is real time: fewer still. */
 #if defined(VTDLAB_SAN_KCSAN)
 #define SAN_TORTURE_DIVISOR 12u
 #elif defined(VTDLAB_SANITIZED)

@@ -200,9 +200,10 @@ static void no_stale_access_under_cmdline_policy(struct test *t)
  * IOTLB now holds them); after the policy freed the frames they are taken
  * back and filled with canaries, and the device writes through the old VAs
  * again: every canary must hold (the write faults), while the pages just
- * outside each range, still mapped, must take the device's write. edu does
- * one DMA per 100 ms of virtual time, so the pages between first and last
- * are sampled, not walked. The ranges are 2^k + 1 pages from an aligned
+ * outside each range, still mapped, must take the device's write. Each
+ * device write is a DMA (edu's waits 1-100 ms of virtual time, each a
+ * round of timer ticks), so the pages between first and last are sampled,
+ * not walked. The ranges are 2^k + 1 pages from an aligned
  * start (a flush one page short uses half the address mask and misses the
  * last page), each in its own aligned block (a flush that loses one CPU's
  * range covers nothing of it). reclaim=none is the negative control: on

@@ -8,8 +8,9 @@ The race is a read of a child's status by a thread starting another child
 thread reads it. Here multiprocessing holds STATUS_READ_DELAY_S between
 seeing a child end and reading its status, and the cases start another
 child inside that hold: the control loses the first child's status every
-time, whatever the host's load (a torture that left the overlap to chance
-missed it once in ten make tests beside two CPU hogs).
+time, given STATUS_READ_DELAY_S to start it in (50 of 50 beside two CPU
+hogs; a torture that left the overlap to chance missed it once in ten make
+tests beside them).
 """
 import multiprocessing.connection
 import os
@@ -76,7 +77,7 @@ def _one_started_while_another_is_read(run, began):
     its status, a child exiting with 8, run by this one: (the statuses
     run() gave them)."""
     first = []
-    t = threading.Thread(target=lambda: first.append(run(os._exit, (7,))))
+    t = threading.Thread(target=lambda: first.append(run(os._exit, (7,))), daemon=True)
     t.start()
     assert began.wait(HANG_S), "the first child's end was never waited for"
     second = run(os._exit, (8,))

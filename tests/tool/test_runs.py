@@ -229,3 +229,16 @@ def test_qemu_runs_with_the_users_glibc_tunables_and_huge_pages_for_its_heap(mon
     assert qemu.qemu_env()["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=1"
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")
     assert qemu.qemu_env()["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"
+    # the user's own value of it stands (glibc would take the last)
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=0:glibc.malloc.arena_max=2")
+    assert qemu.qemu_env()["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=0:glibc.malloc.arena_max=2"
+
+
+def test_each_profiles_vtdlab_globals_name_one_of_its_devices():
+    """A -global for a device type the profile has not would set nothing
+    and say nothing (the DMA delay would stay 100 ms)."""
+    for name, profile in qemu.load_profiles().items():
+        extra = profile.get("vtdlab_args", [])
+        devices = {a.split(",", 1)[0] for a in profile.get("args", [])}
+        for flag, value in zip(extra[::2], extra[1::2]):
+            assert flag == "-global" and value.split(".", 1)[0] in devices, (name, value)

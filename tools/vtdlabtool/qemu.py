@@ -260,9 +260,13 @@ QEMU_GLIBC_TUNABLES = "glibc.malloc.hugetlb=1"
 
 def qemu_env() -> dict:
     """The environment a QEMU runs in: the tool's, with QEMU_GLIBC_TUNABLES
-    after any tunables the user set."""
+    after the user's tunables unless they name it already (glibc keeps a
+    name's last value, so the user's would be overridden)."""
     env = dict(os.environ)
-    env["GLIBC_TUNABLES"] = ":".join(t for t in (env.get("GLIBC_TUNABLES"), QEMU_GLIBC_TUNABLES) if t)
+    user = env.get("GLIBC_TUNABLES", "")
+    name = QEMU_GLIBC_TUNABLES.split("=", 1)[0]
+    if name not in (t.split("=", 1)[0] for t in user.split(":")):
+        env["GLIBC_TUNABLES"] = ":".join(t for t in (user, QEMU_GLIBC_TUNABLES) if t)
     return env
 
 
