@@ -303,14 +303,20 @@ void test_run_on_cpus(struct test *t, unsigned ncpus, test_cpu_fn fn, void *arg)
         end_case(CASE_EXCEPTION);
 }
 
+/* A diagnostic line of the case's, formatted into msg (len bytes). */
+static void diag_into(char *msg, size_t len, const char *fmt, va_list ap)
+{
+    vsnprintf(msg, len, fmt, ap);
+    ktap_diag(&out, 1, "%s", msg);
+}
+
 void test_diag(struct test *t, const char *fmt, ...)
 {
     char msg[KTAP_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    diag_into(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    ktap_diag(&out, 1, "%s", msg);
 }
 
 void test_note(struct test *t, const char *fmt, ...)
@@ -318,9 +324,8 @@ void test_note(struct test *t, const char *fmt, ...)
     char msg[REASON_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    diag_into(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    ktap_diag(&out, 1, "%s", msg);
     uint64_t flags = spin_lock_irqsave(&result_lock);
     if (!t->failed && !t->skipped && !t->noted)
         snprintf(t->reason, sizeof(t->reason), "%s", msg);

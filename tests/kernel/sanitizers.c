@@ -5,6 +5,7 @@
  * case lets a report through on purpose to show it fails the case and the
  * run goes on. Runs only when named (tests=sanitizers.*), in the runs that
  * boot a sanitized kernel; a kernel without the sanitizer skips. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "kernel/clock.h"
@@ -37,6 +38,18 @@ static void arm(struct test *t, struct san_capture *c, enum san_kind kind)
     test_on_exit(t, disarm, 0);
 }
 
+/* The captured report's text is exactly the one formatted from fmt. */
+static void __attribute__((format(printf, 3, 4)))
+expect_report_text(struct test *t, const struct san_capture *c, const char *fmt, ...)
+{
+    char want[SAN_TEXT_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(want, sizeof(want), fmt, ap);
+    va_end(ap);
+    EXPECT_TRUE(t, !strcmp(c->text, want), "the report was '%s', not '%s'", c->text, want);
+}
+
 /* ----------------------------------------------------------------- UBSan */
 
 /* Through a volatile so the compiler cannot see the count and fold (or
@@ -64,10 +77,8 @@ static void ubsan_reports_a_shift_past_the_width(struct test *t)
     (void)shift_left(1);
     san_capture_disarm();
     ASSERT_EQ(t, c.count, 1);
-    char want[SAN_TEXT_MAX];
-    snprintf(want, sizeof(want), "shift-out-of-bounds at %s:%d: shift exponent %u is too large for %u-bit type "
-             "'long unsigned int'", __FILE__, SHIFT_LINE, WIDTH, WIDTH);
-    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+    expect_report_text(t, &c, "shift-out-of-bounds at %s:%d: shift exponent %u is too large for %u-bit type "
+                       "'long unsigned int'", __FILE__, SHIFT_LINE, WIDTH, WIDTH);
 }
 
 /* Uncaptured: the report is the case's failure (expected: fail). */
@@ -144,9 +155,8 @@ static void lockdep_reports_two_locks_taken_in_both_orders(struct test *t)
     take_in_order(&order_b, &order_a);
     san_capture_disarm();
     ASSERT_EQ(t, c.count, 1);
-    const char *want = "'sanitizers order A' taken while holding 'sanitizers order B', the reverse of an order "
-                       "taken before (a possible deadlock)";
-    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+    expect_report_text(t, &c, "'sanitizers order A' taken while holding 'sanitizers order B', the reverse of "
+                       "an order taken before (a possible deadlock)");
 }
 
 static struct spinlock irq_safe = SPINLOCK_INIT("sanitizers irq-safe E");
@@ -186,9 +196,8 @@ static void lockdep_reports_a_lock_taken_with_interrupts_on_and_in_a_handler(str
     interrupt_taking(&irq_unsafe);
     san_capture_disarm();
     ASSERT_EQ(t, c.count, 1);
-    const char *want = "'sanitizers irq-unsafe F' is taken in an interrupt handler and, outside one, with "
-                       "interrupts on (a possible deadlock)";
-    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+    expect_report_text(t, &c, "'sanitizers irq-unsafe F' is taken in an interrupt handler and, outside one, "
+                       "with interrupts on (a possible deadlock)");
 }
 
 /* Lock names past any table's room: the checker's class table fills. */
@@ -216,8 +225,8 @@ static void lockdep_reports_its_full_class_table_once(struct test *t)
     }
     san_capture_disarm();
     ASSERT_EQ(t, c.count, 1);
-    const char *want = "more than 128 lock names or 256 name addresses: the lock-order checker is off from here";
-    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+    expect_report_text(t, &c, "more than 128 lock names or 256 name addresses: the lock-order checker is off "
+                       "from here");
 }
 
 /* ------------------------------------------------------------------ KASAN */
@@ -239,10 +248,8 @@ static void kasan_reports_a_use_after_free_of_a_heap_object(struct test *t)
     (void)p[READ_WORD];
     san_capture_disarm();
     ASSERT_EQ(t, c.count, 1);
-    char want[SAN_TEXT_MAX];
-    snprintf(want, sizeof(want), "use-after-free: read of 8 bytes at 0x%lx, %u bytes into a freed %u-byte heap "
-             "object", (uint64_t)&p[READ_WORD], READ_WORD * 8, OBJECT_BYTES);
-    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+    expect_report_text(t, &c, "use-after-free: read of 8 bytes at 0x%lx, %u bytes into a freed %u-byte heap "
+                       "object", (uint64_t)&p[READ_WORD], READ_WORD * 8, OBJECT_BYTES);
 }
 
 /* A ring of 16-byte descriptors, as the invalidation queue's. */
@@ -264,10 +271,8 @@ static void kasan_reports_a_write_one_past_a_ring(struct test *t)
     san_capture_disarm();
     kfree((void *)ring);
     ASSERT_EQ(t, c.count, 1);
-    char want[SAN_TEXT_MAX];
-    snprintf(want, sizeof(want), "out-of-bounds: write of 8 bytes at 0x%lx, 0 bytes past a %lu-byte heap object",
-             (uint64_t)&ring[RING_SLOTS].qw[0], RING_SLOTS * sizeof(struct slot));
-    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+    expect_report_text(t, &c, "out-of-bounds: write of 8 bytes at 0x%lx, 0 bytes past a %lu-byte heap object",
+                       (uint64_t)&ring[RING_SLOTS].qw[0], RING_SLOTS * sizeof(struct slot));
 }
 
 /* A kva slot of its own, clear of every other suite's. */
@@ -301,10 +306,8 @@ static void kasan_reports_a_read_of_a_freed_page_table_page(struct test *t)
     san_capture_disarm();
     page_free(frame);
     ASSERT_EQ(t, c.count, 1);
-    char want[SAN_TEXT_MAX];
-    snprintf(want, sizeof(want), "use-after-free: read of 8 bytes at 0x%lx in freed frame 0x%lx",
-             (uint64_t)&table[i], virt_to_phys((const void *)table));
-    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+    expect_report_text(t, &c, "use-after-free: read of 8 bytes at 0x%lx in freed frame 0x%lx",
+                       (uint64_t)&table[i], virt_to_phys((const void *)table));
 }
 
 /* Through a volatile, so the compiler sees neither the index nor the
@@ -335,10 +338,8 @@ static void kasan_reports_a_stack_out_of_bounds(struct test *t)
     (void)stack_read();
     san_capture_disarm();
     ASSERT_EQ(t, c.count, 1);
-    char want[SAN_TEXT_MAX];
-    snprintf(want, sizeof(want), "stack-out-of-bounds: read of 8 bytes at 0x%lx, 0 bytes past the %u-byte 'words' "
-             "in the frame of stack_read", (uint64_t)stack_word_read, WORDS * 8);
-    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+    expect_report_text(t, &c, "stack-out-of-bounds: read of 8 bytes at 0x%lx, 0 bytes past the %u-byte 'words' "
+                       "in the frame of stack_read", (uint64_t)stack_word_read, WORDS * 8);
 }
 
 /* A stack whose shadow could not be mapped is not handed out (mm/mm.c
@@ -430,10 +431,9 @@ static void kasan_reports_a_global_out_of_bounds(struct test *t)
     (void)global_read();
     san_capture_disarm();
     ASSERT_EQ(t, c.count, 1);
-    char want[SAN_TEXT_MAX];
-    snprintf(want, sizeof(want), "global-out-of-bounds: read of 8 bytes at 0x%lx, 0 bytes past the %u-byte global "
-             "'global_words' (%s:%d)", (uint64_t)&global_words[WORDS], WORDS * 8, __FILE__, GLOBAL_WORDS_LINE);
-    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+    expect_report_text(t, &c, "global-out-of-bounds: read of 8 bytes at 0x%lx, 0 bytes past the %u-byte global "
+                       "'global_words' (%s:%d)", (uint64_t)&global_words[WORDS], WORDS * 8, __FILE__,
+                       GLOBAL_WORDS_LINE);
 }
 
 /* A frame whose description (in its left redzone: the magic, then a
@@ -491,10 +491,8 @@ static void kasan_reports_a_memcpy_past_a_heap_object(struct test *t)
     memcpy(dst, src, OBJECT_BYTES + COPY_PAST);
     san_capture_disarm();
     ASSERT_EQ(t, c.count, 1);
-    char want[SAN_TEXT_MAX];
-    snprintf(want, sizeof(want), "out-of-bounds: memcpy read of %u bytes at 0x%lx, reaching %u bytes past a %u-byte "
-             "heap object", OBJECT_BYTES + COPY_PAST, (uint64_t)src, COPY_PAST, OBJECT_BYTES);
-    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+    expect_report_text(t, &c, "out-of-bounds: memcpy read of %u bytes at 0x%lx, reaching %u bytes past a %u-byte "
+                       "heap object", OBJECT_BYTES + COPY_PAST, (uint64_t)src, COPY_PAST, OBJECT_BYTES);
 }
 
 /* ------------------------------------------------------------------ KCSAN */
@@ -548,10 +546,8 @@ static void expect_race(struct test *t, int locked_part)
     san_capture_disarm();
     ASSERT_TRUE(t, c.count, "no race reported in %u ms of two CPUs writing one word", RACE_MS);
     ASSERT_TRUE(t, load_acquire(&c.ready), "the report's text was not written");
-    char want[SAN_TEXT_MAX];
-    snprintf(want, sizeof(want), "data race on 0x%lx: write in racy_write and write in racy_write on another CPU",
-             (uint64_t)&racy_word);
-    EXPECT_TRUE(t, !strcmp(c.text, want), "the report was '%s', not '%s'", c.text, want);
+    expect_report_text(t, &c, "data race on 0x%lx: write in racy_write and write in racy_write on another CPU",
+                       (uint64_t)&racy_word);
 }
 
 static void kcsan_reports_a_word_two_cpus_write_unmarked(struct test *t) { expect_race(t, 0); }
